@@ -1,0 +1,1 @@
+//! funding-client: under construction.

@@ -1,0 +1,1 @@
+//! funding-core: under construction.

@@ -1,0 +1,1 @@
+//! funding-grpc: under construction.

@@ -1,0 +1,1 @@
+//! funding-sandbox: under construction.

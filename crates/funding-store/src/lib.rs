@@ -1,0 +1,1 @@
+//! funding-store: under construction.

@@ -1,0 +1,3 @@
+//! fundingd: under construction.
+
+fn main() {}
