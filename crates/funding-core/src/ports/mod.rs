@@ -1,0 +1,17 @@
+//! The ports: what the use cases need from the outside, as traits owned here. Adapters (Plaid,
+//! Alpaca, the store) implement them; each method says which error it returns in which case.
+
+mod broker;
+mod clock;
+mod plaid;
+mod provider_error;
+mod store;
+
+pub use broker::{AchRelationship, Broker, FundingEntity, FundingEvent, FundingEventStream};
+pub use clock::{Clock, SystemClock};
+pub use plaid::{ExchangedItem, PlaidAccount, PlaidGateway};
+pub use provider_error::{Provider, ProviderError, ProviderErrorKind};
+pub use store::{
+    BankLinkStore, Begin, CursorStore, IdempotencyClaim, LinkSecrets, NewBankLink, Page,
+    PageRequest, StatusChange, StoreError,
+};

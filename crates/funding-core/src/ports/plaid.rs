@@ -1,0 +1,50 @@
+//! What the use cases need from Plaid.
+
+use async_trait::async_trait;
+use funding_domain::{AccessToken, PlaidAccountId, PlaidItemId, ProcessorToken, PublicToken};
+
+use super::ProviderError;
+
+/// The result of exchanging a public token.
+#[derive(Debug, Clone)]
+pub struct ExchangedItem {
+    pub access_token: AccessToken,
+    pub item_id: PlaidItemId,
+}
+
+/// One account of a Plaid Item, as `/accounts/get` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlaidAccount {
+    pub account_id: PlaidAccountId,
+    pub name: String,
+    pub mask: Option<String>,
+    /// `depository`, `credit`, …
+    pub account_type: String,
+    /// `checking`, `savings`, …
+    pub subtype: Option<String>,
+}
+
+/// Plaid, as the link flow uses it. Implementations retry 429 and 5xx with backoff before giving up,
+/// and send Plaid's idempotency key where an endpoint has one.
+#[async_trait]
+pub trait PlaidGateway: Send + Sync + 'static {
+    /// `/item/public_token/exchange`. Errors: `InvalidInput` with code `INVALID_PUBLIC_TOKEN` for an
+    /// unknown, used or expired token; `Unauthorized` for bad client credentials; `RateLimited`,
+    /// `Unavailable`, `Transport` when Plaid cannot be reached.
+    async fn exchange_public_token(&self, public_token: &PublicToken) -> Result<ExchangedItem, ProviderError>;
+
+    /// `/processor/token/create` with `processor: "alpaca"`. Errors: `InvalidInput` with
+    /// `INVALID_ACCOUNT_ID` when the account is not in the Item, `INVALID_ACCESS_TOKEN`,
+    /// `INVALID_PRODUCT` when the Alpaca integration is not enabled; retryable kinds as above.
+    async fn create_processor_token(
+        &self,
+        access_token: &AccessToken,
+        account_id: &PlaidAccountId,
+    ) -> Result<ProcessorToken, ProviderError>;
+
+    /// `/accounts/get`: the accounts of an Item.
+    async fn list_accounts(&self, access_token: &AccessToken) -> Result<Vec<PlaidAccount>, ProviderError>;
+
+    /// `/sandbox/public_token/create` (sandbox only): a public token for a test Item at `institution_id`.
+    async fn sandbox_create_public_token(&self, institution_id: &str) -> Result<PublicToken, ProviderError>;
+}

@@ -1,0 +1,33 @@
+//! Errors of the emulator's own API: starting it ([`SandboxError`]) and driving it through
+//! [`crate::SandboxControl`] ([`ControlError`]). Provider error bodies live with each provider.
+
+use std::net::SocketAddr;
+
+use crate::Host;
+
+/// Failure to start the emulator.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// A listener could not be bound.
+    #[error("cannot listen for {host} on {addr}: {source}")]
+    Bind {
+        host: Host,
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Refusal of a control operation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ControlError {
+    /// No ACH relationship has this id.
+    #[error("ACH relationship {0} not found")]
+    RelationshipNotFound(uuid::Uuid),
+    /// No transfer has this id.
+    #[error("transfer {0} not found")]
+    TransferNotFound(uuid::Uuid),
+    /// A request to the control API was not understood.
+    #[error("{0}")]
+    Invalid(String),
+}
