@@ -1,1 +1,26 @@
-//! funding-alpaca: under construction.
+//! The Alpaca Broker API adapter: [`AlpacaClient`] implements funding-core's
+//! [`Broker`](funding_core::ports::Broker) port over HTTP (reqwest with rustls).
+//!
+//! - ACH relationships: create with a Plaid processor token, list, delete.
+//! - Transfers (ahead of their port): [`AlpacaClient::create_transfer`],
+//!   [`AlpacaClient::list_transfers`], [`AlpacaClient::cancel_transfer`].
+//! - The funding event stream, `/v2/events/funding/status` (SSE), resumable and self-reconnecting.
+//!
+//! Every request carries HTTP Basic auth. Errors are [`ProviderError`](funding_core::ports::ProviderError)s
+//! with Alpaca's code and a message scrubbed of tokens and credentials; retries never repeat a create
+//! whose outcome is unknown.
+
+mod broker;
+mod client;
+mod config;
+mod errors;
+mod events;
+mod http;
+mod redact;
+mod relationships;
+mod transfers;
+mod wire;
+
+pub use client::{AlpacaClient, ConfigError};
+pub use config::{AlpacaConfig, PRODUCTION_BASE_URL, RetryPolicy, SANDBOX_BASE_URL, StreamPolicy};
+pub use transfers::{NewAchTransfer, Transfer, TransferDirection, TransferQuery, TransferType};

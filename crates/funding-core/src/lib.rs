@@ -3,3 +3,13 @@
 
 pub mod model;
 pub mod ports;
+
+pub mod error;
+pub mod follow;
+pub mod links;
+pub mod sandbox;
+
+pub use error::CoreError;
+pub use follow::FundingEventFollower;
+pub use links::{BankLinks, CreateBankLinkInput, EventOutcome, LinkSettings};
+pub use sandbox::Sandbox;

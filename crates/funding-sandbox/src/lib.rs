@@ -1,1 +1,105 @@
-//! funding-sandbox: under construction.
+//! A stateful HTTP emulator of Plaid and of the funding side of the Alpaca Broker API. It keeps
+//! state, follows the providers' lifecycles and speaks their wire formats (paths, field names,
+//! status strings, error bodies, headers, status codes), so the real reqwest adapters run against
+//! it unchanged. It runs in-process ([`spawn`], used by `fundingd` in sandbox mode and by tests)
+//! or alone as the `funding-sandbox` binary.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), funding_sandbox::SandboxError> {
+//! let sandbox = funding_sandbox::spawn(funding_sandbox::SandboxConfig::ephemeral()).await?;
+//! let plaid_base = sandbox.plaid_url(); // http://127.0.0.1:<port>
+//! let alpaca_base = sandbox.alpaca_url();
+//! sandbox.control().set_transfer_step_delay(std::time::Duration::from_millis(50));
+//! sandbox.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! # Plaid (`POST`, JSON, at the root)
+//!
+//! `/sandbox/public_token/create`, `/item/public_token/exchange`, `/accounts/get`, `/item/get`,
+//! `/item/remove`, `/processor/token/create`, `/sandbox/processor_token/create`,
+//! `/processor/auth/get`, `/processor/identity/get`, `/processor/balance/get`,
+//! `/processor/account/get`.
+//!
+//! - `Content-Type: application/json` is required (else 400 `INVALID_HEADERS`); bodies over 1 MiB
+//!   are refused; credentials come from `PLAID-CLIENT-ID`/`PLAID-SECRET` or `client_id`/`secret`.
+//! - Refusals in order: `UNKNOWN_FIELDS` (dotted names), `MISSING_FIELDS` (client_id/secret
+//!   included), `INVALID_FIELD`, `INVALID_API_KEYS`, then the endpoint's own errors
+//!   (`INVALID_PUBLIC_TOKEN`, `INVALID_ACCESS_TOKEN`, `INVALID_ACCOUNT_ID`, `INVALID_INSTITUTION`,
+//!   `INVALID_PROCESSOR_TOKEN`). Every body carries `request_id`.
+//! - A public token is **single-use**, as at Plaid: a second exchange fails with
+//!   `INVALID_PUBLIC_TOKEN` ("could not find matching public token"); after `public_token_ttl` on
+//!   the emulator clock it fails with the same code and an "expired" message.
+//! - Every item has "Plaid Checking" (mask 0000) and "Plaid Saving" (mask 1111); the owner is
+//!   "Alberta Bobbeth Charleson". Institutions are ids starting with `ins_`.
+//! - `/item/remove` revokes the item's access and processor tokens.
+//!
+//! # Alpaca Broker (HTTP Basic on everything but `/_sandbox`)
+//!
+//! - `POST|GET /v1/accounts/{account_id}/ach_relationships`,
+//!   `DELETE /v1/accounts/{account_id}/ach_relationships/{id}`: created QUEUED, APPROVED after the
+//!   approval delay; one active relationship per account (409); DELETE → CANCEL_REQUESTED, then
+//!   CANCELED after the same delay (deleting again is a no-op 204). Processor-token relationships
+//!   carry the Plaid owner name, an empty `bank_account_type` and no account number, as at
+//!   Alpaca; manual ones a masked account number. Only processor tokens issued by this emulator's
+//!   Plaid side (for `alpaca`, or by `/sandbox/processor_token/create`) are accepted (422).
+//! - `POST|GET /v1/accounts/{account_id}/transfers`, `DELETE …/transfers/{id}`: ACH only; QUEUED →
+//!   SENT_TO_CLEARING → COMPLETE one step delay apart; COMPLETE moves the account's cash. The list
+//!   is newest first with `direction`, `limit`, `offset`. DELETE cancels while QUEUED,
+//!   APPROVAL_PENDING or PENDING (422 after).
+//! - `GET /v1/trading/accounts/{account_id}/account`: cash, `cash_withdrawable`, pending
+//!   transfers.
+//! - `GET /v2/events/funding/status`: SSE of `StatusFundingEvent`s with ULID ids; `since`,
+//!   `until`, `since_id`, `until_id` with Alpaca's cursor rules; `:heartbeat` comments.
+//! - Any well-formed account UUID is an ACTIVE account with zero cash until told otherwise.
+//!   Every response carries `X-RateLimit-Limit`, `-Remaining`, `-Reset`.
+//!
+//! # Control API (both listeners, JSON, no auth)
+//!
+//! | route | body / answer | same as |
+//! |---|---|---|
+//! | `GET /_sandbox/delays` | `{relationship_approval_delay_ms, transfer_step_delay_ms, heartbeat_interval_ms}` | [`SandboxControl::delays`] |
+//! | `POST /_sandbox/delays` | any of those keys; answers the new values | `set_*_delay`, `set_heartbeat_interval` |
+//! | `POST /_sandbox/relationships/{id}/status` | `{"status": "REJECTED", "reason": "..."}` → 204 | [`SandboxControl::set_relationship_status`] |
+//! | `POST /_sandbox/transfers/{id}/status` | `{"status": "RETURNED", "reason": "R01 insufficient funds"}` → 204 | [`SandboxControl::set_transfer_status`] |
+//! | `POST /_sandbox/faults` | `{"host": "plaid"\|"alpaca", "method"?: "POST", "path_prefix": "/v1/", "status": 503, "times"?: 1, "mode"?: "before_effect"\|"after_effect"}` → 204 | [`SandboxControl::inject_fault`] |
+//! | `DELETE /_sandbox/faults` | → 204 | [`SandboxControl::clear_faults`] |
+//! | `GET /_sandbox/calls` | `[{host, method, path, status}]` | [`SandboxControl::calls`] |
+//! | `DELETE /_sandbox/calls` | → 204 | [`SandboxControl::reset_calls`] |
+//! | `GET /_sandbox/clock` | `{"now": "..."}` | [`SandboxControl::now`] |
+//! | `POST /_sandbox/clock/advance` | `{"seconds": 1800}` → `{"now": "..."}` | [`SandboxControl::advance_clock`] |
+//! | `GET /_sandbox/accounts/{id}` | `{account_id, status, cash}` | [`SandboxControl::account`] |
+//! | `POST /_sandbox/accounts/{id}` | `{"status"?: "ACCOUNT_CLOSED", "cash"?: "100.00"}` | `set_account_status`, `set_account_cash` |
+//! | `POST /_sandbox/streams/disconnect` | → 204; open event streams close | [`SandboxControl::disconnect_streams`] |
+//! | `GET /_sandbox/events` | every funding event so far | [`SandboxControl::funding_events`] |
+//! | `POST /_sandbox/plaid/public_token` | `{"institution_id"?: "ins_109508"}` → `{public_token, item_id, accounts}` | [`SandboxControl::create_public_token`] |
+//!
+//! Control errors answer `{"error": "..."}` with 400 or 404. Control requests are neither
+//! recorded nor subject to faults. Injected faults answer the provider's own error body (Plaid:
+//! `RATE_LIMIT_EXCEEDED/RATE_LIMIT` for 429, `API_ERROR/INTERNAL_SERVER_ERROR` for 500,
+//! `API_ERROR/PLANNED_MAINTENANCE` for 503; Alpaca: `{"code", "message"}`), with `Retry-After: 1`
+//! on 429.
+
+mod alpaca;
+mod body;
+mod clock;
+mod config;
+mod control;
+mod error;
+mod ids;
+mod plaid;
+mod scheduler;
+mod server;
+mod state;
+mod traffic;
+
+pub use alpaca::store::AccountSnapshot;
+pub use config::{DEFAULT_ALPACA_LISTEN, DEFAULT_PLAID_LISTEN, SandboxConfig};
+pub use control::calls::{Host, RecordedCall};
+pub use control::faults::{Fault, FaultMode};
+pub use control::{Delays, SandboxAccount, SandboxControl, SandboxLink};
+pub use error::{ControlError, SandboxError};
+pub use server::{SandboxHandle, spawn};
+
+/// HTTP method type used by [`Fault::method`].
+pub use axum::http::Method;

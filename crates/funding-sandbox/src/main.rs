@@ -1,2 +1,80 @@
-//! tmp
-fn main() {}
+//! The `funding-sandbox` binary: runs the Plaid and Alpaca emulators alone (for other teams'
+//! local development), prints where they listen, and stops cleanly on Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+use funding_sandbox::{DEFAULT_ALPACA_LISTEN, DEFAULT_PLAID_LISTEN, SandboxConfig};
+use tracing_subscriber::EnvFilter;
+
+/// Stateful Plaid + Alpaca Broker (funding) emulator.
+#[derive(Debug, Parser)]
+#[command(name = "funding-sandbox", version, about)]
+struct Args {
+    /// Address of the Plaid emulator.
+    #[arg(long, default_value_t = DEFAULT_PLAID_LISTEN, env = "FUNDING_SANDBOX_PLAID_LISTEN")]
+    plaid_listen: SocketAddr,
+    /// Address of the Alpaca Broker emulator.
+    #[arg(long, default_value_t = DEFAULT_ALPACA_LISTEN, env = "FUNDING_SANDBOX_ALPACA_LISTEN")]
+    alpaca_listen: SocketAddr,
+    /// Milliseconds before a new ACH relationship is APPROVED.
+    #[arg(long, default_value_t = 1000)]
+    relationship_approval_delay_ms: u64,
+    /// Milliseconds between transfer steps (QUEUED → SENT_TO_CLEARING → COMPLETE).
+    #[arg(long, default_value_t = 1000)]
+    transfer_step_delay_ms: u64,
+    /// Milliseconds between `:heartbeat` lines on the event stream.
+    #[arg(long, default_value_t = 10_000)]
+    heartbeat_interval_ms: u64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let args = Args::parse();
+    let config = SandboxConfig {
+        plaid_listen: args.plaid_listen,
+        alpaca_listen: args.alpaca_listen,
+        relationship_approval_delay: Duration::from_millis(args.relationship_approval_delay_ms),
+        transfer_step_delay: Duration::from_millis(args.transfer_step_delay_ms),
+        heartbeat_interval: Duration::from_millis(args.heartbeat_interval_ms),
+        ..SandboxConfig::default()
+    };
+    let sandbox = funding_sandbox::spawn(config).await?;
+    println!("funding-sandbox: Plaid  at {}", sandbox.plaid_url());
+    println!("funding-sandbox: Alpaca at {}", sandbox.alpaca_url());
+    println!(
+        "funding-sandbox: control API under {}/_sandbox (also on the Alpaca port); Ctrl-C stops",
+        sandbox.plaid_url()
+    );
+    wait_for_stop_signal().await;
+    println!("funding-sandbox: stopping");
+    sandbox.shutdown().await;
+    Ok(())
+}
+
+#[cfg(unix)]
+async fn wait_for_stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_stop_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use funding_domain::{AccountId, AchRelationshipId, AchRelationshipStatus, Nickname, ProcessorToken};
+use funding_domain::{
+    AccountId, AchRelationshipId, AchRelationshipStatus, Nickname, ProcessorToken,
+};
 use futures::stream::BoxStream;
 use uuid::Uuid;
 
@@ -64,7 +66,10 @@ pub trait Broker: Send + Sync + 'static {
     ) -> Result<AchRelationship, ProviderError>;
 
     /// `GET /v1/accounts/{id}/ach_relationships`: every relationship of the account.
-    async fn list_ach_relationships(&self, account_id: AccountId) -> Result<Vec<AchRelationship>, ProviderError>;
+    async fn list_ach_relationships(
+        &self,
+        account_id: AccountId,
+    ) -> Result<Vec<AchRelationship>, ProviderError>;
 
     /// `DELETE /v1/accounts/{id}/ach_relationships/{rel}`: asks Alpaca to cancel it; the status moves
     /// through CANCEL_REQUESTED to CANCELED by events. Errors: `NotFound` (404).

@@ -5,12 +5,14 @@ mod broker;
 mod clock;
 mod plaid;
 mod provider_error;
+mod sandbox;
 mod store;
 
 pub use broker::{AchRelationship, Broker, FundingEntity, FundingEvent, FundingEventStream};
 pub use clock::{Clock, SystemClock};
 pub use plaid::{ExchangedItem, PlaidAccount, PlaidGateway};
 pub use provider_error::{Provider, ProviderError, ProviderErrorKind};
+pub use sandbox::SandboxProvider;
 pub use store::{
     BankLinkStore, Begin, CursorStore, IdempotencyClaim, LinkSecrets, NewBankLink, Page,
     PageRequest, StatusChange, StoreError,

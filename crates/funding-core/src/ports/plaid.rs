@@ -31,7 +31,10 @@ pub trait PlaidGateway: Send + Sync + 'static {
     /// `/item/public_token/exchange`. Errors: `InvalidInput` with code `INVALID_PUBLIC_TOKEN` for an
     /// unknown, used or expired token; `Unauthorized` for bad client credentials; `RateLimited`,
     /// `Unavailable`, `Transport` when Plaid cannot be reached.
-    async fn exchange_public_token(&self, public_token: &PublicToken) -> Result<ExchangedItem, ProviderError>;
+    async fn exchange_public_token(
+        &self,
+        public_token: &PublicToken,
+    ) -> Result<ExchangedItem, ProviderError>;
 
     /// `/processor/token/create` with `processor: "alpaca"`. Errors: `InvalidInput` with
     /// `INVALID_ACCOUNT_ID` when the account is not in the Item, `INVALID_ACCESS_TOKEN`,
@@ -43,8 +46,14 @@ pub trait PlaidGateway: Send + Sync + 'static {
     ) -> Result<ProcessorToken, ProviderError>;
 
     /// `/accounts/get`: the accounts of an Item.
-    async fn list_accounts(&self, access_token: &AccessToken) -> Result<Vec<PlaidAccount>, ProviderError>;
+    async fn list_accounts(
+        &self,
+        access_token: &AccessToken,
+    ) -> Result<Vec<PlaidAccount>, ProviderError>;
 
     /// `/sandbox/public_token/create` (sandbox only): a public token for a test Item at `institution_id`.
-    async fn sandbox_create_public_token(&self, institution_id: &str) -> Result<PublicToken, ProviderError>;
+    async fn sandbox_create_public_token(
+        &self,
+        institution_id: &str,
+    ) -> Result<PublicToken, ProviderError>;
 }

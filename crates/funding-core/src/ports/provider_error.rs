@@ -78,7 +78,12 @@ pub struct ProviderError {
 
 impl ProviderError {
     /// A bare error of `kind`, for adapters to fill in.
-    pub fn new(provider: Provider, kind: ProviderErrorKind, code: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(
+        provider: Provider,
+        kind: ProviderErrorKind,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             provider,
             kind,
@@ -95,12 +100,17 @@ impl ProviderError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self.kind,
-            ProviderErrorKind::RateLimited | ProviderErrorKind::Unavailable | ProviderErrorKind::Transport
+            ProviderErrorKind::RateLimited
+                | ProviderErrorKind::Unavailable
+                | ProviderErrorKind::Transport
         )
     }
 
     /// Whether the call may have taken effect although it failed (5xx or no answer).
     pub fn outcome_unknown(&self) -> bool {
-        matches!(self.kind, ProviderErrorKind::Unavailable | ProviderErrorKind::Transport)
+        matches!(
+            self.kind,
+            ProviderErrorKind::Unavailable | ProviderErrorKind::Transport
+        )
     }
 }

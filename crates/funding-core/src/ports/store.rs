@@ -94,26 +94,50 @@ pub trait BankLinkStore: Send + Sync + 'static {
     /// In one transaction: claims the idempotency record (INSERT … ON CONFLICT DO NOTHING) and, if it
     /// was new, stores the link. If the key was used before, returns the stored fingerprint and link
     /// instead, without writing. Safe under any number of concurrent callers on any number of replicas.
-    async fn begin_link(&self, claim: IdempotencyClaim, link: NewBankLink) -> Result<Begin<BankLink>, StoreError>;
+    async fn begin_link(
+        &self,
+        claim: IdempotencyClaim,
+        link: NewBankLink,
+    ) -> Result<Begin<BankLink>, StoreError>;
 
     async fn get_link(&self, id: BankLinkId) -> Result<Option<BankLink>, StoreError>;
 
-    async fn find_link_by_relationship(&self, id: AchRelationshipId) -> Result<Option<BankLink>, StoreError>;
+    async fn find_link_by_relationship(
+        &self,
+        id: AchRelationshipId,
+    ) -> Result<Option<BankLink>, StoreError>;
 
     /// The account's links, oldest first.
-    async fn list_links(&self, account_id: AccountId, page: PageRequest) -> Result<Page<BankLink>, StoreError>;
+    async fn list_links(
+        &self,
+        account_id: AccountId,
+        page: PageRequest,
+    ) -> Result<Page<BankLink>, StoreError>;
 
     /// The link's tokens, decrypted. `Corrupt` if they cannot be decrypted with the configured key.
     async fn link_secrets(&self, id: BankLinkId) -> Result<LinkSecrets, StoreError>;
 
     /// Stores the access token (encrypted) and Item id from the public token exchange.
-    async fn save_exchange(&self, id: BankLinkId, access_token: &AccessToken, item_id: &PlaidItemId) -> Result<(), StoreError>;
+    async fn save_exchange(
+        &self,
+        id: BankLinkId,
+        access_token: &AccessToken,
+        item_id: &PlaidItemId,
+    ) -> Result<(), StoreError>;
 
     /// Stores the processor token (encrypted).
-    async fn save_processor_token(&self, id: BankLinkId, processor_token: &ProcessorToken) -> Result<(), StoreError>;
+    async fn save_processor_token(
+        &self,
+        id: BankLinkId,
+        processor_token: &ProcessorToken,
+    ) -> Result<(), StoreError>;
 
     /// Records that a relationship create is about to be sent.
-    async fn mark_relationship_requested(&self, id: BankLinkId, at: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn mark_relationship_requested(
+        &self,
+        id: BankLinkId,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 
     /// Stores the relationship Alpaca created and moves the status from CREATING (conditional).
     /// Returns false if the link was no longer CREATING.
@@ -137,13 +161,22 @@ pub trait BankLinkStore: Send + Sync + 'static {
 
     /// Takes the right to drive a CREATING link until `until`, if nobody holds it (or their lease ran
     /// out). Returns whether it was taken.
-    async fn lease_link(&self, id: BankLinkId, owner: &str, until: DateTime<Utc>) -> Result<bool, StoreError>;
+    async fn lease_link(
+        &self,
+        id: BankLinkId,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 
     /// Gives the lease back.
     async fn release_link(&self, id: BankLinkId, owner: &str) -> Result<(), StoreError>;
 
     /// CREATING links whose lease ran out before `now`, oldest first: for the resumer.
-    async fn stale_creating_links(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<BankLink>, StoreError>;
+    async fn stale_creating_links(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<BankLink>, StoreError>;
 
     /// Whether the database answers.
     async fn ping(&self) -> Result<(), StoreError>;

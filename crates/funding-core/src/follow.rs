@@ -1,0 +1,89 @@
+//! The follower of Alpaca's funding event stream: reads from the stored cursor, applies each event,
+//! and stores the cursor after the event is applied, so a restart neither skips nor loses an event
+//! (a replayed one is a no-op). It runs until told to stop.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+
+use crate::links::BankLinks;
+use crate::ports::{Broker, CursorStore};
+
+/// The cursor's name in the store.
+pub const FUNDING_STREAM: &str = "alpaca:funding_status";
+
+const RETRY_PAUSE: Duration = Duration::from_secs(1);
+const FATAL_PAUSE: Duration = Duration::from_secs(30);
+
+pub struct FundingEventFollower {
+    broker: Arc<dyn Broker>,
+    links: BankLinks,
+    cursors: Arc<dyn CursorStore>,
+}
+
+impl FundingEventFollower {
+    pub fn new(broker: Arc<dyn Broker>, links: BankLinks, cursors: Arc<dyn CursorStore>) -> Self {
+        Self {
+            broker,
+            links,
+            cursors,
+        }
+    }
+
+    /// Follows the stream until `shutdown` completes.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => return,
+                pause = self.follow_once() => {
+                    tokio::select! {
+                        () = &mut shutdown => return,
+                        () = tokio::time::sleep(pause) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads the stream from the stored cursor until it ends or an event cannot be applied; returns how
+    /// long to wait before reading again.
+    async fn follow_once(&self) -> Duration {
+        let cursor = match self.cursors.load_cursor(FUNDING_STREAM).await {
+            Ok(cursor) => cursor,
+            Err(error) => {
+                tracing::warn!("cannot read the funding stream cursor: {error}");
+                return RETRY_PAUSE;
+            }
+        };
+        tracing::info!(
+            since = cursor.as_deref().unwrap_or("live"),
+            "following Alpaca funding events"
+        );
+        let mut events = self.broker.funding_events(cursor);
+        while let Some(item) = events.next().await {
+            let event = match item {
+                Ok(event) => event,
+                Err(error) => {
+                    tracing::error!("the funding event stream stopped: {error}");
+                    return FATAL_PAUSE;
+                }
+            };
+            if let Err(error) = self.links.apply_event(&event).await {
+                tracing::warn!(event_id = %event.event_id, "cannot apply funding event, will read it again: {error}");
+                return RETRY_PAUSE;
+            }
+            if let Err(error) = self
+                .cursors
+                .save_cursor(FUNDING_STREAM, &event.event_id)
+                .await
+            {
+                tracing::warn!(event_id = %event.event_id, "cannot store the funding stream cursor: {error}");
+                return RETRY_PAUSE;
+            }
+        }
+        RETRY_PAUSE
+    }
+}

@@ -1,0 +1,129 @@
+//! The bank link use cases: create (exchange → processor token → ACH relationship, idempotent and
+//! resumable), read, list, delete, and following the relationship's status from Alpaca's events.
+
+mod create;
+mod delete;
+mod events;
+mod failure;
+mod fingerprint;
+mod resume;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use funding_domain::{AccountId, BankLinkId, ValidationError, ValidationErrors};
+
+pub use create::CreateBankLinkInput;
+pub use events::EventOutcome;
+pub use fingerprint::Fingerprint;
+
+use crate::error::CoreError;
+use crate::model::BankLink;
+use crate::ports::{BankLinkStore, Broker, Clock, Page, PageRequest, PlaidGateway};
+
+/// How the link use cases behave.
+#[derive(Debug, Clone)]
+pub struct LinkSettings {
+    /// Who drives a CREATING link holds it this long; a crashed holder's link is resumed after it.
+    pub lease: Duration,
+    /// This process's name in leases.
+    pub instance: String,
+    /// How far before the recorded request a relationship found at Alpaca may have been created to be
+    /// taken as ours (clock skew between us and Alpaca).
+    pub adoption_skew: Duration,
+}
+
+impl Default for LinkSettings {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(30),
+            instance: format!("fundingd-{}", uuid::Uuid::new_v4()),
+            adoption_skew: Duration::from_secs(300),
+        }
+    }
+}
+
+/// The bank link use cases, over their ports.
+#[derive(Clone)]
+pub struct BankLinks {
+    plaid: Arc<dyn PlaidGateway>,
+    broker: Arc<dyn Broker>,
+    store: Arc<dyn BankLinkStore>,
+    clock: Arc<dyn Clock>,
+    settings: LinkSettings,
+}
+
+impl BankLinks {
+    pub fn new(
+        plaid: Arc<dyn PlaidGateway>,
+        broker: Arc<dyn Broker>,
+        store: Arc<dyn BankLinkStore>,
+        clock: Arc<dyn Clock>,
+        settings: LinkSettings,
+    ) -> Self {
+        Self {
+            plaid,
+            broker,
+            store,
+            clock,
+            settings,
+        }
+    }
+
+    /// One link by id. Errors: `InvalidArgument` for a malformed id, `NotFound`.
+    #[tracing::instrument(skip_all, fields(bank_link_id = %id))]
+    pub async fn get(&self, id: &str) -> Result<BankLink, CoreError> {
+        let id = BankLinkId::parse(id).map_err(|e| ValidationErrors::from(e.at("id")))?;
+        self.load(id).await
+    }
+
+    /// The links of an account, oldest first. `page_size` 0 means 50; at most 100.
+    #[tracing::instrument(skip_all, fields(account_id = %account_id))]
+    pub async fn list(
+        &self,
+        account_id: &str,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<Page<BankLink>, CoreError> {
+        let mut errors = ValidationErrors::new();
+        let account = errors.check(AccountId::parse(account_id));
+        let size = match page_size {
+            0 => Some(50),
+            1..=100 => Some(page_size.unsigned_abs()),
+            _ => {
+                errors.push(ValidationError::new(
+                    "page_size",
+                    "must be between 0 and 100",
+                ));
+                None
+            }
+        };
+        let after = if page_token.is_empty() {
+            Some(None)
+        } else {
+            errors
+                .check(BankLinkId::parse(page_token).map_err(|_| {
+                    ValidationError::new("page_token", "is not a token this service issued")
+                }))
+                .map(Some)
+        };
+        errors.into_result()?;
+        match (account, size, after) {
+            (Some(account), Some(size), Some(after)) => Ok(self
+                .store
+                .list_links(account, PageRequest { size, after })
+                .await?),
+            _ => Err(CoreError::InvalidArgument(ValidationErrors::new())),
+        }
+    }
+
+    async fn load(&self, id: BankLinkId) -> Result<BankLink, CoreError> {
+        self.store
+            .get_link(id)
+            .await?
+            .ok_or_else(|| CoreError::NotFound {
+                resource: "bank link",
+                id: id.to_string(),
+            })
+    }
+}

@@ -1,0 +1,70 @@
+//! `GET /v1/trading/accounts/{account_id}/account`: the trading account's cash picture
+//! (`TradeAccount`), so a caller can check `cash_withdrawable` before a withdrawal or reconcile
+//! completed transfers. With no positions, equity and buying power equal cash.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use rust_decimal::Decimal;
+use serde_json::json;
+
+use super::request::{parse_id, path_error};
+use super::store::{ACTIVE, Direction};
+use crate::ids::alpaca_timestamp;
+use crate::state::Shared;
+
+/// When every emulated account was opened (2020-01-01T00:00:00Z).
+const ACCOUNTS_OPENED: chrono::DateTime<chrono::Utc> = chrono::DateTime::from_timestamp_nanos(1_577_836_800_000_000_000);
+
+pub(crate) async fn trading_account(
+    State(shared): State<Arc<Shared>>,
+    path: Result<Path<String>, PathRejection>,
+) -> Response {
+    let account_id = match path
+        .map_err(|rejection| path_error(&rejection))
+        .and_then(|Path(raw)| parse_id("account_id", &raw))
+    {
+        Ok(id) => id,
+        Err(error) => return error.into_response(),
+    };
+    let world = shared.world();
+    let account = world.alpaca.account(account_id);
+    let cash = account.cash.normalize();
+    let withdrawable = world.alpaca.withdrawable(account_id).max(Decimal::ZERO);
+    let pending_in = world.alpaca.pending(account_id, Direction::Incoming);
+    let pending_out = world.alpaca.pending(account_id, Direction::Outgoing);
+    let number = u128::from_be_bytes(*account_id.as_bytes()) % 1_000_000_000;
+    let text = |value: Decimal| value.normalize().to_string();
+    Json(json!({
+        "id": account_id,
+        "account_number": format!("9{number:09}"),
+        "status": account.status,
+        "currency": "USD",
+        "cash": text(cash),
+        "cash_withdrawable": text(withdrawable),
+        "cash_transferable": text(withdrawable),
+        "pending_transfer_in": text(pending_in),
+        "pending_transfer_out": text(pending_out),
+        "buying_power": text(cash),
+        "regt_buying_power": text(cash),
+        "daytrading_buying_power": "0",
+        "equity": text(cash),
+        "last_equity": text(cash),
+        "last_cash": text(cash),
+        "portfolio_value": text(cash),
+        "long_market_value": "0",
+        "short_market_value": "0",
+        "multiplier": "1",
+        "pattern_day_trader": false,
+        "trading_blocked": false,
+        "transfers_blocked": account.status != ACTIVE,
+        "account_blocked": false,
+        "trade_suspended_by_user": false,
+        "shorting_enabled": false,
+        "created_at": alpaca_timestamp(ACCOUNTS_OPENED),
+    }))
+    .into_response()
+}

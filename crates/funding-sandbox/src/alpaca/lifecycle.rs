@@ -1,0 +1,200 @@
+//! The lifecycles of ACH relationships and transfers: every status change goes through here, so
+//! each one updates `updated_at`, bumps the entity's version (making older scheduled steps stale),
+//! keeps the account's cash in line with COMPLETE transfers, and emits exactly one funding event.
+//! Automatic progress: relationship QUEUED → APPROVED after the approval delay, CANCEL_REQUESTED →
+//! CANCELED after the same delay, transfer QUEUED → SENT_TO_CLEARING → COMPLETE one step delay
+//! apart. A status set through control stops automatic progress for that entity.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::events::{Change, EntityType};
+use super::store::{Relationship, Transfer};
+use crate::error::ControlError;
+use crate::scheduler::{Due, Step};
+use crate::state::World;
+
+/// `now + delay`, saturating at the end of time.
+fn after(now: DateTime<Utc>, delay: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(delay)
+        .ok()
+        .and_then(|delay| now.checked_add_signed(delay))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+impl World {
+    /// Stores a new QUEUED relationship, emits its first event and schedules its approval.
+    pub(crate) fn create_relationship(&mut self, relationship: Relationship, now: DateTime<Utc>) {
+        self.events.emit(
+            now,
+            Change {
+                account_id: relationship.account_id,
+                entity_id: relationship.id,
+                entity_type: EntityType::BankRelationship,
+                status_from: None,
+                status_to: &relationship.status,
+                reason: None,
+            },
+        );
+        let due = after(now, self.settings.relationship_approval_delay);
+        self.schedule
+            .push(due, Step::ApproveRelationship, relationship.id, relationship.version);
+        self.alpaca.relationships.push(relationship);
+    }
+
+    /// Moves a relationship to `to`, returning its new version.
+    pub(crate) fn change_relationship(
+        &mut self,
+        id: Uuid,
+        to: &str,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, ControlError> {
+        let relationship = self
+            .alpaca
+            .relationship_mut(id)
+            .ok_or(ControlError::RelationshipNotFound(id))?;
+        let from = std::mem::replace(&mut relationship.status, to.to_owned());
+        relationship.updated_at = now;
+        relationship.version += 1;
+        let version = relationship.version;
+        let account_id = relationship.account_id;
+        self.events.emit(
+            now,
+            Change {
+                account_id,
+                entity_id: id,
+                entity_type: EntityType::BankRelationship,
+                status_from: Some(&from),
+                status_to: to,
+                reason,
+            },
+        );
+        Ok(version)
+    }
+
+    /// DELETE: CANCEL_REQUESTED now, CANCELED after the approval delay.
+    pub(crate) fn request_relationship_cancel(
+        &mut self,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<(), ControlError> {
+        let version = self.change_relationship(id, "CANCEL_REQUESTED", None, now)?;
+        let due = after(now, self.settings.relationship_approval_delay);
+        self.schedule
+            .push(due, Step::FinishRelationshipCancel, id, version);
+        Ok(())
+    }
+
+    /// Stores a new QUEUED transfer, emits its first event and schedules its first step.
+    pub(crate) fn create_transfer(&mut self, transfer: Transfer, now: DateTime<Utc>) {
+        self.events.emit(
+            now,
+            Change {
+                account_id: transfer.account_id,
+                entity_id: transfer.id,
+                entity_type: EntityType::Transfer,
+                status_from: None,
+                status_to: &transfer.status,
+                reason: None,
+            },
+        );
+        let due = after(now, self.settings.transfer_step_delay);
+        self.schedule
+            .push(due, Step::AdvanceTransfer, transfer.id, transfer.version);
+        self.alpaca.transfers.push(transfer);
+    }
+
+    /// Moves a transfer to `to` (with `reason` as its new `reason`), settles cash, returns the
+    /// new version.
+    pub(crate) fn change_transfer(
+        &mut self,
+        id: Uuid,
+        to: &str,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, ControlError> {
+        let transfer = self
+            .alpaca
+            .transfer_mut(id)
+            .ok_or(ControlError::TransferNotFound(id))?;
+        let from = std::mem::replace(&mut transfer.status, to.to_owned());
+        transfer.reason = reason.map(str::to_owned);
+        transfer.updated_at = now;
+        transfer.version += 1;
+        let version = transfer.version;
+        let account_id = transfer.account_id;
+        let should_apply = transfer.status == "COMPLETE";
+        let cash_delta = if should_apply == transfer.cash_applied {
+            None
+        } else {
+            transfer.cash_applied = should_apply;
+            let effect = transfer.cash_effect();
+            Some(if should_apply { effect } else { -effect })
+        };
+        if let Some(delta) = cash_delta {
+            self.alpaca.account_mut(account_id).cash += delta;
+        }
+        self.events.emit(
+            now,
+            Change {
+                account_id,
+                entity_id: id,
+                entity_type: EntityType::Transfer,
+                status_from: Some(&from),
+                status_to: to,
+                reason,
+            },
+        );
+        Ok(version)
+    }
+
+    /// Applies one scheduled step if the entity has not changed since it was scheduled.
+    pub(crate) fn apply_step(&mut self, due: Due, now: DateTime<Utc>) {
+        match due.step {
+            Step::ApproveRelationship | Step::FinishRelationshipCancel => {
+                let current = self
+                    .alpaca
+                    .relationships
+                    .iter()
+                    .find(|r| r.id == due.entity)
+                    .map(|r| (r.version, r.status.clone()));
+                let (to, expected) = match due.step {
+                    Step::ApproveRelationship => ("APPROVED", "QUEUED"),
+                    _ => ("CANCELED", "CANCEL_REQUESTED"),
+                };
+                if current == Some((due.version, expected.to_owned())) {
+                    let _ = self.change_relationship(due.entity, to, None, now);
+                }
+            }
+            Step::AdvanceTransfer => {
+                let current = self
+                    .alpaca
+                    .transfers
+                    .iter()
+                    .find(|t| t.id == due.entity)
+                    .map(|t| (t.version, t.status.clone()));
+                let Some((version, status)) = current else {
+                    return;
+                };
+                if version != due.version {
+                    return;
+                }
+                let next = match status.as_str() {
+                    "QUEUED" => "SENT_TO_CLEARING",
+                    "SENT_TO_CLEARING" => "COMPLETE",
+                    _ => return,
+                };
+                if let Ok(version) = self.change_transfer(due.entity, next, None, now) {
+                    if next != "COMPLETE" {
+                        let at = after(now, self.settings.transfer_step_delay);
+                        self.schedule
+                            .push(at, Step::AdvanceTransfer, due.entity, version);
+                    }
+                }
+            }
+        }
+    }
+}

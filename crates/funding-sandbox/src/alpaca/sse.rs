@@ -1,0 +1,136 @@
+//! `GET /v2/events/funding/status`, a Server-Sent Events stream of `StatusFundingEvent`s. The
+//! replay (per the cursor) and the live subscription are taken in one critical section, so the
+//! stream has no gap and no duplicate between them. Each event is `data: {json}\n\n`; a
+//! `:heartbeat\n\n` comment goes out every heartbeat interval; a subscriber that falls too far
+//! behind gets `: you are reading too slowly, dropped N messages` and is closed, as at Alpaca.
+//! Streams also close on `/_sandbox/streams/disconnect` and on shutdown.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tokio::sync::{broadcast, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+use ulid::Ulid;
+
+use super::cursor::Cursor;
+use super::error::AlpacaError;
+use super::events::{FundingEvent, StreamItem};
+use crate::state::Shared;
+
+/// Shortest heartbeat interval honoured (a zero interval would spin).
+const MIN_HEARTBEAT: Duration = Duration::from_millis(10);
+/// Frames buffered per subscriber between the stream task and the connection.
+const FRAME_BUFFER: usize = 256;
+
+type Frames = mpsc::Sender<Result<Bytes, Infallible>>;
+
+pub(crate) async fn funding_status(
+    State(shared): State<Arc<Shared>>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Response {
+    let cursor = match query
+        .map_err(|_| AlpacaError::bad_request("invalid query parameters"))
+        .and_then(|Query(query)| Cursor::parse(&query))
+    {
+        Ok(cursor) => cursor,
+        Err(error) => return error.into_response(),
+    };
+    let (replay, live, newest, heartbeat) = {
+        let world = shared.world();
+        let (replay, live) = world
+            .events
+            .replay_and_subscribe(|event| cursor.replays() && cursor.admits(event));
+        let heartbeat = world.settings.heartbeat_interval.max(MIN_HEARTBEAT);
+        (replay, live, world.events.last_id(), heartbeat)
+    };
+    let (frames, receiver) = mpsc::channel(FRAME_BUFFER);
+    tokio::spawn(stream_events(
+        Arc::clone(&shared),
+        cursor,
+        replay,
+        live,
+        newest,
+        heartbeat,
+        frames,
+    ));
+    let mut response = (StatusCode::OK, Body::from_stream(ReceiverStream::new(receiver)))
+        .into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+fn data_frame(event: &FundingEvent) -> Bytes {
+    Bytes::from(format!("data: {}\n\n", event.json))
+}
+
+async fn send(frames: &Frames, frame: Bytes) -> bool {
+    frames.send(Ok(frame)).await.is_ok()
+}
+
+async fn stream_events(
+    shared: Arc<Shared>,
+    cursor: Cursor,
+    replay: Vec<Arc<FundingEvent>>,
+    mut live: broadcast::Receiver<StreamItem>,
+    newest: Option<Ulid>,
+    heartbeat: Duration,
+    frames: Frames,
+) {
+    let mut last_sent: Option<Ulid> = None;
+    for event in replay {
+        if cursor.is_past_end(&event) {
+            return;
+        }
+        if !send(&frames, data_frame(&event)).await {
+            return;
+        }
+        last_sent = Some(event.id);
+    }
+    if cursor.ended(newest, shared.clock.now()) {
+        return;
+    }
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
+    loop {
+        tokio::select! {
+            () = shared.shutdown.cancelled() => return,
+            () = frames.closed() => return,
+            _ = ticker.tick() => {
+                if !send(&frames, Bytes::from_static(b":heartbeat\n\n")).await {
+                    return;
+                }
+            }
+            item = live.recv() => match item {
+                Ok(StreamItem::Event(event)) => {
+                    if last_sent.is_some_and(|last| event.id <= last) || !cursor.admits(&event) {
+                        continue;
+                    }
+                    if cursor.is_past_end(&event) {
+                        return;
+                    }
+                    if !send(&frames, data_frame(&event)).await {
+                        return;
+                    }
+                    last_sent = Some(event.id);
+                }
+                Ok(StreamItem::Disconnect) | Err(broadcast::error::RecvError::Closed) => return,
+                Err(broadcast::error::RecvError::Lagged(dropped)) => {
+                    let notice = format!(": you are reading too slowly, dropped {dropped} messages\n\n");
+                    let _ = send(&frames, Bytes::from(notice)).await;
+                    return;
+                }
+            },
+        }
+    }
+}

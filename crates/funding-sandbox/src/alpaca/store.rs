@@ -1,0 +1,229 @@
+//! Alpaca's state: brokerage accounts (any well-formed UUID is an ACTIVE account with zero cash
+//! until told otherwise), ACH relationships and transfers, kept in creation order, with their
+//! wire shapes (`ACHRelationship`, `Transfer`).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::ids::alpaca_timestamp;
+
+/// Status every account has until control says otherwise.
+pub(crate) const ACTIVE: &str = "ACTIVE";
+
+/// Relationship statuses that no longer count as "active" (a new one may be created).
+pub(crate) const INACTIVE_RELATIONSHIP: &[&str] = &["CANCELED", "REJECTED"];
+/// Transfer statuses in which money has not moved yet and a withdrawal still holds cash.
+pub(crate) const PENDING_TRANSFER: &[&str] = &[
+    "QUEUED",
+    "APPROVAL_PENDING",
+    "PENDING",
+    "SENT_TO_CLEARING",
+    "APPROVED",
+];
+/// Transfer statuses in which a DELETE still cancels.
+pub(crate) const CANCELABLE_TRANSFER: &[&str] = &["QUEUED", "APPROVAL_PENDING", "PENDING"];
+
+/// A brokerage account as far as funding cares.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountSnapshot {
+    /// Account status (`ACTIVE`, `ACCOUNT_CLOSED`, …).
+    pub status: String,
+    /// Settled cash: completed deposits minus completed withdrawals (plus control adjustments).
+    pub cash: Decimal,
+}
+
+impl Default for AccountSnapshot {
+    fn default() -> Self {
+        Self {
+            status: ACTIVE.to_owned(),
+            cash: Decimal::ZERO,
+        }
+    }
+}
+
+/// Direction of a transfer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Incoming,
+    Outgoing,
+}
+
+impl Direction {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        match text {
+            "INCOMING" => Some(Self::Incoming),
+            "OUTGOING" => Some(Self::Outgoing),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Incoming => "INCOMING",
+            Self::Outgoing => "OUTGOING",
+        }
+    }
+}
+
+/// An ACH relationship.
+#[derive(Clone, Debug)]
+pub(crate) struct Relationship {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub status: String,
+    pub account_owner_name: String,
+    /// `CHECKING`, `SAVINGS`, or empty for processor-token relationships (as Alpaca does).
+    pub bank_account_type: String,
+    /// Masked account number; absent for processor-token relationships.
+    pub bank_account_number: Option<String>,
+    pub bank_routing_number: String,
+    pub nickname: Option<String>,
+    /// Bumped on every change; scheduled steps carry the version they expect.
+    pub version: u64,
+}
+
+impl Relationship {
+    pub(crate) fn is_active(&self) -> bool {
+        !INACTIVE_RELATIONSHIP.contains(&self.status.as_str())
+    }
+
+    /// `ACHRelationship`.
+    pub(crate) fn to_wire(&self) -> Value {
+        let mut wire = json!({
+            "id": self.id,
+            "account_id": self.account_id,
+            "created_at": alpaca_timestamp(self.created_at),
+            "updated_at": alpaca_timestamp(self.updated_at),
+            "status": self.status,
+            "account_owner_name": self.account_owner_name,
+            "bank_account_type": self.bank_account_type,
+            "bank_routing_number": self.bank_routing_number,
+        });
+        if let Value::Object(map) = &mut wire {
+            if let Some(number) = &self.bank_account_number {
+                map.insert("bank_account_number".into(), json!(number));
+            }
+            if let Some(nickname) = &self.nickname {
+                map.insert("nickname".into(), json!(nickname));
+            }
+        }
+        wire
+    }
+}
+
+/// An ACH transfer.
+#[derive(Clone, Debug)]
+pub(crate) struct Transfer {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    pub relationship_id: Uuid,
+    pub amount: Decimal,
+    pub direction: Direction,
+    pub status: String,
+    pub reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// Whether the amount is currently counted in the account's cash (true exactly while the
+    /// status is COMPLETE).
+    pub cash_applied: bool,
+    pub version: u64,
+}
+
+impl Transfer {
+    /// `Transfer`. Amounts are written the way Alpaca's decimals print (`"500"`, `"10.5"`).
+    pub(crate) fn to_wire(&self) -> Value {
+        let amount = self.amount.normalize().to_string();
+        json!({
+            "id": self.id,
+            "relationship_id": self.relationship_id,
+            "account_id": self.account_id,
+            "type": "ach",
+            "status": self.status,
+            "reason": self.reason,
+            "amount": amount,
+            "direction": self.direction.as_str(),
+            "created_at": alpaca_timestamp(self.created_at),
+            "updated_at": alpaca_timestamp(self.updated_at),
+            "expires_at": alpaca_timestamp(self.expires_at),
+            "requested_amount": amount,
+            "fee": "0",
+            "fee_payment_method": "invoice",
+        })
+    }
+
+    /// Signed effect on cash when COMPLETE.
+    pub(crate) fn cash_effect(&self) -> Decimal {
+        match self.direction {
+            Direction::Incoming => self.amount,
+            Direction::Outgoing => -self.amount,
+        }
+    }
+}
+
+/// All Alpaca state.
+#[derive(Debug, Default)]
+pub(crate) struct AlpacaWorld {
+    pub accounts: HashMap<Uuid, AccountSnapshot>,
+    pub relationships: Vec<Relationship>,
+    pub transfers: Vec<Transfer>,
+}
+
+impl AlpacaWorld {
+    pub(crate) fn account(&self, account_id: Uuid) -> AccountSnapshot {
+        self.accounts.get(&account_id).cloned().unwrap_or_default()
+    }
+
+    pub(crate) fn account_mut(&mut self, account_id: Uuid) -> &mut AccountSnapshot {
+        self.accounts.entry(account_id).or_default()
+    }
+
+    pub(crate) fn relationship_mut(&mut self, id: Uuid) -> Option<&mut Relationship> {
+        self.relationships.iter_mut().find(|r| r.id == id)
+    }
+
+    pub(crate) fn transfer_mut(&mut self, id: Uuid) -> Option<&mut Transfer> {
+        self.transfers.iter_mut().find(|t| t.id == id)
+    }
+
+    /// The account's relationships, oldest first.
+    pub(crate) fn relationships_of(&self, account_id: Uuid) -> impl Iterator<Item = &Relationship> {
+        self.relationships
+            .iter()
+            .filter(move |r| r.account_id == account_id)
+    }
+
+    /// Cash that a new withdrawal may still take: cash minus pending withdrawals.
+    pub(crate) fn withdrawable(&self, account_id: Uuid) -> Decimal {
+        let pending_out: Decimal = self
+            .transfers
+            .iter()
+            .filter(|t| {
+                t.account_id == account_id
+                    && t.direction == Direction::Outgoing
+                    && PENDING_TRANSFER.contains(&t.status.as_str())
+            })
+            .map(|t| t.amount)
+            .sum();
+        self.account(account_id).cash - pending_out
+    }
+
+    /// Sum of pending transfers of the account in one direction.
+    pub(crate) fn pending(&self, account_id: Uuid, direction: Direction) -> Decimal {
+        self.transfers
+            .iter()
+            .filter(|t| {
+                t.account_id == account_id
+                    && t.direction == direction
+                    && PENDING_TRANSFER.contains(&t.status.as_str())
+            })
+            .map(|t| t.amount)
+            .sum()
+    }
+}

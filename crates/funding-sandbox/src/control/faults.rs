@@ -1,0 +1,144 @@
+//! Fault injection: rules that make the next N matching provider requests fail with a chosen
+//! HTTP status and the provider's own error body, either before the request has any effect or
+//! after it (a "dropped response": the effect happened, the caller sees an error).
+
+use axum::http::Method;
+use serde::{Deserialize, Serialize};
+
+use super::calls::Host;
+
+/// When an injected failure happens relative to the request's effect.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultMode {
+    /// Fail without touching any state (the request never arrived, as far as state goes).
+    #[default]
+    BeforeEffect,
+    /// Perform the request, then answer with the error instead of the real response.
+    AfterEffect,
+}
+
+/// A rule: the next `times` requests to `host` whose path starts with `path_prefix` (and whose
+/// method is `method`, when given) answer `status` with the provider's error body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fault {
+    /// Provider the rule applies to.
+    pub host: Host,
+    /// Method to match; `None` matches any.
+    pub method: Option<Method>,
+    /// Path prefix to match, e.g. `/v1/accounts/` or `/item/public_token/exchange`.
+    pub path_prefix: String,
+    /// HTTP status to answer (429, 500, 503, …).
+    pub status: u16,
+    /// How many matching requests fail; the rule disappears after that.
+    pub times: u32,
+    /// Whether the request's effect happens first.
+    pub mode: FaultMode,
+}
+
+impl Fault {
+    /// A rule failing the next request to `host` under `path_prefix` once, before any effect.
+    pub fn new(host: Host, path_prefix: impl Into<String>, status: u16) -> Self {
+        Self {
+            host,
+            method: None,
+            path_prefix: path_prefix.into(),
+            status,
+            times: 1,
+            mode: FaultMode::BeforeEffect,
+        }
+    }
+
+    /// Only match requests with this method.
+    pub fn method(mut self, method: Method) -> Self {
+        self.method = Some(method);
+        self
+    }
+
+    /// Fail this many matching requests.
+    pub fn times(mut self, times: u32) -> Self {
+        self.times = times;
+        self
+    }
+
+    /// Choose before or after the effect.
+    pub fn mode(mut self, mode: FaultMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    fn matches(&self, host: Host, method: &Method, path: &str) -> bool {
+        self.times > 0
+            && self.host == host
+            && self.method.as_ref().is_none_or(|m| m == method)
+            && path.starts_with(&self.path_prefix)
+    }
+}
+
+/// What the traffic layer must do with one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Triggered {
+    pub status: u16,
+    pub mode: FaultMode,
+}
+
+/// The active rules, first match wins.
+#[derive(Debug, Default)]
+pub(crate) struct FaultBook {
+    rules: Vec<Fault>,
+}
+
+impl FaultBook {
+    pub(crate) fn add(&mut self, fault: Fault) {
+        if fault.times > 0 {
+            self.rules.push(fault);
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.rules.clear();
+    }
+
+    /// Consumes one use of the first rule matching this request, if any.
+    pub(crate) fn take(&mut self, host: Host, method: &Method, path: &str) -> Option<Triggered> {
+        let index = self
+            .rules
+            .iter()
+            .position(|rule| rule.matches(host, method, path))?;
+        let rule = self.rules.get_mut(index)?;
+        rule.times -= 1;
+        let triggered = Triggered {
+            status: rule.status,
+            mode: rule.mode,
+        };
+        if rule.times == 0 {
+            self.rules.remove(index);
+        }
+        Some(triggered)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rule_fires_exactly_times_then_disappears() {
+        let mut book = FaultBook::default();
+        book.add(Fault::new(Host::Plaid, "/item/", 500).times(2));
+        assert!(book.take(Host::Plaid, &Method::POST, "/item/get").is_some());
+        assert!(book.take(Host::Alpaca, &Method::POST, "/item/get").is_none());
+        assert!(book.take(Host::Plaid, &Method::POST, "/accounts/get").is_none());
+        assert!(book.take(Host::Plaid, &Method::POST, "/item/get").is_some());
+        assert!(book.take(Host::Plaid, &Method::POST, "/item/get").is_none());
+    }
+
+    #[test]
+    fn a_method_restricted_rule_ignores_other_methods() {
+        let mut book = FaultBook::default();
+        book.add(Fault::new(Host::Alpaca, "/v1/", 503).method(Method::POST));
+        assert!(book.take(Host::Alpaca, &Method::GET, "/v1/x").is_none());
+        let hit = book.take(Host::Alpaca, &Method::POST, "/v1/x");
+        assert_eq!(hit.map(|t| t.status), Some(503));
+    }
+}

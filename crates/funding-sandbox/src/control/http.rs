@@ -1,0 +1,301 @@
+//! The HTTP control API, served under `/_sandbox` on both listeners (no auth, JSON in and out,
+//! errors as `{"error": "..."}`). Each route calls the matching [`SandboxControl`] method; the
+//! route list is documented in the crate root.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::SandboxControl;
+use super::calls::Host;
+use super::faults::{Fault, FaultMode};
+use crate::body::read_capped;
+use crate::error::ControlError;
+use crate::ids::alpaca_timestamp;
+use crate::state::Shared;
+
+/// Routes relative to `/_sandbox`.
+pub(crate) fn router() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/delays", get(get_delays).post(set_delays))
+        .route("/relationships/{id}/status", post(set_relationship_status))
+        .route("/transfers/{id}/status", post(set_transfer_status))
+        .route("/faults", post(add_fault).delete(clear_faults))
+        .route("/calls", get(calls).delete(reset_calls))
+        .route("/clock", get(clock))
+        .route("/clock/advance", post(advance_clock))
+        .route("/accounts/{id}", get(account).post(update_account))
+        .route("/streams/disconnect", post(disconnect_streams))
+        .route("/events", get(events))
+        .route("/plaid/public_token", post(create_public_token))
+        .fallback(|| async { refuse(StatusCode::NOT_FOUND, "no such control route") })
+}
+
+fn control(shared: Arc<Shared>) -> SandboxControl {
+    SandboxControl::new(shared)
+}
+
+fn refuse(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+impl IntoResponse for ControlError {
+    fn into_response(self) -> Response {
+        let status = match self {
+            ControlError::RelationshipNotFound(_) | ControlError::TransferNotFound(_) => {
+                StatusCode::NOT_FOUND
+            }
+            ControlError::Invalid(_) => StatusCode::BAD_REQUEST,
+        };
+        refuse(status, self.to_string())
+    }
+}
+
+async fn read<T: DeserializeOwned>(body: Body) -> Result<T, ControlError> {
+    let bytes = read_capped(body)
+        .await
+        .map_err(|_| ControlError::Invalid("unreadable or too large body".into()))?;
+    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
+        &b"{}"[..]
+    } else {
+        &bytes[..]
+    };
+    serde_json::from_slice(bytes).map_err(|error| ControlError::Invalid(error.to_string()))
+}
+
+fn uuid_in(path: Result<Path<String>, PathRejection>) -> Result<Uuid, ControlError> {
+    let Path(raw) = path.map_err(|rejection| ControlError::Invalid(rejection.to_string()))?;
+    Uuid::parse_str(&raw).map_err(|_| ControlError::Invalid(format!("{raw:?} is not a UUID")))
+}
+
+fn respond<T: IntoResponse>(result: Result<T, ControlError>) -> Response {
+    match result {
+        Ok(value) => value.into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+fn delays_json(control: &SandboxControl) -> Json<serde_json::Value> {
+    let delays = control.delays();
+    let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    Json(json!({
+        "relationship_approval_delay_ms": millis(delays.relationship_approval_delay),
+        "transfer_step_delay_ms": millis(delays.transfer_step_delay),
+        "heartbeat_interval_ms": millis(delays.heartbeat_interval),
+    }))
+}
+
+async fn get_delays(State(shared): State<Arc<Shared>>) -> Response {
+    delays_json(&control(shared)).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DelaysRequest {
+    relationship_approval_delay_ms: Option<u64>,
+    transfer_step_delay_ms: Option<u64>,
+    heartbeat_interval_ms: Option<u64>,
+}
+
+async fn set_delays(State(shared): State<Arc<Shared>>, body: Body) -> Response {
+    let control = control(shared);
+    respond(read::<DelaysRequest>(body).await.map(|request| {
+        if let Some(ms) = request.relationship_approval_delay_ms {
+            control.set_relationship_approval_delay(Duration::from_millis(ms));
+        }
+        if let Some(ms) = request.transfer_step_delay_ms {
+            control.set_transfer_step_delay(Duration::from_millis(ms));
+        }
+        if let Some(ms) = request.heartbeat_interval_ms {
+            control.set_heartbeat_interval(Duration::from_millis(ms));
+        }
+        delays_json(&control)
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusRequest {
+    status: String,
+    reason: Option<String>,
+}
+
+async fn set_relationship_status(
+    State(shared): State<Arc<Shared>>,
+    path: Result<Path<String>, PathRejection>,
+    body: Body,
+) -> Response {
+    let result = async {
+        let id = uuid_in(path)?;
+        let request: StatusRequest = read(body).await?;
+        control(shared).set_relationship_status(id, request.status, request.reason)?;
+        Ok(StatusCode::NO_CONTENT)
+    };
+    respond(result.await)
+}
+
+async fn set_transfer_status(
+    State(shared): State<Arc<Shared>>,
+    path: Result<Path<String>, PathRejection>,
+    body: Body,
+) -> Response {
+    let result = async {
+        let id = uuid_in(path)?;
+        let request: StatusRequest = read(body).await?;
+        control(shared).set_transfer_status(id, request.status, request.reason)?;
+        Ok(StatusCode::NO_CONTENT)
+    };
+    respond(result.await)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultRequest {
+    host: Host,
+    method: Option<String>,
+    #[serde(default)]
+    path_prefix: String,
+    status: u16,
+    times: Option<u32>,
+    #[serde(default)]
+    mode: FaultMode,
+}
+
+async fn add_fault(State(shared): State<Arc<Shared>>, body: Body) -> Response {
+    let result = async {
+        let request: FaultRequest = read(body).await?;
+        if !(100..=599).contains(&request.status) {
+            return Err(ControlError::Invalid("status must be an HTTP status".into()));
+        }
+        let method = request
+            .method
+            .map(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()))
+            .transpose()
+            .map_err(|_| ControlError::Invalid("method is not an HTTP method".into()))?;
+        control(shared).inject_fault(Fault {
+            host: request.host,
+            method,
+            path_prefix: request.path_prefix,
+            status: request.status,
+            times: request.times.unwrap_or(1),
+            mode: request.mode,
+        });
+        Ok(StatusCode::NO_CONTENT)
+    };
+    respond(result.await)
+}
+
+async fn clear_faults(State(shared): State<Arc<Shared>>) -> StatusCode {
+    control(shared).clear_faults();
+    StatusCode::NO_CONTENT
+}
+
+async fn calls(State(shared): State<Arc<Shared>>) -> Response {
+    Json(control(shared).calls()).into_response()
+}
+
+async fn reset_calls(State(shared): State<Arc<Shared>>) -> StatusCode {
+    control(shared).reset_calls();
+    StatusCode::NO_CONTENT
+}
+
+async fn clock(State(shared): State<Arc<Shared>>) -> Response {
+    Json(json!({ "now": alpaca_timestamp(control(shared).now()) })).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdvanceRequest {
+    seconds: f64,
+}
+
+async fn advance_clock(State(shared): State<Arc<Shared>>, body: Body) -> Response {
+    let result = async {
+        let request: AdvanceRequest = read(body).await?;
+        let by = Duration::try_from_secs_f64(request.seconds)
+            .map_err(|_| ControlError::Invalid("seconds must be a non-negative number".into()))?;
+        let control = control(shared);
+        control.advance_clock(by);
+        Ok(Json(json!({ "now": alpaca_timestamp(control.now()) })))
+    };
+    respond(result.await)
+}
+
+fn account_json(control: &SandboxControl, id: Uuid) -> Json<serde_json::Value> {
+    let account = control.account(id);
+    Json(json!({
+        "account_id": id,
+        "status": account.status,
+        "cash": account.cash.normalize().to_string(),
+    }))
+}
+
+async fn account(
+    State(shared): State<Arc<Shared>>,
+    path: Result<Path<String>, PathRejection>,
+) -> Response {
+    respond(uuid_in(path).map(|id| account_json(&control(shared), id)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccountRequest {
+    status: Option<String>,
+    cash: Option<Decimal>,
+}
+
+async fn update_account(
+    State(shared): State<Arc<Shared>>,
+    path: Result<Path<String>, PathRejection>,
+    body: Body,
+) -> Response {
+    let result = async {
+        let id = uuid_in(path)?;
+        let request: AccountRequest = read(body).await?;
+        let control = control(shared);
+        if let Some(status) = request.status {
+            control.set_account_status(id, status);
+        }
+        if let Some(cash) = request.cash {
+            control.set_account_cash(id, cash);
+        }
+        Ok(account_json(&control, id))
+    };
+    respond(result.await)
+}
+
+async fn disconnect_streams(State(shared): State<Arc<Shared>>) -> StatusCode {
+    control(shared).disconnect_streams();
+    StatusCode::NO_CONTENT
+}
+
+async fn events(State(shared): State<Arc<Shared>>) -> Response {
+    Json(control(shared).funding_events()).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PublicTokenRequest {
+    institution_id: Option<String>,
+}
+
+async fn create_public_token(State(shared): State<Arc<Shared>>, body: Body) -> Response {
+    let result = async {
+        let request: PublicTokenRequest = read(body).await?;
+        let institution = request.institution_id.as_deref().unwrap_or("ins_109508");
+        control(shared).create_public_token(institution).map(Json)
+    };
+    respond(result.await)
+}

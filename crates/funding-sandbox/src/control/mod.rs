@@ -1,0 +1,226 @@
+//! In-process control of a running emulator ([`SandboxControl`]): lifecycle delays, driving
+//! relationships and transfers to any status, fault injection, the call log, the clock, account
+//! status and cash, stream disconnects, and sandbox Plaid links. The HTTP control API
+//! (`/_sandbox/…`, see [`http`]) calls exactly these methods.
+
+pub(crate) mod calls;
+pub(crate) mod faults;
+pub(crate) mod http;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::alpaca::store::AccountSnapshot;
+use crate::error::ControlError;
+use crate::plaid::model::Item;
+use crate::state::Shared;
+use calls::RecordedCall;
+use faults::Fault;
+
+/// Handle on a running emulator's state; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct SandboxControl {
+    shared: Arc<Shared>,
+}
+
+/// The run-time delays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Delays {
+    /// QUEUED → APPROVED (and CANCEL_REQUESTED → CANCELED) for ACH relationships.
+    pub relationship_approval_delay: Duration,
+    /// Between transfer steps (QUEUED → SENT_TO_CLEARING → COMPLETE).
+    pub transfer_step_delay: Duration,
+    /// Between `:heartbeat` lines on event streams opened from now on.
+    pub heartbeat_interval: Duration,
+}
+
+/// A Plaid sandbox link made without the HTTP API: the public token and the accounts behind it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SandboxLink {
+    /// `public-sandbox-…`, ready for `/item/public_token/exchange`.
+    pub public_token: String,
+    /// The item's id.
+    pub item_id: String,
+    /// The item's accounts (a checking and a savings account).
+    pub accounts: Vec<SandboxAccount>,
+}
+
+/// One account of a [`SandboxLink`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SandboxAccount {
+    /// Plaid `account_id`.
+    pub account_id: String,
+    /// `Plaid Checking` or `Plaid Saving`.
+    pub name: String,
+    /// Last digits (`0000`, `1111`).
+    pub mask: String,
+    /// `checking` or `savings`.
+    pub subtype: String,
+}
+
+impl SandboxControl {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+
+    /// Current delays.
+    pub fn delays(&self) -> Delays {
+        let settings = self.shared.world().settings;
+        Delays {
+            relationship_approval_delay: settings.relationship_approval_delay,
+            transfer_step_delay: settings.transfer_step_delay,
+            heartbeat_interval: settings.heartbeat_interval,
+        }
+    }
+
+    /// Sets the approval delay of relationships created (or deleted) from now on.
+    pub fn set_relationship_approval_delay(&self, delay: Duration) {
+        self.shared.world().settings.relationship_approval_delay = delay;
+    }
+
+    /// Sets the step delay of transfer steps scheduled from now on.
+    pub fn set_transfer_step_delay(&self, delay: Duration) {
+        self.shared.world().settings.transfer_step_delay = delay;
+    }
+
+    /// Sets the heartbeat interval of streams opened from now on.
+    pub fn set_heartbeat_interval(&self, interval: Duration) {
+        self.shared.world().settings.heartbeat_interval = interval;
+    }
+
+    /// Moves an ACH relationship to `status` (any string, e.g. `REJECTED`), with an optional
+    /// reason carried by the funding event. Automatic progress of that relationship stops.
+    pub fn set_relationship_status(
+        &self,
+        relationship_id: Uuid,
+        status: impl Into<String>,
+        reason: Option<String>,
+    ) -> Result<(), ControlError> {
+        let status = checked_status(status.into())?;
+        let now = self.shared.clock.now();
+        self.shared
+            .world()
+            .change_relationship(relationship_id, &status, reason.as_deref(), now)
+            .map(|_| ())
+    }
+
+    /// Moves a transfer to `status` (e.g. `RETURNED` after COMPLETE, with reason
+    /// `R01 insufficient funds`); cash follows (it counts exactly while COMPLETE). Automatic
+    /// progress of that transfer stops.
+    pub fn set_transfer_status(
+        &self,
+        transfer_id: Uuid,
+        status: impl Into<String>,
+        reason: Option<String>,
+    ) -> Result<(), ControlError> {
+        let status = checked_status(status.into())?;
+        let now = self.shared.clock.now();
+        self.shared
+            .world()
+            .change_transfer(transfer_id, &status, reason.as_deref(), now)
+            .map(|_| ())
+    }
+
+    /// Adds a fault rule (first matching rule wins).
+    pub fn inject_fault(&self, fault: Fault) {
+        self.shared.world().faults.add(fault);
+    }
+
+    /// Removes every fault rule.
+    pub fn clear_faults(&self) {
+        self.shared.world().faults.clear();
+    }
+
+    /// Every provider request received so far, oldest first.
+    pub fn calls(&self) -> Vec<RecordedCall> {
+        self.shared.world().calls.clone()
+    }
+
+    /// Forgets the recorded calls.
+    pub fn reset_calls(&self) {
+        self.shared.world().calls.clear();
+    }
+
+    /// Moves the emulator clock forward; due lifecycle steps run at once.
+    pub fn advance_clock(&self, by: Duration) {
+        self.shared.clock.advance(by);
+        self.shared.wake_scheduler();
+    }
+
+    /// The emulator clock's current time.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.shared.clock.now()
+    }
+
+    /// The funding side of an Alpaca account.
+    pub fn account(&self, account_id: Uuid) -> AccountSnapshot {
+        self.shared.world().alpaca.account(account_id)
+    }
+
+    /// Sets an account's status (anything but `ACTIVE` refuses new relationships and transfers).
+    pub fn set_account_status(&self, account_id: Uuid, status: impl Into<String>) {
+        self.shared.world().alpaca.account_mut(account_id).status = status.into();
+    }
+
+    /// Sets an account's cash (for withdrawal tests).
+    pub fn set_account_cash(&self, account_id: Uuid, cash: Decimal) {
+        self.shared.world().alpaca.account_mut(account_id).cash = cash;
+    }
+
+    /// Closes every open event stream (subscribers must reconnect, e.g. with `since_id`).
+    pub fn disconnect_streams(&self) {
+        self.shared.world().events.disconnect_all();
+    }
+
+    /// Every funding event emitted so far, as sent on the stream, oldest first.
+    pub fn funding_events(&self) -> Vec<serde_json::Value> {
+        self.shared
+            .world()
+            .events
+            .all()
+            .iter()
+            .filter_map(|event| serde_json::from_str(&event.json).ok())
+            .collect()
+    }
+
+    /// Does what `/sandbox/public_token/create` does (products `auth` and `identity`), and also
+    /// returns the item's account ids, which Plaid Link would report to the front end.
+    pub fn create_public_token(&self, institution_id: &str) -> Result<SandboxLink, ControlError> {
+        crate::plaid::link::check_institution(institution_id)
+            .map_err(|error| ControlError::Invalid(error.message))?;
+        let now = self.shared.clock.now();
+        let products = vec!["auth".to_owned(), "identity".to_owned()];
+        let item = Item::sandbox(institution_id.to_owned(), products, None);
+        let accounts = item
+            .accounts
+            .iter()
+            .map(|account| SandboxAccount {
+                account_id: account.account_id.clone(),
+                name: account.name.to_owned(),
+                mask: account.mask.to_owned(),
+                subtype: account.subtype.to_owned(),
+            })
+            .collect();
+        let mut world = self.shared.world();
+        let item_id = world.plaid.add_item(item);
+        let public_token = world.plaid.issue_public_token(&item_id, now);
+        Ok(SandboxLink {
+            public_token,
+            item_id,
+            accounts,
+        })
+    }
+}
+
+fn checked_status(status: String) -> Result<String, ControlError> {
+    let trimmed = status.trim();
+    if trimmed.is_empty() {
+        return Err(ControlError::Invalid("status must not be empty".into()));
+    }
+    Ok(trimmed.to_owned())
+}

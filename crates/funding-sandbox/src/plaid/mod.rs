@@ -1,0 +1,75 @@
+//! The Plaid API emulator: every endpoint is `POST` with a JSON body, mounted at the root so a
+//! client only swaps its base URL. Unknown paths answer Plaid's 404 `NOT_FOUND` error object.
+
+pub(crate) mod enums;
+pub(crate) mod error;
+pub(crate) mod link;
+pub(crate) mod model;
+mod processor;
+mod request;
+pub(crate) mod schema;
+pub(crate) mod store;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+
+use crate::ids::plaid_request_id;
+use crate::state::Shared;
+use error::PlaidError;
+
+/// Routes of the Plaid emulator (without the control API and the traffic layer).
+pub(crate) fn router() -> Router<Arc<Shared>> {
+    Router::new()
+        .route(
+            "/sandbox/public_token/create",
+            post(link::sandbox_public_token_create),
+        )
+        .route(
+            "/item/public_token/exchange",
+            post(link::item_public_token_exchange),
+        )
+        .route("/accounts/get", post(link::accounts_get))
+        .route("/item/get", post(link::item_get))
+        .route("/item/remove", post(link::item_remove))
+        .route(
+            "/processor/token/create",
+            post(processor::processor_token_create),
+        )
+        .route(
+            "/sandbox/processor_token/create",
+            post(processor::sandbox_processor_token_create),
+        )
+        .route("/processor/auth/get", post(processor::processor_auth_get))
+        .route(
+            "/processor/identity/get",
+            post(processor::processor_identity_get),
+        )
+        .route(
+            "/processor/balance/get",
+            post(processor::processor_balance_get),
+        )
+        .route(
+            "/processor/account/get",
+            post(processor::processor_account_get),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+async fn not_found() -> Response {
+    PlaidError::not_found().render(&plaid_request_id())
+}
+
+async fn method_not_allowed() -> Response {
+    let error = PlaidError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "INVALID_REQUEST",
+        "NOT_FOUND",
+        "only POST requests are supported",
+    );
+    error.render(&plaid_request_id()).into_response()
+}

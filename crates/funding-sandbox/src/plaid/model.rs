@@ -1,0 +1,197 @@
+//! What a Plaid sandbox item looks like: the institution, products, and the two depository
+//! accounts every sandbox item gets ("Plaid Checking" mask 0000 and "Plaid Saving" mask 1111, with
+//! Plaid's sandbox balances, ACH numbers and the identity of "Alberta Bobbeth Charleson"), and their
+//! wire shapes (`AccountBase`, `Item`, `NumbersACH`, `Owner`).
+
+use serde_json::{Value, json};
+
+use crate::ids::plaid_object_id;
+
+/// Name on every sandbox account, as Plaid's sandbox identity returns it.
+pub(crate) const OWNER_NAME: &str = "Alberta Bobbeth Charleson";
+/// Plaid sandbox ACH routing number.
+const ROUTING: &str = "011401533";
+/// Plaid sandbox wire routing number.
+const WIRE_ROUTING: &str = "021000021";
+/// Products a sandbox item can still add (besides the ones it was created with).
+const AVAILABLE_PRODUCTS: &[&str] = &["balance", "identity", "signal", "transactions"];
+
+/// One depository account of an item.
+#[derive(Clone, Debug)]
+pub(crate) struct PlaidAccount {
+    pub account_id: String,
+    pub name: &'static str,
+    pub official_name: &'static str,
+    pub mask: &'static str,
+    pub subtype: &'static str,
+    pub available: f64,
+    pub current: f64,
+    pub account_number: &'static str,
+}
+
+impl PlaidAccount {
+    fn checking() -> Self {
+        Self {
+            account_id: plaid_object_id(),
+            name: "Plaid Checking",
+            official_name: "Plaid Gold Standard 0% Interest Checking",
+            mask: "0000",
+            subtype: "checking",
+            available: 100.0,
+            current: 110.0,
+            account_number: "1111222233330000",
+        }
+    }
+
+    fn savings() -> Self {
+        Self {
+            account_id: plaid_object_id(),
+            name: "Plaid Saving",
+            official_name: "Plaid Silver Standard 0.1% Interest Saving",
+            mask: "1111",
+            subtype: "savings",
+            available: 200.0,
+            current: 210.0,
+            account_number: "1111222233331111",
+        }
+    }
+
+    /// `AccountBase`.
+    pub(crate) fn to_wire(&self) -> Value {
+        json!({
+            "account_id": self.account_id,
+            "balances": {
+                "available": self.available,
+                "current": self.current,
+                "iso_currency_code": "USD",
+                "limit": null,
+                "unofficial_currency_code": null,
+            },
+            "holder_category": "personal",
+            "mask": self.mask,
+            "name": self.name,
+            "official_name": self.official_name,
+            "subtype": self.subtype,
+            "type": "depository",
+        })
+    }
+
+    /// `AccountIdentity`: `AccountBase` plus `owners`.
+    pub(crate) fn to_identity_wire(&self) -> Value {
+        let mut account = self.to_wire();
+        if let Value::Object(map) = &mut account {
+            map.insert("owners".into(), json!([owner()]));
+        }
+        account
+    }
+
+    /// `NumbersACH`.
+    pub(crate) fn ach_numbers(&self) -> Value {
+        json!({
+            "account": self.account_number,
+            "account_id": self.account_id,
+            "can_transfer_in": true,
+            "can_transfer_out": true,
+            "is_tokenized_account_number": false,
+            "routing": ROUTING,
+            "wire_routing": WIRE_ROUTING,
+        })
+    }
+
+    /// The routing number Alpaca stores for a relationship made from this account.
+    pub(crate) fn routing(&self) -> &'static str {
+        ROUTING
+    }
+}
+
+fn owner() -> Value {
+    json!({
+        "addresses": [{
+            "data": {
+                "city": "Malakoff",
+                "country": "US",
+                "postal_code": "14236",
+                "region": "NY",
+                "street": "2992 Cameron Road",
+            },
+            "primary": true,
+        }],
+        "emails": [{"data": "accountholder0@example.com", "primary": true, "type": "primary"}],
+        "names": [OWNER_NAME],
+        "phone_numbers": [{"data": "1112223333", "primary": false, "type": "home"}],
+    })
+}
+
+/// A linked bank login.
+#[derive(Clone, Debug)]
+pub(crate) struct Item {
+    pub item_id: String,
+    pub institution_id: String,
+    pub webhook: Option<String>,
+    pub products: Vec<String>,
+    pub accounts: Vec<PlaidAccount>,
+}
+
+impl Item {
+    /// A new sandbox item with a checking and a savings account.
+    pub(crate) fn sandbox(
+        institution_id: String,
+        products: Vec<String>,
+        webhook: Option<String>,
+    ) -> Self {
+        Self {
+            item_id: plaid_object_id(),
+            institution_id,
+            webhook,
+            products,
+            accounts: vec![PlaidAccount::checking(), PlaidAccount::savings()],
+        }
+    }
+
+    pub(crate) fn account(&self, account_id: &str) -> Option<&PlaidAccount> {
+        self.accounts
+            .iter()
+            .find(|account| account.account_id == account_id)
+    }
+
+    /// The item's checking account (every sandbox item has one).
+    pub(crate) fn checking(&self) -> Option<&PlaidAccount> {
+        self.accounts
+            .iter()
+            .find(|account| account.subtype == "checking")
+    }
+
+    /// `Item`.
+    pub(crate) fn to_wire(&self) -> Value {
+        let mut available: Vec<&str> = AVAILABLE_PRODUCTS
+            .iter()
+            .copied()
+            .filter(|product| !self.products.iter().any(|billed| billed == product))
+            .collect();
+        available.sort_unstable();
+        json!({
+            "available_products": available,
+            "billed_products": self.products,
+            "consent_expiration_time": null,
+            "error": null,
+            "institution_id": self.institution_id,
+            "institution_name": institution_name(&self.institution_id),
+            "item_id": self.item_id,
+            "products": self.products,
+            "update_type": "background",
+            "webhook": self.webhook,
+        })
+    }
+}
+
+/// Names of the sandbox institutions Plaid documents; others are unnamed.
+fn institution_name(institution_id: &str) -> Option<&'static str> {
+    match institution_id {
+        "ins_109508" => Some("First Platypus Bank"),
+        "ins_109509" => Some("First Gingham Credit Union"),
+        "ins_109510" => Some("Tattersall Federal Credit Union"),
+        "ins_109511" => Some("Tartan Bank"),
+        "ins_109512" => Some("Houndstooth Bank"),
+        _ => None,
+    }
+}

@@ -1,0 +1,84 @@
+//! Creating a bank link under an idempotency key, in one transaction: claim the key with
+//! `INSERT … ON CONFLICT DO NOTHING`; if the claim inserted a row, store the link; otherwise read back
+//! the fingerprint and the link of whoever claimed it first. On PostgreSQL a concurrent claim waits
+//! for the first transaction and then sees its rows; on SQLite the transaction holds the write lock
+//! from its start. Either way exactly one caller creates.
+
+use funding_core::model::BankLink;
+use funding_core::ports::{Begin, IdempotencyClaim, NewBankLink, StoreError};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, EntityTrait as _, IntoActiveModel as _};
+use uuid::Uuid;
+
+use crate::Store;
+use crate::convert::new_link_row;
+use crate::entity::{bank_link, idempotency_record};
+use crate::error::{corrupt, from_db};
+
+pub(super) async fn begin_link(
+    store: &Store,
+    claim: IdempotencyClaim,
+    new: NewBankLink,
+) -> Result<Begin<BankLink>, StoreError> {
+    let row = new_link_row(&new.link);
+    if claim.caller != row.caller || claim.key != row.idempotency_key {
+        return Err(StoreError::Other(
+            "the idempotency claim and the link disagree on caller or key".into(),
+        ));
+    }
+    let txn = store.begin_write().await?;
+    let record = idempotency_record::ActiveModel {
+        caller: Set(claim.caller.clone()),
+        operation: Set(claim.operation.to_owned()),
+        idempotency_key: Set(claim.key.clone()),
+        fingerprint: Set(claim.fingerprint),
+        resource_id: Set(row.id.to_string()),
+        created_at: Set(row.created_at),
+    };
+    // sea-orm 2 reports a DO NOTHING conflict as zero rows affected here (not as an error): the row
+    // count is what decides, and the concurrency tests pin it.
+    let claimed = idempotency_record::Entity::insert(record)
+        .on_conflict(
+            OnConflict::columns([
+                idempotency_record::Column::Caller,
+                idempotency_record::Column::Operation,
+                idempotency_record::Column::IdempotencyKey,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await
+        .map_err(from_db)?;
+
+    if claimed == 1 {
+        bank_link::Entity::insert(row.clone().into_active_model())
+            .exec_without_returning(&txn)
+            .await
+            .map_err(from_db)?;
+        txn.commit().await.map_err(from_db)?;
+        return Ok(Begin::Created(BankLink::try_from(row)?));
+    }
+
+    let record = idempotency_record::Entity::find_by_id((
+        claim.caller,
+        claim.operation.to_owned(),
+        claim.key,
+    ))
+    .one(&txn)
+    .await
+    .map_err(from_db)?
+    .ok_or_else(|| StoreError::NotFound("the idempotency record that conflicted".into()))?;
+    let resource_id = Uuid::try_parse(&record.resource_id)
+        .map_err(|_| corrupt("idempotency_records", &record.resource_id, "resource id is not a UUID"))?;
+    let existing = bank_link::Entity::find_by_id(resource_id)
+        .one(&txn)
+        .await
+        .map_err(from_db)?
+        .ok_or_else(|| StoreError::NotFound(format!("bank link {resource_id} of an idempotency record")))?;
+    txn.commit().await.map_err(from_db)?;
+    Ok(Begin::Existing {
+        fingerprint: record.fingerprint,
+        resource: BankLink::try_from(existing)?,
+    })
+}

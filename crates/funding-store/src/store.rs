@@ -1,0 +1,167 @@
+//! The [`Store`]: one connection pool and the key that seals secrets, shared by every repository of
+//! this crate. It opens the database the URL names — a SQLite file (created with its directory, in WAL
+//! mode with a busy timeout and foreign keys on) or a PostgreSQL pool — runs the migrations (under an
+//! advisory lock on PostgreSQL, so that replicas starting together do not race), and answers health
+//! checks.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use funding_core::ports::{Clock, StoreError, SystemClock};
+use migration::{Migrator, MigratorTrait as _};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait as _, Database, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, SqliteTransactionMode, TransactionOptions, TransactionTrait as _,
+};
+
+use crate::cipher::Cipher;
+use crate::database_url::{self, Target};
+use crate::error::from_db;
+
+/// How long a SQLite writer waits for another to finish before giving up with `Unavailable`.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections per SQLite file: readers run side by side in WAL mode, writers take turns.
+const SQLITE_MAX_CONNECTIONS: u32 = 8;
+const POSTGRES_MAX_CONNECTIONS: u32 = 10;
+/// How long a caller waits for a connection before the database counts as unavailable.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The PostgreSQL advisory lock held while migrating ("fundmigr").
+const MIGRATION_LOCK_KEY: i64 = 0x6675_6e64_6d69_6772;
+
+/// The funding service's storage on SQLite or PostgreSQL. Cheap to clone: clones share the pool.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) db: DatabaseConnection,
+    pub(crate) cipher: Cipher,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.db.get_database_backend())
+            .field("cipher", &self.cipher)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens the database `database_url` names: `sqlite:PATH` (the file and its directory are created
+    /// if missing), `sqlite::memory:`, or `postgres://…`. Does not migrate; see [`migrate`](Self::migrate).
+    #[tracing::instrument(skip_all)]
+    pub async fn connect(database_url: &str, cipher: Cipher) -> Result<Store, StoreError> {
+        let target = database_url::parse(database_url)
+            .map_err(|error| StoreError::Other(error.to_string()))?;
+        let options = match target {
+            Target::SqliteFile { path, url } => {
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent).map_err(|error| {
+                        StoreError::Unavailable(format!(
+                            "cannot create the database directory {}: {error}",
+                            parent.display()
+                        ))
+                    })?;
+                }
+                sqlite_options(url, SQLITE_MAX_CONNECTIONS)
+            }
+            // Every connection to `:memory:` is a database of its own: keep exactly one, forever.
+            Target::SqliteMemory { url } => {
+                let mut options = sqlite_options(url, 1);
+                options.idle_timeout(None).max_lifetime(None).min_connections(1);
+                options
+            }
+            Target::Postgres { url } => {
+                let mut options = ConnectOptions::new(url);
+                options.max_connections(POSTGRES_MAX_CONNECTIONS);
+                options
+            }
+        };
+        let db = Database::connect(common_options(options))
+            .await
+            .map_err(from_db)?;
+        Ok(Store {
+            db,
+            cipher,
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    /// The same store, reading "now" from `clock` (for lease expiry and update times).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Store {
+        self.clock = clock;
+        self
+    }
+
+    /// Applies the pending migrations; a no-op when there are none. On PostgreSQL the whole run holds
+    /// an advisory lock in one transaction, so replicas that start together apply them once; on SQLite
+    /// the run is one write transaction.
+    #[tracing::instrument(skip_all)]
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let txn = self.begin_write().await?;
+        if self.db.get_database_backend() == DatabaseBackend::Postgres {
+            txn.execute_unprepared(&format!(
+                "SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"
+            ))
+            .await
+            .map_err(from_db)?;
+        }
+        Migrator::up(&txn, None).await.map_err(from_db)?;
+        txn.commit().await.map_err(from_db)
+    }
+
+    /// Whether the database answers; `Unavailable` if it does not.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db
+            .ping()
+            .await
+            .map_err(|error| StoreError::Unavailable(error.to_string()))
+    }
+
+    /// Closes the pool: every clone of this store is unusable afterwards (shutdown).
+    pub async fn close(&self) -> Result<(), StoreError> {
+        self.db.close_by_ref().await.map_err(from_db)
+    }
+
+    /// Which database this store talks to.
+    pub fn backend(&self) -> DatabaseBackend {
+        self.db.get_database_backend()
+    }
+
+    /// A transaction that will write. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`),
+    /// waiting out other writers with the busy timeout, so that it never fails half-way when a read
+    /// would have to become a write.
+    pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction, StoreError> {
+        self.db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await
+            .map_err(from_db)
+    }
+}
+
+fn sqlite_options(url: String, max_connections: u32) -> ConnectOptions {
+    let mut options = ConnectOptions::new(url);
+    options
+        .max_connections(max_connections)
+        .map_sqlx_sqlite_opts(|sqlite| {
+            sqlite
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                .foreign_keys(true)
+        });
+    options
+}
+
+fn common_options(mut options: ConnectOptions) -> ConnectOptions {
+    options
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_timeout(ACQUIRE_TIMEOUT)
+        .sqlx_logging(false);
+    options
+}

@@ -1,0 +1,14 @@
+//! funding-store against real databases. Every test body runs twice: on a fresh SQLite file in a
+//! temporary directory and on a fresh PostgreSQL database (created per test, dropped after).
+
+#[macro_use]
+mod support;
+
+mod begin_link;
+mod cursors;
+mod health;
+mod lease;
+mod migrations;
+mod reads;
+mod secrets;
+mod status;

@@ -1,0 +1,169 @@
+//! The schema: migrations apply once however often they run (even from two replicas at once), and
+//! the database itself refuses rows that break the invariants the code relies on.
+
+use funding_domain::AchRelationshipStatus;
+use funding_store::BANK_LINK_STATUSES;
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{ConnectionTrait as _, DatabaseConnection, DbErr};
+use uuid::Uuid;
+
+use crate::support::{TestDb, account, count, created_link, t0};
+
+/// Inserts a link row directly, bypassing the store.
+async fn insert_raw_link(
+    db: &DatabaseConnection,
+    id: Uuid,
+    key: &str,
+    status: &str,
+    relationship: Option<Uuid>,
+) -> Result<(), DbErr> {
+    let insert = Query::insert()
+        .into_table("bank_links")
+        .columns([
+            "id",
+            "caller",
+            "idempotency_key",
+            "account_id",
+            "plaid_account_id",
+            "status",
+            "ach_relationship_id",
+            "created_at",
+            "updated_at",
+        ])
+        .values_panic([
+            Expr::value(id),
+            Expr::value("raw-caller"),
+            Expr::value(key),
+            Expr::value(Uuid::new_v4()),
+            Expr::value("plaid-account"),
+            Expr::value(status),
+            Expr::value(relationship),
+            Expr::value(t0()),
+            Expr::value(t0()),
+        ])
+        .to_owned();
+    db.execute(&insert).await.map(|_| ())
+}
+
+#[test]
+fn the_status_check_admits_exactly_the_domain_statuses() {
+    let domain: Vec<&str> = AchRelationshipStatus::ALL.iter().map(|s| s.as_str()).collect();
+    let mut domain_sorted = domain.clone();
+    domain_sorted.sort_unstable();
+    let mut schema = BANK_LINK_STATUSES.to_vec();
+    schema.sort_unstable();
+    assert_eq!(
+        schema, domain_sorted,
+        "a new status needs a migration that widens the CHECK"
+    );
+}
+
+async fn migrations_run_twice_without_error(db: &TestDb) {
+    let store = db.store().await;
+    store.migrate().await.expect("a second run is a no-op");
+    db.store().await.migrate().await.expect("and so is a third, from another store");
+    let link = created_link(&store, account(), "after-migrations").await;
+    assert_eq!(link.status, AchRelationshipStatus::Creating);
+}
+
+async fn replicas_starting_together_migrate_once(db: &TestDb) {
+    let first = db.unmigrated_store(db.cipher()).await;
+    let second = db.unmigrated_store(db.cipher()).await;
+    let (a, b) = tokio::join!(first.migrate(), second.migrate());
+    a.expect("first replica migrates");
+    b.expect("second replica migrates");
+    let raw = db.raw().await;
+    assert_eq!(count(&raw, "seaql_migrations", Expr::value(true).into()).await, 3);
+}
+
+async fn an_unknown_status_is_refused_by_the_database(db: &TestDb) {
+    let _store = db.store().await;
+    let raw = db.raw().await;
+    insert_raw_link(&raw, Uuid::now_v7(), "k-known", "CREATING", None)
+        .await
+        .expect("a row with a known status is accepted");
+    insert_raw_link(&raw, Uuid::now_v7(), "k-unknown", "ON_HOLD", None)
+        .await
+        .expect_err("an unknown status is refused");
+    insert_raw_link(&raw, Uuid::now_v7(), "k-lower", "creating", None)
+        .await
+        .expect_err("statuses are case-sensitive");
+}
+
+async fn a_second_link_with_the_same_caller_and_key_is_refused(db: &TestDb) {
+    let _store = db.store().await;
+    let raw = db.raw().await;
+    insert_raw_link(&raw, Uuid::now_v7(), "same-key", "CREATING", None)
+        .await
+        .expect("first");
+    insert_raw_link(&raw, Uuid::now_v7(), "same-key", "CREATING", None)
+        .await
+        .expect_err("UNIQUE(caller, idempotency_key)");
+}
+
+async fn a_relationship_id_belongs_to_one_link_only(db: &TestDb) {
+    let _store = db.store().await;
+    let raw = db.raw().await;
+    let relationship = Uuid::new_v4();
+    insert_raw_link(&raw, Uuid::now_v7(), "k1", "QUEUED", Some(relationship))
+        .await
+        .expect("first");
+    insert_raw_link(&raw, Uuid::now_v7(), "k2", "QUEUED", Some(relationship))
+        .await
+        .expect_err("UNIQUE(ach_relationship_id)");
+    insert_raw_link(&raw, Uuid::now_v7(), "k3", "CREATING", None)
+        .await
+        .expect("links without a relationship yet are many");
+    insert_raw_link(&raw, Uuid::now_v7(), "k4", "CREATING", None)
+        .await
+        .expect("links without a relationship yet are many");
+}
+
+async fn history_rows_need_an_existing_link(db: &TestDb) {
+    let _store = db.store().await;
+    let raw = db.raw().await;
+    let insert = Query::insert()
+        .into_table("bank_link_status_history")
+        .columns(["id", "link_id", "from_status", "to_status", "source", "at"])
+        .values_panic([
+            Expr::value(Uuid::now_v7()),
+            Expr::value(Uuid::now_v7()),
+            Expr::value("CREATING"),
+            Expr::value("QUEUED"),
+            Expr::value("test"),
+            Expr::value(t0()),
+        ])
+        .to_owned();
+    raw.execute(&insert)
+        .await
+        .expect_err("the foreign key refuses a history row of no link");
+}
+
+async fn a_required_column_cannot_be_null(db: &TestDb) {
+    let _store = db.store().await;
+    let raw = db.raw().await;
+    let insert = Query::insert()
+        .into_table("idempotency_records")
+        .columns(["caller", "operation", "idempotency_key", "resource_id", "created_at"])
+        .values_panic([
+            Expr::value("c"),
+            Expr::value("op"),
+            Expr::value("k"),
+            Expr::value("r"),
+            Expr::value(t0()),
+        ])
+        .to_owned();
+    raw.execute(&insert)
+        .await
+        .expect_err("fingerprint is NOT NULL");
+}
+
+on_both_backends!(
+    migrations_run_twice_without_error,
+    replicas_starting_together_migrate_once,
+    an_unknown_status_is_refused_by_the_database,
+    a_second_link_with_the_same_caller_and_key_is_refused,
+    a_relationship_id_belongs_to_one_link_only,
+    history_rows_need_an_existing_link,
+    a_required_column_cannot_be_null,
+);
