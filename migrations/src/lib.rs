@@ -7,8 +7,8 @@ mod m20260101_000001_create_bank_links;
 mod m20260101_000002_create_idempotency_records;
 mod m20260101_000003_create_stream_cursors;
 
-pub use sea_orm_migration::prelude::{MigrationTrait, MigratorTrait};
 use sea_orm_migration::prelude::async_trait;
+pub use sea_orm_migration::prelude::{MigrationTrait, MigratorTrait};
 
 /// The statuses the `bank_links.status` CHECK accepts, as `AchRelationshipStatus::as_str` writes
 /// them. Frozen with the migration that created the check: a new status needs a new migration (the

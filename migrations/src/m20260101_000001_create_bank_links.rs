@@ -11,7 +11,7 @@ use crate::BANK_LINK_STATUSES;
 pub struct Migration;
 
 #[derive(DeriveIden)]
-pub enum BankLinks {
+enum BankLinks {
     Table,
     Id,
     Caller,
@@ -48,7 +48,7 @@ enum BankLinkStatusHistory {
 }
 
 /// `CONSTRAINT <name> CHECK (<column> IN (<every known status>))`.
-fn known_status(name: &str, column: impl IntoIden + Clone + 'static) -> (String, Expr) {
+fn known_status(name: &str, column: impl IntoIden + 'static) -> (String, Expr) {
     (
         name.to_owned(),
         Expr::col(column).is_in(BANK_LINK_STATUSES.iter().copied()),
@@ -58,7 +58,12 @@ fn known_status(name: &str, column: impl IntoIden + Clone + 'static) -> (String,
 fn bank_links() -> TableCreateStatement {
     Table::create()
         .table(BankLinks::Table)
-        .col(ColumnDef::new(BankLinks::Id).uuid().not_null().primary_key())
+        .col(
+            ColumnDef::new(BankLinks::Id)
+                .uuid()
+                .not_null()
+                .primary_key(),
+        )
         .col(ColumnDef::new(BankLinks::Caller).text().not_null())
         .col(ColumnDef::new(BankLinks::IdempotencyKey).text().not_null())
         .col(ColumnDef::new(BankLinks::AccountId).uuid().not_null())
@@ -110,7 +115,11 @@ fn bank_link_status_history() -> TableCreateStatement {
                 .not_null()
                 .primary_key(),
         )
-        .col(ColumnDef::new(BankLinkStatusHistory::LinkId).uuid().not_null())
+        .col(
+            ColumnDef::new(BankLinkStatusHistory::LinkId)
+                .uuid()
+                .not_null(),
+        )
         .col(
             ColumnDef::new(BankLinkStatusHistory::FromStatus)
                 .text()
@@ -130,7 +139,11 @@ fn bank_link_status_history() -> TableCreateStatement {
                 )),
         )
         .col(ColumnDef::new(BankLinkStatusHistory::Reason).text().null())
-        .col(ColumnDef::new(BankLinkStatusHistory::Source).text().not_null())
+        .col(
+            ColumnDef::new(BankLinkStatusHistory::Source)
+                .text()
+                .not_null(),
+        )
         .col(ColumnDef::new(BankLinkStatusHistory::EventId).text().null())
         .col(
             ColumnDef::new(BankLinkStatusHistory::At)

@@ -22,7 +22,11 @@ fn idempotency_records() -> TableCreateStatement {
     Table::create()
         .table(IdempotencyRecords::Table)
         .col(ColumnDef::new(IdempotencyRecords::Caller).text().not_null())
-        .col(ColumnDef::new(IdempotencyRecords::Operation).text().not_null())
+        .col(
+            ColumnDef::new(IdempotencyRecords::Operation)
+                .text()
+                .not_null(),
+        )
         .col(
             ColumnDef::new(IdempotencyRecords::IdempotencyKey)
                 .text()
@@ -33,7 +37,11 @@ fn idempotency_records() -> TableCreateStatement {
                 .text()
                 .not_null(),
         )
-        .col(ColumnDef::new(IdempotencyRecords::ResourceId).text().not_null())
+        .col(
+            ColumnDef::new(IdempotencyRecords::ResourceId)
+                .text()
+                .not_null(),
+        )
         .col(
             ColumnDef::new(IdempotencyRecords::CreatedAt)
                 .timestamp_with_time_zone()

@@ -14,11 +14,16 @@ impl Broker for AlpacaClient {
         processor_token: &ProcessorToken,
         nickname: Option<&Nickname>,
     ) -> Result<AchRelationship, ProviderError> {
-        self.create_relationship(account_id, processor_token, nickname).await
+        self.create_relationship(account_id, processor_token, nickname)
+            .await
     }
 
-    async fn list_ach_relationships(&self, account_id: AccountId) -> Result<Vec<AchRelationship>, ProviderError> {
-        self.list_ach_relationships_with_statuses(account_id, &[]).await
+    async fn list_ach_relationships(
+        &self,
+        account_id: AccountId,
+    ) -> Result<Vec<AchRelationship>, ProviderError> {
+        self.list_ach_relationships_with_statuses(account_id, &[])
+            .await
     }
 
     async fn delete_ach_relationship(

@@ -95,11 +95,6 @@ impl AlpacaClient {
         }
         url
     }
-
-    /// The texts that must never leave in a message: the credentials.
-    pub(crate) fn scrub(&self, text: &str) -> String {
-        crate::redact::scrub(text, &[self.inner.secret.expose_secret(), &self.inner.key_id])
-    }
 }
 
 impl fmt::Debug for AlpacaClient {
@@ -125,7 +120,9 @@ fn parse_base_url(text: &str) -> Result<Url, ConfigError> {
         ));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(ConfigError::InvalidBaseUrl("must not have a query or fragment"));
+        return Err(ConfigError::InvalidBaseUrl(
+            "must not have a query or fragment",
+        ));
     }
     Ok(url)
 }
@@ -154,7 +151,8 @@ mod tests {
             client.endpoint(&["v1", "accounts", "a b"]).as_str(),
             "http://127.0.0.1:8702/alpaca/v1/accounts/a%20b"
         );
-        let client = AlpacaClient::new(config("https://broker-api.sandbox.alpaca.markets")).unwrap();
+        let client =
+            AlpacaClient::new(config("https://broker-api.sandbox.alpaca.markets")).unwrap();
         assert_eq!(
             client.endpoint(&["v1", "accounts"]).as_str(),
             "https://broker-api.sandbox.alpaca.markets/v1/accounts"
@@ -165,25 +163,41 @@ mod tests {
     fn bad_configurations_are_refused() {
         for (base_url, expected) in [
             ("not a url", ConfigError::InvalidBaseUrl("is not a URL")),
-            ("ftp://example.com", ConfigError::InvalidBaseUrl("must be http or https")),
-            ("http://example.com/?a=1", ConfigError::InvalidBaseUrl("must not have a query or fragment")),
+            (
+                "ftp://example.com",
+                ConfigError::InvalidBaseUrl("must be http or https"),
+            ),
+            (
+                "http://example.com/?a=1",
+                ConfigError::InvalidBaseUrl("must not have a query or fragment"),
+            ),
         ] {
             assert_eq!(AlpacaClient::new(config(base_url)).unwrap_err(), expected);
         }
         let mut no_secret = config("http://example.com");
         no_secret.secret = SecretString::from("");
-        assert_eq!(AlpacaClient::new(no_secret).unwrap_err(), ConfigError::MissingCredentials);
+        assert_eq!(
+            AlpacaClient::new(no_secret).unwrap_err(),
+            ConfigError::MissingCredentials
+        );
         let mut bad_key = config("http://example.com");
         bad_key.key_id = "a:b".into();
-        assert_eq!(AlpacaClient::new(bad_key).unwrap_err(), ConfigError::InvalidKeyId);
+        assert_eq!(
+            AlpacaClient::new(bad_key).unwrap_err(),
+            ConfigError::InvalidKeyId
+        );
         let mut zero = config("http://example.com");
         zero.request_timeout = std::time::Duration::ZERO;
-        assert_eq!(AlpacaClient::new(zero).unwrap_err(), ConfigError::ZeroTimeout);
+        assert_eq!(
+            AlpacaClient::new(zero).unwrap_err(),
+            ConfigError::ZeroTimeout
+        );
     }
 
     #[test]
     fn a_base_url_with_credentials_is_refused_without_echoing_them() {
-        let error = AlpacaClient::new(config("https://user:hunter2@broker-api.alpaca.markets")).unwrap_err();
+        let error = AlpacaClient::new(config("https://user:hunter2@broker-api.alpaca.markets"))
+            .unwrap_err();
         assert!(!error.to_string().contains("hunter2"));
         assert!(!format!("{error:?}").contains("hunter2"));
     }

@@ -30,7 +30,11 @@ pub struct AlpacaConfig {
 
 impl AlpacaConfig {
     /// A configuration with the default timeouts and policies.
-    pub fn new(base_url: impl Into<String>, key_id: impl Into<String>, secret: SecretString) -> Self {
+    pub fn new(
+        base_url: impl Into<String>,
+        key_id: impl Into<String>,
+        secret: SecretString,
+    ) -> Self {
         Self {
             base_url: base_url.into(),
             key_id: key_id.into(),

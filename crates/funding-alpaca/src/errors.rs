@@ -31,7 +31,6 @@ struct ErrorBody {
 /// The kind of failure an HTTP status means at Alpaca.
 pub(crate) fn kind_for_status(status: StatusCode) -> ProviderErrorKind {
     match status.as_u16() {
-        400 => ProviderErrorKind::InvalidRequest,
         401 => ProviderErrorKind::Unauthorized,
         403 => ProviderErrorKind::Forbidden,
         404 => ProviderErrorKind::NotFound,
@@ -41,7 +40,7 @@ pub(crate) fn kind_for_status(status: StatusCode) -> ProviderErrorKind {
         // The server gave up waiting for our request: it was not processed.
         408 => ProviderErrorKind::Unavailable,
         500..=599 => ProviderErrorKind::Unavailable,
-        // 405, 410, 413, 415, …: Alpaca refuses the request as sent.
+        // 400, and 405, 410, 413, 415, …: Alpaca refuses the request as sent.
         400..=499 => ProviderErrorKind::InvalidRequest,
         // 1xx/3xx where a 2xx was expected (redirects are not followed).
         _ => ProviderErrorKind::Decode,
@@ -49,7 +48,12 @@ pub(crate) fn kind_for_status(status: StatusCode) -> ProviderErrorKind {
 }
 
 /// The error for a non-success answer.
-pub(crate) fn http_error(status: StatusCode, headers: &HeaderMap, body: &[u8], secrets: &[&str]) -> ProviderError {
+pub(crate) fn http_error(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    secrets: &[&str],
+) -> ProviderError {
     let kind = kind_for_status(status);
     let parsed: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
     let code = parsed
@@ -96,7 +100,12 @@ pub(crate) fn request_id(headers: &HeaderMap) -> Option<String> {
 /// How long a 429 asks us to wait: `Retry-After` (seconds or an HTTP date), else
 /// `X-RateLimit-Reset` (unix seconds) minus now.
 pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let header = |name| headers.get(name).and_then(|value| value.to_str().ok()).map(str::trim);
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::trim)
+    };
     let now_secs = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
     if let Some(value) = header(RETRY_AFTER.as_str()) {
         if let Ok(seconds) = value.parse::<u64>() {
@@ -147,7 +156,11 @@ fn describe(error: &reqwest::Error) -> String {
 }
 
 /// A 2xx whose body is not what the spec says.
-pub(crate) fn decode_error(status: StatusCode, what: &str, error: &serde_json::Error) -> ProviderError {
+pub(crate) fn decode_error(
+    status: StatusCode,
+    what: &str,
+    error: &serde_json::Error,
+) -> ProviderError {
     let mut provider_error = ProviderError::new(
         Provider::Alpaca,
         ProviderErrorKind::Decode,
@@ -188,7 +201,11 @@ mod tests {
             (410, InvalidRequest),
             (302, Decode),
         ] {
-            assert_eq!(kind_for_status(StatusCode::from_u16(status).unwrap()), kind, "{status}");
+            assert_eq!(
+                kind_for_status(StatusCode::from_u16(status).unwrap()),
+                kind,
+                "{status}"
+            );
         }
     }
 
@@ -202,14 +219,22 @@ mod tests {
         );
         assert_eq!(error.kind, ProviderErrorKind::InvalidInput);
         assert_eq!(error.code, "40010001");
-        assert_eq!(error.message, "cannot submit incoming wire transfer using this API");
+        assert_eq!(
+            error.message,
+            "cannot submit incoming wire transfer using this API"
+        );
         assert_eq!(error.http_status, Some(422));
         assert_eq!(error.request_id.as_deref(), Some("req-1"));
     }
 
     #[test]
     fn an_unreadable_body_keeps_the_status() {
-        let error = http_error(StatusCode::BAD_GATEWAY, &HeaderMap::new(), b"<html>bad gateway</html>", &[]);
+        let error = http_error(
+            StatusCode::BAD_GATEWAY,
+            &HeaderMap::new(),
+            b"<html>bad gateway</html>",
+            &[],
+        );
         assert_eq!(error.kind, ProviderErrorKind::Unavailable);
         assert_eq!(error.code, "HTTP_502");
         assert_eq!(error.http_status, Some(502));
@@ -219,16 +244,25 @@ mod tests {
     #[test]
     fn retry_after_comes_from_either_header() {
         let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        assert_eq!(retry_after(&headers(&[("retry-after", "7")]), now), Some(Duration::from_secs(7)));
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "7")]), now),
+            Some(Duration::from_secs(7))
+        );
         assert_eq!(
             retry_after(&headers(&[("x-ratelimit-reset", "1700000030")]), now),
             Some(Duration::from_secs(30))
         );
         assert_eq!(
-            retry_after(&headers(&[("retry-after", "Tue, 14 Nov 2023 22:13:40 GMT")]), now),
+            retry_after(
+                &headers(&[("retry-after", "Tue, 14 Nov 2023 22:13:40 GMT")]),
+                now
+            ),
             Some(Duration::from_secs(20))
         );
-        assert_eq!(retry_after(&headers(&[("x-ratelimit-reset", "5")]), now), Some(Duration::ZERO));
+        assert_eq!(
+            retry_after(&headers(&[("x-ratelimit-reset", "5")]), now),
+            Some(Duration::ZERO)
+        );
         assert_eq!(retry_after(&HeaderMap::new(), now), None);
     }
 }

@@ -70,7 +70,11 @@ impl Failure {
 
 /// The wait before the next attempt: the backoff's, or longer if a 429 asked; `None` (give up now)
 /// when attempts are used up or the 429 asks for longer than `max_delay`.
-pub(crate) fn next_delay(failure: &Failure, backoff: Option<Duration>, max_delay: Duration) -> Option<Duration> {
+pub(crate) fn next_delay(
+    failure: &Failure,
+    backoff: Option<Duration>,
+    max_delay: Duration,
+) -> Option<Duration> {
     let delay = backoff?.min(max_delay);
     match failure.error.retry_after {
         Some(asked) if asked > max_delay => None,
@@ -157,7 +161,10 @@ impl AlpacaClient {
             code = %error.code,
             "Alpaca refused the call"
         );
-        Err(Failure { error, not_sent: false })
+        Err(Failure {
+            error,
+            not_sent: false,
+        })
     }
 
     pub(crate) fn transport(&self, error: &reqwest::Error) -> ProviderError {
@@ -166,7 +173,10 @@ impl AlpacaClient {
 
     pub(crate) fn credentials(&self) -> [&str; 2] {
         use secrecy::ExposeSecret;
-        [self.inner.secret.expose_secret(), self.inner.key_id.as_str()]
+        [
+            self.inner.secret.expose_secret(),
+            self.inner.key_id.as_str(),
+        ]
     }
 }
 
@@ -186,10 +196,24 @@ mod tests {
     fn idempotent_calls_retry_every_transient_failure() {
         use ProviderErrorKind::*;
         for kind in [RateLimited, Unavailable, Transport] {
-            assert!(failure(kind, false).retryable(Idempotency::Idempotent), "{kind:?}");
+            assert!(
+                failure(kind, false).retryable(Idempotency::Idempotent),
+                "{kind:?}"
+            );
         }
-        for kind in [InvalidRequest, InvalidInput, NotFound, Conflict, Forbidden, Unauthorized, Decode] {
-            assert!(!failure(kind, false).retryable(Idempotency::Idempotent), "{kind:?}");
+        for kind in [
+            InvalidRequest,
+            InvalidInput,
+            NotFound,
+            Conflict,
+            Forbidden,
+            Unauthorized,
+            Decode,
+        ] {
+            assert!(
+                !failure(kind, false).retryable(Idempotency::Idempotent),
+                "{kind:?}"
+            );
         }
     }
 
@@ -213,9 +237,15 @@ mod tests {
             Some(Duration::from_secs(2))
         );
         limited.error.retry_after = Some(Duration::from_secs(60));
-        assert_eq!(next_delay(&limited, Some(Duration::from_millis(100)), max), None);
+        assert_eq!(
+            next_delay(&limited, Some(Duration::from_millis(100)), max),
+            None
+        );
         let plain = failure(ProviderErrorKind::Unavailable, false);
-        assert_eq!(next_delay(&plain, Some(Duration::from_secs(9)), max), Some(max));
+        assert_eq!(
+            next_delay(&plain, Some(Duration::from_secs(9)), max),
+            Some(max)
+        );
         assert_eq!(next_delay(&plain, None, max), None);
     }
 }

@@ -5,7 +5,9 @@
 
 use chrono::{DateTime, Utc};
 use funding_core::ports::{AchRelationship, ProviderError};
-use funding_domain::{AccountId, AchRelationshipId, AchRelationshipStatus, Nickname, ProcessorToken};
+use funding_domain::{
+    AccountId, AchRelationshipId, AchRelationshipStatus, Nickname, ProcessorToken,
+};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
@@ -62,7 +64,12 @@ impl RelationshipWire {
 
 impl AlpacaClient {
     fn relationships_url(&self, account_id: AccountId) -> reqwest::Url {
-        self.endpoint(&["v1", "accounts", &account_id.to_string(), "ach_relationships"])
+        self.endpoint(&[
+            "v1",
+            "accounts",
+            &account_id.to_string(),
+            "ach_relationships",
+        ])
     }
 
     /// `POST /v1/accounts/{account_id}/ach_relationships` with a processor token. See
@@ -88,7 +95,9 @@ impl AlpacaClient {
                 operation: "create ACH relationship",
             })
             .await?;
-        let relationship = answer.json::<RelationshipWire>("ACHRelationship")?.into_port();
+        let relationship = answer
+            .json::<RelationshipWire>("ACHRelationship")?
+            .into_port();
         tracing::info!(relationship_id = %relationship.id, status = %relationship.status, "ACH relationship created at Alpaca");
         Ok(relationship)
     }
@@ -103,7 +112,11 @@ impl AlpacaClient {
     ) -> Result<Vec<AchRelationship>, ProviderError> {
         let mut url = self.relationships_url(account_id);
         if !statuses.is_empty() {
-            let joined = statuses.iter().map(AchRelationshipStatus::as_str).collect::<Vec<_>>().join(",");
+            let joined = statuses
+                .iter()
+                .map(AchRelationshipStatus::as_str)
+                .collect::<Vec<_>>()
+                .join(",");
             url.query_pairs_mut().append_pair("statuses", &joined);
         }
         let answer = self
@@ -116,7 +129,10 @@ impl AlpacaClient {
             })
             .await?;
         let relationships = answer.json::<Vec<RelationshipWire>>("ACHRelationship list")?;
-        Ok(relationships.into_iter().map(RelationshipWire::into_port).collect())
+        Ok(relationships
+            .into_iter()
+            .map(RelationshipWire::into_port)
+            .collect())
     }
 
     /// `DELETE /v1/accounts/{account_id}/ach_relationships/{id}` (204): asks Alpaca to cancel it.
@@ -183,19 +199,32 @@ mod tests {
             "approval_method": "PLAID",
             "nickname": ""
         }"#;
-        let relationship = serde_json::from_str::<RelationshipWire>(json).unwrap().into_port();
+        let relationship = serde_json::from_str::<RelationshipWire>(json)
+            .unwrap()
+            .into_port();
         assert_eq!(relationship.status, AchRelationshipStatus::SentToClearing);
         assert_eq!(relationship.updated_at, relationship.created_at);
         assert_eq!(relationship.nickname, None);
-        assert_eq!(relationship.created_at.timestamp_subsec_nanos(), 357_433_280);
+        assert_eq!(
+            relationship.created_at.timestamp_subsec_nanos(),
+            357_433_280
+        );
     }
 
     #[test]
     fn an_unknown_status_is_kept_as_given() {
         let json = r#"{"id":"794c3c51-71a8-4186-b5d0-247b6fb4045e","account_id":"9d587d7a-7b2c-494f-8ad8-5796bfca0866",
             "created_at":"2021-04-08T23:01:53Z","updated_at":"2021-04-09T23:01:53.123456789Z","status":"ON_HOLD","account_owner_name":"J"}"#;
-        let relationship = serde_json::from_str::<RelationshipWire>(json).unwrap().into_port();
-        assert_eq!(relationship.status, AchRelationshipStatus::Unknown("ON_HOLD".into()));
-        assert_eq!(relationship.updated_at.timestamp_subsec_nanos(), 123_456_789);
+        let relationship = serde_json::from_str::<RelationshipWire>(json)
+            .unwrap()
+            .into_port();
+        assert_eq!(
+            relationship.status,
+            AchRelationshipStatus::Unknown("ON_HOLD".into())
+        );
+        assert_eq!(
+            relationship.updated_at.timestamp_subsec_nanos(),
+            123_456_789
+        );
     }
 }

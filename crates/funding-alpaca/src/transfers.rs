@@ -7,7 +7,9 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use funding_core::ports::{Provider, ProviderError, ProviderErrorKind};
-use funding_domain::{AccountId, AchRelationshipId, AlpacaTransferStatus, Amount, ProviderTransferId};
+use funding_domain::{
+    AccountId, AchRelationshipId, AlpacaTransferStatus, Amount, ProviderTransferId,
+};
 use reqwest::Method;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -184,7 +186,11 @@ impl AlpacaClient {
     /// `Forbidden` (403, deposits or withdrawals not permitted), `InvalidInput` (422, e.g. amount
     /// below the minimum), `InvalidRequest` (400, or an `Unknown` direction, refused unsent).
     #[tracing::instrument(skip_all, fields(account_id = %account_id, relationship_id = %transfer.relationship_id, direction = %transfer.direction))]
-    pub async fn create_transfer(&self, account_id: AccountId, transfer: &NewAchTransfer) -> Result<Transfer, ProviderError> {
+    pub async fn create_transfer(
+        &self,
+        account_id: AccountId,
+        transfer: &NewAchTransfer,
+    ) -> Result<Transfer, ProviderError> {
         if let TransferDirection::Unknown(_) = transfer.direction {
             return Err(ProviderError::new(
                 Provider::Alpaca,
@@ -217,7 +223,11 @@ impl AlpacaClient {
     /// `GET /v1/accounts/{account_id}/transfers`: a bare array ordered by `created_at`. Page with
     /// `offset` until an empty page.
     #[tracing::instrument(skip_all, fields(account_id = %account_id))]
-    pub async fn list_transfers(&self, account_id: AccountId, query: &TransferQuery) -> Result<Vec<Transfer>, ProviderError> {
+    pub async fn list_transfers(
+        &self,
+        account_id: AccountId,
+        query: &TransferQuery,
+    ) -> Result<Vec<Transfer>, ProviderError> {
         let mut url = self.transfers_url(account_id);
         {
             let mut pairs = url.query_pairs_mut();
@@ -252,8 +262,18 @@ impl AlpacaClient {
     /// `DELETE /v1/accounts/{account_id}/transfers/{transfer_id}` (204): asks Alpaca to cancel it;
     /// the final status comes by events. Errors: `NotFound` (404).
     #[tracing::instrument(skip_all, fields(account_id = %account_id, transfer_id = %transfer_id))]
-    pub async fn cancel_transfer(&self, account_id: AccountId, transfer_id: ProviderTransferId) -> Result<(), ProviderError> {
-        let url = self.endpoint(&["v1", "accounts", &account_id.to_string(), "transfers", &transfer_id.to_string()]);
+    pub async fn cancel_transfer(
+        &self,
+        account_id: AccountId,
+        transfer_id: ProviderTransferId,
+    ) -> Result<(), ProviderError> {
+        let url = self.endpoint(&[
+            "v1",
+            "accounts",
+            &account_id.to_string(),
+            "transfers",
+            &transfer_id.to_string(),
+        ]);
         self.send(Call {
             method: Method::DELETE,
             url,
@@ -299,18 +319,32 @@ mod tests {
             "type":"instant_ach","status":"SETTLED","amount":"0","direction":"SIDEWAYS","created_at":"2021-05-05T07:55:31Z",
             "bank_id":"","some_new_field":{"x":1}}"#;
         let transfer: Transfer = serde_json::from_str(json).unwrap();
-        assert_eq!(transfer.status, AlpacaTransferStatus::Unknown("SETTLED".into()));
-        assert_eq!(transfer.transfer_type, TransferType::Unknown("instant_ach".into()));
-        assert_eq!(transfer.direction, TransferDirection::Unknown("SIDEWAYS".into()));
+        assert_eq!(
+            transfer.status,
+            AlpacaTransferStatus::Unknown("SETTLED".into())
+        );
+        assert_eq!(
+            transfer.transfer_type,
+            TransferType::Unknown("instant_ach".into())
+        );
+        assert_eq!(
+            transfer.direction,
+            TransferDirection::Unknown("SIDEWAYS".into())
+        );
         assert_eq!(transfer.amount_usd(), None);
-        assert!(transfer.updated_at.is_none() && transfer.expires_at.is_none() && transfer.relationship_id.is_none());
+        assert!(
+            transfer.updated_at.is_none()
+                && transfer.expires_at.is_none()
+                && transfer.relationship_id.is_none()
+        );
     }
 
     #[test]
     fn the_create_body_has_exactly_the_four_fields_and_no_timing() {
         let body = CreateTransferBody {
             transfer_type: "ach",
-            relationship_id: AchRelationshipId::parse("32788c82-9f9d-407c-8e77-c981ac74a1c9").unwrap(),
+            relationship_id: AchRelationshipId::parse("32788c82-9f9d-407c-8e77-c981ac74a1c9")
+                .unwrap(),
             amount: Amount::parse("500").unwrap(),
             direction: "INCOMING",
         };

@@ -23,7 +23,8 @@ impl DecimalText {
             Self::Number(number) => number.to_string(),
         };
         let text = text.trim();
-        Decimal::from_str(text).map_err(|_| E::custom(format_args!("{text:?} is not a decimal amount")))
+        Decimal::from_str(text)
+            .map_err(|_| E::custom(format_args!("{text:?} is not a decimal amount")))
     }
 }
 
@@ -33,7 +34,9 @@ pub(crate) fn decimal<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Deci
 }
 
 /// An optional decimal amount: missing, `null` and `""` are `None`.
-pub(crate) fn optional_decimal<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Decimal>, D::Error> {
+pub(crate) fn optional_decimal<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Decimal>, D::Error> {
     match Option::<DecimalText>::deserialize(deserializer)? {
         None => Ok(None),
         Some(DecimalText::Text(text)) if text.trim().is_empty() => Ok(None),
@@ -42,7 +45,9 @@ pub(crate) fn optional_decimal<'de, D: Deserializer<'de>>(deserializer: D) -> Re
 }
 
 /// Optional text: missing, `null` and `""` are `None`.
-pub(crate) fn optional_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+pub(crate) fn optional_text<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
     Ok(Option::<String>::deserialize(deserializer)?.filter(|text| !text.is_empty()))
 }
 
@@ -82,9 +87,18 @@ mod tests {
 
     #[test]
     fn amounts_without_decimals_and_numbers_are_read_exactly() {
-        assert_eq!(sample(r#"{"amount":"498"}"#).unwrap().amount, Decimal::from(498));
-        assert_eq!(sample(r#"{"amount":"500.10"}"#).unwrap().amount, Decimal::new(50010, 2));
-        assert_eq!(sample(r#"{"amount":12.5}"#).unwrap().amount, Decimal::new(125, 1));
+        assert_eq!(
+            sample(r#"{"amount":"498"}"#).unwrap().amount,
+            Decimal::from(498)
+        );
+        assert_eq!(
+            sample(r#"{"amount":"500.10"}"#).unwrap().amount,
+            Decimal::new(50010, 2)
+        );
+        assert_eq!(
+            sample(r#"{"amount":12.5}"#).unwrap().amount,
+            Decimal::new(125, 1)
+        );
         assert!(sample(r#"{"amount":"NaN"}"#).is_err());
         assert!(sample(r#"{"amount":""}"#).is_err());
     }
@@ -95,7 +109,10 @@ mod tests {
         assert_eq!((read.fee, read.kind, read.at), (None, None, None));
         let read = sample(r#"{"amount":"1"}"#).unwrap();
         assert_eq!((read.fee, read.kind, read.at), (None, None, None));
-        let read = sample(r#"{"amount":"1","fee":"2","kind":"CHECKING","at":"2021-04-08T23:01:53.35743328Z"}"#).unwrap();
+        let read = sample(
+            r#"{"amount":"1","fee":"2","kind":"CHECKING","at":"2021-04-08T23:01:53.35743328Z"}"#,
+        )
+        .unwrap();
         assert_eq!(read.fee, Some(Decimal::from(2)));
         assert_eq!(read.kind.as_deref(), Some("CHECKING"));
         assert_eq!(read.at.unwrap().timestamp_subsec_nanos(), 357_433_280);

@@ -6,13 +6,20 @@
 //!   `x-request-id` on every call.
 //! - [`FILE_DESCRIPTOR_SET`]: the compiled API, for server reflection.
 
-#[allow(clippy::all, clippy::pedantic, clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#[allow(
+    clippy::all,
+    clippy::pedantic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs
+)]
 pub mod v1 {
     tonic::include_proto!("funding.v1");
 }
 
 /// The encoded `FileDescriptorSet` of `funding.v1`, for reflection services.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/funding_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/funding_descriptor.bin"));
 
 #[cfg(feature = "client")]
 mod typed;

@@ -45,7 +45,10 @@ pub struct RequestMetadata {
 impl std::fmt::Debug for RequestMetadata {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RequestMetadata")
-            .field("authorization", &self.authorization.as_ref().map(|_| "[REDACTED]"))
+            .field(
+                "authorization",
+                &self.authorization.as_ref().map(|_| "[REDACTED]"),
+            )
             .finish()
     }
 }
@@ -53,7 +56,9 @@ impl std::fmt::Debug for RequestMetadata {
 impl Interceptor for RequestMetadata {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
         if let Some(value) = &self.authorization {
-            request.metadata_mut().insert("authorization", value.clone());
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
         }
         if !request.metadata().contains_key("x-request-id") {
             let id = uuid::Uuid::new_v4().to_string();
@@ -76,9 +81,13 @@ pub struct FundingClient {
 
 impl FundingClient {
     /// Connects to `address` (e.g. `http://127.0.0.1:50051`), sending `bearer_token` if given.
-    pub async fn connect(address: impl Into<String>, bearer_token: Option<&str>) -> Result<Self, ClientError> {
+    pub async fn connect(
+        address: impl Into<String>,
+        bearer_token: Option<&str>,
+    ) -> Result<Self, ClientError> {
         let address = address.into();
-        let endpoint = Endpoint::from_shared(address.clone()).map_err(|_| ClientError::InvalidAddress(address))?;
+        let endpoint = Endpoint::from_shared(address.clone())
+            .map_err(|_| ClientError::InvalidAddress(address))?;
         let channel = endpoint.connect().await.map_err(ClientError::Transport)?;
         Self::from_channel(channel, bearer_token)
     }
@@ -86,7 +95,10 @@ impl FundingClient {
     /// Wraps an existing channel.
     pub fn from_channel(channel: Channel, bearer_token: Option<&str>) -> Result<Self, ClientError> {
         let authorization = bearer_token
-            .map(|token| AsciiMetadataValue::try_from(format!("Bearer {token}")).map_err(|_| ClientError::InvalidToken))
+            .map(|token| {
+                AsciiMetadataValue::try_from(format!("Bearer {token}"))
+                    .map_err(|_| ClientError::InvalidToken)
+            })
             .transpose()?;
         Ok(Self {
             channel,

@@ -1,1 +1,33 @@
-//! funding-grpc: under construction.
+//! The gRPC face of the funding service: the `funding.v1` services over the core use cases, the one
+//! error mapping, bearer-token auth with scopes, and `x-request-id` on every call. No database or HTTP
+//! client here: those reach the core through its ports.
+
+pub mod auth;
+mod bank_links;
+pub mod convert;
+pub mod error;
+mod sandbox;
+
+pub use auth::{Auth, AuthInterceptor, Caller, ClientKey, Scope};
+pub use bank_links::BankLinkApi;
+pub use sandbox::SandboxApi;
+
+use funding_client::v1::bank_link_service_server::BankLinkServiceServer;
+use funding_client::v1::sandbox_service_server::SandboxServiceServer;
+use tonic::service::interceptor::InterceptedService;
+
+/// BankLinkService behind the auth interceptor.
+pub fn bank_link_service(
+    api: BankLinkApi,
+    auth: Auth,
+) -> InterceptedService<BankLinkServiceServer<BankLinkApi>, AuthInterceptor> {
+    InterceptedService::new(BankLinkServiceServer::new(api), AuthInterceptor(auth))
+}
+
+/// SandboxService behind the auth interceptor.
+pub fn sandbox_service(
+    api: SandboxApi,
+    auth: Auth,
+) -> InterceptedService<SandboxServiceServer<SandboxApi>, AuthInterceptor> {
+    InterceptedService::new(SandboxServiceServer::new(api), AuthInterceptor(auth))
+}

@@ -1,1 +1,29 @@
-//! funding-plaid: under construction.
+//! The Plaid HTTP adapter: [`PlaidClient`] implements funding-core's
+//! [`PlaidGateway`](funding_core::ports::PlaidGateway) port (`/item/public_token/exchange`,
+//! `/processor/token/create` for Alpaca, `/accounts/get`, `/sandbox/public_token/create`) and offers
+//! the processor rail's Bank Transfers endpoints as typed methods.
+//!
+//! Every call is a JSON `POST` with the credentials in headers, retried with exponential backoff and
+//! jitter on 429, 5xx and lost connections where that is safe; every failure becomes a
+//! [`ProviderError`](funding_core::ports::ProviderError) carrying Plaid's `error_code`, HTTP status and
+//! `request_id`. Tokens and the secret never reach a log line, an error or a `Debug` output.
+
+mod api_error;
+mod bank_transfers;
+mod call;
+mod client;
+mod config;
+mod failure;
+mod gateway;
+mod redact;
+pub mod wire;
+
+pub use api_error::{PlaidApiError, PlaidErrorType};
+pub use bank_transfers::MAX_EVENT_SYNC_COUNT;
+pub use client::{PlaidClient, PlaidConfigError};
+pub use config::{PLAID_VERSION, PRODUCTION_BASE_URL, PlaidConfig, RetryPolicy, SANDBOX_BASE_URL};
+pub use wire::OrUnknown;
+pub use wire::bank_transfer::{
+    BankTransfer, BankTransferDirection, BankTransferEvent, BankTransferFailure,
+    BankTransferUserDetails, SimulatedBankTransferEvent,
+};

@@ -2,6 +2,7 @@
 //! move, and which credentials are accepted. Delays can be changed later at run time through
 //! [`crate::SandboxControl`].
 
+use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -12,8 +13,8 @@ pub const DEFAULT_PLAID_LISTEN: SocketAddr =
 pub const DEFAULT_ALPACA_LISTEN: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 8702);
 
-/// Everything [`crate::spawn`] needs to start the emulator.
-#[derive(Clone, Debug)]
+/// Everything [`crate::spawn`] needs to start the emulator. `Debug` never prints the secrets.
+#[derive(Clone)]
 pub struct SandboxConfig {
     /// Address of the Plaid listener; port 0 picks a free port.
     pub plaid_listen: SocketAddr,
@@ -32,6 +33,35 @@ pub struct SandboxConfig {
     pub plaid_credentials: Option<(String, String)>,
     /// Accepted Alpaca `(key_id, secret)` for HTTP Basic; `None` accepts any non-empty pair.
     pub alpaca_credentials: Option<(String, String)>,
+}
+
+/// `(id, "***")` for a credential pair.
+fn redacted(credentials: Option<&(String, String)>) -> Option<(&str, &str)> {
+    credentials.map(|(id, _)| (id.as_str(), "***"))
+}
+
+impl fmt::Debug for SandboxConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SandboxConfig")
+            .field("plaid_listen", &self.plaid_listen)
+            .field("alpaca_listen", &self.alpaca_listen)
+            .field(
+                "relationship_approval_delay",
+                &self.relationship_approval_delay,
+            )
+            .field("transfer_step_delay", &self.transfer_step_delay)
+            .field("heartbeat_interval", &self.heartbeat_interval)
+            .field("public_token_ttl", &self.public_token_ttl)
+            .field(
+                "plaid_credentials",
+                &redacted(self.plaid_credentials.as_ref()),
+            )
+            .field(
+                "alpaca_credentials",
+                &redacted(self.alpaca_credentials.as_ref()),
+            )
+            .finish()
+    }
 }
 
 impl Default for SandboxConfig {
@@ -60,5 +90,22 @@ impl SandboxConfig {
             transfer_step_delay: Duration::ZERO,
             ..Self::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_the_secrets() {
+        let config = SandboxConfig {
+            plaid_credentials: Some(("client".into(), "plaid-secret".into())),
+            alpaca_credentials: Some(("key".into(), "alpaca-secret".into())),
+            ..SandboxConfig::default()
+        };
+        let printed = format!("{config:?}");
+        assert!(printed.contains("client") && printed.contains("key"));
+        assert!(!printed.contains("plaid-secret") && !printed.contains("alpaca-secret"));
     }
 }

@@ -2,7 +2,7 @@
 //! Plaid item and account ids (37 alphanumerics), sandbox tokens (`<kind>-sandbox-<uuid>`), and
 //! Alpaca's RFC 3339 timestamps with up to nanosecond precision and a `Z` suffix.
 
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, SecondsFormat, Timelike, Utc};
 use rand::Rng;
 use rand::distributions::Alphanumeric;
 
@@ -41,6 +41,11 @@ pub(crate) fn alpaca_timestamp(at: DateTime<Utc>) -> String {
     format!("{base}.{}Z", fraction.trim_end_matches('0'))
 }
 
+/// RFC 3339 in UTC with whole seconds (`2020-08-06T17:27:15Z`), Plaid's style.
+pub(crate) fn plaid_timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,6 +65,10 @@ mod tests {
         assert_eq!(alpaca_timestamp(at), "2021-04-08T23:01:53.35743328Z");
         let whole = Utc.with_ymd_and_hms(2021, 4, 8, 23, 1, 53).unwrap();
         assert_eq!(alpaca_timestamp(whole), "2021-04-08T23:01:53Z");
+        assert_eq!(
+            plaid_timestamp(whole + chrono::Duration::milliseconds(5)),
+            "2021-04-08T23:01:53Z"
+        );
     }
 
     #[test]

@@ -19,7 +19,9 @@
 //! `/sandbox/public_token/create`, `/item/public_token/exchange`, `/accounts/get`, `/item/get`,
 //! `/item/remove`, `/processor/token/create`, `/sandbox/processor_token/create`,
 //! `/processor/auth/get`, `/processor/identity/get`, `/processor/balance/get`,
-//! `/processor/account/get`.
+//! `/processor/account/get`; and the legacy Bank Transfers rail: `/processor/bank_transfer/create`,
+//! `/bank_transfer/create`, `/bank_transfer/get`, `/bank_transfer/cancel`, `/bank_transfer/list`,
+//! `/bank_transfer/event/list`, `/bank_transfer/event/sync`, `/sandbox/bank_transfer/simulate`.
 //!
 //! - `Content-Type: application/json` is required (else 400 `INVALID_HEADERS`); bodies over 1 MiB
 //!   are refused; credentials come from `PLAID-CLIENT-ID`/`PLAID-SECRET` or `client_id`/`secret`.
@@ -33,6 +35,11 @@
 //! - Every item has "Plaid Checking" (mask 0000) and "Plaid Saving" (mask 1111); the owner is
 //!   "Alberta Bobbeth Charleson". Institutions are ids starting with `ins_`.
 //! - `/item/remove` revokes the item's access and processor tokens.
+//! - A bank transfer is created `pending` and stays so until cancelled or simulated (`posted`,
+//!   `failed`; `reversed` after `posted`); each change is an event with the next integer
+//!   `event_id`. The same `idempotency_key` with the same request returns the first transfer; with
+//!   a different request it is refused (`INVALID_FIELD`). An unknown `bank_transfer_id` is
+//!   `INVALID_FIELD` as well.
 //!
 //! # Alpaca Broker (HTTP Basic on everything but `/_sandbox`)
 //!
@@ -44,9 +51,12 @@
 //!   Alpaca; manual ones a masked account number. Only processor tokens issued by this emulator's
 //!   Plaid side (for `alpaca`, or by `/sandbox/processor_token/create`) are accepted (422).
 //! - `POST|GET /v1/accounts/{account_id}/transfers`, `DELETE …/transfers/{id}`: ACH only; QUEUED →
-//!   SENT_TO_CLEARING → COMPLETE one step delay apart; COMPLETE moves the account's cash. The list
-//!   is newest first with `direction`, `limit`, `offset`. DELETE cancels while QUEUED,
-//!   APPROVAL_PENDING or PENDING (422 after).
+//!   SENT_TO_CLEARING → COMPLETE one step delay apart (whatever the relationship's status); the
+//!   account's cash counts a transfer exactly while it is COMPLETE, so RETURNED reverses it. A
+//!   withdrawal larger than cash minus pending withdrawals is refused (403). The list is newest
+//!   first with `direction`, `limit`, `offset`. DELETE cancels while QUEUED, APPROVAL_PENDING or
+//!   PENDING (422 after). A status set through control stops automatic progress of that entity;
+//!   changed delays apply to steps scheduled afterwards.
 //! - `GET /v1/trading/accounts/{account_id}/account`: cash, `cash_withdrawable`, pending
 //!   transfers.
 //! - `GET /v2/events/funding/status`: SSE of `StatusFundingEvent`s with ULID ids; `since`,

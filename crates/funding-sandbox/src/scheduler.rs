@@ -109,11 +109,27 @@ mod tests {
     fn due_steps_come_out_earliest_first_and_later_ones_stay() {
         let now = Utc::now();
         let mut schedule = Schedule::default();
-        schedule.push(now + chrono::Duration::seconds(5), Step::AdvanceTransfer, Uuid::nil(), 1);
+        schedule.push(
+            now + chrono::Duration::seconds(5),
+            Step::AdvanceTransfer,
+            Uuid::nil(),
+            1,
+        );
         schedule.push(now, Step::ApproveRelationship, Uuid::nil(), 2);
-        schedule.push(now - chrono::Duration::seconds(1), Step::AdvanceTransfer, Uuid::nil(), 3);
+        schedule.push(
+            now - chrono::Duration::seconds(1),
+            Step::AdvanceTransfer,
+            Uuid::nil(),
+            3,
+        );
         let due = schedule.take_due(now);
-        assert_eq!(due.iter().map(|d| d.version).collect::<Vec<_>>(), vec![3, 2]);
-        assert_eq!(schedule.next_due(), Some(now + chrono::Duration::seconds(5)));
+        assert_eq!(
+            due.iter().map(|d| d.version).collect::<Vec<_>>(),
+            vec![3, 2]
+        );
+        assert_eq!(
+            schedule.next_due(),
+            Some(now + chrono::Duration::seconds(5))
+        );
     }
 }

@@ -55,8 +55,18 @@ pub async fn spawn(config: SandboxConfig) -> Result<SandboxHandle, SandboxError>
 
     let tasks = vec![
         tokio::spawn(scheduler::run(Arc::clone(&shared))),
-        tokio::spawn(serve(Host::Plaid, plaid_listener, plaid_app, Arc::clone(&shared))),
-        tokio::spawn(serve(Host::Alpaca, alpaca_listener, alpaca_app, Arc::clone(&shared))),
+        tokio::spawn(serve(
+            Host::Plaid,
+            plaid_listener,
+            plaid_app,
+            Arc::clone(&shared),
+        )),
+        tokio::spawn(serve(
+            Host::Alpaca,
+            alpaca_listener,
+            alpaca_app,
+            Arc::clone(&shared),
+        )),
     ];
     tracing::info!(%plaid_addr, %alpaca_addr, "funding sandbox listening");
     Ok(SandboxHandle {
@@ -137,7 +147,10 @@ impl SandboxHandle {
         self.shared.shutdown.cancel();
         let tasks = std::mem::take(&mut self.tasks);
         for mut task in tasks {
-            if tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await.is_err() {
+            if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+                .await
+                .is_err()
+            {
                 task.abort();
             }
         }

@@ -3,6 +3,7 @@
 //! plus the clock, the scheduler's wake-up and the shutdown token. Handlers lock the world for a
 //! short, synchronous critical section and never hold the lock across an `.await`.
 
+use std::fmt;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -41,7 +42,6 @@ pub(crate) struct World {
 }
 
 /// State shared by both listeners, the scheduler and [`crate::SandboxControl`].
-#[derive(Debug)]
 pub(crate) struct Shared {
     world: Mutex<World>,
     pub clock: Clock,
@@ -52,6 +52,16 @@ pub(crate) struct Shared {
     pub alpaca_credentials: Option<(String, String)>,
     /// Alpaca's per-minute call counter behind the `X-RateLimit-*` headers.
     pub rate: RateWindow,
+}
+
+impl fmt::Debug for Shared {
+    /// Neither the world (large) nor the credentials (secret) are printed.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("clock", &self.clock)
+            .field("stopping", &self.shutdown.is_cancelled())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Shared {

@@ -46,7 +46,10 @@ pub(crate) fn new_link_row(link: &BankLink) -> bank_link::Model {
 }
 
 /// The history row recording `change` on `link_id`.
-pub(crate) fn history_row(link_id: BankLinkId, change: &StatusChange) -> bank_link_status_history::Model {
+pub(crate) fn history_row(
+    link_id: BankLinkId,
+    change: &StatusChange,
+) -> bank_link_status_history::Model {
     bank_link_status_history::Model {
         id: Uuid::now_v7(),
         link_id: link_id.as_uuid(),
@@ -152,9 +155,15 @@ mod tests {
     fn a_row_the_domain_would_refuse_is_corrupt() {
         let mut row = new_link_row(&link());
         row.status = "ON_HOLD".into();
-        assert!(matches!(BankLink::try_from(row), Err(StoreError::Corrupt(_))));
+        assert!(matches!(
+            BankLink::try_from(row),
+            Err(StoreError::Corrupt(_))
+        ));
         let mut row = new_link_row(&link());
         row.plaid_account_id = "not valid".into();
-        assert!(matches!(BankLink::try_from(row), Err(StoreError::Corrupt(_))));
+        assert!(matches!(
+            BankLink::try_from(row),
+            Err(StoreError::Corrupt(_))
+        ));
     }
 }

@@ -19,5 +19,4 @@ mod store;
 
 pub use cipher::{Cipher, CipherError};
 pub use migration::{BANK_LINK_STATUSES, Migrator};
-pub use sea_orm::DatabaseBackend;
 pub use store::Store;

@@ -69,7 +69,10 @@ impl Store {
             // Every connection to `:memory:` is a database of its own: keep exactly one, forever.
             Target::SqliteMemory { url } => {
                 let mut options = sqlite_options(url, 1);
-                options.idle_timeout(None).max_lifetime(None).min_connections(1);
+                options
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .min_connections(1);
                 options
             }
             Target::Postgres { url } => {
@@ -122,11 +125,6 @@ impl Store {
     /// Closes the pool: every clone of this store is unusable afterwards (shutdown).
     pub async fn close(&self) -> Result<(), StoreError> {
         self.db.close_by_ref().await.map_err(from_db)
-    }
-
-    /// Which database this store talks to.
-    pub fn backend(&self) -> DatabaseBackend {
-        self.db.get_database_backend()
     }
 
     /// A transaction that will write. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`),

@@ -107,7 +107,11 @@ mod tests {
 
     #[test]
     fn heartbeats_and_events_pass_unchanged() {
-        let input = [":heartbeat\n\ndata: {\"a\":1}\n\n", ": keep-alive\r\n", "data: x:y\n\n"];
+        let input = [
+            ":heartbeat\n\ndata: {\"a\":1}\n\n",
+            ": keep-alive\r\n",
+            "data: x:y\n\n",
+        ];
         let (passed, signal) = feed_all(&input);
         assert_eq!(passed, input.concat());
         assert_eq!(signal, None);
@@ -115,9 +119,15 @@ mod tests {
 
     #[test]
     fn a_dropped_messages_comment_cuts_the_stream_before_it() {
-        let (passed, signal) = feed_all(&["data: 1\n\n: you are reading too slowly, dropped 3 messages\ndata: 5\n\n"]);
+        let (passed, signal) =
+            feed_all(&["data: 1\n\n: you are reading too slowly, dropped 3 messages\ndata: 5\n\n"]);
         assert_eq!(passed, "data: 1\n\n");
-        assert_eq!(signal, Some(Signal::DataLost("you are reading too slowly, dropped 3 messages".into())));
+        assert_eq!(
+            signal,
+            Some(Signal::DataLost(
+                "you are reading too slowly, dropped 3 messages".into()
+            ))
+        );
     }
 
     #[test]

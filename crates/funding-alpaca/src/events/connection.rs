@@ -17,7 +17,8 @@ use crate::client::AlpacaClient;
 use crate::errors::http_error;
 
 /// The SSE messages of one open connection.
-pub(crate) type Connection = Pin<Box<dyn Stream<Item = Result<Event, EventStreamError<Interruption>>> + Send>>;
+pub(crate) type Connection =
+    Pin<Box<dyn Stream<Item = Result<Event, EventStreamError<Interruption>>> + Send>>;
 
 /// Why an open connection stopped giving events.
 #[derive(Debug)]
@@ -33,8 +34,12 @@ impl fmt::Display for Interruption {
         match self {
             Self::Idle => f.write_str("no data, not even a heartbeat, within the idle timeout"),
             Self::Transport(error) => write!(f, "connection failed: {error}"),
-            Self::Signal(Signal::DataLost(comment)) => write!(f, "Alpaca dropped messages ({comment})"),
-            Self::Signal(Signal::ServerError) => f.write_str("Alpaca reported an internal server error"),
+            Self::Signal(Signal::DataLost(comment)) => {
+                write!(f, "Alpaca dropped messages ({comment})")
+            }
+            Self::Signal(Signal::ServerError) => {
+                f.write_str("Alpaca reported an internal server error")
+            }
         }
     }
 }
@@ -51,7 +56,10 @@ pub(crate) enum ConnectFailure {
 impl AlpacaClient {
     /// Opens the stream after `since_id` (live only when `None`).
     #[tracing::instrument(skip_all, fields(since_id = since_id.unwrap_or("")))]
-    pub(crate) async fn open_funding_stream(&self, since_id: Option<&str>) -> Result<Connection, ConnectFailure> {
+    pub(crate) async fn open_funding_stream(
+        &self,
+        since_id: Option<&str>,
+    ) -> Result<Connection, ConnectFailure> {
         let inner = &self.inner;
         let mut url = self.endpoint(&["v2", "events", "funding", "status"]);
         if let Some(since_id) = since_id {

@@ -11,6 +11,7 @@ use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use eventsource_stream::EventStreamError;
 use funding_core::ports::{FundingEvent, FundingEventStream, ProviderError};
 use futures::StreamExt;
+use tracing::Instrument;
 
 use super::comments::Signal;
 use super::connection::{ConnectFailure, Connection, Interruption};
@@ -22,11 +23,21 @@ use crate::client::AlpacaClient;
 const MAX_ASKED_WAIT: Duration = Duration::from_secs(300);
 
 /// The stream of events after `since_event_id`.
-pub(crate) fn funding_events(client: AlpacaClient, since_event_id: Option<String>) -> FundingEventStream {
+pub(crate) fn funding_events(
+    client: AlpacaClient,
+    since_event_id: Option<String>,
+) -> FundingEventStream {
+    let span = tracing::info_span!(
+        "funding_events",
+        started_after = since_event_id.as_deref().unwrap_or("live")
+    );
     let reader = Reader::new(client, since_event_id);
-    futures::stream::unfold(reader, |mut reader| async move {
-        let item = reader.next().await?;
-        Some((item, reader))
+    futures::stream::unfold(reader, move |mut reader| {
+        async move {
+            let item = reader.next().await?;
+            Some((item, reader))
+        }
+        .instrument(span.clone())
     })
     .boxed()
 }
@@ -80,7 +91,9 @@ impl Reader {
                         return Some(Ok(event));
                     }
                 }
-                Some(Err(EventStreamError::Transport(Interruption::Signal(Signal::DataLost(comment))))) => {
+                Some(Err(EventStreamError::Transport(Interruption::Signal(Signal::DataLost(
+                    comment,
+                ))))) => {
                     tracing::warn!(
                         comment = %comment,
                         since_id = self.cursor.as_deref().unwrap_or(""),
@@ -104,13 +117,27 @@ impl Reader {
     async fn connect(&mut self) -> Result<(), ProviderError> {
         if let Some(asked) = self.reconnect_after.take() {
             let max = self.client.inner.stream.reconnect_max_delay;
-            let delay = self.backoff.next().unwrap_or(max).max(asked.min(MAX_ASKED_WAIT));
-            tracing::debug!(delay_ms = delay.as_millis() as u64, "waiting before reconnecting to the funding event stream");
+            let delay = self
+                .backoff
+                .next()
+                .unwrap_or(max)
+                .max(asked.min(MAX_ASKED_WAIT));
+            tracing::debug!(
+                delay_ms = delay.as_millis() as u64,
+                "waiting before reconnecting to the funding event stream"
+            );
             tokio::time::sleep(delay).await;
         }
-        match self.client.open_funding_stream(self.cursor.as_deref()).await {
+        match self
+            .client
+            .open_funding_stream(self.cursor.as_deref())
+            .await
+        {
             Ok(connection) => {
-                tracing::info!(since_id = self.cursor.as_deref().unwrap_or(""), "connected to Alpaca's funding event stream");
+                tracing::info!(
+                    since_id = self.cursor.as_deref().unwrap_or(""),
+                    "connected to Alpaca's funding event stream"
+                );
                 self.connection = Some(connection);
                 self.backoff = backoff(&self.client);
                 Ok(())

@@ -65,12 +65,14 @@ pub(crate) fn parse_event(data: &str) -> Result<FundingEvent, EventError> {
 /// Whether the domain knows `event.status_to` for its entity (other entities are not checked).
 pub(crate) fn status_is_known(event: &FundingEvent) -> bool {
     match event.entity {
-        FundingEntity::BankRelationship => {
-            !matches!(AchRelationshipStatus::from_provider(&event.status_to), AchRelationshipStatus::Unknown(_))
-        }
-        FundingEntity::Transfer => {
-            !matches!(AlpacaTransferStatus::from_provider(&event.status_to), AlpacaTransferStatus::Unknown(_))
-        }
+        FundingEntity::BankRelationship => !matches!(
+            AchRelationshipStatus::from_provider(&event.status_to),
+            AchRelationshipStatus::Unknown(_)
+        ),
+        FundingEntity::Transfer => !matches!(
+            AlpacaTransferStatus::from_provider(&event.status_to),
+            AlpacaTransferStatus::Unknown(_)
+        ),
         FundingEntity::Other(_) => true,
     }
 }
@@ -86,10 +88,16 @@ mod tests {
         let event = parse_event(REJECTED).unwrap();
         assert_eq!(event.event_id, "01F7VQQ782DM57SJNWAYMD14J9");
         assert_eq!(event.entity, FundingEntity::BankRelationship);
-        assert_eq!(event.account_id.to_string(), "8e00606a-c9ac-409a-ba45-f55e8f77984a");
+        assert_eq!(
+            event.account_id.to_string(),
+            "8e00606a-c9ac-409a-ba45-f55e8f77984a"
+        );
         assert_eq!(event.status_from.as_deref(), Some("QUEUED"));
         assert_eq!(event.status_to, "REJECTED");
-        assert_eq!(event.reason.as_deref(), Some("bank account owner name does not match brokerage account name"));
+        assert_eq!(
+            event.reason.as_deref(),
+            Some("bank account owner name does not match brokerage account name")
+        );
         assert!(status_is_known(&event));
     }
 
@@ -99,14 +107,27 @@ mod tests {
         let event = parse_event(data).unwrap();
         assert_eq!(event.status_from, None);
         assert_eq!(event.entity, FundingEntity::Other("FundingWallet".into()));
-        let transfer = parse_event(&data.replace("FundingWallet", "Transfer").replace("active", "SETTLED")).unwrap();
+        let transfer = parse_event(
+            &data
+                .replace("FundingWallet", "Transfer")
+                .replace("active", "SETTLED"),
+        )
+        .unwrap();
         assert_eq!(transfer.status_to, "SETTLED");
         assert!(!status_is_known(&transfer));
     }
 
     #[test]
     fn malformed_payloads_are_errors_not_panics() {
-        for data in ["", "{", "null", "[]", r#"{"event_id":"x"}"#, &REJECTED.replace("01F7VQQ782DM57SJNWAYMD14J9", "not-a-ulid"), &REJECTED.replace("\"REJECTED\"", "\"\"")] {
+        for data in [
+            "",
+            "{",
+            "null",
+            "[]",
+            r#"{"event_id":"x"}"#,
+            &REJECTED.replace("01F7VQQ782DM57SJNWAYMD14J9", "not-a-ulid"),
+            &REJECTED.replace("\"REJECTED\"", "\"\""),
+        ] {
             assert!(parse_event(data).is_err(), "{data}");
         }
     }

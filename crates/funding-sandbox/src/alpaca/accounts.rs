@@ -17,7 +17,8 @@ use crate::ids::alpaca_timestamp;
 use crate::state::Shared;
 
 /// When every emulated account was opened (2020-01-01T00:00:00Z).
-const ACCOUNTS_OPENED: chrono::DateTime<chrono::Utc> = chrono::DateTime::from_timestamp_nanos(1_577_836_800_000_000_000);
+const ACCOUNTS_OPENED: chrono::DateTime<chrono::Utc> =
+    chrono::DateTime::from_timestamp_nanos(1_577_836_800_000_000_000);
 
 pub(crate) async fn trading_account(
     State(shared): State<Arc<Shared>>,

@@ -39,7 +39,12 @@ pub(crate) struct Cursor {
 impl Cursor {
     /// Parses and checks the query parameters.
     pub(crate) fn parse(query: &HashMap<String, String>) -> Result<Self, AlpacaError> {
-        let get = |name: &str| query.get(name).map(String::as_str).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            query
+                .get(name)
+                .map(String::as_str)
+                .filter(|v| !v.is_empty())
+        };
         let (since, since_id) = (get("since"), get("since_id"));
         let (until, until_id) = (get("until"), get("until_id"));
         if since.is_some() && since_id.is_some() {
@@ -48,7 +53,9 @@ impl Cursor {
             ));
         }
         if until.is_some() && since.is_none() {
-            return Err(AlpacaError::bad_request("since is required if until is set"));
+            return Err(AlpacaError::bad_request(
+                "since is required if until is set",
+            ));
         }
         if until_id.is_some() && since_id.is_none() {
             return Err(AlpacaError::bad_request(
@@ -111,8 +118,11 @@ fn parse_time(text: &str, name: &str, end_of_day: bool) -> Result<DateTime<Utc>,
     if let Ok(at) = DateTime::parse_from_rfc3339(text) {
         return Ok(at.with_timezone(&Utc));
     }
-    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map_err(|_| AlpacaError::bad_request(format!("invalid {name}: expected a date or an RFC3339 time")))?;
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+        AlpacaError::bad_request(format!(
+            "invalid {name}: expected a date or an RFC3339 time"
+        ))
+    })?;
     let time = if end_of_day {
         NaiveTime::from_hms_nano_opt(23, 59, 59, 999_999_999)
     } else {

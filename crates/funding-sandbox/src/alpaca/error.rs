@@ -63,7 +63,10 @@ impl AlpacaError {
 
     /// The error Alpaca answers with a given HTTP status, for injected faults.
     pub(crate) fn for_status(status: u16) -> Self {
-        let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let code = StatusCode::from_u16(status)
+            .ok()
+            .filter(|code| code.is_client_error() || code.is_server_error())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let message = match code.as_u16() {
             429 => "rate limit exceeded",
             500 => "internal server error occurred",
@@ -99,5 +102,6 @@ mod tests {
         assert_eq!(AlpacaError::conflict("x").code, 40_910_000);
         assert_eq!(AlpacaError::for_status(429).code, 42_910_000);
         assert_eq!(AlpacaError::for_status(503).code, 50_310_000);
+        assert_eq!(AlpacaError::for_status(100).code, 50_010_000);
     }
 }

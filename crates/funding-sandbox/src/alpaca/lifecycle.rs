@@ -39,8 +39,12 @@ impl World {
             },
         );
         let due = after(now, self.settings.relationship_approval_delay);
-        self.schedule
-            .push(due, Step::ApproveRelationship, relationship.id, relationship.version);
+        self.schedule.push(
+            due,
+            Step::ApproveRelationship,
+            relationship.id,
+            relationship.version,
+        );
         self.alpaca.relationships.push(relationship);
     }
 
@@ -135,7 +139,8 @@ impl World {
             Some(if should_apply { effect } else { -effect })
         };
         if let Some(delta) = cash_delta {
-            self.alpaca.account_mut(account_id).cash += delta;
+            let account = self.alpaca.account_mut(account_id);
+            account.cash = account.cash.saturating_add(delta);
         }
         self.events.emit(
             now,
@@ -187,12 +192,12 @@ impl World {
                     "SENT_TO_CLEARING" => "COMPLETE",
                     _ => return,
                 };
-                if let Ok(version) = self.change_transfer(due.entity, next, None, now) {
-                    if next != "COMPLETE" {
-                        let at = after(now, self.settings.transfer_step_delay);
-                        self.schedule
-                            .push(at, Step::AdvanceTransfer, due.entity, version);
-                    }
+                if let Ok(version) = self.change_transfer(due.entity, next, None, now)
+                    && next != "COMPLETE"
+                {
+                    let at = after(now, self.settings.transfer_step_delay);
+                    self.schedule
+                        .push(at, Step::AdvanceTransfer, due.entity, version);
                 }
             }
         }

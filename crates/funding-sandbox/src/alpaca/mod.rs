@@ -61,6 +61,9 @@ async fn not_found() -> Response {
 }
 
 async fn method_not_allowed() -> Response {
-    AlpacaError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
-        .into_response()
+    AlpacaError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed",
+    )
+    .into_response()
 }

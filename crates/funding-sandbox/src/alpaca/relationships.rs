@@ -59,7 +59,9 @@ fn manual_details(request: &CreateRelationship) -> Result<BankDetails, AlpacaErr
     };
     let account_number = match request.bank_account_number.as_deref() {
         None | Some("") => {
-            return Err(AlpacaError::unprocessable("bank_account_number is required"));
+            return Err(AlpacaError::unprocessable(
+                "bank_account_number is required",
+            ));
         }
         Some(number) if !is_valid_account_number(number) => {
             return Err(AlpacaError::unprocessable("bank_account_number is invalid"));
@@ -68,7 +70,9 @@ fn manual_details(request: &CreateRelationship) -> Result<BankDetails, AlpacaErr
     };
     let routing_number = match request.bank_routing_number.as_deref() {
         None | Some("") => {
-            return Err(AlpacaError::unprocessable("bank_routing_number is required"));
+            return Err(AlpacaError::unprocessable(
+                "bank_routing_number is required",
+            ));
         }
         Some(number) if !is_valid_routing_number(number) => {
             return Err(AlpacaError::unprocessable("bank_routing_number is invalid"));
@@ -86,7 +90,10 @@ fn manual_details(request: &CreateRelationship) -> Result<BankDetails, AlpacaErr
 fn processor_details(shared: &Shared, token: &str) -> Result<BankDetails, AlpacaError> {
     let world = shared.world();
     let invalid = || AlpacaError::unprocessable("invalid processor token");
-    let (grant, _, account) = world.plaid.resolve_processor_token(token).ok_or_else(invalid)?;
+    let (grant, _, account) = world
+        .plaid
+        .resolve_processor_token(token)
+        .ok_or_else(invalid)?;
     if grant.processor.as_deref().is_some_and(|p| p != "alpaca") {
         return Err(invalid());
     }
@@ -176,15 +183,13 @@ pub(crate) async fn list(
     let Ok(Query(query)) = query else {
         return AlpacaError::bad_request("invalid query parameters").into_response();
     };
-    let wanted: Option<Vec<String>> = query
-        .statuses
-        .map(|statuses| {
-            statuses
-                .split(',')
-                .map(|status| status.trim().to_ascii_uppercase())
-                .filter(|status| !status.is_empty())
-                .collect()
-        });
+    let wanted: Option<Vec<String>> = query.statuses.map(|statuses| {
+        statuses
+            .split(',')
+            .map(|status| status.trim().to_ascii_uppercase())
+            .filter(|status| !status.is_empty())
+            .collect()
+    });
     let world = shared.world();
     let relationships: Vec<Value> = world
         .alpaca

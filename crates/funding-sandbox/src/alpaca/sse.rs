@@ -60,7 +60,10 @@ pub(crate) async fn funding_status(
         heartbeat,
         frames,
     ));
-    let mut response = (StatusCode::OK, Body::from_stream(ReceiverStream::new(receiver)))
+    let mut response = (
+        StatusCode::OK,
+        Body::from_stream(ReceiverStream::new(receiver)),
+    )
         .into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -107,6 +110,10 @@ async fn stream_events(
             () = shared.shutdown.cancelled() => return,
             () = frames.closed() => return,
             _ = ticker.tick() => {
+                // An `until` time that has passed ends the stream even when no event comes.
+                if cursor.ended(None, shared.clock.now()) {
+                    return;
+                }
                 if !send(&frames, Bytes::from_static(b":heartbeat\n\n")).await {
                     return;
                 }

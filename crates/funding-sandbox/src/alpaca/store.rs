@@ -201,17 +201,8 @@ impl AlpacaWorld {
 
     /// Cash that a new withdrawal may still take: cash minus pending withdrawals.
     pub(crate) fn withdrawable(&self, account_id: Uuid) -> Decimal {
-        let pending_out: Decimal = self
-            .transfers
-            .iter()
-            .filter(|t| {
-                t.account_id == account_id
-                    && t.direction == Direction::Outgoing
-                    && PENDING_TRANSFER.contains(&t.status.as_str())
-            })
-            .map(|t| t.amount)
-            .sum();
-        self.account(account_id).cash - pending_out
+        let pending_out = self.pending(account_id, Direction::Outgoing);
+        self.account(account_id).cash.saturating_sub(pending_out)
     }
 
     /// Sum of pending transfers of the account in one direction.
@@ -224,6 +215,6 @@ impl AlpacaWorld {
                     && PENDING_TRANSFER.contains(&t.status.as_str())
             })
             .map(|t| t.amount)
-            .sum()
+            .fold(Decimal::ZERO, Decimal::saturating_add)
     }
 }

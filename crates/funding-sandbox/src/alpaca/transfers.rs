@@ -90,7 +90,11 @@ fn wire_refusal(request: &CreateTransfer, direction: Direction) -> AlpacaError {
         return AlpacaError::unprocessable("cannot submit incoming wire transfer using this API")
             .with_code(40_010_001);
     }
-    if request.relationship_id.as_deref().is_some_and(|id| !id.is_empty()) {
+    if request
+        .relationship_id
+        .as_deref()
+        .is_some_and(|id| !id.is_empty())
+    {
         return AlpacaError::unprocessable("relationship_id should be empty for wire transfer");
     }
     match request.bank_id.as_deref() {
@@ -209,7 +213,7 @@ fn try_list(
         .collect();
     // Newest first; creation order breaks ties between equal timestamps.
     transfers.reverse();
-    transfers.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    transfers.sort_by_key(|t| std::cmp::Reverse(t.created_at));
     Ok(transfers
         .into_iter()
         .skip(offset)

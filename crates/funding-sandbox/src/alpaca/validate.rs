@@ -19,7 +19,7 @@ pub(crate) fn is_valid_routing_number(text: &str) -> bool {
         .enumerate()
         .map(|(index, digit)| digit * weights[index % 3])
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Four to seventeen ASCII letters or digits (sandbox samples such as `32131231abc` pass).
@@ -43,6 +43,7 @@ pub(crate) enum AmountError {
     Invalid,
     NotPositive,
     TooPrecise,
+    TooLarge,
 }
 
 impl AmountError {
@@ -52,8 +53,15 @@ impl AmountError {
             Self::Invalid => "invalid amount",
             Self::NotPositive => "amount must be greater than 0.00",
             Self::TooPrecise => "amount must have at most 2 decimal places",
+            Self::TooLarge => "amount exceeds the maximum transfer amount",
         }
     }
+}
+
+/// Largest transfer the emulator accepts (999,999,999.99), which keeps every sum of amounts far
+/// from decimal overflow.
+fn max_amount() -> Decimal {
+    Decimal::new(99_999_999_999, 2)
 }
 
 /// Reads an amount given as a decimal string (or a JSON number, which Alpaca also decodes).
@@ -66,7 +74,9 @@ pub(crate) fn parse_amount(value: Option<&Value>) -> Result<Decimal, AmountError
     };
     let plain = !text.is_empty()
         && text.len() <= 32
-        && text.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-');
+        && text
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == '-');
     if !plain {
         return Err(AmountError::Invalid);
     }
@@ -76,6 +86,9 @@ pub(crate) fn parse_amount(value: Option<&Value>) -> Result<Decimal, AmountError
     }
     if amount.normalize().scale() > 2 {
         return Err(AmountError::TooPrecise);
+    }
+    if amount > max_amount() {
+        return Err(AmountError::TooLarge);
     }
     Ok(amount)
 }
@@ -103,18 +116,38 @@ mod tests {
 
     #[test]
     fn amounts_follow_the_two_decimal_rule() {
-        assert_eq!(parse_amount(Some(&json!("10.00"))), Ok(Decimal::new(1000, 2)));
+        assert_eq!(
+            parse_amount(Some(&json!("10.00"))),
+            Ok(Decimal::new(1000, 2))
+        );
         assert_eq!(parse_amount(Some(&json!(5))), Ok(Decimal::new(5, 0)));
-        assert_eq!(parse_amount(Some(&json!("10.001"))), Err(AmountError::TooPrecise));
-        assert_eq!(parse_amount(Some(&json!("0"))), Err(AmountError::NotPositive));
-        assert_eq!(parse_amount(Some(&json!("-1"))), Err(AmountError::NotPositive));
+        assert_eq!(
+            parse_amount(Some(&json!("10.001"))),
+            Err(AmountError::TooPrecise)
+        );
+        assert_eq!(
+            parse_amount(Some(&json!("0"))),
+            Err(AmountError::NotPositive)
+        );
+        assert_eq!(
+            parse_amount(Some(&json!("-1"))),
+            Err(AmountError::NotPositive)
+        );
         for bad in ["1e3", "NaN", "", "abc", "1.2.3"] {
-            assert_eq!(parse_amount(Some(&json!(bad))), Err(AmountError::Invalid), "{bad}");
+            assert_eq!(
+                parse_amount(Some(&json!(bad))),
+                Err(AmountError::Invalid),
+                "{bad}"
+            );
         }
         assert_eq!(parse_amount(None), Err(AmountError::Missing));
         assert_eq!(
             parse_amount(Some(&json!("99999999999999999999999999999999999"))),
             Err(AmountError::Invalid)
+        );
+        assert_eq!(
+            parse_amount(Some(&json!("1000000000"))),
+            Err(AmountError::TooLarge)
         );
     }
 }

@@ -127,8 +127,14 @@ mod tests {
         let mut book = FaultBook::default();
         book.add(Fault::new(Host::Plaid, "/item/", 500).times(2));
         assert!(book.take(Host::Plaid, &Method::POST, "/item/get").is_some());
-        assert!(book.take(Host::Alpaca, &Method::POST, "/item/get").is_none());
-        assert!(book.take(Host::Plaid, &Method::POST, "/accounts/get").is_none());
+        assert!(
+            book.take(Host::Alpaca, &Method::POST, "/item/get")
+                .is_none()
+        );
+        assert!(
+            book.take(Host::Plaid, &Method::POST, "/accounts/get")
+                .is_none()
+        );
         assert!(book.take(Host::Plaid, &Method::POST, "/item/get").is_some());
         assert!(book.take(Host::Plaid, &Method::POST, "/item/get").is_none());
     }

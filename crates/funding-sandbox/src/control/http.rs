@@ -177,7 +177,9 @@ async fn add_fault(State(shared): State<Arc<Shared>>, body: Body) -> Response {
     let result = async {
         let request: FaultRequest = read(body).await?;
         if !(100..=599).contains(&request.status) {
-            return Err(ControlError::Invalid("status must be an HTTP status".into()));
+            return Err(ControlError::Invalid(
+                "status must be an HTTP status".into(),
+            ));
         }
         let method = request
             .method

@@ -93,7 +93,12 @@ impl PlaidError {
     }
 
     pub(crate) fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "INVALID_REQUEST", "NOT_FOUND", "not found")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "INVALID_REQUEST",
+            "NOT_FOUND",
+            "not found",
+        )
     }
 
     pub(crate) fn invalid_api_keys() -> Self {
@@ -101,7 +106,10 @@ impl PlaidError {
     }
 
     pub(crate) fn invalid_public_token() -> Self {
-        Self::invalid_input("INVALID_PUBLIC_TOKEN", "could not find matching public token")
+        Self::invalid_input(
+            "INVALID_PUBLIC_TOKEN",
+            "could not find matching public token",
+        )
     }
 
     pub(crate) fn expired_public_token() -> Self {
@@ -112,7 +120,10 @@ impl PlaidError {
     }
 
     pub(crate) fn invalid_access_token() -> Self {
-        Self::invalid_input("INVALID_ACCESS_TOKEN", "could not find matching access token")
+        Self::invalid_input(
+            "INVALID_ACCESS_TOKEN",
+            "could not find matching access token",
+        )
     }
 
     pub(crate) fn invalid_processor_token() -> Self {
@@ -135,7 +146,10 @@ impl PlaidError {
 
     /// The error Plaid answers with a given HTTP status, for injected faults.
     pub(crate) fn for_status(status: u16) -> Self {
-        let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let code = StatusCode::from_u16(status)
+            .ok()
+            .filter(|code| code.is_client_error() || code.is_server_error())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         match code.as_u16() {
             429 => Self::new(
                 code,
@@ -216,8 +230,14 @@ mod tests {
     #[test]
     fn fault_statuses_map_to_plaid_codes() {
         assert_eq!(PlaidError::for_status(429).error_code, "RATE_LIMIT");
-        assert_eq!(PlaidError::for_status(500).error_code, "INTERNAL_SERVER_ERROR");
+        assert_eq!(
+            PlaidError::for_status(500).error_code,
+            "INTERNAL_SERVER_ERROR"
+        );
         assert_eq!(PlaidError::for_status(502).error_type, "API_ERROR");
-        assert_eq!(PlaidError::for_status(503).error_code, "PLANNED_MAINTENANCE");
+        assert_eq!(
+            PlaidError::for_status(503).error_code,
+            "PLANNED_MAINTENANCE"
+        );
     }
 }

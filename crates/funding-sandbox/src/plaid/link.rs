@@ -109,9 +109,7 @@ struct AccountsOptions {
 /// Sandbox institutions are the ones whose id looks like Plaid's (`ins_<digits>`).
 pub(crate) fn check_institution(institution_id: &str) -> Result<(), PlaidError> {
     match institution_id.strip_prefix("ins_") {
-        Some(rest) if !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric()) => {
-            Ok(())
-        }
+        Some(rest) if !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric()) => Ok(()),
         _ => Err(PlaidError::invalid_institution()),
     }
 }
@@ -121,16 +119,22 @@ pub(crate) async fn sandbox_public_token_create(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    serve(shared, headers, body, PUBLIC_TOKEN_CREATE, |shared, request: PublicTokenCreate| {
-        check_institution(&request.institution_id)?;
-        let now = shared.clock.now();
-        let webhook = request.options.and_then(|options| options.webhook);
-        let item = Item::sandbox(request.institution_id, request.initial_products, webhook);
-        let mut world = shared.world();
-        let item_id = world.plaid.add_item(item);
-        let public_token = world.plaid.issue_public_token(&item_id, now);
-        Ok(json!({ "public_token": public_token }))
-    })
+    serve(
+        shared,
+        headers,
+        body,
+        PUBLIC_TOKEN_CREATE,
+        |shared, request: PublicTokenCreate| {
+            check_institution(&request.institution_id)?;
+            let now = shared.clock.now();
+            let webhook = request.options.and_then(|options| options.webhook);
+            let item = Item::sandbox(request.institution_id, request.initial_products, webhook);
+            let mut world = shared.world();
+            let item_id = world.plaid.add_item(item);
+            let public_token = world.plaid.issue_public_token(&item_id, now);
+            Ok(json!({ "public_token": public_token }))
+        },
+    )
     .await
 }
 
@@ -139,13 +143,19 @@ pub(crate) async fn item_public_token_exchange(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    serve(shared, headers, body, EXCHANGE, |shared, request: Exchange| {
-        let now = shared.clock.now();
-        let mut world = shared.world();
-        let ttl = world.settings.public_token_ttl;
-        let (access_token, item_id) = world.plaid.exchange(&request.public_token, now, ttl)?;
-        Ok(json!({ "access_token": access_token, "item_id": item_id }))
-    })
+    serve(
+        shared,
+        headers,
+        body,
+        EXCHANGE,
+        |shared, request: Exchange| {
+            let now = shared.clock.now();
+            let mut world = shared.world();
+            let ttl = world.settings.public_token_ttl;
+            let (access_token, item_id) = world.plaid.exchange(&request.public_token, now, ttl)?;
+            Ok(json!({ "access_token": access_token, "item_id": item_id }))
+        },
+    )
     .await
 }
 
@@ -154,27 +164,33 @@ pub(crate) async fn accounts_get(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    serve(shared, headers, body, ACCOUNTS_GET, |shared, request: AccountsGet| {
-        let world = shared.world();
-        let item = world.plaid.item_by_access_token(&request.access_token)?;
-        let wanted = request.options.and_then(|options| options.account_ids);
-        if let Some(ids) = &wanted {
-            if ids.iter().any(|id| item.account(id).is_none()) {
+    serve(
+        shared,
+        headers,
+        body,
+        ACCOUNTS_GET,
+        |shared, request: AccountsGet| {
+            let world = shared.world();
+            let item = world.plaid.item_by_access_token(&request.access_token)?;
+            let wanted = request.options.and_then(|options| options.account_ids);
+            if let Some(ids) = &wanted
+                && ids.iter().any(|id| item.account(id).is_none())
+            {
                 return Err(PlaidError::invalid_account_id());
             }
-        }
-        let accounts: Vec<Value> = item
-            .accounts
-            .iter()
-            .filter(|account| {
-                wanted
-                    .as_ref()
-                    .is_none_or(|ids| ids.contains(&account.account_id))
-            })
-            .map(|account| account.to_wire())
-            .collect();
-        Ok(json!({ "accounts": accounts, "item": item.to_wire() }))
-    })
+            let accounts: Vec<Value> = item
+                .accounts
+                .iter()
+                .filter(|account| {
+                    wanted
+                        .as_ref()
+                        .is_none_or(|ids| ids.contains(&account.account_id))
+                })
+                .map(|account| account.to_wire())
+                .collect();
+            Ok(json!({ "accounts": accounts, "item": item.to_wire() }))
+        },
+    )
     .await
 }
 
@@ -183,11 +199,17 @@ pub(crate) async fn item_get(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    serve(shared, headers, body, ITEM_GET, |shared, request: AccessTokenOnly| {
-        let world = shared.world();
-        let item = world.plaid.item_by_access_token(&request.access_token)?;
-        Ok(json!({ "item": item.to_wire() }))
-    })
+    serve(
+        shared,
+        headers,
+        body,
+        ITEM_GET,
+        |shared, request: AccessTokenOnly| {
+            let world = shared.world();
+            let item = world.plaid.item_by_access_token(&request.access_token)?;
+            Ok(json!({ "item": item.to_wire() }))
+        },
+    )
     .await
 }
 
@@ -196,9 +218,15 @@ pub(crate) async fn item_remove(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    serve(shared, headers, body, ITEM_REMOVE, |shared, request: AccessTokenOnly| {
-        shared.world().plaid.remove_item(&request.access_token)?;
-        Ok(json!({}))
-    })
+    serve(
+        shared,
+        headers,
+        body,
+        ITEM_REMOVE,
+        |shared, request: AccessTokenOnly| {
+            shared.world().plaid.remove_item(&request.access_token)?;
+            Ok(json!({}))
+        },
+    )
     .await
 }

@@ -1,6 +1,10 @@
 //! The Plaid API emulator: every endpoint is `POST` with a JSON body, mounted at the root so a
 //! client only swaps its base URL. Unknown paths answer Plaid's 404 `NOT_FOUND` error object.
 
+mod bank_transfer_events;
+mod bank_transfer_rules;
+mod bank_transfer_store;
+mod bank_transfers;
 pub(crate) mod enums;
 pub(crate) mod error;
 pub(crate) mod link;
@@ -55,6 +59,38 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route(
             "/processor/account/get",
             post(processor::processor_account_get),
+        )
+        .route(
+            "/processor/bank_transfer/create",
+            post(bank_transfers::processor_bank_transfer_create),
+        )
+        .route(
+            "/bank_transfer/create",
+            post(bank_transfers::bank_transfer_create),
+        )
+        .route(
+            "/bank_transfer/get",
+            post(bank_transfers::bank_transfer_get),
+        )
+        .route(
+            "/bank_transfer/cancel",
+            post(bank_transfers::bank_transfer_cancel),
+        )
+        .route(
+            "/bank_transfer/list",
+            post(bank_transfers::bank_transfer_list),
+        )
+        .route(
+            "/bank_transfer/event/list",
+            post(bank_transfer_events::event_list),
+        )
+        .route(
+            "/bank_transfer/event/sync",
+            post(bank_transfer_events::event_sync),
+        )
+        .route(
+            "/sandbox/bank_transfer/simulate",
+            post(bank_transfer_events::sandbox_simulate),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -68,20 +68,26 @@ pub(crate) async fn processor_token_create(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    serve(shared, headers, body, TOKEN_CREATE, |shared, request: TokenCreate| {
-        let mut world = shared.world();
-        let item = world.plaid.item_by_access_token(&request.access_token)?;
-        if item.account(&request.account_id).is_none() {
-            return Err(PlaidError::invalid_account_id());
-        }
-        let item_id = item.item_id.clone();
-        let token = world.plaid.issue_processor_token(
-            &item_id,
-            &request.account_id,
-            Some(request.processor),
-        );
-        Ok(json!({ "processor_token": token }))
-    })
+    serve(
+        shared,
+        headers,
+        body,
+        TOKEN_CREATE,
+        |shared, request: TokenCreate| {
+            let mut world = shared.world();
+            let item = world.plaid.item_by_access_token(&request.access_token)?;
+            if item.account(&request.account_id).is_none() {
+                return Err(PlaidError::invalid_account_id());
+            }
+            let item_id = item.item_id.clone();
+            let token = world.plaid.issue_processor_token(
+                &item_id,
+                &request.account_id,
+                Some(request.processor),
+            );
+            Ok(json!({ "processor_token": token }))
+        },
+    )
     .await
 }
 
@@ -90,18 +96,26 @@ pub(crate) async fn sandbox_processor_token_create(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    serve(shared, headers, body, SANDBOX_TOKEN_CREATE, |shared, request: SandboxTokenCreate| {
-        check_institution(&request.institution_id)?;
-        let item = Item::sandbox(request.institution_id, vec!["auth".into()], None);
-        let account_id = item
-            .checking()
-            .map(|account| account.account_id.clone())
-            .unwrap_or_default();
-        let mut world = shared.world();
-        let item_id = world.plaid.add_item(item);
-        let token = world.plaid.issue_processor_token(&item_id, &account_id, None);
-        Ok(json!({ "processor_token": token }))
-    })
+    serve(
+        shared,
+        headers,
+        body,
+        SANDBOX_TOKEN_CREATE,
+        |shared, request: SandboxTokenCreate| {
+            check_institution(&request.institution_id)?;
+            let item = Item::sandbox(request.institution_id, vec!["auth".into()], None);
+            let account_id = item
+                .checking()
+                .map(|account| account.account_id.clone())
+                .unwrap_or_default();
+            let mut world = shared.world();
+            let item_id = world.plaid.add_item(item);
+            let token = world
+                .plaid
+                .issue_processor_token(&item_id, &account_id, None);
+            Ok(json!({ "processor_token": token }))
+        },
+    )
     .await
 }
 
@@ -124,19 +138,25 @@ pub(crate) async fn processor_auth_get(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    serve(shared, headers, body, PROCESSOR_READ, |shared, request: ProcessorRead| {
-        with_account(shared, &request.processor_token, |_, account| {
-            json!({
-                "account": account.to_wire(),
-                "numbers": {
-                    "ach": account.ach_numbers(),
-                    "bacs": null,
-                    "eft": null,
-                    "international": null,
-                },
+    serve(
+        shared,
+        headers,
+        body,
+        PROCESSOR_READ,
+        |shared, request: ProcessorRead| {
+            with_account(shared, &request.processor_token, |_, account| {
+                json!({
+                    "account": account.to_wire(),
+                    "numbers": {
+                        "ach": account.ach_numbers(),
+                        "bacs": null,
+                        "eft": null,
+                        "international": null,
+                    },
+                })
             })
-        })
-    })
+        },
+    )
     .await
 }
 
@@ -145,11 +165,19 @@ pub(crate) async fn processor_identity_get(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    serve(shared, headers, body, PROCESSOR_READ, |shared, request: ProcessorRead| {
-        with_account(shared, &request.processor_token, |_, account| {
-            json!({ "account": account.to_identity_wire() })
-        })
-    })
+    serve(
+        shared,
+        headers,
+        body,
+        PROCESSOR_READ,
+        |shared, request: ProcessorRead| {
+            with_account(
+                shared,
+                &request.processor_token,
+                |_, account| json!({ "account": account.to_identity_wire() }),
+            )
+        },
+    )
     .await
 }
 
@@ -158,11 +186,19 @@ pub(crate) async fn processor_balance_get(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    serve(shared, headers, body, BALANCE_GET, |shared, request: ProcessorRead| {
-        with_account(shared, &request.processor_token, |_, account| {
-            json!({ "account": account.to_wire() })
-        })
-    })
+    serve(
+        shared,
+        headers,
+        body,
+        BALANCE_GET,
+        |shared, request: ProcessorRead| {
+            with_account(
+                shared,
+                &request.processor_token,
+                |_, account| json!({ "account": account.to_wire() }),
+            )
+        },
+    )
     .await
 }
 

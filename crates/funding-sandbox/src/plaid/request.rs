@@ -131,7 +131,9 @@ fn take_credentials(
     let from_body = |body: &mut Map<String, Value>, name: &str| match body.remove(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) => Ok(Some(text)),
-        Some(_) => Err(PlaidError::invalid_field(format!("{name} must be a string"))),
+        Some(_) => Err(PlaidError::invalid_field(format!(
+            "{name} must be a string"
+        ))),
     };
     let from_header = |name: &str| {
         headers

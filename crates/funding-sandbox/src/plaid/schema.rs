@@ -9,7 +9,10 @@ use serde_json::{Map, Value};
 pub(crate) enum Kind {
     Str,
     /// An integer within `min..=max`.
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     /// A string from a closed list.
     Enum(&'static [&'static str]),
     /// An array whose items are all `item`, with at least `min_items` of them.
@@ -101,9 +104,9 @@ fn check_kind(value: &Value, kind: &Kind, path: &str, out: &mut Violations) {
         Kind::Str if !value.is_string() => out.invalid.push(format!("{path} must be a string")),
         Kind::Int { min, max } => match value.as_i64() {
             Some(number) if (*min..=*max).contains(&number) => {}
-            _ => out.invalid.push(format!(
-                "{path} must be an integer between {min} and {max}"
-            )),
+            _ => out
+                .invalid
+                .push(format!("{path} must be an integer between {min} and {max}")),
         },
         Kind::Enum(allowed) => match value.as_str() {
             Some(text) if allowed.contains(&text) => {}
@@ -114,9 +117,9 @@ fn check_kind(value: &Value, kind: &Kind, path: &str, out: &mut Violations) {
             None => out.invalid.push(format!("{path} must be a string")),
         },
         Kind::Array { item, min_items } => match value.as_array() {
-            Some(items) if items.len() < *min_items => out.invalid.push(format!(
-                "{path} must contain at least {min_items} item(s)"
-            )),
+            Some(items) if items.len() < *min_items => out
+                .invalid
+                .push(format!("{path} must contain at least {min_items} item(s)")),
             Some(items) => {
                 for (index, element) in items.iter().enumerate() {
                     check_kind(element, item, &format!("{path}[{index}]"), out);
@@ -159,8 +162,10 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_named_with_their_path() {
-        let v = run(json!({"institution_id": "ins_1", "initial_products": ["auth"],
-                           "extra": 1, "options": {"nope": true}}));
+        let v = run(
+            json!({"institution_id": "ins_1", "initial_products": ["auth"],
+                           "extra": 1, "options": {"nope": true}}),
+        );
         assert_eq!(v.unknown, vec!["extra", "options.nope"]);
     }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::bank_transfer_store::BankTransfers;
 use super::error::PlaidError;
 use super::model::{Item, PlaidAccount};
 use crate::ids::sandbox_token;
@@ -35,6 +36,8 @@ pub(crate) struct PlaidWorld {
     public_tokens: HashMap<String, PublicToken>,
     access_tokens: HashMap<String, String>,
     processor_tokens: HashMap<String, ProcessorGrant>,
+    /// Legacy Bank Transfers and their events.
+    pub bank_transfers: BankTransfers,
 }
 
 impl PlaidWorld {
@@ -181,7 +184,9 @@ mod tests {
     fn removing_an_item_revokes_its_processor_tokens() {
         let now = Utc::now();
         let (mut world, token) = world_with_token(now);
-        let (access, item_id) = world.exchange(&token, now, Duration::from_secs(60)).unwrap();
+        let (access, item_id) = world
+            .exchange(&token, now, Duration::from_secs(60))
+            .unwrap();
         let account_id = world.item(&item_id).unwrap().accounts[0].account_id.clone();
         let processor = world.issue_processor_token(&item_id, &account_id, Some("alpaca".into()));
         world.remove_item(&access).unwrap();

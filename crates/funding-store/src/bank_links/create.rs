@@ -69,13 +69,20 @@ pub(super) async fn begin_link(
     .await
     .map_err(from_db)?
     .ok_or_else(|| StoreError::NotFound("the idempotency record that conflicted".into()))?;
-    let resource_id = Uuid::try_parse(&record.resource_id)
-        .map_err(|_| corrupt("idempotency_records", &record.resource_id, "resource id is not a UUID"))?;
+    let resource_id = Uuid::try_parse(&record.resource_id).map_err(|_| {
+        corrupt(
+            "idempotency_records",
+            &record.resource_id,
+            "resource id is not a UUID",
+        )
+    })?;
     let existing = bank_link::Entity::find_by_id(resource_id)
         .one(&txn)
         .await
         .map_err(from_db)?
-        .ok_or_else(|| StoreError::NotFound(format!("bank link {resource_id} of an idempotency record")))?;
+        .ok_or_else(|| {
+            StoreError::NotFound(format!("bank link {resource_id} of an idempotency record"))
+        })?;
     txn.commit().await.map_err(from_db)?;
     Ok(Begin::Existing {
         fingerprint: record.fingerprint,

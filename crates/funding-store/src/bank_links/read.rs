@@ -4,7 +4,9 @@
 use funding_core::model::BankLink;
 use funding_core::ports::{Page, PageRequest, StoreError};
 use funding_domain::{AccountId, AchRelationshipId, BankLinkId};
-use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _};
+use sea_orm::{
+    ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _,
+};
 
 use crate::Store;
 use crate::entity::bank_link::{Column, Entity};
@@ -13,7 +15,10 @@ use crate::error::from_db;
 /// The largest page served, whatever is asked.
 pub(super) const MAX_PAGE_SIZE: u32 = 500;
 
-pub(super) async fn get_link(store: &Store, id: BankLinkId) -> Result<Option<BankLink>, StoreError> {
+pub(super) async fn get_link(
+    store: &Store,
+    id: BankLinkId,
+) -> Result<Option<BankLink>, StoreError> {
     Entity::find_by_id(id.as_uuid())
         .one(&store.db)
         .await

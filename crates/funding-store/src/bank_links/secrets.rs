@@ -41,7 +41,15 @@ pub(super) async fn link_secrets(store: &Store, id: BankLinkId) -> Result<LinkSe
     let processor_token = row
         .processor_token
         .as_deref()
-        .map(|sealed| open(store, &row.id, PROCESSOR_TOKEN, sealed, ProcessorToken::parse))
+        .map(|sealed| {
+            open(
+                store,
+                &row.id,
+                PROCESSOR_TOKEN,
+                sealed,
+                ProcessorToken::parse,
+            )
+        })
         .transpose()?;
     Ok(LinkSecrets {
         access_token,
@@ -56,10 +64,13 @@ fn open<T, E>(
     sealed: &[u8],
     parse: impl FnOnce(&str) -> Result<T, E>,
 ) -> Result<T, StoreError> {
-    let plaintext = store
-        .cipher
-        .open(slot(id, column), sealed)
-        .map_err(|_| corrupt(TABLE, id, &format!("{column} cannot be decrypted with the configured key")))?;
+    let plaintext = store.cipher.open(slot(id, column), sealed).map_err(|_| {
+        corrupt(
+            TABLE,
+            id,
+            &format!("{column} cannot be decrypted with the configured key"),
+        )
+    })?;
     let text = std::str::from_utf8(&plaintext)
         .map_err(|_| corrupt(TABLE, id, &format!("{column} is not text")))?;
     parse(text).map_err(|_| corrupt(TABLE, id, &format!("{column} is not a valid token")))
@@ -97,7 +108,12 @@ pub(super) async fn save_processor_token(
     processor_token: &ProcessorToken,
 ) -> Result<(), StoreError> {
     let uuid = id.as_uuid();
-    let sealed = seal(store, &uuid, PROCESSOR_TOKEN, processor_token.expose_secret())?;
+    let sealed = seal(
+        store,
+        &uuid,
+        PROCESSOR_TOKEN,
+        processor_token.expose_secret(),
+    )?;
     update(store, id, [(Column::ProcessorToken, Expr::value(sealed))]).await
 }
 

@@ -81,7 +81,10 @@ fn moving(id: BankLinkId, change: &StatusChange) -> UpdateMany<bank_link::Entity
             bank_link::Column::StatusReason,
             Expr::value(change.reason.clone()),
         )
-        .col_expr(bank_link::Column::UpdatedAt, Expr::value(db_time(change.at)))
+        .col_expr(
+            bank_link::Column::UpdatedAt,
+            Expr::value(db_time(change.at)),
+        )
         .filter(bank_link::Column::Id.eq(id.as_uuid()))
         .filter(bank_link::Column::Status.eq(change.from.as_str()))
 }

@@ -16,7 +16,10 @@ pub(crate) fn load_or_create(path: &Path) -> Result<Cipher, CipherError> {
         source,
     };
     match fs::read_to_string(path) {
-        Ok(text) => return Cipher::from_base64(&text),
+        Ok(text) => {
+            warn_if_shared(path);
+            return Cipher::from_base64(&text);
+        }
         Err(error) if error.kind() == io::ErrorKind::NotFound => {}
         Err(error) => return Err(key_file_error(error)),
     }
@@ -33,6 +36,21 @@ pub(crate) fn load_or_create(path: &Path) -> Result<Cipher, CipherError> {
         }
         Err(error) => Err(key_file_error(error)),
     }
+}
+
+/// A key file others can read is worth a warning (it is still used: sandbox mode must start).
+fn warn_if_shared(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        if let Ok(metadata) = fs::metadata(path)
+            && metadata.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(path = %path.display(), "the encryption key file is readable by others; chmod 600 it");
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 /// Writes `contents` to a private temporary file next to `path`, then links it into place; the link
@@ -61,4 +79,66 @@ fn write_private(path: &Path, contents: &[u8]) -> io::Result<()> {
     let mut file = options.open(path)?;
     file.write_all(contents)?;
     file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+
+    use super::super::Slot;
+    use super::*;
+
+    const ROW_A: Slot<'static> = Slot {
+        table: "bank_links",
+        column: "access_token",
+        row_id: b"row-a",
+    };
+
+    #[test]
+    fn a_missing_key_file_is_created_private_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/dir/funding.key");
+        let created = Cipher::load_or_create(&path).unwrap();
+        let sealed = created.seal(ROW_A, b"secret").unwrap();
+        let loaded = Cipher::load_or_create(&path).unwrap();
+        assert_eq!(loaded.open(ROW_A, &sealed).unwrap(), b"secret");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(STANDARD.decode(text.trim()).unwrap().len(), 32);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let leftovers = std::fs::read_dir(path.parent().unwrap()).unwrap().count();
+        assert_eq!(leftovers, 1, "no temporary file is left behind");
+    }
+
+    #[test]
+    fn a_key_file_that_is_not_a_key_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("funding.key");
+        std::fs::write(&path, "hello").unwrap();
+        assert!(matches!(
+            Cipher::load_or_create(&path),
+            Err(CipherError::InvalidKey)
+        ));
+    }
+
+    #[test]
+    fn concurrent_creators_agree_on_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("funding.key");
+        let ciphers: Vec<Cipher> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| Cipher::load_or_create(&path).unwrap()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let sealed = ciphers[0].seal(ROW_A, b"secret").unwrap();
+        for cipher in &ciphers {
+            assert_eq!(cipher.open(ROW_A, &sealed).unwrap(), b"secret");
+        }
+    }
 }

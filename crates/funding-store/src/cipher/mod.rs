@@ -80,7 +80,8 @@ impl Cipher {
         if bytes.len() != KEY_LEN {
             return Err(CipherError::InvalidKey);
         }
-        let aead = XChaCha20Poly1305::new_from_slice(&bytes).map_err(|_| CipherError::InvalidKey)?;
+        let aead =
+            XChaCha20Poly1305::new_from_slice(&bytes).map_err(|_| CipherError::InvalidKey)?;
         Ok(Cipher {
             aead: Arc::new(aead),
         })
@@ -95,6 +96,12 @@ impl Cipher {
         Cipher {
             aead: Arc::new(XChaCha20Poly1305::new(key)),
         }
+    }
+
+    /// Reads the base64 key in `path`, or creates the file with a fresh key (mode 0600 on unix) when it
+    /// does not exist. For sandbox mode; production passes its key through configuration.
+    pub fn load_or_create(path: impl AsRef<std::path::Path>) -> Result<Cipher, CipherError> {
+        key_file::load_or_create(path.as_ref())
     }
 
     /// Seals `plaintext` for `slot`.
@@ -151,14 +158,6 @@ impl fmt::Debug for Cipher {
     }
 }
 
-impl Cipher {
-    /// Reads the base64 key in `path`, or creates the file with a fresh key (mode 0600 on unix) when it
-    /// does not exist. For sandbox mode; production passes its key through configuration.
-    pub fn load_or_create(path: impl AsRef<std::path::Path>) -> Result<Cipher, CipherError> {
-        key_file::load_or_create(path.as_ref())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,8 +173,14 @@ mod tests {
         let cipher = Cipher::generate();
         let sealed = cipher.seal(ROW_A, b"access-sandbox-secret").unwrap();
         assert_eq!(sealed[0], FORMAT_V1);
-        assert_eq!(sealed.len(), 1 + NONCE_LEN + b"access-sandbox-secret".len() + 16);
-        assert_eq!(cipher.open(ROW_A, &sealed).unwrap(), b"access-sandbox-secret");
+        assert_eq!(
+            sealed.len(),
+            1 + NONCE_LEN + b"access-sandbox-secret".len() + 16
+        );
+        assert_eq!(
+            cipher.open(ROW_A, &sealed).unwrap(),
+            b"access-sandbox-secret"
+        );
     }
 
     #[test]
@@ -253,52 +258,5 @@ mod tests {
         assert!(shown.contains("REDACTED"));
         let error = Cipher::from_base64("c2VjcmV0").unwrap_err();
         assert!(!format!("{error} {error:?}").contains("c2VjcmV0"));
-    }
-
-    #[test]
-    fn a_missing_key_file_is_created_private_and_read_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("nested/dir/funding.key");
-        let created = Cipher::load_or_create(&path).unwrap();
-        let sealed = created.seal(ROW_A, b"secret").unwrap();
-        let loaded = Cipher::load_or_create(&path).unwrap();
-        assert_eq!(loaded.open(ROW_A, &sealed).unwrap(), b"secret");
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(STANDARD.decode(text.trim()).unwrap().len(), 32);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o600);
-        }
-        let leftovers = std::fs::read_dir(path.parent().unwrap()).unwrap().count();
-        assert_eq!(leftovers, 1, "no temporary file is left behind");
-    }
-
-    #[test]
-    fn a_key_file_that_is_not_a_key_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("funding.key");
-        std::fs::write(&path, "hello").unwrap();
-        assert!(matches!(
-            Cipher::load_or_create(&path),
-            Err(CipherError::InvalidKey)
-        ));
-    }
-
-    #[test]
-    fn concurrent_creators_agree_on_one_key() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("funding.key");
-        let ciphers: Vec<Cipher> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..8)
-                .map(|_| scope.spawn(|| Cipher::load_or_create(&path).unwrap()))
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
-        });
-        let sealed = ciphers[0].seal(ROW_A, b"secret").unwrap();
-        for cipher in &ciphers {
-            assert_eq!(cipher.open(ROW_A, &sealed).unwrap(), b"secret");
-        }
     }
 }

@@ -42,7 +42,7 @@ async fn a_second_begin_with_the_same_key_returns_the_first_link_and_fingerprint
         }
     );
     let raw = db.raw().await;
-    assert_eq!(count(&raw, "bank_links", Expr::value(true).into()).await, 1);
+    assert_eq!(count(&raw, "bank_links", Expr::value(true)).await, 1);
 }
 
 async fn the_same_key_from_another_caller_is_another_link(db: &TestDb) {
@@ -74,7 +74,10 @@ async fn sixteen_concurrent_begins_with_one_key_create_exactly_one_link(db: &Tes
     let mut created = Vec::new();
     let mut existing = Vec::new();
     for outcome in futures::future::join_all(tasks).await {
-        match outcome.expect("task").expect("no task fails, none sees SQLITE_BUSY") {
+        match outcome
+            .expect("task")
+            .expect("no task fails, none sees SQLITE_BUSY")
+        {
             Begin::Created(link) => created.push(link),
             Begin::Existing {
                 fingerprint,
@@ -90,11 +93,21 @@ async fn sixteen_concurrent_begins_with_one_key_create_exactly_one_link(db: &Tes
     assert!(existing.iter().all(|link| *link == created[0]));
     let raw = db.raw().await;
     assert_eq!(
-        count(&raw, "bank_links", Expr::col("idempotency_key").eq("race-key")).await,
+        count(
+            &raw,
+            "bank_links",
+            Expr::col("idempotency_key").eq("race-key")
+        )
+        .await,
         1
     );
     assert_eq!(
-        count(&raw, "idempotency_records", Expr::col("idempotency_key").eq("race-key")).await,
+        count(
+            &raw,
+            "idempotency_records",
+            Expr::col("idempotency_key").eq("race-key")
+        )
+        .await,
         1
     );
 }

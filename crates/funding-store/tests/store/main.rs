@@ -1,6 +1,8 @@
 //! funding-store against real databases. Every test body runs twice: on a fresh SQLite file in a
 //! temporary directory and on a fresh PostgreSQL database (created per test, dropped after).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on what they did not expect
+
 #[macro_use]
 mod support;
 

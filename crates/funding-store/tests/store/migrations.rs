@@ -47,7 +47,10 @@ async fn insert_raw_link(
 
 #[test]
 fn the_status_check_admits_exactly_the_domain_statuses() {
-    let domain: Vec<&str> = AchRelationshipStatus::ALL.iter().map(|s| s.as_str()).collect();
+    let domain: Vec<&str> = AchRelationshipStatus::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
     let mut domain_sorted = domain.clone();
     domain_sorted.sort_unstable();
     let mut schema = BANK_LINK_STATUSES.to_vec();
@@ -61,7 +64,11 @@ fn the_status_check_admits_exactly_the_domain_statuses() {
 async fn migrations_run_twice_without_error(db: &TestDb) {
     let store = db.store().await;
     store.migrate().await.expect("a second run is a no-op");
-    db.store().await.migrate().await.expect("and so is a third, from another store");
+    db.store()
+        .await
+        .migrate()
+        .await
+        .expect("and so is a third, from another store");
     let link = created_link(&store, account(), "after-migrations").await;
     assert_eq!(link.status, AchRelationshipStatus::Creating);
 }
@@ -73,7 +80,7 @@ async fn replicas_starting_together_migrate_once(db: &TestDb) {
     a.expect("first replica migrates");
     b.expect("second replica migrates");
     let raw = db.raw().await;
-    assert_eq!(count(&raw, "seaql_migrations", Expr::value(true).into()).await, 3);
+    assert_eq!(count(&raw, "seaql_migrations", Expr::value(true)).await, 3);
 }
 
 async fn an_unknown_status_is_refused_by_the_database(db: &TestDb) {
@@ -144,7 +151,13 @@ async fn a_required_column_cannot_be_null(db: &TestDb) {
     let raw = db.raw().await;
     let insert = Query::insert()
         .into_table("idempotency_records")
-        .columns(["caller", "operation", "idempotency_key", "resource_id", "created_at"])
+        .columns([
+            "caller",
+            "operation",
+            "idempotency_key",
+            "resource_id",
+            "created_at",
+        ])
         .values_panic([
             Expr::value("c"),
             Expr::value("op"),

@@ -150,7 +150,9 @@ impl TestDb {
     pub async fn unmigrated_store(&self, cipher: Cipher) -> Store {
         Store::connect(&self.url, cipher)
             .await
-            .unwrap_or_else(|error| panic!("connect to the {:?} test database: {error}", self.backend))
+            .unwrap_or_else(|error| {
+                panic!("connect to the {:?} test database: {error}", self.backend)
+            })
     }
 
     /// A connection of its own, for SQL that goes around the store.
@@ -240,7 +242,9 @@ impl Clock for ManualClock {
 
 /// A fixed instant with a sub-microsecond part, so that precision handling is exercised.
 pub fn t0() -> DateTime<Utc> {
-    Utc.timestamp_opt(1_767_225_600, 123_456_789).single().expect("instant")
+    Utc.timestamp_opt(1_767_225_600, 123_456_789)
+        .single()
+        .expect("instant")
 }
 
 pub fn seconds(n: i64) -> chrono::TimeDelta {
@@ -322,16 +326,29 @@ pub async fn count(db: &DatabaseConnection, table: &'static str, condition: Simp
 
 /// The history rows of `link`.
 pub async fn history_count(db: &DatabaseConnection, link: BankLinkId) -> i64 {
-    count(db, "bank_link_status_history", Expr::col("link_id").eq(link.as_uuid())).await
+    count(
+        db,
+        "bank_link_status_history",
+        Expr::col("link_id").eq(link.as_uuid()),
+    )
+    .await
 }
 
 /// The raw bytes of a link's column.
-pub async fn raw_bytes(db: &DatabaseConnection, link: BankLinkId, column: &'static str) -> Option<Vec<u8>> {
+pub async fn raw_bytes(
+    db: &DatabaseConnection,
+    link: BankLinkId,
+    column: &'static str,
+) -> Option<Vec<u8>> {
     let query = Query::select()
         .column(column)
         .from("bank_links")
         .and_where(Expr::col("id").eq(link.as_uuid()))
         .to_owned();
-    let row = db.query_one(&query).await.expect("select").expect("the link");
+    let row = db
+        .query_one(&query)
+        .await
+        .expect("select")
+        .expect("the link");
     row.try_get::<Option<Vec<u8>>>("", column).expect("bytes")
 }

@@ -1,0 +1,96 @@
+//! `funding.v1.BankLinkService`: requests in, core use cases, links or statuses out.
+
+use funding_client::v1::bank_link_service_server::BankLinkService;
+use funding_client::v1::{
+    CreateBankLinkRequest, CreateBankLinkResponse, DeleteBankLinkRequest, DeleteBankLinkResponse,
+    GetBankLinkRequest, GetBankLinkResponse, ListBankLinksRequest, ListBankLinksResponse,
+};
+use funding_core::{BankLinks, CreateBankLinkInput};
+use tonic::{Request, Response, Status};
+
+use crate::auth::{Scope, require};
+use crate::convert;
+use crate::error::into_status;
+
+pub struct BankLinkApi {
+    links: BankLinks,
+}
+
+impl BankLinkApi {
+    pub fn new(links: BankLinks) -> Self {
+        Self { links }
+    }
+}
+
+#[tonic::async_trait]
+impl BankLinkService for BankLinkApi {
+    async fn create_bank_link(
+        &self,
+        request: Request<CreateBankLinkRequest>,
+    ) -> Result<Response<CreateBankLinkResponse>, Status> {
+        let caller = require(&request, Scope::LinksWrite)?;
+        let body = request.into_inner();
+        let input = CreateBankLinkInput {
+            account_id: body.account_id,
+            public_token: body.public_token,
+            plaid_account_id: body.plaid_account_id,
+            nickname: body.nickname,
+            idempotency_key: body.idempotency_key,
+        };
+        let link = self
+            .links
+            .create(&caller.name, input)
+            .await
+            .map_err(into_status)?;
+        Ok(Response::new(CreateBankLinkResponse {
+            bank_link: Some(convert::bank_link(&link)),
+        }))
+    }
+
+    async fn get_bank_link(
+        &self,
+        request: Request<GetBankLinkRequest>,
+    ) -> Result<Response<GetBankLinkResponse>, Status> {
+        require(&request, Scope::Read)?;
+        let link = self
+            .links
+            .get(&request.get_ref().id)
+            .await
+            .map_err(into_status)?;
+        Ok(Response::new(GetBankLinkResponse {
+            bank_link: Some(convert::bank_link(&link)),
+        }))
+    }
+
+    async fn list_bank_links(
+        &self,
+        request: Request<ListBankLinksRequest>,
+    ) -> Result<Response<ListBankLinksResponse>, Status> {
+        require(&request, Scope::Read)?;
+        let body = request.get_ref();
+        let page = self
+            .links
+            .list(&body.account_id, body.page_size, &body.page_token)
+            .await
+            .map_err(into_status)?;
+        Ok(Response::new(ListBankLinksResponse {
+            bank_links: page.items.iter().map(convert::bank_link).collect(),
+            next_page_token: page.next_after.map(|id| id.to_string()).unwrap_or_default(),
+        }))
+    }
+
+    async fn delete_bank_link(
+        &self,
+        request: Request<DeleteBankLinkRequest>,
+    ) -> Result<Response<DeleteBankLinkResponse>, Status> {
+        require(&request, Scope::LinksWrite)?;
+        let link = self
+            .links
+            .delete(&request.get_ref().id)
+            .await
+            .map_err(into_status)?;
+        Ok(Response::new(DeleteBankLinkResponse {
+            bank_link: Some(convert::bank_link(&link)),
+        }))
+    }
+}

@@ -1,0 +1,150 @@
+//! The one mapping from [`CoreError`] to `tonic::Status`: a status code, a message safe to show, and
+//! `tonic-types` details — `ErrorInfo { reason, domain: "funding.v1" }` on every error, `BadRequest`
+//! for validation, `PreconditionFailure` for state conflicts, `RetryInfo` on UNAVAILABLE and
+//! RESOURCE_EXHAUSTED. Provider errors carry the provider and its own code in `ErrorInfo.metadata`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use funding_core::CoreError;
+use funding_core::ports::{ProviderError, ProviderErrorKind, StoreError};
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+pub const DOMAIN: &str = "funding.v1";
+
+/// How long callers are told to wait after a provider or database outage when the provider did not say.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Converts a use case's error into the status a caller gets. Logs the cause.
+pub fn into_status(error: CoreError) -> Status {
+    match error {
+        CoreError::InvalidArgument(errors) => {
+            let mut details = ErrorDetails::new();
+            for error in errors.iter() {
+                details.add_bad_request_violation(error.field(), error.rule());
+            }
+            details.set_error_info("INVALID_ARGUMENT", DOMAIN, HashMap::new());
+            let message = format!("invalid request: {errors}");
+            Status::with_error_details(Code::InvalidArgument, message, details)
+        }
+        CoreError::IdempotencyKeyReused { operation, field } => {
+            let mut details = ErrorDetails::new();
+            details.set_error_info(
+                "IDEMPOTENCY_KEY_REUSED",
+                DOMAIN,
+                HashMap::from([
+                    ("field".to_owned(), field.clone()),
+                    ("operation".to_owned(), operation.to_owned()),
+                ]),
+            );
+            details.add_precondition_failure_violation(
+                "IDEMPOTENCY_KEY_REUSED",
+                "idempotency_key",
+                format!("the key was used before for a request with a different {field}"),
+            );
+            Status::with_error_details(
+                Code::FailedPrecondition,
+                format!(
+                    "idempotency_key was used before for a {operation} with a different {field}"
+                ),
+                details,
+            )
+        }
+        CoreError::NotFound { resource, id } => {
+            let mut details = ErrorDetails::new();
+            details.set_error_info(
+                "NOT_FOUND",
+                DOMAIN,
+                HashMap::from([("resource".to_owned(), resource.to_owned())]),
+            );
+            Status::with_error_details(
+                Code::NotFound,
+                format!("{resource} {id} not found"),
+                details,
+            )
+        }
+        CoreError::FailedPrecondition {
+            reason,
+            subject,
+            message,
+        } => {
+            let mut details = ErrorDetails::new();
+            details.set_error_info(reason, DOMAIN, HashMap::new());
+            details.add_precondition_failure_violation(reason, subject, message.clone());
+            Status::with_error_details(Code::FailedPrecondition, message, details)
+        }
+        CoreError::Provider(error) => provider_status(&error),
+        CoreError::Store(error) => store_status(&error),
+    }
+}
+
+fn provider_status(error: &ProviderError) -> Status {
+    let (code, reason) = match error.kind {
+        ProviderErrorKind::InvalidRequest | ProviderErrorKind::InvalidInput => {
+            (Code::InvalidArgument, "PROVIDER_REFUSED_INPUT")
+        }
+        ProviderErrorKind::NotFound => (Code::NotFound, "PROVIDER_NOT_FOUND"),
+        ProviderErrorKind::Conflict => (Code::AlreadyExists, "PROVIDER_CONFLICT"),
+        ProviderErrorKind::Forbidden => (Code::FailedPrecondition, "PROVIDER_FORBIDDEN"),
+        ProviderErrorKind::Unauthorized => (Code::Internal, "PROVIDER_CREDENTIALS_REFUSED"),
+        ProviderErrorKind::RateLimited => (Code::Unavailable, "PROVIDER_RATE_LIMITED"),
+        ProviderErrorKind::Unavailable | ProviderErrorKind::Transport => {
+            (Code::Unavailable, "PROVIDER_UNAVAILABLE")
+        }
+        ProviderErrorKind::Decode => (Code::Internal, "PROVIDER_ANSWER_UNREADABLE"),
+    };
+    let mut metadata = HashMap::from([
+        ("provider".to_owned(), error.provider.to_string()),
+        ("provider_code".to_owned(), error.code.clone()),
+    ]);
+    if let Some(request_id) = &error.request_id {
+        metadata.insert("provider_request_id".to_owned(), request_id.clone());
+    }
+    if let Some(status) = error.http_status {
+        metadata.insert("provider_http_status".to_owned(), status.to_string());
+    }
+    let mut details = ErrorDetails::new();
+    details.set_error_info(reason, DOMAIN, metadata);
+    if code == Code::Unavailable {
+        details.set_retry_info(Some(error.retry_after.unwrap_or(DEFAULT_RETRY_AFTER)));
+    }
+    if code == Code::Internal {
+        tracing::error!(provider = %error.provider, provider_code = %error.code, "provider call failed: {}", error.message);
+    } else {
+        tracing::info!(provider = %error.provider, provider_code = %error.code, "provider refused: {}", error.message);
+    }
+    let message = match (code, &error.display_message) {
+        (Code::Internal, _) => format!(
+            "{} could not serve the request ({})",
+            error.provider, error.code
+        ),
+        (_, Some(display)) => format!(
+            "{} {}: {} ({display})",
+            error.provider, error.code, error.message
+        ),
+        _ => format!("{} {}: {}", error.provider, error.code, error.message),
+    };
+    Status::with_error_details(code, message, details)
+}
+
+fn store_status(error: &StoreError) -> Status {
+    let mut details = ErrorDetails::new();
+    match error {
+        StoreError::Unavailable(_) => {
+            tracing::warn!("database unavailable: {error}");
+            details.set_error_info("DATABASE_UNAVAILABLE", DOMAIN, HashMap::new());
+            details.set_retry_info(Some(DEFAULT_RETRY_AFTER));
+            Status::with_error_details(
+                Code::Unavailable,
+                "the database is unavailable; retry later",
+                details,
+            )
+        }
+        _ => {
+            tracing::error!("storage failed: {error}");
+            details.set_error_info("INTERNAL", DOMAIN, HashMap::new());
+            Status::with_error_details(Code::Internal, "internal error", details)
+        }
+    }
+}

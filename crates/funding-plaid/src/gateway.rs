@@ -1,0 +1,126 @@
+//! The [`PlaidGateway`] port on [`PlaidClient`]: the four link-flow endpoints, their answers turned
+//! into domain values (tokens checked for their shape, ids for theirs). All four are safe to repeat:
+//! an exchange answers the same Item, and a processor token may be created more than once.
+
+use async_trait::async_trait;
+use funding_core::ports::{ExchangedItem, PlaidAccount, PlaidGateway, ProviderError};
+use funding_domain::{
+    AccessToken, PlaidAccountId, PlaidItemId, ProcessorToken, PublicToken, ValidationError,
+};
+use reqwest::StatusCode;
+
+use crate::call::Endpoint;
+use crate::client::PlaidClient;
+use crate::failure::decode_error;
+use crate::wire::link::{
+    ALPACA_PROCESSOR, AccountsGetRequest, AccountsGetResponse, ProcessorTokenCreateRequest,
+    ProcessorTokenCreateResponse, PublicTokenExchangeRequest, PublicTokenExchangeResponse,
+    SANDBOX_INITIAL_PRODUCTS, SandboxPublicTokenCreateRequest, SandboxPublicTokenCreateResponse,
+};
+
+pub(crate) const EXCHANGE_PUBLIC_TOKEN: Endpoint = Endpoint {
+    path: "/item/public_token/exchange",
+    idempotent: true,
+};
+pub(crate) const CREATE_PROCESSOR_TOKEN: Endpoint = Endpoint {
+    path: "/processor/token/create",
+    idempotent: true,
+};
+pub(crate) const GET_ACCOUNTS: Endpoint = Endpoint {
+    path: "/accounts/get",
+    idempotent: true,
+};
+pub(crate) const SANDBOX_CREATE_PUBLIC_TOKEN: Endpoint = Endpoint {
+    path: "/sandbox/public_token/create",
+    idempotent: true,
+};
+
+#[async_trait]
+impl PlaidGateway for PlaidClient {
+    #[tracing::instrument(skip_all, fields(endpoint = EXCHANGE_PUBLIC_TOKEN.path, item_id = tracing::field::Empty))]
+    async fn exchange_public_token(
+        &self,
+        public_token: &PublicToken,
+    ) -> Result<ExchangedItem, ProviderError> {
+        let request = PublicTokenExchangeRequest {
+            public_token: public_token.expose_secret(),
+        };
+        let response: PublicTokenExchangeResponse =
+            self.call(EXCHANGE_PUBLIC_TOKEN, &request).await?;
+        let item = ExchangedItem {
+            access_token: read(
+                EXCHANGE_PUBLIC_TOKEN,
+                AccessToken::parse(&response.access_token),
+            )?,
+            item_id: read(EXCHANGE_PUBLIC_TOKEN, PlaidItemId::parse(&response.item_id))?,
+        };
+        tracing::Span::current().record("item_id", item.item_id.as_str());
+        Ok(item)
+    }
+
+    #[tracing::instrument(skip_all, fields(endpoint = CREATE_PROCESSOR_TOKEN.path, account_id = %account_id))]
+    async fn create_processor_token(
+        &self,
+        access_token: &AccessToken,
+        account_id: &PlaidAccountId,
+    ) -> Result<ProcessorToken, ProviderError> {
+        let request = ProcessorTokenCreateRequest {
+            access_token: access_token.expose_secret(),
+            account_id: account_id.as_str(),
+            processor: ALPACA_PROCESSOR,
+        };
+        let response: ProcessorTokenCreateResponse =
+            self.call(CREATE_PROCESSOR_TOKEN, &request).await?;
+        read(
+            CREATE_PROCESSOR_TOKEN,
+            ProcessorToken::parse(&response.processor_token),
+        )
+    }
+
+    #[tracing::instrument(skip_all, fields(endpoint = GET_ACCOUNTS.path))]
+    async fn list_accounts(
+        &self,
+        access_token: &AccessToken,
+    ) -> Result<Vec<PlaidAccount>, ProviderError> {
+        let request = AccountsGetRequest {
+            access_token: access_token.expose_secret(),
+        };
+        let response: AccountsGetResponse = self.call(GET_ACCOUNTS, &request).await?;
+        response
+            .accounts
+            .into_iter()
+            .map(|account| {
+                Ok(PlaidAccount {
+                    account_id: read(GET_ACCOUNTS, PlaidAccountId::parse(&account.account_id))?,
+                    name: account.name,
+                    mask: account.mask,
+                    account_type: account.account_type,
+                    subtype: account.subtype,
+                })
+            })
+            .collect()
+    }
+
+    #[tracing::instrument(skip_all, fields(endpoint = SANDBOX_CREATE_PUBLIC_TOKEN.path, institution_id = %institution_id))]
+    async fn sandbox_create_public_token(
+        &self,
+        institution_id: &str,
+    ) -> Result<PublicToken, ProviderError> {
+        let request = SandboxPublicTokenCreateRequest {
+            institution_id,
+            initial_products: SANDBOX_INITIAL_PRODUCTS,
+        };
+        let response: SandboxPublicTokenCreateResponse =
+            self.call(SANDBOX_CREATE_PUBLIC_TOKEN, &request).await?;
+        read(
+            SANDBOX_CREATE_PUBLIC_TOKEN,
+            PublicToken::parse(&response.public_token),
+        )
+    }
+}
+
+/// A value from a 200 answer that breaks its rule is an answer we cannot use. The validation error
+/// names the field and the rule, never the value.
+fn read<T>(endpoint: Endpoint, parsed: Result<T, ValidationError>) -> Result<T, ProviderError> {
+    parsed.map_err(|error| decode_error(endpoint.path, StatusCode::OK, &error.to_string()))
+}

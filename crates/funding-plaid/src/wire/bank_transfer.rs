@@ -1,0 +1,272 @@
+//! The legacy Bank Transfers bodies: `/processor/bank_transfer/create`, `/bank_transfer/get`,
+//! `/bank_transfer/cancel`, `/bank_transfer/event/sync` and `/sandbox/bank_transfer/simulate`, and
+//! Plaid's [`BankTransfer`] and [`BankTransferEvent`] objects. Enum strings this adapter does not know
+//! are kept ([`OrUnknown`], `PlaidBankTransferStatus::Unknown`), so one new value never blocks the
+//! event cursor.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use funding_domain::{
+    AchClass, AchReturnCode, Amount, BankTransferId, BankTransferRequest, BankTransferType,
+    Currency, Network, PlaidBankTransferStatus,
+};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::OrUnknown;
+
+/// Plaid's `BankTransfer` object (all 17 fields).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct BankTransfer {
+    pub id: BankTransferId,
+    /// Required by the spec; `None` if Plaid ever sends `null` (wires carry no ACH class).
+    pub ach_class: Option<OrUnknown<AchClass>>,
+    /// The Plaid account of the end user.
+    pub account_id: String,
+    #[serde(rename = "type")]
+    pub transfer_type: OrUnknown<BankTransferType>,
+    pub user: BankTransferUserDetails,
+    /// A decimal string on the wire (`"12.34"`).
+    pub amount: Decimal,
+    pub iso_currency_code: String,
+    pub description: String,
+    pub created: DateTime<Utc>,
+    pub status: PlaidBankTransferStatus,
+    pub network: OrUnknown<Network>,
+    /// Whether `/bank_transfer/cancel` may still cancel it.
+    pub cancellable: bool,
+    /// Set when the transfer failed or was reversed.
+    pub failure_reason: Option<BankTransferFailure>,
+    pub custom_tag: Option<String>,
+    pub metadata: Option<BTreeMap<String, String>>,
+    pub origination_account_id: Option<String>,
+    pub direction: Option<OrUnknown<BankTransferDirection>>,
+}
+
+/// `BankTransferUser` as Plaid returns it, `routing_number` included.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct BankTransferUserDetails {
+    pub legal_name: String,
+    #[serde(default)]
+    pub email_address: Option<String>,
+    /// Response-only; never sent.
+    #[serde(default)]
+    pub routing_number: Option<String>,
+}
+
+/// `BankTransferFailure`: why a transfer failed or was reversed. Also the `failure_reason` of a
+/// sandbox simulation, where unset fields are left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BankTransferFailure {
+    /// Given when the transfer was reversed, e.g. `R01`; unknown codes are kept as given.
+    #[serde(default, with = "return_code", skip_serializing_if = "Option::is_none")]
+    pub ach_return_code: Option<AchReturnCode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// `BankTransferDirection`: `outbound` transfers were made through the API, `inbound` ones were
+/// received by the origination account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BankTransferDirection {
+    Outbound,
+    Inbound,
+}
+
+/// Plaid's `BankTransferEvent`, as `/bank_transfer/event/sync` lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct BankTransferEvent {
+    /// Sequential; the cursor for the next sync.
+    pub event_id: u64,
+    pub timestamp: DateTime<Utc>,
+    /// `BankTransferEventType`: its values are the statuses the transfer moves to.
+    pub event_type: PlaidBankTransferStatus,
+    pub account_id: String,
+    pub bank_transfer_id: BankTransferId,
+    /// Kept as given; Plaid may send `null` or an empty string.
+    pub origination_account_id: Option<String>,
+    pub bank_transfer_type: OrUnknown<BankTransferType>,
+    pub bank_transfer_amount: Decimal,
+    pub bank_transfer_iso_currency_code: String,
+    pub failure_reason: Option<BankTransferFailure>,
+    pub direction: Option<OrUnknown<BankTransferDirection>>,
+}
+
+/// The events `/sandbox/bank_transfer/simulate` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SimulatedBankTransferEvent {
+    /// pending → posted.
+    Posted,
+    /// pending → failed.
+    Failed,
+    /// posted → reversed (give an `ach_return_code`).
+    Reversed,
+}
+
+/// `ProcessorBankTransferCreateRequest`. `user.routing_number` has no field here: it is never sent.
+#[derive(Serialize)]
+pub(crate) struct ProcessorBankTransferCreateRequest<'a> {
+    idempotency_key: &'a str,
+    processor_token: &'a str,
+    #[serde(rename = "type")]
+    transfer_type: BankTransferType,
+    network: Network,
+    amount: Amount,
+    iso_currency_code: Currency,
+    description: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ach_class: Option<AchClass>,
+    user: UserRequest<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    custom_tag: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<&'a BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    origination_account_id: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct UserRequest<'a> {
+    legal_name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email_address: Option<&'a str>,
+}
+
+impl<'a> From<&'a BankTransferRequest> for ProcessorBankTransferCreateRequest<'a> {
+    fn from(request: &'a BankTransferRequest) -> Self {
+        Self {
+            idempotency_key: request.idempotency_key().as_str(),
+            processor_token: request.processor_token().expose_secret(),
+            transfer_type: request.transfer_type(),
+            network: request.network(),
+            amount: request.amount(),
+            iso_currency_code: request.currency(),
+            description: request.description().as_str(),
+            ach_class: request.ach_class(),
+            user: UserRequest {
+                legal_name: request.user().legal_name().as_str(),
+                email_address: request.user().email_address().map(|email| email.as_str()),
+            },
+            custom_tag: request.custom_tag().map(|tag| tag.as_str()),
+            metadata: request.metadata().map(|metadata| metadata.as_map()),
+            origination_account_id: request.origination_account_id().map(|id| id.as_str()),
+        }
+    }
+}
+
+/// `ProcessorBankTransferCreateResponse` and `BankTransferGetResponse`.
+#[derive(Deserialize)]
+pub(crate) struct BankTransferResponse {
+    pub bank_transfer: BankTransfer,
+}
+
+/// `BankTransferGetRequest` and `BankTransferCancelRequest`.
+#[derive(Debug, Serialize)]
+pub(crate) struct BankTransferIdRequest<'a> {
+    pub bank_transfer_id: &'a str,
+}
+
+/// A response with nothing but `request_id` (`BankTransferCancelResponse`,
+/// `SandboxBankTransferSimulateResponse`).
+#[derive(Deserialize)]
+pub(crate) struct EmptyResponse {}
+
+/// `BankTransferEventSyncRequest`.
+#[derive(Debug, Serialize)]
+pub(crate) struct BankTransferEventSyncRequest {
+    pub after_id: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u8>,
+}
+
+/// `BankTransferEventSyncResponse`.
+#[derive(Deserialize)]
+pub(crate) struct BankTransferEventSyncResponse {
+    pub bank_transfer_events: Vec<BankTransferEvent>,
+}
+
+/// `SandboxBankTransferSimulateRequest`.
+#[derive(Debug, Serialize)]
+pub(crate) struct SandboxBankTransferSimulateRequest<'a> {
+    pub bank_transfer_id: &'a str,
+    pub event_type: SimulatedBankTransferEvent,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<&'a BankTransferFailure>,
+}
+
+/// `ach_return_code` as a string on the wire, an [`AchReturnCode`] here.
+mod return_code {
+    use funding_domain::AchReturnCode;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<AchReturnCode>, D::Error> {
+        Ok(Option::<String>::deserialize(deserializer)?.map(|code| AchReturnCode::parse(&code)))
+    }
+
+    pub fn serialize<S: Serializer>(
+        code: &Option<AchReturnCode>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match code {
+            Some(code) => serializer.serialize_str(code.code()),
+            None => serializer.serialize_none(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bank_transfer_with_values_plaid_added_later_is_still_read() {
+        let transfer: BankTransfer = serde_json::from_value(serde_json::json!({
+            "id": "460cbe92-2dcc-8eae-5ad6-b37d0ec90fd9", "ach_class": "iat",
+            "account_id": "6qL6lWoQkAfNE3mB8Kk5tAnvpX81qefrvvl7B", "type": "refund",
+            "user": {"legal_name": "John Smith", "email_address": null, "routing_number": "111111111"},
+            "amount": "12.34", "iso_currency_code": "USD", "description": "Testing2",
+            "created": "2020-08-06T17:27:15Z", "status": "settled", "network": "rtp", "cancellable": false,
+            "failure_reason": {"ach_return_code": "R99", "description": "new"}, "custom_tag": null,
+            "metadata": null, "origination_account_id": "", "direction": "sideways", "brand_new_field": 1
+        }))
+        .unwrap();
+        assert_eq!(transfer.ach_class, Some(OrUnknown::Unknown("iat".into())));
+        assert_eq!(transfer.transfer_type, OrUnknown::Unknown("refund".into()));
+        assert_eq!(
+            transfer.status,
+            PlaidBankTransferStatus::Unknown("settled".into())
+        );
+        assert_eq!(transfer.network, OrUnknown::Unknown("rtp".into()));
+        assert_eq!(
+            transfer.direction,
+            Some(OrUnknown::Unknown("sideways".into()))
+        );
+        let failure = transfer.failure_reason.unwrap();
+        assert_eq!(
+            failure.ach_return_code,
+            Some(AchReturnCode::Unknown("R99".into()))
+        );
+        assert_eq!(transfer.amount.to_string(), "12.34");
+    }
+
+    #[test]
+    fn a_simulated_failure_sends_only_what_is_set() {
+        let failure = BankTransferFailure {
+            ach_return_code: Some(AchReturnCode::parse("R01")),
+            description: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&failure).unwrap(),
+            serde_json::json!({"ach_return_code": "R01"})
+        );
+        assert_eq!(
+            serde_json::to_value(BankTransferFailure::default()).unwrap(),
+            serde_json::json!({})
+        );
+    }
+}

@@ -1,0 +1,74 @@
+//! The link flow's bodies: `/item/public_token/exchange`, `/processor/token/create`,
+//! `/accounts/get` and `/sandbox/public_token/create`.
+
+use serde::{Deserialize, Serialize};
+
+/// The processor this service creates tokens for.
+pub(crate) const ALPACA_PROCESSOR: &str = "alpaca";
+/// The products a sandbox Item is created with: Auth is what a processor token needs.
+pub(crate) const SANDBOX_INITIAL_PRODUCTS: &[&str] = &["auth"];
+
+/// `ItemPublicTokenExchangeRequest`.
+#[derive(Serialize)]
+pub(crate) struct PublicTokenExchangeRequest<'a> {
+    pub public_token: &'a str,
+}
+
+/// `ItemPublicTokenExchangeResponse`.
+#[derive(Deserialize)]
+pub(crate) struct PublicTokenExchangeResponse {
+    pub access_token: String,
+    pub item_id: String,
+}
+
+/// `ProcessorTokenCreateRequest`.
+#[derive(Serialize)]
+pub(crate) struct ProcessorTokenCreateRequest<'a> {
+    pub access_token: &'a str,
+    pub account_id: &'a str,
+    pub processor: &'static str,
+}
+
+/// `ProcessorTokenCreateResponse`.
+#[derive(Deserialize)]
+pub(crate) struct ProcessorTokenCreateResponse {
+    pub processor_token: String,
+}
+
+/// `AccountsGetRequest` (without `options`: every account of the Item).
+#[derive(Serialize)]
+pub(crate) struct AccountsGetRequest<'a> {
+    pub access_token: &'a str,
+}
+
+/// `AccountsGetResponse`; the Item and balances are not needed here.
+#[derive(Debug, Deserialize)]
+pub(crate) struct AccountsGetResponse {
+    pub accounts: Vec<AccountBase>,
+}
+
+/// The parts of `AccountBase` the link flow uses.
+#[derive(Debug, Deserialize)]
+pub(crate) struct AccountBase {
+    pub account_id: String,
+    pub name: String,
+    #[serde(default)]
+    pub mask: Option<String>,
+    #[serde(rename = "type")]
+    pub account_type: String,
+    #[serde(default)]
+    pub subtype: Option<String>,
+}
+
+/// `SandboxPublicTokenCreateRequest` (without `options`: Plaid's default test user).
+#[derive(Debug, Serialize)]
+pub(crate) struct SandboxPublicTokenCreateRequest<'a> {
+    pub institution_id: &'a str,
+    pub initial_products: &'static [&'static str],
+}
+
+/// `SandboxPublicTokenCreateResponse`.
+#[derive(Deserialize)]
+pub(crate) struct SandboxPublicTokenCreateResponse {
+    pub public_token: String,
+}

@@ -1,0 +1,17 @@
+//! The Plaid adapter against a fake Plaid (wiremock): the exact requests it sends, how it reads
+//! answers and errors, its retries, its conformance to the official OpenAPI spec, and that no
+//! secret ever shows.
+
+// Test helpers outside `#[test]` functions may unwrap too (the project's rule covers tests/).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod bank_transfers;
+mod conformance;
+mod errors;
+mod fixtures;
+mod link_requests;
+mod logs;
+mod retries;
+mod secrets;
+mod spec;
+mod support;

@@ -1,0 +1,266 @@
+//! Retries: 429 and 500/502/503/504 and lost connections are tried again with backoff, up to
+//! `max_attempts`, then the last error is returned; a refusal is never repeated; endpoints that are
+//! not safe to repeat are repeated only when Plaid surely did nothing.
+
+use std::time::Duration;
+
+use funding_core::ports::{PlaidGateway, ProviderErrorKind};
+use funding_domain::BankTransferId;
+use funding_plaid::PlaidClient;
+use serde_json::json;
+use wiremock::ResponseTemplate;
+
+use crate::bank_transfers::full_request;
+use crate::fixtures::{self, plaid_error};
+use crate::support::*;
+
+fn internal_error() -> ResponseTemplate {
+    ResponseTemplate::new(500).set_body_json(plaid_error(
+        "API_ERROR",
+        "INTERNAL_SERVER_ERROR",
+        "an unexpected error occurred",
+        "req-500",
+    ))
+}
+
+fn rate_limited() -> ResponseTemplate {
+    ResponseTemplate::new(429)
+        .insert_header("Retry-After", "2")
+        .set_body_json(plaid_error(
+            "RATE_LIMIT_EXCEEDED",
+            "RATE_LIMIT",
+            "rate limit exceeded",
+            "req-429",
+        ))
+}
+
+#[tokio::test]
+async fn rate_limiting_is_retried_then_reported_with_retry_after() {
+    let (server, client) = plaid().await;
+    on("/processor/token/create", rate_limited())
+        .mount(&server)
+        .await;
+
+    let error = client
+        .create_processor_token(&access_token(), &account_id())
+        .await
+        .unwrap_err();
+
+    assert_eq!(error.kind, ProviderErrorKind::RateLimited);
+    assert_eq!(error.code, "RATE_LIMIT");
+    assert_eq!(error.http_status, Some(429));
+    assert_eq!(error.retry_after, Some(Duration::from_secs(2)));
+    assert_eq!(error.request_id.as_deref(), Some("req-429"));
+    assert!(error.is_retryable());
+    assert_eq!(
+        received(&server, "/processor/token/create").await.len(),
+        MAX_ATTEMPTS as usize
+    );
+}
+
+#[tokio::test]
+async fn an_internal_server_error_is_retried_and_a_later_success_is_returned() {
+    let (server, client) = plaid().await;
+    on("/item/public_token/exchange", internal_error())
+        .up_to_n_times(2)
+        .mount(&server)
+        .await;
+    on("/item/public_token/exchange", ok(fixtures::exchange()))
+        .mount(&server)
+        .await;
+
+    let item = client.exchange_public_token(&public_token()).await.unwrap();
+
+    assert_eq!(item.item_id.as_str(), ITEM_ID);
+    let requests = received(&server, "/item/public_token/exchange").await;
+    assert_eq!(requests.len(), 3);
+    for request in &requests {
+        assert_plaid_headers(request);
+        assert_eq!(body(request), json!({"public_token": PUBLIC_TOKEN}));
+    }
+}
+
+#[tokio::test]
+async fn a_lasting_internal_server_error_is_unavailable_after_max_attempts() {
+    let (server, client) = plaid().await;
+    on("/accounts/get", internal_error()).mount(&server).await;
+
+    let error = client.list_accounts(&access_token()).await.unwrap_err();
+
+    assert_eq!(error.kind, ProviderErrorKind::Unavailable);
+    assert_eq!(error.code, "INTERNAL_SERVER_ERROR");
+    assert_eq!(error.http_status, Some(500));
+    assert!(error.outcome_unknown());
+    assert_eq!(
+        received(&server, "/accounts/get").await.len(),
+        MAX_ATTEMPTS as usize
+    );
+}
+
+#[tokio::test]
+async fn every_retryable_gateway_status_is_retried() {
+    for status in [502, 503, 504] {
+        let (server, client) = plaid().await;
+        on(
+            "/sandbox/public_token/create",
+            ResponseTemplate::new(status).set_body_json(plaid_error(
+                "API_ERROR",
+                "PLANNED_MAINTENANCE",
+                "down for maintenance",
+                "req-5xx",
+            )),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+        on(
+            "/sandbox/public_token/create",
+            ok(fixtures::sandbox_public_token()),
+        )
+        .mount(&server)
+        .await;
+
+        client
+            .sandbox_create_public_token(INSTITUTION_ID)
+            .await
+            .unwrap();
+
+        assert_eq!(
+            received(&server, "/sandbox/public_token/create")
+                .await
+                .len(),
+            2,
+            "{status}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_non_json_bad_gateway_is_retried_then_unavailable_with_its_http_status_as_code() {
+    let (server, client) = plaid().await;
+    on(
+        "/accounts/get",
+        ResponseTemplate::new(502).set_body_string("<html>502 Bad Gateway</html>"),
+    )
+    .mount(&server)
+    .await;
+
+    let error = client.list_accounts(&access_token()).await.unwrap_err();
+
+    assert_eq!(error.kind, ProviderErrorKind::Unavailable);
+    assert_eq!(error.code, "HTTP_502");
+    assert_eq!(error.http_status, Some(502));
+    assert_eq!(
+        received(&server, "/accounts/get").await.len(),
+        MAX_ATTEMPTS as usize
+    );
+}
+
+#[tokio::test]
+async fn a_timeout_is_a_transport_error_after_the_retries() {
+    let server = wiremock::MockServer::start().await;
+    on(
+        "/accounts/get",
+        ok(fixtures::accounts()).set_delay(Duration::from_secs(3)),
+    )
+    .mount(&server)
+    .await;
+    let mut config = config(&server.uri());
+    config.request_timeout = Duration::from_millis(100);
+    config.retry.max_attempts = 2;
+    let client = PlaidClient::new(config).unwrap();
+
+    let error = client.list_accounts(&access_token()).await.unwrap_err();
+
+    assert_eq!(error.kind, ProviderErrorKind::Transport);
+    assert_eq!(error.code, "TIMEOUT");
+    assert_eq!(error.http_status, None);
+    assert!(error.outcome_unknown());
+    assert_eq!(received(&server, "/accounts/get").await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_a_transport_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let client = PlaidClient::new(config(&format!("http://127.0.0.1:{port}"))).unwrap();
+
+    let error = client
+        .exchange_public_token(&public_token())
+        .await
+        .unwrap_err();
+
+    assert_eq!(error.kind, ProviderErrorKind::Transport);
+    assert_eq!(error.code, "CONNECTION_FAILED");
+    assert!(
+        error.message.contains("/item/public_token/exchange"),
+        "{}",
+        error.message
+    );
+}
+
+#[tokio::test]
+async fn a_bank_transfer_create_is_retried_with_the_same_idempotency_key() {
+    let (server, client) = plaid().await;
+    on("/processor/bank_transfer/create", internal_error())
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    on(
+        "/processor/bank_transfer/create",
+        ok(fixtures::bank_transfer()),
+    )
+    .mount(&server)
+    .await;
+
+    client
+        .create_processor_bank_transfer(&full_request())
+        .await
+        .unwrap();
+
+    let requests = received(&server, "/processor/bank_transfer/create").await;
+    assert_eq!(requests.len(), 2);
+    assert_eq!(body(&requests[0]), body(&requests[1]));
+    assert_eq!(body(&requests[0])["idempotency_key"], "key-1");
+}
+
+#[tokio::test]
+async fn a_cancel_is_not_repeated_when_its_outcome_is_unknown_but_is_after_a_rate_limit() {
+    let id = BankTransferId::parse(fixtures::BANK_TRANSFER_ID).unwrap();
+
+    let (server, client) = plaid().await;
+    on("/bank_transfer/cancel", internal_error())
+        .mount(&server)
+        .await;
+    let error = client.cancel_bank_transfer(&id).await.unwrap_err();
+    assert_eq!(error.kind, ProviderErrorKind::Unavailable);
+    assert_eq!(received(&server, "/bank_transfer/cancel").await.len(), 1);
+
+    let (server, client) = plaid().await;
+    on("/bank_transfer/cancel", rate_limited())
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    on("/bank_transfer/cancel", ok(fixtures::request_id_only()))
+        .mount(&server)
+        .await;
+    client.cancel_bank_transfer(&id).await.unwrap();
+    assert_eq!(received(&server, "/bank_transfer/cancel").await.len(), 2);
+}
+
+#[tokio::test]
+async fn with_a_single_attempt_nothing_is_retried() {
+    let server = wiremock::MockServer::start().await;
+    on("/accounts/get", internal_error()).mount(&server).await;
+    let mut config = config(&server.uri());
+    config.retry = funding_plaid::RetryPolicy::no_retry();
+    let client = PlaidClient::new(config).unwrap();
+
+    let error = client.list_accounts(&access_token()).await.unwrap_err();
+
+    assert_eq!(error.kind, ProviderErrorKind::Unavailable);
+    assert_eq!(received(&server, "/accounts/get").await.len(), 1);
+}

@@ -1,0 +1,192 @@
+//! Plaid's legacy Bank Transfers state: transfers (`BankTransfer`), their idempotency keys, and the
+//! event log behind `/bank_transfer/event/list` and `/bank_transfer/event/sync` (sequential
+//! integer event ids from 1). A transfer is created `pending` and stays there until cancelled or
+//! simulated (`posted`, `failed`, then `reversed` from `posted`).
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use crate::ids::plaid_timestamp;
+
+/// The one origination account of the emulated client (Plaid's sample id).
+pub(crate) const ORIGINATION_ACCOUNT_ID: &str = "11111111-1111-1111-1111-111111111111";
+
+/// `BankTransferFailure`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Failure {
+    pub ach_return_code: Option<String>,
+    pub description: Option<String>,
+}
+
+impl Failure {
+    fn to_wire(&self) -> Value {
+        let mut wire = json!({ "ach_return_code": self.ach_return_code });
+        if let (Value::Object(map), Some(description)) = (&mut wire, &self.description) {
+            map.insert("description".into(), json!(description));
+        }
+        wire
+    }
+}
+
+/// One bank transfer.
+#[derive(Clone, Debug)]
+pub(crate) struct BankTransfer {
+    pub id: String,
+    pub account_id: String,
+    pub ach_class: Option<String>,
+    pub kind: String,
+    pub network: String,
+    pub amount: String,
+    pub iso_currency_code: String,
+    pub description: String,
+    pub legal_name: String,
+    pub email_address: Option<String>,
+    pub routing_number: String,
+    pub custom_tag: Option<String>,
+    pub metadata: Option<BTreeMap<String, String>>,
+    pub created: DateTime<Utc>,
+    pub status: String,
+    pub failure: Option<Failure>,
+}
+
+impl BankTransfer {
+    pub(crate) fn cancellable(&self) -> bool {
+        self.status == "pending"
+    }
+
+    /// `BankTransfer`.
+    pub(crate) fn to_wire(&self) -> Value {
+        json!({
+            "account_id": self.account_id,
+            "ach_class": self.ach_class.clone().unwrap_or_default(),
+            "amount": self.amount,
+            "cancellable": self.cancellable(),
+            "created": plaid_timestamp(self.created),
+            "custom_tag": self.custom_tag,
+            "description": self.description,
+            "direction": "outbound",
+            "failure_reason": self.failure.as_ref().map(Failure::to_wire),
+            "id": self.id,
+            "iso_currency_code": self.iso_currency_code,
+            "metadata": self.metadata,
+            "network": self.network,
+            "origination_account_id": ORIGINATION_ACCOUNT_ID,
+            "status": self.status,
+            "type": self.kind,
+            "user": {
+                "email_address": self.email_address,
+                "legal_name": self.legal_name,
+                "routing_number": self.routing_number,
+            },
+        })
+    }
+}
+
+/// One stored `BankTransferEvent` with what the list filters need.
+#[derive(Clone, Debug)]
+pub(crate) struct StoredEvent {
+    pub event_id: u64,
+    pub timestamp: DateTime<Utc>,
+    pub event_type: String,
+    pub bank_transfer_id: String,
+    pub account_id: String,
+    pub kind: String,
+    wire: Value,
+}
+
+impl StoredEvent {
+    pub(crate) fn to_wire(&self) -> Value {
+        self.wire.clone()
+    }
+}
+
+/// All bank transfers and their events.
+#[derive(Debug, Default)]
+pub(crate) struct BankTransfers {
+    transfers: Vec<BankTransfer>,
+    events: Vec<StoredEvent>,
+    /// idempotency key → (index in `transfers`, the request that created it).
+    by_key: HashMap<String, (usize, Value)>,
+}
+
+impl BankTransfers {
+    /// The transfer created earlier with this key, and whether `request` is the same request.
+    pub(crate) fn replay(&self, key: &str, request: &Value) -> Option<(&BankTransfer, bool)> {
+        let (index, original) = self.by_key.get(key)?;
+        let transfer = self.transfers.get(*index)?;
+        Some((transfer, original == request))
+    }
+
+    /// Stores a new pending transfer and its `pending` event.
+    pub(crate) fn create(&mut self, key: String, request: Value, transfer: BankTransfer) -> Value {
+        let wire = transfer.to_wire();
+        let now = transfer.created;
+        let id = transfer.id.clone();
+        self.transfers.push(transfer);
+        self.by_key.insert(key, (self.transfers.len() - 1, request));
+        self.record(&id, "pending", now);
+        wire
+    }
+
+    pub(crate) fn get(&self, id: &str) -> Option<&BankTransfer> {
+        self.transfers.iter().find(|t| t.id == id)
+    }
+
+    /// Newest first.
+    pub(crate) fn newest_first(&self) -> impl Iterator<Item = &BankTransfer> {
+        self.transfers.iter().rev()
+    }
+
+    /// Moves a transfer to `status` and records the event of the same name.
+    pub(crate) fn change(
+        &mut self,
+        id: &str,
+        status: &str,
+        failure: Option<Failure>,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let Some(transfer) = self.transfers.iter_mut().find(|t| t.id == id) else {
+            return false;
+        };
+        transfer.status = status.to_owned();
+        transfer.failure = failure;
+        self.record(id, status, now);
+        true
+    }
+
+    /// Events in id order.
+    pub(crate) fn events(&self) -> &[StoredEvent] {
+        &self.events
+    }
+
+    fn record(&mut self, id: &str, event_type: &str, now: DateTime<Utc>) {
+        let Some(transfer) = self.transfers.iter().find(|t| t.id == id) else {
+            return;
+        };
+        let event_id = self.events.last().map_or(1, |last| last.event_id + 1);
+        let wire = json!({
+            "account_id": transfer.account_id,
+            "bank_transfer_amount": transfer.amount,
+            "bank_transfer_id": transfer.id,
+            "bank_transfer_iso_currency_code": transfer.iso_currency_code,
+            "bank_transfer_type": transfer.kind,
+            "direction": "outbound",
+            "event_id": event_id,
+            "event_type": event_type,
+            "failure_reason": transfer.failure.as_ref().map(Failure::to_wire),
+            "origination_account_id": ORIGINATION_ACCOUNT_ID,
+            "timestamp": plaid_timestamp(now),
+        });
+        self.events.push(StoredEvent {
+            event_id,
+            timestamp: now,
+            event_type: event_type.to_owned(),
+            bank_transfer_id: transfer.id.clone(),
+            account_id: transfer.account_id.clone(),
+            kind: transfer.kind.clone(),
+            wire,
+        });
+    }
+}

@@ -1,0 +1,18 @@
+//! Integration tests of the funding sandbox, run against `spawn` on port 0: the Plaid and Alpaca
+//! wire formats, the lifecycles, the event stream, faults, the call log and the control API.
+
+// Tests may unwrap: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod alpaca_protocol;
+mod alpaca_relationships;
+mod alpaca_transfers;
+mod control_api;
+mod events_stream;
+mod faults_and_calls;
+mod helpers;
+mod plaid_bank_transfers;
+mod plaid_errors;
+mod plaid_link;
+mod schema_checker;
+mod spec_conformance;

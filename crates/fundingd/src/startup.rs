@@ -1,0 +1,328 @@
+//! [`Application`]: builds the whole service from [`Settings`] — store and migrations, the provider
+//! adapters (or the in-process emulator in sandbox mode), the use cases, the gRPC server with health,
+//! reflection, auth and request ids — and runs it with its background workers until told to stop.
+//! `main` and the tests start the service the same way.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use funding_alpaca::{AlpacaClient, AlpacaConfig};
+use funding_core::ports::{BankLinkStore, Broker, Clock, CursorStore, PlaidGateway, SystemClock};
+use funding_core::{BankLinks, FundingEventFollower, LinkSettings, Sandbox};
+use funding_grpc::{Auth, BankLinkApi, ClientKey, SandboxApi, Scope};
+use funding_plaid::{PlaidClient, PlaidConfig};
+use funding_sandbox::{SandboxConfig, SandboxControl, SandboxHandle};
+use funding_store::{Cipher, Store};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic_health::ServingStatus;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::health;
+use crate::sandbox_provider::EmulatorSandbox;
+use crate::settings::Settings;
+
+/// A built service, bound to its port, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    settings: Settings,
+    store: Store,
+    links: BankLinks,
+    broker: Arc<dyn Broker>,
+    sandbox: Option<(SandboxHandle, Sandbox)>,
+    auth: Auth,
+    shutdown: CancellationToken,
+}
+
+impl Application {
+    /// Connects, migrates, wires and binds. Fails with a clear message on bad settings.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        if settings.plaid.is_some() != settings.alpaca.is_some() {
+            bail!("configure both Plaid and Alpaca, or neither (sandbox mode)");
+        }
+        let sandbox_mode = settings.is_sandbox();
+        let cipher = match (&settings.encryption_key, sandbox_mode) {
+            (Some(key), _) => Cipher::from_base64(key.expose_secret())
+                .context("encryption_key must be 32 bytes in base64")?,
+            (None, true) => {
+                Cipher::load_or_create(&settings.encryption_key_file).with_context(|| {
+                    format!(
+                        "cannot read or create the sandbox key at {}",
+                        settings.encryption_key_file.display()
+                    )
+                })?
+            }
+            (None, false) => bail!("encryption_key is required outside sandbox mode"),
+        };
+        let store = Store::connect(&settings.database_url, cipher)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot open the database {}",
+                    redact_url(&settings.database_url)
+                )
+            })?;
+        store
+            .migrate()
+            .await
+            .context("cannot migrate the database")?;
+
+        let (plaid, broker, sandbox_handle): (
+            Arc<dyn PlaidGateway>,
+            Arc<dyn Broker>,
+            Option<SandboxHandle>,
+        ) = if sandbox_mode {
+            let handle = funding_sandbox::spawn(SandboxConfig {
+                plaid_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+                alpaca_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+                relationship_approval_delay: Duration::from_millis(
+                    settings.sandbox.relationship_approval_delay_ms,
+                ),
+                transfer_step_delay: Duration::from_millis(settings.sandbox.transfer_step_delay_ms),
+                ..SandboxConfig::default()
+            })
+            .await
+            .context("cannot start the sandbox emulator")?;
+            let plaid = PlaidClient::new(PlaidConfig::new(
+                handle.plaid_url(),
+                "sandbox-client-id",
+                SecretString::from("sandbox-secret"),
+            ))
+            .context("Plaid client")?;
+            let alpaca = AlpacaClient::new(AlpacaConfig::new(
+                handle.alpaca_url(),
+                "sandbox-key-id",
+                SecretString::from("sandbox-secret"),
+            ))
+            .context("Alpaca client")?;
+            (Arc::new(plaid), Arc::new(alpaca), Some(handle))
+        } else {
+            let (Some(plaid), Some(alpaca)) = (&settings.plaid, &settings.alpaca) else {
+                bail!("configure both Plaid and Alpaca, or neither (sandbox mode)");
+            };
+            let plaid_secret = plaid.secret.clone().context("plaid.secret is required")?;
+            let alpaca_secret = alpaca.secret.clone().context("alpaca.secret is required")?;
+            let plaid = PlaidClient::new(PlaidConfig::new(
+                plaid.base_url.clone(),
+                plaid.client_id.clone(),
+                plaid_secret,
+            ))
+            .context("Plaid client")?;
+            let alpaca = AlpacaClient::new(AlpacaConfig::new(
+                alpaca.base_url.clone(),
+                alpaca.key_id.clone(),
+                alpaca_secret,
+            ))
+            .context("Alpaca client")?;
+            (Arc::new(plaid), Arc::new(alpaca), None)
+        };
+
+        let auth = auth(&settings, sandbox_mode)?;
+        let store_port: Arc<dyn BankLinkStore> = Arc::new(store.clone());
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let links = BankLinks::new(
+            plaid,
+            broker.clone(),
+            store_port.clone(),
+            clock,
+            LinkSettings::default(),
+        );
+        let sandbox = sandbox_handle.map(|handle| {
+            let use_case = Sandbox::new(
+                Arc::new(EmulatorSandbox::new(handle.control())),
+                store_port.clone(),
+            );
+            (handle, use_case)
+        });
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let local_addr = listener.local_addr()?;
+        Ok(Self {
+            listener,
+            local_addr,
+            settings,
+            store,
+            links,
+            broker,
+            sandbox,
+            auth,
+            shutdown: CancellationToken::new(),
+        })
+    }
+
+    /// The address gRPC listens on (its port is real even when the settings said 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr.port()
+    }
+
+    /// The emulator, in sandbox mode.
+    pub fn sandbox(&self) -> Option<SandboxControl> {
+        self.sandbox.as_ref().map(|(handle, _)| handle.control())
+    }
+
+    /// The emulator's addresses, in sandbox mode: (Plaid, Alpaca).
+    pub fn sandbox_urls(&self) -> Option<(String, String)> {
+        self.sandbox
+            .as_ref()
+            .map(|(handle, _)| (handle.plaid_url(), handle.alpaca_url()))
+    }
+
+    /// Cancelling this token stops the service gracefully.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves until the shutdown token is cancelled, then drains calls, stops the workers and the
+    /// emulator, and returns.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            settings,
+            store,
+            links,
+            broker,
+            sandbox,
+            auth,
+            shutdown,
+            ..
+        } = self;
+        let (reporter, health_service) = tonic_health::server::health_reporter();
+        health::set_all(&reporter, ServingStatus::Serving).await;
+
+        let store_port: Arc<dyn BankLinkStore> = Arc::new(store.clone());
+        let cursors: Arc<dyn CursorStore> = Arc::new(store.clone());
+        let mut workers: Vec<JoinHandle<()>> = Vec::new();
+        workers.push(tokio::spawn(health::watch(
+            reporter.clone(),
+            store_port,
+            Duration::from_millis(settings.health_check_interval_ms),
+            shutdown.clone(),
+        )));
+        let follower = FundingEventFollower::new(broker, links.clone(), cursors);
+        let stop = shutdown.clone();
+        workers.push(tokio::spawn(async move {
+            follower.run(stop.cancelled_owned()).await
+        }));
+        workers.push(tokio::spawn(resume_loop(
+            links.clone(),
+            Duration::from_millis(settings.resume_interval_ms),
+            shutdown.clone(),
+        )));
+
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(funding_client::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(funding_client::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()?;
+
+        let layers = tower::ServiceBuilder::new()
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(TraceLayer::new_for_grpc().make_span_with(|request: &http::Request<_>| {
+                let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+                tracing::info_span!("grpc", method = %request.uri().path(), request_id = %request_id)
+            }));
+        let sandbox_service = sandbox.as_ref().map(|(_, use_case)| {
+            funding_grpc::sandbox_service(SandboxApi::new(use_case.clone()), auth.clone())
+        });
+        let server = tonic::transport::Server::builder()
+            .layer(layers)
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(funding_grpc::bank_link_service(
+                BankLinkApi::new(links),
+                auth,
+            ))
+            .add_optional_service(sandbox_service);
+
+        let stop = shutdown.clone();
+        let reporter_on_stop = reporter.clone();
+        let signal = async move {
+            stop.cancelled().await;
+            health::set_all(&reporter_on_stop, ServingStatus::NotServing).await;
+            tracing::info!("shutting down: draining calls");
+        };
+        let served = server
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::TcpListenerStream::new(listener),
+                signal,
+            )
+            .await;
+        shutdown.cancel();
+        for worker in workers {
+            let _ = worker.await;
+        }
+        if let Some((handle, _)) = sandbox {
+            handle.shutdown().await;
+        }
+        let _ = store.close().await;
+        tracing::info!("stopped");
+        served.context("the gRPC server failed")
+    }
+}
+
+async fn resume_loop(links: BankLinks, interval: Duration, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(interval) => {}
+        }
+        if let Err(error) = links.resume_stale(20).await {
+            tracing::warn!("resuming bank links failed: {error}");
+        }
+    }
+}
+
+fn auth(settings: &Settings, sandbox_mode: bool) -> anyhow::Result<Auth> {
+    if !settings.clients.is_empty() {
+        let mut keys = Vec::new();
+        for client in &settings.clients {
+            let mut scopes = std::collections::BTreeSet::new();
+            for name in &client.scopes {
+                let scope = Scope::parse(name)
+                    .with_context(|| format!("client {}: unknown scope {name:?}", client.name))?;
+                scopes.insert(scope);
+            }
+            keys.push(
+                ClientKey::from_hex_hash(&client.name, &client.token_sha256, scopes)
+                    .map_err(anyhow::Error::msg)?,
+            );
+        }
+        return Ok(Auth::Tokens(Arc::new(keys)));
+    }
+    if sandbox_mode && settings.listen.ip().is_loopback() {
+        return Ok(Auth::Open);
+    }
+    if settings.insecure_no_auth {
+        tracing::warn!("serving WITHOUT authentication (--insecure-no-auth)");
+        return Ok(Auth::Open);
+    }
+    bail!(
+        "no clients are configured: outside sandbox mode on loopback, configure [[clients]] or pass --insecure-no-auth"
+    )
+}
+
+/// The database URL without its password, for messages.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://[REDACTED]@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
