@@ -1,1 +1,269 @@
-//! funding-tests: under construction.
+//! Helpers for the end-to-end suites: [`TestApp`] starts the real service (the same `Application`
+//! that `main` runs) on port 0 with the in-process emulator and a fresh database — a SQLite file in a
+//! temporary directory, or a PostgreSQL database of its own that is dropped afterwards — and connects
+//! the typed client to it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use funding_client::FundingClient;
+use funding_client::v1;
+use funding_sandbox::SandboxControl;
+use fundingd::settings::{ClientSettings, EmulatorSettings};
+use fundingd::{Application, Settings};
+use sea_orm::{ConnectionTrait, Database};
+use tokio_util::sync::CancellationToken;
+use tonic::Status;
+use tonic_types::StatusExt;
+
+/// Where the test's data lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// How to start the app.
+#[derive(Debug, Clone)]
+pub struct AppOptions {
+    pub backend: Backend,
+    pub relationship_approval_delay_ms: u64,
+    pub clients: Vec<ClientSettings>,
+    pub token: Option<String>,
+    /// Run the resumer often, with short leases.
+    pub resume: bool,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        Self {
+            backend: Backend::Sqlite,
+            relationship_approval_delay_ms: 100,
+            clients: Vec::new(),
+            token: None,
+            resume: false,
+        }
+    }
+}
+
+/// The PostgreSQL server the suites use: `FUNDING_TEST_POSTGRES_URL`, or the local one.
+pub fn postgres_admin_url() -> String {
+    std::env::var("FUNDING_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A running service and what a test needs to talk to it.
+pub struct TestApp {
+    pub address: String,
+    pub client: FundingClient,
+    pub sandbox: SandboxControl,
+    pub database_url: String,
+    pub dir: tempfile::TempDir,
+    postgres_db: Option<String>,
+    shutdown: CancellationToken,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(AppOptions::default()).await
+    }
+
+    pub async fn spawn_with(options: AppOptions) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (database_url, postgres_db) = match options.backend {
+            Backend::Sqlite => (
+                format!("sqlite:{}", dir.path().join("funding.db").display()),
+                None,
+            ),
+            Backend::Postgres => {
+                let name = format!("funding_e2e_{}", uuid::Uuid::new_v4().simple());
+                let admin = Database::connect(postgres_admin_url())
+                    .await
+                    .expect("PostgreSQL must run on 127.0.0.1:5432 (pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start)");
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .unwrap();
+                let _ = admin.close().await;
+                let base = postgres_admin_url();
+                let url = match base.rfind('/') {
+                    Some(slash) => format!("{}/{name}", &base[..slash]),
+                    None => base,
+                };
+                (url, Some(name))
+            }
+        };
+        let settings = Settings {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            database_url: database_url.clone(),
+            encryption_key_file: dir.path().join("funding.key"),
+            clients: options.clients.clone(),
+            sandbox: EmulatorSettings {
+                relationship_approval_delay_ms: options.relationship_approval_delay_ms,
+                transfer_step_delay_ms: 100,
+            },
+            health_check_interval_ms: 100,
+            resume_interval_ms: if options.resume { 100 } else { 60_000 },
+            link_lease_ms: if options.resume { 200 } else { 30_000 },
+            ..Settings::default()
+        };
+        let app = Application::build(settings).await.expect("the app starts");
+        let address = format!("http://{}", app.local_addr());
+        let sandbox = app.sandbox().expect("sandbox mode");
+        let shutdown = app.shutdown_token();
+        let server = tokio::spawn(app.run_until_stopped());
+        let client = FundingClient::connect(address.clone(), options.token.as_deref())
+            .await
+            .expect("the client connects");
+        Self {
+            address,
+            client,
+            sandbox,
+            database_url,
+            dir,
+            postgres_db,
+            shutdown,
+            server,
+        }
+    }
+
+    /// Stops the service gracefully and drops its PostgreSQL database.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(30), self.server).await;
+        if let Some(name) = self.postgres_db {
+            drop_postgres_database(&name).await;
+        }
+    }
+
+    /// A sandbox public token and its checking account id.
+    pub async fn public_token(&self) -> (String, String) {
+        let response = self
+            .client
+            .sandbox()
+            .create_public_token(v1::CreatePublicTokenRequest {
+                institution_id: String::new(),
+            })
+            .await
+            .expect("CreatePublicToken")
+            .into_inner();
+        let checking = response
+            .accounts
+            .iter()
+            .find(|a| a.subtype == "checking")
+            .expect("a checking account");
+        (response.public_token, checking.account_id.clone())
+    }
+
+    /// A valid create request for a new account, with a fresh public token and key.
+    pub async fn create_request(&self) -> v1::CreateBankLinkRequest {
+        let (public_token, plaid_account_id) = self.public_token().await;
+        v1::CreateBankLinkRequest {
+            account_id: uuid::Uuid::new_v4().to_string(),
+            public_token,
+            plaid_account_id,
+            nickname: "Checking".into(),
+            idempotency_key: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+
+    pub async fn create_link(
+        &self,
+        request: v1::CreateBankLinkRequest,
+    ) -> Result<v1::BankLink, Status> {
+        let response = self.client.bank_links().create_bank_link(request).await?;
+        Ok(response.into_inner().bank_link.expect("a bank link"))
+    }
+
+    pub async fn get_link(&self, id: &str) -> v1::BankLink {
+        self.client
+            .bank_links()
+            .get_bank_link(v1::GetBankLinkRequest { id: id.into() })
+            .await
+            .expect("GetBankLink")
+            .into_inner()
+            .bank_link
+            .expect("a bank link")
+    }
+
+    /// Polls the link until it has `status` (bounded; fails with the last status seen).
+    pub async fn wait_for_link_status(&self, id: &str, status: v1::BankLinkStatus) -> v1::BankLink {
+        let mut last = None;
+        for _ in 0..300 {
+            let link = self.get_link(id).await;
+            if link.status() == status {
+                return link;
+            }
+            last = Some(link);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("link {id} never reached {status:?}; last seen {last:?}");
+    }
+
+    /// Rows in a table, read straight from the database.
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        let db = Database::connect(&self.database_url).await.unwrap();
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let n: i64 = row.try_get("", "n").unwrap();
+        let _ = db.close().await;
+        n
+    }
+
+    /// Every call the emulator received, but the service's subscription to Alpaca's event stream.
+    pub fn requests(&self) -> Vec<funding_sandbox::RecordedCall> {
+        self.sandbox
+            .calls()
+            .into_iter()
+            .filter(|call| !call.path.starts_with("/v2/events/"))
+            .collect()
+    }
+
+    /// The emulator's record of `method path-prefix` calls.
+    pub fn provider_calls(&self, method: &str, path_prefix: &str) -> usize {
+        self.sandbox
+            .calls()
+            .iter()
+            .filter(|c| c.method == method && c.path.starts_with(path_prefix))
+            .count()
+    }
+}
+
+async fn drop_postgres_database(name: &str) {
+    if let Ok(admin) = Database::connect(postgres_admin_url()).await {
+        let _ = admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await;
+        let _ = admin.close().await;
+    }
+}
+
+/// `ErrorInfo.reason` of an error status.
+pub fn error_reason(status: &Status) -> String {
+    status
+        .get_details_error_info()
+        .map(|info| info.reason)
+        .unwrap_or_default()
+}
+
+/// `ErrorInfo.metadata[key]` of an error status.
+pub fn error_metadata(status: &Status, key: &str) -> Option<String> {
+    status
+        .get_details_error_info()
+        .and_then(|info| info.metadata.get(key).cloned())
+}
+
+/// The fields a `BadRequest` detail names.
+pub fn bad_request_fields(status: &Status) -> Vec<String> {
+    status
+        .get_details_bad_request()
+        .map(|bad| bad.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
+}

@@ -9,27 +9,47 @@ use std::time::Duration;
 use futures::StreamExt;
 
 use crate::links::BankLinks;
-use crate::ports::{Broker, CursorStore};
+use crate::ports::{Broker, Clock, CursorStore};
 
 /// The cursor's name in the store.
 pub const FUNDING_STREAM: &str = "alpaca:funding_status";
 
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
+
+/// With no stored cursor (a new deployment), reading starts this far back rather than live, so an
+/// event emitted before the first connection is not missed; replayed events are no-ops.
+const FIRST_READ_LOOKBACK: Duration = Duration::from_secs(3600);
 const FATAL_PAUSE: Duration = Duration::from_secs(30);
 
 pub struct FundingEventFollower {
     broker: Arc<dyn Broker>,
     links: BankLinks,
     cursors: Arc<dyn CursorStore>,
+    clock: Arc<dyn Clock>,
 }
 
 impl FundingEventFollower {
-    pub fn new(broker: Arc<dyn Broker>, links: BankLinks, cursors: Arc<dyn CursorStore>) -> Self {
+    pub fn new(
+        broker: Arc<dyn Broker>,
+        links: BankLinks,
+        cursors: Arc<dyn CursorStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             broker,
             links,
             cursors,
+            clock,
         }
+    }
+
+    /// A ULID cursor that sorts before every event since `FIRST_READ_LOOKBACK` ago (event ids are
+    /// ULIDs, ordered by time).
+    fn first_cursor(&self) -> String {
+        let start =
+            self.clock.now() - chrono::Duration::from_std(FIRST_READ_LOOKBACK).unwrap_or_default();
+        let millis = u64::try_from(start.timestamp_millis()).unwrap_or(0);
+        ulid::Ulid::from_parts(millis, 0).to_string()
     }
 
     /// Follows the stream until `shutdown` completes.
@@ -52,17 +72,14 @@ impl FundingEventFollower {
     /// long to wait before reading again.
     async fn follow_once(&self) -> Duration {
         let cursor = match self.cursors.load_cursor(FUNDING_STREAM).await {
-            Ok(cursor) => cursor,
+            Ok(cursor) => cursor.unwrap_or_else(|| self.first_cursor()),
             Err(error) => {
                 tracing::warn!("cannot read the funding stream cursor: {error}");
                 return RETRY_PAUSE;
             }
         };
-        tracing::info!(
-            since = cursor.as_deref().unwrap_or("live"),
-            "following Alpaca funding events"
-        );
-        let mut events = self.broker.funding_events(cursor);
+        tracing::info!(since = %cursor, "following Alpaca funding events");
+        let mut events = self.broker.funding_events(Some(cursor));
         while let Some(item) = events.next().await {
             let event = match item {
                 Ok(event) => event,

@@ -37,6 +37,8 @@ pub struct Settings {
     pub health_check_interval_ms: u64,
     /// How often links left half-made are resumed, in milliseconds.
     pub resume_interval_ms: u64,
+    /// How long a request holds a link it is creating; a link left by a crash is resumed after it.
+    pub link_lease_ms: u64,
     /// `pretty` or `json`.
     pub log_format: String,
 }
@@ -55,6 +57,7 @@ impl Default for Settings {
             sandbox: EmulatorSettings::default(),
             health_check_interval_ms: 1_000,
             resume_interval_ms: 5_000,
+            link_lease_ms: 30_000,
             log_format: "pretty".into(),
         }
     }

@@ -124,14 +124,18 @@ impl Application {
         };
 
         let auth = auth(&settings, sandbox_mode)?;
-        let store_port: Arc<dyn BankLinkStore> = Arc::new(store.clone());
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let store = store.with_clock(clock.clone());
+        let store_port: Arc<dyn BankLinkStore> = Arc::new(store.clone());
         let links = BankLinks::new(
             plaid,
             broker.clone(),
             store_port.clone(),
             clock,
-            LinkSettings::default(),
+            LinkSettings {
+                lease: Duration::from_millis(settings.link_lease_ms),
+                ..LinkSettings::default()
+            },
         );
         let sandbox = sandbox_handle.map(|handle| {
             let use_case = Sandbox::new(
@@ -209,7 +213,8 @@ impl Application {
             Duration::from_millis(settings.health_check_interval_ms),
             shutdown.clone(),
         )));
-        let follower = FundingEventFollower::new(broker, links.clone(), cursors);
+        let follower =
+            FundingEventFollower::new(broker, links.clone(), cursors, Arc::new(SystemClock));
         let stop = shutdown.clone();
         workers.push(tokio::spawn(async move {
             follower.run(stop.cancelled_owned()).await

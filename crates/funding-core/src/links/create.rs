@@ -320,7 +320,11 @@ impl BankLinks {
         Ok(())
     }
 
-    async fn fail(&self, id: BankLinkId, error: &ProviderError) -> Result<(), CoreError> {
+    pub(super) async fn fail(
+        &self,
+        id: BankLinkId,
+        error: &ProviderError,
+    ) -> Result<(), CoreError> {
         tracing::warn!(provider = %error.provider, code = %error.code, "bank link failed: {}", error.message);
         let change = StatusChange {
             from: AchRelationshipStatus::Creating,

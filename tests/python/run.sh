@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# The polyglot end-to-end test: a Python grpcio client, generated from proto/funding/v1/*.proto,
+# drives the real fundingd binary in sandbox mode.
+#
+# It builds nothing: it runs the binary at $FUNDINGD_BIN (default: ${CARGO_TARGET_DIR:-target}/debug/fundingd,
+# relative to the repository root), so `cargo build -p fundingd` first.
+#
+# The virtualenv lives at $FUNDING_PY_VENV (default ${TMPDIR:-/tmp}/funding-py-venv) and is reused when it
+# was completely installed from the current requirements.txt. Everything else (stubs, the server's
+# working directory with its SQLite database and key, its log) lives in a temporary directory that is
+# removed on exit, with the server stopped first. The exit code is the test's.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+
+target_dir="${CARGO_TARGET_DIR:-target}"
+case "$target_dir" in
+    /*) ;;
+    *) target_dir="$repo/$target_dir" ;;
+esac
+bin="${FUNDINGD_BIN:-$target_dir/debug/fundingd}"
+case "$bin" in
+    /*) ;;
+    *) bin="$repo/$bin" ;;
+esac
+if [[ ! -x "$bin" ]]; then
+    echo "run.sh: no fundingd binary at $bin; build it with 'cargo build -p fundingd' or set FUNDINGD_BIN" >&2
+    exit 2
+fi
+
+log() { echo "run.sh: $*" >&2; }
+
+# --- the virtualenv -------------------------------------------------------------------------------
+venv="${FUNDING_PY_VENV:-${TMPDIR:-/tmp}/funding-py-venv}"
+python_for_venv="${PYTHON:-python3}"
+requirements="$here/requirements.txt"
+# The stamp is written last, so a venv whose install was interrupted is rebuilt.
+stamp="$venv/.funding-requirements.sha256"
+want_stamp="$(sha256sum "$requirements" | cut -d' ' -f1)"
+if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want_stamp" ]]; then
+    log "reusing the virtualenv at $venv"
+else
+    log "creating the virtualenv at $venv"
+    rm -rf "$venv"
+    "$python_for_venv" -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+    "$venv/bin/python" -m pip check >/dev/null
+    echo "$want_stamp" >"$stamp"
+fi
+py="$venv/bin/python"
+
+# --- the temporary directory and the cleanup ------------------------------------------------------
+work="$(mktemp -d "${TMPDIR:-/tmp}/funding-py-e2e.XXXXXX")"
+server_pid=""
+cleanup() {
+    local status=$?
+    if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
+        kill -TERM "$server_pid" 2>/dev/null || true
+        # Give it a bounded time to drain, then force it.
+        for _ in $(seq 1 50); do
+            kill -0 "$server_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    if [[ $status -ne 0 && -f "$work/server.log" ]]; then
+        echo "----- fundingd log ($work/server.log) -----" >&2
+        cat "$work/server.log" >&2
+        echo "----- end of fundingd log -----" >&2
+    fi
+    rm -rf "$work"
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- the stubs ------------------------------------------------------------------------------------
+gen="$work/gen"
+mkdir -p "$gen"
+(
+    cd "$repo"
+    "$py" -m grpc_tools.protoc -I proto \
+        --python_out="$gen" --grpc_python_out="$gen" --pyi_out="$gen" \
+        proto/funding/v1/*.proto
+)
+
+# --- the server -----------------------------------------------------------------------------------
+port="$("$py" -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()')"
+addr="127.0.0.1:$port"
+mkdir -p "$work/server"
+log "starting $bin on $addr in $work/server"
+(
+    cd "$work/server"
+    # Only our settings: no stray FUNDING_* variable (a config file, credentials) may leave sandbox mode.
+    for name in $(compgen -e); do
+        case "$name" in FUNDING_*) unset "$name" ;; esac
+    done
+    export FUNDING_SANDBOX__RELATIONSHIP_APPROVAL_DELAY_MS=200
+    export NO_COLOR=1
+    exec "$bin" --listen "$addr"
+) >"$work/server.log" 2>&1 &
+server_pid=$!
+
+"$py" "$here/wait_serving.py" --address "$addr" --pid "$server_pid" --timeout 60
+
+# --- the test -------------------------------------------------------------------------------------
+set +e
+FUNDINGD_ADDR="$addr" PYTHONPATH="$gen:$here${PYTHONPATH:+:$PYTHONPATH}" PYTHONDONTWRITEBYTECODE=1 \
+    "$py" -m unittest -v e2e
+test_status=$?
+set -e
+exit "$test_status"

@@ -1,0 +1,9 @@
+//! The end-to-end suite: one binary, the real service on port 0 per test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod auth_and_request_ids;
+mod idempotency;
+mod link_flow;
+mod provider_errors;
+mod reflection_and_health;
+mod validation;
