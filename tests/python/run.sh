@@ -88,27 +88,50 @@ mkdir -p "$gen"
 )
 
 # --- the server -----------------------------------------------------------------------------------
-port="$("$py" -c 'import socket
+free_port() {
+    "$py" -c 'import socket
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])
-s.close()')"
-addr="127.0.0.1:$port"
-mkdir -p "$work/server"
-log "starting $bin on $addr in $work/server"
-(
-    cd "$work/server"
-    # Only our settings: no stray FUNDING_* variable (a config file, credentials) may leave sandbox mode.
-    for name in $(compgen -e); do
-        case "$name" in FUNDING_*) unset "$name" ;; esac
-    done
-    export FUNDING_SANDBOX__RELATIONSHIP_APPROVAL_DELAY_MS=200
-    export NO_COLOR=1
-    exec "$bin" --listen "$addr"
-) >"$work/server.log" 2>&1 &
-server_pid=$!
+s.close()'
+}
 
-"$py" "$here/wait_serving.py" --address "$addr" --pid "$server_pid" --timeout 60
+# start_server ADDR: starts fundingd in its own working directory (its SQLite database and key land in
+# ./var there); sets server_pid. A single subshell that execs, so $! is the server itself.
+start_server() {
+    rm -rf "$work/server"
+    mkdir -p "$work/server"
+    log "starting $bin on $1 in $work/server"
+    (
+        cd "$work/server"
+        # Only our settings: no stray FUNDING_* variable (a config file, credentials) may leave sandbox mode.
+        for name in $(compgen -e); do
+            case "$name" in FUNDING_*) unset "$name" ;; esac
+        done
+        export FUNDING_SANDBOX__RELATIONSHIP_APPROVAL_DELAY_MS=200
+        export NO_COLOR=1
+        exec "$bin" --listen "$1"
+    ) >"$work/server.log" 2>&1 &
+    server_pid=$!
+}
+
+# The free port is probed, then released: another process may take it before fundingd binds it, so a
+# start that failed on "Address already in use" is retried on another port.
+addr=""
+for attempt in 1 2 3; do
+    candidate="127.0.0.1:$(free_port)"
+    start_server "$candidate"
+    if "$py" "$here/wait_serving.py" --address "$candidate" --pid "$server_pid" --timeout 60; then
+        addr="$candidate"
+        break
+    fi
+    if [[ $attempt -lt 3 ]] && grep -q "Address already in use" "$work/server.log"; then
+        wait "$server_pid" 2>/dev/null || true
+        log "$candidate was taken; retrying on another port"
+        continue
+    fi
+    exit 1
+done
 
 # --- the test -------------------------------------------------------------------------------------
 set +e

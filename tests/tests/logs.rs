@@ -50,7 +50,8 @@ async fn a_whole_link_flow_logs_no_token_and_stores_none_in_plaintext() {
     let app = TestApp::spawn().await;
     let request = app.create_request().await;
     let link = app.create_link(request.clone()).await.unwrap();
-    app.wait_for_link_status(&link.id, BankLinkStatus::Approved).await;
+    app.wait_for_link_status(&link.id, BankLinkStatus::Approved)
+        .await;
     // A repeat, a refusal and a delete log too.
     app.create_link(request.clone()).await.unwrap();
     let mut refused = request.clone();
@@ -58,10 +59,13 @@ async fn a_whole_link_flow_logs_no_token_and_stores_none_in_plaintext() {
     app.create_link(refused).await.unwrap_err();
     app.client
         .bank_links()
-        .delete_bank_link(funding_client::v1::DeleteBankLinkRequest { id: link.id.clone() })
+        .delete_bank_link(funding_client::v1::DeleteBankLinkRequest {
+            id: link.id.clone(),
+        })
         .await
         .unwrap();
-    app.wait_for_link_status(&link.id, BankLinkStatus::Canceled).await;
+    app.wait_for_link_status(&link.id, BankLinkStatus::Canceled)
+        .await;
     let database = app.dir.path().join("funding.db");
     let mut stored = std::fs::read(&database).unwrap();
     if let Ok(wal) = std::fs::read(database.with_extension("db-wal")) {
@@ -70,15 +74,32 @@ async fn a_whole_link_flow_logs_no_token_and_stores_none_in_plaintext() {
     app.stop().await;
 
     let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
-    assert!(logs.contains("bank link status moved"), "the capture holds the flow's logs");
-    assert!(logs.len() > 10_000, "TRACE logs of the libraries are captured too ({} bytes)", logs.len());
+    assert!(
+        logs.contains("bank link status moved"),
+        "the capture holds the flow's logs"
+    );
+    assert!(
+        logs.len() > 10_000,
+        "TRACE logs of the libraries are captured too ({} bytes)",
+        logs.len()
+    );
     for kind in ["public", "access", "processor"] {
-        assert_eq!(leaked(&logs, kind), Vec::<String>::new(), "{kind} token in the logs");
+        assert_eq!(
+            leaked(&logs, kind),
+            Vec::<String>::new(),
+            "{kind} token in the logs"
+        );
     }
-    assert!(!logs.contains(&request.public_token), "the public token itself is not logged");
+    assert!(
+        !logs.contains(&request.public_token),
+        "the public token itself is not logged"
+    );
 
     let stored = String::from_utf8_lossy(&stored);
     for kind in ["public", "access", "processor"] {
-        assert!(!stored.contains(&format!("{kind}-sandbox-")), "{kind} token in plaintext in the database");
+        assert!(
+            !stored.contains(&format!("{kind}-sandbox-")),
+            "{kind} token in plaintext in the database"
+        );
     }
 }

@@ -9,17 +9,31 @@ use tokio_util::sync::CancellationToken;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
-/// The services health is reported for, besides the empty name (the whole server).
-pub const SERVICES: &[&str] = &[
-    "funding.v1.BankLinkService",
-    "funding.v1.TransferService",
-    "funding.v1.BankTransferService",
-    "funding.v1.SandboxService",
-];
+/// The services served in every mode; health is reported for them and for the empty name (the whole
+/// server). Services that are declared but not served yet are not reported, so a health check for
+/// them answers NOT_FOUND rather than a SERVING that UNIMPLEMENTED would contradict.
+pub const SERVICES: &[&str] = &["funding.v1.BankLinkService"];
 
-pub async fn set_all(reporter: &HealthReporter, status: ServingStatus) {
+/// Served in sandbox mode only.
+pub const SANDBOX_SERVICES: &[&str] = &["funding.v1.SandboxService"];
+
+/// The services one server reports health for.
+#[derive(Debug, Clone)]
+pub struct Served(pub Vec<&'static str>);
+
+impl Served {
+    pub fn new(sandbox: bool) -> Self {
+        let mut services = SERVICES.to_vec();
+        if sandbox {
+            services.extend_from_slice(SANDBOX_SERVICES);
+        }
+        Self(services)
+    }
+}
+
+pub async fn set_all(reporter: &HealthReporter, served: &Served, status: ServingStatus) {
     reporter.set_service_status("", status).await;
-    for service in SERVICES {
+    for service in &served.0 {
         reporter.set_service_status(*service, status).await;
     }
 }
@@ -27,6 +41,7 @@ pub async fn set_all(reporter: &HealthReporter, status: ServingStatus) {
 /// Checks the database every `interval` until `shutdown`, then reports NOT_SERVING.
 pub async fn watch(
     reporter: HealthReporter,
+    served: Served,
     store: Arc<dyn BankLinkStore>,
     interval: Duration,
     shutdown: CancellationToken,
@@ -42,6 +57,7 @@ pub async fn watch(
             }
             set_all(
                 &reporter,
+                &served,
                 if healthy {
                     ServingStatus::Serving
                 } else {
@@ -56,5 +72,5 @@ pub async fn watch(
             () = tokio::time::sleep(interval) => {}
         }
     }
-    set_all(&reporter, ServingStatus::NotServing).await;
+    set_all(&reporter, &served, ServingStatus::NotServing).await;
 }

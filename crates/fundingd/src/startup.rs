@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tonic_health::ServingStatus;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::health;
 use crate::sandbox_provider::EmulatorSandbox;
@@ -47,6 +47,10 @@ impl Application {
             bail!("configure both Plaid and Alpaca, or neither (sandbox mode)");
         }
         let sandbox_mode = settings.is_sandbox();
+        // Bind first: a taken port fails before anything is created or migrated.
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let cipher = match (&settings.encryption_key, sandbox_mode) {
             (Some(key), _) => Cipher::from_base64(key.expose_secret())
                 .context("encryption_key must be 32 bytes in base64")?,
@@ -144,9 +148,6 @@ impl Application {
             );
             (handle, use_case)
         });
-        let listener = TcpListener::bind(settings.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let local_addr = listener.local_addr()?;
         Ok(Self {
             listener,
@@ -202,13 +203,15 @@ impl Application {
             ..
         } = self;
         let (reporter, health_service) = tonic_health::server::health_reporter();
-        health::set_all(&reporter, ServingStatus::Serving).await;
+        let served = health::Served::new(sandbox.is_some());
+        health::set_all(&reporter, &served, ServingStatus::Serving).await;
 
         let store_port: Arc<dyn BankLinkStore> = Arc::new(store.clone());
         let cursors: Arc<dyn CursorStore> = Arc::new(store.clone());
         let mut workers: Vec<JoinHandle<()>> = Vec::new();
         workers.push(tokio::spawn(health::watch(
             reporter.clone(),
+            served.clone(),
             store_port,
             Duration::from_millis(settings.health_check_interval_ms),
             shutdown.clone(),
@@ -237,10 +240,15 @@ impl Application {
         let layers = tower::ServiceBuilder::new()
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
             .layer(PropagateRequestIdLayer::x_request_id())
-            .layer(TraceLayer::new_for_grpc().make_span_with(|request: &http::Request<_>| {
-                let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-                tracing::info_span!("grpc", method = %request.uri().path(), request_id = %request_id)
-            }));
+            .layer(
+                TraceLayer::new_for_grpc()
+                    .make_span_with(|request: &http::Request<_>| {
+                        let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+                        tracing::info_span!("grpc", method = %request.uri().path(), request_id = %request_id)
+                    })
+                    // Refusals are answers, not faults: the error mapping logs what needs attention.
+                    .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
+            );
         let sandbox_service = sandbox.as_ref().map(|(_, use_case)| {
             funding_grpc::sandbox_service(SandboxApi::new(use_case.clone()), auth.clone())
         });
@@ -259,10 +267,10 @@ impl Application {
         let reporter_on_stop = reporter.clone();
         let signal = async move {
             stop.cancelled().await;
-            health::set_all(&reporter_on_stop, ServingStatus::NotServing).await;
+            health::set_all(&reporter_on_stop, &served, ServingStatus::NotServing).await;
             tracing::info!("shutting down: draining calls");
         };
-        let served = server
+        let result = server
             .serve_with_incoming_shutdown(
                 tokio_stream::wrappers::TcpListenerStream::new(listener),
                 signal,
@@ -277,7 +285,7 @@ impl Application {
         }
         let _ = store.close().await;
         tracing::info!("stopped");
-        served.context("the gRPC server failed")
+        result.context("the gRPC server failed")
     }
 }
 

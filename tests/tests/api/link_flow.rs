@@ -170,3 +170,73 @@ async fn an_unknown_link_is_not_found() {
     assert_eq!(funding_tests::error_reason(&status), "NOT_FOUND");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn links_are_listed_page_by_page_and_a_page_token_belongs_to_its_account() {
+    let app = TestApp::spawn().await;
+    let first = app.create_request().await;
+    let account_id = first.account_id.clone();
+    let mut ids = vec![app.create_link(first).await.unwrap().id];
+    for _ in 0..2 {
+        // Alpaca allows one active relationship per account: reject the last so another can be made.
+        let last = app.get_link(ids.last().unwrap()).await;
+        app.sandbox
+            .set_relationship_status(last.ach_relationship_id.parse().unwrap(), "REJECTED", None)
+            .unwrap();
+        app.wait_for_link_status(&last.id, BankLinkStatus::Rejected)
+            .await;
+        let mut request = app.create_request().await;
+        request.account_id = account_id.clone();
+        ids.push(app.create_link(request).await.unwrap().id);
+    }
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = app
+            .client
+            .bank_links()
+            .list_bank_links(v1::ListBankLinksRequest {
+                account_id: account_id.clone(),
+                page_size: 2,
+                page_token: token.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(page.bank_links.len() <= 2);
+        seen.extend(page.bank_links.into_iter().map(|link| link.id));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(seen, ids, "every link once, oldest first");
+
+    let page = app
+        .client
+        .bank_links()
+        .list_bank_links(v1::ListBankLinksRequest {
+            account_id: account_id.clone(),
+            page_size: 1,
+            page_token: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let status = app
+        .client
+        .bank_links()
+        .list_bank_links(v1::ListBankLinksRequest {
+            account_id: uuid::Uuid::new_v4().to_string(),
+            page_size: 1,
+            page_token: page.next_page_token,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert_eq!(
+        funding_tests::bad_request_fields(&status),
+        vec!["page_token"]
+    );
+    app.stop().await;
+}

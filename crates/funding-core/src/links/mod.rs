@@ -108,13 +108,27 @@ impl BankLinks {
                 .map(Some)
         };
         errors.into_result()?;
-        match (account, size, after) {
-            (Some(account), Some(size), Some(after)) => Ok(self
+        let (Some(account), Some(size), Some(after)) = (account, size, after) else {
+            return Err(CoreError::InvalidArgument(ValidationErrors::new()));
+        };
+        if let Some(after) = after {
+            let issued_for_account = self
                 .store
-                .list_links(account, PageRequest { size, after })
-                .await?),
-            _ => Err(CoreError::InvalidArgument(ValidationErrors::new())),
+                .get_link(after)
+                .await?
+                .is_some_and(|link| link.account_id == account);
+            if !issued_for_account {
+                return Err(ValidationErrors::from(ValidationError::new(
+                    "page_token",
+                    "was not issued for this account_id",
+                ))
+                .into());
+            }
         }
+        Ok(self
+            .store
+            .list_links(account, PageRequest { size, after })
+            .await?)
     }
 
     async fn load(&self, id: BankLinkId) -> Result<BankLink, CoreError> {
