@@ -203,15 +203,28 @@ impl TestApp {
 
     /// Rows in a table, read straight from the database.
     pub async fn count_rows(&self, table: &str) -> i64 {
-        let db = Database::connect(&self.database_url).await.unwrap();
-        let row = db
-            .query_one_raw(sea_orm::Statement::from_string(
-                db.get_database_backend(),
-                format!("SELECT COUNT(*) AS n FROM {table}"),
-            ))
+        self.count(&format!("SELECT COUNT(*) AS n FROM {table}"))
             .await
-            .unwrap()
-            .unwrap();
+    }
+
+    /// Rows in a table that match a SQL condition.
+    pub async fn count_rows_where(&self, table: &str, condition: &str) -> i64 {
+        self.count(&format!(
+            "SELECT COUNT(*) AS n FROM {table} WHERE {condition}"
+        ))
+        .await
+    }
+
+    /// Distinct provider event ids in the bank link history.
+    pub async fn count_distinct_event_ids(&self) -> i64 {
+        self.count("SELECT COUNT(DISTINCT event_id) AS n FROM bank_link_status_history")
+            .await
+    }
+
+    async fn count(&self, sql: &str) -> i64 {
+        let db = Database::connect(&self.database_url).await.unwrap();
+        let statement = sea_orm::Statement::from_string(db.get_database_backend(), sql.to_owned());
+        let row = db.query_one_raw(statement).await.unwrap().unwrap();
         let n: i64 = row.try_get("", "n").unwrap();
         let _ = db.close().await;
         n
