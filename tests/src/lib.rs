@@ -32,6 +32,8 @@ pub struct AppOptions {
     pub token: Option<String>,
     /// Run the resumer often, with short leases.
     pub resume: bool,
+    /// Serve `/metrics` on a free port.
+    pub metrics: bool,
 }
 
 impl Default for AppOptions {
@@ -42,6 +44,7 @@ impl Default for AppOptions {
             clients: Vec::new(),
             token: None,
             resume: false,
+            metrics: false,
         }
     }
 }
@@ -58,6 +61,7 @@ pub struct TestApp {
     pub client: FundingClient,
     pub sandbox: SandboxControl,
     pub database_url: String,
+    pub metrics_addr: Option<std::net::SocketAddr>,
     pub dir: tempfile::TempDir,
     postgres_db: Option<String>,
     shutdown: CancellationToken,
@@ -104,6 +108,7 @@ impl TestApp {
                 transfer_step_delay_ms: 100,
             },
             health_check_interval_ms: 100,
+            metrics_listen: options.metrics.then(|| "127.0.0.1:0".parse().unwrap()),
             resume_interval_ms: if options.resume { 100 } else { 60_000 },
             link_lease_ms: if options.resume { 200 } else { 30_000 },
             ..Settings::default()
@@ -111,6 +116,7 @@ impl TestApp {
         let app = Application::build(settings).await.expect("the app starts");
         let address = format!("http://{}", app.local_addr());
         let sandbox = app.sandbox().expect("sandbox mode");
+        let metrics_addr = app.metrics_addr();
         let shutdown = app.shutdown_token();
         let server = tokio::spawn(app.run_until_stopped());
         let client = FundingClient::connect(address.clone(), options.token.as_deref())
@@ -121,6 +127,7 @@ impl TestApp {
             client,
             sandbox,
             database_url,
+            metrics_addr,
             dir,
             postgres_db,
             shutdown,

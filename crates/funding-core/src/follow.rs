@@ -88,7 +88,17 @@ impl FundingEventFollower {
                     return FATAL_PAUSE;
                 }
             };
-            if let Err(error) = self.links.apply_event(&event).await {
+            let outcome = self.links.apply_event(&event).await;
+            let label = match &outcome {
+                Ok(crate::links::EventOutcome::Moved { .. }) => "moved",
+                Ok(crate::links::EventOutcome::Ignored(_)) => "ignored",
+                Ok(crate::links::EventOutcome::UnknownStatus(_)) => "unknown_status",
+                Ok(crate::links::EventOutcome::NoSuchLink) => "no_such_link",
+                Ok(crate::links::EventOutcome::NotMine) => "not_mine",
+                Err(_) => "error",
+            };
+            metrics::counter!("funding_alpaca_events_total", "outcome" => label).increment(1);
+            if let Err(error) = outcome {
                 tracing::warn!(event_id = %event.event_id, "cannot apply funding event, will read it again: {error}");
                 return RETRY_PAUSE;
             }

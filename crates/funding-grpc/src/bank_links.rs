@@ -11,6 +11,7 @@ use tonic::{Request, Response, Status};
 use crate::auth::{Scope, require};
 use crate::convert;
 use crate::error::into_status;
+use crate::observe::observed;
 
 pub struct BankLinkApi {
     links: BankLinks,
@@ -28,69 +29,81 @@ impl BankLinkService for BankLinkApi {
         &self,
         request: Request<CreateBankLinkRequest>,
     ) -> Result<Response<CreateBankLinkResponse>, Status> {
-        let caller = require(&request, Scope::LinksWrite)?;
-        let body = request.into_inner();
-        let input = CreateBankLinkInput {
-            account_id: body.account_id,
-            public_token: body.public_token,
-            plaid_account_id: body.plaid_account_id,
-            nickname: body.nickname,
-            idempotency_key: body.idempotency_key,
-        };
-        let link = self
-            .links
-            .create(&caller.name, input)
-            .await
-            .map_err(into_status)?;
-        Ok(Response::new(CreateBankLinkResponse {
-            bank_link: Some(convert::bank_link(&link)),
-        }))
+        observed("CreateBankLink", async move {
+            let caller = require(&request, Scope::LinksWrite)?;
+            let body = request.into_inner();
+            let input = CreateBankLinkInput {
+                account_id: body.account_id,
+                public_token: body.public_token,
+                plaid_account_id: body.plaid_account_id,
+                nickname: body.nickname,
+                idempotency_key: body.idempotency_key,
+            };
+            let link = self
+                .links
+                .create(&caller.name, input)
+                .await
+                .map_err(into_status)?;
+            Ok(Response::new(CreateBankLinkResponse {
+                bank_link: Some(convert::bank_link(&link)),
+            }))
+        })
+        .await
     }
 
     async fn get_bank_link(
         &self,
         request: Request<GetBankLinkRequest>,
     ) -> Result<Response<GetBankLinkResponse>, Status> {
-        require(&request, Scope::Read)?;
-        let link = self
-            .links
-            .get(&request.get_ref().id)
-            .await
-            .map_err(into_status)?;
-        Ok(Response::new(GetBankLinkResponse {
-            bank_link: Some(convert::bank_link(&link)),
-        }))
+        observed("GetBankLink", async move {
+            require(&request, Scope::Read)?;
+            let link = self
+                .links
+                .get(&request.get_ref().id)
+                .await
+                .map_err(into_status)?;
+            Ok(Response::new(GetBankLinkResponse {
+                bank_link: Some(convert::bank_link(&link)),
+            }))
+        })
+        .await
     }
 
     async fn list_bank_links(
         &self,
         request: Request<ListBankLinksRequest>,
     ) -> Result<Response<ListBankLinksResponse>, Status> {
-        require(&request, Scope::Read)?;
-        let body = request.get_ref();
-        let page = self
-            .links
-            .list(&body.account_id, body.page_size, &body.page_token)
-            .await
-            .map_err(into_status)?;
-        Ok(Response::new(ListBankLinksResponse {
-            bank_links: page.items.iter().map(convert::bank_link).collect(),
-            next_page_token: page.next_after.map(|id| id.to_string()).unwrap_or_default(),
-        }))
+        observed("ListBankLinks", async move {
+            require(&request, Scope::Read)?;
+            let body = request.get_ref();
+            let page = self
+                .links
+                .list(&body.account_id, body.page_size, &body.page_token)
+                .await
+                .map_err(into_status)?;
+            Ok(Response::new(ListBankLinksResponse {
+                bank_links: page.items.iter().map(convert::bank_link).collect(),
+                next_page_token: page.next_after.map(|id| id.to_string()).unwrap_or_default(),
+            }))
+        })
+        .await
     }
 
     async fn delete_bank_link(
         &self,
         request: Request<DeleteBankLinkRequest>,
     ) -> Result<Response<DeleteBankLinkResponse>, Status> {
-        require(&request, Scope::LinksWrite)?;
-        let link = self
-            .links
-            .delete(&request.get_ref().id)
-            .await
-            .map_err(into_status)?;
-        Ok(Response::new(DeleteBankLinkResponse {
-            bank_link: Some(convert::bank_link(&link)),
-        }))
+        observed("DeleteBankLink", async move {
+            require(&request, Scope::LinksWrite)?;
+            let link = self
+                .links
+                .delete(&request.get_ref().id)
+                .await
+                .map_err(into_status)?;
+            Ok(Response::new(DeleteBankLinkResponse {
+                bank_link: Some(convert::bank_link(&link)),
+            }))
+        })
+        .await
     }
 }

@@ -16,8 +16,19 @@ pub const DOMAIN: &str = "funding.v1";
 /// How long callers are told to wait after a provider or database outage when the provider did not say.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 
-/// Converts a use case's error into the status a caller gets. Logs the cause.
+/// Converts a use case's error into the status a caller gets. Logs the cause and counts the reason
+/// (`funding_errors_total{reason}`).
 pub fn into_status(error: CoreError) -> Status {
+    let status = status_of(error);
+    let reason = status
+        .get_details_error_info()
+        .map(|info| info.reason)
+        .unwrap_or_default();
+    metrics::counter!("funding_errors_total", "reason" => reason).increment(1);
+    status
+}
+
+fn status_of(error: CoreError) -> Status {
     match error {
         CoreError::InvalidArgument(errors) => {
             let mut details = ErrorDetails::new();
@@ -94,6 +105,7 @@ fn provider_status(error: &ProviderError) -> Status {
         }
         ProviderErrorKind::Decode => (Code::Internal, "PROVIDER_ANSWER_UNREADABLE"),
     };
+    metrics::counter!("funding_provider_errors_total", "provider" => error.provider.as_str(), "code" => error.code.clone()).increment(1);
     let mut metadata = HashMap::from([
         ("provider".to_owned(), error.provider.to_string()),
         ("provider_code".to_owned(), error.code.clone()),

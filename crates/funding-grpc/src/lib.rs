@@ -6,6 +6,7 @@ pub mod auth;
 mod bank_links;
 pub mod convert;
 pub mod error;
+mod observe;
 mod sandbox;
 
 pub use auth::{Auth, AuthInterceptor, Caller, ClientKey, Scope};

@@ -14,6 +14,7 @@ use tonic::{Request, Response, Status};
 use crate::auth::{Scope, require};
 use crate::convert;
 use crate::error::into_status;
+use crate::observe::observed;
 
 pub struct SandboxApi {
     sandbox: Sandbox,
@@ -31,58 +32,73 @@ impl SandboxService for SandboxApi {
         &self,
         request: Request<CreatePublicTokenRequest>,
     ) -> Result<Response<CreatePublicTokenResponse>, Status> {
-        require(&request, Scope::Sandbox)?;
-        let (token, accounts) = self
-            .sandbox
-            .create_public_token(&request.get_ref().institution_id)
-            .await
-            .map_err(into_status)?;
-        Ok(Response::new(CreatePublicTokenResponse {
-            // A sandbox public token is what this RPC exists to hand out.
-            public_token: token.expose_secret().to_owned(),
-            accounts: accounts.iter().map(convert::plaid_account).collect(),
-        }))
+        observed("CreatePublicToken", async move {
+            require(&request, Scope::Sandbox)?;
+            let (token, accounts) = self
+                .sandbox
+                .create_public_token(&request.get_ref().institution_id)
+                .await
+                .map_err(into_status)?;
+            Ok(Response::new(CreatePublicTokenResponse {
+                // A sandbox public token is what this RPC exists to hand out.
+                public_token: token.expose_secret().to_owned(),
+                accounts: accounts.iter().map(convert::plaid_account).collect(),
+            }))
+        })
+        .await
     }
 
     async fn create_processor_token(
         &self,
         _request: Request<CreateProcessorTokenRequest>,
     ) -> Result<Response<CreateProcessorTokenResponse>, Status> {
-        Err(Status::unimplemented(
-            "CreateProcessorToken is served with the Plaid processor rail",
-        ))
+        observed("CreateProcessorToken", async move {
+            Err(Status::unimplemented(
+                "CreateProcessorToken is served with the Plaid processor rail",
+            ))
+        })
+        .await
     }
 
     async fn simulate_transfer(
         &self,
         request: Request<SimulateTransferRequest>,
     ) -> Result<Response<SimulateTransferResponse>, Status> {
-        require(&request, Scope::Sandbox)?;
-        let body = request.into_inner();
-        match body.target {
-            Some(Target::BankLinkId(id)) => {
-                self.sandbox
-                    .simulate_link_status(&id, &body.status, &body.reason)
-                    .await
-                    .map_err(into_status)?;
-                Ok(Response::new(SimulateTransferResponse {}))
-            }
-            Some(Target::TransferId(_)) => Err(Status::unimplemented(
-                "simulating transfers is served with the transfer slice",
-            )),
-            None => Err(into_status(funding_core::CoreError::InvalidArgument(
-                funding_domain::ValidationError::new("target", "set transfer_id or bank_link_id")
+        observed("SimulateTransfer", async move {
+            require(&request, Scope::Sandbox)?;
+            let body = request.into_inner();
+            match body.target {
+                Some(Target::BankLinkId(id)) => {
+                    self.sandbox
+                        .simulate_link_status(&id, &body.status, &body.reason)
+                        .await
+                        .map_err(into_status)?;
+                    Ok(Response::new(SimulateTransferResponse {}))
+                }
+                Some(Target::TransferId(_)) => Err(Status::unimplemented(
+                    "simulating transfers is served with the transfer slice",
+                )),
+                None => Err(into_status(funding_core::CoreError::InvalidArgument(
+                    funding_domain::ValidationError::new(
+                        "target",
+                        "set transfer_id or bank_link_id",
+                    )
                     .into(),
-            ))),
-        }
+                ))),
+            }
+        })
+        .await
     }
 
     async fn simulate_bank_transfer(
         &self,
         _request: Request<SimulateBankTransferRequest>,
     ) -> Result<Response<SimulateBankTransferResponse>, Status> {
-        Err(Status::unimplemented(
-            "SimulateBankTransfer is served with the Plaid processor rail",
-        ))
+        observed("SimulateBankTransfer", async move {
+            Err(Status::unimplemented(
+                "SimulateBankTransfer is served with the Plaid processor rail",
+            ))
+        })
+        .await
     }
 }

@@ -3,6 +3,7 @@
 //! service through the same [`Application`].
 
 pub mod health;
+pub mod metrics;
 mod sandbox_provider;
 pub mod settings;
 mod startup;

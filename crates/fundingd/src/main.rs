@@ -15,6 +15,9 @@ struct Cli {
     /// Where gRPC listens.
     #[arg(long, global = true)]
     listen: Option<SocketAddr>,
+    /// Where Prometheus metrics are served, at /metrics.
+    #[arg(long, global = true)]
+    metrics_listen: Option<SocketAddr>,
     /// sqlite:… or postgres://…
     #[arg(long, global = true)]
     database_url: Option<String>,
@@ -40,6 +43,9 @@ async fn main() -> std::process::ExitCode {
     let mut overrides = Figment::new();
     if let Some(listen) = cli.listen {
         overrides = overrides.merge(Serialized::default("listen", listen));
+    }
+    if let Some(metrics_listen) = cli.metrics_listen {
+        overrides = overrides.merge(Serialized::default("metrics_listen", metrics_listen));
     }
     if let Some(url) = &cli.database_url {
         overrides = overrides.merge(Serialized::default("database_url", url));
@@ -90,6 +96,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         );
     } else {
         println!("fundingd is serving gRPC on {addr}.");
+    }
+    if let Some(metrics) = app.metrics_addr() {
+        println!("Metrics: http://{metrics}/metrics");
     }
     let token = app.shutdown_token();
     tokio::spawn(async move {

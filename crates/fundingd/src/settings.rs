@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 pub struct Settings {
     /// Where gRPC listens.
     pub listen: SocketAddr,
+    /// Where Prometheus metrics are served (`/metrics`); none when absent.
+    pub metrics_listen: Option<SocketAddr>,
     /// `sqlite:…` or `postgres://…`.
     pub database_url: String,
     /// The 32-byte key that encrypts tokens at rest, base64. Required outside sandbox mode.
@@ -47,6 +49,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            metrics_listen: None,
             database_url: "sqlite:./var/funding.db".into(),
             encryption_key: None,
             encryption_key_file: PathBuf::from("./var/funding.key"),

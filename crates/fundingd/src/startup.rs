@@ -31,6 +31,7 @@ use crate::settings::Settings;
 pub struct Application {
     listener: TcpListener,
     local_addr: SocketAddr,
+    metrics_listener: Option<TcpListener>,
     settings: Settings,
     store: Store,
     links: BankLinks,
@@ -51,6 +52,17 @@ impl Application {
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let metrics_listener = match settings.metrics_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen for metrics on {addr}"))?,
+            ),
+            None => None,
+        };
+        if metrics_listener.is_some() {
+            crate::metrics::handle();
+        }
         let cipher = match (&settings.encryption_key, sandbox_mode) {
             (Some(key), _) => Cipher::from_base64(key.expose_secret())
                 .context("encryption_key must be 32 bytes in base64")?,
@@ -152,6 +164,7 @@ impl Application {
         Ok(Self {
             listener,
             local_addr,
+            metrics_listener,
             settings,
             store,
             links,
@@ -165,6 +178,13 @@ impl Application {
     /// The address gRPC listens on (its port is real even when the settings said 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Where `/metrics` is served, when asked for.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok())
     }
 
     pub fn port(&self) -> u16 {
@@ -193,6 +213,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let Self {
             listener,
+            metrics_listener,
             settings,
             store,
             links,
@@ -209,6 +230,13 @@ impl Application {
         let store_port: Arc<dyn BankLinkStore> = Arc::new(store.clone());
         let cursors: Arc<dyn CursorStore> = Arc::new(store.clone());
         let mut workers: Vec<JoinHandle<()>> = Vec::new();
+        if let Some(listener) = metrics_listener {
+            workers.push(tokio::spawn(crate::metrics::serve(
+                listener,
+                crate::metrics::handle(),
+                shutdown.clone(),
+            )));
+        }
         workers.push(tokio::spawn(health::watch(
             reporter.clone(),
             served.clone(),

@@ -58,6 +58,7 @@ impl BankLinks {
                 };
                 if self.store.change_link_status(link.id, change, None).await? {
                     tracing::info!(bank_link_id = %link.id, %from, %to, "bank link status moved");
+                    metrics::counter!("funding_bank_link_status_changes_total", "to" => to.as_str().to_owned()).increment(1);
                     Ok(EventOutcome::Moved { from, to })
                 } else {
                     Ok(EventOutcome::Ignored(
