@@ -66,6 +66,18 @@ async fn a_whole_link_flow_logs_no_token_and_stores_none_in_plaintext() {
         .unwrap();
     app.wait_for_link_status(&link.id, BankLinkStatus::Canceled)
         .await;
+    // A call with the caller's request id: its log lines carry the id.
+    let mut unknown = app.create_request().await;
+    unknown.public_token = "public-sandbox-11111111-2222-3333-4444-555555555555".into();
+    let mut call = tonic::Request::new(unknown);
+    call.metadata_mut()
+        .insert("x-request-id", "req-in-the-logs-42".parse().unwrap());
+    app.client
+        .bank_links()
+        .create_bank_link(call)
+        .await
+        .unwrap_err();
+
     let database = app.dir.path().join("funding.db");
     let mut stored = std::fs::read(&database).unwrap();
     if let Ok(wal) = std::fs::read(database.with_extension("db-wal")) {

@@ -12,6 +12,31 @@ fn char_count(text: &str) -> usize {
     text.chars().count()
 }
 
+/// A line of human text: not blank, at most `max_chars` characters, no control characters.
+fn checked_line(
+    field: &'static str,
+    input: &str,
+    max_chars: usize,
+    blank: &str,
+) -> Result<String, ValidationError> {
+    if input.trim().is_empty() {
+        return Err(ValidationError::new(field, blank));
+    }
+    if char_count(input) > max_chars {
+        return Err(ValidationError::new(
+            field,
+            format!("must be at most {max_chars} characters"),
+        ));
+    }
+    if input.chars().any(char::is_control) {
+        return Err(ValidationError::new(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(input.to_owned())
+}
+
 macro_rules! text_value {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -84,20 +109,7 @@ impl Description {
     pub const MAX_CHARS: usize = 10;
 
     pub fn parse(input: &str) -> Result<Self, ValidationError> {
-        let field = "description";
-        if input.trim().is_empty() {
-            return Err(ValidationError::new(field, "is required"));
-        }
-        if char_count(input) > Self::MAX_CHARS {
-            return Err(ValidationError::new(field, "must be at most 10 characters"));
-        }
-        if input.chars().any(char::is_control) {
-            return Err(ValidationError::new(
-                field,
-                "must not contain control characters",
-            ));
-        }
-        Ok(Self(input.to_owned()))
+        checked_line("description", input, Self::MAX_CHARS, "is required").map(Self)
     }
 }
 
@@ -129,23 +141,7 @@ impl Nickname {
     pub const MAX_CHARS: usize = 100;
 
     pub fn parse(input: &str) -> Result<Self, ValidationError> {
-        let field = "nickname";
-        if input.trim().is_empty() {
-            return Err(ValidationError::new(field, "must not be blank"));
-        }
-        if char_count(input) > Self::MAX_CHARS {
-            return Err(ValidationError::new(
-                field,
-                "must be at most 100 characters",
-            ));
-        }
-        if input.chars().any(char::is_control) {
-            return Err(ValidationError::new(
-                field,
-                "must not contain control characters",
-            ));
-        }
-        Ok(Self(input.to_owned()))
+        checked_line("nickname", input, Self::MAX_CHARS, "must not be blank").map(Self)
     }
 }
 
@@ -158,23 +154,7 @@ impl LegalName {
     pub const MAX_CHARS: usize = 200;
 
     pub fn parse(input: &str) -> Result<Self, ValidationError> {
-        let field = "legal_name";
-        if input.trim().is_empty() {
-            return Err(ValidationError::new(field, "is required"));
-        }
-        if char_count(input) > Self::MAX_CHARS {
-            return Err(ValidationError::new(
-                field,
-                "must be at most 200 characters",
-            ));
-        }
-        if input.chars().any(char::is_control) {
-            return Err(ValidationError::new(
-                field,
-                "must not contain control characters",
-            ));
-        }
-        Ok(Self(input.to_owned()))
+        checked_line("legal_name", input, Self::MAX_CHARS, "is required").map(Self)
     }
 }
 

@@ -48,6 +48,8 @@ impl Application {
             bail!("configure both Plaid and Alpaca, or neither (sandbox mode)");
         }
         let sandbox_mode = settings.is_sandbox();
+        // Refuse bad settings before anything is bound, created or migrated.
+        let auth = auth(&settings, sandbox_mode)?;
         // Bind first: a taken port fails before anything is created or migrated.
         let listener = TcpListener::bind(settings.listen)
             .await
@@ -139,7 +141,6 @@ impl Application {
             (Arc::new(plaid), Arc::new(alpaca), None)
         };
 
-        let auth = auth(&settings, sandbox_mode)?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let store = store.with_clock(clock.clone());
         let store_port: Arc<dyn BankLinkStore> = Arc::new(store.clone());

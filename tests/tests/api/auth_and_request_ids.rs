@@ -124,3 +124,35 @@ async fn every_response_carries_a_request_id_and_echoes_the_callers() {
     assert_eq!(generated.len(), 36, "a generated UUID: {generated:?}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_service_refuses_to_start_open_beyond_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = fundingd::Settings {
+        listen: "0.0.0.0:0".parse().unwrap(),
+        database_url: format!("sqlite:{}", dir.path().join("funding.db").display()),
+        encryption_key_file: dir.path().join("funding.key"),
+        ..fundingd::Settings::default()
+    };
+    let error = fundingd::Application::build(settings.clone())
+        .await
+        .err()
+        .expect("no clients, not loopback");
+    assert!(
+        format!("{error:#}").contains("--insecure-no-auth"),
+        "{error:#}"
+    );
+    assert!(
+        !dir.path().join("funding.db").exists(),
+        "nothing was created before refusing"
+    );
+
+    let open = fundingd::Settings {
+        insecure_no_auth: true,
+        ..settings
+    };
+    let app = fundingd::Application::build(open)
+        .await
+        .expect("told explicitly, it starts");
+    drop(app);
+}
