@@ -38,6 +38,10 @@ pub enum CoreError {
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+
+    /// A bug or a failed task; logged, answered INTERNAL.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl From<ValidationErrors> for CoreError {

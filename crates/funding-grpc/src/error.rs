@@ -87,6 +87,12 @@ fn status_of(error: CoreError) -> Status {
         }
         CoreError::Provider(error) => provider_status(&error),
         CoreError::Store(error) => store_status(&error),
+        CoreError::Internal(message) => {
+            tracing::error!("{message}");
+            let mut details = ErrorDetails::new();
+            details.set_error_info("INTERNAL", DOMAIN, HashMap::new());
+            Status::with_error_details(Code::Internal, "internal error", details)
+        }
     }
 }
 

@@ -277,3 +277,59 @@ async fn the_resumer_finishes_a_link_left_half_made_by_an_outage() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_caller_that_gives_up_mid_create_does_not_abort_the_link() {
+    let app = TestApp::spawn().await;
+    let request = app.create_request().await;
+    // Plaid's first answer fails, so the adapter is waiting to retry when the caller's deadline passes.
+    app.sandbox
+        .inject_fault(Fault::new(Host::Plaid, "/item/public_token/exchange", 500).times(1));
+    let mut call = tonic::Request::new(request.clone());
+    call.set_timeout(Duration::from_millis(100));
+    let status = app
+        .client
+        .bank_links()
+        .create_bank_link(call)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            status.code(),
+            tonic::Code::DeadlineExceeded | tonic::Code::Cancelled
+        ),
+        "{status:?}"
+    );
+
+    // The link goes on without the caller: found by listing the account, it reaches APPROVED.
+    let mut found = None;
+    for _ in 0..100 {
+        let listed = app
+            .client
+            .bank_links()
+            .list_bank_links(v1::ListBankLinksRequest {
+                account_id: request.account_id.clone(),
+                page_size: 10,
+                page_token: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        if let Some(link) = listed.bank_links.into_iter().next() {
+            found = Some(link);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let link = found.expect("the link was stored before the deadline");
+    app.wait_for_link_status(&link.id, BankLinkStatus::Approved)
+        .await;
+    let again = app.create_link(request).await.unwrap();
+    assert_eq!(again.id, link.id);
+    assert_eq!(
+        app.provider_calls("POST", "/item/public_token/exchange"),
+        2,
+        "one failed answer, one retry; no more"
+    );
+    app.stop().await;
+}

@@ -157,7 +157,14 @@ impl BankLinks {
             }
         };
         tracing::Span::current().record("bank_link_id", tracing::field::display(link.id));
-        self.drive(link, Some(&request.public_token)).await
+        // The provider steps run in a task of their own: a caller that gives up (deadline, dropped
+        // connection) must not abort them between a provider's answer and storing it.
+        let this = self.clone();
+        let public_token = request.public_token;
+        let steps = async move { this.drive(link, Some(&public_token)).await };
+        tokio::spawn(tracing::Instrument::in_current_span(steps))
+            .await
+            .map_err(|error| CoreError::Internal(format!("the bank link task failed: {error}")))?
     }
 
     /// Takes a link through its remaining provider steps, if nobody else is doing so.
