@@ -6,6 +6,7 @@
 mod m20260101_000001_create_bank_links;
 mod m20260101_000002_create_idempotency_records;
 mod m20260101_000003_create_stream_cursors;
+mod m20261121_000004_create_stream_leases;
 
 use sea_orm_migration::prelude::async_trait;
 pub use sea_orm_migration::prelude::{MigrationTrait, MigratorTrait};
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260101_000001_create_bank_links::Migration),
             Box::new(m20260101_000002_create_idempotency_records::Migration),
             Box::new(m20260101_000003_create_stream_cursors::Migration),
+            Box::new(m20261121_000004_create_stream_leases::Migration),
         ]
     }
 }

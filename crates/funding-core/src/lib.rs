@@ -10,6 +10,6 @@ pub mod links;
 pub mod sandbox;
 
 pub use error::CoreError;
-pub use follow::FundingEventFollower;
+pub use follow::{FollowerSettings, FundingEventFollower};
 pub use links::{BankLinks, CreateBankLinkInput, EventOutcome, LinkSettings};
 pub use sandbox::Sandbox;

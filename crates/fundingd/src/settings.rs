@@ -41,6 +41,8 @@ pub struct Settings {
     pub resume_interval_ms: u64,
     /// How long a request holds a link it is creating; a link left by a crash is resumed after it.
     pub link_lease_ms: u64,
+    /// How long a replica holds Alpaca's event stream; another takes over this long after it dies.
+    pub stream_lease_ms: u64,
     /// `pretty` or `json`.
     pub log_format: String,
 }
@@ -61,6 +63,7 @@ impl Default for Settings {
             health_check_interval_ms: 1_000,
             resume_interval_ms: 5_000,
             link_lease_ms: 30_000,
+            stream_lease_ms: 15_000,
             log_format: "pretty".into(),
         }
     }

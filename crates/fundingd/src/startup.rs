@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use funding_alpaca::{AlpacaClient, AlpacaConfig};
 use funding_core::ports::{BankLinkStore, Broker, Clock, CursorStore, PlaidGateway, SystemClock};
-use funding_core::{BankLinks, FundingEventFollower, LinkSettings, Sandbox};
+use funding_core::{BankLinks, FollowerSettings, FundingEventFollower, LinkSettings, Sandbox};
 use funding_grpc::{Auth, BankLinkApi, ClientKey, SandboxApi, Scope};
 use funding_plaid::{PlaidClient, PlaidConfig};
 use funding_sandbox::{SandboxConfig, SandboxControl, SandboxHandle};
@@ -38,6 +38,7 @@ pub struct Application {
     broker: Arc<dyn Broker>,
     sandbox: Option<(SandboxHandle, Sandbox)>,
     auth: Auth,
+    instance: String,
     shutdown: CancellationToken,
 }
 
@@ -48,6 +49,8 @@ impl Application {
             bail!("configure both Plaid and Alpaca, or neither (sandbox mode)");
         }
         let sandbox_mode = settings.is_sandbox();
+        // This replica's name in leases (links being created, the event stream).
+        let instance = format!("fundingd-{}", uuid::Uuid::new_v4());
         // Refuse bad settings before anything is bound, created or migrated.
         let auth = auth(&settings, sandbox_mode)?;
         // Bind first: a taken port fails before anything is created or migrated.
@@ -151,6 +154,7 @@ impl Application {
             clock,
             LinkSettings {
                 lease: Duration::from_millis(settings.link_lease_ms),
+                instance: instance.clone(),
                 ..LinkSettings::default()
             },
         );
@@ -172,6 +176,7 @@ impl Application {
             broker,
             sandbox,
             auth,
+            instance,
             shutdown: CancellationToken::new(),
         })
     }
@@ -221,6 +226,7 @@ impl Application {
             broker,
             sandbox,
             auth,
+            instance,
             shutdown,
             ..
         } = self;
@@ -245,8 +251,16 @@ impl Application {
             Duration::from_millis(settings.health_check_interval_ms),
             shutdown.clone(),
         )));
-        let follower =
-            FundingEventFollower::new(broker, links.clone(), cursors, Arc::new(SystemClock));
+        let follower = FundingEventFollower::new(
+            broker,
+            links.clone(),
+            cursors,
+            Arc::new(SystemClock),
+            FollowerSettings {
+                owner: instance,
+                lease: Duration::from_millis(settings.stream_lease_ms),
+            },
+        );
         let stop = shutdown.clone();
         workers.push(tokio::spawn(async move {
             follower.run(stop.cancelled_owned()).await

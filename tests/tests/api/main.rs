@@ -7,4 +7,5 @@ mod idempotency;
 mod link_flow;
 mod provider_errors;
 mod reflection_and_health;
+mod replicas;
 mod validation;

@@ -182,9 +182,22 @@ pub trait BankLinkStore: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StoreError>;
 }
 
-/// Where each event stream was read up to.
+/// Where each event stream was read up to, and which replica reads it.
 #[async_trait]
 pub trait CursorStore: Send + Sync + 'static {
     async fn load_cursor(&self, stream: &str) -> Result<Option<String>, StoreError>;
     async fn save_cursor(&self, stream: &str, cursor: &str) -> Result<(), StoreError>;
+
+    /// Takes the right to read `stream` until `until` if nobody holds it or its holder's lease ran
+    /// out, or renews it for `owner`. Returns whether `owner` holds it now. One conditional write, safe
+    /// for any number of replicas.
+    async fn claim_stream(
+        &self,
+        stream: &str,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives the stream up, so another replica can take it at once.
+    async fn release_stream(&self, stream: &str, owner: &str) -> Result<(), StoreError>;
 }

@@ -5,3 +5,4 @@ pub mod bank_link;
 pub mod bank_link_status_history;
 pub mod idempotency_record;
 pub mod stream_cursor;
+pub mod stream_lease;
