@@ -39,7 +39,7 @@ impl Replica {
                 secret: Some("secret".to_owned().into()),
             }),
             insecure_no_auth: true,
-            stream_lease_ms: 600,
+            stream_lease_ms: 2_000,
             health_check_interval_ms: 100,
             ..Settings::default()
         };
@@ -231,8 +231,8 @@ async fn one_replica_follows_the_event_stream_and_another_takes_over_on_postgres
         .bank_link
         .unwrap();
     wait_for(&b.client, &link.id, BankLinkStatus::Approved).await;
-    // Several lease periods pass: still one reader.
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    // The other replica tries to take the stream every half lease, and is refused: still one reader.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
     assert_eq!(
         cluster.stream_connections(),
         1,
