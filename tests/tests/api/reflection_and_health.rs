@@ -16,69 +16,46 @@ const SERVICES: &[&str] = &[
     "grpc.health.v1.Health",
 ];
 
-#[tokio::test]
-async fn reflection_v1_lists_every_service() {
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
-    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+/// A test that lists services through one version of the reflection API.
+macro_rules! reflection_lists_every_service {
+    ($name:ident, $version:ident) => {
+        #[tokio::test]
+        async fn $name() {
+            use tonic_reflection::pb::$version::ServerReflectionRequest;
+            use tonic_reflection::pb::$version::server_reflection_client::ServerReflectionClient;
+            use tonic_reflection::pb::$version::server_reflection_request::MessageRequest;
+            use tonic_reflection::pb::$version::server_reflection_response::MessageResponse;
 
-    let app = TestApp::spawn().await;
-    let mut client = ServerReflectionClient::new(app.client.channel());
-    let request = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
+            let app = TestApp::spawn().await;
+            let mut client = ServerReflectionClient::new(app.client.channel());
+            let request = ServerReflectionRequest {
+                host: String::new(),
+                message_request: Some(MessageRequest::ListServices(String::new())),
+            };
+            let mut responses = client
+                .server_reflection_info(tokio_stream_once(request))
+                .await
+                .unwrap()
+                .into_inner();
+            let response = responses.message().await.unwrap().unwrap();
+            let Some(MessageResponse::ListServicesResponse(list)) = response.message_response
+            else {
+                panic!("unexpected reflection answer {response:?}");
+            };
+            let names: Vec<_> = list.service.into_iter().map(|s| s.name).collect();
+            for service in SERVICES {
+                assert!(
+                    names.iter().any(|n| n == service),
+                    "{service} missing from {names:?}"
+                );
+            }
+            app.stop().await;
+        }
     };
-    let mut responses = client
-        .server_reflection_info(tokio_stream_once(request))
-        .await
-        .unwrap()
-        .into_inner();
-    let response = responses.message().await.unwrap().unwrap();
-    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
-        panic!("unexpected reflection answer {response:?}");
-    };
-    let names: Vec<_> = list.service.into_iter().map(|s| s.name).collect();
-    for service in SERVICES {
-        assert!(
-            names.iter().any(|n| n == service),
-            "{service} missing from {names:?}"
-        );
-    }
-    app.stop().await;
 }
 
-#[tokio::test]
-async fn reflection_v1alpha_lists_every_service() {
-    use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
-    use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
-
-    let app = TestApp::spawn().await;
-    let mut client = ServerReflectionClient::new(app.client.channel());
-    let request = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut responses = client
-        .server_reflection_info(tokio_stream_once(request))
-        .await
-        .unwrap()
-        .into_inner();
-    let response = responses.message().await.unwrap().unwrap();
-    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
-        panic!("unexpected reflection answer {response:?}");
-    };
-    let names: Vec<_> = list.service.into_iter().map(|s| s.name).collect();
-    for service in SERVICES {
-        assert!(
-            names.iter().any(|n| n == service),
-            "{service} missing from {names:?}"
-        );
-    }
-    app.stop().await;
-}
+reflection_lists_every_service!(reflection_v1_lists_every_service, v1);
+reflection_lists_every_service!(reflection_v1alpha_lists_every_service, v1alpha);
 
 fn tokio_stream_once<T: Send + 'static>(
     item: T,
