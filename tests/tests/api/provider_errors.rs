@@ -333,3 +333,81 @@ async fn a_caller_that_gives_up_mid_create_does_not_abort_the_link() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn refused_service_credentials_are_an_internal_error_and_leave_the_link_to_be_continued() {
+    let emulator = funding_sandbox::spawn(funding_sandbox::SandboxConfig {
+        plaid_credentials: Some(("the-client".into(), "the-secret".into())),
+        ..funding_sandbox::SandboxConfig::ephemeral()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let settings = fundingd::Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: format!("sqlite:{}", dir.path().join("funding.db").display()),
+        encryption_key: Some(
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+                .to_owned()
+                .into(),
+        ),
+        plaid: Some(fundingd::settings::PlaidSettings {
+            base_url: emulator.plaid_url(),
+            client_id: "the-client".into(),
+            secret: Some("a-wrong-secret".to_owned().into()),
+        }),
+        alpaca: Some(fundingd::settings::AlpacaSettings {
+            base_url: emulator.alpaca_url(),
+            key_id: "key".into(),
+            secret: Some("secret".to_owned().into()),
+        }),
+        insecure_no_auth: true,
+        ..fundingd::Settings::default()
+    };
+    let app = fundingd::Application::build(settings).await.unwrap();
+    let address = format!("http://{}", app.local_addr());
+    let shutdown = app.shutdown_token();
+    let server = tokio::spawn(app.run_until_stopped());
+    let client = funding_client::FundingClient::connect(address, None)
+        .await
+        .unwrap();
+
+    let link = emulator
+        .control()
+        .create_public_token("ins_109508")
+        .unwrap();
+    let request = v1::CreateBankLinkRequest {
+        account_id: uuid::Uuid::new_v4().to_string(),
+        public_token: link.public_token.clone(),
+        plaid_account_id: link.accounts[0].account_id.clone(),
+        nickname: String::new(),
+        idempotency_key: "creds".into(),
+    };
+    let status = client
+        .bank_links()
+        .create_bank_link(request.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Internal);
+    assert_eq!(error_reason(&status), "PROVIDER_CREDENTIALS_REFUSED");
+    assert!(!status.message().contains("a-wrong-secret"));
+    let listed = client
+        .bank_links()
+        .list_bank_links(v1::ListBankLinksRequest {
+            account_id: request.account_id.clone(),
+            page_size: 0,
+            page_token: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        listed.bank_links[0].status(),
+        BankLinkStatus::Creating,
+        "an operator's mistake does not fail the customer's link"
+    );
+
+    shutdown.cancel();
+    let _ = server.await;
+    emulator.shutdown().await;
+}

@@ -194,9 +194,7 @@ impl BankLinks {
         let released = self.store.release_link(link.id, owner).await;
         let link = match outcome {
             Ok(()) => self.load(link.id).await?,
-            Err(StepError::Provider(error))
-                if !error.outcome_unknown() && !error.is_retryable() =>
-            {
+            Err(StepError::Provider(error)) if refuses_the_link(&error) => {
                 self.fail(link.id, &error).await?;
                 return Err(CoreError::Provider(error));
             }
@@ -345,6 +343,16 @@ impl BankLinks {
             .change_link_status(id, change, Some(failure::encode(error)))
             .await?;
         Ok(())
+    }
+}
+
+/// Whether a provider's answer is a definite "no" to this link. Our own credentials being refused,
+/// an unreadable answer or an outage are not: the link stays CREATING, to be continued.
+fn refuses_the_link(error: &ProviderError) -> bool {
+    use crate::ports::ProviderErrorKind::*;
+    match error.kind {
+        InvalidRequest | InvalidInput | NotFound | Conflict | Forbidden => true,
+        Unauthorized | RateLimited | Unavailable | Transport | Decode => false,
     }
 }
 
