@@ -21,6 +21,15 @@ lint:
 fmt:
     cargo fmt --all
 
+# Benchmarks of the domain's request-path checks (criterion).
+bench:
+    cargo bench -p funding-domain --bench parse
+
+# The link flow from a Rust caller against a sandbox server started for the occasion.
+demo:
+    cargo build -p fundingd -p funding-client --example link_demo
+    bash -c 'dir=$(mktemp -d); (cd "$dir"; exec "{{justfile_directory()}}/target/debug/fundingd" --listen 127.0.0.1:50052) > "$dir/fundingd.log" 2>&1 & pid=$!; trap "kill $pid; rm -rf $dir" EXIT; sleep 2; "{{justfile_directory()}}/target/debug/examples/link_demo" http://127.0.0.1:50052'
+
 # The Python grpcio end-to-end test against the built server.
 e2e-python:
     cargo build -p fundingd
