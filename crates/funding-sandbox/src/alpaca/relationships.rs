@@ -16,7 +16,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::error::AlpacaError;
-use super::request::{parse_id, path_error, read_json};
+use super::request::{account_and_id_path, account_path, read_json};
 use super::store::{ACTIVE, Relationship};
 use super::validate::{is_valid_account_number, is_valid_routing_number, mask};
 use crate::plaid::model::OWNER_NAME;
@@ -122,8 +122,7 @@ async fn try_create(
     path: Result<Path<String>, PathRejection>,
     body: Body,
 ) -> Result<Value, AlpacaError> {
-    let Path(raw) = path.map_err(|rejection| path_error(&rejection))?;
-    let account_id = parse_id("account_id", &raw)?;
+    let account_id = account_path(path)?;
     let request: CreateRelationship = read_json(body).await?;
     let details = match request.processor_token.as_deref() {
         Some(token) if !token.is_empty() => processor_details(shared, token)?,
@@ -173,10 +172,7 @@ pub(crate) async fn list(
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Response {
-    let result = path
-        .map_err(|rejection| path_error(&rejection))
-        .and_then(|Path(raw)| parse_id("account_id", &raw));
-    let account_id = match result {
+    let account_id = match account_path(path) {
         Ok(id) => id,
         Err(error) => return error.into_response(),
     };
@@ -214,9 +210,7 @@ fn try_delete(
     shared: &Shared,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<(), AlpacaError> {
-    let Path((raw_account, raw_relationship)) = path.map_err(|rejection| path_error(&rejection))?;
-    let account_id = parse_id("account_id", &raw_account)?;
-    let relationship_id = parse_id("relationship_id", &raw_relationship)?;
+    let (account_id, relationship_id) = account_and_id_path(path, "relationship_id")?;
     let now = shared.clock.now();
     let mut world = shared.world();
     let status = world

@@ -3,6 +3,7 @@
 //! fields are ignored, as Alpaca does).
 
 use axum::body::Body;
+use axum::extract::Path;
 use axum::extract::rejection::PathRejection;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
@@ -21,6 +22,24 @@ pub(crate) fn parse_id(name: &str, raw: &str) -> Result<Uuid, AlpacaError> {
 /// Turns an undecodable path into Alpaca's 400.
 pub(crate) fn path_error(rejection: &PathRejection) -> AlpacaError {
     AlpacaError::bad_request(format!("invalid path parameter: {rejection}"))
+}
+
+/// The account id of a `/v1/accounts/{account_id}/…` path.
+pub(crate) fn account_path(path: Result<Path<String>, PathRejection>) -> Result<Uuid, AlpacaError> {
+    let Path(raw) = path.map_err(|rejection| path_error(&rejection))?;
+    parse_id("account_id", &raw)
+}
+
+/// The account id and the `name`d resource id of a `/v1/accounts/{account_id}/…/{id}` path.
+pub(crate) fn account_and_id_path(
+    path: Result<Path<(String, String)>, PathRejection>,
+    name: &str,
+) -> Result<(Uuid, Uuid), AlpacaError> {
+    let Path((raw_account, raw_id)) = path.map_err(|rejection| path_error(&rejection))?;
+    Ok((
+        parse_id("account_id", &raw_account)?,
+        parse_id(name, &raw_id)?,
+    ))
 }
 
 /// Reads and decodes a JSON body.

@@ -18,7 +18,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::error::AlpacaError;
-use super::request::{parse_id, path_error, read_json};
+use super::request::{account_and_id_path, account_path, read_json};
 use super::store::{ACTIVE, CANCELABLE_TRANSFER, Direction, Transfer};
 use super::validate::parse_amount;
 use crate::state::Shared;
@@ -123,8 +123,7 @@ async fn try_create(
     path: Result<Path<String>, PathRejection>,
     body: Body,
 ) -> Result<Value, AlpacaError> {
-    let Path(raw) = path.map_err(|rejection| path_error(&rejection))?;
-    let account_id = parse_id("account_id", &raw)?;
+    let account_id = account_path(path)?;
     let new = validate(read_json(body).await?)?;
     let now = shared.clock.now();
     let mut world = shared.world();
@@ -182,8 +181,7 @@ fn try_list(
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Vec<Value>, AlpacaError> {
-    let Path(raw) = path.map_err(|rejection| path_error(&rejection))?;
-    let account_id = parse_id("account_id", &raw)?;
+    let account_id = account_path(path)?;
     let Query(query) = query.map_err(|_| AlpacaError::bad_request("invalid query parameters"))?;
     let direction = match query.get("direction").map(String::as_str) {
         None | Some("") => None,
@@ -236,9 +234,7 @@ fn try_delete(
     shared: &Shared,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<(), AlpacaError> {
-    let Path((raw_account, raw_transfer)) = path.map_err(|rejection| path_error(&rejection))?;
-    let account_id = parse_id("account_id", &raw_account)?;
-    let transfer_id = parse_id("transfer_id", &raw_transfer)?;
+    let (account_id, transfer_id) = account_and_id_path(path, "transfer_id")?;
     let now = shared.clock.now();
     let mut world = shared.world();
     let not_found = || AlpacaError::not_found("transfer not found");
