@@ -7,6 +7,8 @@ mod m20260101_000001_create_bank_links;
 mod m20260101_000002_create_idempotency_records;
 mod m20260101_000003_create_stream_cursors;
 mod m20261121_000004_create_stream_leases;
+mod m20261201_000005_create_deployment;
+mod m20261201_000006_create_engine;
 
 use sea_orm_migration::prelude::async_trait;
 pub use sea_orm_migration::prelude::{MigrationTrait, MigratorTrait};
@@ -28,6 +30,28 @@ pub const BANK_LINK_STATUSES: &[&str] = &[
     "FAILED",
 ];
 
+/// The kinds of work the `work_items.kind` CHECK accepts, as `WorkKind::as_str` writes them (the
+/// store's tests compare this list with the core's).
+pub const WORK_KINDS: &[&str] = &[
+    "link_create",
+    "link_delete",
+    "plaid_item_remove",
+    "transfer_submit",
+    "transfer_cancel",
+    "bank_transfer_submit",
+    "bank_transfer_cancel",
+];
+
+/// The states the `inbox_events.state` CHECK accepts, as `InboxState::as_str` writes them.
+pub const INBOX_STATES: &[&str] = &[
+    "pending",
+    "applied",
+    "parked_no_subject",
+    "parked_error",
+    "unhandled",
+    "unreadable",
+];
+
 /// All the migrations, in the order they apply.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Migrator;
@@ -40,6 +64,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20260101_000002_create_idempotency_records::Migration),
             Box::new(m20260101_000003_create_stream_cursors::Migration),
             Box::new(m20261121_000004_create_stream_leases::Migration),
+            Box::new(m20261201_000005_create_deployment::Migration),
+            Box::new(m20261201_000006_create_engine::Migration),
         ]
     }
 }

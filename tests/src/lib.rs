@@ -101,7 +101,9 @@ impl TestApp {
         let settings = Settings {
             listen: "127.0.0.1:0".parse().unwrap(),
             database_url: database_url.clone(),
-            encryption_key_file: dir.path().join("funding.key"),
+            encryption_key_file: Some(dir.path().join("funding.key")),
+            // Sandbox mode on PostgreSQL must be asked for (DESIGN §10); SQLite is the default.
+            explicit_sandbox: options.backend == Backend::Postgres,
             clients: options.clients.clone(),
             sandbox: EmulatorSettings {
                 relationship_approval_delay_ms: options.relationship_approval_delay_ms,
@@ -109,8 +111,12 @@ impl TestApp {
             },
             health_check_interval_ms: 100,
             metrics_listen: options.metrics.then(|| "127.0.0.1:0".parse().unwrap()),
-            resume_interval_ms: if options.resume { 100 } else { 60_000 },
-            link_lease_ms: if options.resume { 200 } else { 30_000 },
+            work_poll_interval_ms: 50,
+            work_lease_ms: if options.resume { 600 } else { 30_000 },
+            work_backoff_base_ms: 50,
+            work_backoff_cap_ms: 500,
+            reconcile_interval_ms: 200,
+            reconcile_after_ms: 2_000,
             ..Settings::default()
         };
         let app = Application::build(settings).await.expect("the app starts");

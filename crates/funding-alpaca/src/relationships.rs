@@ -1,7 +1,9 @@
 //! ACH relationships: `POST`, `GET` and `DELETE /v1/accounts/{account_id}/ach_relationships`. The
 //! create sends the token-only variant, `{"processor_token": …, "nickname"?: …}`, never the manual
 //! bank fields. The response `ACHRelationship` is read tolerantly into the port's
-//! [`AchRelationship`]; the bank account number it may carry is never read.
+//! [`AchRelationship`]; of the bank account number it carries only the last four digits are kept
+//! (as `bank_account_mask`), read straight out of the body: the full number is never stored,
+//! logged or put in an error.
 
 use chrono::{DateTime, Utc};
 use funding_core::ports::{AchRelationship, ProviderError};
@@ -9,7 +11,7 @@ use funding_domain::{
     AccountId, AchRelationshipId, AchRelationshipStatus, Nickname, ProcessorToken,
 };
 use reqwest::Method;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::client::AlpacaClient;
 use crate::http::{Call, Idempotency, encode_body};
@@ -37,6 +39,39 @@ struct RelationshipWire {
     account_owner_name: Option<String>,
     #[serde(default, deserialize_with = "optional_text")]
     nickname: Option<String>,
+    /// `CHECKING`, `SAVINGS`; `""` (Plaid-created relationships) is `None`.
+    #[serde(default, deserialize_with = "optional_text")]
+    bank_account_type: Option<String>,
+    /// Only the last four digits of `bank_account_number`.
+    #[serde(
+        default,
+        rename = "bank_account_number",
+        deserialize_with = "account_number_mask"
+    )]
+    bank_account_mask: Option<String>,
+}
+
+/// Reads `bank_account_number` and keeps only its last four digits. Any JSON value is accepted
+/// (a number too), so that no decode error can ever quote the number; anything else than a
+/// string or number, or a number not ending in four digits (an already masked `XXXX1abc`), is
+/// `None`.
+fn account_number_mask<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    let number = match Option::<serde_json::Value>::deserialize(deserializer)? {
+        Some(serde_json::Value::String(text)) => text,
+        Some(serde_json::Value::Number(number)) => number.to_string(),
+        _ => return Ok(None),
+    };
+    Ok(last_four_digits(&number))
+}
+
+/// The last four characters of `number` when they are all ASCII digits.
+fn last_four_digits(number: &str) -> Option<String> {
+    let number = number.trim();
+    let tail: Vec<char> = number.chars().rev().take(4).collect();
+    (tail.len() == 4 && tail.iter().all(char::is_ascii_digit))
+        .then(|| tail.into_iter().rev().collect())
 }
 
 impl RelationshipWire {
@@ -56,6 +91,8 @@ impl RelationshipWire {
             status,
             account_owner_name: self.account_owner_name.unwrap_or_default(),
             nickname: self.nickname,
+            bank_account_type: self.bank_account_type,
+            bank_account_mask: self.bank_account_mask,
             created_at: self.created_at,
             updated_at: self.updated_at.unwrap_or(self.created_at),
         }
@@ -205,10 +242,53 @@ mod tests {
         assert_eq!(relationship.status, AchRelationshipStatus::SentToClearing);
         assert_eq!(relationship.updated_at, relationship.created_at);
         assert_eq!(relationship.nickname, None);
+        assert_eq!(relationship.bank_account_type, None);
+        assert_eq!(relationship.bank_account_mask, None);
         assert_eq!(
             relationship.created_at.timestamp_subsec_nanos(),
             357_433_280
         );
+    }
+
+    #[test]
+    fn only_the_last_four_digits_of_the_account_number_are_kept() {
+        let read = |number: serde_json::Value| {
+            let json = serde_json::json!({
+                "id": "794c3c51-71a8-4186-b5d0-247b6fb4045e",
+                "account_id": "9d587d7a-7b2c-494f-8ad8-5796bfca0866",
+                "created_at": "2021-04-08T23:01:53Z",
+                "status": "APPROVED",
+                "bank_account_type": "CHECKING",
+                "bank_account_number": number,
+            });
+            serde_json::from_value::<RelationshipWire>(json)
+                .unwrap()
+                .into_port()
+        };
+        let relationship = read(serde_json::json!("1111222233330000"));
+        assert_eq!(relationship.bank_account_mask.as_deref(), Some("0000"));
+        assert_eq!(relationship.bank_account_type.as_deref(), Some("CHECKING"));
+        assert_eq!(
+            read(serde_json::json!("XXXXXXXXXXXX1111"))
+                .bank_account_mask
+                .as_deref(),
+            Some("1111")
+        );
+        assert_eq!(
+            read(serde_json::json!(123_456_789_012_u64))
+                .bank_account_mask
+                .as_deref(),
+            Some("9012")
+        );
+        for unreadable in [
+            serde_json::json!("XXXXXXX1abc"),
+            serde_json::json!("123"),
+            serde_json::json!(""),
+            serde_json::json!(null),
+            serde_json::json!({"n": "1234"}),
+        ] {
+            assert_eq!(read(unreadable).bank_account_mask, None);
+        }
     }
 
     #[test]

@@ -48,6 +48,40 @@ async fn creating_a_relationship_sends_only_the_processor_token_with_basic_auth(
 }
 
 #[tokio::test]
+async fn the_bank_account_type_and_the_last_four_digits_are_read() {
+    let server = MockServer::start().await;
+    let mut answer = relationship_json("QUEUED");
+    answer["bank_account_type"] = json!("CHECKING");
+    answer["bank_account_number"] = json!("1111222233330000");
+    answer["bank_routing_number"] = json!("011401533");
+    Mock::given(method("POST"))
+        .and(path(relationships_path()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(&answer))
+        .mount(&server)
+        .await;
+    let mut savings = relationship_json("APPROVED");
+    savings["bank_account_type"] = json!("SAVINGS");
+    savings["bank_account_number"] = json!("XXXXXXXXXXXX1111");
+    Mock::given(method("GET"))
+        .and(path(relationships_path()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([savings])))
+        .mount(&server)
+        .await;
+    let client = client(&server.uri());
+
+    let created = client
+        .create_ach_relationship(account(), &token(), None)
+        .await
+        .unwrap();
+    assert_eq!(created.bank_account_type.as_deref(), Some("CHECKING"));
+    assert_eq!(created.bank_account_mask.as_deref(), Some("0000"));
+
+    let listed = client.list_ach_relationships(account()).await.unwrap();
+    assert_eq!(listed[0].bank_account_type.as_deref(), Some("SAVINGS"));
+    assert_eq!(listed[0].bank_account_mask.as_deref(), Some("1111"));
+}
+
+#[tokio::test]
 async fn a_nickname_is_sent_when_one_is_given() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
@@ -110,6 +144,10 @@ async fn listing_reads_a_bare_array_and_tolerates_plaid_shaped_relationships() {
     assert_eq!(listed.len(), 2);
     assert_eq!(listed[0].status, AchRelationshipStatus::CancelSent);
     assert_eq!(listed[0].nickname, None);
+    assert_eq!(listed[0].bank_account_type, None);
+    assert_eq!(listed[0].bank_account_mask, None);
+    assert_eq!(listed[1].bank_account_type, None);
+    assert_eq!(listed[1].bank_account_mask, None);
     assert_eq!(
         listed[1].status,
         AchRelationshipStatus::Unknown("SOMETHING_NEW".into())

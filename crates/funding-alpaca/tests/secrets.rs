@@ -82,6 +82,89 @@ async fn an_error_echoing_the_token_and_credentials_is_scrubbed() {
     );
 }
 
+/// A full bank account number, as a relationship answer may carry it.
+const ACCOUNT_NUMBER: &str = "1111222233330000";
+
+fn assert_no_account_number(what: &str, text: &str) {
+    assert!(
+        !text.contains(ACCOUNT_NUMBER) && !text.contains("111122223333"),
+        "{what} shows the account number: {text}"
+    );
+}
+
+fn relationship_with_number(number: serde_json::Value) -> serde_json::Value {
+    let mut answer = common::relationship_json("QUEUED");
+    answer["bank_account_type"] = json!("CHECKING");
+    answer["bank_account_number"] = number;
+    answer["bank_routing_number"] = json!("011401533");
+    answer
+}
+
+#[tokio::test]
+async fn the_full_account_number_shows_in_no_debug_output_error_or_log_line() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(relationship_with_number(json!(ACCOUNT_NUMBER))),
+        )
+        .mount(&server)
+        .await;
+    // A list whose second element is unreadable (a bad id), and whose numbers come as a string
+    // and as a JSON number: the decode error quotes neither.
+    let mut broken = relationship_with_number(json!(ACCOUNT_NUMBER));
+    broken["id"] = json!("not-a-uuid");
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            relationship_with_number(json!(1_111_222_233_330_000_u64)),
+            broken,
+        ])))
+        .mount(&server)
+        .await;
+    let client = client(&server.uri());
+
+    let created = client
+        .create_ach_relationship(account(), &token(), None)
+        .await
+        .unwrap();
+    assert_eq!(created.bank_account_mask.as_deref(), Some("0000"));
+    assert_no_account_number("Debug", &format!("{created:?}"));
+    assert_no_account_number("Debug", &format!("{created:#?}"));
+
+    let error = client.list_ach_relationships(account()).await.unwrap_err();
+    assert_no_account_number("Display", &error.to_string());
+    assert_no_account_number("Debug", &format!("{error:?}"));
+    assert_no_account_number("message", &error.message);
+    assert_error_clean(&error);
+
+    // A type mismatch on the number itself is no error either (so none can quote it).
+    let odd_server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!([relationship_with_number(json!([ACCOUNT_NUMBER])),])),
+        )
+        .mount(&odd_server)
+        .await;
+    let listed = common::client(&odd_server.uri())
+        .list_ach_relationships(account())
+        .await
+        .unwrap();
+    assert_eq!(listed[0].bank_account_mask, None);
+    assert_no_account_number("Debug", &format!("{listed:?}"));
+
+    assert_no_account_number("logs", &captured.text());
+}
+
 #[tokio::test]
 async fn transport_errors_never_show_the_credentials() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -1,8 +1,12 @@
-//! The follower of Alpaca's funding event stream. Exactly one replica reads the stream at a time: it
-//! holds a lease on it in the store, renews it while reading, and gives it up on shutdown; the others
-//! wait and take over when the lease runs out. The reader starts from the stored cursor, applies each
-//! event, and stores the cursor after the event is applied, so a restart or a takeover neither skips
-//! nor loses an event (a replayed one is a no-op).
+//! The follower of Alpaca's funding event stream, and the inbox's applier. Exactly one replica reads
+//! the stream at a time: it holds a lease on it in the store, renews it while reading, and gives it
+//! up on shutdown; the others wait and take over when the lease runs out.
+//!
+//! The reader stores what it reads in the inbox, in batches, in the same transaction that advances
+//! the cursor, so a restart or a takeover neither skips nor loses an event; then the applier applies
+//! the pending events in order, dispatched by `entity_type`. An event whose link is not stored yet is
+//! parked and applied once it is; one that fails to apply is parked with its error; neither stops
+//! the events after it.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -11,13 +15,20 @@ use std::time::Duration;
 use futures::StreamExt;
 
 use crate::links::{BankLinks, EventOutcome};
-use crate::ports::{Broker, Clock, CursorStore};
+use crate::ports::{
+    Broker, Clock, CursorStore, FundingEntity, InboxEvent, InboxState, InboxStore, IncomingEvent,
+    StoreError,
+};
 
 /// The cursor's and the lease's name in the store.
 pub const FUNDING_STREAM: &str = "alpaca:funding_status";
 
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
 const FATAL_PAUSE: Duration = Duration::from_secs(30);
+/// Events stored in one transaction at most.
+const BATCH: usize = 256;
+/// Pending events applied per read of the inbox.
+const APPLY_PAGE: u32 = 200;
 
 /// With no stored cursor (a new deployment), reading starts this far back rather than live, so an
 /// event emitted before the first connection is not missed; replayed events are no-ops.
@@ -31,11 +42,13 @@ pub struct FollowerSettings {
     /// How long the lease lasts; it is renewed every third of it, and another replica takes over
     /// this long after a holder dies.
     pub lease: Duration,
+    /// How often parked events are looked at again (and the inbox's gauges refreshed).
+    pub apply_interval: Duration,
 }
 
 pub struct FundingEventFollower {
     broker: Arc<dyn Broker>,
-    links: BankLinks,
+    applier: InboxApplier,
     cursors: Arc<dyn CursorStore>,
     clock: Arc<dyn Clock>,
     settings: FollowerSettings,
@@ -53,13 +66,14 @@ impl FundingEventFollower {
     pub fn new(
         broker: Arc<dyn Broker>,
         links: BankLinks,
+        inbox: Arc<dyn InboxStore>,
         cursors: Arc<dyn CursorStore>,
         clock: Arc<dyn Clock>,
         settings: FollowerSettings,
     ) -> Self {
         Self {
             broker,
-            links,
+            applier: InboxApplier { links, inbox },
             cursors,
             clock,
             settings,
@@ -107,7 +121,7 @@ impl FundingEventFollower {
         }
     }
 
-    async fn claim(&self) -> Result<bool, crate::ports::StoreError> {
+    async fn claim(&self) -> Result<bool, StoreError> {
         let lease = chrono::Duration::from_std(self.settings.lease)
             .unwrap_or(chrono::Duration::seconds(15));
         self.cursors
@@ -128,8 +142,8 @@ impl FundingEventFollower {
         ulid::Ulid::from_parts(millis, 0).to_string()
     }
 
-    /// Reads the stream from the stored cursor until it ends, an event cannot be applied, or the
-    /// lease cannot be renewed.
+    /// Reads the stream from the stored cursor into the inbox and applies it, until the stream
+    /// ends, the inbox cannot be written, or the lease cannot be renewed.
     async fn follow_once(&self) -> Stop {
         let cursor = match self.cursors.load_cursor(FUNDING_STREAM).await {
             Ok(cursor) => cursor.unwrap_or_else(|| self.first_cursor()),
@@ -139,12 +153,16 @@ impl FundingEventFollower {
             }
         };
         tracing::info!(since = %cursor, owner = %self.settings.owner, "following Alpaca funding events");
-        let mut events = self.broker.funding_events(Some(cursor));
+        // Whatever an earlier holder stored but did not apply goes first.
+        self.applier.apply_pending().await;
+        let mut events = self.broker.funding_events(Some(cursor)).ready_chunks(BATCH);
         let mut renew = tokio::time::interval(self.settings.lease / 3);
         renew.tick().await;
+        let mut sweep = tokio::time::interval(self.settings.apply_interval);
+        sweep.tick().await;
         loop {
-            let item = tokio::select! {
-                item = events.next() => item,
+            let chunk = tokio::select! {
+                chunk = events.next() => chunk,
                 _ = renew.tick() => {
                     match self.claim().await {
                         Ok(true) => continue,
@@ -155,38 +173,138 @@ impl FundingEventFollower {
                         }
                     }
                 }
-            };
-            let Some(item) = item else {
-                return Stop::Pause(RETRY_PAUSE);
-            };
-            let event = match item {
-                Ok(event) => event,
-                Err(error) => {
-                    tracing::error!("the funding event stream stopped: {error}");
-                    return Stop::Pause(FATAL_PAUSE);
+                _ = sweep.tick() => {
+                    self.applier.sweep().await;
+                    continue;
                 }
             };
-            let outcome = self.links.apply_event(&event).await;
-            let label = match &outcome {
-                Ok(EventOutcome::Moved { .. }) => "moved",
-                Ok(EventOutcome::Ignored(_)) => "ignored",
-                Ok(EventOutcome::UnknownStatus(_)) => "unknown_status",
-                Ok(EventOutcome::NoSuchLink) => "no_such_link",
-                Ok(EventOutcome::NotMine) => "not_mine",
-                Err(_) => "error",
+            let Some(chunk) = chunk else {
+                return Stop::Pause(RETRY_PAUSE);
             };
-            metrics::counter!("funding_alpaca_events_total", "outcome" => label).increment(1);
-            if let Err(error) = outcome {
-                tracing::warn!(event_id = %event.event_id, "cannot apply funding event, will read it again: {error}");
-                return Stop::Pause(RETRY_PAUSE);
+            let mut batch: Vec<IncomingEvent> = Vec::with_capacity(chunk.len());
+            let mut fatal = None;
+            for item in chunk {
+                match item {
+                    Ok(event) => batch.push(event),
+                    Err(error) => {
+                        fatal = Some(error);
+                        break;
+                    }
+                }
             }
-            if let Err(error) = self
-                .cursors
-                .save_cursor(FUNDING_STREAM, &event.event_id)
-                .await
-            {
-                tracing::warn!(event_id = %event.event_id, "cannot store the funding stream cursor: {error}");
-                return Stop::Pause(RETRY_PAUSE);
+            if !batch.is_empty() {
+                // The cursor moves to the last event that carries a stream id (readable ones do).
+                let cursor = batch
+                    .iter()
+                    .rev()
+                    .find_map(|event| event.event.as_ref().ok().map(|e| e.event_id.clone()));
+                let count = batch.len();
+                match self
+                    .applier
+                    .inbox
+                    .store_events(FUNDING_STREAM, batch, cursor.as_deref())
+                    .await
+                {
+                    Ok(new) => {
+                        metrics::counter!("funding_inbox_stored_total", "stream" => FUNDING_STREAM).increment(new);
+                        tracing::debug!(count, new, "stored funding events");
+                    }
+                    Err(error) => {
+                        tracing::warn!("cannot store funding events, will read them again: {error}");
+                        return Stop::Pause(RETRY_PAUSE);
+                    }
+                }
+                self.applier.apply_pending().await;
+            }
+            if let Some(error) = fatal {
+                tracing::error!("the funding event stream stopped: {error}");
+                return Stop::Pause(FATAL_PAUSE);
+            }
+        }
+    }
+}
+
+/// Applies the inbox's pending events, dispatched by what they are about.
+struct InboxApplier {
+    links: BankLinks,
+    inbox: Arc<dyn InboxStore>,
+}
+
+impl InboxApplier {
+    /// Parked events whose subject is stored now are made pending and applied; gauges refreshed.
+    async fn sweep(&self) {
+        match self.inbox.unpark_known_subjects().await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "parked events whose link is stored now are applied"),
+            Err(error) => tracing::warn!("cannot look at parked events: {error}"),
+        }
+        self.apply_pending().await;
+        if let Ok(stats) = self.inbox.inbox_stats().await {
+            for state in InboxState::ALL {
+                let count = stats
+                    .by_state
+                    .iter()
+                    .find(|(s, _)| *s == state)
+                    .map_or(0, |(_, n)| *n);
+                metrics::gauge!("funding_inbox_events", "state" => state.as_str()).set(count as f64);
+            }
+        }
+    }
+
+    /// Applies pending events until none are left (or the store fails; they stay pending).
+    async fn apply_pending(&self) {
+        loop {
+            let events = match self.inbox.pending_events(FUNDING_STREAM, APPLY_PAGE).await {
+                Ok(events) => events,
+                Err(error) => {
+                    tracing::warn!("cannot read the inbox: {error}");
+                    return;
+                }
+            };
+            if events.is_empty() {
+                return;
+            }
+            for event in events {
+                if !self.apply(&event).await {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Applies one event and records the outcome; false when the store failed (stop for now).
+    async fn apply(&self, stored: &InboxEvent) -> bool {
+        let event = &stored.event;
+        let (state, error, label) = match &event.entity {
+            FundingEntity::BankRelationship => match self.links.apply_event(event).await {
+                Ok(EventOutcome::NoSuchLink) => (InboxState::ParkedNoSubject, None, "parked_no_subject"),
+                Ok(EventOutcome::Moved { .. }) => (InboxState::Applied, None, "moved"),
+                Ok(EventOutcome::Ignored(_) | EventOutcome::NotMine) => {
+                    (InboxState::Applied, None, "ignored")
+                }
+                Ok(EventOutcome::UnknownStatus(_)) => (InboxState::Applied, None, "unknown_status"),
+                Err(crate::CoreError::Store(StoreError::Unavailable(message))) => {
+                    tracing::warn!(event_id = %stored.event_id, "cannot apply the event now: {message}");
+                    return false;
+                }
+                Err(error) => {
+                    tracing::error!(event_id = %stored.event_id, "applying the event failed; it is parked: {error}");
+                    (InboxState::ParkedError, Some(error.to_string()), "parked_error")
+                }
+            },
+            // Transfers are applied by the transfers slice; until then they wait, kept.
+            FundingEntity::Transfer | FundingEntity::Other(_) => (InboxState::Unhandled, None, "unhandled"),
+        };
+        metrics::counter!("funding_alpaca_events_total", "outcome" => label).increment(1);
+        match self
+            .inbox
+            .mark_event(&stored.stream, &stored.event_id, state, error.as_deref())
+            .await
+        {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(event_id = %stored.event_id, "cannot record the event's outcome: {error}");
+                false
             }
         }
     }

@@ -1,15 +1,18 @@
 //! The funding workflow: the use cases and the ports they need. It depends on the domain crate only;
-//! providers and storage come in through the traits of [`ports`].
+//! providers and storage come in through the traits of [`ports`], and every provider call that
+//! changes something is driven by the [`engine`].
 
 pub mod model;
 pub mod ports;
 
+pub mod engine;
 pub mod error;
 pub mod follow;
 pub mod links;
 pub mod sandbox;
 
+pub use engine::{Engine, EngineSettings};
 pub use error::CoreError;
 pub use follow::{FollowerSettings, FundingEventFollower};
-pub use links::{BankLinks, CreateBankLinkInput, EventOutcome, LinkSettings};
+pub use links::{BankLinks, CreateBankLinkInput, EventOutcome, LinkSettings, ReconcileReport};
 pub use sandbox::Sandbox;

@@ -29,6 +29,13 @@ pub struct BankLink {
     /// When a relationship create was last sent to Alpaca; set before the call, so that a retry
     /// after an unknown outcome looks the relationship up instead of creating another.
     pub relationship_requested_at: Option<DateTime<Utc>>,
+    /// When the public token exchange was sent; set before the call, so that a later attempt knows
+    /// an exchange with no stored answer had an unknown outcome (the token is single-use).
+    pub exchange_requested_at: Option<DateTime<Utc>>,
+    /// The bank account's type as Alpaca reports it (`CHECKING`, `SAVINGS`).
+    pub bank_account_type: Option<String>,
+    /// The last four digits of the bank account number; never the whole number.
+    pub bank_account_mask: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -37,5 +44,15 @@ impl BankLink {
     /// Whether the link flow still has provider steps to take.
     pub fn is_creating(&self) -> bool {
         self.status == AchRelationshipStatus::Creating
+    }
+
+    /// Whether the link waits on Alpaca to move it (QUEUED, PENDING, …, CANCEL_REQUESTED): what the
+    /// reconciler looks at when events are late.
+    pub fn waits_on_alpaca(&self) -> bool {
+        use AchRelationshipStatus::*;
+        matches!(
+            self.status,
+            Queued | Pending | SentToClearing | CancelRequested | CancelSent
+        )
     }
 }

@@ -1,6 +1,9 @@
-//! The [`PlaidGateway`] port on [`PlaidClient`]: the four link-flow endpoints, their answers turned
-//! into domain values (tokens checked for their shape, ids for theirs). All four are safe to repeat:
-//! an exchange answers the same Item, and a processor token may be created more than once.
+//! The [`PlaidGateway`] port on [`PlaidClient`]: the link-flow endpoints, their answers turned into
+//! domain values (tokens checked for their shape, ids for theirs). Reads, processor tokens (which
+//! may be created more than once) and Item removal are safe to repeat; the public token exchange is
+//! not: the token is single-use, so a repeat after an unknown outcome could only fail and leave the
+//! first exchange's Item behind. It is repeated only where Plaid surely did nothing (429, no
+//! connection made).
 
 use async_trait::async_trait;
 use funding_core::ports::{ExchangedItem, PlaidAccount, PlaidGateway, ProviderError};
@@ -13,13 +16,17 @@ use crate::call::Endpoint;
 use crate::client::PlaidClient;
 use crate::failure::decode_error;
 use crate::wire::link::{
-    ALPACA_PROCESSOR, AccountsGetRequest, AccountsGetResponse, ProcessorTokenCreateRequest,
+    ALPACA_PROCESSOR, AccountsGetRequest, AccountsGetResponse, ItemRemoveRequest, ItemRemoveResponse, ProcessorTokenCreateRequest,
     ProcessorTokenCreateResponse, PublicTokenExchangeRequest, PublicTokenExchangeResponse,
     SANDBOX_INITIAL_PRODUCTS, SandboxPublicTokenCreateRequest, SandboxPublicTokenCreateResponse,
 };
 
 pub(crate) const EXCHANGE_PUBLIC_TOKEN: Endpoint = Endpoint {
     path: "/item/public_token/exchange",
+    idempotent: false,
+};
+pub(crate) const REMOVE_ITEM: Endpoint = Endpoint {
+    path: "/item/remove",
     idempotent: true,
 };
 pub(crate) const CREATE_PROCESSOR_TOKEN: Endpoint = Endpoint {
@@ -75,6 +82,15 @@ impl PlaidGateway for PlaidClient {
             CREATE_PROCESSOR_TOKEN,
             ProcessorToken::parse(&response.processor_token),
         )
+    }
+
+    #[tracing::instrument(skip_all, fields(endpoint = REMOVE_ITEM.path))]
+    async fn remove_item(&self, access_token: &AccessToken) -> Result<(), ProviderError> {
+        let request = ItemRemoveRequest {
+            access_token: access_token.expose_secret(),
+        };
+        let _: ItemRemoveResponse = self.call(REMOVE_ITEM, &request).await?;
+        Ok(())
     }
 
     #[tracing::instrument(skip_all, fields(endpoint = GET_ACCOUNTS.path))]

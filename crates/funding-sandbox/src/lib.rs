@@ -46,10 +46,13 @@
 //! - `POST|GET /v1/accounts/{account_id}/ach_relationships`,
 //!   `DELETE /v1/accounts/{account_id}/ach_relationships/{id}`: created QUEUED, APPROVED after the
 //!   approval delay; one active relationship per account (409); DELETE → CANCEL_REQUESTED, then
-//!   CANCELED after the same delay (deleting again is a no-op 204). Processor-token relationships
-//!   carry the Plaid owner name, an empty `bank_account_type` and no account number, as at
-//!   Alpaca; manual ones a masked account number. Only processor tokens issued by this emulator's
-//!   Plaid side (for `alpaca`, or by `/sandbox/processor_token/create`) are accepted (422).
+//!   CANCELED after the same delay (deleting again is a no-op 204). Every relationship carries
+//!   `bank_account_type`, `bank_account_number` (masked: `XXXXXXXXXXXX0000`) and
+//!   `bank_routing_number`, as alpaca-py's `ACHRelationship` model requires; a processor-token one
+//!   takes them, and the owner name, from the Plaid account behind the token (subtype `checking` →
+//!   `CHECKING`, `savings` → `SAVINGS`; the numbers `/processor/auth/get` shows), a manual one
+//!   from its request. Only processor tokens issued by this emulator's Plaid side (for `alpaca`,
+//!   or by `/sandbox/processor_token/create`) are accepted (422).
 //! - `POST|GET /v1/accounts/{account_id}/transfers`, `DELETE …/transfers/{id}`: ACH only; QUEUED →
 //!   SENT_TO_CLEARING → COMPLETE one step delay apart (whatever the relationship's status); the
 //!   account's cash counts a transfer exactly while it is COMPLETE, so RETURNED reverses it. A

@@ -1,9 +1,12 @@
 //! Storage for the funding service: sea-orm entities and repositories implementing funding-core's
 //! store ports ([`BankLinkStore`](funding_core::ports::BankLinkStore),
+//! [`WorkQueue`](funding_core::ports::WorkQueue), [`InboxStore`](funding_core::ports::InboxStore),
 //! [`CursorStore`](funding_core::ports::CursorStore)) on SQLite (the embedded default) and PostgreSQL
 //! (production, many replicas on one database).
 //!
 //! - [`Store`] opens the database, migrates it and answers health checks.
+//! - [`Store::check_deployment`] keeps a database to the mode it was created in (sandbox or real
+//!   providers).
 //! - [`Cipher`] seals Plaid tokens at rest, bound to their row and column.
 //! - Every write that guards a promise is a unique constraint or a conditional update in one
 //!   transaction, so that concurrent callers on any number of replicas stay correct.
@@ -13,10 +16,15 @@ mod cipher;
 mod convert;
 mod cursors;
 mod database_url;
+mod deployment;
 mod entity;
 mod error;
+mod inbox;
+mod sql;
 mod store;
+mod work;
 
 pub use cipher::{Cipher, CipherError};
-pub use migration::{BANK_LINK_STATUSES, Migrator};
+pub use deployment::{DeploymentError, DeploymentMode, ProviderHosts};
+pub use migration::{BANK_LINK_STATUSES, INBOX_STATES, Migrator, WORK_KINDS};
 pub use store::Store;

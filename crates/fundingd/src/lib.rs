@@ -4,6 +4,7 @@
 
 pub mod health;
 pub mod metrics;
+mod safety;
 mod sandbox_provider;
 pub mod settings;
 mod startup;

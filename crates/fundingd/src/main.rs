@@ -27,6 +27,9 @@ struct Cli {
     /// Serve without authentication outside sandbox mode on loopback.
     #[arg(long, global = true)]
     insecure_no_auth: bool,
+    /// Sandbox mode on purpose: required to run the emulator on PostgreSQL or beyond loopback.
+    #[arg(long, global = true)]
+    sandbox: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -53,6 +56,9 @@ async fn main() -> std::process::ExitCode {
     if cli.insecure_no_auth {
         overrides = overrides.merge(Serialized::default("insecure_no_auth", true));
     }
+    if cli.sandbox {
+        overrides = overrides.merge(Serialized::default("explicit_sandbox", true));
+    }
     let settings = match Settings::load(cli.config.as_ref(), overrides) {
         Ok(settings) => settings,
         Err(error) => {
@@ -77,7 +83,7 @@ async fn main() -> std::process::ExitCode {
 
 async fn migrate(settings: Settings) -> anyhow::Result<()> {
     fundingd::migrate(&settings).await?;
-    println!("migrations applied to {}", settings.database_url);
+    println!("migrations applied to {}", settings.redacted_database_url());
     Ok(())
 }
 

@@ -34,3 +34,39 @@ pub async fn serve(listener: TcpListener, handle: PrometheusHandle, shutdown: Ca
         tracing::warn!("the metrics endpoint stopped: {error}");
     }
 }
+
+/// How often the work queue's gauges are refreshed.
+const ENGINE_GAUGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Keeps the engine's gauges current until `shutdown`: pending and failed work by kind
+/// (`funding_work_items{kind, state}`) and the age of the oldest pending work
+/// (`funding_work_oldest_pending_seconds`), so that work that waits is never silent.
+pub async fn watch_engine(
+    queue: std::sync::Arc<dyn funding_core::ports::WorkQueue>,
+    shutdown: CancellationToken,
+) {
+    use funding_core::ports::WorkKind;
+    loop {
+        if let Ok(stats) = queue.stats().await {
+            for kind in WorkKind::ALL {
+                for (state, counts) in [("pending", &stats.pending), ("failed", &stats.failed)] {
+                    let count = counts
+                        .iter()
+                        .find(|(k, _)| *k == kind)
+                        .map_or(0, |(_, n)| *n);
+                    metrics::gauge!("funding_work_items", "kind" => kind.as_str(), "state" => state)
+                        .set(count as f64);
+                }
+            }
+            metrics::gauge!("funding_work_oldest_pending_seconds").set(
+                stats
+                    .oldest_pending_age
+                    .map_or(0.0, |age| age.as_secs_f64()),
+            );
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(ENGINE_GAUGE_INTERVAL) => {}
+        }
+    }
+}

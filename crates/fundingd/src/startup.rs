@@ -9,13 +9,19 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use funding_alpaca::{AlpacaClient, AlpacaConfig};
-use funding_core::ports::{BankLinkStore, Broker, Clock, CursorStore, PlaidGateway, SystemClock};
-use funding_core::{BankLinks, FollowerSettings, FundingEventFollower, LinkSettings, Sandbox};
+use funding_core::engine::Backoff;
+use funding_core::ports::{
+    BankLinkStore, Broker, Clock, CursorStore, InboxStore, PlaidGateway, SystemClock, WorkQueue,
+};
+use funding_core::{
+    BankLinks, Engine, EngineSettings, FollowerSettings, FundingEventFollower, LinkSettings,
+    Sandbox,
+};
 use funding_grpc::{Auth, BankLinkApi, ClientKey, SandboxApi, Scope};
 use funding_plaid::{PlaidClient, PlaidConfig};
 use funding_sandbox::{SandboxConfig, SandboxControl, SandboxHandle};
-use funding_store::{Cipher, Store};
-use secrecy::{ExposeSecret, SecretString};
+use funding_store::Store;
+use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -24,6 +30,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::health;
+use crate::safety;
 use crate::sandbox_provider::EmulatorSandbox;
 use crate::settings::Settings;
 
@@ -35,6 +42,7 @@ pub struct Application {
     settings: Settings,
     store: Store,
     links: BankLinks,
+    engine: Engine,
     broker: Arc<dyn Broker>,
     sandbox: Option<(SandboxHandle, Sandbox)>,
     auth: Auth,
@@ -49,10 +57,14 @@ impl Application {
             bail!("configure both Plaid and Alpaca, or neither (sandbox mode)");
         }
         let sandbox_mode = settings.is_sandbox();
+        // Sandbox mode beyond the defaults must be asked for; the mode the database must belong to.
+        safety::refuse_unintended_sandbox(&settings)?;
+        let deployment = safety::deployment_mode(&settings)?;
         // This replica's name in leases (links being created, the event stream).
         let instance = format!("fundingd-{}", uuid::Uuid::new_v4());
         // Refuse bad settings before anything is bound, created or migrated.
         let auth = auth(&settings, sandbox_mode)?;
+        let key = safety::key(&settings, sandbox_mode)?;
         // Bind first: a taken port fails before anything is created or migrated.
         let listener = TcpListener::bind(settings.listen)
             .await
@@ -68,31 +80,22 @@ impl Application {
         if metrics_listener.is_some() {
             crate::metrics::handle();
         }
-        let cipher = match (&settings.encryption_key, sandbox_mode) {
-            (Some(key), _) => Cipher::from_base64(key.expose_secret())
-                .context("encryption_key must be 32 bytes in base64")?,
-            (None, true) => {
-                Cipher::load_or_create(&settings.encryption_key_file).with_context(|| {
-                    format!(
-                        "cannot read or create the sandbox key at {}",
-                        settings.encryption_key_file.display()
-                    )
-                })?
-            }
-            (None, false) => bail!("encryption_key is required outside sandbox mode"),
-        };
-        let store = Store::connect(&settings.database_url, cipher)
+        let store = Store::connect(&settings.database_url, key.provisional())
             .await
             .with_context(|| {
                 format!(
                     "cannot open the database {}",
-                    redact_url(&settings.database_url)
+                    settings.redacted_database_url()
                 )
             })?;
         store
             .migrate()
             .await
             .context("cannot migrate the database")?;
+        // A database keeps the mode it was created in; refused here, before any provider is called.
+        store.check_deployment(&deployment).await?;
+        // Sandbox mode's key file is created only now, on a database known to be a sandbox one.
+        let store = store.with_cipher(key.settle()?);
 
         let (plaid, broker, sandbox_handle): (
             Arc<dyn PlaidGateway>,
@@ -147,14 +150,28 @@ impl Application {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let store = store.with_clock(clock.clone());
         let store_port: Arc<dyn BankLinkStore> = Arc::new(store.clone());
+        let queue: Arc<dyn WorkQueue> = Arc::new(store.clone());
+        let engine = Engine::new(
+            queue,
+            EngineSettings {
+                owner: instance.clone(),
+                lease: Duration::from_millis(settings.work_lease_ms.max(30)),
+                poll_interval: Duration::from_millis(settings.work_poll_interval_ms.max(1)),
+                concurrency: settings.work_concurrency.max(1),
+                backoff: Backoff {
+                    base: Duration::from_millis(settings.work_backoff_base_ms),
+                    cap: Duration::from_millis(settings.work_backoff_cap_ms),
+                },
+            },
+        );
         let links = BankLinks::new(
             plaid,
             broker.clone(),
             store_port.clone(),
             clock,
+            engine.clone(),
             LinkSettings {
-                lease: Duration::from_millis(settings.link_lease_ms),
-                instance: instance.clone(),
+                max_attempts: settings.link_max_attempts.max(1),
                 ..LinkSettings::default()
             },
         );
@@ -173,6 +190,7 @@ impl Application {
             settings,
             store,
             links,
+            engine,
             broker,
             sandbox,
             auth,
@@ -223,6 +241,7 @@ impl Application {
             settings,
             store,
             links,
+            engine,
             broker,
             sandbox,
             auth,
@@ -236,6 +255,7 @@ impl Application {
 
         let store_port: Arc<dyn BankLinkStore> = Arc::new(store.clone());
         let cursors: Arc<dyn CursorStore> = Arc::new(store.clone());
+        let inbox: Arc<dyn InboxStore> = Arc::new(store.clone());
         let mut workers: Vec<JoinHandle<()>> = Vec::new();
         if let Some(listener) = metrics_listener {
             workers.push(tokio::spawn(crate::metrics::serve(
@@ -254,20 +274,29 @@ impl Application {
         let follower = FundingEventFollower::new(
             broker,
             links.clone(),
+            inbox,
             cursors,
             Arc::new(SystemClock),
             FollowerSettings {
                 owner: instance,
                 lease: Duration::from_millis(settings.stream_lease_ms),
+                apply_interval: Duration::from_millis(settings.work_poll_interval_ms.max(50)),
             },
         );
         let stop = shutdown.clone();
         workers.push(tokio::spawn(async move {
             follower.run(stop.cancelled_owned()).await
         }));
-        workers.push(tokio::spawn(resume_loop(
+        let stop = shutdown.clone();
+        workers.push(tokio::spawn(engine.clone().run(stop.cancelled_owned())));
+        workers.push(tokio::spawn(reconcile_loop(
             links.clone(),
-            Duration::from_millis(settings.resume_interval_ms),
+            Duration::from_millis(settings.reconcile_interval_ms.max(10)),
+            Duration::from_millis(settings.reconcile_after_ms),
+            shutdown.clone(),
+        )));
+        workers.push(tokio::spawn(crate::metrics::watch_engine(
+            engine.queue().clone(),
             shutdown.clone(),
         )));
 
@@ -334,14 +363,24 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
 }
 
-async fn resume_loop(links: BankLinks, interval: Duration, shutdown: CancellationToken) {
+/// The reconciler: every `interval`, links whose events are overdue are looked up at Alpaca.
+async fn reconcile_loop(
+    links: BankLinks,
+    interval: Duration,
+    after: Duration,
+    shutdown: CancellationToken,
+) {
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(interval) => {}
         }
-        if let Err(error) = links.resume_stale(20).await {
-            tracing::warn!("resuming bank links failed: {error}");
+        match links.reconcile(after, 100).await {
+            Ok(report) if report.checked > 0 => {
+                tracing::info!(checked = report.checked, moved = report.moved, missing = report.missing, "reconciled bank links")
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!("reconciling bank links failed: {error}"),
         }
     }
 }
@@ -373,14 +412,4 @@ fn auth(settings: &Settings, sandbox_mode: bool) -> anyhow::Result<Auth> {
     bail!(
         "no clients are configured: outside sandbox mode on loopback, configure [[clients]] or pass --insecure-no-auth"
     )
-}
-
-/// The database URL without its password, for messages.
-fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}://[REDACTED]@{}", &url[..scheme], &url[at + 1..])
-        }
-        _ => url.to_owned(),
-    }
 }

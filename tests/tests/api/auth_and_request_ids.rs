@@ -131,7 +131,9 @@ async fn the_service_refuses_to_start_open_beyond_loopback() {
     let settings = fundingd::Settings {
         listen: "0.0.0.0:0".parse().unwrap(),
         database_url: format!("sqlite:{}", dir.path().join("funding.db").display()),
-        encryption_key_file: dir.path().join("funding.key"),
+        encryption_key_file: Some(dir.path().join("funding.key")),
+        // Sandbox mode beyond loopback is asked for; what is refused here is the missing auth.
+        explicit_sandbox: true,
         ..fundingd::Settings::default()
     };
     let error = fundingd::Application::build(settings.clone())

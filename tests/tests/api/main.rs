@@ -8,4 +8,5 @@ mod link_flow;
 mod provider_errors;
 mod reflection_and_health;
 mod replicas;
+mod safety;
 mod validation;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use eventsource_stream::EventStreamError;
-use funding_core::ports::{FundingEvent, FundingEventStream, ProviderError};
+use funding_core::ports::{FundingEventStream, IncomingEvent, ProviderError};
 use futures::StreamExt;
 use tracing::Instrument;
 
@@ -73,7 +73,7 @@ impl Reader {
     }
 
     /// The next event, the one fatal error, or `None` after it.
-    async fn next(&mut self) -> Option<Result<FundingEvent, ProviderError>> {
+    async fn next(&mut self) -> Option<Result<IncomingEvent, ProviderError>> {
         loop {
             if self.finished {
                 return None;
@@ -87,7 +87,7 @@ impl Reader {
             };
             match connection.next().await {
                 Some(Ok(message)) => {
-                    if let Some(event) = self.accept(&message.data) {
+                    if let Some(event) = self.accept(&message.id, &message.data) {
                         return Some(Ok(event));
                     }
                 }
@@ -159,13 +159,23 @@ impl Reader {
         self.reconnect_after = Some(Duration::ZERO);
     }
 
-    /// The event in `data`, unless it is unreadable or was already yielded.
-    fn accept(&mut self, data: &str) -> Option<FundingEvent> {
+    /// The event in `data` with its raw payload, unless it was already yielded. An unreadable one
+    /// is yielded too, to be kept: under its event id if it has one, else the SSE id, else a digest
+    /// of its bytes.
+    fn accept(&mut self, sse_id: &str, data: &str) -> Option<IncomingEvent> {
         let event = match parse_event(data) {
             Ok(event) => event,
             Err(error) => {
-                tracing::warn!(error = %error, bytes = data.len(), "skipping a funding event that cannot be read");
-                return None;
+                tracing::error!(error = %error, bytes = data.len(), "a funding event cannot be read; it is kept raw");
+                let event_id = unreadable_event_id(sse_id, data);
+                if !self.recent.insert(&event_id) {
+                    return None;
+                }
+                return Some(IncomingEvent {
+                    event_id,
+                    raw: data.to_owned(),
+                    event: Err(error.to_string()),
+                });
             }
         };
         if !self.recent.insert(&event.event_id) {
@@ -181,8 +191,31 @@ impl Reader {
             );
         }
         self.cursor = Some(event.event_id.clone());
-        Some(event)
+        Some(IncomingEvent {
+            event_id: event.event_id.clone(),
+            raw: data.to_owned(),
+            event: Ok(event),
+        })
     }
+}
+
+/// The key an unreadable event is kept under: its `event_id` if one can be read from it, else the
+/// SSE `id:`, else a digest of the payload (so the same bytes are kept once).
+fn unreadable_event_id(sse_id: &str, data: &str) -> String {
+    let from_json = serde_json::from_str::<serde_json::Value>(data)
+        .ok()
+        .and_then(|value| value.get("event_id")?.as_str().map(str::to_owned))
+        .filter(|id| !id.is_empty() && id.len() <= 64);
+    if let Some(id) = from_json {
+        return format!("unreadable:{id}");
+    }
+    if !sse_id.is_empty() && sse_id.len() <= 64 {
+        return format!("unreadable:{sse_id}");
+    }
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    data.hash(&mut hasher);
+    format!("unreadable:{:016x}-{}", hasher.finish(), data.len())
 }
 
 fn backoff(client: &AlpacaClient) -> ExponentialBackoff {

@@ -1,18 +1,26 @@
-//! Deleting a bank link: Alpaca is asked to cancel the ACH relationship, and the link moves to
-//! CANCEL_REQUESTED; the events take it on to CANCELED. Deleting a link that is already gone answers
-//! with the link as it is.
+//! Deleting a bank link: the request writes the link's delete work, and the work asks Alpaca to
+//! cancel the ACH relationship; the link moves to CANCEL_REQUESTED, Alpaca's events take it on to
+//! CANCELED, and the link's Plaid Item removal is queued with the move. Deleting a link that is
+//! already gone (or going) answers with the link as it is.
 
+use async_trait::async_trait;
 use funding_domain::lifecycle::{self, Transition};
 use funding_domain::{AchRelationshipStatus, BankLinkId, ValidationErrors};
 
 use super::BankLinks;
+use super::steps::{Stop, refuses_the_link};
+use crate::engine::{Attempt, WorkHandler};
 use crate::error::CoreError;
 use crate::model::BankLink;
-use crate::ports::{ProviderErrorKind, StatusChange};
+use crate::ports::{ClaimedWork, NewWork, ProviderErrorKind, StatusChange, WorkKind};
+
+/// Attempts at a relationship delete before it is given up (the link keeps its status).
+const DELETE_ATTEMPTS: u32 = 10;
 
 impl BankLinks {
     /// Errors: `InvalidArgument` (malformed id), `NotFound`, `FailedPrecondition` while the link is
-    /// still being created, `Provider` when Alpaca refused or could not be reached (nothing changed).
+    /// still being created, `Provider` when Alpaca refused (nothing changed) or could not be reached
+    /// (the delete stays queued and is retried).
     #[tracing::instrument(skip_all, fields(bank_link_id = %id))]
     pub async fn delete(&self, id: &str) -> Result<BankLink, CoreError> {
         let id = BankLinkId::parse(id).map_err(|e| ValidationErrors::from(e.at("id")))?;
@@ -20,13 +28,43 @@ impl BankLinks {
         if link.status.is_terminal_for_delete() {
             return Ok(link);
         }
-        let Some(relationship_id) = link.ach_relationship_id else {
+        if link.ach_relationship_id.is_none() {
             return Err(CoreError::FailedPrecondition {
                 reason: "BANK_LINK_CREATING",
                 subject: format!("bank_links/{id}"),
                 message: "the bank link is still being created; delete it once Alpaca has its relationship".into(),
             });
+        }
+        self.engine
+            .queue()
+            .enqueue(NewWork {
+                kind: WorkKind::LinkDelete,
+                subject_id: id.as_uuid(),
+                ordering_key: None,
+                max_attempts: DELETE_ATTEMPTS,
+            })
+            .await?;
+        let attempt = self
+            .engine
+            .drive_now(WorkKind::LinkDelete, id.as_uuid())
+            .await?;
+        match attempt {
+            Some(Attempt::Refused(error)) => Err(CoreError::Provider(error)),
+            Some(Attempt::Retry {
+                error: Some(error), ..
+            }) => Err(CoreError::Provider(error)),
+            _ => self.load(id).await,
+        }
+    }
+
+    async fn delete_steps(&self, id: BankLinkId) -> Result<Attempt, Stop> {
+        let link = self.load(id).await?;
+        let Some(relationship_id) = link.ach_relationship_id else {
+            return Ok(Attempt::Done);
         };
+        if link.status.is_terminal_for_delete() {
+            return Ok(Attempt::Done);
+        }
         match self
             .broker
             .delete_ach_relationship(link.account_id, relationship_id)
@@ -34,7 +72,8 @@ impl BankLinks {
         {
             Ok(()) => {
                 self.move_to(&link, AchRelationshipStatus::CancelRequested, None)
-                    .await
+                    .await?;
+                Ok(Attempt::Done)
             }
             Err(error) if error.kind == ProviderErrorKind::NotFound => {
                 self.move_to(
@@ -42,9 +81,11 @@ impl BankLinks {
                     AchRelationshipStatus::Canceled,
                     Some("Alpaca no longer has the relationship".into()),
                 )
-                .await
+                .await?;
+                Ok(Attempt::Done)
             }
-            Err(error) => Err(CoreError::Provider(error)),
+            Err(error) if refuses_the_link(&error) => Ok(Attempt::Refused(error)),
+            Err(error) => Ok(Attempt::retry(error)),
         }
     }
 
@@ -53,7 +94,7 @@ impl BankLinks {
         link: &BankLink,
         to: AchRelationshipStatus,
         reason: Option<String>,
-    ) -> Result<BankLink, CoreError> {
+    ) -> Result<(), Stop> {
         if let Ok(Transition::Moved { from, to }) = lifecycle::apply(&link.status, to) {
             let change = StatusChange {
                 from,
@@ -63,9 +104,29 @@ impl BankLinks {
                 event_id: None,
                 at: self.clock.now(),
             };
-            self.store.change_link_status(link.id, change, None).await?;
+            if self.store.change_link_status(link.id, change, true).await? {
+                self.engine.wake();
+            }
         }
-        self.load(link.id).await
+        Ok(())
+    }
+}
+
+/// The handler of link delete work.
+pub(crate) struct LinkDeletion(pub(crate) BankLinks);
+
+#[async_trait]
+impl WorkHandler for LinkDeletion {
+    async fn run(&self, work: &ClaimedWork) -> Attempt {
+        match self.0.delete_steps(BankLinkId::from_uuid(work.subject_id)).await {
+            Ok(attempt) => attempt,
+            Err(stop) => stop.into_attempt(),
+        }
+    }
+
+    async fn give_up(&self, _work: &ClaimedWork, _reason: &str) -> Attempt {
+        // The link keeps its status; the failed work is counted and shows its last error.
+        Attempt::Done
     }
 }
 

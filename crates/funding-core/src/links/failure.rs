@@ -4,6 +4,11 @@
 
 use crate::ports::{Provider, ProviderError, ProviderErrorKind};
 
+/// A link whose public token exchange had an unknown outcome: a new public token is needed.
+pub const PUBLIC_TOKEN_NEEDED: &str = "service/public_token_needed";
+/// A link whose work ran out of attempts.
+pub const ATTEMPTS_EXHAUSTED: &str = "service/attempts_exhausted";
+
 const KINDS: &[(ProviderErrorKind, &str)] = &[
     (ProviderErrorKind::InvalidRequest, "invalid_request"),
     (ProviderErrorKind::InvalidInput, "invalid_input"),

@@ -1,12 +1,16 @@
-//! The bank link use cases: create (exchange → processor token → ACH relationship, idempotent and
-//! resumable), read, list, delete, and following the relationship's status from Alpaca's events.
+//! The bank link use cases: create (exchange → processor token → ACH relationship, idempotent, on
+//! the engine), read, list, delete, following the relationship's status from Alpaca's events, and
+//! reconciling the links whose events are late.
 
+mod adopt;
 mod create;
 mod delete;
 mod events;
 mod failure;
 mod fingerprint;
-mod resume;
+mod item;
+mod reconcile;
+mod steps;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,29 +20,28 @@ use funding_domain::{AccountId, BankLinkId, ValidationError, ValidationErrors};
 pub use create::CreateBankLinkInput;
 pub use events::EventOutcome;
 pub use fingerprint::Fingerprint;
+pub use reconcile::ReconcileReport;
 
+use crate::engine::Engine;
 use crate::error::CoreError;
 use crate::model::BankLink;
-use crate::ports::{BankLinkStore, Broker, Clock, Page, PageRequest, PlaidGateway};
+use crate::ports::{BankLinkStore, Broker, Clock, Page, PageRequest, PlaidGateway, WorkKind};
 
 /// How the link use cases behave.
 #[derive(Debug, Clone)]
 pub struct LinkSettings {
-    /// Who drives a CREATING link holds it this long; a crashed holder's link is resumed after it.
-    pub lease: Duration,
-    /// This process's name in leases.
-    pub instance: String,
     /// How far before the recorded request a relationship found at Alpaca may have been created to be
     /// taken as ours (clock skew between us and Alpaca).
     pub adoption_skew: Duration,
+    /// Attempts at creating a link before it ends FAILED.
+    pub max_attempts: u32,
 }
 
 impl Default for LinkSettings {
     fn default() -> Self {
         Self {
-            lease: Duration::from_secs(30),
-            instance: format!("fundingd-{}", uuid::Uuid::new_v4()),
             adoption_skew: Duration::from_secs(300),
+            max_attempts: 8,
         }
     }
 }
@@ -50,24 +53,42 @@ pub struct BankLinks {
     broker: Arc<dyn Broker>,
     store: Arc<dyn BankLinkStore>,
     clock: Arc<dyn Clock>,
+    engine: Engine,
     settings: LinkSettings,
 }
 
 impl BankLinks {
+    /// The use cases; their kinds of work (create, delete, Item removal) are registered with
+    /// `engine`.
     pub fn new(
         plaid: Arc<dyn PlaidGateway>,
         broker: Arc<dyn Broker>,
         store: Arc<dyn BankLinkStore>,
         clock: Arc<dyn Clock>,
+        engine: Engine,
         settings: LinkSettings,
     ) -> Self {
-        Self {
+        let links = Self {
             plaid,
             broker,
             store,
             clock,
+            engine,
             settings,
-        }
+        };
+        links.engine.register(
+            WorkKind::LinkCreate,
+            Arc::new(steps::LinkCreation(links.clone())),
+        );
+        links.engine.register(
+            WorkKind::LinkDelete,
+            Arc::new(delete::LinkDeletion(links.clone())),
+        );
+        links.engine.register(
+            WorkKind::PlaidItemRemove,
+            Arc::new(item::ItemRemoval(links.clone())),
+        );
+        links
     }
 
     /// One link by id. Errors: `InvalidArgument` for a malformed id, `NotFound`.

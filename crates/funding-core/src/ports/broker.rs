@@ -8,7 +8,7 @@ use funding_domain::{
 use futures::stream::BoxStream;
 use uuid::Uuid;
 
-use super::ProviderError;
+use super::{IncomingEvent, ProviderError};
 
 /// An ACH relationship as Alpaca reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,12 +18,17 @@ pub struct AchRelationship {
     pub status: AchRelationshipStatus,
     pub account_owner_name: String,
     pub nickname: Option<String>,
+    /// `bank_account_type` as Alpaca gives it (`CHECKING`, `SAVINGS`); `None` when missing or
+    /// empty (Plaid-created relationships may come with `""`).
+    pub bank_account_type: Option<String>,
+    /// The last four digits of `bank_account_number`, never more: the full number is not kept.
+    pub bank_account_mask: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 /// What a funding event is about.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum FundingEntity {
     BankRelationship,
     Transfer,
@@ -32,7 +37,7 @@ pub enum FundingEntity {
 }
 
 /// One event of Alpaca's funding status stream (`/v2/events/funding/status`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FundingEvent {
     /// A ULID; the stream's cursor and the deduplication key.
     pub event_id: String,
@@ -45,10 +50,22 @@ pub struct FundingEvent {
     pub reason: Option<String>,
 }
 
+impl FundingEntity {
+    /// Alpaca's `entity_type`.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::BankRelationship => "BankRelationship",
+            Self::Transfer => "Transfer",
+            Self::Other(other) => other,
+        }
+    }
+}
+
 /// The funding event stream: it resumes after the given event id, reconnects by itself with backoff
 /// on transient failures, and yields an error only for failures it cannot recover from (such as
-/// refused credentials), after which it ends.
-pub type FundingEventStream = BoxStream<'static, Result<FundingEvent, ProviderError>>;
+/// refused credentials), after which it ends. Every event is yielded with its raw payload, an
+/// unreadable one too (so that it is kept, not skipped).
+pub type FundingEventStream = BoxStream<'static, Result<IncomingEvent, ProviderError>>;
 
 /// Alpaca's Broker API, as the funding flows use it. Implementations retry 429 and 5xx with backoff
 /// where a retry cannot duplicate an effect.

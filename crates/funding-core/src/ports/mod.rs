@@ -3,17 +3,21 @@
 
 mod broker;
 mod clock;
+mod inbox;
 mod plaid;
 mod provider_error;
 mod sandbox;
 mod store;
+mod work;
 
 pub use broker::{AchRelationship, Broker, FundingEntity, FundingEvent, FundingEventStream};
 pub use clock::{Clock, SystemClock};
+pub use inbox::{IncomingEvent, InboxEvent, InboxState, InboxStats, InboxStore};
 pub use plaid::{ExchangedItem, PlaidAccount, PlaidGateway};
 pub use provider_error::{Provider, ProviderError, ProviderErrorKind};
 pub use sandbox::SandboxProvider;
 pub use store::{
     BankLinkStore, Begin, CursorStore, IdempotencyClaim, LinkSecrets, NewBankLink, Page,
-    PageRequest, StatusChange, StoreError,
+    PageRequest, RelationshipSaved, SavedRelationship, StatusChange, StoreError,
 };
+pub use work::{Claim, ClaimedWork, NewWork, WorkKind, WorkQueue, WorkStats};

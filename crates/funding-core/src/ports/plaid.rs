@@ -45,6 +45,11 @@ pub trait PlaidGateway: Send + Sync + 'static {
         account_id: &PlaidAccountId,
     ) -> Result<ProcessorToken, ProviderError>;
 
+    /// `/item/remove`: ends the Item, so that Plaid stops billing for it and its access and
+    /// processor tokens stop working. Errors: `InvalidInput` with `ITEM_NOT_FOUND` or
+    /// `INVALID_ACCESS_TOKEN` when it is gone already; retryable kinds as above.
+    async fn remove_item(&self, access_token: &AccessToken) -> Result<(), ProviderError>;
+
     /// `/accounts/get`: the accounts of an Item.
     async fn list_accounts(
         &self,

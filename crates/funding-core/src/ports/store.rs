@@ -5,9 +5,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use funding_domain::{
     AccessToken, AccountId, AchRelationshipId, AchRelationshipStatus, BankLinkId, PlaidItemId,
-    ProcessorToken,
+    ProcessorToken, PublicToken,
 };
 
+use super::{Claim, NewWork};
 use crate::model::BankLink;
 
 /// A storage failure. Adapters keep the cause for logs; none of them carries a secret.
@@ -22,6 +23,10 @@ pub enum StoreError {
     /// Stored data cannot be read back (bad ciphertext, wrong key, corrupt row).
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A write refused because the work's claim is no longer held: its lease ran out and somebody
+    /// else may be driving the work now. The writer must stop.
+    #[error("the claim on {0} is no longer held")]
+    Fenced(String),
     #[error("database error: {0}")]
     Other(String),
 }
@@ -46,17 +51,42 @@ pub enum Begin<T> {
     Existing { fingerprint: String, resource: T },
 }
 
-/// A new bank link, stored in status CREATING together with its idempotency record.
+/// A new bank link, stored in status CREATING together with its idempotency record, its public
+/// token (sealed, until it is exchanged) and the work that creates it.
 #[derive(Debug, Clone)]
 pub struct NewBankLink {
     pub link: BankLink,
+    pub public_token: PublicToken,
+    pub work: NewWork,
 }
 
 /// A link's secrets, decrypted. Only the link use case reads them.
 #[derive(Debug, Clone, Default)]
 pub struct LinkSecrets {
+    /// Until it is exchanged.
+    pub public_token: Option<PublicToken>,
     pub access_token: Option<AccessToken>,
     pub processor_token: Option<ProcessorToken>,
+}
+
+/// The relationship Alpaca made for a link, to store with its first status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedRelationship {
+    pub relationship_id: AchRelationshipId,
+    pub account_owner_name: String,
+    pub bank_account_type: Option<String>,
+    pub bank_account_mask: Option<String>,
+}
+
+/// What storing a relationship did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelationshipSaved {
+    /// The link holds it now.
+    Saved,
+    /// Another link holds that relationship already (UNIQUE(ach_relationship_id)): not ours.
+    HeldByAnother,
+    /// The link was no longer CREATING.
+    NotCreating,
 }
 
 /// A status move to store: applied only if the stored status is still `from`, and appended to the
@@ -88,12 +118,14 @@ pub struct Page<T> {
     pub next_after: Option<BankLinkId>,
 }
 
-/// Bank links and their idempotency records.
+/// Bank links, their idempotency records and their status history. The writes a link's work makes
+/// take its [`Claim`] and are refused with [`StoreError::Fenced`] once the claim is no longer held.
 #[async_trait]
 pub trait BankLinkStore: Send + Sync + 'static {
     /// In one transaction: claims the idempotency record (INSERT … ON CONFLICT DO NOTHING) and, if it
-    /// was new, stores the link. If the key was used before, returns the stored fingerprint and link
-    /// instead, without writing. Safe under any number of concurrent callers on any number of replicas.
+    /// was new, stores the link, its sealed public token and its work. If the key was used before,
+    /// returns the stored fingerprint and link instead, without writing. Safe under any number of
+    /// concurrent callers on any number of replicas.
     async fn begin_link(
         &self,
         claim: IdempotencyClaim,
@@ -117,64 +149,80 @@ pub trait BankLinkStore: Send + Sync + 'static {
     /// The link's tokens, decrypted. `Corrupt` if they cannot be decrypted with the configured key.
     async fn link_secrets(&self, id: BankLinkId) -> Result<LinkSecrets, StoreError>;
 
-    /// Stores the access token (encrypted) and Item id from the public token exchange.
+    /// Records that the public token exchange is about to be sent (fenced). A later attempt that
+    /// finds it set and no access token knows the outcome of that exchange is unknown.
+    async fn mark_exchange_requested(
+        &self,
+        fence: &Claim,
+        id: BankLinkId,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError>;
+
+    /// Stores the access token (sealed) and Item id from the exchange, and forgets the public token
+    /// (fenced).
     async fn save_exchange(
         &self,
+        fence: &Claim,
         id: BankLinkId,
         access_token: &AccessToken,
         item_id: &PlaidItemId,
     ) -> Result<(), StoreError>;
 
-    /// Stores the processor token (encrypted).
+    /// Stores the processor token (sealed) (fenced).
     async fn save_processor_token(
         &self,
+        fence: &Claim,
         id: BankLinkId,
         processor_token: &ProcessorToken,
     ) -> Result<(), StoreError>;
 
-    /// Records that a relationship create is about to be sent.
+    /// Records that a relationship create is about to be sent (fenced).
     async fn mark_relationship_requested(
         &self,
+        fence: &Claim,
         id: BankLinkId,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
-    /// Stores the relationship Alpaca created and moves the status from CREATING (conditional).
-    /// Returns false if the link was no longer CREATING.
+    /// Stores the relationship Alpaca made and moves the status from CREATING (fenced), and makes
+    /// the inbox's events parked for that relationship pending again, in one transaction.
     async fn save_relationship(
         &self,
+        fence: &Claim,
         id: BankLinkId,
-        relationship_id: AchRelationshipId,
-        account_owner_name: &str,
+        relationship: SavedRelationship,
         change: StatusChange,
+    ) -> Result<RelationshipSaved, StoreError>;
+
+    /// Ends a CREATING link FAILED with `failure_code` (fenced); when `remove_item` the link's Plaid
+    /// Item removal is queued in the same transaction. Returns whether it moved.
+    async fn fail_link(
+        &self,
+        fence: &Claim,
+        id: BankLinkId,
+        change: StatusChange,
+        failure_code: String,
+        remove_item: bool,
     ) -> Result<bool, StoreError>;
 
     /// Moves the status if it is still `change.from` and appends the history entry; a
-    /// `change.event_id` already in this link's history is a no-op. Returns whether it moved. `failure_code` is stored with a
-    /// move to FAILED.
+    /// `change.event_id` already in this link's history is a no-op. Returns whether it moved. When
+    /// `remove_item`, the link's Plaid Item removal is queued in the same transaction.
     async fn change_link_status(
         &self,
         id: BankLinkId,
         change: StatusChange,
-        failure_code: Option<String>,
+        remove_item: bool,
     ) -> Result<bool, StoreError>;
 
-    /// Takes the right to drive a CREATING link until `until`, if nobody holds it (or their lease ran
-    /// out). Returns whether it was taken.
-    async fn lease_link(
-        &self,
-        id: BankLinkId,
-        owner: &str,
-        until: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
+    /// Forgets the link's access and processor tokens once its Item is removed (fenced).
+    async fn forget_tokens(&self, fence: &Claim, id: BankLinkId) -> Result<(), StoreError>;
 
-    /// Gives the lease back.
-    async fn release_link(&self, id: BankLinkId, owner: &str) -> Result<(), StoreError>;
-
-    /// CREATING links whose lease ran out before `now`, oldest first: for the resumer.
-    async fn stale_creating_links(
+    /// Links in a status that waits on Alpaca (not CREATING, not terminal) that have not moved since
+    /// `before`, oldest change first: for the reconciler.
+    async fn links_to_reconcile(
         &self,
-        now: DateTime<Utc>,
+        before: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<BankLink>, StoreError>;
 

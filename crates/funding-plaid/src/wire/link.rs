@@ -1,5 +1,5 @@
 //! The link flow's bodies: `/item/public_token/exchange`, `/processor/token/create`,
-//! `/accounts/get` and `/sandbox/public_token/create`.
+//! `/item/remove`, `/accounts/get` and `/sandbox/public_token/create`.
 
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +34,16 @@ pub(crate) struct ProcessorTokenCreateRequest<'a> {
 pub(crate) struct ProcessorTokenCreateResponse {
     pub processor_token: String,
 }
+
+/// `ItemRemoveRequest`.
+#[derive(Serialize)]
+pub(crate) struct ItemRemoveRequest<'a> {
+    pub access_token: &'a str,
+}
+
+/// `/item/remove` answers only its `request_id` (read apart).
+#[derive(Deserialize)]
+pub(crate) struct ItemRemoveResponse {}
 
 /// `AccountsGetRequest` (without `options`: every account of the Item).
 #[derive(Serialize)]

@@ -61,8 +61,52 @@ async fn rate_limiting_is_retried_then_reported_with_retry_after() {
 #[tokio::test]
 async fn an_internal_server_error_is_retried_and_a_later_success_is_returned() {
     let (server, client) = plaid().await;
-    on("/item/public_token/exchange", internal_error())
+    on("/processor/token/create", internal_error())
         .up_to_n_times(2)
+        .mount(&server)
+        .await;
+    on("/processor/token/create", ok(fixtures::processor_token()))
+        .mount(&server)
+        .await;
+
+    client
+        .create_processor_token(&access_token(), &account_id())
+        .await
+        .unwrap();
+
+    let requests = received(&server, "/processor/token/create").await;
+    assert_eq!(requests.len(), 3);
+    for request in &requests {
+        assert_plaid_headers(request);
+    }
+}
+
+#[tokio::test]
+async fn a_public_token_exchange_whose_outcome_is_unknown_is_not_repeated() {
+    // The public token is single-use: a second exchange could only fail, and leave the Item the
+    // first one may have made behind.
+    let (server, client) = plaid().await;
+    on("/item/public_token/exchange", internal_error())
+        .mount(&server)
+        .await;
+
+    let error = client
+        .exchange_public_token(&public_token())
+        .await
+        .unwrap_err();
+
+    assert_eq!(error.kind, ProviderErrorKind::Unavailable);
+    assert!(error.outcome_unknown());
+    let requests = received(&server, "/item/public_token/exchange").await;
+    assert_eq!(requests.len(), 1);
+    assert_eq!(body(&requests[0]), json!({"public_token": PUBLIC_TOKEN}));
+}
+
+#[tokio::test]
+async fn a_rate_limited_public_token_exchange_is_repeated() {
+    let (server, client) = plaid().await;
+    on("/item/public_token/exchange", rate_limited())
+        .up_to_n_times(1)
         .mount(&server)
         .await;
     on("/item/public_token/exchange", ok(fixtures::exchange()))
@@ -72,12 +116,21 @@ async fn an_internal_server_error_is_retried_and_a_later_success_is_returned() {
     let item = client.exchange_public_token(&public_token()).await.unwrap();
 
     assert_eq!(item.item_id.as_str(), ITEM_ID);
-    let requests = received(&server, "/item/public_token/exchange").await;
-    assert_eq!(requests.len(), 3);
-    for request in &requests {
-        assert_plaid_headers(request);
-        assert_eq!(body(request), json!({"public_token": PUBLIC_TOKEN}));
-    }
+    assert_eq!(received(&server, "/item/public_token/exchange").await.len(), 2);
+}
+
+#[tokio::test]
+async fn an_item_is_removed_with_its_access_token() {
+    let (server, client) = plaid().await;
+    on("/item/remove", ok(fixtures::request_id_only()))
+        .mount(&server)
+        .await;
+
+    client.remove_item(&access_token()).await.unwrap();
+
+    let requests = received(&server, "/item/remove").await;
+    assert_eq!(requests.len(), 1);
+    assert_plaid_headers(&requests[0]);
 }
 
 #[tokio::test]

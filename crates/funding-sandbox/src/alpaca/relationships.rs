@@ -37,7 +37,8 @@ struct CreateRelationship {
 struct BankDetails {
     owner_name: String,
     account_type: String,
-    account_number: Option<String>,
+    /// Masked: all but the last four characters are `X`.
+    account_number: String,
     routing_number: String,
 }
 
@@ -82,7 +83,7 @@ fn manual_details(request: &CreateRelationship) -> Result<BankDetails, AlpacaErr
     Ok(BankDetails {
         owner_name: owner_name.to_owned(),
         account_type: account_type.to_owned(),
-        account_number: Some(mask(account_number)),
+        account_number: mask(account_number),
         routing_number: routing_number.to_owned(),
     })
 }
@@ -97,11 +98,12 @@ fn processor_details(shared: &Shared, token: &str) -> Result<BankDetails, Alpaca
     if grant.processor.as_deref().is_some_and(|p| p != "alpaca") {
         return Err(invalid());
     }
+    // What Alpaca reads from Plaid's /processor/auth/get and /processor/identity/get: the
+    // account's kind, its ACH numbers (kept masked, as for manual details) and the owner.
     Ok(BankDetails {
         owner_name: OWNER_NAME.to_owned(),
-        // Alpaca leaves the type empty on relationships made from a Plaid processor token.
-        account_type: String::new(),
-        account_number: None,
+        account_type: account.alpaca_account_type().to_owned(),
+        account_number: mask(account.account_number),
         routing_number: account.routing().to_owned(),
     })
 }

@@ -78,10 +78,10 @@ pub(crate) struct Relationship {
     pub updated_at: DateTime<Utc>,
     pub status: String,
     pub account_owner_name: String,
-    /// `CHECKING`, `SAVINGS`, or empty for processor-token relationships (as Alpaca does).
+    /// `CHECKING` or `SAVINGS` (for a processor token, from the Plaid account's subtype).
     pub bank_account_type: String,
-    /// Masked account number; absent for processor-token relationships.
-    pub bank_account_number: Option<String>,
+    /// Masked account number (`XXXXXXXXXXXX0000`): all but the last four characters are `X`.
+    pub bank_account_number: String,
     pub bank_routing_number: String,
     pub nickname: Option<String>,
     /// Bumped on every change; scheduled steps carry the version they expect.
@@ -93,7 +93,8 @@ impl Relationship {
         !INACTIVE_RELATIONSHIP.contains(&self.status.as_str())
     }
 
-    /// `ACHRelationship`.
+    /// `ACHRelationship`. `bank_account_type`, `bank_account_number` and `bank_routing_number`
+    /// are always present: alpaca-py's `ACHRelationship` model requires them.
     pub(crate) fn to_wire(&self) -> Value {
         let mut wire = json!({
             "id": self.id,
@@ -103,15 +104,11 @@ impl Relationship {
             "status": self.status,
             "account_owner_name": self.account_owner_name,
             "bank_account_type": self.bank_account_type,
+            "bank_account_number": self.bank_account_number,
             "bank_routing_number": self.bank_routing_number,
         });
-        if let Value::Object(map) = &mut wire {
-            if let Some(number) = &self.bank_account_number {
-                map.insert("bank_account_number".into(), json!(number));
-            }
-            if let Some(nickname) = &self.nickname {
-                map.insert("nickname".into(), json!(nickname));
-            }
+        if let (Value::Object(map), Some(nickname)) = (&mut wire, &self.nickname) {
+            map.insert("nickname".into(), json!(nickname));
         }
         wire
     }

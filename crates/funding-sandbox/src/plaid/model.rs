@@ -102,6 +102,14 @@ impl PlaidAccount {
     pub(crate) fn routing(&self) -> &'static str {
         ROUTING
     }
+
+    /// The `bank_account_type` Alpaca gives a relationship made from this account.
+    pub(crate) fn alpaca_account_type(&self) -> &'static str {
+        match self.subtype {
+            "savings" => "SAVINGS",
+            _ => "CHECKING",
+        }
+    }
 }
 
 fn owner() -> Value {

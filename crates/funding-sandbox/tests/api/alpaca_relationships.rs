@@ -38,9 +38,10 @@ async fn a_processor_token_relationship_is_queued_then_approved_on_the_stream() 
         relationship["account_owner_name"],
         "Alberta Bobbeth Charleson"
     );
-    assert_eq!(relationship["bank_account_type"], "");
+    assert_eq!(relationship["bank_account_type"], "CHECKING");
+    assert_eq!(relationship["bank_account_number"], "XXXXXXXXXXXX0000");
+    assert_eq!(relationship["bank_routing_number"], "011401533");
     assert!(relationship.get("processor_token").is_none());
-    assert!(relationship.get("bank_account_number").is_none());
     assert!(is_rfc3339_nanos_z(&relationship["created_at"]));
     assert!(is_rfc3339_nanos_z(&relationship["updated_at"]));
 
@@ -192,6 +193,67 @@ async fn the_list_filters_by_statuses() {
         .map(|r| r["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, vec![second.as_str()]);
+}
+
+/// alpaca-py 0.44's `ACHRelationship` requires `bank_account_type` (CHECKING, SAVINGS or ""),
+/// `bank_account_number` and `bank_routing_number`: every answer carries them, taken from the
+/// Plaid account behind the processor token (its subtype, and the numbers `/processor/auth/get`
+/// shows, masked).
+#[tokio::test]
+async fn a_processor_token_relationship_carries_the_plaid_accounts_bank_details() {
+    let sandbox = spawn_sandbox().await;
+    let linked = sandbox.link().await;
+    let token = sandbox
+        .plaid_ok(
+            "/processor/token/create",
+            json!({"access_token": linked.access_token, "account_id": linked.savings_account_id, "processor": "alpaca"}),
+        )
+        .await["processor_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let auth = sandbox
+        .plaid_ok("/processor/auth/get", json!({"processor_token": token}))
+        .await;
+    let ach = &auth["numbers"]["ach"];
+    let full_number = ach["account"].as_str().unwrap().to_owned();
+    assert_eq!(auth["account"]["subtype"], "savings");
+    assert!(full_number.ends_with(auth["account"]["mask"].as_str().unwrap()));
+
+    let account = Uuid::new_v4();
+    let path = format!("/v1/accounts/{account}/ach_relationships");
+    let (status, created) = sandbox
+        .alpaca_json(
+            Method::POST,
+            &path,
+            Some(json!({"processor_token": token, "nickname": "Savings"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let masked = format!(
+        "{}{}",
+        "X".repeat(full_number.len() - 4),
+        &full_number[full_number.len() - 4..]
+    );
+    assert_eq!(created["bank_account_type"], "SAVINGS");
+    assert_eq!(created["bank_account_number"], masked.as_str());
+    assert_eq!(created["bank_routing_number"], ach["routing"]);
+    assert_eq!(created["account_owner_name"], "Alberta Bobbeth Charleson");
+    assert_eq!(created["nickname"], "Savings");
+
+    let (_, list) = sandbox.alpaca_json(Method::GET, &path, None).await;
+    let listed = &list.as_array().unwrap()[0];
+    for key in [
+        "id",
+        "bank_account_type",
+        "bank_account_number",
+        "bank_routing_number",
+        "account_owner_name",
+        "nickname",
+    ] {
+        assert_eq!(listed[key], created[key], "{key}");
+    }
+    assert!(!list.to_string().contains(&full_number));
 }
 
 #[tokio::test]

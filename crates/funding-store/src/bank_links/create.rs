@@ -1,5 +1,6 @@
 //! Creating a bank link under an idempotency key, in one transaction: claim the key with
-//! `INSERT … ON CONFLICT DO NOTHING`; if the claim inserted a row, store the link; otherwise read back
+//! `INSERT … ON CONFLICT DO NOTHING`; if the claim inserted a row, store the link (its public token
+//! sealed) and the work that creates it; otherwise read back
 //! the fingerprint and the link of whoever claimed it first. On PostgreSQL a concurrent claim waits
 //! for the first transaction and then sees its rows; on SQLite the transaction holds the write lock
 //! from its start. Either way exactly one caller creates.
@@ -52,10 +53,18 @@ pub(super) async fn begin_link(
         .map_err(from_db)?;
 
     if claimed == 1 {
-        bank_link::Entity::insert(row.clone().into_active_model())
+        let mut sealed = row.clone();
+        sealed.public_token = Some(super::secrets::seal(
+            store,
+            &row.id,
+            super::secrets::PUBLIC_TOKEN,
+            new.public_token.expose_secret(),
+        )?);
+        bank_link::Entity::insert(sealed.into_active_model())
             .exec_without_returning(&txn)
             .await
             .map_err(from_db)?;
+        crate::work::insert_work(&txn, &new.work).await?;
         txn.commit().await.map_err(from_db)?;
         return Ok(Begin::Created(BankLink::try_from(row)?));
     }

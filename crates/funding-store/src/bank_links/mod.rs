@@ -1,10 +1,10 @@
 //! [`BankLinkStore`] on a [`Store`]: each method is instrumented with the ids it touches (never a
 //! secret) and delegates to the module that owns the idea — creating under an idempotency key,
-//! reading, secrets, status moves, leases.
+//! reading, secrets, status moves (fenced where a link's work makes them), the reconciler's query.
 
 mod create;
-mod lease;
 mod read;
+mod reconcile;
 mod secrets;
 mod status;
 
@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use funding_core::model::BankLink;
 use funding_core::ports::{
-    BankLinkStore, Begin, IdempotencyClaim, LinkSecrets, NewBankLink, Page, PageRequest,
-    StatusChange, StoreError,
+    BankLinkStore, Begin, Claim, IdempotencyClaim, LinkSecrets, NewBankLink, Page, PageRequest,
+    RelationshipSaved, SavedRelationship, StatusChange, StoreError,
 };
 use funding_domain::{
     AccessToken, AccountId, AchRelationshipId, BankLinkId, PlaidItemId, ProcessorToken,
@@ -59,43 +59,68 @@ impl BankLinkStore for Store {
         secrets::link_secrets(self, id).await
     }
 
+    #[tracing::instrument(skip_all, fields(link_id = %id))]
+    async fn mark_exchange_requested(
+        &self,
+        fence: &Claim,
+        id: BankLinkId,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        secrets::mark_exchange_requested(self, fence, id, at).await
+    }
+
     #[tracing::instrument(skip_all, fields(link_id = %id, item_id = %item_id))]
     async fn save_exchange(
         &self,
+        fence: &Claim,
         id: BankLinkId,
         access_token: &AccessToken,
         item_id: &PlaidItemId,
     ) -> Result<(), StoreError> {
-        secrets::save_exchange(self, id, access_token, item_id).await
+        secrets::save_exchange(self, fence, id, access_token, item_id).await
     }
 
     #[tracing::instrument(skip_all, fields(link_id = %id))]
     async fn save_processor_token(
         &self,
+        fence: &Claim,
         id: BankLinkId,
         processor_token: &ProcessorToken,
     ) -> Result<(), StoreError> {
-        secrets::save_processor_token(self, id, processor_token).await
+        secrets::save_processor_token(self, fence, id, processor_token).await
     }
 
     #[tracing::instrument(skip_all, fields(link_id = %id))]
     async fn mark_relationship_requested(
         &self,
+        fence: &Claim,
         id: BankLinkId,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        status::mark_relationship_requested(self, id, at).await
+        status::mark_relationship_requested(self, fence, id, at).await
     }
 
-    #[tracing::instrument(skip_all, fields(link_id = %id, ach_relationship_id = %relationship_id, to = %change.to))]
+    #[tracing::instrument(skip_all, fields(link_id = %id, ach_relationship_id = %relationship.relationship_id, to = %change.to))]
     async fn save_relationship(
         &self,
+        fence: &Claim,
         id: BankLinkId,
-        relationship_id: AchRelationshipId,
-        account_owner_name: &str,
+        relationship: SavedRelationship,
         change: StatusChange,
+    ) -> Result<RelationshipSaved, StoreError> {
+        status::save_relationship(self, fence, id, relationship, change).await
+    }
+
+    #[tracing::instrument(skip_all, fields(link_id = %id, failure_code = %failure_code))]
+    async fn fail_link(
+        &self,
+        fence: &Claim,
+        id: BankLinkId,
+        change: StatusChange,
+        failure_code: String,
+        remove_item: bool,
     ) -> Result<bool, StoreError> {
-        status::save_relationship(self, id, relationship_id, account_owner_name, change).await
+        status::fail_link(self, fence, id, change, failure_code, remove_item).await
     }
 
     #[tracing::instrument(skip_all, fields(link_id = %id, from = %change.from, to = %change.to, event_id = change.event_id.as_deref()))]
@@ -103,33 +128,23 @@ impl BankLinkStore for Store {
         &self,
         id: BankLinkId,
         change: StatusChange,
-        failure_code: Option<String>,
+        remove_item: bool,
     ) -> Result<bool, StoreError> {
-        status::change_link_status(self, id, change, failure_code).await
+        status::change_link_status(self, id, change, remove_item).await
     }
 
-    #[tracing::instrument(skip_all, fields(link_id = %id, owner = owner))]
-    async fn lease_link(
-        &self,
-        id: BankLinkId,
-        owner: &str,
-        until: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        lease::lease_link(self, id, owner, until).await
-    }
-
-    #[tracing::instrument(skip_all, fields(link_id = %id, owner = owner))]
-    async fn release_link(&self, id: BankLinkId, owner: &str) -> Result<(), StoreError> {
-        lease::release_link(self, id, owner).await
+    #[tracing::instrument(skip_all, fields(link_id = %id))]
+    async fn forget_tokens(&self, fence: &Claim, id: BankLinkId) -> Result<(), StoreError> {
+        secrets::forget_tokens(self, fence, id).await
     }
 
     #[tracing::instrument(skip_all, fields(limit = limit))]
-    async fn stale_creating_links(
+    async fn links_to_reconcile(
         &self,
-        now: DateTime<Utc>,
+        before: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<BankLink>, StoreError> {
-        lease::stale_creating_links(self, now, limit).await
+        reconcile::links_to_reconcile(self, before, limit).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

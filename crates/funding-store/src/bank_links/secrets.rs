@@ -4,8 +4,10 @@
 //! column of which row, never what was in it.
 
 use funding_core::ports::{LinkSecrets, StoreError};
-use funding_domain::{AccessToken, BankLinkId, PlaidItemId, ProcessorToken};
+use funding_core::ports::Claim;
+use funding_domain::{AccessToken, BankLinkId, PlaidItemId, ProcessorToken, PublicToken};
 use sea_orm::sea_query::{Expr, SimpleExpr};
+use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _};
 use uuid::Uuid;
 
@@ -18,6 +20,7 @@ use crate::error::{corrupt, from_db};
 const TABLE: &str = "bank_links";
 const ACCESS_TOKEN: &str = "access_token";
 const PROCESSOR_TOKEN: &str = "processor_token";
+pub(super) const PUBLIC_TOKEN: &str = "public_token";
 
 fn slot<'a>(id: &'a Uuid, column: &'a str) -> Slot<'a> {
     Slot {
@@ -51,7 +54,13 @@ pub(super) async fn link_secrets(store: &Store, id: BankLinkId) -> Result<LinkSe
             )
         })
         .transpose()?;
+    let public_token = row
+        .public_token
+        .as_deref()
+        .map(|sealed| open(store, &row.id, PUBLIC_TOKEN, sealed, PublicToken::parse))
+        .transpose()?;
     Ok(LinkSecrets {
+        public_token,
         access_token,
         processor_token,
     })
@@ -76,7 +85,7 @@ fn open<T, E>(
     parse(text).map_err(|_| corrupt(TABLE, id, &format!("{column} is not a valid token")))
 }
 
-fn seal(store: &Store, id: &Uuid, column: &str, secret: &str) -> Result<Vec<u8>, StoreError> {
+pub(super) fn seal(store: &Store, id: &Uuid, column: &str, secret: &str) -> Result<Vec<u8>, StoreError> {
     store
         .cipher
         .seal(slot(id, column), secret.as_bytes())
@@ -85,6 +94,7 @@ fn seal(store: &Store, id: &Uuid, column: &str, secret: &str) -> Result<Vec<u8>,
 
 pub(super) async fn save_exchange(
     store: &Store,
+    fence: &Claim,
     id: BankLinkId,
     access_token: &AccessToken,
     item_id: &PlaidItemId,
@@ -93,10 +103,12 @@ pub(super) async fn save_exchange(
     let sealed = seal(store, &uuid, ACCESS_TOKEN, access_token.expose_secret())?;
     update(
         store,
+        fence,
         id,
         [
             (Column::AccessToken, Expr::value(sealed)),
             (Column::PlaidItemId, Expr::value(item_id.as_str())),
+            (Column::PublicToken, Expr::value(Option::<Vec<u8>>::None)),
         ],
     )
     .await
@@ -104,6 +116,7 @@ pub(super) async fn save_exchange(
 
 pub(super) async fn save_processor_token(
     store: &Store,
+    fence: &Claim,
     id: BankLinkId,
     processor_token: &ProcessorToken,
 ) -> Result<(), StoreError> {
@@ -114,12 +127,47 @@ pub(super) async fn save_processor_token(
         PROCESSOR_TOKEN,
         processor_token.expose_secret(),
     )?;
-    update(store, id, [(Column::ProcessorToken, Expr::value(sealed))]).await
+    update(store, fence, id, [(Column::ProcessorToken, Expr::value(sealed))]).await
 }
 
-/// Sets `values` and the update time on the link; `NotFound` if there is no such link.
-async fn update(
+pub(super) async fn mark_exchange_requested(
     store: &Store,
+    fence: &Claim,
+    id: BankLinkId,
+    at: Option<DateTime<Utc>>,
+) -> Result<(), StoreError> {
+    update(
+        store,
+        fence,
+        id,
+        [(Column::ExchangeRequestedAt, Expr::value(at.map(db_time)))],
+    )
+    .await
+}
+
+pub(super) async fn forget_tokens(
+    store: &Store,
+    fence: &Claim,
+    id: BankLinkId,
+) -> Result<(), StoreError> {
+    update(
+        store,
+        fence,
+        id,
+        [
+            (Column::AccessToken, Expr::value(Option::<Vec<u8>>::None)),
+            (Column::ProcessorToken, Expr::value(Option::<Vec<u8>>::None)),
+            (Column::PublicToken, Expr::value(Option::<Vec<u8>>::None)),
+        ],
+    )
+    .await
+}
+
+/// Sets `values` and the update time on the link, under the work's fence; `NotFound` if there is
+/// no such link, `Fenced` if the claim is no longer held.
+pub(super) async fn update(
+    store: &Store,
+    fence: &Claim,
     id: BankLinkId,
     values: impl IntoIterator<Item = (Column, SimpleExpr)>,
 ) -> Result<(), StoreError> {
@@ -129,9 +177,12 @@ async fn update(
     for (column, value) in values {
         statement = statement.col_expr(column, value);
     }
-    let result = statement.exec(&store.db).await.map_err(from_db)?;
+    let txn = store.begin_write().await?;
+    crate::work::fence(&txn, fence).await?;
+    let result = statement.exec(&txn).await.map_err(from_db)?;
     if result.rows_affected == 0 {
         return Err(StoreError::NotFound(format!("bank link {id}")));
     }
+    txn.commit().await.map_err(from_db)?;
     Ok(())
 }

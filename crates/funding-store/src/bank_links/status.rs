@@ -1,76 +1,169 @@
 //! Status moves. Each is a conditional update (`… WHERE id = ? AND status = <from>`) and the history
 //! row that records it, in one transaction: the move happens only if the stored status is still the
 //! one the caller saw, and a provider event already in the link's history (UNIQUE(link_id, event_id))
-//! rolls the whole move back, so a replayed event is a no-op rather than an error.
+//! rolls the whole move back, so a replayed event is a no-op rather than an error. The moves a link's
+//! work makes are also under the work's fence, and a move that ends the link's use of its Plaid Item
+//! queues the Item's removal in the same transaction.
 
 use chrono::{DateTime, Utc};
-use funding_core::ports::{StatusChange, StoreError};
-use funding_domain::{AchRelationshipId, AchRelationshipStatus, BankLinkId};
+use funding_core::ports::{
+    Claim, NewWork, RelationshipSaved, SavedRelationship, StatusChange, StoreError, WorkKind,
+};
+use funding_domain::{AchRelationshipStatus, BankLinkId};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait as _, EntityTrait as _, IntoActiveModel as _, QueryFilter as _, UpdateMany,
+    ColumnTrait as _, DatabaseTransaction, EntityTrait as _, IntoActiveModel as _,
+    QueryFilter as _, UpdateMany,
 };
 
 use crate::Store;
 use crate::convert::{db_time, history_row};
 use crate::entity::{bank_link, bank_link_status_history as history};
 use crate::error::from_db;
+use crate::work::{fence, insert_work};
+
+/// Attempts at removing a Plaid Item before the removal is given up (and counted).
+const ITEM_REMOVAL_ATTEMPTS: u32 = 10;
 
 pub(super) async fn change_link_status(
     store: &Store,
     id: BankLinkId,
     change: StatusChange,
-    failure_code: Option<String>,
+    remove_item: bool,
 ) -> Result<bool, StoreError> {
-    let mut update = moving(id, &change);
-    if let Some(code) = failure_code {
-        update = update.col_expr(bank_link::Column::FailureCode, Expr::value(code));
-    }
-    apply(store, id, update, &change).await
+    let txn = store.begin_write().await?;
+    let moved = apply(&txn, id, moving(id, &change), &change).await?;
+    finish(txn, id, moved, remove_item).await
+}
+
+pub(super) async fn fail_link(
+    store: &Store,
+    claim: &Claim,
+    id: BankLinkId,
+    change: StatusChange,
+    failure_code: String,
+    remove_item: bool,
+) -> Result<bool, StoreError> {
+    let txn = store.begin_write().await?;
+    fence(&txn, claim).await?;
+    let update = moving(id, &change)
+        .col_expr(bank_link::Column::FailureCode, Expr::value(failure_code))
+        .col_expr(
+            bank_link::Column::PublicToken,
+            Expr::value(Option::<Vec<u8>>::None),
+        );
+    let moved = apply(&txn, id, update, &change).await?;
+    finish(txn, id, moved, remove_item).await
 }
 
 pub(super) async fn save_relationship(
     store: &Store,
+    claim: &Claim,
     id: BankLinkId,
-    relationship_id: AchRelationshipId,
-    account_owner_name: &str,
+    relationship: SavedRelationship,
     change: StatusChange,
-) -> Result<bool, StoreError> {
+) -> Result<RelationshipSaved, StoreError> {
     if change.from != AchRelationshipStatus::Creating {
         return Err(StoreError::Other(format!(
             "a relationship is saved on a CREATING link, not from {}",
             change.from
         )));
     }
+    let txn = store.begin_write().await?;
+    fence(&txn, claim).await?;
+    let taken = bank_link::Entity::find()
+        .filter(bank_link::Column::AchRelationshipId.eq(relationship.relationship_id.as_uuid()))
+        .filter(bank_link::Column::Id.ne(id.as_uuid()))
+        .one(&txn)
+        .await
+        .map_err(from_db)?
+        .is_some();
+    if taken {
+        txn.rollback().await.map_err(from_db)?;
+        return Ok(RelationshipSaved::HeldByAnother);
+    }
     let update = moving(id, &change)
         .col_expr(
             bank_link::Column::AchRelationshipId,
-            Expr::value(relationship_id.as_uuid()),
+            Expr::value(relationship.relationship_id.as_uuid()),
         )
         .col_expr(
             bank_link::Column::AccountOwnerName,
-            Expr::value(account_owner_name),
+            Expr::value(relationship.account_owner_name),
+        )
+        .col_expr(
+            bank_link::Column::BankAccountType,
+            Expr::value(relationship.bank_account_type),
+        )
+        .col_expr(
+            bank_link::Column::BankAccountMask,
+            Expr::value(relationship.bank_account_mask),
         );
-    apply(store, id, update, &change).await
+    // A concurrent adoption of the same relationship by another link loses on the unique index.
+    let moved = match apply(&txn, id, update, &change).await {
+        Ok(moved) => moved,
+        Err(StoreError::Other(message)) if is_unique_violation(&message) => {
+            return Ok(RelationshipSaved::HeldByAnother);
+        }
+        Err(error) => return Err(error),
+    };
+    if !moved {
+        txn.rollback().await.map_err(from_db)?;
+        return Ok(RelationshipSaved::NotCreating);
+    }
+    crate::inbox::unpark(&txn, &relationship.relationship_id.as_uuid().to_string()).await?;
+    txn.commit().await.map_err(from_db)?;
+    Ok(RelationshipSaved::Saved)
+}
+
+fn is_unique_violation(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    message.contains("unique") || message.contains("duplicate key")
 }
 
 pub(super) async fn mark_relationship_requested(
     store: &Store,
+    claim: &Claim,
     id: BankLinkId,
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let at = db_time(at);
-    let result = bank_link::Entity::update_many()
-        .col_expr(bank_link::Column::RelationshipRequestedAt, Expr::value(at))
-        .col_expr(bank_link::Column::UpdatedAt, Expr::value(at))
-        .filter(bank_link::Column::Id.eq(id.as_uuid()))
-        .exec(&store.db)
-        .await
-        .map_err(from_db)?;
-    if result.rows_affected == 0 {
-        return Err(StoreError::NotFound(format!("bank link {id}")));
+    super::secrets::update(
+        store,
+        claim,
+        id,
+        [(
+            bank_link::Column::RelationshipRequestedAt,
+            Expr::value(db_time(at)),
+        )],
+    )
+    .await
+}
+
+/// Queues the Item's removal when asked and the link moved, and commits.
+async fn finish(
+    txn: DatabaseTransaction,
+    id: BankLinkId,
+    moved: bool,
+    remove_item: bool,
+) -> Result<bool, StoreError> {
+    if !moved {
+        txn.rollback().await.map_err(from_db)?;
+        return Ok(false);
     }
-    Ok(())
+    if remove_item {
+        insert_work(
+            &txn,
+            &NewWork {
+                kind: WorkKind::PlaidItemRemove,
+                subject_id: id.as_uuid(),
+                ordering_key: None,
+                max_attempts: ITEM_REMOVAL_ATTEMPTS,
+            },
+        )
+        .await?;
+    }
+    txn.commit().await.map_err(from_db)?;
+    Ok(true)
 }
 
 /// The conditional update of a move: the new status, reason and time, only from `change.from`.
@@ -89,17 +182,16 @@ fn moving(id: BankLinkId, change: &StatusChange) -> UpdateMany<bank_link::Entity
         .filter(bank_link::Column::Status.eq(change.from.as_str()))
 }
 
-/// Runs `update` and appends the history row in one transaction; whether the link moved.
+/// Runs `update` and appends the history row in `txn`; whether the link moved (and the history
+/// took the row: an event already recorded rolls the move back).
 async fn apply(
-    store: &Store,
+    txn: &DatabaseTransaction,
     id: BankLinkId,
     update: UpdateMany<bank_link::Entity>,
     change: &StatusChange,
 ) -> Result<bool, StoreError> {
-    let txn = store.begin_write().await?;
-    let moved = update.exec(&txn).await.map_err(from_db)?.rows_affected;
+    let moved = update.exec(txn).await.map_err(from_db)?.rows_affected;
     if moved == 0 {
-        txn.rollback().await.map_err(from_db)?;
         return Ok(false);
     }
     let recorded = history::Entity::insert(history_row(id, change).into_active_model())
@@ -108,14 +200,12 @@ async fn apply(
                 .do_nothing()
                 .to_owned(),
         )
-        .exec_without_returning(&txn)
+        .exec_without_returning(txn)
         .await
         .map_err(from_db)?;
     if recorded == 0 {
         tracing::debug!("the event is already in the link's history: nothing to do");
-        txn.rollback().await.map_err(from_db)?;
         return Ok(false);
     }
-    txn.commit().await.map_err(from_db)?;
     Ok(true)
 }

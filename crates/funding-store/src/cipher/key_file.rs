@@ -1,5 +1,7 @@
-//! The key file of sandbox mode: read it if it exists, otherwise create it with a fresh key,
-//! readable by the owner only, atomically (a concurrent creator never sees a half-written file).
+//! Key files. Sandbox mode reads its key file if it exists, otherwise creates it with a fresh key,
+//! readable by the owner only (0600), atomically (a concurrent creator never sees a half-written
+//! file). Outside sandbox mode a key file is only read, never created, and refused when its group or
+//! others may read it.
 
 use std::fs;
 use std::io::{self, Write as _};
@@ -38,19 +40,47 @@ pub(crate) fn load_or_create(path: &Path) -> Result<Cipher, CipherError> {
     }
 }
 
-/// A key file others can read is worth a warning (it is still used: sandbox mode must start).
-fn warn_if_shared(path: &Path) {
+/// Reads the key in an existing file, refusing a file that its group or others may read.
+pub(crate) fn load_private(path: &Path) -> Result<Cipher, CipherError> {
+    let metadata = fs::metadata(path).map_err(|source| CipherError::KeyFile {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if let Some(mode) = shared_mode(&metadata) {
+        return Err(CipherError::KeyFileShared {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    let text = fs::read_to_string(path).map_err(|source| CipherError::KeyFile {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Cipher::from_base64(&text)
+}
+
+/// The file's permission bits when its group or others may read, write or run it.
+fn shared_mode(metadata: &fs::Metadata) -> Option<u32> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        if let Ok(metadata) = fs::metadata(path)
-            && metadata.permissions().mode() & 0o077 != 0
-        {
-            tracing::warn!(path = %path.display(), "the encryption key file is readable by others; chmod 600 it");
-        }
+        let mode = metadata.permissions().mode() & 0o777;
+        (mode & 0o077 != 0).then_some(mode)
     }
     #[cfg(not(unix))]
-    let _ = path;
+    {
+        let _ = metadata;
+        None
+    }
+}
+
+/// A key file others can read is worth a warning (it is still used: sandbox mode must start).
+fn warn_if_shared(path: &Path) {
+    if let Ok(metadata) = fs::metadata(path)
+        && shared_mode(&metadata).is_some()
+    {
+        tracing::warn!(path = %path.display(), "the encryption key file is readable by others; chmod 600 it");
+    }
 }
 
 /// Writes `contents` to a private temporary file next to `path`, then links it into place; the link
@@ -124,6 +154,43 @@ mod tests {
             Cipher::load_or_create(&path),
             Err(CipherError::InvalidKey)
         ));
+    }
+
+    #[test]
+    fn a_private_key_file_is_read_and_a_missing_one_is_not_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("funding.key");
+        let created = Cipher::load_or_create(&path).unwrap();
+        let sealed = created.seal(ROW_A, b"secret").unwrap();
+        let loaded = Cipher::load_private(&path).unwrap();
+        assert_eq!(loaded.open(ROW_A, &sealed).unwrap(), b"secret");
+
+        let missing = dir.path().join("missing.key");
+        assert!(matches!(
+            Cipher::load_private(&missing),
+            Err(CipherError::KeyFile { .. })
+        ));
+        assert!(!missing.exists(), "outside sandbox mode nothing is created");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_file_its_group_or_others_can_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("funding.key");
+        Cipher::load_or_create(&path).unwrap();
+        for mode in [0o644, 0o640, 0o604, 0o660] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let error = Cipher::load_private(&path).unwrap_err();
+            assert!(
+                matches!(error, CipherError::KeyFileShared { mode: found, .. } if found == mode),
+                "{mode:o}: {error}"
+            );
+            assert!(error.to_string().contains("chmod 600"), "{error}");
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
+        Cipher::load_private(&path).expect("owner-only is accepted");
     }
 
     #[test]

@@ -32,6 +32,10 @@ pub enum CipherError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "encryption key file {path} is open to its group or others (mode {mode:o}): chmod 600 it"
+    )]
+    KeyFileShared { path: std::path::PathBuf, mode: u32 },
 }
 
 /// A sealed value could not be opened: wrong key, wrong place, or damaged bytes.
@@ -102,6 +106,13 @@ impl Cipher {
     /// does not exist. For sandbox mode; production passes its key through configuration.
     pub fn load_or_create(path: impl AsRef<std::path::Path>) -> Result<Cipher, CipherError> {
         key_file::load_or_create(path.as_ref())
+    }
+
+    /// Reads the base64 key in an existing `path`; never creates it. Refused with
+    /// [`CipherError::KeyFileShared`] when its group or others may read it (unix mode & 0o077).
+    /// For keys given as a file outside sandbox mode.
+    pub fn load_private(path: impl AsRef<std::path::Path>) -> Result<Cipher, CipherError> {
+        key_file::load_private(path.as_ref())
     }
 
     /// Seals `plaintext` for `slot`.

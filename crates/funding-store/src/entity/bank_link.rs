@@ -24,6 +24,12 @@ pub struct Model {
     pub access_token: Option<Vec<u8>>,
     /// Sealed by [`crate::Cipher`]; never plaintext.
     pub processor_token: Option<Vec<u8>>,
+    /// Sealed by [`crate::Cipher`] until it is exchanged; never plaintext.
+    pub public_token: Option<Vec<u8>>,
+    pub exchange_requested_at: Option<DateTimeUtc>,
+    pub bank_account_type: Option<String>,
+    pub bank_account_mask: Option<String>,
+    /// Unused since the engine's work claims (kept for the applied migration).
     pub lease_owner: Option<String>,
     pub lease_until: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,

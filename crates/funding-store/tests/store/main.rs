@@ -8,6 +8,7 @@ mod support;
 
 mod begin_link;
 mod cursors;
+mod deployment;
 mod health;
 mod lease;
 mod migrations;

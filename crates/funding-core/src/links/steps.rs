@@ -1,0 +1,366 @@
+//! The work that creates a link ([`WorkKind::LinkCreate`](crate::ports::WorkKind)): the public token
+//! is exchanged, a processor token is made for Alpaca, and the ACH relationship is created, each
+//! result stored (under the work's claim) before the next call, so that the next attempt continues
+//! where the last one stopped.
+//!
+//! Two calls have no safe repeat:
+//! - the exchange: the public token is single-use, so an exchange whose outcome is unknown is never
+//!   sent again; the link ends FAILED with a reason that says a new public token is needed;
+//! - Alpaca's relationship create has no idempotency key: the time of the request is stored before
+//!   it is sent, and after an unknown outcome (or a 409 that may be our own earlier create) the
+//!   relationship is looked up and adopted rather than created again (see [`super::adopt`]).
+//!
+//! A link that fails after its exchange queues the removal of its Plaid Item with the failure.
+
+use async_trait::async_trait;
+use funding_domain::lifecycle::{self, Transition};
+use funding_domain::{AccessToken, AchRelationshipStatus, BankLinkId, ProcessorToken};
+
+use super::{BankLinks, failure};
+use crate::engine::{Attempt, WorkHandler};
+use crate::model::BankLink;
+use crate::ports::{
+    AchRelationship, Claim, ClaimedWork, ProviderError, ProviderErrorKind,
+    RelationshipSaved, SavedRelationship, StatusChange, StoreError,
+};
+
+/// The handler of link creation work.
+pub(crate) struct LinkCreation(pub(crate) BankLinks);
+
+/// Why a step stopped the attempt.
+pub(crate) enum Stop {
+    /// The claim is gone: stop without writing.
+    Fenced,
+    /// Try again later.
+    Retry(String, Option<ProviderError>),
+}
+
+impl From<StoreError> for Stop {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Fenced(_) => Self::Fenced,
+            other => Self::Retry(format!("storage: {other}"), None),
+        }
+    }
+}
+
+impl From<crate::CoreError> for Stop {
+    fn from(error: crate::CoreError) -> Self {
+        match error {
+            crate::CoreError::Store(store) => store.into(),
+            crate::CoreError::Provider(provider) => Self::Retry(provider.to_string(), Some(provider)),
+            other => Self::Retry(other.to_string(), None),
+        }
+    }
+}
+
+impl Stop {
+    fn provider(error: ProviderError) -> Self {
+        Self::Retry(error.to_string(), Some(error))
+    }
+
+    pub(crate) fn into_attempt(self) -> Attempt {
+        match self {
+            Self::Fenced => Attempt::Fenced,
+            Self::Retry(reason, error) => Attempt::Retry { reason, error },
+        }
+    }
+}
+
+#[async_trait]
+impl WorkHandler for LinkCreation {
+    async fn run(&self, work: &ClaimedWork) -> Attempt {
+        let id = BankLinkId::from_uuid(work.subject_id);
+        match self.0.create_steps(&work.claim, id).await {
+            Ok(()) => Attempt::Done,
+            Err(stop) => stop.into_attempt(),
+        }
+    }
+
+    async fn give_up(&self, work: &ClaimedWork, reason: &str) -> Attempt {
+        let id = BankLinkId::from_uuid(work.subject_id);
+        let links = &self.0;
+        let result = async {
+            let remove_item = links.store.link_secrets(id).await?.access_token.is_some();
+            links
+                .fail_with(
+                    &work.claim,
+                    id,
+                    reason.to_owned(),
+                    failure::ATTEMPTS_EXHAUSTED.to_owned(),
+                    "engine:gave_up",
+                    remove_item,
+                )
+                .await
+        }
+        .await;
+        match result {
+            Ok(()) => Attempt::Done,
+            Err(stop) => stop.into_attempt(),
+        }
+    }
+}
+
+impl BankLinks {
+    async fn create_steps(&self, claim: &Claim, id: BankLinkId) -> Result<(), Stop> {
+        let link = self.load(id).await?;
+        if !link.is_creating() {
+            return Ok(());
+        }
+        let mut secrets = self.store.link_secrets(id).await?;
+        let access_token = match secrets.access_token.take() {
+            Some(token) => token,
+            None => match self.exchange(claim, &link, secrets.public_token.take()).await? {
+                Some(token) => token,
+                None => return Ok(()),
+            },
+        };
+        let processor_token = match secrets.processor_token.take() {
+            Some(token) => token,
+            None => match self
+                .plaid
+                .create_processor_token(&access_token, &link.plaid_account_id)
+                .await
+            {
+                Ok(token) => {
+                    self.store.save_processor_token(claim, id, &token).await?;
+                    token
+                }
+                Err(error) if refuses_the_link(&error) => {
+                    return self.fail(claim, id, &error, true).await;
+                }
+                Err(error) => return Err(Stop::provider(error)),
+            },
+        };
+        self.create_relationship(claim, &link, &processor_token).await
+    }
+
+    /// Exchanges the public token, once. `None` when the link ended FAILED instead.
+    async fn exchange(
+        &self,
+        claim: &Claim,
+        link: &BankLink,
+        public_token: Option<funding_domain::PublicToken>,
+    ) -> Result<Option<AccessToken>, Stop> {
+        let id = link.id;
+        if link.exchange_requested_at.is_some() {
+            self.fail_needing_public_token(
+                claim,
+                id,
+                "an earlier exchange of its public token was sent and its outcome is unknown",
+            )
+            .await?;
+            return Ok(None);
+        }
+        let Some(public_token) = public_token else {
+            self.fail_needing_public_token(claim, id, "its public token is no longer stored")
+                .await?;
+            return Ok(None);
+        };
+        self.store
+            .mark_exchange_requested(claim, id, Some(self.clock.now()))
+            .await?;
+        match self.plaid.exchange_public_token(&public_token).await {
+            Ok(item) => {
+                self.store
+                    .save_exchange(claim, id, &item.access_token, &item.item_id)
+                    .await?;
+                Ok(Some(item.access_token))
+            }
+            Err(error) if error.outcome_unknown() || error.kind == ProviderErrorKind::Decode => {
+                tracing::warn!(code = %error.code, "the public token exchange had an unknown outcome; it is not repeated");
+                self.fail_needing_public_token(
+                    claim,
+                    id,
+                    &format!("the exchange of its public token had an unknown outcome ({})", error.code),
+                )
+                .await?;
+                Ok(None)
+            }
+            Err(error) if refuses_the_link(&error) => {
+                self.fail(claim, id, &error, false).await?;
+                Ok(None)
+            }
+            Err(error) => {
+                // Refused before it was processed (429, our credentials): safe to send again.
+                self.store.mark_exchange_requested(claim, id, None).await?;
+                Err(Stop::provider(error))
+            }
+        }
+    }
+
+    async fn create_relationship(
+        &self,
+        claim: &Claim,
+        link: &BankLink,
+        processor_token: &ProcessorToken,
+    ) -> Result<(), Stop> {
+        let earlier_request = link.relationship_requested_at;
+        if let Some(requested_at) = earlier_request
+            && self.adopt(claim, link, requested_at).await?
+        {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        self.store
+            .mark_relationship_requested(claim, link.id, now)
+            .await?;
+        match self
+            .broker
+            .create_ach_relationship(link.account_id, processor_token, link.nickname.as_ref())
+            .await
+        {
+            Ok(relationship) => {
+                match self
+                    .save_relationship(claim, link, relationship, "alpaca:create")
+                    .await?
+                {
+                    RelationshipSaved::HeldByAnother => Err(Stop::Retry(
+                        "Alpaca answered with a relationship another link holds".into(),
+                        None,
+                    )),
+                    RelationshipSaved::Saved | RelationshipSaved::NotCreating => Ok(()),
+                }
+            }
+            Err(error)
+                if error.kind == ProviderErrorKind::Conflict && earlier_request.is_some() =>
+            {
+                // Perhaps our own earlier create, whose answer was lost.
+                if self
+                    .adopt(claim, link, earlier_request.unwrap_or(now))
+                    .await?
+                {
+                    return Ok(());
+                }
+                self.fail(claim, link.id, &error, true).await
+            }
+            Err(error) if refuses_the_link(&error) => self.fail(claim, link.id, &error, true).await,
+            Err(error) => Err(Stop::provider(error)),
+        }
+    }
+
+    /// Stores a relationship from Alpaca on a CREATING link, with its first status.
+    pub(super) async fn save_relationship(
+        &self,
+        claim: &Claim,
+        link: &BankLink,
+        relationship: AchRelationship,
+        source: &str,
+    ) -> Result<RelationshipSaved, Stop> {
+        let status = match lifecycle::apply(
+            &AchRelationshipStatus::Creating,
+            relationship.status.clone(),
+        ) {
+            Ok(Transition::Moved { to, .. }) => to,
+            _ => {
+                tracing::error!(status = %relationship.status, "Alpaca reported a relationship in a status the service does not know; keeping it QUEUED");
+                AchRelationshipStatus::Queued
+            }
+        };
+        let change = StatusChange {
+            from: AchRelationshipStatus::Creating,
+            to: status.clone(),
+            reason: None,
+            source: source.to_owned(),
+            event_id: None,
+            at: self.clock.now(),
+        };
+        let saved = SavedRelationship {
+            relationship_id: relationship.id,
+            account_owner_name: relationship.account_owner_name.clone(),
+            bank_account_type: relationship.bank_account_type.clone(),
+            bank_account_mask: relationship.bank_account_mask.clone(),
+        };
+        let outcome = self
+            .store
+            .save_relationship(claim, link.id, saved, change)
+            .await?;
+        if outcome == RelationshipSaved::Saved {
+            tracing::info!(ach_relationship_id = %relationship.id, %status, source, "bank link has its relationship");
+            metrics::counter!("funding_bank_link_status_changes_total", "to" => status.as_str().to_owned()).increment(1);
+        }
+        Ok(outcome)
+    }
+
+    /// Ends the link FAILED with a provider's definite refusal.
+    async fn fail(
+        &self,
+        claim: &Claim,
+        id: BankLinkId,
+        error: &ProviderError,
+        remove_item: bool,
+    ) -> Result<(), Stop> {
+        tracing::warn!(provider = %error.provider, code = %error.code, "bank link failed: {}", error.message);
+        self.fail_with(
+            claim,
+            id,
+            error.message.clone(),
+            failure::encode(error),
+            &format!("{}:error", error.provider),
+            remove_item,
+        )
+        .await
+    }
+
+    async fn fail_needing_public_token(
+        &self,
+        claim: &Claim,
+        id: BankLinkId,
+        why: &str,
+    ) -> Result<(), Stop> {
+        let reason = format!(
+            "{why}; a public token can be exchanged only once: run Plaid Link again for a new public token and create the link with it and a new idempotency key"
+        );
+        tracing::warn!(bank_link_id = %id, "bank link failed: {reason}");
+        self.fail_with(
+            claim,
+            id,
+            reason,
+            failure::PUBLIC_TOKEN_NEEDED.to_owned(),
+            "plaid:exchange_unknown",
+            false,
+        )
+        .await
+    }
+
+    pub(super) async fn fail_with(
+        &self,
+        claim: &Claim,
+        id: BankLinkId,
+        reason: String,
+        failure_code: String,
+        source: &str,
+        remove_item: bool,
+    ) -> Result<(), Stop> {
+        let change = StatusChange {
+            from: AchRelationshipStatus::Creating,
+            to: AchRelationshipStatus::Failed,
+            reason: Some(reason),
+            source: source.to_owned(),
+            event_id: None,
+            at: self.clock.now(),
+        };
+        if self
+            .store
+            .fail_link(claim, id, change, failure_code, remove_item)
+            .await?
+        {
+            metrics::counter!("funding_bank_link_status_changes_total", "to" => "FAILED").increment(1);
+            if remove_item {
+                self.engine.wake();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether a provider's answer is a definite "no" to this link. Our own credentials being refused,
+/// an unreadable answer or an outage are not: the link stays CREATING, to be retried.
+pub(crate) fn refuses_the_link(error: &ProviderError) -> bool {
+    use ProviderErrorKind::*;
+    match error.kind {
+        InvalidRequest | InvalidInput | NotFound | Conflict | Forbidden => true,
+        Unauthorized | RateLimited | Unavailable | Transport | Decode => false,
+    }
+}
+

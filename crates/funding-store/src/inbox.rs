@@ -1,0 +1,213 @@
+//! [`InboxStore`] on a [`Store`]: the `inbox_events` table. A batch of events and the stream's
+//! cursor are written in one transaction (`INSERT … ON CONFLICT DO NOTHING`, so an event read twice
+//! is stored once); the applier reads pending events in the order they arrived and records what
+//! each did. The event is kept as received (`payload`) and as read (`event`, JSON of the port's
+//! `FundingEvent`), or raw only when it could not be read.
+
+use async_trait::async_trait;
+use funding_core::ports::{
+    FundingEvent, InboxEvent, InboxState, InboxStats, InboxStore, IncomingEvent, StoreError,
+};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _};
+use uuid::Uuid;
+
+use crate::Store;
+use crate::entity::{bank_link, stream_cursor};
+use crate::error::{corrupt, from_db};
+use crate::sql::statement;
+use crate::convert::db_time;
+
+/// In the caller's transaction: the events parked for lack of `entity_id` are pending again.
+pub(crate) async fn unpark(db: &impl ConnectionTrait, entity_id: &str) -> Result<u64, StoreError> {
+    let result = db
+        .execute_raw(statement(
+            db.get_database_backend(),
+            "UPDATE inbox_events SET state = 'pending' WHERE entity_id = $1 AND state = 'parked_no_subject'",
+            [entity_id.into()],
+        ))
+        .await
+        .map_err(from_db)?;
+    Ok(result.rows_affected())
+}
+
+#[async_trait]
+impl InboxStore for Store {
+    #[tracing::instrument(skip_all, fields(stream, count = events.len(), cursor))]
+    async fn store_events(
+        &self,
+        stream: &str,
+        events: Vec<IncomingEvent>,
+        cursor: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        let txn = self.begin_write().await?;
+        let backend = txn.get_database_backend();
+        let mut new = 0;
+        for incoming in events {
+            let (state, entity_type, entity_id, event, error) = match &incoming.event {
+                Ok(event) => (
+                    InboxState::Pending,
+                    Some(event.entity.as_str().to_owned()),
+                    Some(event.entity_id.to_string()),
+                    Some(serde_json::to_string(event).map_err(|e| StoreError::Other(e.to_string()))?),
+                    None,
+                ),
+                Err(error) => (InboxState::Unreadable, None, None, None, Some(error.clone())),
+            };
+            let result = txn
+                .execute_raw(statement(
+                    backend,
+                    "INSERT INTO inbox_events (stream, event_id, entity_type, entity_id, payload, event, \
+                     state, error, attempts, received_at_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, {now_ms}) \
+                     ON CONFLICT (stream, event_id) DO NOTHING",
+                    [
+                        stream.into(),
+                        incoming.event_id.clone().into(),
+                        entity_type.into(),
+                        entity_id.into(),
+                        incoming.raw.clone().into(),
+                        event.into(),
+                        state.as_str().into(),
+                        error.into(),
+                    ],
+                ))
+                .await
+                .map_err(from_db)?;
+            new += result.rows_affected();
+            if state == InboxState::Unreadable && result.rows_affected() == 1 {
+                tracing::error!(event_id = %incoming.event_id, bytes = incoming.raw.len(), "kept an unreadable provider event");
+            }
+        }
+        if let Some(cursor) = cursor {
+            let row = stream_cursor::ActiveModel {
+                stream: Set(stream.to_owned()),
+                cursor: Set(cursor.to_owned()),
+                updated_at: Set(db_time(self.clock.now())),
+            };
+            stream_cursor::Entity::insert(row)
+                .on_conflict(
+                    OnConflict::column(stream_cursor::Column::Stream)
+                        .update_columns([stream_cursor::Column::Cursor, stream_cursor::Column::UpdatedAt])
+                        .to_owned(),
+                )
+                .exec_without_returning(&txn)
+                .await
+                .map_err(from_db)?;
+        }
+        txn.commit().await.map_err(from_db)?;
+        Ok(new)
+    }
+
+    #[tracing::instrument(skip_all, fields(stream, limit))]
+    async fn pending_events(
+        &self,
+        stream: &str,
+        limit: u32,
+    ) -> Result<Vec<InboxEvent>, StoreError> {
+        let rows = self
+            .db
+            .query_all_raw(statement(
+                self.db.get_database_backend(),
+                "SELECT event_id, event, attempts FROM inbox_events \
+                 WHERE stream = $1 AND state = 'pending' ORDER BY received_at_ms, event_id LIMIT $2",
+                [stream.into(), i64::from(limit).into()],
+            ))
+            .await
+            .map_err(from_db)?;
+        rows.into_iter()
+            .map(|row| {
+                let event_id: String = row.try_get("", "event_id").map_err(from_db)?;
+                let json: Option<String> = row.try_get("", "event").map_err(from_db)?;
+                let attempts: i32 = row.try_get("", "attempts").map_err(from_db)?;
+                let event: FundingEvent = json
+                    .as_deref()
+                    .and_then(|json| serde_json::from_str(json).ok())
+                    .ok_or_else(|| corrupt("inbox_events", &event_id, "event is not readable"))?;
+                Ok(InboxEvent {
+                    stream: stream.to_owned(),
+                    event_id,
+                    event,
+                    attempts: u32::try_from(attempts).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    #[tracing::instrument(skip_all, fields(stream, event_id, state = state.as_str()))]
+    async fn mark_event(
+        &self,
+        stream: &str,
+        event_id: &str,
+        state: InboxState,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.db
+            .execute_raw(statement(
+                self.db.get_database_backend(),
+                "UPDATE inbox_events SET state = $3, error = $4, attempts = attempts + 1, \
+                 applied_at_ms = CASE WHEN $3 = 'applied' THEN {now_ms} ELSE applied_at_ms END \
+                 WHERE stream = $1 AND event_id = $2",
+                [
+                    stream.into(),
+                    event_id.into(),
+                    state.as_str().into(),
+                    error.map(str::to_owned).into(),
+                ],
+            ))
+            .await
+            .map_err(from_db)?;
+        Ok(())
+    }
+
+    async fn unpark_known_subjects(&self) -> Result<u64, StoreError> {
+        let rows = self
+            .db
+            .query_all_raw(statement(
+                self.db.get_database_backend(),
+                "SELECT DISTINCT entity_id FROM inbox_events WHERE state = 'parked_no_subject' \
+                 AND entity_type = 'BankRelationship' LIMIT 500",
+                [],
+            ))
+            .await
+            .map_err(from_db)?;
+        let mut count = 0;
+        for row in rows {
+            let entity_id: Option<String> = row.try_get("", "entity_id").map_err(from_db)?;
+            let Some(uuid) = entity_id.as_deref().and_then(|id| Uuid::try_parse(id).ok()) else {
+                continue;
+            };
+            let known = bank_link::Entity::find()
+                .filter(bank_link::Column::AchRelationshipId.eq(uuid))
+                .one(&self.db)
+                .await
+                .map_err(from_db)?
+                .is_some();
+            if known {
+                count += unpark(&self.db, &uuid.to_string()).await?;
+            }
+        }
+        Ok(count)
+    }
+
+    async fn inbox_stats(&self) -> Result<InboxStats, StoreError> {
+        let rows = self
+            .db
+            .query_all_raw(statement(
+                self.db.get_database_backend(),
+                "SELECT state, COUNT(*) AS n FROM inbox_events WHERE state <> 'applied' GROUP BY state",
+                [],
+            ))
+            .await
+            .map_err(from_db)?;
+        let mut stats = InboxStats::default();
+        for row in rows {
+            let state: String = row.try_get("", "state").map_err(from_db)?;
+            let n: i64 = row.try_get("", "n").map_err(from_db)?;
+            if let Some(state) = InboxState::parse(&state) {
+                stats.by_state.push((state, u64::try_from(n).unwrap_or(0)));
+            }
+        }
+        Ok(stats)
+    }
+}

@@ -1,0 +1,38 @@
+//! Raw statements for what sea-orm's builders cannot say portably: the database's clock, row locks
+//! with `SKIP LOCKED`, `UPDATE … RETURNING`. A statement is written once with `$1`-style placeholders
+//! and `{now_ms}` for the database's clock in epoch milliseconds, and adapted to the backend.
+
+use sea_orm::{DatabaseBackend, Statement, Value};
+
+/// The database's clock, in epoch milliseconds. Leases are measured by it, so replicas whose own
+/// clocks disagree still agree on when a claim runs out.
+fn now_ms(backend: DatabaseBackend) -> &'static str {
+    match backend {
+        DatabaseBackend::Postgres => "(CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT))",
+        _ => "(CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER))",
+    }
+}
+
+/// `FOR UPDATE SKIP LOCKED` where the backend has row locks (PostgreSQL); SQLite's writers take
+/// turns on the whole database, so a conditional update alone is enough there.
+fn skip_locked(backend: DatabaseBackend) -> &'static str {
+    match backend {
+        DatabaseBackend::Postgres => "FOR UPDATE SKIP LOCKED",
+        _ => "",
+    }
+}
+
+/// The statement for `backend`: `{now_ms}` and `{skip_locked}` filled in, `$n` as `?n` on SQLite.
+pub(crate) fn statement(
+    backend: DatabaseBackend,
+    sql: &str,
+    values: impl IntoIterator<Item = Value>,
+) -> Statement {
+    let mut text = sql
+        .replace("{now_ms}", now_ms(backend))
+        .replace("{skip_locked}", skip_locked(backend));
+    if backend != DatabaseBackend::Postgres {
+        text = text.replace('$', "?");
+    }
+    Statement::from_sql_and_values(backend, text, values)
+}

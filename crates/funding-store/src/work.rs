@@ -1,0 +1,321 @@
+//! [`WorkQueue`] on a [`Store`]: the `work_items` table. A claim sets the owner, an expiry measured
+//! by the database's clock, and the next generation, in one conditional statement; on PostgreSQL the
+//! candidates are locked with `FOR UPDATE SKIP LOCKED`, so concurrent claimers on any number of
+//! replicas take different work without waiting on each other. Every later write — renewing,
+//! settling, and the resource writes of [`fence`] — is conditioned on the owner and generation (and,
+//! for writes that carry the work's results, on the lease not having run out).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use funding_core::ports::{
+    Claim, ClaimedWork, NewWork, StoreError, WorkKind, WorkQueue, WorkStats,
+};
+use sea_orm::{ConnectionTrait, DatabaseBackend, QueryResult, Value};
+use uuid::Uuid;
+
+use crate::Store;
+use crate::error::{corrupt, from_db};
+use crate::sql::statement;
+
+const RETURNING: &str =
+    "RETURNING id, kind, subject_id, generation, attempts, max_attempts, last_error";
+
+/// Only the oldest pending work of an ordering key may be claimed.
+const HEAD_OF_ITS_ORDER: &str = "NOT EXISTS (SELECT 1 FROM work_items AS o \
+     WHERE o.ordering_key = c.ordering_key AND o.state = 'pending' \
+     AND (o.created_at_ms < c.created_at_ms OR (o.created_at_ms = c.created_at_ms AND o.id < c.id)))";
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Writes `work` in the caller's transaction (no-op if work of that kind for that subject exists
+/// and is pending; ended work is made pending again).
+pub(crate) async fn insert_work(
+    db: &impl ConnectionTrait,
+    work: &NewWork,
+) -> Result<(), StoreError> {
+    let sql = "INSERT INTO work_items (id, kind, subject_id, ordering_key, state, attempts, max_attempts, \
+         due_at_ms, generation, created_at_ms, updated_at_ms) \
+         VALUES ($1, $2, $3, $4, 'pending', 0, $5, {now_ms}, 0, {now_ms}, {now_ms}) \
+         ON CONFLICT (kind, subject_id) DO UPDATE SET state = 'pending', attempts = 0, \
+         due_at_ms = {now_ms}, last_error = NULL, updated_at_ms = {now_ms} \
+         WHERE work_items.state <> 'pending'";
+    db.execute_raw(statement(
+        db.get_database_backend(),
+        sql,
+        [
+            Uuid::now_v7().into(),
+            work.kind.as_str().into(),
+            work.subject_id.into(),
+            work.ordering_key.clone().into(),
+            i32::try_from(work.max_attempts).unwrap_or(i32::MAX).into(),
+        ],
+    ))
+    .await
+    .map_err(from_db)?;
+    Ok(())
+}
+
+/// In the caller's transaction: refuses with `Fenced` unless `claim` is still held and its lease
+/// has not run out. Touching the row also orders this transaction after any concurrent claim of it.
+pub(crate) async fn fence(db: &impl ConnectionTrait, claim: &Claim) -> Result<(), StoreError> {
+    let sql = "UPDATE work_items SET updated_at_ms = {now_ms} \
+         WHERE id = $1 AND generation = $2 AND claim_owner = $3 AND state = 'pending' \
+         AND claim_until_ms > {now_ms}";
+    let result = db
+        .execute_raw(statement(
+            db.get_database_backend(),
+            sql,
+            [
+                claim.work_id.into(),
+                claim.generation.into(),
+                claim.owner.clone().into(),
+            ],
+        ))
+        .await
+        .map_err(from_db)?;
+    if result.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Fenced(format!(
+            "work {} generation {}",
+            claim.work_id, claim.generation
+        )))
+    }
+}
+
+fn claimed(row: &QueryResult, owner: &str) -> Result<ClaimedWork, StoreError> {
+    let get_err = |what: &str| corrupt("work_items", "?", what);
+    let id: Uuid = row.try_get("", "id").map_err(|_| get_err("id"))?;
+    let kind: String = row.try_get("", "kind").map_err(|_| get_err("kind"))?;
+    let subject_id: Uuid = row
+        .try_get("", "subject_id")
+        .map_err(|_| corrupt("work_items", id, "subject_id"))?;
+    let generation: i64 = row
+        .try_get("", "generation")
+        .map_err(|_| corrupt("work_items", id, "generation"))?;
+    let attempts: i32 = row
+        .try_get("", "attempts")
+        .map_err(|_| corrupt("work_items", id, "attempts"))?;
+    let max_attempts: i32 = row
+        .try_get("", "max_attempts")
+        .map_err(|_| corrupt("work_items", id, "max_attempts"))?;
+    let last_error: Option<String> = row
+        .try_get("", "last_error")
+        .map_err(|_| corrupt("work_items", id, "last_error"))?;
+    Ok(ClaimedWork {
+        claim: Claim {
+            work_id: id,
+            generation,
+            owner: owner.to_owned(),
+        },
+        kind: WorkKind::parse(&kind).ok_or_else(|| corrupt("work_items", id, "unknown kind"))?,
+        subject_id,
+        attempt: u32::try_from(attempts).unwrap_or(0),
+        max_attempts: u32::try_from(max_attempts).unwrap_or(1),
+        last_error,
+    })
+}
+
+impl Store {
+    /// Runs a claiming `UPDATE … RETURNING` (inside a write transaction on SQLite, where the
+    /// statement must not interleave with another writer's).
+    async fn claim_with(
+        &self,
+        sql: String,
+        values: Vec<Value>,
+        owner: &str,
+    ) -> Result<Vec<ClaimedWork>, StoreError> {
+        let backend = self.db.get_database_backend();
+        let rows = if backend == DatabaseBackend::Postgres {
+            self.db
+                .query_all_raw(statement(backend, &sql, values))
+                .await
+                .map_err(from_db)?
+        } else {
+            let txn = self.begin_write().await?;
+            let rows = txn
+                .query_all_raw(statement(backend, &sql, values))
+                .await
+                .map_err(from_db)?;
+            txn.commit().await.map_err(from_db)?;
+            rows
+        };
+        rows.iter().map(|row| claimed(row, owner)).collect()
+    }
+
+    async fn settle(&self, sql: &str, values: Vec<Value>) -> Result<bool, StoreError> {
+        let result = self
+            .db
+            .execute_raw(statement(self.db.get_database_backend(), sql, values))
+            .await
+            .map_err(from_db)?;
+        Ok(result.rows_affected() == 1)
+    }
+}
+
+fn claim_values(claim: &Claim) -> Vec<Value> {
+    vec![
+        claim.work_id.into(),
+        claim.generation.into(),
+        claim.owner.clone().into(),
+    ]
+}
+
+#[async_trait]
+impl WorkQueue for Store {
+    #[tracing::instrument(skip_all, fields(kind = %work.kind, subject_id = %work.subject_id))]
+    async fn enqueue(&self, work: NewWork) -> Result<(), StoreError> {
+        insert_work(&self.db, &work).await
+    }
+
+    #[tracing::instrument(skip_all, fields(owner, limit))]
+    async fn claim_due(
+        &self,
+        owner: &str,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<ClaimedWork>, StoreError> {
+        let sql = format!(
+            "UPDATE work_items SET claim_owner = $1, claim_until_ms = {{now_ms}} + $2, \
+             generation = generation + 1, attempts = attempts + 1, updated_at_ms = {{now_ms}} \
+             WHERE id IN (SELECT c.id FROM work_items AS c WHERE c.state = 'pending' \
+             AND c.due_at_ms <= {{now_ms}} \
+             AND (c.claim_until_ms IS NULL OR c.claim_until_ms <= {{now_ms}}) AND {HEAD_OF_ITS_ORDER} \
+             ORDER BY c.due_at_ms, c.id LIMIT $3 {{skip_locked}}) {RETURNING}"
+        );
+        self.claim_with(
+            sql,
+            vec![owner.into(), millis(lease).into(), i64::from(limit).into()],
+            owner,
+        )
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(kind = %kind, subject_id = %subject_id))]
+    async fn claim(
+        &self,
+        kind: WorkKind,
+        subject_id: Uuid,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<Option<ClaimedWork>, StoreError> {
+        let sql = format!(
+            "UPDATE work_items SET claim_owner = $1, claim_until_ms = {{now_ms}} + $2, \
+             generation = generation + 1, attempts = attempts + 1, updated_at_ms = {{now_ms}} \
+             WHERE id IN (SELECT c.id FROM work_items AS c WHERE c.kind = $3 AND c.subject_id = $4 \
+             AND c.state = 'pending' \
+             AND (c.claim_until_ms IS NULL OR c.claim_until_ms <= {{now_ms}}) AND {HEAD_OF_ITS_ORDER} \
+             {{skip_locked}}) {RETURNING}"
+        );
+        Ok(self
+            .claim_with(
+                sql,
+                vec![
+                    owner.into(),
+                    millis(lease).into(),
+                    kind.as_str().into(),
+                    subject_id.into(),
+                ],
+                owner,
+            )
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    #[tracing::instrument(skip_all, fields(work_id = %claim.work_id, generation = claim.generation))]
+    async fn renew(&self, claim: &Claim, lease: Duration) -> Result<bool, StoreError> {
+        let mut values = claim_values(claim);
+        values.push(millis(lease).into());
+        self.settle(
+            "UPDATE work_items SET claim_until_ms = {now_ms} + $4, updated_at_ms = {now_ms} \
+             WHERE id = $1 AND generation = $2 AND claim_owner = $3 AND state = 'pending' \
+             AND claim_until_ms > {now_ms}",
+            values,
+        )
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(work_id = %claim.work_id, generation = claim.generation))]
+    async fn finish(&self, claim: &Claim) -> Result<bool, StoreError> {
+        self.settle(
+            "UPDATE work_items SET state = 'done', claim_owner = NULL, claim_until_ms = NULL, \
+             last_error = NULL, updated_at_ms = {now_ms} \
+             WHERE id = $1 AND generation = $2 AND claim_owner = $3 AND state = 'pending'",
+            claim_values(claim),
+        )
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(work_id = %claim.work_id, generation = claim.generation))]
+    async fn retry_later(
+        &self,
+        claim: &Claim,
+        delay: Duration,
+        error: &str,
+    ) -> Result<bool, StoreError> {
+        let mut values = claim_values(claim);
+        values.push(millis(delay).into());
+        values.push(error.into());
+        self.settle(
+            "UPDATE work_items SET claim_owner = NULL, claim_until_ms = NULL, \
+             due_at_ms = {now_ms} + $4, last_error = $5, updated_at_ms = {now_ms} \
+             WHERE id = $1 AND generation = $2 AND claim_owner = $3 AND state = 'pending'",
+            values,
+        )
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(work_id = %claim.work_id, generation = claim.generation))]
+    async fn give_up(&self, claim: &Claim, error: &str) -> Result<bool, StoreError> {
+        let mut values = claim_values(claim);
+        values.push(error.into());
+        self.settle(
+            "UPDATE work_items SET state = 'failed', claim_owner = NULL, claim_until_ms = NULL, \
+             last_error = $4, updated_at_ms = {now_ms} \
+             WHERE id = $1 AND generation = $2 AND claim_owner = $3 AND state = 'pending'",
+            values,
+        )
+        .await
+    }
+
+    async fn stats(&self) -> Result<WorkStats, StoreError> {
+        let backend = self.db.get_database_backend();
+        let rows = self
+            .db
+            .query_all_raw(statement(
+                backend,
+                "SELECT kind, state, COUNT(*) AS n, MIN(created_at_ms) AS oldest, {now_ms} AS now \
+                 FROM work_items WHERE state IN ('pending', 'failed') GROUP BY kind, state",
+                [],
+            ))
+            .await
+            .map_err(from_db)?;
+        let mut stats = WorkStats::default();
+        let mut oldest: Option<i64> = None;
+        let mut now = 0i64;
+        for row in rows {
+            let kind: String = row.try_get("", "kind").map_err(from_db)?;
+            let state: String = row.try_get("", "state").map_err(from_db)?;
+            let n: i64 = row.try_get("", "n").map_err(from_db)?;
+            let Some(kind) = WorkKind::parse(&kind) else {
+                continue;
+            };
+            let count = u64::try_from(n).unwrap_or(0);
+            if state == "pending" {
+                stats.pending.push((kind, count));
+                let first: i64 = row.try_get("", "oldest").map_err(from_db)?;
+                now = row.try_get("", "now").map_err(from_db)?;
+                oldest = Some(oldest.map_or(first, |o| o.min(first)));
+            } else {
+                stats.failed.push((kind, count));
+            }
+        }
+        stats.oldest_pending_age =
+            oldest.map(|first| Duration::from_millis(u64::try_from(now - first).unwrap_or(0)));
+        Ok(stats)
+    }
+}

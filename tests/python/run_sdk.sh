@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# The official Alpaca SDK against the emulator: alpaca-py (pinned in sdk-requirements.txt) drives the
+# standalone funding-sandbox binary, after a processor token was made on its Plaid side with plain HTTP.
+# DESIGN.md §7: an official SDK pointed at the emulator must not notice.
+#
+# It builds nothing: it runs the binary at $FUNDING_SANDBOX_BIN (default:
+# ${CARGO_TARGET_DIR:-target}/debug/funding-sandbox, relative to the repository root), so
+# `cargo build -p funding-sandbox` first.
+#
+# The virtualenv lives at $FUNDING_SDK_VENV (default ${TMPDIR:-/tmp}/funding-sdk-venv) and is reused when
+# it was completely installed from the current sdk-requirements.txt. The emulator's log lives in a
+# temporary directory that is removed on exit, with the emulator stopped first. The exit code is the
+# test's.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+
+target_dir="${CARGO_TARGET_DIR:-target}"
+case "$target_dir" in
+    /*) ;;
+    *) target_dir="$repo/$target_dir" ;;
+esac
+bin="${FUNDING_SANDBOX_BIN:-$target_dir/debug/funding-sandbox}"
+case "$bin" in
+    /*) ;;
+    *) bin="$repo/$bin" ;;
+esac
+if [[ ! -x "$bin" ]]; then
+    echo "run_sdk.sh: no funding-sandbox binary at $bin; build it with 'cargo build -p funding-sandbox' or set FUNDING_SANDBOX_BIN" >&2
+    exit 2
+fi
+
+log() { echo "run_sdk.sh: $*" >&2; }
+
+# --- the virtualenv -------------------------------------------------------------------------------
+venv="${FUNDING_SDK_VENV:-${TMPDIR:-/tmp}/funding-sdk-venv}"
+python_for_venv="${PYTHON:-python3}"
+requirements="$here/sdk-requirements.txt"
+# The stamp is written last, so a venv whose install was interrupted is rebuilt.
+stamp="$venv/.funding-sdk-requirements.sha256"
+want_stamp="$(sha256sum "$requirements" | cut -d' ' -f1)"
+if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want_stamp" ]]; then
+    log "reusing the virtualenv at $venv"
+else
+    log "creating the virtualenv at $venv"
+    rm -rf "$venv"
+    "$python_for_venv" -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+    "$venv/bin/python" -m pip check >/dev/null
+    echo "$want_stamp" >"$stamp"
+fi
+py="$venv/bin/python"
+
+# --- the temporary directory and the cleanup ------------------------------------------------------
+work="$(mktemp -d "${TMPDIR:-/tmp}/funding-sdk.XXXXXX")"
+sandbox_pid=""
+stop_sandbox() {
+    if [[ -n "$sandbox_pid" ]] && kill -0 "$sandbox_pid" 2>/dev/null; then
+        kill -TERM "$sandbox_pid" 2>/dev/null || true
+        for _ in $(seq 1 50); do
+            kill -0 "$sandbox_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$sandbox_pid" 2>/dev/null || true
+    fi
+    if [[ -n "$sandbox_pid" ]]; then
+        wait "$sandbox_pid" 2>/dev/null || true
+    fi
+    sandbox_pid=""
+}
+cleanup() {
+    local status=$?
+    stop_sandbox
+    if [[ $status -ne 0 && -f "$work/sandbox.log" ]]; then
+        echo "----- funding-sandbox log ($work/sandbox.log) -----" >&2
+        cat "$work/sandbox.log" >&2
+        echo "----- end of funding-sandbox log -----" >&2
+    fi
+    rm -rf "$work"
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- the emulator ---------------------------------------------------------------------------------
+free_port() {
+    "$py" -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()'
+}
+
+# start_sandbox PLAID_ADDR ALPACA_ADDR: sets sandbox_pid. A single subshell that execs, so $! is the
+# emulator itself. Delays are short (the test polls), but long enough to see QUEUED first.
+start_sandbox() {
+    log "starting $bin (Plaid on $1, Alpaca on $2)"
+    (
+        for name in $(compgen -e); do
+            case "$name" in FUNDING_SANDBOX_*) unset "$name" ;; esac
+        done
+        export NO_COLOR=1
+        exec "$bin" --plaid-listen "$1" --alpaca-listen "$2" \
+            --relationship-approval-delay-ms 300 --transfer-step-delay-ms 200
+    ) >"$work/sandbox.log" 2>&1 &
+    sandbox_pid=$!
+}
+
+# wait_ready PLAID_URL ALPACA_URL: both answer the control API, or the emulator died, or 30 s passed.
+wait_ready() {
+    "$py" - "$1" "$2" "$sandbox_pid" <<'PY'
+import os, sys, time, urllib.request
+urls, pid = sys.argv[1:3], int(sys.argv[3])
+deadline = time.monotonic() + 30
+while time.monotonic() < deadline:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        sys.exit(1)
+    try:
+        for url in urls:
+            with urllib.request.urlopen(url + "/_sandbox/clock", timeout=2) as answer:
+                if answer.status != 200:
+                    raise OSError(answer.status)
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.1)
+sys.exit(1)
+PY
+}
+
+# Free ports are probed, then released: another process may take one first, so a start that failed on
+# "Address already in use" is retried on other ports.
+plaid_url=""
+alpaca_url=""
+for attempt in 1 2 3; do
+    plaid_addr="127.0.0.1:$(free_port)"
+    alpaca_addr="127.0.0.1:$(free_port)"
+    start_sandbox "$plaid_addr" "$alpaca_addr"
+    if wait_ready "http://$plaid_addr" "http://$alpaca_addr"; then
+        plaid_url="http://$plaid_addr"
+        alpaca_url="http://$alpaca_addr"
+        break
+    fi
+    if [[ $attempt -lt 3 ]] && grep -qi "address already in use" "$work/sandbox.log"; then
+        stop_sandbox
+        log "a port was taken; retrying on others"
+        continue
+    fi
+    log "the emulator did not come up"
+    exit 1
+done
+
+# --- the test -------------------------------------------------------------------------------------
+set +e
+SANDBOX_PLAID_URL="$plaid_url" SANDBOX_ALPACA_URL="$alpaca_url" \
+    PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}" PYTHONDONTWRITEBYTECODE=1 \
+    "$py" -m unittest -v sdk_alpaca
+test_status=$?
+set -e
+exit "$test_status"
