@@ -58,33 +58,40 @@ enum BankLinks {
 fn work_items() -> TableCreateStatement {
     Table::create()
         .table(WorkItems::Table)
-        .col(ColumnDef::new(WorkItems::Id).uuid().not_null().primary_key())
         .col(
-            ColumnDef::new(WorkItems::Kind)
-                .text()
+            ColumnDef::new(WorkItems::Id)
+                .uuid()
                 .not_null()
-                .check(("work_items_kind_known", Expr::col(WorkItems::Kind).is_in(WORK_KINDS.iter().copied()))),
+                .primary_key(),
         )
+        .col(ColumnDef::new(WorkItems::Kind).text().not_null().check((
+            "work_items_kind_known",
+            Expr::col(WorkItems::Kind).is_in(WORK_KINDS.iter().copied()),
+        )))
         .col(ColumnDef::new(WorkItems::SubjectId).uuid().not_null())
         .col(ColumnDef::new(WorkItems::OrderingKey).text().null())
-        .col(
-            ColumnDef::new(WorkItems::State)
-                .text()
-                .not_null()
-                .check(("work_items_state_known", Expr::col(WorkItems::State).is_in(["pending", "done", "failed"]))),
-        )
+        .col(ColumnDef::new(WorkItems::State).text().not_null().check((
+            "work_items_state_known",
+            Expr::col(WorkItems::State).is_in(["pending", "done", "failed"]),
+        )))
         .col(
             ColumnDef::new(WorkItems::Attempts)
                 .integer()
                 .not_null()
                 .default(0)
-                .check(("work_items_attempts_non_negative", Expr::col(WorkItems::Attempts).gte(0))),
+                .check((
+                    "work_items_attempts_non_negative",
+                    Expr::col(WorkItems::Attempts).gte(0),
+                )),
         )
         .col(
             ColumnDef::new(WorkItems::MaxAttempts)
                 .integer()
                 .not_null()
-                .check(("work_items_max_attempts_positive", Expr::col(WorkItems::MaxAttempts).gt(0))),
+                .check((
+                    "work_items_max_attempts_positive",
+                    Expr::col(WorkItems::MaxAttempts).gt(0),
+                )),
         )
         .col(ColumnDef::new(WorkItems::DueAtMs).big_integer().not_null())
         .col(ColumnDef::new(WorkItems::ClaimOwner).text().null())
@@ -96,8 +103,16 @@ fn work_items() -> TableCreateStatement {
                 .default(0),
         )
         .col(ColumnDef::new(WorkItems::LastError).text().null())
-        .col(ColumnDef::new(WorkItems::CreatedAtMs).big_integer().not_null())
-        .col(ColumnDef::new(WorkItems::UpdatedAtMs).big_integer().not_null())
+        .col(
+            ColumnDef::new(WorkItems::CreatedAtMs)
+                .big_integer()
+                .not_null(),
+        )
+        .col(
+            ColumnDef::new(WorkItems::UpdatedAtMs)
+                .big_integer()
+                .not_null(),
+        )
         .to_owned()
 }
 
@@ -110,12 +125,10 @@ fn inbox_events() -> TableCreateStatement {
         .col(ColumnDef::new(InboxEvents::EntityId).text().null())
         .col(ColumnDef::new(InboxEvents::Payload).text().not_null())
         .col(ColumnDef::new(InboxEvents::Event).text().null())
-        .col(
-            ColumnDef::new(InboxEvents::State)
-                .text()
-                .not_null()
-                .check(("inbox_events_state_known", Expr::col(InboxEvents::State).is_in(INBOX_STATES.iter().copied()))),
-        )
+        .col(ColumnDef::new(InboxEvents::State).text().not_null().check((
+            "inbox_events_state_known",
+            Expr::col(InboxEvents::State).is_in(INBOX_STATES.iter().copied()),
+        )))
         .col(ColumnDef::new(InboxEvents::Error).text().null())
         .col(
             ColumnDef::new(InboxEvents::Attempts)
@@ -123,8 +136,16 @@ fn inbox_events() -> TableCreateStatement {
                 .not_null()
                 .default(0),
         )
-        .col(ColumnDef::new(InboxEvents::ReceivedAtMs).big_integer().not_null())
-        .col(ColumnDef::new(InboxEvents::AppliedAtMs).big_integer().null())
+        .col(
+            ColumnDef::new(InboxEvents::ReceivedAtMs)
+                .big_integer()
+                .not_null(),
+        )
+        .col(
+            ColumnDef::new(InboxEvents::AppliedAtMs)
+                .big_integer()
+                .null(),
+        )
         .primary_key(
             Index::create()
                 .col(InboxEvents::Stream)
@@ -220,7 +241,12 @@ impl MigrationTrait for Migration {
             BankLinks::PublicToken,
         ] {
             manager
-                .alter_table(Table::alter().table(BankLinks::Table).drop_column(column).to_owned())
+                .alter_table(
+                    Table::alter()
+                        .table(BankLinks::Table)
+                        .drop_column(column)
+                        .to_owned(),
+                )
                 .await?;
         }
         manager

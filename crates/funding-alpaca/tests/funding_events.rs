@@ -11,7 +11,7 @@ use common::sse::{Ending, Script, SseServer};
 use common::{ACCOUNT, BASIC_AUTH, RELATIONSHIP, alpaca_error, event_json, sse_data};
 use funding_alpaca::AlpacaClient;
 use funding_core::ports::{
-    Broker, FundingEntity, FundingEvent, FundingEventStream, ProviderErrorKind,
+    Broker, FundingEntity, FundingEvent, FundingEventStream, IncomingEvent, ProviderErrorKind,
 };
 use futures::StreamExt;
 
@@ -35,12 +35,27 @@ fn client_for(server: &SseServer) -> AlpacaClient {
 }
 
 /// The next item, failing the test (instead of hanging) if none comes.
-async fn next(
+async fn next_incoming(
     stream: &mut FundingEventStream,
-) -> Option<Result<FundingEvent, funding_core::ports::ProviderError>> {
+) -> Option<Result<IncomingEvent, funding_core::ports::ProviderError>> {
     tokio::time::timeout(Duration::from_secs(20), stream.next())
         .await
         .expect("the stream yielded nothing")
+}
+
+/// The next readable event (or error), failing the test on an unreadable one.
+async fn next(
+    stream: &mut FundingEventStream,
+) -> Option<Result<FundingEvent, funding_core::ports::ProviderError>> {
+    next_incoming(stream).await.map(|item| {
+        item.map(|incoming| {
+            assert_eq!(
+                incoming.event.as_ref().map(|e| e.event_id.clone()).ok(),
+                Some(incoming.event_id.clone())
+            );
+            incoming.event.expect("a readable event")
+        })
+    })
 }
 
 async fn next_ids(stream: &mut FundingEventStream, count: usize) -> Vec<String> {
@@ -254,7 +269,7 @@ async fn server_errors_and_rate_limits_are_retried_with_the_same_cursor() {
 }
 
 #[tokio::test]
-async fn a_malformed_event_is_skipped_and_unknown_entities_and_statuses_are_kept() {
+async fn a_malformed_event_is_yielded_raw_to_be_kept_and_unknown_entities_and_statuses_are_kept() {
     let server = SseServer::start(vec![Script::events(
         vec![
             "data: {not json\n\n".to_owned(),
@@ -267,6 +282,17 @@ async fn a_malformed_event_is_skipped_and_unknown_entities_and_statuses_are_kept
     .await;
     let mut stream = client_for(&server).funding_events(None);
 
+    let not_json = next_incoming(&mut stream).await.unwrap().unwrap();
+    assert_eq!(not_json.raw, "{not json");
+    assert!(not_json.event.is_err());
+    assert!(
+        not_json.event_id.starts_with("unreadable:"),
+        "{}",
+        not_json.event_id
+    );
+    let no_fields = next_incoming(&mut stream).await.unwrap().unwrap();
+    assert_eq!(no_fields.event_id, "unreadable:01J00000000000000000000001");
+    assert!(no_fields.event.is_err());
     let wire_bank = next(&mut stream).await.unwrap().unwrap();
     assert_eq!(wire_bank.event_id, E2);
     assert_eq!(wire_bank.entity, FundingEntity::Other("WireBank".into()));

@@ -223,6 +223,9 @@ async fn no_log_line_carries_a_secret_through_retries_failures_and_the_event_str
     ])
     .await;
     let mut events = common::client(&stream_server.url).funding_events(None);
+    // An unreadable event is passed on raw, to be kept in the inbox; it is never logged.
+    let unreadable = events.next().await.unwrap().unwrap();
+    assert!(unreadable.event.is_err());
     let error = events.next().await.unwrap().unwrap_err();
     assert_error_clean(&error);
 

@@ -206,11 +206,14 @@ impl FundingEventFollower {
                     .await
                 {
                     Ok(new) => {
-                        metrics::counter!("funding_inbox_stored_total", "stream" => FUNDING_STREAM).increment(new);
+                        metrics::counter!("funding_inbox_stored_total", "stream" => FUNDING_STREAM)
+                            .increment(new);
                         tracing::debug!(count, new, "stored funding events");
                     }
                     Err(error) => {
-                        tracing::warn!("cannot store funding events, will read them again: {error}");
+                        tracing::warn!(
+                            "cannot store funding events, will read them again: {error}"
+                        );
                         return Stop::Pause(RETRY_PAUSE);
                     }
                 }
@@ -235,7 +238,9 @@ impl InboxApplier {
     async fn sweep(&self) {
         match self.inbox.unpark_known_subjects().await {
             Ok(0) => {}
-            Ok(count) => tracing::info!(count, "parked events whose link is stored now are applied"),
+            Ok(count) => {
+                tracing::info!(count, "parked events whose link is stored now are applied")
+            }
             Err(error) => tracing::warn!("cannot look at parked events: {error}"),
         }
         self.apply_pending().await;
@@ -246,7 +251,8 @@ impl InboxApplier {
                     .iter()
                     .find(|(s, _)| *s == state)
                     .map_or(0, |(_, n)| *n);
-                metrics::gauge!("funding_inbox_events", "state" => state.as_str()).set(count as f64);
+                metrics::gauge!("funding_inbox_events", "state" => state.as_str())
+                    .set(count as f64);
             }
         }
     }
@@ -277,7 +283,9 @@ impl InboxApplier {
         let event = &stored.event;
         let (state, error, label) = match &event.entity {
             FundingEntity::BankRelationship => match self.links.apply_event(event).await {
-                Ok(EventOutcome::NoSuchLink) => (InboxState::ParkedNoSubject, None, "parked_no_subject"),
+                Ok(EventOutcome::NoSuchLink) => {
+                    (InboxState::ParkedNoSubject, None, "parked_no_subject")
+                }
                 Ok(EventOutcome::Moved { .. }) => (InboxState::Applied, None, "moved"),
                 Ok(EventOutcome::Ignored(_) | EventOutcome::NotMine) => {
                     (InboxState::Applied, None, "ignored")
@@ -289,11 +297,17 @@ impl InboxApplier {
                 }
                 Err(error) => {
                     tracing::error!(event_id = %stored.event_id, "applying the event failed; it is parked: {error}");
-                    (InboxState::ParkedError, Some(error.to_string()), "parked_error")
+                    (
+                        InboxState::ParkedError,
+                        Some(error.to_string()),
+                        "parked_error",
+                    )
                 }
             },
             // Transfers are applied by the transfers slice; until then they wait, kept.
-            FundingEntity::Transfer | FundingEntity::Other(_) => (InboxState::Unhandled, None, "unhandled"),
+            FundingEntity::Transfer | FundingEntity::Other(_) => {
+                (InboxState::Unhandled, None, "unhandled")
+            }
         };
         metrics::counter!("funding_alpaca_events_total", "outcome" => label).increment(1);
         match self

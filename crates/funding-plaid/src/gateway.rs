@@ -16,9 +16,10 @@ use crate::call::Endpoint;
 use crate::client::PlaidClient;
 use crate::failure::decode_error;
 use crate::wire::link::{
-    ALPACA_PROCESSOR, AccountsGetRequest, AccountsGetResponse, ItemRemoveRequest, ItemRemoveResponse, ProcessorTokenCreateRequest,
-    ProcessorTokenCreateResponse, PublicTokenExchangeRequest, PublicTokenExchangeResponse,
-    SANDBOX_INITIAL_PRODUCTS, SandboxPublicTokenCreateRequest, SandboxPublicTokenCreateResponse,
+    ALPACA_PROCESSOR, AccountsGetRequest, AccountsGetResponse, ItemRemoveRequest,
+    ItemRemoveResponse, ProcessorTokenCreateRequest, ProcessorTokenCreateResponse,
+    PublicTokenExchangeRequest, PublicTokenExchangeResponse, SANDBOX_INITIAL_PRODUCTS,
+    SandboxPublicTokenCreateRequest, SandboxPublicTokenCreateResponse,
 };
 
 pub(crate) const EXCHANGE_PUBLIC_TOKEN: Endpoint = Endpoint {

@@ -41,6 +41,11 @@ pub(crate) async fn record_and_inject(
     let response = match fault {
         None => next.run(request).await,
         Some(fault) if fault.mode == FaultMode::BeforeEffect => fault_response(host, fault.status),
+        Some(fault) if fault.mode == FaultMode::Delayed => {
+            let response = next.run(request).await;
+            tokio::time::sleep(fault.delay).await;
+            response
+        }
         Some(fault) => {
             drop(next.run(request).await);
             fault_response(host, fault.status)

@@ -9,14 +9,16 @@ use funding_core::ports::{
     FundingEvent, InboxEvent, InboxState, InboxStats, InboxStore, IncomingEvent, StoreError,
 };
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _,
+};
 use uuid::Uuid;
 
 use crate::Store;
+use crate::convert::db_time;
 use crate::entity::{bank_link, stream_cursor};
 use crate::error::{corrupt, from_db};
 use crate::sql::statement;
-use crate::convert::db_time;
 
 /// In the caller's transaction: the events parked for lack of `entity_id` are pending again.
 pub(crate) async fn unpark(db: &impl ConnectionTrait, entity_id: &str) -> Result<u64, StoreError> {
@@ -49,10 +51,19 @@ impl InboxStore for Store {
                     InboxState::Pending,
                     Some(event.entity.as_str().to_owned()),
                     Some(event.entity_id.to_string()),
-                    Some(serde_json::to_string(event).map_err(|e| StoreError::Other(e.to_string()))?),
+                    Some(
+                        serde_json::to_string(event)
+                            .map_err(|e| StoreError::Other(e.to_string()))?,
+                    ),
                     None,
                 ),
-                Err(error) => (InboxState::Unreadable, None, None, None, Some(error.clone())),
+                Err(error) => (
+                    InboxState::Unreadable,
+                    None,
+                    None,
+                    None,
+                    Some(error.clone()),
+                ),
             };
             let result = txn
                 .execute_raw(statement(
@@ -88,7 +99,10 @@ impl InboxStore for Store {
             stream_cursor::Entity::insert(row)
                 .on_conflict(
                     OnConflict::column(stream_cursor::Column::Stream)
-                        .update_columns([stream_cursor::Column::Cursor, stream_cursor::Column::UpdatedAt])
+                        .update_columns([
+                            stream_cursor::Column::Cursor,
+                            stream_cursor::Column::UpdatedAt,
+                        ])
                         .to_owned(),
                 )
                 .exec_without_returning(&txn)

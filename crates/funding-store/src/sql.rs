@@ -8,7 +8,9 @@ use sea_orm::{DatabaseBackend, Statement, Value};
 /// clocks disagree still agree on when a claim runs out.
 fn now_ms(backend: DatabaseBackend) -> &'static str {
     match backend {
-        DatabaseBackend::Postgres => "(CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT))",
+        DatabaseBackend::Postgres => {
+            "(CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT))"
+        }
         _ => "(CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER))",
     }
 }

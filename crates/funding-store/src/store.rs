@@ -37,6 +37,8 @@ pub struct Store {
     pub(crate) db: DatabaseConnection,
     pub(crate) cipher: Cipher,
     pub(crate) clock: Arc<dyn Clock>,
+    /// New work is left to the request's fast path for this long before workers may claim it.
+    pub(crate) fast_path_grace: Duration,
 }
 
 impl fmt::Debug for Store {
@@ -89,6 +91,7 @@ impl Store {
             db,
             cipher,
             clock: Arc::new(SystemClock),
+            fast_path_grace: Duration::ZERO,
         })
     }
 
@@ -100,6 +103,14 @@ impl Store {
     }
 
     /// The same store, reading "now" from `clock` (for lease expiry and update times).
+    /// The same store, leaving work that was never attempted to the request that wrote it (its
+    /// fast path) for `grace` before a worker's `claim_due` may take it; a request that crashed
+    /// before its attempt is continued after that.
+    pub fn with_fast_path_grace(mut self, grace: Duration) -> Store {
+        self.fast_path_grace = grace;
+        self
+    }
+
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Store {
         self.clock = clock;
         self

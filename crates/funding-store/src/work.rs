@@ -184,11 +184,17 @@ impl WorkQueue for Store {
              WHERE id IN (SELECT c.id FROM work_items AS c WHERE c.state = 'pending' \
              AND c.due_at_ms <= {{now_ms}} \
              AND (c.claim_until_ms IS NULL OR c.claim_until_ms <= {{now_ms}}) AND {HEAD_OF_ITS_ORDER} \
+             AND (c.attempts > 0 OR c.created_at_ms <= {{now_ms}} - $4) \
              ORDER BY c.due_at_ms, c.id LIMIT $3 {{skip_locked}}) {RETURNING}"
         );
         self.claim_with(
             sql,
-            vec![owner.into(), millis(lease).into(), i64::from(limit).into()],
+            vec![
+                owner.into(),
+                millis(lease).into(),
+                i64::from(limit).into(),
+                millis(self.fast_path_grace).into(),
+            ],
             owner,
         )
         .await

@@ -148,7 +148,12 @@ impl Application {
         };
 
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let store = store.with_clock(clock.clone());
+        // The request that writes work gets the first attempt at it (its fast path).
+        let store = store
+            .with_clock(clock.clone())
+            .with_fast_path_grace(Duration::from_millis(
+                settings.work_lease_ms.clamp(30, 2_000),
+            ));
         let store_port: Arc<dyn BankLinkStore> = Arc::new(store.clone());
         let queue: Arc<dyn WorkQueue> = Arc::new(store.clone());
         let engine = Engine::new(
@@ -377,7 +382,12 @@ async fn reconcile_loop(
         }
         match links.reconcile(after, 100).await {
             Ok(report) if report.checked > 0 => {
-                tracing::info!(checked = report.checked, moved = report.moved, missing = report.missing, "reconciled bank links")
+                tracing::info!(
+                    checked = report.checked,
+                    moved = report.moved,
+                    missing = report.missing,
+                    "reconciled bank links"
+                )
             }
             Ok(_) => {}
             Err(error) => tracing::warn!("reconciling bank links failed: {error}"),

@@ -125,15 +125,16 @@ async fn an_alpaca_422_is_invalid_argument_with_alpacas_code() {
 }
 
 #[tokio::test]
-async fn a_plaid_500_is_retried_and_the_link_is_made() {
+async fn a_plaid_500_on_a_repeatable_call_is_retried_and_the_link_is_made() {
     let app = TestApp::spawn().await;
     app.sandbox
-        .inject_fault(Fault::new(Host::Plaid, "/item/public_token/exchange", 500).times(1));
+        .inject_fault(Fault::new(Host::Plaid, "/processor/token/create", 500).times(1));
     let link = app
         .create_link(app.create_request().await)
         .await
         .expect("the retry succeeds");
-    assert_eq!(app.provider_calls("POST", "/item/public_token/exchange"), 2);
+    assert_eq!(app.provider_calls("POST", "/processor/token/create"), 2);
+    assert_eq!(app.provider_calls("POST", "/item/public_token/exchange"), 1);
     app.wait_for_link_status(&link.id, BankLinkStatus::Approved)
         .await;
     app.stop().await;
@@ -282,9 +283,16 @@ async fn the_resumer_finishes_a_link_left_half_made_by_an_outage() {
 async fn a_caller_that_gives_up_mid_create_does_not_abort_the_link() {
     let app = TestApp::spawn().await;
     let request = app.create_request().await;
-    // Plaid's first answer fails, so the adapter is waiting to retry when the caller's deadline passes.
-    app.sandbox
-        .inject_fault(Fault::new(Host::Plaid, "/item/public_token/exchange", 500).times(1));
+    // Alpaca answers the relationship create slowly, so the call is in flight when the caller's
+    // deadline passes.
+    app.sandbox.inject_fault(
+        Fault::slow(
+            Host::Alpaca,
+            format!("/v1/accounts/{}/ach_relationships", request.account_id),
+            Duration::from_millis(800),
+        )
+        .method(Method::POST),
+    );
     let mut call = tonic::Request::new(request.clone());
     call.set_timeout(Duration::from_millis(100));
     let status = app
@@ -324,12 +332,15 @@ async fn a_caller_that_gives_up_mid_create_does_not_abort_the_link() {
     let link = found.expect("the link was stored before the deadline");
     app.wait_for_link_status(&link.id, BankLinkStatus::Approved)
         .await;
-    let again = app.create_link(request).await.unwrap();
+    let again = app.create_link(request.clone()).await.unwrap();
     assert_eq!(again.id, link.id);
     assert_eq!(
-        app.provider_calls("POST", "/item/public_token/exchange"),
-        2,
-        "one failed answer, one retry; no more"
+        app.provider_calls(
+            "POST",
+            &format!("/v1/accounts/{}/ach_relationships", request.account_id)
+        ),
+        1,
+        "one create, not aborted and not repeated"
     );
     app.stop().await;
 }

@@ -57,11 +57,24 @@ mod tests {
             base: Duration::from_millis(100),
             cap: Duration::from_secs(2),
         };
-        for (attempt, ceiling_ms) in [(1, 100), (2, 200), (3, 400), (5, 1600), (6, 2000), (40, 2000)] {
+        for (attempt, ceiling_ms) in [
+            (1, 100),
+            (2, 200),
+            (3, 400),
+            (5, 1600),
+            (6, 2000),
+            (40, 2000),
+        ] {
             for _ in 0..50 {
                 let delay = backoff.delay(attempt);
-                assert!(delay <= Duration::from_millis(ceiling_ms), "{attempt}: {delay:?}");
-                assert!(delay >= Duration::from_millis(ceiling_ms / 2), "{attempt}: {delay:?}");
+                assert!(
+                    delay <= Duration::from_millis(ceiling_ms),
+                    "{attempt}: {delay:?}"
+                );
+                assert!(
+                    delay >= Duration::from_millis(ceiling_ms / 2),
+                    "{attempt}: {delay:?}"
+                );
             }
         }
     }

@@ -196,7 +196,11 @@ impl Engine {
                 if !self.report(self.inner.queue.finish(&work.claim).await) {
                     return Attempt::Fenced;
                 }
-                let outcome = if attempt == Attempt::Done { "done" } else { "refused" };
+                let outcome = if attempt == Attempt::Done {
+                    "done"
+                } else {
+                    "refused"
+                };
                 metrics::counter!("funding_work_attempts_total", "kind" => work.kind.as_str(), "outcome" => outcome).increment(1);
                 attempt
             }
@@ -246,7 +250,9 @@ impl Engine {
                 false
             }
             Err(error) => {
-                tracing::warn!("cannot settle the work (its claim will run out and it is retried): {error}");
+                tracing::warn!(
+                    "cannot settle the work (its claim will run out and it is retried): {error}"
+                );
                 false
             }
         }

@@ -25,7 +25,9 @@ impl BankLinks {
             .broker
             .list_ach_relationships(link.account_id)
             .await
-            .map_err(|error| Stop::Retry(format!("looking the relationship up: {error}"), Some(error)))?;
+            .map_err(|error| {
+                Stop::Retry(format!("looking the relationship up: {error}"), Some(error))
+            })?;
         for relationship in relationships
             .into_iter()
             .filter(|candidate| self.is_ours(link, requested_at, candidate))

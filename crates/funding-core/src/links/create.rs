@@ -152,10 +152,7 @@ impl BankLinks {
             work,
         };
         let link = match self.store.begin_link(claim, new).await? {
-            Begin::Created(link) => {
-                self.engine.wake();
-                link
-            }
+            Begin::Created(link) => link,
             Begin::Existing {
                 fingerprint: stored,
                 resource,
@@ -177,13 +174,36 @@ impl BankLinks {
             .engine
             .drive_now(WorkKind::LinkCreate, link.id.as_uuid())
             .await?;
-        let link = self.load(link.id).await?;
+        let link = match attempt {
+            // A worker (or a concurrent repeat) holds the work: wait briefly for its attempt.
+            None => self.wait_while_creating(link.id).await?,
+            Some(_) => self.load(link.id).await?,
+        };
         match attempt {
             Some(Attempt::Retry {
                 error: Some(error), ..
             }) if link.is_creating() => Err(CoreError::Provider(error)),
+            // The refusal as the provider gave it (with its request id); a repeat replays it.
+            Some(Attempt::Refused(error)) if link.status == AchRelationshipStatus::Failed => {
+                Err(CoreError::Provider(error))
+            }
             _ => answer(link),
         }
+    }
+
+    /// The link once it is no longer CREATING, or as it stands after a few seconds.
+    async fn wait_while_creating(&self, id: BankLinkId) -> Result<BankLink, CoreError> {
+        const PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
+        const TRIES: u32 = 100;
+        let mut link = self.load(id).await?;
+        for _ in 0..TRIES {
+            if !link.is_creating() {
+                break;
+            }
+            tokio::time::sleep(PAUSE).await;
+            link = self.load(id).await?;
+        }
+        Ok(link)
     }
 }
 

@@ -118,7 +118,11 @@ pub(crate) struct LinkDeletion(pub(crate) BankLinks);
 #[async_trait]
 impl WorkHandler for LinkDeletion {
     async fn run(&self, work: &ClaimedWork) -> Attempt {
-        match self.0.delete_steps(BankLinkId::from_uuid(work.subject_id)).await {
+        match self
+            .0
+            .delete_steps(BankLinkId::from_uuid(work.subject_id))
+            .await
+        {
             Ok(attempt) => attempt,
             Err(stop) => stop.into_attempt(),
         }

@@ -65,7 +65,11 @@ impl BankLinks {
                     at: event.at,
                 };
                 let remove_item = matches!(to, AchRelationshipStatus::Rejected);
-                if self.store.change_link_status(link.id, change, remove_item).await? {
+                if self
+                    .store
+                    .change_link_status(link.id, change, remove_item)
+                    .await?
+                {
                     tracing::info!(bank_link_id = %link.id, %from, %to, "bank link status moved");
                     metrics::counter!("funding_bank_link_status_changes_total", "to" => to.as_str().to_owned()).increment(1);
                     Ok(EventOutcome::Moved { from, to })

@@ -11,7 +11,6 @@ use super::steps::Stop;
 use crate::engine::{Attempt, WorkHandler};
 use crate::ports::{Claim, ClaimedWork, ProviderErrorKind};
 
-
 /// The handler of Plaid Item removal work.
 pub(crate) struct ItemRemoval(pub(crate) BankLinks);
 

@@ -73,7 +73,8 @@ impl BankLinks {
             {
                 report.moved += 1;
                 tracing::warn!(bank_link_id = %link.id, %from, %to, "the reconciler moved a link its events had not");
-                metrics::counter!("funding_reconciler_moves_total", "resource" => "bank_link").increment(1);
+                metrics::counter!("funding_reconciler_moves_total", "resource" => "bank_link")
+                    .increment(1);
             }
         }
         Ok(report)

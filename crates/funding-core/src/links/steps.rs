@@ -20,8 +20,8 @@ use super::{BankLinks, failure};
 use crate::engine::{Attempt, WorkHandler};
 use crate::model::BankLink;
 use crate::ports::{
-    AchRelationship, Claim, ClaimedWork, ProviderError, ProviderErrorKind,
-    RelationshipSaved, SavedRelationship, StatusChange, StoreError,
+    AchRelationship, Claim, ClaimedWork, ProviderError, ProviderErrorKind, RelationshipSaved,
+    SavedRelationship, StatusChange, StoreError,
 };
 
 /// The handler of link creation work.
@@ -48,7 +48,9 @@ impl From<crate::CoreError> for Stop {
     fn from(error: crate::CoreError) -> Self {
         match error {
             crate::CoreError::Store(store) => store.into(),
-            crate::CoreError::Provider(provider) => Self::Retry(provider.to_string(), Some(provider)),
+            crate::CoreError::Provider(provider) => {
+                Self::Retry(provider.to_string(), Some(provider))
+            }
             other => Self::Retry(other.to_string(), None),
         }
     }
@@ -72,7 +74,7 @@ impl WorkHandler for LinkCreation {
     async fn run(&self, work: &ClaimedWork) -> Attempt {
         let id = BankLinkId::from_uuid(work.subject_id);
         match self.0.create_steps(&work.claim, id).await {
-            Ok(()) => Attempt::Done,
+            Ok(attempt) => attempt,
             Err(stop) => stop.into_attempt(),
         }
     }
@@ -95,24 +97,27 @@ impl WorkHandler for LinkCreation {
         }
         .await;
         match result {
-            Ok(()) => Attempt::Done,
+            Ok(_) => Attempt::Done,
             Err(stop) => stop.into_attempt(),
         }
     }
 }
 
 impl BankLinks {
-    async fn create_steps(&self, claim: &Claim, id: BankLinkId) -> Result<(), Stop> {
+    async fn create_steps(&self, claim: &Claim, id: BankLinkId) -> Result<Attempt, Stop> {
         let link = self.load(id).await?;
         if !link.is_creating() {
-            return Ok(());
+            return Ok(Attempt::Done);
         }
         let mut secrets = self.store.link_secrets(id).await?;
         let access_token = match secrets.access_token.take() {
             Some(token) => token,
-            None => match self.exchange(claim, &link, secrets.public_token.take()).await? {
-                Some(token) => token,
-                None => return Ok(()),
+            None => match self
+                .exchange(claim, &link, secrets.public_token.take())
+                .await?
+            {
+                Ok(token) => token,
+                Err(ended) => return Ok(ended),
             },
         };
         let processor_token = match secrets.processor_token.take() {
@@ -132,30 +137,34 @@ impl BankLinks {
                 Err(error) => return Err(Stop::provider(error)),
             },
         };
-        self.create_relationship(claim, &link, &processor_token).await
+        self.create_relationship(claim, &link, &processor_token)
+            .await
     }
 
-    /// Exchanges the public token, once. `None` when the link ended FAILED instead.
+    /// Exchanges the public token, once. `Err` with how the attempt ended when the link ended
+    /// FAILED instead.
     async fn exchange(
         &self,
         claim: &Claim,
         link: &BankLink,
         public_token: Option<funding_domain::PublicToken>,
-    ) -> Result<Option<AccessToken>, Stop> {
+    ) -> Result<Result<AccessToken, Attempt>, Stop> {
         let id = link.id;
         if link.exchange_requested_at.is_some() {
-            self.fail_needing_public_token(
-                claim,
-                id,
-                "an earlier exchange of its public token was sent and its outcome is unknown",
-            )
-            .await?;
-            return Ok(None);
+            return self
+                .fail_needing_public_token(
+                    claim,
+                    id,
+                    "an earlier exchange of its public token was sent and its outcome is unknown",
+                )
+                .await
+                .map(Err);
         }
         let Some(public_token) = public_token else {
-            self.fail_needing_public_token(claim, id, "its public token is no longer stored")
-                .await?;
-            return Ok(None);
+            return self
+                .fail_needing_public_token(claim, id, "its public token is no longer stored")
+                .await
+                .map(Err);
         };
         self.store
             .mark_exchange_requested(claim, id, Some(self.clock.now()))
@@ -165,21 +174,23 @@ impl BankLinks {
                 self.store
                     .save_exchange(claim, id, &item.access_token, &item.item_id)
                     .await?;
-                Ok(Some(item.access_token))
+                Ok(Ok(item.access_token))
             }
             Err(error) if error.outcome_unknown() || error.kind == ProviderErrorKind::Decode => {
                 tracing::warn!(code = %error.code, "the public token exchange had an unknown outcome; it is not repeated");
                 self.fail_needing_public_token(
                     claim,
                     id,
-                    &format!("the exchange of its public token had an unknown outcome ({})", error.code),
+                    &format!(
+                        "the exchange of its public token had an unknown outcome ({})",
+                        error.code
+                    ),
                 )
-                .await?;
-                Ok(None)
+                .await
+                .map(Err)
             }
             Err(error) if refuses_the_link(&error) => {
-                self.fail(claim, id, &error, false).await?;
-                Ok(None)
+                self.fail(claim, id, &error, false).await.map(Err)
             }
             Err(error) => {
                 // Refused before it was processed (429, our credentials): safe to send again.
@@ -194,12 +205,12 @@ impl BankLinks {
         claim: &Claim,
         link: &BankLink,
         processor_token: &ProcessorToken,
-    ) -> Result<(), Stop> {
+    ) -> Result<Attempt, Stop> {
         let earlier_request = link.relationship_requested_at;
         if let Some(requested_at) = earlier_request
             && self.adopt(claim, link, requested_at).await?
         {
-            return Ok(());
+            return Ok(Attempt::Done);
         }
         let now = self.clock.now();
         self.store
@@ -219,7 +230,7 @@ impl BankLinks {
                         "Alpaca answered with a relationship another link holds".into(),
                         None,
                     )),
-                    RelationshipSaved::Saved | RelationshipSaved::NotCreating => Ok(()),
+                    RelationshipSaved::Saved | RelationshipSaved::NotCreating => Ok(Attempt::Done),
                 }
             }
             Err(error)
@@ -230,7 +241,7 @@ impl BankLinks {
                     .adopt(claim, link, earlier_request.unwrap_or(now))
                     .await?
                 {
-                    return Ok(());
+                    return Ok(Attempt::Done);
                 }
                 self.fail(claim, link.id, &error, true).await
             }
@@ -282,14 +293,14 @@ impl BankLinks {
         Ok(outcome)
     }
 
-    /// Ends the link FAILED with a provider's definite refusal.
+    /// Ends the link FAILED with a provider's definite refusal, which the attempt answers.
     async fn fail(
         &self,
         claim: &Claim,
         id: BankLinkId,
         error: &ProviderError,
         remove_item: bool,
-    ) -> Result<(), Stop> {
+    ) -> Result<Attempt, Stop> {
         tracing::warn!(provider = %error.provider, code = %error.code, "bank link failed: {}", error.message);
         self.fail_with(
             claim,
@@ -299,7 +310,8 @@ impl BankLinks {
             &format!("{}:error", error.provider),
             remove_item,
         )
-        .await
+        .await?;
+        Ok(Attempt::Refused(error.clone()))
     }
 
     async fn fail_needing_public_token(
@@ -307,7 +319,7 @@ impl BankLinks {
         claim: &Claim,
         id: BankLinkId,
         why: &str,
-    ) -> Result<(), Stop> {
+    ) -> Result<Attempt, Stop> {
         let reason = format!(
             "{why}; a public token can be exchanged only once: run Plaid Link again for a new public token and create the link with it and a new idempotency key"
         );
@@ -320,7 +332,8 @@ impl BankLinks {
             "plaid:exchange_unknown",
             false,
         )
-        .await
+        .await?;
+        Ok(Attempt::Done)
     }
 
     pub(super) async fn fail_with(
@@ -345,7 +358,8 @@ impl BankLinks {
             .fail_link(claim, id, change, failure_code, remove_item)
             .await?
         {
-            metrics::counter!("funding_bank_link_status_changes_total", "to" => "FAILED").increment(1);
+            metrics::counter!("funding_bank_link_status_changes_total", "to" => "FAILED")
+                .increment(1);
             if remove_item {
                 self.engine.wake();
             }
@@ -363,4 +377,3 @@ pub(crate) fn refuses_the_link(error: &ProviderError) -> bool {
         Unauthorized | RateLimited | Unavailable | Transport | Decode => false,
     }
 }
-

@@ -12,7 +12,7 @@ mod work;
 
 pub use broker::{AchRelationship, Broker, FundingEntity, FundingEvent, FundingEventStream};
 pub use clock::{Clock, SystemClock};
-pub use inbox::{IncomingEvent, InboxEvent, InboxState, InboxStats, InboxStore};
+pub use inbox::{InboxEvent, InboxState, InboxStats, InboxStore, IncomingEvent};
 pub use plaid::{ExchangedItem, PlaidAccount, PlaidGateway};
 pub use provider_error::{Provider, ProviderError, ProviderErrorKind};
 pub use sandbox::SandboxProvider;

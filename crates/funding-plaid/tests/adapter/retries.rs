@@ -116,7 +116,10 @@ async fn a_rate_limited_public_token_exchange_is_repeated() {
     let item = client.exchange_public_token(&public_token()).await.unwrap();
 
     assert_eq!(item.item_id.as_str(), ITEM_ID);
-    assert_eq!(received(&server, "/item/public_token/exchange").await.len(), 2);
+    assert_eq!(
+        received(&server, "/item/public_token/exchange").await.len(),
+        2
+    );
 }
 
 #[tokio::test]

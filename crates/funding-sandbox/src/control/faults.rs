@@ -16,6 +16,9 @@ pub enum FaultMode {
     BeforeEffect,
     /// Perform the request, then answer with the error instead of the real response.
     AfterEffect,
+    /// Perform the request and answer the real response, but only after the rule's `delay` (a
+    /// slow provider); the rule's status is not used.
+    Delayed,
 }
 
 /// A rule: the next `times` requests to `host` whose path starts with `path_prefix` (and whose
@@ -34,6 +37,8 @@ pub struct Fault {
     pub times: u32,
     /// Whether the request's effect happens first.
     pub mode: FaultMode,
+    /// How long a [`FaultMode::Delayed`] answer waits.
+    pub delay: std::time::Duration,
 }
 
 impl Fault {
@@ -46,6 +51,16 @@ impl Fault {
             status,
             times: 1,
             mode: FaultMode::BeforeEffect,
+            delay: std::time::Duration::ZERO,
+        }
+    }
+
+    /// A rule that answers the next matching request normally, after `delay`.
+    pub fn slow(host: Host, path_prefix: impl Into<String>, delay: std::time::Duration) -> Self {
+        Self {
+            mode: FaultMode::Delayed,
+            delay,
+            ..Self::new(host, path_prefix, 200)
         }
     }
 
@@ -80,6 +95,7 @@ impl Fault {
 pub(crate) struct Triggered {
     pub status: u16,
     pub mode: FaultMode,
+    pub delay: std::time::Duration,
 }
 
 /// The active rules, first match wins.
@@ -110,6 +126,7 @@ impl FaultBook {
         let triggered = Triggered {
             status: rule.status,
             mode: rule.mode,
+            delay: rule.delay,
         };
         if rule.times == 0 {
             self.rules.remove(index);

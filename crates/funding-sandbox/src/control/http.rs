@@ -171,6 +171,9 @@ struct FaultRequest {
     times: Option<u32>,
     #[serde(default)]
     mode: FaultMode,
+    /// For `delayed`: how long the answer waits, in milliseconds (at most ten minutes).
+    #[serde(default)]
+    delay_ms: u64,
 }
 
 async fn add_fault(State(shared): State<Arc<Shared>>, body: Body) -> Response {
@@ -193,6 +196,7 @@ async fn add_fault(State(shared): State<Arc<Shared>>, body: Body) -> Response {
             status: request.status,
             times: request.times.unwrap_or(1),
             mode: request.mode,
+            delay: std::time::Duration::from_millis(request.delay_ms.min(600_000)),
         });
         Ok(StatusCode::NO_CONTENT)
     };

@@ -3,11 +3,11 @@
 //! key, ciphertext moved from another row, damaged bytes) is `Corrupt`, and the error says which
 //! column of which row, never what was in it.
 
-use funding_core::ports::{LinkSecrets, StoreError};
+use chrono::{DateTime, Utc};
 use funding_core::ports::Claim;
+use funding_core::ports::{LinkSecrets, StoreError};
 use funding_domain::{AccessToken, BankLinkId, PlaidItemId, ProcessorToken, PublicToken};
 use sea_orm::sea_query::{Expr, SimpleExpr};
-use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _};
 use uuid::Uuid;
 
@@ -85,7 +85,12 @@ fn open<T, E>(
     parse(text).map_err(|_| corrupt(TABLE, id, &format!("{column} is not a valid token")))
 }
 
-pub(super) fn seal(store: &Store, id: &Uuid, column: &str, secret: &str) -> Result<Vec<u8>, StoreError> {
+pub(super) fn seal(
+    store: &Store,
+    id: &Uuid,
+    column: &str,
+    secret: &str,
+) -> Result<Vec<u8>, StoreError> {
     store
         .cipher
         .seal(slot(id, column), secret.as_bytes())
@@ -127,7 +132,13 @@ pub(super) async fn save_processor_token(
         PROCESSOR_TOKEN,
         processor_token.expose_secret(),
     )?;
-    update(store, fence, id, [(Column::ProcessorToken, Expr::value(sealed))]).await
+    update(
+        store,
+        fence,
+        id,
+        [(Column::ProcessorToken, Expr::value(sealed))],
+    )
+    .await
 }
 
 pub(super) async fn mark_exchange_requested(

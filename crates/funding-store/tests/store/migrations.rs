@@ -1,8 +1,9 @@
 //! The schema: migrations apply once however often they run (even from two replicas at once), and
 //! the database itself refuses rows that break the invariants the code relies on.
 
+use funding_core::ports::{InboxState, WorkKind};
 use funding_domain::AchRelationshipStatus;
-use funding_store::BANK_LINK_STATUSES;
+use funding_store::{BANK_LINK_STATUSES, INBOX_STATES, WORK_KINDS};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ConnectionTrait as _, DatabaseConnection, DbErr};
 use uuid::Uuid;
@@ -59,6 +60,32 @@ fn the_status_check_admits_exactly_the_domain_statuses() {
         schema, domain_sorted,
         "a new status needs a migration that widens the CHECK"
     );
+}
+
+#[test]
+fn the_work_kind_check_admits_exactly_the_core_kinds() {
+    let core: Vec<&str> = WorkKind::ALL.iter().map(|kind| kind.as_str()).collect();
+    assert_eq!(
+        WORK_KINDS.to_vec(),
+        core,
+        "a new kind of work needs a migration that widens the CHECK"
+    );
+    for kind in WorkKind::ALL {
+        assert_eq!(WorkKind::parse(kind.as_str()), Some(kind));
+    }
+}
+
+#[test]
+fn the_inbox_state_check_admits_exactly_the_core_states() {
+    let core: Vec<&str> = InboxState::ALL.iter().map(|state| state.as_str()).collect();
+    assert_eq!(
+        INBOX_STATES.to_vec(),
+        core,
+        "a new inbox state needs a migration that widens the CHECK"
+    );
+    for state in InboxState::ALL {
+        assert_eq!(InboxState::parse(state.as_str()), Some(state));
+    }
 }
 
 async fn migrations_run_twice_without_error(db: &TestDb) {

@@ -6,7 +6,9 @@ use funding_domain::{AccessToken, BankLinkId, PlaidItemId, ProcessorToken};
 use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
 use sea_orm::{ConnectionTrait as _, DatabaseConnection};
 
-use crate::support::{Backend, TestDb, account, created_link, raw_bytes};
+use crate::support::{
+    Backend, PUBLIC_TOKEN, TestDb, account, claim_for, claim_link, created_link, raw_bytes,
+};
 
 const ACCESS: &str = "access-sandbox-de3ce8ef-33f8-452c-a685-8671031fc0f6";
 const PROCESSOR: &str = "processor-sandbox-0asd1-a92nc-5f3e4d9b1a7c";
@@ -43,17 +45,24 @@ async fn tokens_come_back_as_they_were_saved(db: &TestDb) {
     let link = created_link(&store, account(), "k").await;
     let secrets = store.link_secrets(link.id).await.unwrap();
     assert!(secrets.access_token.is_none() && secrets.processor_token.is_none());
+    assert_eq!(
+        secrets.public_token.as_ref().map(|t| t.expose_secret()),
+        Some(PUBLIC_TOKEN),
+        "the public token waits, sealed, to be exchanged"
+    );
+    let fence = claim_link(&store, link.id).await;
 
     store
-        .save_exchange(link.id, &access(), &item())
+        .save_exchange(&fence, link.id, &access(), &item())
         .await
         .unwrap();
     store
-        .save_processor_token(link.id, &processor())
+        .save_processor_token(&fence, link.id, &processor())
         .await
         .unwrap();
 
     let secrets = store.link_secrets(link.id).await.unwrap();
+    assert!(secrets.public_token.is_none(), "the exchange forgets it");
     assert_eq!(secrets.access_token, Some(access()));
     assert_eq!(secrets.processor_token, Some(processor()));
     let stored = store.get_link(link.id).await.unwrap().unwrap();
@@ -63,12 +72,13 @@ async fn tokens_come_back_as_they_were_saved(db: &TestDb) {
 async fn tokens_are_not_stored_in_plaintext(db: &TestDb) {
     let store = db.store().await;
     let link = created_link(&store, account(), "k").await;
+    let fence = claim_link(&store, link.id).await;
     store
-        .save_exchange(link.id, &access(), &item())
+        .save_exchange(&fence, link.id, &access(), &item())
         .await
         .unwrap();
     store
-        .save_processor_token(link.id, &processor())
+        .save_processor_token(&fence, link.id, &processor())
         .await
         .unwrap();
 
@@ -136,8 +146,9 @@ async fn a_ciphertext_moved_to_another_row_does_not_decrypt(db: &TestDb) {
     let account = account();
     let victim = created_link(&store, account, "victim").await;
     let other = created_link(&store, account, "other").await;
+    let fence = claim_link(&store, victim.id).await;
     store
-        .save_exchange(victim.id, &access(), &item())
+        .save_exchange(&fence, victim.id, &access(), &item())
         .await
         .unwrap();
 
@@ -157,8 +168,9 @@ async fn a_ciphertext_moved_to_another_row_does_not_decrypt(db: &TestDb) {
 async fn a_store_with_another_key_cannot_read_the_tokens(db: &TestDb) {
     let store = db.store().await;
     let link = created_link(&store, account(), "k").await;
+    let fence = claim_link(&store, link.id).await;
     store
-        .save_exchange(link.id, &access(), &item())
+        .save_exchange(&fence, link.id, &access(), &item())
         .await
         .unwrap();
 
@@ -173,8 +185,9 @@ async fn a_store_with_another_key_cannot_read_the_tokens(db: &TestDb) {
 async fn damaged_ciphertext_is_corrupt(db: &TestDb) {
     let store = db.store().await;
     let link = created_link(&store, account(), "k").await;
+    let fence = claim_link(&store, link.id).await;
     store
-        .save_processor_token(link.id, &processor())
+        .save_processor_token(&fence, link.id, &processor())
         .await
         .unwrap();
     let raw = db.raw().await;
@@ -191,21 +204,98 @@ async fn damaged_ciphertext_is_corrupt(db: &TestDb) {
 async fn secrets_of_a_missing_link_are_not_found(db: &TestDb) {
     let store = db.store().await;
     let missing = BankLinkId::generate();
+    let fence = claim_for(&store, missing.as_uuid()).await;
     assert!(matches!(
         store.link_secrets(missing).await,
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
-        store.save_exchange(missing, &access(), &item()).await,
+        store
+            .save_exchange(&fence, missing, &access(), &item())
+            .await,
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
-        store.save_processor_token(missing, &processor()).await,
+        store
+            .save_processor_token(&fence, missing, &processor())
+            .await,
         Err(StoreError::NotFound(_))
     ));
 }
 
+async fn forgetting_the_tokens_clears_every_one_of_them(db: &TestDb) {
+    let store = db.store().await;
+    let link = created_link(&store, account(), "k").await;
+    let fence = claim_link(&store, link.id).await;
+    store
+        .save_exchange(&fence, link.id, &access(), &item())
+        .await
+        .unwrap();
+    store
+        .save_processor_token(&fence, link.id, &processor())
+        .await
+        .unwrap();
+    store.forget_tokens(&fence, link.id).await.unwrap();
+    let secrets = store.link_secrets(link.id).await.unwrap();
+    assert!(secrets.public_token.is_none());
+    assert!(secrets.access_token.is_none());
+    assert!(secrets.processor_token.is_none());
+    let raw = db.raw().await;
+    for column in ["access_token", "processor_token", "public_token"] {
+        assert_eq!(raw_bytes(&raw, link.id, column).await, None, "{column}");
+    }
+    let stored = store.get_link(link.id).await.unwrap().unwrap();
+    assert_eq!(stored.plaid_item_id, Some(item()), "the Item id stays");
+}
+
+async fn the_public_token_is_sealed_until_it_is_exchanged(db: &TestDb) {
+    let store = db.store().await;
+    let link = created_link(&store, account(), "k").await;
+    let raw = db.raw().await;
+    let sealed = raw_bytes(&raw, link.id, "public_token")
+        .await
+        .expect("a ciphertext");
+    assert!(!contains(&sealed, PUBLIC_TOKEN.as_bytes()));
+    assert_eq!(sealed.len(), 1 + 24 + PUBLIC_TOKEN.len() + 16);
+
+    let fence = claim_link(&store, link.id).await;
+    let at = crate::support::t0() + crate::support::seconds(2);
+    store
+        .mark_exchange_requested(&fence, link.id, Some(at))
+        .await
+        .unwrap();
+    let stored = store.get_link(link.id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.exchange_requested_at.map(|at| at.timestamp_micros()),
+        Some(at.timestamp_micros())
+    );
+    assert!(
+        store
+            .link_secrets(link.id)
+            .await
+            .unwrap()
+            .public_token
+            .is_some(),
+        "marking the exchange keeps the token"
+    );
+    store
+        .mark_exchange_requested(&fence, link.id, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_link(link.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .exchange_requested_at,
+        None
+    );
+}
+
 on_both_backends!(
+    forgetting_the_tokens_clears_every_one_of_them,
+    the_public_token_is_sealed_until_it_is_exchanged,
     tokens_come_back_as_they_were_saved,
     tokens_are_not_stored_in_plaintext,
     a_ciphertext_moved_to_another_row_does_not_decrypt,

@@ -13,9 +13,13 @@ use std::sync::{Arc, Mutex};
 use base64::Engine as _;
 use chrono::{DateTime, TimeZone as _, Utc};
 use funding_core::model::BankLink;
-use funding_core::ports::{Clock, IdempotencyClaim, NewBankLink, StatusChange};
+use funding_core::ports::{
+    Claim, Clock, IdempotencyClaim, NewBankLink, NewWork, SavedRelationship, StatusChange,
+    WorkKind, WorkQueue as _,
+};
 use funding_domain::{
-    AccountId, AchRelationshipStatus, BankLinkId, IdempotencyKey, Nickname, PlaidAccountId,
+    AccountId, AchRelationshipId, AchRelationshipStatus, BankLinkId, IdempotencyKey, Nickname,
+    PlaidAccountId, PublicToken,
 };
 use funding_store::{Cipher, Store};
 use sea_orm::sea_query::{Asterisk, Expr, ExprTrait as _, Func, Query, SimpleExpr};
@@ -271,6 +275,9 @@ pub fn new_link(account: AccountId, key: &str) -> (IdempotencyClaim, NewBankLink
         ach_relationship_id: None,
         account_owner_name: None,
         relationship_requested_at: None,
+        exchange_requested_at: None,
+        bank_account_type: None,
+        bank_account_mask: None,
         created_at: t0(),
         updated_at: t0(),
     };
@@ -280,7 +287,70 @@ pub fn new_link(account: AccountId, key: &str) -> (IdempotencyClaim, NewBankLink
         key: key.to_owned(),
         fingerprint: format!("fingerprint-of-{key}"),
     };
-    (claim, NewBankLink { link })
+    let work = NewWork {
+        kind: WorkKind::LinkCreate,
+        subject_id: link.id.as_uuid(),
+        // No ordering key: tests that make several links of one account claim each one's work
+        // without finishing the others' (work.rs tests ordering keys on their own).
+        ordering_key: None,
+        max_attempts: 5,
+    };
+    (
+        claim,
+        NewBankLink {
+            link,
+            public_token: PublicToken::parse(PUBLIC_TOKEN).expect("public token"),
+            work,
+        },
+    )
+}
+
+pub const PUBLIC_TOKEN: &str = "public-sandbox-b0e2c4ee-a763-4df5-bfe9-46a46bce993d";
+
+/// A lease long enough for any test that does not wait it out.
+pub const LEASE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Claims the `link_create` work `begin_link` wrote for `link`, as `owner`: the fence of its writes.
+pub async fn claim_link(store: &Store, link: BankLinkId) -> Claim {
+    claim_link_as(store, link, "owner").await
+}
+
+pub async fn claim_link_as(store: &Store, link: BankLinkId, owner: &str) -> Claim {
+    store
+        .claim(WorkKind::LinkCreate, link.as_uuid(), owner, LEASE)
+        .await
+        .expect("claim")
+        .expect("the link's work is claimable")
+        .claim
+}
+
+/// A claim of fresh work for `subject` (a link that may not exist).
+pub async fn claim_for(store: &Store, subject: Uuid) -> Claim {
+    store
+        .enqueue(NewWork {
+            kind: WorkKind::LinkCreate,
+            subject_id: subject,
+            ordering_key: None,
+            max_attempts: 5,
+        })
+        .await
+        .expect("enqueue");
+    store
+        .claim(WorkKind::LinkCreate, subject, "owner", LEASE)
+        .await
+        .expect("claim")
+        .expect("claimable")
+        .claim
+}
+
+/// The relationship Alpaca made, as the link work stores it.
+pub fn saved(relationship: AchRelationshipId, owner: &str) -> SavedRelationship {
+    SavedRelationship {
+        relationship_id: relationship,
+        account_owner_name: owner.to_owned(),
+        bank_account_type: Some("CHECKING".to_owned()),
+        bank_account_mask: Some("6789".to_owned()),
+    }
 }
 
 pub fn account() -> AccountId {
