@@ -51,6 +51,8 @@ pub fn bank_link(link: &BankLink) -> v1::BankLink {
         created_at: Some(timestamp(link.created_at)),
         updated_at: Some(timestamp(link.updated_at)),
         plaid_account_id: link.plaid_account_id.as_str().to_owned(),
+        bank_account_type: link.bank_account_type.clone().unwrap_or_default(),
+        bank_account_mask: link.bank_account_mask.clone().unwrap_or_default(),
     }
 }
 

@@ -175,33 +175,47 @@ impl InboxStore for Store {
     }
 
     async fn unpark_known_subjects(&self) -> Result<u64, StoreError> {
-        let rows = self
-            .db
-            .query_all_raw(statement(
-                self.db.get_database_backend(),
-                "SELECT DISTINCT entity_id FROM inbox_events WHERE state = 'parked_no_subject' \
-                 AND entity_type = 'BankRelationship' LIMIT 500",
-                [],
-            ))
-            .await
-            .map_err(from_db)?;
+        // Every parked subject is looked at, page by page: subjects this service never made (other
+        // systems' relationships) stay parked for good and must not hide the ones it now knows.
+        const PAGE: i64 = 500;
         let mut count = 0;
-        for row in rows {
-            let entity_id: Option<String> = row.try_get("", "entity_id").map_err(from_db)?;
-            let Some(uuid) = entity_id.as_deref().and_then(|id| Uuid::try_parse(id).ok()) else {
-                continue;
-            };
-            let known = bank_link::Entity::find()
-                .filter(bank_link::Column::AchRelationshipId.eq(uuid))
-                .one(&self.db)
+        let mut after = String::new();
+        loop {
+            let rows = self
+                .db
+                .query_all_raw(statement(
+                    self.db.get_database_backend(),
+                    "SELECT DISTINCT entity_id FROM inbox_events WHERE state = 'parked_no_subject' \
+                     AND entity_type = 'BankRelationship' AND entity_id > $1 \
+                     ORDER BY entity_id LIMIT $2",
+                    [after.clone().into(), PAGE.into()],
+                ))
                 .await
-                .map_err(from_db)?
-                .is_some();
-            if known {
-                count += unpark(&self.db, &uuid.to_string()).await?;
+                .map_err(from_db)?;
+            let fetched = rows.len();
+            for row in rows {
+                let entity_id: Option<String> = row.try_get("", "entity_id").map_err(from_db)?;
+                let Some(entity_id) = entity_id else {
+                    continue;
+                };
+                after.clone_from(&entity_id);
+                let Ok(uuid) = Uuid::try_parse(&entity_id) else {
+                    continue;
+                };
+                let known = bank_link::Entity::find()
+                    .filter(bank_link::Column::AchRelationshipId.eq(uuid))
+                    .one(&self.db)
+                    .await
+                    .map_err(from_db)?
+                    .is_some();
+                if known {
+                    count += unpark(&self.db, &entity_id).await?;
+                }
+            }
+            if i64::try_from(fetched).unwrap_or(0) < PAGE {
+                return Ok(count);
             }
         }
-        Ok(count)
     }
 
     async fn inbox_stats(&self) -> Result<InboxStats, StoreError> {

@@ -25,6 +25,8 @@ async fn a_bank_link_is_created_approved_listed_and_deleted(backend: Backend) {
         "the relationship id is known once Alpaca answered"
     );
     assert_eq!(link.account_owner_name, "Alberta Bobbeth Charleson");
+    assert_eq!(link.bank_account_type, "CHECKING");
+    assert_eq!(link.bank_account_mask.len(), 4, "the mask only");
     assert!(
         matches!(
             link.status(),
