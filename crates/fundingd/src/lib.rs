@@ -2,6 +2,7 @@
 //! workers and shutdown. `main` is a thin shell over this library, and the end-to-end tests start the
 //! service through the same [`Application`].
 
+pub mod cli;
 pub mod health;
 pub mod metrics;
 mod safety;

@@ -1,0 +1,313 @@
+//! Crash tests: real `fundingd` processes SIGKILLed (or SIGSTOPped past their claims' lease) at
+//! random moments while callers create bank links, retrying with their own keys under transient
+//! provider faults. Afterwards every account has exactly one relationship at the emulator, held by
+//! an APPROVED link. The seed is printed; `FUNDING_CHAOS_SEED=<seed>` replays a run.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod harness;
+
+use std::time::{Duration, Instant};
+
+use funding_client::FundingClient;
+use funding_client::v1::{self, BankLinkStatus};
+use funding_sandbox::{Fault, FaultMode, Host, Method};
+use funding_tests::{Backend, error_reason};
+use harness::{Cluster, Replica, Rng};
+use tokio::sync::Mutex;
+
+const CALLERS: usize = 20;
+const KILLS: usize = 6;
+
+/// What one caller ended with: its account and its APPROVED link.
+struct Linked {
+    account_id: String,
+    link: v1::BankLink,
+}
+
+/// Creates a link for a new account until it is APPROVED, retrying with the same key on every
+/// failure, on whichever replica answers; a link that needs a new public token (its exchange had
+/// an unknown outcome) is started again with a new token and key, as Plaid's docs tell a client to.
+async fn caller(
+    cluster: &Cluster,
+    addresses: Vec<String>,
+    index: usize,
+    start_after: Duration,
+) -> Result<Linked, String> {
+    tokio::time::sleep(start_after).await;
+    let account_id = uuid::Uuid::new_v4().to_string();
+    let (mut public_token, mut plaid_account_id) = cluster.public_token();
+    let mut key = format!("crash-{index}-{}", uuid::Uuid::new_v4().simple());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut turn = index;
+    while Instant::now() < deadline {
+        turn += 1;
+        let address = &addresses[turn % addresses.len()];
+        let request = v1::CreateBankLinkRequest {
+            account_id: account_id.clone(),
+            public_token: public_token.clone(),
+            plaid_account_id: plaid_account_id.clone(),
+            nickname: "Checking".into(),
+            idempotency_key: key.clone(),
+        };
+        let answer = match FundingClient::connect(address.clone(), None).await {
+            Ok(client) => {
+                let mut call = tonic::Request::new(request);
+                call.set_timeout(Duration::from_secs(5));
+                client.bank_links().create_bank_link(call).await
+            }
+            Err(_) => Err(tonic::Status::unavailable("not serving")),
+        };
+        match answer {
+            Ok(response) => {
+                let link = response.into_inner().bank_link.unwrap();
+                if link.status() == BankLinkStatus::Approved {
+                    return Ok(Linked { account_id, link });
+                }
+            }
+            Err(status) if error_reason(&status) == "PUBLIC_TOKEN_NEEDED" => {
+                (public_token, plaid_account_id) = cluster.public_token();
+                key = format!("crash-{index}-{}", uuid::Uuid::new_v4().simple());
+            }
+            Err(status)
+                if matches!(
+                    status.code(),
+                    tonic::Code::AlreadyExists | tonic::Code::InvalidArgument
+                ) =>
+            {
+                return Err(format!("caller {index}: refused for good: {status:?}"));
+            }
+            Err(_) => {}
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    Err(format!("caller {index}: no APPROVED link in time"))
+}
+
+/// Transient faults, some after the effect, on the calls a link makes.
+fn inject_faults(cluster: &Cluster, rng: &mut Rng) {
+    let control = &cluster.control;
+    control.inject_fault(
+        Fault::new(Host::Alpaca, "/v1/accounts/", 500)
+            .method(Method::POST)
+            .mode(FaultMode::AfterEffect)
+            .times(3),
+    );
+    control.inject_fault(
+        Fault::new(Host::Alpaca, "/v1/accounts/", 503)
+            .method(Method::POST)
+            .times(2),
+    );
+    control.inject_fault(Fault::new(Host::Plaid, "/processor/token/create", 500).times(3));
+    control.inject_fault(
+        Fault::new(Host::Plaid, "/item/public_token/exchange", 429).times(rng.between(1, 4) as u32),
+    );
+    // Slow answers keep calls in flight, so that kills land between sending and storing.
+    control.inject_fault(
+        Fault::slow(Host::Alpaca, "/v1/accounts/", Duration::from_millis(400))
+            .method(Method::POST)
+            .times(12),
+    );
+    control.inject_fault(
+        Fault::slow(
+            Host::Plaid,
+            "/processor/token/create",
+            Duration::from_millis(250),
+        )
+        .times(10),
+    );
+}
+
+/// Kills (SIGKILL) and restarts `replicas` at random moments until `stop` is set.
+async fn killer(replicas: &Mutex<Vec<Replica>>, rng: &Mutex<Rng>, kills: usize) -> usize {
+    let mut done = 0;
+    for _ in 0..kills {
+        let (pause, which, down) = {
+            let mut rng = rng.lock().await;
+            (
+                rng.between(100, 900),
+                rng.next() as usize,
+                rng.between(0, 300),
+            )
+        };
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        let mut replicas = replicas.lock().await;
+        let count = replicas.len();
+        let replica = &mut replicas[which % count];
+        eprintln!("SIGKILL {}", replica.name);
+        replica.kill();
+        tokio::time::sleep(Duration::from_millis(down)).await;
+        replica.start().await;
+        done += 1;
+    }
+    done
+}
+
+async fn run(backend: Backend, replica_count: usize, test: &str) {
+    let cluster = Cluster::start(backend).await;
+    let rng = Mutex::new(Rng::from_env(test));
+    inject_faults(&cluster, &mut *rng.lock().await);
+    let mut started = Vec::new();
+    for n in 0..replica_count {
+        started.push(cluster.replica(&format!("replica-{n}")).await);
+    }
+    let addresses: Vec<String> = started.iter().map(|r| r.address.clone()).collect();
+    let replicas = Mutex::new(started);
+
+    let mut starts = Vec::new();
+    for _ in 0..CALLERS {
+        starts.push(Duration::from_millis(rng.lock().await.between(0, 3_000)));
+    }
+    let callers = futures::future::join_all(
+        (0..CALLERS).map(|index| caller(&cluster, addresses.clone(), index, starts[index])),
+    );
+    let (outcomes, kills) = tokio::join!(callers, killer(&replicas, &rng, KILLS));
+    assert_eq!(kills, KILLS);
+
+    let mut failures = Vec::new();
+    for outcome in outcomes {
+        match outcome {
+            Ok(Linked { account_id, link }) => {
+                let made = cluster.relationships_at_alpaca(&account_id);
+                if made.len() != 1 || !made.contains(&link.ach_relationship_id) {
+                    failures.push(format!(
+                        "account {account_id}: Alpaca has {made:?}, the link holds {}",
+                        link.ach_relationship_id
+                    ));
+                }
+            }
+            Err(error) => failures.push(error),
+        }
+    }
+    // Every event reached each link's history at most once, whichever replica applied it.
+    let doubled = cluster
+        .count(
+            "SELECT COUNT(*) AS n FROM (SELECT link_id, event_id FROM bank_link_status_history \
+             WHERE event_id IS NOT NULL GROUP BY link_id, event_id HAVING COUNT(*) > 1) AS d",
+        )
+        .await;
+    if !failures.is_empty() || doubled != 0 {
+        for replica in replicas.lock().await.iter() {
+            eprintln!("----- {} -----\n{}", replica.name, replica.log_text());
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert_eq!(doubled, 0, "an event applied twice");
+    drop(replicas);
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn links_survive_sigkills_at_random_moments_on_sqlite() {
+    run(
+        Backend::Sqlite,
+        1,
+        "links_survive_sigkills_at_random_moments_on_sqlite",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn links_survive_sigkills_of_either_of_two_replicas_on_postgres() {
+    run(
+        Backend::Postgres,
+        2,
+        "links_survive_sigkills_of_either_of_two_replicas_on_postgres",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_paused_past_its_claim_cannot_store_its_late_answer() {
+    let cluster = Cluster::start(Backend::Postgres).await;
+    let paused = cluster.replica("paused").await;
+    let other = cluster.replica("other").await;
+    let account_id = uuid::Uuid::new_v4().to_string();
+    let path = format!("/v1/accounts/{account_id}/ach_relationships");
+    // Alpaca makes the relationship at once and answers 3 s later: the paused replica will hold
+    // that answer after its 1 s claim has run out.
+    cluster.control.inject_fault(
+        Fault::slow(Host::Alpaca, path.clone(), Duration::from_secs(3)).method(Method::POST),
+    );
+    let (public_token, plaid_account_id) = cluster.public_token();
+    let request = v1::CreateBankLinkRequest {
+        account_id: account_id.clone(),
+        public_token,
+        plaid_account_id,
+        nickname: "Checking".into(),
+        idempotency_key: "paused-1".into(),
+    };
+    let client = FundingClient::connect(paused.address.clone(), None)
+        .await
+        .unwrap();
+    let call = tokio::spawn(async move { client.bank_links().create_bank_link(request).await });
+    // Wait until the create is at Alpaca (it has made the relationship), then freeze the replica.
+    for _ in 0..200 {
+        if !cluster.relationships_at_alpaca(&account_id).is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(cluster.relationships_at_alpaca(&account_id).len(), 1);
+    paused.pause();
+    // The other replica takes the work over once the claim runs out, and adopts the relationship.
+    let other_client = FundingClient::connect(other.address.clone(), None)
+        .await
+        .unwrap();
+    let mut link = None;
+    for _ in 0..200 {
+        let listed = other_client
+            .bank_links()
+            .list_bank_links(v1::ListBankLinksRequest {
+                account_id: account_id.clone(),
+                page_size: 10,
+                page_token: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .bank_links;
+        if let Some(found) = listed
+            .into_iter()
+            .find(|l| !l.ach_relationship_id.is_empty())
+        {
+            link = Some(found);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let link = link.expect("the other replica finished the link");
+    paused.resume();
+    let _ = call.await.unwrap();
+    // The late answer was refused by the fence: the relationship was stored once, by the lookup.
+    let sources = cluster
+        .count(&format!(
+            "SELECT COUNT(*) AS n FROM bank_link_status_history WHERE link_id = '{}' \
+             AND from_status = 'CREATING' AND source = 'alpaca:lookup'",
+            link.id
+        ))
+        .await;
+    let creates = cluster
+        .count(&format!(
+            "SELECT COUNT(*) AS n FROM bank_link_status_history WHERE link_id = '{}' \
+             AND source = 'alpaca:create'",
+            link.id
+        ))
+        .await;
+    assert_eq!((sources, creates), (1, 0), "{}", paused.log_text());
+    assert!(
+        paused.log_text().contains("its outcome was not stored"),
+        "the paused replica's attempt was fenced"
+    );
+    assert_eq!(cluster.relationships_at_alpaca(&account_id).len(), 1);
+    assert_eq!(
+        cluster
+            .control
+            .calls()
+            .iter()
+            .filter(|c| c.method == "POST" && c.path == path)
+            .count(),
+        1
+    );
+    drop((paused, other));
+    cluster.stop().await;
+}
