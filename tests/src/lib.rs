@@ -228,6 +228,13 @@ impl TestApp {
         .await
     }
 
+    /// Runs a statement straight on the database (to damage a row on purpose, say).
+    pub async fn execute(&self, sql: &str) {
+        let db = Database::connect(&self.database_url).await.unwrap();
+        db.execute_unprepared(sql).await.unwrap();
+        let _ = db.close().await;
+    }
+
     /// Distinct provider event ids in the bank link history.
     pub async fn count_distinct_event_ids(&self) -> i64 {
         self.count("SELECT COUNT(DISTINCT event_id) AS n FROM bank_link_status_history")

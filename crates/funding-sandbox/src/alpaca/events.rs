@@ -120,6 +120,18 @@ impl EventLog {
         event
     }
 
+    /// Appends an event whose payload is `raw` exactly (fault injection: a payload the reader
+    /// cannot parse), under the next id, and broadcasts it. Line breaks are replaced by spaces so
+    /// that it stays one `data:` line.
+    pub(crate) fn emit_raw(&mut self, at: DateTime<Utc>, raw: &str) -> Arc<FundingEvent> {
+        let id = self.next_id(at);
+        let json = raw.replace(['\r', '\n'], " ");
+        let event = Arc::new(FundingEvent { id, at, json });
+        self.events.push(Arc::clone(&event));
+        let _ = self.live.send(StreamItem::Event(Arc::clone(&event)));
+        event
+    }
+
     /// Asks every open stream to close.
     pub(crate) fn disconnect_all(&self) {
         let _ = self.live.send(StreamItem::Disconnect);

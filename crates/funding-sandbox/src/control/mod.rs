@@ -172,6 +172,13 @@ impl SandboxControl {
         self.shared.world().alpaca.account_mut(account_id).cash = cash;
     }
 
+    /// Sends `raw` as the next event on the funding stream, exactly as given (fault injection: an
+    /// event a reader cannot parse). It is kept in the log like any other, so replays carry it.
+    pub fn emit_raw_funding_event(&self, raw: &str) {
+        let now = self.shared.clock.now();
+        self.shared.world().events.emit_raw(now, raw);
+    }
+
     /// Closes every open event stream (subscribers must reconnect, e.g. with `since_id`).
     pub fn disconnect_streams(&self) {
         self.shared.world().events.disconnect_all();
