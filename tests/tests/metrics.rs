@@ -31,8 +31,42 @@ async fn metrics_count_requests_errors_and_status_changes() {
     let mut bad = app.create_request().await;
     bad.account_id = "nope".into();
     app.create_link(bad).await.unwrap_err();
-
-    let text = scrape(app.metrics_addr.expect("a metrics address")).await;
+    // An event about a relationship no link holds is parked, and the gauge says so.
+    let last = app.sandbox.funding_events().last().unwrap()["event_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let event_id = format!("{}Z", &last[..25]);
+    app.sandbox.emit_raw_funding_event(&format!(
+        r#"{{"account_id":"{}","at":"2026-12-01T00:00:00Z","entity_id":"{}","entity_type":"BankRelationship","event_id":"{event_id}","status_from":"QUEUED","status_to":"APPROVED"}}"#,
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4()
+    ));
+    let addr = app.metrics_addr.expect("a metrics address");
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = scrape(addr).await;
+        if text.contains(r#"funding_inbox_events{state="parked_no_subject"} 1"#) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        text.contains(r#"funding_inbox_events{state="parked_no_subject"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"funding_work_attempts_total{kind="link_create",outcome="done"}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"funding_work_items{kind="link_create",state="pending"}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("funding_work_oldest_pending_seconds"),
+        "{text}"
+    );
     assert!(
         text.contains(r#"funding_grpc_requests_total{method="CreateBankLink",code="Ok"}"#),
         "{text}"
