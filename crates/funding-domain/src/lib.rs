@@ -19,6 +19,7 @@ mod error;
 mod ids;
 pub mod lifecycle;
 mod metadata;
+mod redact;
 mod return_code;
 mod secret;
 mod text;
@@ -35,6 +36,7 @@ pub use ids::{
 };
 pub use lifecycle::{AchRelationshipStatus, AlpacaTransferStatus, PlaidBankTransferStatus};
 pub use metadata::Metadata;
+pub use redact::redact_tokens;
 pub use return_code::AchReturnCode;
 pub use secret::{AccessToken, PlaidEnvironment, ProcessorToken, PublicToken};
 pub use text::{CustomTag, Description, EmailAddress, IdempotencyKey, LegalName, Nickname};

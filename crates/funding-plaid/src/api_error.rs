@@ -8,7 +8,7 @@ use std::time::Duration;
 use funding_core::ports::{Provider, ProviderError, ProviderErrorKind};
 use serde::{Deserialize, Deserializer};
 
-use crate::redact::redact_tokens;
+use funding_domain::redact_tokens;
 
 /// Plaid's broad error category (`PlaidErrorType`, 2020-09-14_1.697.4).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -15,7 +15,6 @@ mod client;
 mod config;
 mod failure;
 mod gateway;
-mod redact;
 pub mod wire;
 
 pub use api_error::{PlaidApiError, PlaidErrorType};

@@ -1,6 +1,8 @@
-//! Masks Plaid tokens in text that came from Plaid (error messages), so that an error message or a
-//! log line never carries one even if Plaid's wording ever echoed it: `access-sandbox-abc-123`
-//! becomes `access-sandbox-[REDACTED]`.
+//! The one token redactor: masks every Plaid token shape (`<kind>-<environment>-<identifier>`, the
+//! shapes [`PublicToken`](crate::PublicToken), [`AccessToken`](crate::AccessToken) and
+//! [`ProcessorToken`](crate::ProcessorToken) check) in text that leaves the service, such as a
+//! provider's error message that might echo what it was sent: `access-sandbox-abc-123` becomes
+//! `access-sandbox-[REDACTED]`. It masks a token wherever it appears, even glued to other text.
 
 const KINDS: &[&str] = &["public", "access", "processor", "link"];
 const ENVIRONMENTS: &[&str] = &["sandbox", "production", "development"];
@@ -25,15 +27,10 @@ pub fn redact_tokens(text: &str) -> String {
     out
 }
 
-/// The first `<kind>-<environment>-` that starts a word, as (offset, length).
+/// The first `<kind>-<environment>-`, as (offset, length).
 fn find_token_prefix(text: &str) -> Option<(usize, usize)> {
-    let bytes = text.as_bytes();
-    (0..bytes.len()).find_map(|start| {
-        let at_word_start = start == 0 || !bytes[start - 1].is_ascii_alphanumeric();
-        if !at_word_start {
-            return None;
-        }
-        let candidate = &text.get(start..)?;
+    (0..text.len()).find_map(|start| {
+        let candidate = text.get(start..)?;
         KINDS.iter().find_map(|kind| {
             let after_kind = candidate.strip_prefix(kind)?.strip_prefix('-')?;
             ENVIRONMENTS.iter().find_map(|environment| {
@@ -49,7 +46,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tokens_in_text_are_masked() {
+    fn tokens_are_masked_wherever_they_appear() {
         assert_eq!(
             redact_tokens("bad token access-sandbox-de3ce8ef-33f8 given"),
             "bad token access-sandbox-[REDACTED] given"
@@ -58,6 +55,15 @@ mod tests {
             redact_tokens("public-production-abc,processor-sandbox-0asd1-a92nc"),
             "public-production-[REDACTED],processor-sandbox-[REDACTED]"
         );
+        assert_eq!(
+            redact_tokens("invalid processor-sandbox-161c86dd-d470-47e9 for access-production-abc, public-development-x."),
+            "invalid processor-sandbox-[REDACTED] for access-production-[REDACTED], public-development-[REDACTED]."
+        );
+        assert_eq!(
+            redact_tokens("glued:naccess-sandbox-x1"),
+            "glued:naccess-sandbox-[REDACTED]"
+        );
+        assert_eq!(redact_tokens("link-sandbox-af1a0311"), "link-sandbox-[REDACTED]");
     }
 
     #[test]
@@ -66,7 +72,7 @@ mod tests {
             "expected format: public-<environment>-<identifier>",
             "the public token is invalid",
             "",
-            "naccess-sandbox-x is not a token start",
+            "public-facing processor-staging-x access- denied",
             "é access-staging-abc",
         ] {
             assert_eq!(redact_tokens(text), text);
