@@ -14,5 +14,7 @@ pub mod sandbox;
 pub use engine::{Engine, EngineSettings};
 pub use error::CoreError;
 pub use follow::{FollowerSettings, FundingEventFollower};
-pub use links::{BankLinks, CreateBankLinkInput, EventOutcome, LinkSettings, ReconcileReport};
+pub use links::{
+    BankLinks, CreateBankLinkInput, EventOutcome, LinkSettings, LinkStores, ReconcileReport,
+};
 pub use sandbox::Sandbox;

@@ -56,14 +56,19 @@ mod tests {
             "public-production-[REDACTED],processor-sandbox-[REDACTED]"
         );
         assert_eq!(
-            redact_tokens("invalid processor-sandbox-161c86dd-d470-47e9 for access-production-abc, public-development-x."),
+            redact_tokens(
+                "invalid processor-sandbox-161c86dd-d470-47e9 for access-production-abc, public-development-x."
+            ),
             "invalid processor-sandbox-[REDACTED] for access-production-[REDACTED], public-development-[REDACTED]."
         );
         assert_eq!(
             redact_tokens("glued:naccess-sandbox-x1"),
             "glued:naccess-sandbox-[REDACTED]"
         );
-        assert_eq!(redact_tokens("link-sandbox-af1a0311"), "link-sandbox-[REDACTED]");
+        assert_eq!(
+            redact_tokens("link-sandbox-af1a0311"),
+            "link-sandbox-[REDACTED]"
+        );
     }
 
     #[test]

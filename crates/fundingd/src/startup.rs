@@ -15,7 +15,7 @@ use funding_core::ports::{
 };
 use funding_core::{
     BankLinks, Engine, EngineSettings, FollowerSettings, FundingEventFollower, LinkSettings,
-    Sandbox,
+    LinkStores, Sandbox,
 };
 use funding_grpc::{Auth, BankLinkApi, ClientKey, SandboxApi, Scope};
 use funding_plaid::{PlaidClient, PlaidConfig};
@@ -172,7 +172,7 @@ impl Application {
         let links = BankLinks::new(
             plaid,
             broker.clone(),
-            store_port.clone(),
+            LinkStores::on(store.clone()),
             clock,
             engine.clone(),
             LinkSettings {

@@ -164,9 +164,11 @@ async fn run(backend: Backend, replica_count: usize, test: &str) {
     assert_eq!(kills, KILLS);
 
     let mut failures = Vec::new();
+    let mut accounts = Vec::new();
     for outcome in outcomes {
         match outcome {
             Ok(Linked { account_id, link }) => {
+                accounts.push(account_id.clone());
                 let made = cluster.relationships_at_alpaca(&account_id);
                 if made.len() != 1 || !made.contains(&link.ach_relationship_id) {
                     failures.push(format!(
@@ -185,6 +187,43 @@ async fn run(backend: Backend, replica_count: usize, test: &str) {
              WHERE event_id IS NOT NULL GROUP BY link_id, event_id HAVING COUNT(*) > 1) AS d",
         )
         .await;
+    // Every event Alpaca sent about these accounts was stored in the inbox (once: it is keyed by
+    // event id), across the kills and the stream's takeovers, and none waits unapplied.
+    let sent: Vec<String> = cluster
+        .control
+        .funding_events()
+        .into_iter()
+        .filter(|event| {
+            event["account_id"]
+                .as_str()
+                .is_some_and(|account| accounts.iter().any(|a| a == account))
+        })
+        .filter_map(|event| event["event_id"].as_str().map(str::to_owned))
+        .collect();
+    let mut stored = 0;
+    for _ in 0..100 {
+        let list = sent
+            .iter()
+            .map(|id| format!("'{id}'"))
+            .collect::<Vec<_>>()
+            .join(",");
+        stored = cluster
+            .count(&format!(
+                "SELECT COUNT(*) AS n FROM inbox_events WHERE state <> 'pending' AND event_id IN ({list})"
+            ))
+            .await;
+        if stored == sent.len() as i64 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if stored != sent.len() as i64 {
+        failures.push(format!(
+            "{} of {} events were stored and applied",
+            stored,
+            sent.len()
+        ));
+    }
     if !failures.is_empty() || doubled != 0 {
         for replica in replicas.lock().await.iter() {
             eprintln!("----- {} -----\n{}", replica.name, replica.log_text());

@@ -104,7 +104,11 @@ impl BankLinks {
                 event_id: None,
                 at: self.clock.now(),
             };
-            if self.store.change_link_status(link.id, change, true).await? {
+            if self
+                .statuses
+                .change_link_status(link.id, change, true)
+                .await?
+            {
                 self.engine.wake();
             }
         }

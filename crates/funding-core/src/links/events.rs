@@ -66,7 +66,7 @@ impl BankLinks {
                 };
                 let remove_item = matches!(to, AchRelationshipStatus::Rejected);
                 if self
-                    .store
+                    .statuses
                     .change_link_status(link.id, change, remove_item)
                     .await?
                 {

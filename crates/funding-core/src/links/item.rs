@@ -16,7 +16,7 @@ pub(crate) struct ItemRemoval(pub(crate) BankLinks);
 
 impl BankLinks {
     async fn remove_item_steps(&self, claim: &Claim, id: BankLinkId) -> Result<Attempt, Stop> {
-        let Some(access_token) = self.store.link_secrets(id).await?.access_token else {
+        let Some(access_token) = self.secrets.link_secrets(id).await?.access_token else {
             return Ok(Attempt::Done);
         };
         match self.plaid.remove_item(&access_token).await {
@@ -31,7 +31,7 @@ impl BankLinks {
             }
             Err(error) => return Ok(Attempt::Refused(error)),
         }
-        self.store.forget_tokens(claim, id).await?;
+        self.secrets.forget_tokens(claim, id).await?;
         Ok(Attempt::Done)
     }
 }

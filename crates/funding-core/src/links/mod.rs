@@ -25,7 +25,10 @@ pub use reconcile::ReconcileReport;
 use crate::engine::Engine;
 use crate::error::CoreError;
 use crate::model::BankLink;
-use crate::ports::{BankLinkStore, Broker, Clock, Page, PageRequest, PlaidGateway, WorkKind};
+use crate::ports::{
+    BankLinkStore, Broker, Clock, LinkSecretStore, LinkStatusStore, Page, PageRequest,
+    PlaidGateway, WorkKind,
+};
 
 /// How the link use cases behave.
 #[derive(Debug, Clone)]
@@ -46,12 +49,36 @@ impl Default for LinkSettings {
     }
 }
 
+/// The stores the link use cases need, one port per concern; usually one store behind all three.
+#[derive(Clone)]
+pub struct LinkStores {
+    pub links: Arc<dyn BankLinkStore>,
+    pub secrets: Arc<dyn LinkSecretStore>,
+    pub statuses: Arc<dyn LinkStatusStore>,
+}
+
+impl LinkStores {
+    /// All three ports on one store.
+    pub fn on<S>(store: S) -> Self
+    where
+        S: BankLinkStore + LinkSecretStore + LinkStatusStore + Clone,
+    {
+        Self {
+            links: Arc::new(store.clone()),
+            secrets: Arc::new(store.clone()),
+            statuses: Arc::new(store),
+        }
+    }
+}
+
 /// The bank link use cases, over their ports.
 #[derive(Clone)]
 pub struct BankLinks {
     plaid: Arc<dyn PlaidGateway>,
     broker: Arc<dyn Broker>,
     store: Arc<dyn BankLinkStore>,
+    secrets: Arc<dyn LinkSecretStore>,
+    statuses: Arc<dyn LinkStatusStore>,
     clock: Arc<dyn Clock>,
     engine: Engine,
     settings: LinkSettings,
@@ -63,7 +90,7 @@ impl BankLinks {
     pub fn new(
         plaid: Arc<dyn PlaidGateway>,
         broker: Arc<dyn Broker>,
-        store: Arc<dyn BankLinkStore>,
+        stores: LinkStores,
         clock: Arc<dyn Clock>,
         engine: Engine,
         settings: LinkSettings,
@@ -71,7 +98,9 @@ impl BankLinks {
         let links = Self {
             plaid,
             broker,
-            store,
+            store: stores.links,
+            secrets: stores.secrets,
+            statuses: stores.statuses,
             clock,
             engine,
             settings,

@@ -83,7 +83,7 @@ impl WorkHandler for LinkCreation {
         let id = BankLinkId::from_uuid(work.subject_id);
         let links = &self.0;
         let result = async {
-            let remove_item = links.store.link_secrets(id).await?.access_token.is_some();
+            let remove_item = links.secrets.link_secrets(id).await?.access_token.is_some();
             links
                 .fail_with(
                     &work.claim,
@@ -109,7 +109,7 @@ impl BankLinks {
         if !link.is_creating() {
             return Ok(Attempt::Done);
         }
-        let mut secrets = self.store.link_secrets(id).await?;
+        let mut secrets = self.secrets.link_secrets(id).await?;
         let access_token = match secrets.access_token.take() {
             Some(token) => token,
             None => match self
@@ -128,7 +128,7 @@ impl BankLinks {
                 .await
             {
                 Ok(token) => {
-                    self.store.save_processor_token(claim, id, &token).await?;
+                    self.secrets.save_processor_token(claim, id, &token).await?;
                     token
                 }
                 Err(error) if refuses_the_link(&error) => {
@@ -166,12 +166,12 @@ impl BankLinks {
                 .await
                 .map(Err);
         };
-        self.store
+        self.secrets
             .mark_exchange_requested(claim, id, Some(self.clock.now()))
             .await?;
         match self.plaid.exchange_public_token(&public_token).await {
             Ok(item) => {
-                self.store
+                self.secrets
                     .save_exchange(claim, id, &item.access_token, &item.item_id)
                     .await?;
                 Ok(Ok(item.access_token))
@@ -194,7 +194,9 @@ impl BankLinks {
             }
             Err(error) => {
                 // Refused before it was processed (429, our credentials): safe to send again.
-                self.store.mark_exchange_requested(claim, id, None).await?;
+                self.secrets
+                    .mark_exchange_requested(claim, id, None)
+                    .await?;
                 Err(Stop::provider(error))
             }
         }
@@ -213,7 +215,7 @@ impl BankLinks {
             return Ok(Attempt::Done);
         }
         let now = self.clock.now();
-        self.store
+        self.statuses
             .mark_relationship_requested(claim, link.id, now)
             .await?;
         match self
@@ -283,7 +285,7 @@ impl BankLinks {
             bank_account_mask: relationship.bank_account_mask.clone(),
         };
         let outcome = self
-            .store
+            .statuses
             .save_relationship(claim, link.id, saved, change)
             .await?;
         if outcome == RelationshipSaved::Saved {
@@ -354,7 +356,7 @@ impl BankLinks {
             at: self.clock.now(),
         };
         if self
-            .store
+            .statuses
             .fail_link(claim, id, change, failure_code, remove_item)
             .await?
         {

@@ -17,7 +17,8 @@ pub use plaid::{ExchangedItem, PlaidAccount, PlaidGateway};
 pub use provider_error::{Provider, ProviderError, ProviderErrorKind};
 pub use sandbox::SandboxProvider;
 pub use store::{
-    BankLinkStore, Begin, CursorStore, IdempotencyClaim, LinkSecrets, NewBankLink, Page,
-    PageRequest, RelationshipSaved, SavedRelationship, StatusChange, StoreError,
+    BankLinkStore, Begin, CursorStore, IdempotencyClaim, LinkSecretStore, LinkSecrets,
+    LinkStatusStore, NewBankLink, Page, PageRequest, RelationshipSaved, SavedRelationship,
+    StatusChange, StoreError,
 };
 pub use work::{Claim, ClaimedWork, NewWork, WorkKind, WorkQueue, WorkStats};

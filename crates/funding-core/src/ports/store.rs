@@ -118,8 +118,7 @@ pub struct Page<T> {
     pub next_after: Option<BankLinkId>,
 }
 
-/// Bank links, their idempotency records and their status history. The writes a link's work makes
-/// take its [`Claim`] and are refused with [`StoreError::Fenced`] once the claim is no longer held.
+/// Bank links and their idempotency records: creating one under a caller's key, and reading them.
 #[async_trait]
 pub trait BankLinkStore: Send + Sync + 'static {
     /// In one transaction: claims the idempotency record (INSERT … ON CONFLICT DO NOTHING) and, if it
@@ -146,6 +145,22 @@ pub trait BankLinkStore: Send + Sync + 'static {
         page: PageRequest,
     ) -> Result<Page<BankLink>, StoreError>;
 
+    /// Links in a status that waits on Alpaca (not CREATING, not terminal) that have not moved since
+    /// `before`, oldest change first: for the reconciler.
+    async fn links_to_reconcile(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<BankLink>, StoreError>;
+
+    /// Whether the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// A link's Plaid tokens, sealed at rest. The writes a link's work makes take its [`Claim`] and are
+/// refused with [`StoreError::Fenced`] once the claim is no longer held.
+#[async_trait]
+pub trait LinkSecretStore: Send + Sync + 'static {
     /// The link's tokens, decrypted. `Corrupt` if they cannot be decrypted with the configured key.
     async fn link_secrets(&self, id: BankLinkId) -> Result<LinkSecrets, StoreError>;
 
@@ -176,6 +191,15 @@ pub trait BankLinkStore: Send + Sync + 'static {
         processor_token: &ProcessorToken,
     ) -> Result<(), StoreError>;
 
+    /// Forgets the link's access and processor tokens once its Item is removed (fenced).
+    async fn forget_tokens(&self, fence: &Claim, id: BankLinkId) -> Result<(), StoreError>;
+}
+
+/// A link's status moves, each appended to its history with its source in the same transaction.
+/// The moves a link's work makes take its [`Claim`] (fenced); moves from events and the reconciler
+/// are conditioned on the status they saw.
+#[async_trait]
+pub trait LinkStatusStore: Send + Sync + 'static {
     /// Records that a relationship create is about to be sent (fenced).
     async fn mark_relationship_requested(
         &self,
@@ -214,20 +238,6 @@ pub trait BankLinkStore: Send + Sync + 'static {
         change: StatusChange,
         remove_item: bool,
     ) -> Result<bool, StoreError>;
-
-    /// Forgets the link's access and processor tokens once its Item is removed (fenced).
-    async fn forget_tokens(&self, fence: &Claim, id: BankLinkId) -> Result<(), StoreError>;
-
-    /// Links in a status that waits on Alpaca (not CREATING, not terminal) that have not moved since
-    /// `before`, oldest change first: for the reconciler.
-    async fn links_to_reconcile(
-        &self,
-        before: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<Vec<BankLink>, StoreError>;
-
-    /// Whether the database answers.
-    async fn ping(&self) -> Result<(), StoreError>;
 }
 
 /// Where each event stream was read up to, and which replica reads it.

@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use funding_core::model::BankLink;
 use funding_core::ports::{
-    BankLinkStore, Begin, Claim, IdempotencyClaim, LinkSecrets, NewBankLink, Page, PageRequest,
-    RelationshipSaved, SavedRelationship, StatusChange, StoreError,
+    BankLinkStore, Begin, Claim, IdempotencyClaim, LinkSecretStore, LinkSecrets, LinkStatusStore,
+    NewBankLink, Page, PageRequest, RelationshipSaved, SavedRelationship, StatusChange, StoreError,
 };
 use funding_domain::{
     AccessToken, AccountId, AchRelationshipId, BankLinkId, PlaidItemId, ProcessorToken,
@@ -23,7 +23,6 @@ use crate::Store;
 
 #[async_trait]
 impl BankLinkStore for Store {
-    #[tracing::instrument(skip_all, fields(caller = %claim.caller, operation = claim.operation, link_id = %link.link.id))]
     async fn begin_link(
         &self,
         claim: IdempotencyClaim,
@@ -32,12 +31,10 @@ impl BankLinkStore for Store {
         create::begin_link(self, claim, link).await
     }
 
-    #[tracing::instrument(skip_all, fields(link_id = %id))]
     async fn get_link(&self, id: BankLinkId) -> Result<Option<BankLink>, StoreError> {
         read::get_link(self, id).await
     }
 
-    #[tracing::instrument(skip_all, fields(ach_relationship_id = %id))]
     async fn find_link_by_relationship(
         &self,
         id: AchRelationshipId,
@@ -45,7 +42,6 @@ impl BankLinkStore for Store {
         read::find_link_by_relationship(self, id).await
     }
 
-    #[tracing::instrument(skip_all, fields(account_id = %account_id, size = page.size))]
     async fn list_links(
         &self,
         account_id: AccountId,
@@ -54,12 +50,25 @@ impl BankLinkStore for Store {
         read::list_links(self, account_id, page).await
     }
 
-    #[tracing::instrument(skip_all, fields(link_id = %id))]
+    async fn links_to_reconcile(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<BankLink>, StoreError> {
+        reconcile::links_to_reconcile(self, before, limit).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Store::ping(self).await
+    }
+}
+
+#[async_trait]
+impl LinkSecretStore for Store {
     async fn link_secrets(&self, id: BankLinkId) -> Result<LinkSecrets, StoreError> {
         secrets::link_secrets(self, id).await
     }
 
-    #[tracing::instrument(skip_all, fields(link_id = %id))]
     async fn mark_exchange_requested(
         &self,
         fence: &Claim,
@@ -69,7 +78,6 @@ impl BankLinkStore for Store {
         secrets::mark_exchange_requested(self, fence, id, at).await
     }
 
-    #[tracing::instrument(skip_all, fields(link_id = %id, item_id = %item_id))]
     async fn save_exchange(
         &self,
         fence: &Claim,
@@ -80,7 +88,6 @@ impl BankLinkStore for Store {
         secrets::save_exchange(self, fence, id, access_token, item_id).await
     }
 
-    #[tracing::instrument(skip_all, fields(link_id = %id))]
     async fn save_processor_token(
         &self,
         fence: &Claim,
@@ -90,7 +97,13 @@ impl BankLinkStore for Store {
         secrets::save_processor_token(self, fence, id, processor_token).await
     }
 
-    #[tracing::instrument(skip_all, fields(link_id = %id))]
+    async fn forget_tokens(&self, fence: &Claim, id: BankLinkId) -> Result<(), StoreError> {
+        secrets::forget_tokens(self, fence, id).await
+    }
+}
+
+#[async_trait]
+impl LinkStatusStore for Store {
     async fn mark_relationship_requested(
         &self,
         fence: &Claim,
@@ -100,7 +113,6 @@ impl BankLinkStore for Store {
         status::mark_relationship_requested(self, fence, id, at).await
     }
 
-    #[tracing::instrument(skip_all, fields(link_id = %id, ach_relationship_id = %relationship.relationship_id, to = %change.to))]
     async fn save_relationship(
         &self,
         fence: &Claim,
@@ -111,7 +123,6 @@ impl BankLinkStore for Store {
         status::save_relationship(self, fence, id, relationship, change).await
     }
 
-    #[tracing::instrument(skip_all, fields(link_id = %id, failure_code = %failure_code))]
     async fn fail_link(
         &self,
         fence: &Claim,
@@ -123,7 +134,6 @@ impl BankLinkStore for Store {
         status::fail_link(self, fence, id, change, failure_code, remove_item).await
     }
 
-    #[tracing::instrument(skip_all, fields(link_id = %id, from = %change.from, to = %change.to, event_id = change.event_id.as_deref()))]
     async fn change_link_status(
         &self,
         id: BankLinkId,
@@ -131,23 +141,5 @@ impl BankLinkStore for Store {
         remove_item: bool,
     ) -> Result<bool, StoreError> {
         status::change_link_status(self, id, change, remove_item).await
-    }
-
-    #[tracing::instrument(skip_all, fields(link_id = %id))]
-    async fn forget_tokens(&self, fence: &Claim, id: BankLinkId) -> Result<(), StoreError> {
-        secrets::forget_tokens(self, fence, id).await
-    }
-
-    #[tracing::instrument(skip_all, fields(limit = limit))]
-    async fn links_to_reconcile(
-        &self,
-        before: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<Vec<BankLink>, StoreError> {
-        reconcile::links_to_reconcile(self, before, limit).await
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        Store::ping(self).await
     }
 }

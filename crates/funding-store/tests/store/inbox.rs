@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use funding_core::ports::{
-    BankLinkStore as _, CursorStore as _, FundingEntity, FundingEvent, InboxState, InboxStore as _,
-    IncomingEvent, RelationshipSaved,
+    CursorStore as _, FundingEntity, FundingEvent, InboxState, InboxStore as _, IncomingEvent,
+    LinkStatusStore as _, RelationshipSaved,
 };
 use funding_domain::AchRelationshipStatus::{Creating, Queued};
 use funding_domain::{AccountId, AchRelationshipId};

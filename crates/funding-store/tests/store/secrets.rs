@@ -1,7 +1,7 @@
 //! Plaid tokens at rest: they come back as they went in, the database holds only ciphertext bound to
 //! its row and column, and a wrong key or a moved ciphertext reads as `Corrupt` without leaking.
 
-use funding_core::ports::{BankLinkStore as _, StoreError};
+use funding_core::ports::{BankLinkStore as _, LinkSecretStore as _, StoreError};
 use funding_domain::{AccessToken, BankLinkId, PlaidItemId, ProcessorToken};
 use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
 use sea_orm::{ConnectionTrait as _, DatabaseConnection};

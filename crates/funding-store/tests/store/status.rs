@@ -2,7 +2,8 @@
 //! and idempotent per provider event.
 
 use funding_core::ports::{
-    BankLinkStore as _, RelationshipSaved, StatusChange, StoreError, WorkKind, WorkQueue as _,
+    BankLinkStore as _, LinkSecretStore as _, LinkStatusStore as _, RelationshipSaved,
+    StatusChange, StoreError, WorkKind, WorkQueue as _,
 };
 use funding_domain::AchRelationshipId;
 use funding_domain::AchRelationshipStatus::{

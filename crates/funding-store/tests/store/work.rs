@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use funding_core::ports::{
-    BankLinkStore as _, ClaimedWork, NewWork, StoreError, WorkKind, WorkQueue as _,
+    BankLinkStore as _, ClaimedWork, LinkSecretStore as _, NewWork, StoreError, WorkKind,
+    WorkQueue as _,
 };
 use funding_domain::{AccessToken, PlaidItemId, ProcessorToken};
 use funding_store::Store;
