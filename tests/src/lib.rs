@@ -189,15 +189,27 @@ impl TestApp {
         Ok(response.into_inner().bank_link.expect("a bank link"))
     }
 
+    /// The link; an UNAVAILABLE answer (the database busy under the whole suite's load) is asked
+    /// again a few times, as a caller following RetryInfo would.
     pub async fn get_link(&self, id: &str) -> v1::BankLink {
-        self.client
-            .bank_links()
-            .get_bank_link(v1::GetBankLinkRequest { id: id.into() })
-            .await
-            .expect("GetBankLink")
-            .into_inner()
-            .bank_link
-            .expect("a bank link")
+        let mut last = None;
+        for _ in 0..5 {
+            match self
+                .client
+                .bank_links()
+                .get_bank_link(v1::GetBankLinkRequest { id: id.into() })
+                .await
+            {
+                Ok(response) => return response.into_inner().bank_link.expect("a bank link"),
+                Err(status) if status.code() == tonic::Code::Unavailable => {
+                    eprintln!("GetBankLink answered UNAVAILABLE, asking again: {status:?}");
+                    last = Some(status);
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(status) => panic!("GetBankLink: {status:?}"),
+            }
+        }
+        panic!("GetBankLink: {last:?}");
     }
 
     /// Polls the link until it has `status` (bounded; fails with the last status seen).

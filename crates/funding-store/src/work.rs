@@ -212,7 +212,7 @@ impl WorkQueue for Store {
             "UPDATE work_items SET claim_owner = $1, claim_until_ms = {{now_ms}} + $2, \
              generation = generation + 1, attempts = attempts + 1, updated_at_ms = {{now_ms}} \
              WHERE id IN (SELECT c.id FROM work_items AS c WHERE c.kind = $3 AND c.subject_id = $4 \
-             AND c.state = 'pending' \
+             AND c.state = 'pending' AND c.due_at_ms <= {{now_ms}} \
              AND (c.claim_until_ms IS NULL OR c.claim_until_ms <= {{now_ms}}) AND {HEAD_OF_ITS_ORDER} \
              {{skip_locked}}) {RETURNING}"
         );

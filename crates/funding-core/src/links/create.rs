@@ -175,7 +175,8 @@ impl BankLinks {
             .drive_now(WorkKind::LinkCreate, link.id.as_uuid())
             .await?;
         let link = match attempt {
-            // A worker (or a concurrent repeat) holds the work: wait briefly for its attempt.
+            // A worker or a concurrent repeat holds the work, or it waits for its retry: wait
+            // briefly for it to get on.
             None => self.wait_while_creating(link.id).await?,
             Some(_) => self.load(link.id).await?,
         };
@@ -191,10 +192,10 @@ impl BankLinks {
         }
     }
 
-    /// The link once it is no longer CREATING, or as it stands after a few seconds.
+    /// The link once it is no longer CREATING, or as it stands after two seconds.
     async fn wait_while_creating(&self, id: BankLinkId) -> Result<BankLink, CoreError> {
         const PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
-        const TRIES: u32 = 100;
+        const TRIES: u32 = 40;
         let mut link = self.load(id).await?;
         for _ in 0..TRIES {
             if !link.is_creating() {

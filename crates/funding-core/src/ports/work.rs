@@ -135,8 +135,9 @@ pub trait WorkQueue: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<ClaimedWork>, StoreError>;
 
-    /// Claims the pending work of `kind` for `subject_id` now, due or not (the request's fast path),
-    /// if nobody holds it and no older work of its ordering key is pending. `None` otherwise.
+    /// Claims the pending work of `kind` for `subject_id` for the request's fast path, if it is due
+    /// (a caller's repeat does not cut a retry's backoff short), nobody holds it, and no older work
+    /// of its ordering key is pending. `None` otherwise.
     async fn claim(
         &self,
         kind: WorkKind,

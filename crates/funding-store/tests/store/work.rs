@@ -235,6 +235,14 @@ async fn retried_work_is_due_after_its_delay_with_its_error(db: &TestDb) {
         "the claim was given back"
     );
     assert!(due(&store, "b").await.is_empty(), "not due yet");
+    assert!(
+        store
+            .claim(WorkKind::LinkCreate, link.id.as_uuid(), "caller", LEASE)
+            .await
+            .unwrap()
+            .is_none(),
+        "a caller's repeat (the fast path) does not cut the backoff short"
+    );
     let stats = store.stats().await.unwrap();
     assert_eq!(stats.pending, vec![(WorkKind::LinkCreate, 1)]);
 
@@ -321,7 +329,7 @@ async fn one_piece_of_work_per_ordering_key_at_a_time(db: &TestDb) {
     // Given back for later, the older is still pending: the newer still waits.
     assert!(
         store
-            .retry_later(&older_claim, Duration::from_secs(60), "later")
+            .retry_later(&older_claim, Duration::from_millis(300), "later")
             .await
             .unwrap()
     );
@@ -334,7 +342,8 @@ async fn one_piece_of_work_per_ordering_key_at_a_time(db: &TestDb) {
             .is_none()
     );
 
-    // The fast path takes the older now (due or not), and once it is finished the newer is next.
+    // Once the older is due again the fast path takes it, and once it is finished the newer is next.
+    tokio::time::sleep(Duration::from_millis(400)).await;
     let older_again = store
         .claim(WorkKind::LinkCreate, older.subject_id, "a", LEASE)
         .await
@@ -415,7 +424,7 @@ async fn enqueue_leaves_pending_work_alone_and_re_arms_ended_work(db: &TestDb) {
 
     assert!(
         store
-            .retry_later(&held.claim, Duration::from_secs(60), "boom")
+            .retry_later(&held.claim, Duration::from_millis(300), "boom")
             .await
             .unwrap()
     );
@@ -424,6 +433,7 @@ async fn enqueue_leaves_pending_work_alone_and_re_arms_ended_work(db: &TestDb) {
         due(&store, "b").await.is_empty(),
         "a repeat does not make pending work due early"
     );
+    tokio::time::sleep(Duration::from_millis(400)).await;
 
     let held = store
         .claim(new.kind, new.subject_id, "a", LEASE)
