@@ -12,6 +12,10 @@ sandbox:
 test:
     cargo test --workspace
 
+# The crash tests: real fundingd processes SIGKILLed and SIGSTOPped (FUNDING_CHAOS_SEED=N replays a run).
+crash:
+    cargo test -p funding-tests --test crash -- --nocapture
+
 # Lint: clippy with warnings as errors, and the format check.
 lint:
     cargo clippy --workspace --all-targets -- -D warnings

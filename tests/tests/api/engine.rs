@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use funding_client::v1::{self, BankLinkStatus};
 use funding_sandbox::{Fault, FaultMode, Host, Method};
-use funding_tests::{AppOptions, TestApp, error_reason};
+use funding_tests::{AppOptions, Backend, TestApp, error_reason};
 
 /// The relationships the emulator made for `account_id`, as its own event log shows them.
 fn relationships_at_alpaca(app: &TestApp, account_id: &str) -> BTreeSet<String> {
@@ -25,10 +25,12 @@ fn relationships_path(account_id: &str) -> String {
     format!("/v1/accounts/{account_id}/ach_relationships")
 }
 
-#[tokio::test]
-async fn an_alpaca_call_slower_than_the_claims_lease_keeps_its_claim_and_is_sent_once() {
+async fn an_alpaca_call_slower_than_the_claims_lease_keeps_its_claim_and_is_sent_once(
+    backend: Backend,
+) {
     // Claims last 600 ms here; Alpaca takes 2 s to answer the create.
     let app = TestApp::spawn_with(AppOptions {
+        backend,
         resume: true,
         ..AppOptions::default()
     })
@@ -52,9 +54,9 @@ async fn an_alpaca_call_slower_than_the_claims_lease_keeps_its_claim_and_is_sent
     app.stop().await;
 }
 
-#[tokio::test]
-async fn an_after_effect_500_on_the_relationship_create_is_settled_by_adoption() {
+async fn an_after_effect_500_on_the_relationship_create_is_settled_by_adoption(backend: Backend) {
     let app = TestApp::spawn_with(AppOptions {
+        backend,
         resume: true,
         ..AppOptions::default()
     })
@@ -83,9 +85,11 @@ async fn an_after_effect_500_on_the_relationship_create_is_settled_by_adoption()
     app.stop().await;
 }
 
-#[tokio::test]
-async fn two_links_for_one_account_at_once_get_one_relationship_and_alpacas_refusal() {
+async fn two_links_for_one_account_at_once_get_one_relationship_and_alpacas_refusal(
+    backend: Backend,
+) {
     let app = TestApp::spawn_with(AppOptions {
+        backend,
         resume: true,
         ..AppOptions::default()
     })
@@ -134,9 +138,14 @@ async fn two_links_for_one_account_at_once_get_one_relationship_and_alpacas_refu
     app.stop().await;
 }
 
-#[tokio::test]
-async fn an_exchange_with_an_unknown_outcome_is_not_repeated_and_the_link_says_to_link_again() {
-    let app = TestApp::spawn().await;
+async fn an_exchange_with_an_unknown_outcome_is_not_repeated_and_the_link_says_to_link_again(
+    backend: Backend,
+) {
+    let app = TestApp::spawn_with(AppOptions {
+        backend,
+        ..AppOptions::default()
+    })
+    .await;
     let request = app.create_request().await;
     app.sandbox.inject_fault(
         Fault::new(Host::Plaid, "/item/public_token/exchange", 500).mode(FaultMode::AfterEffect),
@@ -163,9 +172,9 @@ async fn an_exchange_with_an_unknown_outcome_is_not_repeated_and_the_link_says_t
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_link_that_fails_after_the_exchange_removes_its_plaid_item() {
+async fn a_link_that_fails_after_the_exchange_removes_its_plaid_item(backend: Backend) {
     let app = TestApp::spawn_with(AppOptions {
+        backend,
         resume: true,
         ..AppOptions::default()
     })
@@ -181,9 +190,12 @@ async fn a_link_that_fails_after_the_exchange_removes_its_plaid_item() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_deleted_link_removes_its_plaid_item() {
-    let app = TestApp::spawn().await;
+async fn a_deleted_link_removes_its_plaid_item(backend: Backend) {
+    let app = TestApp::spawn_with(AppOptions {
+        backend,
+        ..AppOptions::default()
+    })
+    .await;
     let link = app.create_link(app.create_request().await).await.unwrap();
     app.wait_for_link_status(&link.id, BankLinkStatus::Approved)
         .await;
@@ -200,9 +212,11 @@ async fn a_deleted_link_removes_its_plaid_item() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn thirty_links_refused_on_every_attempt_do_not_delay_a_healthy_one_and_end_failed() {
+async fn thirty_links_refused_on_every_attempt_do_not_delay_a_healthy_one_and_end_failed(
+    backend: Backend,
+) {
     let app = TestApp::spawn_with(AppOptions {
+        backend,
         resume: true,
         ..AppOptions::default()
     })
@@ -235,9 +249,11 @@ async fn thirty_links_refused_on_every_attempt_do_not_delay_a_healthy_one_and_en
     app.stop().await;
 }
 
-#[tokio::test]
-async fn an_approved_event_that_outruns_the_creates_answer_is_applied_once_the_link_is_stored() {
+async fn an_approved_event_that_outruns_the_creates_answer_is_applied_once_the_link_is_stored(
+    backend: Backend,
+) {
     let app = TestApp::spawn_with(AppOptions {
+        backend,
         relationship_approval_delay_ms: 20,
         ..AppOptions::default()
     })
@@ -308,3 +324,33 @@ async fn wait_for_calls(app: &TestApp, method: &str, path: &str, count: usize) {
     }
     panic!("{method} {path} was never called {count} times");
 }
+
+/// Each test on SQLite and on PostgreSQL.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$name(super::Backend::Sqlite).await;
+                }
+
+                #[tokio::test]
+                async fn postgres() {
+                    super::$name(super::Backend::Postgres).await;
+                }
+            }
+        )*
+    };
+}
+
+on_both_backends!(
+    an_alpaca_call_slower_than_the_claims_lease_keeps_its_claim_and_is_sent_once,
+    an_after_effect_500_on_the_relationship_create_is_settled_by_adoption,
+    two_links_for_one_account_at_once_get_one_relationship_and_alpacas_refusal,
+    an_exchange_with_an_unknown_outcome_is_not_repeated_and_the_link_says_to_link_again,
+    a_link_that_fails_after_the_exchange_removes_its_plaid_item,
+    a_deleted_link_removes_its_plaid_item,
+    thirty_links_refused_on_every_attempt_do_not_delay_a_healthy_one_and_end_failed,
+    an_approved_event_that_outruns_the_creates_answer_is_applied_once_the_link_is_stored,
+);

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use funding_client::v1::BankLinkStatus;
-use funding_tests::TestApp;
+use funding_tests::{AppOptions, Backend, TestApp};
 
 #[tokio::test]
 async fn replayed_late_and_unknown_events_change_nothing() {
@@ -62,9 +62,12 @@ async fn eventually(app: &TestApp, sql_condition: &str, table: &str) {
     panic!("never: {table} where {sql_condition}");
 }
 
-#[tokio::test]
-async fn an_unreadable_event_is_kept_raw_and_the_events_after_it_are_applied() {
-    let app = TestApp::spawn().await;
+async fn an_unreadable_event_is_kept_raw_and_the_events_after_it_are_applied(backend: Backend) {
+    let app = TestApp::spawn_with(AppOptions {
+        backend,
+        ..AppOptions::default()
+    })
+    .await;
     let link = app.create_link(app.create_request().await).await.unwrap();
     app.wait_for_link_status(&link.id, BankLinkStatus::Approved)
         .await;
@@ -91,9 +94,14 @@ async fn an_unreadable_event_is_kept_raw_and_the_events_after_it_are_applied() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn an_event_that_fails_to_apply_is_parked_with_its_error_and_later_events_still_flow() {
-    let app = TestApp::spawn().await;
+async fn an_event_that_fails_to_apply_is_parked_with_its_error_and_later_events_still_flow(
+    backend: Backend,
+) {
+    let app = TestApp::spawn_with(AppOptions {
+        backend,
+        ..AppOptions::default()
+    })
+    .await;
     let broken = app.create_link(app.create_request().await).await.unwrap();
     let healthy = app.create_link(app.create_request().await).await.unwrap();
     app.wait_for_link_status(&broken.id, BankLinkStatus::Approved)
@@ -150,9 +158,12 @@ async fn an_event_that_fails_to_apply_is_parked_with_its_error_and_later_events_
     app.stop().await;
 }
 
-#[tokio::test]
-async fn the_reconciler_moves_a_link_whose_events_never_arrive() {
-    let app = TestApp::spawn().await;
+async fn the_reconciler_moves_a_link_whose_events_never_arrive(backend: Backend) {
+    let app = TestApp::spawn_with(AppOptions {
+        backend,
+        ..AppOptions::default()
+    })
+    .await;
     // The event stream is down for the whole test.
     app.sandbox.inject_fault(
         funding_sandbox::Fault::new(funding_sandbox::Host::Alpaca, "/v2/events", 500)
@@ -173,3 +184,28 @@ async fn the_reconciler_moves_a_link_whose_events_never_arrive() {
     );
     app.stop().await;
 }
+
+/// Each test on SQLite and on PostgreSQL.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$name(super::Backend::Sqlite).await;
+                }
+
+                #[tokio::test]
+                async fn postgres() {
+                    super::$name(super::Backend::Postgres).await;
+                }
+            }
+        )*
+    };
+}
+
+on_both_backends!(
+    an_unreadable_event_is_kept_raw_and_the_events_after_it_are_applied,
+    an_event_that_fails_to_apply_is_parked_with_its_error_and_later_events_still_flow,
+    the_reconciler_moves_a_link_whose_events_never_arrive,
+);
