@@ -14,16 +14,9 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 
-target_dir="${CARGO_TARGET_DIR:-target}"
-case "$target_dir" in
-    /*) ;;
-    *) target_dir="$repo/$target_dir" ;;
-esac
-bin="${FUNDINGD_BIN:-$target_dir/debug/fundingd}"
-case "$bin" in
-    /*) ;;
-    *) bin="$repo/$bin" ;;
-esac
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+bin="$(resolve_binary fundingd "${FUNDINGD_BIN:-}")"
 if [[ ! -x "$bin" ]]; then
     echo "run.sh: no fundingd binary at $bin; build it with 'cargo build -p fundingd' or set FUNDINGD_BIN" >&2
     exit 2
@@ -32,39 +25,14 @@ fi
 log() { echo "run.sh: $*" >&2; }
 
 # --- the virtualenv -------------------------------------------------------------------------------
-venv="${FUNDING_PY_VENV:-${TMPDIR:-/tmp}/funding-py-venv}"
-python_for_venv="${PYTHON:-python3}"
-requirements="$here/requirements.txt"
-# The stamp is written last, so a venv whose install was interrupted is rebuilt.
-stamp="$venv/.funding-requirements.sha256"
-want_stamp="$(sha256sum "$requirements" | cut -d' ' -f1)"
-if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want_stamp" ]]; then
-    log "reusing the virtualenv at $venv"
-else
-    log "creating the virtualenv at $venv"
-    rm -rf "$venv"
-    "$python_for_venv" -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
-    "$venv/bin/python" -m pip check >/dev/null
-    echo "$want_stamp" >"$stamp"
-fi
-py="$venv/bin/python"
+ensure_venv "${FUNDING_PY_VENV:-${TMPDIR:-/tmp}/funding-py-venv}" "$here/requirements.txt"
 
 # --- the temporary directory and the cleanup ------------------------------------------------------
 work="$(mktemp -d "${TMPDIR:-/tmp}/funding-py-e2e.XXXXXX")"
 server_pid=""
 cleanup() {
     local status=$?
-    if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        # Give it a bounded time to drain, then force it.
-        for _ in $(seq 1 50); do
-            kill -0 "$server_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
+    stop_process "$server_pid"
     if [[ $status -ne 0 && -f "$work/server.log" ]]; then
         echo "----- fundingd log ($work/server.log) -----" >&2
         cat "$work/server.log" >&2
@@ -88,14 +56,6 @@ mkdir -p "$gen"
 )
 
 # --- the server -----------------------------------------------------------------------------------
-free_port() {
-    "$py" -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()'
-}
-
 # start_server ADDR: starts fundingd in its own working directory (its SQLite database and key land in
 # ./var there); sets server_pid. A single subshell that execs, so $! is the server itself.
 start_server() {

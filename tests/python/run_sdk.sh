@@ -16,16 +16,9 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 
-target_dir="${CARGO_TARGET_DIR:-target}"
-case "$target_dir" in
-    /*) ;;
-    *) target_dir="$repo/$target_dir" ;;
-esac
-bin="${FUNDING_SANDBOX_BIN:-$target_dir/debug/funding-sandbox}"
-case "$bin" in
-    /*) ;;
-    *) bin="$repo/$bin" ;;
-esac
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+bin="$(resolve_binary funding-sandbox "${FUNDING_SANDBOX_BIN:-}")"
 if [[ ! -x "$bin" ]]; then
     echo "run_sdk.sh: no funding-sandbox binary at $bin; build it with 'cargo build -p funding-sandbox' or set FUNDING_SANDBOX_BIN" >&2
     exit 2
@@ -34,39 +27,13 @@ fi
 log() { echo "run_sdk.sh: $*" >&2; }
 
 # --- the virtualenv -------------------------------------------------------------------------------
-venv="${FUNDING_SDK_VENV:-${TMPDIR:-/tmp}/funding-sdk-venv}"
-python_for_venv="${PYTHON:-python3}"
-requirements="$here/sdk-requirements.txt"
-# The stamp is written last, so a venv whose install was interrupted is rebuilt.
-stamp="$venv/.funding-sdk-requirements.sha256"
-want_stamp="$(sha256sum "$requirements" | cut -d' ' -f1)"
-if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want_stamp" ]]; then
-    log "reusing the virtualenv at $venv"
-else
-    log "creating the virtualenv at $venv"
-    rm -rf "$venv"
-    "$python_for_venv" -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
-    "$venv/bin/python" -m pip check >/dev/null
-    echo "$want_stamp" >"$stamp"
-fi
-py="$venv/bin/python"
+ensure_venv "${FUNDING_SDK_VENV:-${TMPDIR:-/tmp}/funding-sdk-venv}" "$here/sdk-requirements.txt"
 
 # --- the temporary directory and the cleanup ------------------------------------------------------
 work="$(mktemp -d "${TMPDIR:-/tmp}/funding-sdk.XXXXXX")"
 sandbox_pid=""
 stop_sandbox() {
-    if [[ -n "$sandbox_pid" ]] && kill -0 "$sandbox_pid" 2>/dev/null; then
-        kill -TERM "$sandbox_pid" 2>/dev/null || true
-        for _ in $(seq 1 50); do
-            kill -0 "$sandbox_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$sandbox_pid" 2>/dev/null || true
-    fi
-    if [[ -n "$sandbox_pid" ]]; then
-        wait "$sandbox_pid" 2>/dev/null || true
-    fi
+    stop_process "$sandbox_pid"
     sandbox_pid=""
 }
 cleanup() {
@@ -85,14 +52,6 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # --- the emulator ---------------------------------------------------------------------------------
-free_port() {
-    "$py" -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()'
-}
-
 # start_sandbox PLAID_ADDR ALPACA_ADDR: sets sandbox_pid. A single subshell that execs, so $! is the
 # emulator itself. Delays are short (the test polls), but long enough to see QUEUED first.
 start_sandbox() {

@@ -81,20 +81,7 @@ impl TestApp {
                 None,
             ),
             Backend::Postgres => {
-                let name = format!("funding_e2e_{}", uuid::Uuid::new_v4().simple());
-                let admin = Database::connect(postgres_admin_url())
-                    .await
-                    .expect("PostgreSQL must run on 127.0.0.1:5432 (pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start)");
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                    .await
-                    .unwrap();
-                let _ = admin.close().await;
-                let base = postgres_admin_url();
-                let url = match base.rfind('/') {
-                    Some(slash) => format!("{}/{name}", &base[..slash]),
-                    None => base,
-                };
+                let (name, url) = create_postgres_database("funding_e2e").await;
                 (url, Some(name))
             }
         };
@@ -212,6 +199,21 @@ impl TestApp {
         panic!("GetBankLink: {last:?}");
     }
 
+    /// The account's links, oldest first (one page of 100).
+    pub async fn list_links(&self, account_id: &str) -> Vec<v1::BankLink> {
+        self.client
+            .bank_links()
+            .list_bank_links(v1::ListBankLinksRequest {
+                account_id: account_id.into(),
+                page_size: 100,
+                page_token: String::new(),
+            })
+            .await
+            .expect("ListBankLinks")
+            .into_inner()
+            .bank_links
+    }
+
     /// Polls the link until it has `status` (bounded; fails with the last status seen).
     pub async fn wait_for_link_status(&self, id: &str, status: v1::BankLinkStatus) -> v1::BankLink {
         let mut last = None;
@@ -281,13 +283,69 @@ impl TestApp {
     }
 }
 
-async fn drop_postgres_database(name: &str) {
+/// A new, empty PostgreSQL database on the suites' server, named `<prefix>_<uuid>`: its name and URL.
+pub async fn create_postgres_database(prefix: &str) -> (String, String) {
+    let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+    let admin = Database::connect(postgres_admin_url())
+        .await
+        .expect("PostgreSQL must run on 127.0.0.1:5432 (pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start)");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    let _ = admin.close().await;
+    let base = postgres_admin_url();
+    let url = match base.rfind('/') {
+        Some(slash) => format!("{}/{name}", &base[..slash]),
+        None => base,
+    };
+    (name, url)
+}
+
+/// Drops a database [`create_postgres_database`] made (connections and all).
+pub async fn drop_postgres_database(name: &str) {
     if let Ok(admin) = Database::connect(postgres_admin_url()).await {
         let _ = admin
             .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .await;
         let _ = admin.close().await;
     }
+}
+
+/// The relationships the emulator made for `account_id`, as its own event log shows them.
+pub fn relationships_at_alpaca(
+    sandbox: &SandboxControl,
+    account_id: &str,
+) -> std::collections::BTreeSet<String> {
+    sandbox
+        .funding_events()
+        .into_iter()
+        .filter(|event| {
+            event["entity_type"] == "BankRelationship" && event["account_id"] == account_id
+        })
+        .filter_map(|event| event["entity_id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Generates, for each named `async fn(Backend)`, a module with a test on SQLite and one on
+/// PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$name($crate::Backend::Sqlite).await;
+                }
+
+                #[tokio::test]
+                async fn postgres() {
+                    super::$name($crate::Backend::Postgres).await;
+                }
+            }
+        )*
+    };
 }
 
 /// `ErrorInfo.reason` of an error status.

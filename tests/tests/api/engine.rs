@@ -2,24 +2,11 @@
 //! unknown outcomes, one Alpaca create per account at a time, the single-use public token, bounded
 //! retries that end visibly without holding up healthy work, and events that outrun the create.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use funding_client::v1::{self, BankLinkStatus};
 use funding_sandbox::{Fault, FaultMode, Host, Method};
-use funding_tests::{AppOptions, Backend, TestApp, error_reason};
-
-/// The relationships the emulator made for `account_id`, as its own event log shows them.
-fn relationships_at_alpaca(app: &TestApp, account_id: &str) -> BTreeSet<String> {
-    app.sandbox
-        .funding_events()
-        .into_iter()
-        .filter(|event| {
-            event["entity_type"] == "BankRelationship" && event["account_id"] == account_id
-        })
-        .filter_map(|event| event["entity_id"].as_str().map(str::to_owned))
-        .collect()
-}
+use funding_tests::{AppOptions, Backend, TestApp, error_reason, relationships_at_alpaca};
 
 fn relationships_path(account_id: &str) -> String {
     format!("/v1/accounts/{account_id}/ach_relationships")
@@ -50,7 +37,10 @@ async fn an_alpaca_call_slower_than_the_claims_lease_keeps_its_claim_and_is_sent
     // Give a worker that wrongly took the work over every chance to send a second create.
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(app.provider_calls("POST", &path), 1, "no second POST");
-    assert_eq!(relationships_at_alpaca(&app, &request.account_id).len(), 1);
+    assert_eq!(
+        relationships_at_alpaca(&app.sandbox, &request.account_id).len(),
+        1
+    );
     app.stop().await;
 }
 
@@ -75,7 +65,7 @@ async fn an_after_effect_500_on_the_relationship_create_is_settled_by_adoption(b
     let link = app
         .wait_for_link_status(&listed[0].id, BankLinkStatus::Approved)
         .await;
-    let made = relationships_at_alpaca(&app, &request.account_id);
+    let made = relationships_at_alpaca(&app.sandbox, &request.account_id);
     assert_eq!(made.len(), 1, "one relationship at Alpaca");
     assert!(
         made.contains(&link.ach_relationship_id),
@@ -132,7 +122,7 @@ async fn two_links_for_one_account_at_once_get_one_relationship_and_alpacas_refu
         failed[0].ach_relationship_id.is_empty(),
         "it holds no relationship"
     );
-    let made = relationships_at_alpaca(&app, &first.account_id);
+    let made = relationships_at_alpaca(&app.sandbox, &first.account_id);
     assert_eq!(made.len(), 1);
     assert!(made.contains(&approved[0].ach_relationship_id));
     app.stop().await;
@@ -280,17 +270,7 @@ async fn an_approved_event_that_outruns_the_creates_answer_is_applied_once_the_l
 }
 
 async fn list(app: &TestApp, account_id: &str) -> Vec<v1::BankLink> {
-    app.client
-        .bank_links()
-        .list_bank_links(v1::ListBankLinksRequest {
-            account_id: account_id.into(),
-            page_size: 50,
-            page_token: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .bank_links
+    app.list_links(account_id).await
 }
 
 /// The account's links once `count` of them are neither CREATING nor QUEUED (bounded).
@@ -325,26 +305,7 @@ async fn wait_for_calls(app: &TestApp, method: &str, path: &str, count: usize) {
     panic!("{method} {path} was never called {count} times");
 }
 
-/// Each test on SQLite and on PostgreSQL.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test]
-                async fn sqlite() {
-                    super::$name(super::Backend::Sqlite).await;
-                }
-
-                #[tokio::test]
-                async fn postgres() {
-                    super::$name(super::Backend::Postgres).await;
-                }
-            }
-        )*
-    };
-}
-
-on_both_backends!(
+funding_tests::on_both_backends!(
     an_alpaca_call_slower_than_the_claims_lease_keeps_its_claim_and_is_sent_once,
     an_after_effect_500_on_the_relationship_create_is_settled_by_adoption,
     two_links_for_one_account_at_once_get_one_relationship_and_alpacas_refusal,

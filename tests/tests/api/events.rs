@@ -185,26 +185,7 @@ async fn the_reconciler_moves_a_link_whose_events_never_arrive(backend: Backend)
     app.stop().await;
 }
 
-/// Each test on SQLite and on PostgreSQL.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test]
-                async fn sqlite() {
-                    super::$name(super::Backend::Sqlite).await;
-                }
-
-                #[tokio::test]
-                async fn postgres() {
-                    super::$name(super::Backend::Postgres).await;
-                }
-            }
-        )*
-    };
-}
-
-on_both_backends!(
+funding_tests::on_both_backends!(
     an_unreadable_event_is_kept_raw_and_the_events_after_it_are_applied,
     an_event_that_fails_to_apply_is_parked_with_its_error_and_later_events_still_flow,
     the_reconciler_moves_a_link_whose_events_never_arrive,

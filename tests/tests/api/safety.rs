@@ -7,7 +7,6 @@
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 
-use funding_tests::postgres_admin_url;
 use fundingd::settings::{AlpacaSettings, PlaidSettings};
 use fundingd::{Application, Settings};
 use sea_orm::{ConnectionTrait, Database, Statement};
@@ -22,20 +21,7 @@ struct FreshPostgres {
 
 impl FreshPostgres {
     async fn create() -> Self {
-        let name = format!("funding_safety_{}", uuid::Uuid::new_v4().simple());
-        let admin = Database::connect(postgres_admin_url())
-            .await
-            .expect("PostgreSQL must run on 127.0.0.1:5432");
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap();
-        let _ = admin.close().await;
-        let base = postgres_admin_url();
-        let url = match base.rfind('/') {
-            Some(slash) => format!("{}/{name}", &base[..slash]),
-            None => base,
-        };
+        let (name, url) = funding_tests::create_postgres_database("funding_safety").await;
         Self { name, url }
     }
 
@@ -55,14 +41,7 @@ impl FreshPostgres {
     }
 
     async fn drop(self) {
-        let admin = Database::connect(postgres_admin_url()).await.unwrap();
-        let _ = admin
-            .execute_unprepared(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .await;
-        let _ = admin.close().await;
+        funding_tests::drop_postgres_database(&self.name).await;
     }
 }
 

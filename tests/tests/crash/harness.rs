@@ -10,7 +10,7 @@ use std::time::Duration;
 use funding_client::FundingClient;
 use funding_client::v1;
 use funding_sandbox::{SandboxConfig, SandboxControl, SandboxHandle};
-use funding_tests::{Backend, postgres_admin_url};
+use funding_tests::Backend;
 use sea_orm::{ConnectionTrait, Database};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_fundingd-under-test");
@@ -75,16 +75,8 @@ impl Cluster {
                 None,
             ),
             Backend::Postgres => {
-                let name = format!("funding_crash_{}", uuid::Uuid::new_v4().simple());
-                let admin = Database::connect(postgres_admin_url()).await.unwrap();
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                    .await
-                    .unwrap();
-                let _ = admin.close().await;
-                let base = postgres_admin_url();
-                let slash = base.rfind('/').unwrap();
-                (format!("{}/{name}", &base[..slash]), Some(name))
+                let (name, url) = funding_tests::create_postgres_database("funding_crash").await;
+                (url, Some(name))
             }
         };
         Self {
@@ -150,14 +142,7 @@ secret = "crash-test-secret"
 
     /// The relationships the emulator made for `account_id`, from its own event log.
     pub fn relationships_at_alpaca(&self, account_id: &str) -> BTreeSet<String> {
-        self.control
-            .funding_events()
-            .into_iter()
-            .filter(|event| {
-                event["entity_type"] == "BankRelationship" && event["account_id"] == account_id
-            })
-            .filter_map(|event| event["entity_id"].as_str().map(str::to_owned))
-            .collect()
+        funding_tests::relationships_at_alpaca(&self.control, account_id)
     }
 
     /// A public token and its checking account.
@@ -185,13 +170,8 @@ secret = "crash-test-secret"
 
     pub async fn stop(self) {
         self.emulator.shutdown().await;
-        if let Some(name) = self.postgres_db
-            && let Ok(admin) = Database::connect(postgres_admin_url()).await
-        {
-            let _ = admin
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await;
-            let _ = admin.close().await;
+        if let Some(name) = self.postgres_db {
+            funding_tests::drop_postgres_database(&name).await;
         }
     }
 }

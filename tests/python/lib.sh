@@ -1,0 +1,63 @@
+# Shared by run.sh and run_sdk.sh (sourced, not run): where a built binary is, a virtualenv made
+# from a pinned requirements file and reused while it matches, free ports, and stopping a process.
+
+# resolve_binary NAME [OVERRIDE]: the absolute path of OVERRIDE, or of NAME in
+# ${CARGO_TARGET_DIR:-target}/debug (relative paths are taken from the repository root, $repo).
+resolve_binary() {
+    local name="$1" override="${2:-}"
+    local target_dir="${CARGO_TARGET_DIR:-target}"
+    case "$target_dir" in
+        /*) ;;
+        *) target_dir="$repo/$target_dir" ;;
+    esac
+    local bin="${override:-$target_dir/debug/$name}"
+    case "$bin" in
+        /*) ;;
+        *) bin="$repo/$bin" ;;
+    esac
+    echo "$bin"
+}
+
+# ensure_venv VENV REQUIREMENTS: makes VENV from REQUIREMENTS unless it was completely installed
+# from that very file (a stamp written last says so), and sets $py to its python.
+ensure_venv() {
+    local venv="$1" requirements="$2"
+    local stamp="$venv/.funding-requirements.sha256"
+    local want_stamp
+    want_stamp="$(sha256sum "$requirements" | cut -d' ' -f1)"
+    if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want_stamp" ]]; then
+        log "reusing the virtualenv at $venv"
+    else
+        log "creating the virtualenv at $venv"
+        rm -rf "$venv"
+        "${PYTHON:-python3}" -m venv "$venv"
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+        "$venv/bin/python" -m pip check >/dev/null
+        echo "$want_stamp" >"$stamp"
+    fi
+    py="$venv/bin/python"
+}
+
+# free_port: a port free on 127.0.0.1 right now (probed, then released: another process may take it).
+free_port() {
+    "$py" -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()'
+}
+
+# stop_process PID: SIGTERM, a bounded wait to drain, then SIGKILL; reaps it.
+stop_process() {
+    local pid="$1"
+    [[ -n "$pid" ]] || return 0
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for _ in $(seq 1 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+}
