@@ -30,7 +30,7 @@ pub struct AppOptions {
     pub relationship_approval_delay_ms: u64,
     pub clients: Vec<ClientSettings>,
     pub token: Option<String>,
-    /// Run the resumer often, with short leases.
+    /// Short work claims (600 ms), so that work left by a failed attempt is taken up again quickly.
     pub resume: bool,
     /// Serve `/metrics` on a free port.
     pub metrics: bool,

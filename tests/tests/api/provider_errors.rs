@@ -233,7 +233,7 @@ async fn a_dropped_answer_from_alpaca_is_looked_up_not_resent() {
 }
 
 #[tokio::test]
-async fn the_resumer_finishes_a_link_left_half_made_by_an_outage() {
+async fn the_engine_finishes_a_link_left_half_made_by_an_outage() {
     let app = TestApp::spawn_with(AppOptions {
         resume: true,
         ..AppOptions::default()
@@ -264,7 +264,7 @@ async fn the_resumer_finishes_a_link_left_half_made_by_an_outage() {
         link.status(),
         BankLinkStatus::Creating | BankLinkStatus::Queued | BankLinkStatus::Approved
     ));
-    // Nobody repeats the request: the resumer takes the stored link on once its lease runs out.
+    // Nobody repeats the request: the engine retries the stored work after its backoff.
     app.wait_for_link_status(&link.id, BankLinkStatus::Approved)
         .await;
     assert_eq!(app.provider_calls("POST", "/item/public_token/exchange"), 1);

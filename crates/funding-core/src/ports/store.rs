@@ -96,7 +96,8 @@ pub struct StatusChange {
     pub from: AchRelationshipStatus,
     pub to: AchRelationshipStatus,
     pub reason: Option<String>,
-    /// Where the change came from: `api`, `alpaca:create`, `alpaca:event`, `resumer`.
+    /// Where the change came from: `api:delete`, `alpaca:create`, `alpaca:lookup`, `alpaca:event`,
+    /// `reconciler`, `<provider>:error`, `engine:gave_up`.
     pub source: String,
     /// The provider event that reported it (Alpaca's ULID), when one did. Unique per link in the
     /// history: an event applied twice is a no-op.
