@@ -29,9 +29,12 @@ pub enum ConfigError {
     HttpClient(String),
 }
 
-/// Alpaca's Broker API over HTTP: the [`Broker`](funding_core::ports::Broker) port, plus the transfer
-/// calls ([`create_transfer`](Self::create_transfer), [`list_transfers`](Self::list_transfers),
-/// [`cancel_transfer`](Self::cancel_transfer)).
+/// Alpaca's Broker API over HTTP: the [`Broker`](funding_core::ports::Broker) port, plus the
+/// Alpaca-shaped transfer calls it is built on ([`create_transfer`](Self::create_transfer),
+/// [`list_transfers`](Self::list_transfers) (one page), [`list_all_transfers`](Self::list_all_transfers),
+/// [`cancel_transfer`](Self::cancel_transfer), [`withdrawable_cash`](Self::withdrawable_cash)).
+/// The inherent calls shadow the port's methods of the same names on an `AlpacaClient`: call the
+/// port through `dyn Broker` (or `Broker::create_transfer(&client, …)`).
 ///
 /// Retries: GET and DELETE are retried on 429, 5xx and transport failures. A POST creates something
 /// and Alpaca takes no idempotency key, so it is retried only when Alpaca certainly did not process

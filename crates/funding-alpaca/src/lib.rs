@@ -2,8 +2,11 @@
 //! [`Broker`](funding_core::ports::Broker) port over HTTP (reqwest with rustls).
 //!
 //! - ACH relationships: create with a Plaid processor token, list, delete.
-//! - Transfers (ahead of their port): [`AlpacaClient::create_transfer`],
-//!   [`AlpacaClient::list_transfers`], [`AlpacaClient::cancel_transfer`].
+//! - Transfers: create, list (every page, oldest first), look up by id, cancel; and the trading
+//!   account's `cash_withdrawable`. The port's methods are built on the inherent
+//!   [`AlpacaClient::create_transfer`], [`AlpacaClient::list_transfers`] (one page),
+//!   [`AlpacaClient::list_all_transfers`], [`AlpacaClient::cancel_transfer`] and
+//!   [`AlpacaClient::withdrawable_cash`].
 //! - The funding event stream, `/v2/events/funding/status` (SSE), resumable and self-reconnecting.
 //!
 //! Every request carries HTTP Basic auth. Errors are [`ProviderError`](funding_core::ports::ProviderError)s
@@ -18,9 +21,12 @@ mod events;
 mod http;
 mod redact;
 mod relationships;
+mod trading;
 mod transfers;
 mod wire;
 
 pub use client::{AlpacaClient, ConfigError};
 pub use config::{AlpacaConfig, PRODUCTION_BASE_URL, RetryPolicy, SANDBOX_BASE_URL, StreamPolicy};
-pub use transfers::{NewAchTransfer, Transfer, TransferDirection, TransferQuery, TransferType};
+pub use transfers::{
+    NewAchTransfer, TRANSFER_PAGE_SIZE, Transfer, TransferDirection, TransferQuery, TransferType,
+};

@@ -2,7 +2,9 @@
 //! `{transfer_type: "ach", relationship_id, amount, direction}` and never `timing` (deprecated by
 //! Alpaca although the 2022 spec requires it). The response [`Transfer`] keeps every field of
 //! Alpaca's object, with `Option` wherever Alpaca has been seen to leave one out.
+//! [`AlpacaClient::list_all_transfers`] reads every page.
 
+use std::collections::HashSet;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -116,6 +118,11 @@ pub struct TransferQuery {
     pub limit: Option<u32>,
     pub offset: Option<u32>,
 }
+
+/// The page size of [`AlpacaClient::list_all_transfers`].
+pub const TRANSFER_PAGE_SIZE: u32 = 100;
+/// More pages than this (a million transfers) means something is wrong: given up with an error.
+const MAX_TRANSFER_PAGES: u32 = 10_000;
 
 /// Alpaca's `Transfer`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -259,6 +266,46 @@ impl AlpacaClient {
         Ok(transfers)
     }
 
+    /// Every transfer of the account (only `direction` when given), oldest first: pages of
+    /// [`TRANSFER_PAGE_SIZE`] by `limit`/`offset` until a page comes back shorter than asked. A
+    /// transfer seen on two pages (the list moved while it was read) is kept once. Errors: those of
+    /// [`list_transfers`](Self::list_transfers), and `Decode` when a full page brings nothing new
+    /// (Alpaca ignored `offset`: reading on would never end).
+    #[tracing::instrument(skip_all, fields(account_id = %account_id))]
+    pub async fn list_all_transfers(
+        &self,
+        account_id: AccountId,
+        direction: Option<TransferDirection>,
+    ) -> Result<Vec<Transfer>, ProviderError> {
+        let mut all = Vec::new();
+        let mut seen = HashSet::new();
+        let mut offset: u32 = 0;
+        for _ in 0..MAX_TRANSFER_PAGES {
+            let query = TransferQuery {
+                direction: direction.clone(),
+                limit: Some(TRANSFER_PAGE_SIZE),
+                offset: Some(offset),
+            };
+            let page = self.list_transfers(account_id, &query).await?;
+            let count = page.len();
+            let before = all.len();
+            all.extend(page.into_iter().filter(|t| seen.insert(t.id)));
+            if count < TRANSFER_PAGE_SIZE as usize {
+                all.sort_by_key(|t: &Transfer| t.created_at);
+                return Ok(all);
+            }
+            if all.len() == before {
+                return Err(paging_error(format!(
+                    "Alpaca answered a full page of transfers already listed at offset {offset}"
+                )));
+            }
+            offset = offset.saturating_add(u32::try_from(count).unwrap_or(u32::MAX));
+        }
+        Err(paging_error(format!(
+            "more than {MAX_TRANSFER_PAGES} pages of transfers"
+        )))
+    }
+
     /// `DELETE /v1/accounts/{account_id}/transfers/{transfer_id}` (204): asks Alpaca to cancel it;
     /// the final status comes by events. Errors: `NotFound` (404).
     #[tracing::instrument(skip_all, fields(account_id = %account_id, transfer_id = %transfer_id))]
@@ -284,6 +331,15 @@ impl AlpacaClient {
         .await?;
         Ok(())
     }
+}
+
+fn paging_error(message: String) -> ProviderError {
+    ProviderError::new(
+        Provider::Alpaca,
+        ProviderErrorKind::Decode,
+        "PAGING",
+        message,
+    )
 }
 
 #[cfg(test)]
@@ -337,6 +393,38 @@ mod tests {
                 && transfer.expires_at.is_none()
                 && transfer.relationship_id.is_none()
         );
+    }
+
+    #[test]
+    fn an_unknown_status_or_direction_is_logged_as_a_warning() {
+        use std::io::Write;
+        use std::sync::{Arc, Mutex};
+
+        #[derive(Clone, Default)]
+        struct Captured(Arc<Mutex<Vec<u8>>>);
+        impl Write for Captured {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::WARN)
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let json = r#"{"id":"be3c368a-4c7c-4384-808e-f02c9f5a8afe","account_id":"c8f1ef5d-edc0-4f23-9ee4-378f19cb92a4",
+            "type":"ach","status":"ON_HOLD","amount":"1","direction":"SIDEWAYS","created_at":"2021-05-05T07:55:31Z"}"#;
+        let transfer: Transfer = serde_json::from_str(json).unwrap();
+        tracing::subscriber::with_default(subscriber, || transfer.warn_if_unknown());
+        let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+        assert!(logs.contains("WARN") && logs.contains("ON_HOLD"), "{logs}");
+        assert!(logs.contains("SIDEWAYS"), "{logs}");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use common::{
     ACCOUNT, account, client, relationship_id, relationship_json, token, transfer_id, transfer_json,
 };
 use funding_alpaca::{NewAchTransfer, TransferDirection, TransferQuery};
-use funding_core::ports::Broker;
+use funding_core::ports::{Broker, TransferDirection as PortDirection};
 use funding_domain::{AchRelationshipStatus, Amount, Nickname};
 use futures::StreamExt;
 use openapi::{
@@ -76,6 +76,14 @@ async fn capture_every_request() -> Vec<Request> {
             "DELETE",
             r"^/v1/accounts/[^/]+/transfers/[^/]+$",
             ResponseTemplate::new(204),
+        ),
+        (
+            "GET",
+            r"^/v1/trading/accounts/[^/]+/account$",
+            ResponseTemplate::new(200).set_body_json(json!({
+                "id": ACCOUNT, "status": "ACTIVE", "currency": "USD", "cash": "100",
+                "cash_withdrawable": "100"
+            })),
         ),
         (
             "GET",
@@ -145,6 +153,30 @@ async fn capture_every_request() -> Vec<Request> {
         .cancel_transfer(account(), transfer_id())
         .await
         .unwrap();
+    // The same through the port: the paged list, the lookup by id, the trading account.
+    let broker: &dyn Broker = &client;
+    for direction in [PortDirection::Deposit, PortDirection::Withdrawal] {
+        broker
+            .create_transfer(
+                account(),
+                relationship_id(),
+                &Amount::parse("100.25").unwrap(),
+                direction,
+            )
+            .await
+            .unwrap();
+    }
+    broker.list_transfers(account(), None).await.unwrap();
+    broker
+        .list_transfers(account(), Some(PortDirection::Withdrawal))
+        .await
+        .unwrap();
+    broker.get_transfer(account(), transfer_id()).await.unwrap();
+    broker
+        .cancel_transfer(account(), transfer_id())
+        .await
+        .unwrap();
+    broker.withdrawable_cash(account()).await.unwrap();
     let mut events = client.funding_events(Some("01J00000000000000000000000".to_owned()));
     events.next().await.unwrap().unwrap();
     drop(events);
@@ -201,6 +233,7 @@ async fn every_request_the_adapter_sends_is_declared_in_the_spec_with_the_docume
         "createTransferForAccount",
         "getTransfersForAccount",
         "deleteTransfer",
+        "getTradingAccount",
     ]
     .iter()
     .map(|s| s.to_string())

@@ -54,9 +54,11 @@
 //!   from its request. Only processor tokens issued by this emulator's Plaid side (for `alpaca`,
 //!   or by `/sandbox/processor_token/create`) are accepted (422).
 //! - `POST|GET /v1/accounts/{account_id}/transfers`, `DELETE …/transfers/{id}`: ACH only; QUEUED →
-//!   SENT_TO_CLEARING → COMPLETE one step delay apart (whatever the relationship's status); the
-//!   account's cash counts a transfer exactly while it is COMPLETE, so RETURNED reverses it. A
-//!   withdrawal larger than cash minus pending withdrawals is refused (403). The list is newest
+//!   SENT_TO_CLEARING → COMPLETE one step delay apart, once the relationship is APPROVED (a
+//!   transfer made while it is still QUEUED waits; a REJECTED, CANCELED or foreign one is 422
+//!   `invalid relationship_id`); the account's cash counts a transfer exactly while it is
+//!   COMPLETE, so RETURNED reverses it. A withdrawal larger than cash minus pending withdrawals is
+//!   refused (403). The list is newest
 //!   first with `direction`, `limit`, `offset`. DELETE cancels while QUEUED, APPROVAL_PENDING or
 //!   PENDING (422 after). A status set through control stops automatic progress of that entity;
 //!   changed delays apply to steps scheduled afterwards.

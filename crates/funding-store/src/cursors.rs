@@ -27,6 +27,7 @@ impl CursorStore for Store {
 
     #[tracing::instrument(skip_all, fields(stream = stream, cursor = cursor))]
     async fn save_cursor(&self, stream: &str, cursor: &str) -> Result<(), StoreError> {
+        let _permit = self.write_permit().await;
         let row = ActiveModel {
             stream: Set(stream.to_owned()),
             cursor: Set(cursor.to_owned()),
@@ -51,6 +52,7 @@ impl CursorStore for Store {
         owner: &str,
         until: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        let _permit = self.write_permit().await;
         let now = db_time(self.clock.now());
         let row = stream_lease::ActiveModel {
             stream: Set(stream.to_owned()),
@@ -78,6 +80,7 @@ impl CursorStore for Store {
 
     #[tracing::instrument(skip_all, fields(stream = stream, owner = owner))]
     async fn release_stream(&self, stream: &str, owner: &str) -> Result<(), StoreError> {
+        let _permit = self.write_permit().await;
         stream_lease::Entity::update_many()
             .col_expr(
                 stream_lease::Column::LeaseUntil,

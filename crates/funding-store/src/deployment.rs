@@ -126,7 +126,9 @@ impl Store {
             .map_err(|error| StoreError::Other(error.to_string()))?
             .on_conflict(OnConflict::column(Deployment::Id).do_nothing().to_owned())
             .to_owned();
+        let permit = self.write_permit().await;
         let inserted = self.db.execute(&insert).await.map_err(from_db)?;
+        drop(permit);
         if inserted.rows_affected() == 1 {
             tracing::info!("this database is now recorded as a {mode} database");
         }

@@ -42,7 +42,7 @@ impl InboxStore for Store {
         events: Vec<IncomingEvent>,
         cursor: Option<&str>,
     ) -> Result<u64, StoreError> {
-        let txn = self.begin_write().await?;
+        let (_permit, txn) = self.begin_write().await?;
         let backend = txn.get_database_backend();
         let mut new = 0;
         for incoming in events {
@@ -156,6 +156,7 @@ impl InboxStore for Store {
         state: InboxState,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
+        let _permit = self.write_permit().await;
         self.db
             .execute_raw(statement(
                 self.db.get_database_backend(),
@@ -209,6 +210,7 @@ impl InboxStore for Store {
                     .map_err(from_db)?
                     .is_some();
                 if known {
+                    let _permit = self.write_permit().await;
                     count += unpark(&self.db, &entity_id).await?;
                 }
             }

@@ -39,6 +39,10 @@ pub struct Store {
     pub(crate) clock: Arc<dyn Clock>,
     /// New work is left to the request's fast path for this long before workers may claim it.
     pub(crate) fast_path_grace: Duration,
+    /// On SQLite, the one writer at a time: SQLite takes writers one by one anyway, and a writer
+    /// waiting on the database's lock holds a pooled connection, so without this gate a burst of
+    /// writers can take every connection and starve the readers. `None` on PostgreSQL.
+    pub(crate) write_gate: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl fmt::Debug for Store {
@@ -87,7 +91,10 @@ impl Store {
         let db = Database::connect(common_options(options))
             .await
             .map_err(from_db)?;
+        let write_gate = (db.get_database_backend() == DatabaseBackend::Sqlite)
+            .then(|| Arc::new(tokio::sync::Semaphore::new(1)));
         Ok(Store {
+            write_gate,
             db,
             cipher,
             clock: Arc::new(SystemClock),
@@ -121,7 +128,7 @@ impl Store {
     /// the run is one write transaction.
     #[tracing::instrument(skip_all)]
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let txn = self.begin_write().await?;
+        let (_permit, txn) = self.begin_write().await?;
         if self.db.get_database_backend() == DatabaseBackend::Postgres {
             txn.execute_unprepared(&format!(
                 "SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"
@@ -146,18 +153,39 @@ impl Store {
         self.db.close_by_ref().await.map_err(from_db)
     }
 
-    /// A transaction that will write. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`),
-    /// waiting out other writers with the busy timeout, so that it never fails half-way when a read
-    /// would have to become a write.
-    pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction, StoreError> {
-        self.db
+    /// A transaction that will write, with the write gate's permit (keep it until the transaction
+    /// ends). On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`), so that it never fails
+    /// half-way when a read would have to become a write.
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<(WritePermit, DatabaseTransaction), StoreError> {
+        let permit = self.write_permit().await;
+        let txn = self
+            .db
             .begin_with_options(TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                 ..TransactionOptions::default()
             })
             .await
-            .map_err(from_db)
+            .map_err(from_db)?;
+        Ok((permit, txn))
     }
+
+    /// The write gate's permit, for a write outside [`begin_write`](Self::begin_write) (one
+    /// statement); a no-op on PostgreSQL.
+    pub(crate) async fn write_permit(&self) -> WritePermit {
+        match &self.write_gate {
+            Some(gate) => WritePermit {
+                _permit: gate.clone().acquire_owned().await.ok(),
+            },
+            None => WritePermit { _permit: None },
+        }
+    }
+}
+
+/// Held while writing on SQLite (see [`Store::write_gate`]); empty on PostgreSQL.
+pub(crate) struct WritePermit {
+    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 fn sqlite_options(url: String, max_connections: u32) -> ConnectOptions {

@@ -135,7 +135,7 @@ impl Store {
                 .await
                 .map_err(from_db)?
         } else {
-            let txn = self.begin_write().await?;
+            let (_permit, txn) = self.begin_write().await?;
             let rows = txn
                 .query_all_raw(statement(backend, &sql, values))
                 .await
@@ -147,6 +147,7 @@ impl Store {
     }
 
     async fn settle(&self, sql: &str, values: Vec<Value>) -> Result<bool, StoreError> {
+        let _permit = self.write_permit().await;
         let result = self
             .db
             .execute_raw(statement(self.db.get_database_backend(), sql, values))
@@ -168,6 +169,7 @@ fn claim_values(claim: &Claim) -> Vec<Value> {
 impl WorkQueue for Store {
     #[tracing::instrument(skip_all, fields(kind = %work.kind, subject_id = %work.subject_id))]
     async fn enqueue(&self, work: NewWork) -> Result<(), StoreError> {
+        let _permit = self.write_permit().await;
         insert_work(&self.db, &work).await
     }
 

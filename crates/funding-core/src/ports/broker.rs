@@ -3,9 +3,11 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use funding_domain::{
-    AccountId, AchRelationshipId, AchRelationshipStatus, Nickname, ProcessorToken,
+    AccountId, AchRelationshipId, AchRelationshipStatus, AlpacaTransferStatus, Amount, Nickname,
+    ProcessorToken, ProviderTransferId,
 };
 use futures::stream::BoxStream;
+use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use super::{IncomingEvent, ProviderError};
@@ -25,6 +27,53 @@ pub struct AchRelationship {
     pub bank_account_mask: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Which way an Alpaca transfer moves money.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TransferDirection {
+    /// Into the brokerage account, from the bank: Alpaca's `INCOMING`.
+    Deposit,
+    /// Out of the brokerage account, to the bank: Alpaca's `OUTGOING`.
+    Withdrawal,
+}
+
+impl TransferDirection {
+    /// Alpaca's `direction`: `INCOMING` or `OUTGOING`.
+    pub fn as_alpaca(&self) -> &'static str {
+        match self {
+            Self::Deposit => "INCOMING",
+            Self::Withdrawal => "OUTGOING",
+        }
+    }
+
+    /// From Alpaca's `direction`; `None` for anything else than `INCOMING` or `OUTGOING`.
+    pub fn from_alpaca(text: &str) -> Option<Self> {
+        match text {
+            "INCOMING" => Some(Self::Deposit),
+            "OUTGOING" => Some(Self::Withdrawal),
+            _ => None,
+        }
+    }
+}
+
+/// An Alpaca transfer as Alpaca reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlpacaTransfer {
+    pub id: ProviderTransferId,
+    pub account_id: AccountId,
+    /// Present for ACH transfers (absent for wires).
+    pub relationship_id: Option<AchRelationshipId>,
+    /// What the recipient receives after fees, as Alpaca gives it (`"498"` is 498).
+    pub amount: Decimal,
+    pub direction: TransferDirection,
+    /// A status this service does not know is kept as `Unknown(text)` (and logged).
+    pub status: AlpacaTransferStatus,
+    /// The cause of the status: a rejection reason, or an ACH return such as `R01 …`.
+    pub reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// May be missing.
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 /// What a funding event is about.
@@ -95,6 +144,56 @@ pub trait Broker: Send + Sync + 'static {
         account_id: AccountId,
         relationship_id: AchRelationshipId,
     ) -> Result<(), ProviderError>;
+
+    /// `POST /v1/accounts/{id}/transfers` for ACH, with `transfer_type`, `relationship_id`, `amount`
+    /// and `direction` (never the deprecated `timing`). Not idempotent at Alpaca and never resent
+    /// after a 5xx or a timeout: an `Unavailable` or `Transport` error leaves the outcome unknown
+    /// (look the transfer up with [`list_transfers`](Self::list_transfers) before creating again).
+    /// Errors: `Forbidden` (403, "deposits are not permitted for this account" or "withdrawals are
+    /// not permitted for this account"); `InvalidInput` (422, e.g. "invalid relationship_id" or an
+    /// amount below the partner's minimum); `InvalidRequest` (400); `NotFound` (404, no such account);
+    /// `Decode` when the answer names a direction other than INCOMING or OUTGOING.
+    async fn create_transfer(
+        &self,
+        account_id: AccountId,
+        relationship_id: AchRelationshipId,
+        amount: &Amount,
+        direction: TransferDirection,
+    ) -> Result<AlpacaTransfer, ProviderError>;
+
+    /// `GET /v1/accounts/{id}/transfers`, every page (`limit`/`offset` until a short page), only
+    /// `direction` when given; oldest first. A read: retried on 429 and 5xx. Errors: `NotFound`
+    /// (404, no such account); `Decode` when a transfer names a direction other than INCOMING or
+    /// OUTGOING, or when Alpaca ignores `offset` (a full page of transfers already seen).
+    async fn list_transfers(
+        &self,
+        account_id: AccountId,
+        direction: Option<TransferDirection>,
+    ) -> Result<Vec<AlpacaTransfer>, ProviderError>;
+
+    /// One transfer of the account, `None` when Alpaca does not list it. Alpaca has no GET by id:
+    /// this lists every transfer and matches the id. Errors: as [`list_transfers`](Self::list_transfers).
+    async fn get_transfer(
+        &self,
+        account_id: AccountId,
+        transfer_id: ProviderTransferId,
+    ) -> Result<Option<AlpacaTransfer>, ProviderError>;
+
+    /// `DELETE /v1/accounts/{id}/transfers/{transfer_id}` (204): only asks Alpaca to cancel; the
+    /// status moves to CANCELED by events, if it still can. Errors: `NotFound` (404, no such
+    /// transfer); any other refusal by its status (Alpaca documents only the 404; the emulator
+    /// answers `InvalidInput`, 422, once the transfer can no longer be cancelled).
+    async fn cancel_transfer(
+        &self,
+        account_id: AccountId,
+        transfer_id: ProviderTransferId,
+    ) -> Result<(), ProviderError>;
+
+    /// `cash_withdrawable` of `GET /v1/trading/accounts/{id}/account`: the cash Alpaca lets the
+    /// account withdraw now (pending withdrawals already taken off). A read: retried on 429 and
+    /// 5xx. Errors: `NotFound` (404, no such account); `Decode` when the field is missing or not a
+    /// decimal.
+    async fn withdrawable_cash(&self, account_id: AccountId) -> Result<Decimal, ProviderError>;
 
     /// The funding status stream, from just after `since_event_id` (or live only when `None`).
     fn funding_events(&self, since_event_id: Option<String>) -> FundingEventStream;

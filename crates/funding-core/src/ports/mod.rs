@@ -10,7 +10,10 @@ mod sandbox;
 mod store;
 mod work;
 
-pub use broker::{AchRelationship, Broker, FundingEntity, FundingEvent, FundingEventStream};
+pub use broker::{
+    AchRelationship, AlpacaTransfer, Broker, FundingEntity, FundingEvent, FundingEventStream,
+    TransferDirection,
+};
 pub use clock::{Clock, SystemClock};
 pub use inbox::{InboxEvent, InboxState, InboxStats, InboxStore, IncomingEvent};
 pub use plaid::{ExchangedItem, PlaidAccount, PlaidGateway};

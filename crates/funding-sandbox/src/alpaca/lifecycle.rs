@@ -3,7 +3,9 @@
 //! keeps the account's cash in line with COMPLETE transfers, and emits exactly one funding event.
 //! Automatic progress: relationship QUEUED → APPROVED after the approval delay, CANCEL_REQUESTED →
 //! CANCELED after the same delay, transfer QUEUED → SENT_TO_CLEARING → COMPLETE one step delay
-//! apart. A status set through control stops automatic progress for that entity.
+//! apart. A transfer made while its relationship is not APPROVED yet (Alpaca accepts it) stays
+//! QUEUED until the relationship is APPROVED, as Alpaca's do in production. A status set through
+//! control stops automatic progress for that entity.
 
 use std::time::Duration;
 
@@ -76,7 +78,35 @@ impl World {
                 reason,
             },
         );
+        if to == "APPROVED" {
+            self.release_waiting_transfers(id, now);
+        }
         Ok(version)
+    }
+
+    /// Schedules the first step of every QUEUED transfer of a relationship that was just
+    /// approved (the steps of those already moving are stale or harmless: versions decide).
+    fn release_waiting_transfers(&mut self, relationship_id: Uuid, now: DateTime<Utc>) {
+        let due = after(now, self.settings.transfer_step_delay);
+        let waiting: Vec<(Uuid, u64)> = self
+            .alpaca
+            .transfers
+            .iter()
+            .filter(|t| t.relationship_id == relationship_id && t.status == "QUEUED")
+            .map(|t| (t.id, t.version))
+            .collect();
+        for (transfer_id, version) in waiting {
+            self.schedule
+                .push(due, Step::AdvanceTransfer, transfer_id, version);
+        }
+    }
+
+    /// Whether the relationship a transfer was made on is APPROVED.
+    fn relationship_approved(&self, relationship_id: Uuid) -> bool {
+        self.alpaca
+            .relationships
+            .iter()
+            .any(|r| r.id == relationship_id && r.status == "APPROVED")
     }
 
     /// DELETE: CANCEL_REQUESTED now, CANCELED after the approval delay.
@@ -180,14 +210,16 @@ impl World {
                     .transfers
                     .iter()
                     .find(|t| t.id == due.entity)
-                    .map(|t| (t.version, t.status.clone()));
-                let Some((version, status)) = current else {
+                    .map(|t| (t.version, t.status.clone(), t.relationship_id));
+                let Some((version, status, relationship_id)) = current else {
                     return;
                 };
                 if version != due.version {
                     return;
                 }
                 let next = match status.as_str() {
+                    // Waits for the relationship's approval, which schedules it again.
+                    "QUEUED" if !self.relationship_approved(relationship_id) => return,
                     "QUEUED" => "SENT_TO_CLEARING",
                     "SENT_TO_CLEARING" => "COMPLETE",
                     _ => return,

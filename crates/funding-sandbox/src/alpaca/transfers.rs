@@ -3,6 +3,14 @@
 //! `direction`, `limit`, `offset`), and cancel one while it is still QUEUED, APPROVAL_PENDING or
 //! PENDING. The deprecated `timing` field is accepted and ignored. Wires are refused: the emulator
 //! has no recipient banks.
+//!
+//! Refusals, as the reference documents them: a relationship that is not the account's, or is
+//! REJECTED or CANCELED, is 422 `invalid relationship_id`; one still QUEUED (or PENDING) is
+//! accepted, and the transfer waits in QUEUED for the approval ("You can create transfers while the
+//! relationship is still QUEUED. In production they wait for approval"). An account that is not
+//! ACTIVE is 403 `deposits are not permitted for this account` / `withdrawals are not permitted for
+//! this account`; a withdrawal above `cash_withdrawable` (cash less pending withdrawals) gets the
+//! same 403, the reference documenting no other answer for it.
 
 use std::collections::HashMap;
 use std::sync::Arc;

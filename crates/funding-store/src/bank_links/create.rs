@@ -27,7 +27,7 @@ pub(super) async fn begin_link(
             "the idempotency claim and the link disagree on caller or key".into(),
         ));
     }
-    let txn = store.begin_write().await?;
+    let (_permit, txn) = store.begin_write().await?;
     let record = idempotency_record::ActiveModel {
         caller: Set(claim.caller.clone()),
         operation: Set(claim.operation.to_owned()),

@@ -188,7 +188,7 @@ pub(super) async fn update(
     for (column, value) in values {
         statement = statement.col_expr(column, value);
     }
-    let txn = store.begin_write().await?;
+    let (_permit, txn) = store.begin_write().await?;
     crate::work::fence(&txn, fence).await?;
     let result = statement.exec(&txn).await.map_err(from_db)?;
     if result.rows_affected == 0 {

@@ -31,7 +31,7 @@ pub(super) async fn change_link_status(
     change: StatusChange,
     remove_item: bool,
 ) -> Result<bool, StoreError> {
-    let txn = store.begin_write().await?;
+    let (_permit, txn) = store.begin_write().await?;
     let moved = apply(&txn, id, moving(id, &change), &change).await?;
     finish(txn, id, moved, remove_item).await
 }
@@ -44,7 +44,7 @@ pub(super) async fn fail_link(
     failure_code: String,
     remove_item: bool,
 ) -> Result<bool, StoreError> {
-    let txn = store.begin_write().await?;
+    let (_permit, txn) = store.begin_write().await?;
     fence(&txn, claim).await?;
     let update = moving(id, &change)
         .col_expr(bank_link::Column::FailureCode, Expr::value(failure_code))
@@ -69,7 +69,7 @@ pub(super) async fn save_relationship(
             change.from
         )));
     }
-    let txn = store.begin_write().await?;
+    let (_permit, txn) = store.begin_write().await?;
     fence(&txn, claim).await?;
     let taken = bank_link::Entity::find()
         .filter(bank_link::Column::AchRelationshipId.eq(relationship.relationship_id.as_uuid()))
