@@ -159,10 +159,62 @@ fn store_status(error: &StoreError) -> Status {
                 details,
             )
         }
+        StoreError::Fenced(_) => {
+            tracing::warn!("the work was taken over by another worker: {error}");
+            details.set_error_info("WORK_TAKEN_OVER", DOMAIN, HashMap::new());
+            details.set_retry_info(Some(DEFAULT_RETRY_AFTER));
+            Status::with_error_details(
+                Code::Aborted,
+                "another worker took this work over; repeat the request to see where it stands",
+                details,
+            )
+        }
         _ => {
             tracing::error!("storage failed: {error}");
             details.set_error_info("INTERNAL", DOMAIN, HashMap::new());
             Status::with_error_details(Code::Internal, "internal error", details)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tonic_types::StatusExt as _;
+
+    use super::*;
+
+    fn reason(status: &Status) -> String {
+        status
+            .get_details_error_info()
+            .map(|info| info.reason)
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_database_outage_is_unavailable_with_retry_info() {
+        let status = into_status(CoreError::Store(StoreError::Unavailable("down".into())));
+        assert_eq!(status.code(), Code::Unavailable);
+        assert_eq!(reason(&status), "DATABASE_UNAVAILABLE");
+        assert!(status.get_details_retry_info().is_some());
+    }
+
+    #[test]
+    fn work_taken_over_by_another_worker_is_aborted_and_names_no_internals() {
+        let status = into_status(CoreError::Store(StoreError::Fenced(
+            "work 0190 generation 3".into(),
+        )));
+        assert_eq!(status.code(), Code::Aborted);
+        assert_eq!(reason(&status), "WORK_TAKEN_OVER");
+        assert!(status.get_details_retry_info().is_some());
+        assert!(!status.message().contains("generation"));
+    }
+
+    #[test]
+    fn other_storage_failures_are_internal_without_their_cause() {
+        let status = into_status(CoreError::Store(StoreError::Corrupt(
+            "bank_links row x: secret".into(),
+        )));
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("secret"));
     }
 }

@@ -351,6 +351,7 @@ impl Application {
         for worker in workers {
             let _ = worker.await;
         }
+        engine.clear_handlers();
         if let Some((handle, _)) = sandbox {
             handle.shutdown().await;
         }

@@ -74,6 +74,14 @@ impl Engine {
         }
     }
 
+    /// Forgets every handler (at shutdown: handlers hold the use cases, which hold the engine, so
+    /// this is what lets the whole graph be dropped).
+    pub fn clear_handlers(&self) {
+        if let Ok(mut handlers) = self.inner.handlers.write() {
+            handlers.clear();
+        }
+    }
+
     pub fn settings(&self) -> &EngineSettings {
         &self.inner.settings
     }
