@@ -9,6 +9,7 @@ mod m20260101_000003_create_stream_cursors;
 mod m20261121_000004_create_stream_leases;
 mod m20261201_000005_create_deployment;
 mod m20261201_000006_create_engine;
+mod m20261201_000007_create_transfers;
 
 use sea_orm_migration::prelude::async_trait;
 pub use sea_orm_migration::prelude::{MigrationTrait, MigratorTrait};
@@ -27,6 +28,24 @@ pub const BANK_LINK_STATUSES: &[&str] = &[
     "CANCEL_FAILED",
     "CANCELED",
     "CREATING",
+    "FAILED",
+];
+
+/// The statuses the `transfers.status` CHECK accepts, as `AlpacaTransferStatus::as_str` writes
+/// them (Alpaca's, then this service's own). Frozen with the migration that created the check: a new
+/// status needs a new migration (the store's tests compare this list with the domain's).
+pub const TRANSFER_STATUSES: &[&str] = &[
+    "QUEUED",
+    "APPROVAL_PENDING",
+    "PENDING",
+    "SENT_TO_CLEARING",
+    "APPROVED",
+    "COMPLETE",
+    "RETURNED",
+    "REJECTED",
+    "CANCELED",
+    "EXPIRED",
+    "SUBMITTING",
     "FAILED",
 ];
 
@@ -66,6 +85,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000004_create_stream_leases::Migration),
             Box::new(m20261201_000005_create_deployment::Migration),
             Box::new(m20261201_000006_create_engine::Migration),
+            Box::new(m20261201_000007_create_transfers::Migration),
         ]
     }
 }

@@ -199,6 +199,80 @@ impl TestApp {
         panic!("GetBankLink: {last:?}");
     }
 
+    /// A new account with an APPROVED bank link: (account id, link).
+    pub async fn approved_link(&self) -> (String, v1::BankLink) {
+        let request = self.create_request().await;
+        let link = self
+            .create_link(request.clone())
+            .await
+            .expect("CreateBankLink");
+        let link = self
+            .wait_for_link_status(&link.id, v1::BankLinkStatus::Approved)
+            .await;
+        (request.account_id, link)
+    }
+
+    /// A transfer request over `link` of `account_id`, with a fresh key.
+    pub fn transfer_request(
+        &self,
+        account_id: &str,
+        link: &v1::BankLink,
+        amount: &str,
+        direction: v1::TransferDirection,
+    ) -> v1::CreateTransferRequest {
+        v1::CreateTransferRequest {
+            account_id: account_id.into(),
+            bank_link_id: link.id.clone(),
+            amount: amount.into(),
+            direction: direction.into(),
+            idempotency_key: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+
+    pub async fn create_transfer(
+        &self,
+        request: v1::CreateTransferRequest,
+    ) -> Result<v1::Transfer, Status> {
+        let response = self.client.transfers().create_transfer(request).await?;
+        Ok(response.into_inner().transfer.expect("a transfer"))
+    }
+
+    pub async fn get_transfer(&self, id: &str) -> v1::Transfer {
+        for _ in 0..5 {
+            match self
+                .client
+                .transfers()
+                .get_transfer(v1::GetTransferRequest { id: id.into() })
+                .await
+            {
+                Ok(response) => return response.into_inner().transfer.expect("a transfer"),
+                Err(status) if status.code() == tonic::Code::Unavailable => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(status) => panic!("GetTransfer: {status:?}"),
+            }
+        }
+        panic!("GetTransfer kept answering UNAVAILABLE");
+    }
+
+    /// Polls the transfer until it has `status` (bounded; fails with the last one seen).
+    pub async fn wait_for_transfer_status(
+        &self,
+        id: &str,
+        status: v1::TransferStatus,
+    ) -> v1::Transfer {
+        let mut last = None;
+        for _ in 0..300 {
+            let transfer = self.get_transfer(id).await;
+            if transfer.status() == status {
+                return transfer;
+            }
+            last = Some(transfer);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("transfer {id} never reached {status:?}; last seen {last:?}");
+    }
+
     /// The account's links, oldest first (one page of 100).
     pub async fn list_links(&self, account_id: &str) -> Vec<v1::BankLink> {
         self.client

@@ -19,6 +19,7 @@ use crate::ports::{
     Broker, Clock, CursorStore, FundingEntity, InboxEvent, InboxState, InboxStore, IncomingEvent,
     StoreError,
 };
+use crate::transfers::Transfers;
 
 /// The cursor's and the lease's name in the store.
 pub const FUNDING_STREAM: &str = "alpaca:funding_status";
@@ -66,6 +67,7 @@ impl FundingEventFollower {
     pub fn new(
         broker: Arc<dyn Broker>,
         links: BankLinks,
+        transfers: Option<Transfers>,
         inbox: Arc<dyn InboxStore>,
         cursors: Arc<dyn CursorStore>,
         clock: Arc<dyn Clock>,
@@ -73,7 +75,11 @@ impl FundingEventFollower {
     ) -> Self {
         Self {
             broker,
-            applier: InboxApplier { links, inbox },
+            applier: InboxApplier {
+                links,
+                transfers,
+                inbox,
+            },
             cursors,
             clock,
             settings,
@@ -230,6 +236,7 @@ impl FundingEventFollower {
 /// Applies the inbox's pending events, dispatched by what they are about.
 struct InboxApplier {
     links: BankLinks,
+    transfers: Option<Transfers>,
     inbox: Arc<dyn InboxStore>,
 }
 
@@ -281,32 +288,40 @@ impl InboxApplier {
     /// Applies one event and records the outcome; false when the store failed (stop for now).
     async fn apply(&self, stored: &InboxEvent) -> bool {
         let event = &stored.event;
-        let (state, error, label) = match &event.entity {
-            FundingEntity::BankRelationship => match self.links.apply_event(event).await {
-                Ok(EventOutcome::NoSuchLink) => {
-                    (InboxState::ParkedNoSubject, None, "parked_no_subject")
-                }
-                Ok(EventOutcome::Moved { .. }) => (InboxState::Applied, None, "moved"),
-                Ok(EventOutcome::Ignored(_) | EventOutcome::NotMine) => {
-                    (InboxState::Applied, None, "ignored")
-                }
-                Ok(EventOutcome::UnknownStatus(_)) => (InboxState::Applied, None, "unknown_status"),
-                Err(crate::CoreError::Store(StoreError::Unavailable(message))) => {
-                    tracing::warn!(event_id = %stored.event_id, "cannot apply the event now: {message}");
-                    return false;
-                }
-                Err(error) => {
-                    tracing::error!(event_id = %stored.event_id, "applying the event failed; it is parked: {error}");
-                    (
-                        InboxState::ParkedError,
-                        Some(error.to_string()),
-                        "parked_error",
-                    )
-                }
+        let outcome = match &event.entity {
+            FundingEntity::BankRelationship => Some(self.links.apply_event(event).await),
+            FundingEntity::Transfer => match &self.transfers {
+                Some(transfers) => Some(transfers.apply_event(event).await),
+                None => None,
             },
-            // Transfers are applied by the transfers slice; until then they wait, kept.
-            FundingEntity::Transfer | FundingEntity::Other(_) => {
-                (InboxState::Unhandled, None, "unhandled")
+            FundingEntity::Other(_) => None,
+        };
+        let (state, error, label) = match outcome {
+            // Nobody handles this kind of subject (yet): kept, to be applied when one does.
+            None => (InboxState::Unhandled, None, "unhandled"),
+            Some(Ok(EventOutcome::NoSuchLink)) => {
+                (InboxState::ParkedNoSubject, None, "parked_no_subject")
+            }
+            Some(Ok(EventOutcome::Moved { .. } | EventOutcome::MovedTransfer)) => {
+                (InboxState::Applied, None, "moved")
+            }
+            Some(Ok(EventOutcome::Ignored(_) | EventOutcome::NotMine)) => {
+                (InboxState::Applied, None, "ignored")
+            }
+            Some(Ok(EventOutcome::UnknownStatus(_))) => {
+                (InboxState::Applied, None, "unknown_status")
+            }
+            Some(Err(crate::CoreError::Store(StoreError::Unavailable(message)))) => {
+                tracing::warn!(event_id = %stored.event_id, "cannot apply the event now: {message}");
+                return false;
+            }
+            Some(Err(error)) => {
+                tracing::error!(event_id = %stored.event_id, "applying the event failed; it is parked: {error}");
+                (
+                    InboxState::ParkedError,
+                    Some(error.to_string()),
+                    "parked_error",
+                )
             }
         };
         metrics::counter!("funding_alpaca_events_total", "outcome" => label).increment(1);

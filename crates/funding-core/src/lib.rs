@@ -10,6 +10,7 @@ pub mod error;
 pub mod follow;
 pub mod links;
 pub mod sandbox;
+pub mod transfers;
 
 pub use engine::{Engine, EngineSettings};
 pub use error::CoreError;
@@ -18,3 +19,4 @@ pub use links::{
     BankLinks, CreateBankLinkInput, EventOutcome, LinkSettings, LinkStores, ReconcileReport,
 };
 pub use sandbox::Sandbox;
+pub use transfers::{CreateTransferInput, TransferPage, TransferSettings, Transfers};

@@ -56,3 +56,32 @@ impl BankLink {
         )
     }
 }
+
+/// A deposit or withdrawal on the Alpaca rail, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transfer {
+    pub id: funding_domain::TransferId,
+    /// The calling service that created it; idempotency keys are scoped to it.
+    pub caller: String,
+    pub idempotency_key: IdempotencyKey,
+    pub account_id: AccountId,
+    pub bank_link_id: BankLinkId,
+    /// The link's ACH relationship, which the transfer moves money over.
+    pub relationship_id: AchRelationshipId,
+    pub amount: funding_domain::Amount,
+    pub direction: crate::ports::TransferDirection,
+    pub status: funding_domain::AlpacaTransferStatus,
+    /// Alpaca's reason (rejection, return), or why the service failed it.
+    pub status_reason: Option<String>,
+    /// The ACH return code of a RETURNED transfer (`R01`), as given.
+    pub ach_return_code: Option<String>,
+    /// How a FAILED transfer failed (`provider/kind/code`, or a `service/…` code).
+    pub failure_code: Option<String>,
+    /// Alpaca's id, once Alpaca has the transfer (UNIQUE: one of ours per Alpaca transfer).
+    pub provider_transfer_id: Option<funding_domain::ProviderTransferId>,
+    /// When the create was last sent to Alpaca; set before the call, so that a retry after an
+    /// unknown outcome looks the transfer up instead of creating another.
+    pub submit_requested_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}

@@ -85,3 +85,98 @@ mod tests {
         }
     }
 }
+
+pub fn transfer_status(status: &funding_domain::AlpacaTransferStatus) -> v1::TransferStatus {
+    use funding_domain::AlpacaTransferStatus as S;
+    use v1::TransferStatus as P;
+    match status {
+        S::Submitting => P::Submitting,
+        S::Queued => P::Queued,
+        S::ApprovalPending => P::ApprovalPending,
+        S::Pending => P::Pending,
+        S::SentToClearing => P::SentToClearing,
+        S::Approved => P::Approved,
+        S::Complete => P::Complete,
+        S::Returned => P::Returned,
+        S::Rejected => P::Rejected,
+        S::Canceled => P::Canceled,
+        S::Expired => P::Expired,
+        S::Failed => P::Failed,
+        S::Unknown(_) => P::Unspecified,
+    }
+}
+
+/// An enum number this version of the API does not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnknownEnumValue(pub i32);
+
+/// The domain's status for a filter; `None` for UNSPECIFIED (no filter).
+pub fn transfer_status_filter(
+    value: i32,
+) -> Result<Option<funding_domain::AlpacaTransferStatus>, UnknownEnumValue> {
+    use funding_domain::AlpacaTransferStatus as S;
+    use v1::TransferStatus as P;
+    let status = P::try_from(value).map_err(|_| UnknownEnumValue(value))?;
+    Ok(match status {
+        P::Unspecified => None,
+        P::Submitting => Some(S::Submitting),
+        P::Queued => Some(S::Queued),
+        P::ApprovalPending => Some(S::ApprovalPending),
+        P::Pending => Some(S::Pending),
+        P::SentToClearing => Some(S::SentToClearing),
+        P::Approved => Some(S::Approved),
+        P::Complete => Some(S::Complete),
+        P::Returned => Some(S::Returned),
+        P::Rejected => Some(S::Rejected),
+        P::Canceled => Some(S::Canceled),
+        P::Expired => Some(S::Expired),
+        P::Failed => Some(S::Failed),
+    })
+}
+
+pub fn transfer_direction(
+    direction: funding_core::ports::TransferDirection,
+) -> v1::TransferDirection {
+    match direction {
+        funding_core::ports::TransferDirection::Deposit => v1::TransferDirection::Deposit,
+        funding_core::ports::TransferDirection::Withdrawal => v1::TransferDirection::Withdrawal,
+    }
+}
+
+/// The core's direction; `Ok(None)` for UNSPECIFIED.
+pub fn transfer_direction_of(
+    value: i32,
+) -> Result<Option<funding_core::ports::TransferDirection>, UnknownEnumValue> {
+    match v1::TransferDirection::try_from(value).map_err(|_| UnknownEnumValue(value))? {
+        v1::TransferDirection::Unspecified => Ok(None),
+        v1::TransferDirection::Deposit => Ok(Some(funding_core::ports::TransferDirection::Deposit)),
+        v1::TransferDirection::Withdrawal => {
+            Ok(Some(funding_core::ports::TransferDirection::Withdrawal))
+        }
+    }
+}
+
+pub fn transfer(transfer: &funding_core::model::Transfer) -> v1::Transfer {
+    let description = transfer
+        .ach_return_code
+        .as_deref()
+        .and_then(|code| funding_domain::AchReturnCode::parse(code).description())
+        .unwrap_or_default();
+    v1::Transfer {
+        id: transfer.id.to_string(),
+        account_id: transfer.account_id.to_string(),
+        bank_link_id: transfer.bank_link_id.to_string(),
+        amount: transfer.amount.to_string(),
+        direction: transfer_direction(transfer.direction).into(),
+        status: transfer_status(&transfer.status).into(),
+        status_reason: transfer.status_reason.clone().unwrap_or_default(),
+        ach_return_code: transfer.ach_return_code.clone().unwrap_or_default(),
+        ach_return_description: description.to_owned(),
+        provider_transfer_id: transfer
+            .provider_transfer_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        created_at: Some(timestamp(transfer.created_at)),
+        updated_at: Some(timestamp(transfer.updated_at)),
+    }
+}

@@ -8,13 +8,16 @@ pub mod convert;
 pub mod error;
 mod observe;
 mod sandbox;
+mod transfers;
 
 pub use auth::{Auth, AuthInterceptor, Caller, ClientKey, Scope};
 pub use bank_links::BankLinkApi;
 pub use sandbox::SandboxApi;
+pub use transfers::TransferApi;
 
 use funding_client::v1::bank_link_service_server::BankLinkServiceServer;
 use funding_client::v1::sandbox_service_server::SandboxServiceServer;
+use funding_client::v1::transfer_service_server::TransferServiceServer;
 use tonic::service::interceptor::InterceptedService;
 
 /// BankLinkService behind the auth interceptor.
@@ -31,4 +34,12 @@ pub fn sandbox_service(
     auth: Auth,
 ) -> InterceptedService<SandboxServiceServer<SandboxApi>, AuthInterceptor> {
     InterceptedService::new(SandboxServiceServer::new(api), AuthInterceptor(auth))
+}
+
+/// TransferService behind the auth interceptor.
+pub fn transfer_service(
+    api: TransferApi,
+    auth: Auth,
+) -> InterceptedService<TransferServiceServer<TransferApi>, AuthInterceptor> {
+    InterceptedService::new(TransferServiceServer::new(api), AuthInterceptor(auth))
 }

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::Store;
 use crate::convert::db_time;
-use crate::entity::{bank_link, stream_cursor};
+use crate::entity::{bank_link, stream_cursor, transfer};
 use crate::error::{corrupt, from_db};
 use crate::sql::statement;
 
@@ -31,6 +31,91 @@ pub(crate) async fn unpark(db: &impl ConnectionTrait, entity_id: &str) -> Result
         .await
         .map_err(from_db)?;
     Ok(result.rows_affected())
+}
+
+/// The kinds of subject an event may be parked for, and where this service stores their ids.
+#[derive(Debug, Clone, Copy)]
+enum Subject {
+    /// An ACH relationship: `bank_links.ach_relationship_id`.
+    BankRelationship,
+    /// An Alpaca transfer: `transfers.provider_transfer_id`.
+    Transfer,
+}
+
+impl Subject {
+    /// The event's `entity_type`.
+    fn entity_type(self) -> &'static str {
+        match self {
+            Self::BankRelationship => "BankRelationship",
+            Self::Transfer => "Transfer",
+        }
+    }
+
+    /// Whether this service stores the subject `id`.
+    async fn is_known(self, db: &impl ConnectionTrait, id: Uuid) -> Result<bool, StoreError> {
+        let found = match self {
+            Self::BankRelationship => bank_link::Entity::find()
+                .filter(bank_link::Column::AchRelationshipId.eq(id))
+                .one(db)
+                .await
+                .map_err(from_db)?
+                .is_some(),
+            Self::Transfer => transfer::Entity::find()
+                .filter(transfer::Column::ProviderTransferId.eq(id))
+                .one(db)
+                .await
+                .map_err(from_db)?
+                .is_some(),
+        };
+        Ok(found)
+    }
+}
+
+impl Store {
+    /// Makes pending the parked events of every stored subject of one kind.
+    async fn unpark_known(&self, subject: Subject) -> Result<u64, StoreError> {
+        // Every parked subject is looked at, page by page: subjects this service never made (other
+        // systems' relationships and transfers) stay parked for good and must not hide the ones it
+        // now knows.
+        const PAGE: i64 = 500;
+        let mut count = 0;
+        let mut after = String::new();
+        loop {
+            let rows = self
+                .db
+                .query_all_raw(statement(
+                    self.db.get_database_backend(),
+                    "SELECT DISTINCT entity_id FROM inbox_events WHERE state = 'parked_no_subject' \
+                     AND entity_type = $1 AND entity_id > $2 \
+                     ORDER BY entity_id LIMIT $3",
+                    [
+                        subject.entity_type().into(),
+                        after.clone().into(),
+                        PAGE.into(),
+                    ],
+                ))
+                .await
+                .map_err(from_db)?;
+            let fetched = rows.len();
+            for row in rows {
+                let entity_id: Option<String> = row.try_get("", "entity_id").map_err(from_db)?;
+                let Some(entity_id) = entity_id else {
+                    continue;
+                };
+                after.clone_from(&entity_id);
+                let Ok(uuid) = Uuid::try_parse(&entity_id) else {
+                    continue;
+                };
+                if subject.is_known(&self.db, uuid).await? {
+                    let _permit = self.write_permit().await;
+                    count += unpark(&self.db, &entity_id).await?;
+                }
+            }
+            if i64::try_from(fetched).unwrap_or(0) < PAGE {
+                return Ok(count);
+            }
+        }
+    }
 }
 
 #[async_trait]
@@ -176,48 +261,11 @@ impl InboxStore for Store {
     }
 
     async fn unpark_known_subjects(&self) -> Result<u64, StoreError> {
-        // Every parked subject is looked at, page by page: subjects this service never made (other
-        // systems' relationships) stay parked for good and must not hide the ones it now knows.
-        const PAGE: i64 = 500;
         let mut count = 0;
-        let mut after = String::new();
-        loop {
-            let rows = self
-                .db
-                .query_all_raw(statement(
-                    self.db.get_database_backend(),
-                    "SELECT DISTINCT entity_id FROM inbox_events WHERE state = 'parked_no_subject' \
-                     AND entity_type = 'BankRelationship' AND entity_id > $1 \
-                     ORDER BY entity_id LIMIT $2",
-                    [after.clone().into(), PAGE.into()],
-                ))
-                .await
-                .map_err(from_db)?;
-            let fetched = rows.len();
-            for row in rows {
-                let entity_id: Option<String> = row.try_get("", "entity_id").map_err(from_db)?;
-                let Some(entity_id) = entity_id else {
-                    continue;
-                };
-                after.clone_from(&entity_id);
-                let Ok(uuid) = Uuid::try_parse(&entity_id) else {
-                    continue;
-                };
-                let known = bank_link::Entity::find()
-                    .filter(bank_link::Column::AchRelationshipId.eq(uuid))
-                    .one(&self.db)
-                    .await
-                    .map_err(from_db)?
-                    .is_some();
-                if known {
-                    let _permit = self.write_permit().await;
-                    count += unpark(&self.db, &entity_id).await?;
-                }
-            }
-            if i64::try_from(fetched).unwrap_or(0) < PAGE {
-                return Ok(count);
-            }
+        for subject in [Subject::BankRelationship, Subject::Transfer] {
+            count += self.unpark_known(subject).await?;
         }
+        Ok(count)
     }
 
     async fn inbox_stats(&self) -> Result<InboxStats, StoreError> {

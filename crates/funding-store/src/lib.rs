@@ -1,5 +1,6 @@
 //! Storage for the funding service: sea-orm entities and repositories implementing funding-core's
 //! store ports ([`BankLinkStore`](funding_core::ports::BankLinkStore),
+//! [`TransferStore`](funding_core::ports::TransferStore),
 //! [`WorkQueue`](funding_core::ports::WorkQueue), [`InboxStore`](funding_core::ports::InboxStore),
 //! [`CursorStore`](funding_core::ports::CursorStore)) on SQLite (the embedded default) and PostgreSQL
 //! (production, many replicas on one database).
@@ -22,9 +23,10 @@ mod error;
 mod inbox;
 mod sql;
 mod store;
+mod transfers;
 mod work;
 
 pub use cipher::{Cipher, CipherError};
 pub use deployment::{DeploymentError, DeploymentMode, ProviderHosts};
-pub use migration::{BANK_LINK_STATUSES, INBOX_STATES, Migrator, WORK_KINDS};
+pub use migration::{BANK_LINK_STATUSES, INBOX_STATES, Migrator, TRANSFER_STATUSES, WORK_KINDS};
 pub use store::Store;

@@ -11,13 +11,14 @@ use anyhow::{Context, bail};
 use funding_alpaca::{AlpacaClient, AlpacaConfig};
 use funding_core::engine::Backoff;
 use funding_core::ports::{
-    BankLinkStore, Broker, Clock, CursorStore, InboxStore, PlaidGateway, SystemClock, WorkQueue,
+    BankLinkStore, Broker, Clock, CursorStore, InboxStore, PlaidGateway, SystemClock,
+    TransferStore, WorkQueue,
 };
 use funding_core::{
     BankLinks, Engine, EngineSettings, FollowerSettings, FundingEventFollower, LinkSettings,
-    LinkStores, Sandbox,
+    LinkStores, Sandbox, TransferSettings, Transfers,
 };
-use funding_grpc::{Auth, BankLinkApi, ClientKey, SandboxApi, Scope};
+use funding_grpc::{Auth, BankLinkApi, ClientKey, SandboxApi, Scope, TransferApi};
 use funding_plaid::{PlaidClient, PlaidConfig};
 use funding_sandbox::{SandboxConfig, SandboxControl, SandboxHandle};
 use funding_store::Store;
@@ -42,6 +43,7 @@ pub struct Application {
     settings: Settings,
     store: Store,
     links: BankLinks,
+    transfers: Transfers,
     engine: Engine,
     broker: Arc<dyn Broker>,
     sandbox: Option<(SandboxHandle, Sandbox)>,
@@ -180,6 +182,15 @@ impl Application {
                 ..LinkSettings::default()
             },
         );
+        let transfer_store: Arc<dyn TransferStore> = Arc::new(store.clone());
+        let transfers = Transfers::new(
+            broker.clone(),
+            transfer_store,
+            store_port.clone(),
+            Arc::new(SystemClock),
+            engine.clone(),
+            TransferSettings::default(),
+        );
         let sandbox = sandbox_handle.map(|handle| {
             let use_case = Sandbox::new(
                 Arc::new(EmulatorSandbox::new(handle.control())),
@@ -195,6 +206,7 @@ impl Application {
             settings,
             store,
             links,
+            transfers,
             engine,
             broker,
             sandbox,
@@ -246,6 +258,7 @@ impl Application {
             settings,
             store,
             links,
+            transfers,
             engine,
             broker,
             sandbox,
@@ -279,6 +292,7 @@ impl Application {
         let follower = FundingEventFollower::new(
             broker,
             links.clone(),
+            Some(transfers.clone()),
             inbox,
             cursors,
             Arc::new(SystemClock),
@@ -296,6 +310,7 @@ impl Application {
         workers.push(tokio::spawn(engine.clone().run(stop.cancelled_owned())));
         workers.push(tokio::spawn(reconcile_loop(
             links.clone(),
+            transfers.clone(),
             Duration::from_millis(settings.reconcile_interval_ms.max(10)),
             Duration::from_millis(settings.reconcile_after_ms),
             shutdown.clone(),
@@ -330,6 +345,10 @@ impl Application {
             .add_service(reflection_v1alpha)
             .add_service(funding_grpc::bank_link_service(
                 BankLinkApi::new(links),
+                auth.clone(),
+            ))
+            .add_service(funding_grpc::transfer_service(
+                TransferApi::new(transfers),
                 auth,
             ))
             .add_optional_service(sandbox_service);
@@ -369,9 +388,11 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
 }
 
-/// The reconciler: every `interval`, links whose events are overdue are looked up at Alpaca.
+/// The reconciler: every `interval`, links and transfers whose events are overdue are looked up at
+/// Alpaca.
 async fn reconcile_loop(
     links: BankLinks,
+    transfers: Transfers,
     interval: Duration,
     after: Duration,
     shutdown: CancellationToken,
@@ -392,6 +413,18 @@ async fn reconcile_loop(
             }
             Ok(_) => {}
             Err(error) => tracing::warn!("reconciling bank links failed: {error}"),
+        }
+        match transfers.reconcile(after, 100).await {
+            Ok(report) if report.checked > 0 => {
+                tracing::info!(
+                    checked = report.checked,
+                    moved = report.moved,
+                    missing = report.missing,
+                    "reconciled transfers"
+                )
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!("reconciling transfers failed: {error}"),
         }
     }
 }

@@ -10,4 +10,5 @@ mod provider_errors;
 mod reflection_and_health;
 mod replicas;
 mod safety;
+mod transfers;
 mod validation;

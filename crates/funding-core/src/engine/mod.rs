@@ -12,7 +12,9 @@
 mod backoff;
 mod handler;
 mod runner;
+mod stop;
 
 pub use backoff::Backoff;
 pub use handler::{Attempt, WorkHandler};
 pub use runner::{Engine, EngineSettings};
+pub use stop::Stop;

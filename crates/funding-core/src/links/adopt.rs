@@ -9,7 +9,7 @@
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 
 use super::BankLinks;
-use super::steps::Stop;
+use crate::engine::Stop;
 use crate::model::BankLink;
 use crate::ports::{AchRelationship, Claim, RelationshipSaved};
 

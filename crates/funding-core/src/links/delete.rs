@@ -8,7 +8,8 @@ use funding_domain::lifecycle::{self, Transition};
 use funding_domain::{AchRelationshipStatus, BankLinkId, ValidationErrors};
 
 use super::BankLinks;
-use super::steps::{Stop, refuses_the_link};
+use super::steps::refuses_the_link;
+use crate::engine::Stop;
 use crate::engine::{Attempt, WorkHandler};
 use crate::error::CoreError;
 use crate::model::BankLink;

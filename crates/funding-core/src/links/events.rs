@@ -21,7 +21,10 @@ pub enum EventOutcome {
     Ignored(&'static str),
     /// The status string is unknown to the service; the link kept its status.
     UnknownStatus(String),
-    /// No link holds this relationship (yet: the inbox parks the event until one does).
+    /// A transfer's status moved.
+    MovedTransfer,
+    /// No link (or transfer) holds this relationship (or Alpaca transfer) yet: the inbox parks the
+    /// event until one does.
     NoSuchLink,
     /// Not a relationship event.
     NotMine,

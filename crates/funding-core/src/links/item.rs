@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use funding_domain::BankLinkId;
 
 use super::BankLinks;
-use super::steps::Stop;
+use crate::engine::Stop;
 use crate::engine::{Attempt, WorkHandler};
 use crate::ports::{Claim, ClaimedWork, ProviderErrorKind};
 

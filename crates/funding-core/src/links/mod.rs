@@ -3,14 +3,14 @@
 //! reconciling the links whose events are late.
 
 mod adopt;
-mod create;
+pub(crate) mod create;
 mod delete;
 mod events;
-mod failure;
+pub(crate) mod failure;
 mod fingerprint;
 mod item;
 mod reconcile;
-mod steps;
+pub(crate) mod steps;
 
 use std::sync::Arc;
 use std::time::Duration;

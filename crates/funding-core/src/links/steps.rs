@@ -17,57 +17,15 @@ use funding_domain::lifecycle::{self, Transition};
 use funding_domain::{AccessToken, AchRelationshipStatus, BankLinkId, ProcessorToken};
 
 use super::{BankLinks, failure};
-use crate::engine::{Attempt, WorkHandler};
+use crate::engine::{Attempt, Stop, WorkHandler};
 use crate::model::BankLink;
 use crate::ports::{
     AchRelationship, Claim, ClaimedWork, ProviderError, ProviderErrorKind, RelationshipSaved,
-    SavedRelationship, StatusChange, StoreError,
+    SavedRelationship, StatusChange,
 };
 
 /// The handler of link creation work.
 pub(crate) struct LinkCreation(pub(crate) BankLinks);
-
-/// Why a step stopped the attempt.
-pub(crate) enum Stop {
-    /// The claim is gone: stop without writing.
-    Fenced,
-    /// Try again later.
-    Retry(String, Option<ProviderError>),
-}
-
-impl From<StoreError> for Stop {
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Fenced(_) => Self::Fenced,
-            other => Self::Retry(format!("storage: {other}"), None),
-        }
-    }
-}
-
-impl From<crate::CoreError> for Stop {
-    fn from(error: crate::CoreError) -> Self {
-        match error {
-            crate::CoreError::Store(store) => store.into(),
-            crate::CoreError::Provider(provider) => {
-                Self::Retry(provider.to_string(), Some(provider))
-            }
-            other => Self::Retry(other.to_string(), None),
-        }
-    }
-}
-
-impl Stop {
-    fn provider(error: ProviderError) -> Self {
-        Self::Retry(error.to_string(), Some(error))
-    }
-
-    pub(crate) fn into_attempt(self) -> Attempt {
-        match self {
-            Self::Fenced => Attempt::Fenced,
-            Self::Retry(reason, error) => Attempt::Retry { reason, error },
-        }
-    }
-}
 
 #[async_trait]
 impl WorkHandler for LinkCreation {

@@ -8,6 +8,7 @@ mod plaid;
 mod provider_error;
 mod sandbox;
 mod store;
+mod transfers;
 mod work;
 
 pub use broker::{
@@ -24,4 +25,5 @@ pub use store::{
     LinkStatusStore, NewBankLink, Page, PageRequest, RelationshipSaved, SavedRelationship,
     StatusChange, StoreError,
 };
+pub use transfers::{NewTransfer, TransferChange, TransferFilter, TransferSaved, TransferStore};
 pub use work::{Claim, ClaimedWork, NewWork, WorkKind, WorkQueue, WorkStats};

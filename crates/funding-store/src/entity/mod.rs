@@ -6,3 +6,5 @@ pub mod bank_link_status_history;
 pub mod idempotency_record;
 pub mod stream_cursor;
 pub mod stream_lease;
+pub mod transfer;
+pub mod transfer_status_history;

@@ -15,4 +15,5 @@ mod migrations;
 mod reads;
 mod secrets;
 mod status;
+mod transfers;
 mod work;

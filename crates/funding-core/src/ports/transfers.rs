@@ -1,0 +1,133 @@
+//! What the transfer use cases need from storage: transfers under an idempotency key with their
+//! work, reads, and status moves appended to the transfer's history. The writes a transfer's work
+//! makes take its [`Claim`] and are refused with [`StoreError::Fenced`] once the claim is gone.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use funding_domain::{AccountId, AlpacaTransferStatus, ProviderTransferId, TransferId};
+
+use super::{Begin, Claim, IdempotencyClaim, NewWork, StoreError, TransferDirection};
+use crate::model::Transfer;
+
+/// A new transfer, stored SUBMITTING with its idempotency record and its submit work.
+#[derive(Debug, Clone)]
+pub struct NewTransfer {
+    pub transfer: Transfer,
+    pub work: NewWork,
+}
+
+/// A transfer status move: applied only if the stored status is still `from`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferChange {
+    pub from: AlpacaTransferStatus,
+    pub to: AlpacaTransferStatus,
+    pub reason: Option<String>,
+    /// Set on a move to RETURNED.
+    pub ach_return_code: Option<String>,
+    /// `alpaca:create`, `alpaca:lookup`, `alpaca:event`, `reconciler`, `api:cancel`, …
+    pub source: String,
+    /// The provider event that reported it; unique per transfer in the history.
+    pub event_id: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// Which of an account's transfers to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TransferFilter {
+    pub status: Option<AlpacaTransferStatus>,
+    pub direction: Option<TransferDirection>,
+}
+
+/// What storing Alpaca's id for a transfer did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferSaved {
+    /// The transfer holds it now.
+    Saved,
+    /// Another of our transfers holds that Alpaca transfer (UNIQUE(provider_transfer_id)).
+    HeldByAnother,
+    /// The transfer was no longer SUBMITTING.
+    NotSubmitting,
+}
+
+#[async_trait]
+pub trait TransferStore: Send + Sync + 'static {
+    /// In one transaction: claims the idempotency record and, if it was new, stores the transfer
+    /// and its work; otherwise returns the stored fingerprint and transfer, writing nothing.
+    async fn begin_transfer(
+        &self,
+        claim: IdempotencyClaim,
+        transfer: NewTransfer,
+    ) -> Result<Begin<Transfer>, StoreError>;
+
+    async fn get_transfer(&self, id: TransferId) -> Result<Option<Transfer>, StoreError>;
+
+    async fn find_transfer_by_provider_id(
+        &self,
+        id: ProviderTransferId,
+    ) -> Result<Option<Transfer>, StoreError>;
+
+    /// The account's transfers matching `filter`, oldest first, `size` at most after `after`;
+    /// and the last id when more follow.
+    async fn list_transfers(
+        &self,
+        account_id: AccountId,
+        filter: TransferFilter,
+        size: u32,
+        after: Option<TransferId>,
+    ) -> Result<(Vec<Transfer>, Option<TransferId>), StoreError>;
+
+    /// Records that the create is about to be sent (fenced), only while the transfer is still
+    /// SUBMITTING; false if it is not (a cancel won the race, and nothing must be sent).
+    async fn mark_submit_requested(
+        &self,
+        fence: &Claim,
+        id: TransferId,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Stores Alpaca's id and moves the transfer from SUBMITTING (fenced), and makes the inbox's
+    /// events parked for that Alpaca transfer pending again, in one transaction.
+    async fn save_submitted(
+        &self,
+        fence: &Claim,
+        id: TransferId,
+        provider_id: ProviderTransferId,
+        change: TransferChange,
+    ) -> Result<TransferSaved, StoreError>;
+
+    /// Ends a SUBMITTING transfer FAILED (or CANCELED by a local cancel) with `failure_code`
+    /// (fenced). Returns whether it moved.
+    async fn end_unsubmitted(
+        &self,
+        fence: &Claim,
+        id: TransferId,
+        change: TransferChange,
+        failure_code: Option<String>,
+    ) -> Result<bool, StoreError>;
+
+    /// Cancels a transfer locally (to `change.to`, CANCELED) only if it is SUBMITTING and its
+    /// create was never sent (`submit_requested_at` is not set): one conditional update, so it and
+    /// [`mark_submit_requested`](Self::mark_submit_requested) cannot both succeed. Returns whether
+    /// it moved.
+    async fn cancel_unsent(
+        &self,
+        id: TransferId,
+        change: TransferChange,
+    ) -> Result<bool, StoreError>;
+
+    /// Moves the status if it is still `change.from` and appends the history entry; an event id
+    /// already in the transfer's history is a no-op. Returns whether it moved.
+    async fn change_transfer_status(
+        &self,
+        id: TransferId,
+        change: TransferChange,
+    ) -> Result<bool, StoreError>;
+
+    /// Transfers Alpaca knows that are in flight (QUEUED … APPROVED) and have not moved since
+    /// `before`, oldest change first: for the reconciler.
+    async fn transfers_to_reconcile(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Transfer>, StoreError>;
+}

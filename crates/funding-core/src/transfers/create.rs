@@ -1,0 +1,249 @@
+//! The create request: checked (amount, direction, and an APPROVED link of that account) before
+//! anything is written or sent; then the transfer (SUBMITTING), its idempotency record and its
+//! submit work are written in one transaction, and one attempt is made on the fast path. The answer
+//! is the transfer as it stands then: submitted, refused, or still SUBMITTING (durably accepted, the
+//! engine submits it when Alpaca can take it).
+
+use funding_domain::{
+    AccountId, AlpacaTransferStatus, Amount, BankLinkId, IdempotencyKey, TransferId,
+    ValidationError, ValidationErrors,
+};
+
+use super::Transfers;
+use crate::engine::Attempt;
+use crate::error::CoreError;
+use crate::links::Fingerprint;
+use crate::links::create::alpaca_account_key;
+use crate::links::failure;
+use crate::model::Transfer;
+use crate::ports::{Begin, IdempotencyClaim, NewTransfer, NewWork, TransferDirection, WorkKind};
+
+const OPERATION: &str = "CreateTransfer";
+
+/// A withdrawal refused because Alpaca's withdrawable cash does not cover it.
+pub(super) const INSUFFICIENT_WITHDRAWABLE: &str = "service/insufficient_withdrawable";
+
+/// The request as the caller sent it; empty strings are "not given".
+#[derive(Debug, Clone, Default)]
+pub struct CreateTransferInput {
+    pub account_id: String,
+    pub bank_link_id: String,
+    pub amount: String,
+    /// `None` when the caller left it unspecified.
+    pub direction: Option<TransferDirection>,
+    pub idempotency_key: String,
+}
+
+struct CreateTransfer {
+    account_id: AccountId,
+    bank_link_id: BankLinkId,
+    amount: Amount,
+    direction: TransferDirection,
+    idempotency_key: IdempotencyKey,
+}
+
+impl CreateTransfer {
+    fn parse(input: &CreateTransferInput) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let account_id = errors.check(AccountId::parse(&input.account_id));
+        let bank_link_id =
+            errors.check(BankLinkId::parse(&input.bank_link_id).map_err(|e| e.at("bank_link_id")));
+        let amount = errors.check(Amount::parse(&input.amount).map_err(|e| e.at("amount")));
+        let direction = match input.direction {
+            Some(direction) => Some(direction),
+            None => {
+                errors.push(ValidationError::new(
+                    "direction",
+                    "must be TRANSFER_DIRECTION_DEPOSIT or TRANSFER_DIRECTION_WITHDRAWAL",
+                ));
+                None
+            }
+        };
+        let idempotency_key = errors.check(IdempotencyKey::parse(&input.idempotency_key));
+        match (account_id, bank_link_id, amount, direction, idempotency_key) {
+            (
+                Some(account_id),
+                Some(bank_link_id),
+                Some(amount),
+                Some(direction),
+                Some(idempotency_key),
+            ) => Ok(Self {
+                account_id,
+                bank_link_id,
+                amount,
+                direction,
+                idempotency_key,
+            }),
+            _ => Err(errors),
+        }
+    }
+
+    fn fingerprint(&self) -> Fingerprint {
+        Fingerprint::new()
+            .field("account_id", self.account_id)
+            .field("bank_link_id", self.bank_link_id)
+            .field("amount", self.amount)
+            .field("direction", self.direction.as_alpaca())
+    }
+}
+
+impl Transfers {
+    /// Creates a transfer, or returns the one this caller already made with this key.
+    ///
+    /// Errors: `InvalidArgument` listing every bad field; `NotFound` for a link that does not
+    /// exist or belongs to another account; `FailedPrecondition` for a link that is not APPROVED,
+    /// and for a withdrawal larger than Alpaca's withdrawable cash (naming it); `IdempotencyKeyReused`;
+    /// `Provider` when Alpaca refused it (the transfer is then FAILED and a repeat answers the same);
+    /// `Store`. Nothing is written or sent for a refused request.
+    #[tracing::instrument(skip_all, fields(caller = %caller, account_id = %input.account_id, idempotency_key = %input.idempotency_key, transfer_id))]
+    pub async fn create(
+        &self,
+        caller: &str,
+        input: CreateTransferInput,
+    ) -> Result<Transfer, CoreError> {
+        let request = CreateTransfer::parse(&input)?;
+        let link = self
+            .links
+            .get_link(request.bank_link_id)
+            .await?
+            .filter(|link| link.account_id == request.account_id)
+            .ok_or_else(|| CoreError::NotFound {
+                resource: "bank link",
+                id: request.bank_link_id.to_string(),
+            })?;
+        let Some(relationship_id) = link.ach_relationship_id.filter(|_| link.status.is_usable())
+        else {
+            return Err(CoreError::FailedPrecondition {
+                reason: "BANK_LINK_NOT_APPROVED",
+                subject: format!("bank_links/{}", link.id),
+                message: format!(
+                    "the bank link is {}; transfers need an APPROVED link",
+                    link.status
+                ),
+            });
+        };
+        let fingerprint = request.fingerprint();
+        let now = self.clock.now();
+        let transfer = Transfer {
+            id: TransferId::generate(),
+            caller: caller.to_owned(),
+            idempotency_key: request.idempotency_key.clone(),
+            account_id: request.account_id,
+            bank_link_id: request.bank_link_id,
+            relationship_id,
+            amount: request.amount,
+            direction: request.direction,
+            status: AlpacaTransferStatus::Submitting,
+            status_reason: None,
+            ach_return_code: None,
+            failure_code: None,
+            provider_transfer_id: None,
+            submit_requested_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let claim = IdempotencyClaim {
+            caller: caller.to_owned(),
+            operation: OPERATION,
+            key: request.idempotency_key.as_str().to_owned(),
+            fingerprint: fingerprint.encode(),
+        };
+        let work = NewWork {
+            kind: WorkKind::TransferSubmit,
+            subject_id: transfer.id.as_uuid(),
+            ordering_key: Some(alpaca_account_key(request.account_id)),
+            max_attempts: self.settings.max_attempts,
+        };
+        let transfer = match self
+            .store
+            .begin_transfer(claim, NewTransfer { transfer, work })
+            .await?
+        {
+            Begin::Created(transfer) => transfer,
+            Begin::Existing {
+                fingerprint: stored,
+                resource,
+            } => {
+                if let Some(field) = fingerprint.first_difference(&stored) {
+                    return Err(CoreError::IdempotencyKeyReused {
+                        operation: OPERATION,
+                        field,
+                    });
+                }
+                resource
+            }
+        };
+        tracing::Span::current().record("transfer_id", tracing::field::display(transfer.id));
+        if transfer.status != AlpacaTransferStatus::Submitting {
+            return answer(transfer);
+        }
+        let attempt = self
+            .engine
+            .drive_now(WorkKind::TransferSubmit, transfer.id.as_uuid())
+            .await?;
+        let transfer = match attempt {
+            None => self.wait_while_submitting(transfer.id).await?,
+            Some(_) => self.load(transfer.id).await?,
+        };
+        match attempt {
+            Some(Attempt::Refused(error)) if transfer.status == AlpacaTransferStatus::Failed => {
+                Err(CoreError::Provider(error))
+            }
+            _ => answer(transfer),
+        }
+    }
+
+    /// The transfer once it is no longer SUBMITTING, or as it stands after two seconds. It waits
+    /// its turn behind the account's older submits (or a retry's backoff), and drives its own work
+    /// as soon as it may.
+    async fn wait_while_submitting(&self, id: TransferId) -> Result<Transfer, CoreError> {
+        const PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
+        const TRIES: u32 = 40;
+        let mut transfer = self.load(id).await?;
+        for _ in 0..TRIES {
+            if transfer.status != AlpacaTransferStatus::Submitting {
+                break;
+            }
+            tokio::time::sleep(PAUSE).await;
+            if self
+                .engine
+                .drive_now(WorkKind::TransferSubmit, id.as_uuid())
+                .await?
+                .is_some()
+            {
+                return self.load(id).await;
+            }
+            transfer = self.load(id).await?;
+        }
+        Ok(transfer)
+    }
+}
+
+/// The answer for a transfer as it stands: a FAILED one answers the error it failed with.
+fn answer(transfer: Transfer) -> Result<Transfer, CoreError> {
+    if transfer.status != AlpacaTransferStatus::Failed {
+        return Ok(transfer);
+    }
+    let message = transfer.status_reason.clone().unwrap_or_default();
+    let subject = format!("transfers/{}", transfer.id);
+    match transfer.failure_code.as_deref() {
+        Some(INSUFFICIENT_WITHDRAWABLE) => Err(CoreError::FailedPrecondition {
+            reason: "INSUFFICIENT_WITHDRAWABLE_CASH",
+            subject,
+            message,
+        }),
+        Some(code) => match failure::decode(code, &message) {
+            Some(error) => Err(CoreError::Provider(error)),
+            None => Err(CoreError::FailedPrecondition {
+                reason: "TRANSFER_FAILED",
+                subject,
+                message: format!("the transfer failed: {message}"),
+            }),
+        },
+        None => Err(CoreError::FailedPrecondition {
+            reason: "TRANSFER_FAILED",
+            subject,
+            message: format!("the transfer failed: {message}"),
+        }),
+    }
+}

@@ -1,0 +1,139 @@
+//! Following Alpaca's funding events for transfers, and the reconciler that backs them up: each
+//! reported status moves the transfer along the lifecycle table once; duplicates, late and
+//! out-of-order reports change nothing. A RETURNED transfer keeps Alpaca's reason and the ACH return
+//! code found in it (`R01`), whose description the API shows.
+
+use chrono::Duration as ChronoDuration;
+use funding_domain::lifecycle::{self, Transition, TransitionError};
+use funding_domain::{AchReturnCode, AlpacaTransferStatus, ProviderTransferId};
+
+use super::Transfers;
+use crate::error::CoreError;
+use crate::links::{EventOutcome, ReconcileReport};
+use crate::ports::{FundingEntity, FundingEvent, TransferChange};
+
+impl Transfers {
+    /// Applies one funding event to the transfer that holds its Alpaca transfer.
+    #[tracing::instrument(skip_all, fields(event_id = %event.event_id, entity_id = %event.entity_id, status_to = %event.status_to))]
+    pub async fn apply_event(&self, event: &FundingEvent) -> Result<EventOutcome, CoreError> {
+        if event.entity != FundingEntity::Transfer {
+            return Ok(EventOutcome::NotMine);
+        }
+        self.apply_status(
+            ProviderTransferId::from_uuid(event.entity_id),
+            AlpacaTransferStatus::from_provider(&event.status_to),
+            event.reason.clone(),
+            (!event.event_id.is_empty()).then(|| event.event_id.clone()),
+            "alpaca:event",
+            event.at,
+        )
+        .await
+    }
+
+    async fn apply_status(
+        &self,
+        provider_id: ProviderTransferId,
+        reported: AlpacaTransferStatus,
+        reason: Option<String>,
+        event_id: Option<String>,
+        source: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<EventOutcome, CoreError> {
+        let Some(transfer) = self.store.find_transfer_by_provider_id(provider_id).await? else {
+            tracing::debug!("no transfer holds this Alpaca transfer (yet)");
+            return Ok(EventOutcome::NoSuchLink);
+        };
+        match lifecycle::apply(&transfer.status, reported) {
+            Ok(Transition::Moved { from, to }) => {
+                let ach_return_code = (to == AlpacaTransferStatus::Returned)
+                    .then(|| reason.as_deref().and_then(AchReturnCode::find_in))
+                    .flatten()
+                    .map(|code| code.code().to_owned());
+                let change = TransferChange {
+                    from: from.clone(),
+                    to: to.clone(),
+                    reason,
+                    ach_return_code,
+                    source: source.to_owned(),
+                    event_id,
+                    at,
+                };
+                if self
+                    .store
+                    .change_transfer_status(transfer.id, change)
+                    .await?
+                {
+                    tracing::info!(transfer_id = %transfer.id, %from, %to, source, "transfer status moved");
+                    metrics::counter!("funding_transfer_status_changes_total", "to" => to.as_str().to_owned()).increment(1);
+                    Ok(EventOutcome::MovedTransfer)
+                } else {
+                    Ok(EventOutcome::Ignored(
+                        "the transfer moved meanwhile or the event was applied before",
+                    ))
+                }
+            }
+            Ok(Transition::Unchanged) => Ok(EventOutcome::Ignored("duplicate")),
+            Err(TransitionError::Illegal { from, to }) => {
+                tracing::info!(transfer_id = %transfer.id, %from, %to, "late or out-of-order transfer status ignored");
+                Ok(EventOutcome::Ignored("not a move the table allows"))
+            }
+            Err(TransitionError::UnknownStatus(status)) => {
+                tracing::error!(transfer_id = %transfer.id, status = %status, "UNKNOWN transfer status from Alpaca; the transfer keeps its status");
+                Ok(EventOutcome::UnknownStatus(status))
+            }
+        }
+    }
+
+    /// Looks up, at Alpaca, up to `limit` transfers in flight that have not moved for longer than
+    /// `older_than`, and applies any difference.
+    pub async fn reconcile(
+        &self,
+        older_than: std::time::Duration,
+        limit: u32,
+    ) -> Result<ReconcileReport, CoreError> {
+        let before = self.clock.now()
+            - ChronoDuration::from_std(older_than).unwrap_or(ChronoDuration::minutes(1));
+        let mut report = ReconcileReport::default();
+        for transfer in self.store.transfers_to_reconcile(before, limit).await? {
+            let Some(provider_id) = transfer.provider_transfer_id else {
+                continue;
+            };
+            report.checked += 1;
+            let found = match self
+                .broker
+                .get_transfer(transfer.account_id, provider_id)
+                .await
+            {
+                Ok(found) => found,
+                Err(error) => {
+                    tracing::warn!(transfer_id = %transfer.id, "cannot reconcile the transfer: {error}");
+                    continue;
+                }
+            };
+            let Some(found) = found else {
+                report.missing += 1;
+                tracing::error!(transfer_id = %transfer.id, %provider_id, "Alpaca does not list the transfer");
+                metrics::counter!("funding_reconciler_missing_total", "resource" => "transfer")
+                    .increment(1);
+                continue;
+            };
+            if let EventOutcome::MovedTransfer = self
+                .apply_status(
+                    provider_id,
+                    found.status,
+                    found.reason,
+                    None,
+                    "reconciler",
+                    self.clock.now(),
+                )
+                .await?
+            {
+                report.moved += 1;
+                tracing::warn!(transfer_id = %transfer.id, "the reconciler moved a transfer its events had not");
+                metrics::counter!("funding_reconciler_moves_total", "resource" => "transfer")
+                    .increment(1);
+            }
+        }
+        Ok(report)
+    }
+}

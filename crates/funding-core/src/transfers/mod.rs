@@ -1,0 +1,178 @@
+//! The transfer use cases on the Alpaca rail: create (a deposit or withdrawal, idempotent, submitted
+//! by the engine with look-before-create), read, list, cancel, following each transfer's status from
+//! Alpaca's events, and reconciling the transfers whose events are late.
+//!
+//! Alpaca's `POST /transfers` has no idempotency key, so the submit work of an account runs one at a
+//! time (the same ordering key as link creation: one unresolved Alpaca create per account), stores
+//! the time of its request before sending it, and after an unknown outcome looks the transfer up
+//! (relationship, amount, direction, created since the request, held by none of ours) before it
+//! creates again; an adopted Alpaca id is claimed through UNIQUE(provider_transfer_id).
+
+mod cancel;
+mod create;
+mod events;
+mod submit;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use funding_domain::{
+    AccountId, AlpacaTransferStatus, TransferId, ValidationError, ValidationErrors,
+};
+
+pub use create::CreateTransferInput;
+
+use crate::engine::Engine;
+use crate::error::CoreError;
+use crate::model::Transfer;
+use crate::ports::{
+    BankLinkStore, Broker, Clock, TransferDirection, TransferFilter, TransferStore, WorkKind,
+};
+
+/// How the transfer use cases behave.
+#[derive(Debug, Clone)]
+pub struct TransferSettings {
+    /// How far before our recorded request an Alpaca transfer found by the lookup may have been
+    /// created to be taken as ours (clock skew between us and Alpaca).
+    pub adoption_skew: Duration,
+    /// Attempts at submitting before a transfer whose create surely never reached Alpaca ends
+    /// FAILED. (One whose create may have reached Alpaca is never failed blindly: it is looked up
+    /// until the lookup answers.)
+    pub max_attempts: u32,
+}
+
+impl Default for TransferSettings {
+    fn default() -> Self {
+        Self {
+            adoption_skew: Duration::from_secs(300),
+            max_attempts: 10,
+        }
+    }
+}
+
+/// The transfer use cases, over their ports.
+#[derive(Clone)]
+pub struct Transfers {
+    broker: Arc<dyn Broker>,
+    store: Arc<dyn TransferStore>,
+    links: Arc<dyn BankLinkStore>,
+    clock: Arc<dyn Clock>,
+    engine: Engine,
+    settings: TransferSettings,
+}
+
+/// One page of an account's transfers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferPage {
+    pub transfers: Vec<Transfer>,
+    /// Give it back as `page_token` for the next page; empty when this was the last.
+    pub next_page_token: String,
+}
+
+impl Transfers {
+    /// The use cases; their kinds of work (submit, cancel) are registered with `engine`.
+    pub fn new(
+        broker: Arc<dyn Broker>,
+        store: Arc<dyn TransferStore>,
+        links: Arc<dyn BankLinkStore>,
+        clock: Arc<dyn Clock>,
+        engine: Engine,
+        settings: TransferSettings,
+    ) -> Self {
+        let transfers = Self {
+            broker,
+            store,
+            links,
+            clock,
+            engine,
+            settings,
+        };
+        transfers.engine.register(
+            WorkKind::TransferSubmit,
+            Arc::new(submit::TransferSubmission(transfers.clone())),
+        );
+        transfers.engine.register(
+            WorkKind::TransferCancel,
+            Arc::new(cancel::TransferCancellation(transfers.clone())),
+        );
+        transfers
+    }
+
+    /// One transfer by id. Errors: `InvalidArgument` for a malformed id, `NotFound`.
+    #[tracing::instrument(skip_all, fields(transfer_id = %id))]
+    pub async fn get(&self, id: &str) -> Result<Transfer, CoreError> {
+        let id = TransferId::parse(id).map_err(|e| ValidationErrors::from(e.at("id")))?;
+        self.load(id).await
+    }
+
+    /// The account's transfers, oldest first, optionally of one status and one direction.
+    /// `page_size` 0 means 50; at most 500.
+    #[tracing::instrument(skip_all, fields(account_id = %account_id))]
+    pub async fn list(
+        &self,
+        account_id: &str,
+        status: Option<AlpacaTransferStatus>,
+        direction: Option<TransferDirection>,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<TransferPage, CoreError> {
+        let mut errors = ValidationErrors::new();
+        let account = errors.check(AccountId::parse(account_id));
+        let size = match page_size {
+            0 => Some(50),
+            1..=500 => Some(page_size.unsigned_abs()),
+            _ => {
+                errors.push(ValidationError::new(
+                    "page_size",
+                    "must be between 0 and 500",
+                ));
+                None
+            }
+        };
+        let after = if page_token.is_empty() {
+            Some(None)
+        } else {
+            errors
+                .check(TransferId::parse(page_token).map_err(|_| {
+                    ValidationError::new("page_token", "is not a token this service issued")
+                }))
+                .map(Some)
+        };
+        errors.into_result()?;
+        let (Some(account), Some(size), Some(after)) = (account, size, after) else {
+            return Err(CoreError::InvalidArgument(ValidationErrors::new()));
+        };
+        if let Some(after) = after {
+            let issued_for_account = self
+                .store
+                .get_transfer(after)
+                .await?
+                .is_some_and(|transfer| transfer.account_id == account);
+            if !issued_for_account {
+                return Err(ValidationErrors::from(ValidationError::new(
+                    "page_token",
+                    "was not issued for this account_id",
+                ))
+                .into());
+            }
+        }
+        let (transfers, next) = self
+            .store
+            .list_transfers(account, TransferFilter { status, direction }, size, after)
+            .await?;
+        Ok(TransferPage {
+            transfers,
+            next_page_token: next.map(|id| id.to_string()).unwrap_or_default(),
+        })
+    }
+
+    async fn load(&self, id: TransferId) -> Result<Transfer, CoreError> {
+        self.store
+            .get_transfer(id)
+            .await?
+            .ok_or_else(|| CoreError::NotFound {
+                resource: "transfer",
+                id: id.to_string(),
+            })
+    }
+}

@@ -1,0 +1,262 @@
+//! The work that submits a transfer to Alpaca ([`WorkKind::TransferSubmit`]). It runs one at a time
+//! per Alpaca account (its ordering key), so a lookup never takes another request's transfer and a
+//! withdrawal is checked against a withdrawable amount no other submit of ours is about to spend.
+//!
+//! 1. After an earlier attempt that may have reached Alpaca (its request time is stored), the
+//!    transfer is looked up first: the oldest Alpaca transfer over our relationship with our amount
+//!    and direction, created since our request (less the allowed skew), that none of ours holds, is
+//!    adopted through UNIQUE(provider_transfer_id).
+//! 2. A withdrawal larger than Alpaca's withdrawable cash ends FAILED (naming the amount), unsent.
+//! 3. The request time is stored (only while the transfer is still SUBMITTING: a cancel that won
+//!    the race means nothing is sent), then the create is sent once; its answer is stored with the
+//!    work's fence.
+//!
+//! A create whose outcome is unknown is never given up blindly: when the attempts run out, a last
+//! lookup decides, and if it cannot be made the work keeps waiting, visible in metrics.
+
+use async_trait::async_trait;
+use chrono::Duration as ChronoDuration;
+use funding_domain::lifecycle::{self, Transition};
+use funding_domain::{AlpacaTransferStatus, TransferId};
+
+use super::Transfers;
+use super::create::INSUFFICIENT_WITHDRAWABLE;
+use crate::engine::{Attempt, Stop, WorkHandler};
+use crate::links::failure;
+use crate::links::steps::refuses_the_link;
+use crate::model::Transfer;
+use crate::ports::{
+    AlpacaTransfer, Claim, ClaimedWork, TransferChange, TransferDirection, TransferSaved,
+};
+
+pub(super) struct TransferSubmission(pub(super) Transfers);
+
+#[async_trait]
+impl WorkHandler for TransferSubmission {
+    async fn run(&self, work: &ClaimedWork) -> Attempt {
+        let id = TransferId::from_uuid(work.subject_id);
+        match self.0.submit(&work.claim, id).await {
+            Ok(attempt) => attempt,
+            Err(stop) => stop.into_attempt(),
+        }
+    }
+
+    async fn give_up(&self, work: &ClaimedWork, reason: &str) -> Attempt {
+        let id = TransferId::from_uuid(work.subject_id);
+        let transfers = &self.0;
+        let result = async {
+            let transfer = transfers.load(id).await?;
+            if transfer.status != AlpacaTransferStatus::Submitting {
+                return Ok(Attempt::Done);
+            }
+            if let Some(requested_at) = transfer.submit_requested_at {
+                // It may be at Alpaca: only a lookup that answers may end it.
+                if transfers
+                    .adopt(&work.claim, &transfer, requested_at)
+                    .await?
+                {
+                    return Ok(Attempt::Done);
+                }
+            }
+            transfers
+                .fail(
+                    &work.claim,
+                    &transfer,
+                    reason.to_owned(),
+                    failure::ATTEMPTS_EXHAUSTED.to_owned(),
+                    "engine:gave_up",
+                )
+                .await?;
+            Ok::<Attempt, Stop>(Attempt::Done)
+        }
+        .await;
+        match result {
+            Ok(attempt) => attempt,
+            Err(stop) => stop.into_attempt(),
+        }
+    }
+}
+
+impl Transfers {
+    async fn submit(&self, claim: &Claim, id: TransferId) -> Result<Attempt, Stop> {
+        let transfer = self.load(id).await?;
+        if transfer.status != AlpacaTransferStatus::Submitting {
+            return Ok(Attempt::Done);
+        }
+        if let Some(requested_at) = transfer.submit_requested_at
+            && self.adopt(claim, &transfer, requested_at).await?
+        {
+            return Ok(Attempt::Done);
+        }
+        if transfer.direction == TransferDirection::Withdrawal {
+            let withdrawable = self
+                .broker
+                .withdrawable_cash(transfer.account_id)
+                .await
+                .map_err(Stop::provider)?;
+            if withdrawable < transfer.amount.as_decimal() {
+                let reason = format!(
+                    "the withdrawal of {} is more than Alpaca's withdrawable cash of {:.2}",
+                    transfer.amount, withdrawable
+                );
+                tracing::info!(transfer_id = %id, %withdrawable, "withdrawal refused: not enough withdrawable cash");
+                self.fail(
+                    claim,
+                    &transfer,
+                    reason,
+                    INSUFFICIENT_WITHDRAWABLE.to_owned(),
+                    "service:withdrawable",
+                )
+                .await?;
+                return Ok(Attempt::Done);
+            }
+        }
+        let now = self.clock.now();
+        if !self.store.mark_submit_requested(claim, id, now).await? {
+            return Ok(Attempt::Done);
+        }
+        match self
+            .broker
+            .create_transfer(
+                transfer.account_id,
+                transfer.relationship_id,
+                &transfer.amount,
+                transfer.direction,
+            )
+            .await
+        {
+            Ok(created) => {
+                self.save(claim, &transfer, created, "alpaca:create")
+                    .await?;
+                Ok(Attempt::Done)
+            }
+            Err(error) if refuses_the_link(&error) && !error.outcome_unknown() => {
+                tracing::warn!(transfer_id = %id, code = %error.code, "Alpaca refused the transfer: {}", error.message);
+                self.fail(
+                    claim,
+                    &transfer,
+                    error.message.clone(),
+                    failure::encode(&error),
+                    &format!("{}:error", error.provider),
+                )
+                .await?;
+                Ok(Attempt::Refused(error))
+            }
+            Err(error) => Err(Stop::provider(error)),
+        }
+    }
+
+    /// Looks for the Alpaca transfer an earlier attempt may have made, and adopts it.
+    pub(super) async fn adopt(
+        &self,
+        claim: &Claim,
+        transfer: &Transfer,
+        requested_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, Stop> {
+        let skew = ChronoDuration::from_std(self.settings.adoption_skew)
+            .unwrap_or(ChronoDuration::minutes(5));
+        let mut candidates: Vec<AlpacaTransfer> = self
+            .broker
+            .list_transfers(transfer.account_id, Some(transfer.direction))
+            .await
+            .map_err(|error| Stop::Retry(format!("looking the transfer up: {error}"), Some(error)))?
+            .into_iter()
+            .filter(|candidate| {
+                candidate.relationship_id == Some(transfer.relationship_id)
+                    && candidate.direction == transfer.direction
+                    && candidate.amount == transfer.amount.as_decimal()
+                    && candidate.created_at >= requested_at - skew
+            })
+            .collect();
+        candidates.sort_by_key(|candidate| candidate.created_at);
+        for candidate in candidates {
+            if self
+                .store
+                .find_transfer_by_provider_id(candidate.id)
+                .await?
+                .is_some()
+            {
+                continue;
+            }
+            let provider_id = candidate.id;
+            match self
+                .save(claim, transfer, candidate, "alpaca:lookup")
+                .await?
+            {
+                TransferSaved::Saved => {
+                    tracing::info!(transfer_id = %transfer.id, provider_transfer_id = %provider_id, "adopted the Alpaca transfer an earlier attempt made");
+                    return Ok(true);
+                }
+                TransferSaved::NotSubmitting => return Ok(true),
+                TransferSaved::HeldByAnother => continue,
+            }
+        }
+        Ok(false)
+    }
+
+    /// Stores Alpaca's transfer on our SUBMITTING one, with its first status.
+    async fn save(
+        &self,
+        claim: &Claim,
+        transfer: &Transfer,
+        created: AlpacaTransfer,
+        source: &str,
+    ) -> Result<TransferSaved, Stop> {
+        let status = match lifecycle::apply(
+            &AlpacaTransferStatus::Submitting,
+            created.status.clone(),
+        ) {
+            Ok(Transition::Moved { to, .. }) => to,
+            _ => {
+                tracing::error!(status = %created.status, "Alpaca reported a transfer in a status the service does not know; keeping it QUEUED");
+                AlpacaTransferStatus::Queued
+            }
+        };
+        let change = TransferChange {
+            from: AlpacaTransferStatus::Submitting,
+            to: status.clone(),
+            reason: created.reason.clone(),
+            ach_return_code: None,
+            source: source.to_owned(),
+            event_id: None,
+            at: self.clock.now(),
+        };
+        let saved = self
+            .store
+            .save_submitted(claim, transfer.id, created.id, change)
+            .await?;
+        if saved == TransferSaved::Saved {
+            tracing::info!(transfer_id = %transfer.id, provider_transfer_id = %created.id, %status, source, "transfer submitted");
+            metrics::counter!("funding_transfer_status_changes_total", "to" => status.as_str().to_owned()).increment(1);
+        }
+        Ok(saved)
+    }
+
+    async fn fail(
+        &self,
+        claim: &Claim,
+        transfer: &Transfer,
+        reason: String,
+        failure_code: String,
+        source: &str,
+    ) -> Result<(), Stop> {
+        let change = TransferChange {
+            from: AlpacaTransferStatus::Submitting,
+            to: AlpacaTransferStatus::Failed,
+            reason: Some(reason),
+            ach_return_code: None,
+            source: source.to_owned(),
+            event_id: None,
+            at: self.clock.now(),
+        };
+        if self
+            .store
+            .end_unsubmitted(claim, transfer.id, change, Some(failure_code))
+            .await?
+        {
+            metrics::counter!("funding_transfer_status_changes_total", "to" => "FAILED")
+                .increment(1);
+        }
+        Ok(())
+    }
+}

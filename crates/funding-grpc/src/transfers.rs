@@ -1,0 +1,143 @@
+//! `funding.v1.TransferService`: deposits and withdrawals on the Alpaca rail. `WatchTransfers`
+//! answers UNIMPLEMENTED until the change log it reads from lands.
+
+use funding_client::v1::transfer_service_server::TransferService;
+use funding_client::v1::{
+    CancelTransferRequest, CancelTransferResponse, CreateTransferRequest, CreateTransferResponse,
+    GetTransferRequest, GetTransferResponse, ListTransfersRequest, ListTransfersResponse,
+    WatchTransfersRequest, WatchTransfersResponse,
+};
+use funding_core::{CoreError, CreateTransferInput, Transfers};
+use funding_domain::{ValidationError, ValidationErrors};
+use tonic::{Request, Response, Status};
+
+use crate::auth::{Scope, require};
+use crate::convert;
+use crate::error::into_status;
+use crate::observe::observed;
+
+pub struct TransferApi {
+    transfers: Transfers,
+}
+
+impl TransferApi {
+    pub fn new(transfers: Transfers) -> Self {
+        Self { transfers }
+    }
+}
+
+fn invalid(field: &str, rule: &str) -> Status {
+    into_status(CoreError::InvalidArgument(ValidationErrors::from(
+        ValidationError::new(field, rule),
+    )))
+}
+
+#[tonic::async_trait]
+impl TransferService for TransferApi {
+    async fn create_transfer(
+        &self,
+        request: Request<CreateTransferRequest>,
+    ) -> Result<Response<CreateTransferResponse>, Status> {
+        observed("CreateTransfer", async move {
+            let caller = require(&request, Scope::TransfersWrite)?;
+            let body = request.into_inner();
+            // An unknown direction number is "not given": the use case names the field.
+            let direction = convert::transfer_direction_of(body.direction).unwrap_or(None);
+            let input = CreateTransferInput {
+                account_id: body.account_id,
+                bank_link_id: body.bank_link_id,
+                amount: body.amount,
+                direction,
+                idempotency_key: body.idempotency_key,
+            };
+            let transfer = self
+                .transfers
+                .create(&caller.name, input)
+                .await
+                .map_err(into_status)?;
+            Ok(Response::new(CreateTransferResponse {
+                transfer: Some(convert::transfer(&transfer)),
+            }))
+        })
+        .await
+    }
+
+    async fn get_transfer(
+        &self,
+        request: Request<GetTransferRequest>,
+    ) -> Result<Response<GetTransferResponse>, Status> {
+        observed("GetTransfer", async move {
+            require(&request, Scope::Read)?;
+            let transfer = self
+                .transfers
+                .get(&request.get_ref().id)
+                .await
+                .map_err(into_status)?;
+            Ok(Response::new(GetTransferResponse {
+                transfer: Some(convert::transfer(&transfer)),
+            }))
+        })
+        .await
+    }
+
+    async fn list_transfers(
+        &self,
+        request: Request<ListTransfersRequest>,
+    ) -> Result<Response<ListTransfersResponse>, Status> {
+        observed("ListTransfers", async move {
+            require(&request, Scope::Read)?;
+            let body = request.get_ref();
+            let status = convert::transfer_status_filter(body.status)
+                .map_err(|_| invalid("status", "is not a TransferStatus"))?;
+            let direction = convert::transfer_direction_of(body.direction)
+                .map_err(|_| invalid("direction", "is not a TransferDirection"))?;
+            let page = self
+                .transfers
+                .list(
+                    &body.account_id,
+                    status,
+                    direction,
+                    body.page_size,
+                    &body.page_token,
+                )
+                .await
+                .map_err(into_status)?;
+            Ok(Response::new(ListTransfersResponse {
+                transfers: page.transfers.iter().map(convert::transfer).collect(),
+                next_page_token: page.next_page_token,
+            }))
+        })
+        .await
+    }
+
+    async fn cancel_transfer(
+        &self,
+        request: Request<CancelTransferRequest>,
+    ) -> Result<Response<CancelTransferResponse>, Status> {
+        observed("CancelTransfer", async move {
+            require(&request, Scope::TransfersWrite)?;
+            let transfer = self
+                .transfers
+                .cancel(&request.get_ref().id)
+                .await
+                .map_err(into_status)?;
+            Ok(Response::new(CancelTransferResponse {
+                transfer: Some(convert::transfer(&transfer)),
+            }))
+        })
+        .await
+    }
+
+    type WatchTransfersStream =
+        futures::stream::BoxStream<'static, Result<WatchTransfersResponse, Status>>;
+
+    async fn watch_transfers(
+        &self,
+        request: Request<WatchTransfersRequest>,
+    ) -> Result<Response<Self::WatchTransfersStream>, Status> {
+        require(&request, Scope::Read)?;
+        Err(Status::unimplemented(
+            "WatchTransfers is not served yet; poll GetTransfer or ListTransfers",
+        ))
+    }
+}

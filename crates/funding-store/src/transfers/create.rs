@@ -1,0 +1,99 @@
+//! Creating a transfer under an idempotency key, in one transaction: claim the key in the shared
+//! `idempotency_records` table with `INSERT … ON CONFLICT DO NOTHING`; if the claim inserted a row,
+//! store the transfer (SUBMITTING) and the work that submits it; otherwise read back the fingerprint
+//! and the transfer of whoever claimed it first. On PostgreSQL a concurrent claim waits for the first
+//! transaction and then sees its rows; on SQLite the transaction holds the write lock from its start.
+//! Either way exactly one caller creates.
+
+use funding_core::model::Transfer;
+use funding_core::ports::{Begin, IdempotencyClaim, NewTransfer, StoreError};
+use funding_domain::AlpacaTransferStatus;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, EntityTrait as _, IntoActiveModel as _};
+use uuid::Uuid;
+
+use crate::Store;
+use crate::convert::transfer_row;
+use crate::entity::{idempotency_record, transfer};
+use crate::error::{corrupt, from_db};
+
+pub(super) async fn begin_transfer(
+    store: &Store,
+    claim: IdempotencyClaim,
+    new: NewTransfer,
+) -> Result<Begin<Transfer>, StoreError> {
+    let row = transfer_row(&new.transfer);
+    if claim.caller != row.caller || claim.key != row.idempotency_key {
+        return Err(StoreError::Other(
+            "the idempotency claim and the transfer disagree on caller or key".into(),
+        ));
+    }
+    if new.transfer.status != AlpacaTransferStatus::Submitting {
+        return Err(StoreError::Other(format!(
+            "a new transfer is stored SUBMITTING, not {}",
+            new.transfer.status
+        )));
+    }
+    let (_permit, txn) = store.begin_write().await?;
+    let record = idempotency_record::ActiveModel {
+        caller: Set(claim.caller.clone()),
+        operation: Set(claim.operation.to_owned()),
+        idempotency_key: Set(claim.key.clone()),
+        fingerprint: Set(claim.fingerprint),
+        resource_id: Set(row.id.to_string()),
+        created_at: Set(row.created_at),
+    };
+    // A DO NOTHING conflict is zero rows affected (not an error): the row count decides.
+    let claimed = idempotency_record::Entity::insert(record)
+        .on_conflict(
+            OnConflict::columns([
+                idempotency_record::Column::Caller,
+                idempotency_record::Column::Operation,
+                idempotency_record::Column::IdempotencyKey,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await
+        .map_err(from_db)?;
+
+    if claimed == 1 {
+        transfer::Entity::insert(row.clone().into_active_model())
+            .exec_without_returning(&txn)
+            .await
+            .map_err(from_db)?;
+        crate::work::insert_work(&txn, &new.work).await?;
+        txn.commit().await.map_err(from_db)?;
+        return Ok(Begin::Created(Transfer::try_from(row)?));
+    }
+
+    let record = idempotency_record::Entity::find_by_id((
+        claim.caller,
+        claim.operation.to_owned(),
+        claim.key,
+    ))
+    .one(&txn)
+    .await
+    .map_err(from_db)?
+    .ok_or_else(|| StoreError::NotFound("the idempotency record that conflicted".into()))?;
+    let resource_id = Uuid::try_parse(&record.resource_id).map_err(|_| {
+        corrupt(
+            "idempotency_records",
+            &record.resource_id,
+            "resource id is not a UUID",
+        )
+    })?;
+    let existing = transfer::Entity::find_by_id(resource_id)
+        .one(&txn)
+        .await
+        .map_err(from_db)?
+        .ok_or_else(|| {
+            StoreError::NotFound(format!("transfer {resource_id} of an idempotency record"))
+        })?;
+    txn.commit().await.map_err(from_db)?;
+    Ok(Begin::Existing {
+        fingerprint: record.fingerprint,
+        resource: Transfer::try_from(existing)?,
+    })
+}

@@ -1,0 +1,113 @@
+//! [`TransferStore`] on a [`Store`]: each method is instrumented with the ids it touches and
+//! delegates to the module that owns the idea — creating under an idempotency key, reading, status
+//! moves (fenced where a transfer's work makes them), the reconciler's query.
+
+mod create;
+mod read;
+mod reconcile;
+mod status;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use funding_core::model::Transfer;
+use funding_core::ports::{
+    Begin, Claim, IdempotencyClaim, NewTransfer, StoreError, TransferChange, TransferFilter,
+    TransferSaved, TransferStore,
+};
+use funding_domain::{AccountId, ProviderTransferId, TransferId};
+
+use crate::Store;
+
+#[async_trait]
+impl TransferStore for Store {
+    #[tracing::instrument(skip_all, fields(transfer_id = %transfer.transfer.id))]
+    async fn begin_transfer(
+        &self,
+        claim: IdempotencyClaim,
+        transfer: NewTransfer,
+    ) -> Result<Begin<Transfer>, StoreError> {
+        create::begin_transfer(self, claim, transfer).await
+    }
+
+    async fn get_transfer(&self, id: TransferId) -> Result<Option<Transfer>, StoreError> {
+        read::get_transfer(self, id).await
+    }
+
+    async fn find_transfer_by_provider_id(
+        &self,
+        id: ProviderTransferId,
+    ) -> Result<Option<Transfer>, StoreError> {
+        read::find_transfer_by_provider_id(self, id).await
+    }
+
+    async fn list_transfers(
+        &self,
+        account_id: AccountId,
+        filter: TransferFilter,
+        size: u32,
+        after: Option<TransferId>,
+    ) -> Result<(Vec<Transfer>, Option<TransferId>), StoreError> {
+        read::list_transfers(self, account_id, filter, size, after).await
+    }
+
+    #[tracing::instrument(skip_all, fields(transfer_id = %id, work_id = %fence.work_id))]
+    async fn mark_submit_requested(
+        &self,
+        fence: &Claim,
+        id: TransferId,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        status::mark_submit_requested(self, fence, id, at).await
+    }
+
+    #[tracing::instrument(
+        skip_all,
+        fields(transfer_id = %id, provider_transfer_id = %provider_id, work_id = %fence.work_id)
+    )]
+    async fn save_submitted(
+        &self,
+        fence: &Claim,
+        id: TransferId,
+        provider_id: ProviderTransferId,
+        change: TransferChange,
+    ) -> Result<TransferSaved, StoreError> {
+        status::save_submitted(self, fence, id, provider_id, change).await
+    }
+
+    #[tracing::instrument(skip_all, fields(transfer_id = %id, to = %change.to, work_id = %fence.work_id))]
+    async fn end_unsubmitted(
+        &self,
+        fence: &Claim,
+        id: TransferId,
+        change: TransferChange,
+        failure_code: Option<String>,
+    ) -> Result<bool, StoreError> {
+        status::end_unsubmitted(self, fence, id, change, failure_code).await
+    }
+
+    #[tracing::instrument(skip_all, fields(transfer_id = %id, to = %change.to))]
+    async fn cancel_unsent(
+        &self,
+        id: TransferId,
+        change: TransferChange,
+    ) -> Result<bool, StoreError> {
+        status::cancel_unsent(self, id, change).await
+    }
+
+    #[tracing::instrument(skip_all, fields(transfer_id = %id, from = %change.from, to = %change.to))]
+    async fn change_transfer_status(
+        &self,
+        id: TransferId,
+        change: TransferChange,
+    ) -> Result<bool, StoreError> {
+        status::change_transfer_status(self, id, change).await
+    }
+
+    async fn transfers_to_reconcile(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Transfer>, StoreError> {
+        reconcile::transfers_to_reconcile(self, before, limit).await
+    }
+}

@@ -1,0 +1,78 @@
+//! Reading transfers: by id, by Alpaca's id, and an account's transfers page by page in id order
+//! (ids are UUIDv7, so id order is creation order), optionally of one status and one direction.
+
+use funding_core::model::Transfer;
+use funding_core::ports::{StoreError, TransferFilter};
+use funding_domain::{AccountId, ProviderTransferId, TransferId};
+use sea_orm::{
+    ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _,
+};
+
+use crate::Store;
+use crate::convert::direction_str;
+use crate::entity::transfer::{Column, Entity};
+use crate::error::from_db;
+
+/// The largest page served, whatever is asked.
+pub(super) const MAX_PAGE_SIZE: u32 = 500;
+
+pub(super) async fn get_transfer(
+    store: &Store,
+    id: TransferId,
+) -> Result<Option<Transfer>, StoreError> {
+    Entity::find_by_id(id.as_uuid())
+        .one(&store.db)
+        .await
+        .map_err(from_db)?
+        .map(Transfer::try_from)
+        .transpose()
+}
+
+pub(super) async fn find_transfer_by_provider_id(
+    store: &Store,
+    id: ProviderTransferId,
+) -> Result<Option<Transfer>, StoreError> {
+    Entity::find()
+        .filter(Column::ProviderTransferId.eq(id.as_uuid()))
+        .one(&store.db)
+        .await
+        .map_err(from_db)?
+        .map(Transfer::try_from)
+        .transpose()
+}
+
+pub(super) async fn list_transfers(
+    store: &Store,
+    account_id: AccountId,
+    filter: TransferFilter,
+    size: u32,
+    after: Option<TransferId>,
+) -> Result<(Vec<Transfer>, Option<TransferId>), StoreError> {
+    let size = size.clamp(1, MAX_PAGE_SIZE) as usize;
+    let mut query = Entity::find()
+        .filter(Column::AccountId.eq(account_id.as_uuid()))
+        .order_by_asc(Column::Id)
+        .limit(size as u64 + 1);
+    if let Some(status) = &filter.status {
+        query = query.filter(Column::Status.eq(status.as_str()));
+    }
+    if let Some(direction) = filter.direction {
+        query = query.filter(Column::Direction.eq(direction_str(direction)));
+    }
+    if let Some(after) = after {
+        query = query.filter(Column::Id.gt(after.as_uuid()));
+    }
+    let mut rows = query.all(&store.db).await.map_err(from_db)?;
+    let more = rows.len() > size;
+    rows.truncate(size);
+    let items = rows
+        .into_iter()
+        .map(Transfer::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    let next_after = if more {
+        items.last().map(|transfer| transfer.id)
+    } else {
+        None
+    };
+    Ok((items, next_after))
+}

@@ -1,0 +1,217 @@
+//! Status moves. Each is a conditional update (`… WHERE id = ? AND status = <from>`) and the history
+//! row that records it, in one transaction: the move happens only if the stored status is still the
+//! one the caller saw, and a provider event already in the transfer's history
+//! (UNIQUE(transfer_id, event_id)) rolls the whole move back, so a replayed event is a no-op rather
+//! than an error. The writes a transfer's submit work makes are also under the work's fence; storing
+//! Alpaca's id is guarded by UNIQUE(provider_transfer_id) and makes the events parked for that Alpaca
+//! transfer pending again, in the same transaction.
+
+use chrono::{DateTime, Utc};
+use funding_core::ports::{Claim, StoreError, TransferChange, TransferSaved};
+use funding_domain::{AlpacaTransferStatus, ProviderTransferId, TransferId};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ColumnTrait as _, DatabaseTransaction, EntityTrait as _, IntoActiveModel as _,
+    QueryFilter as _, UpdateMany,
+};
+
+use crate::Store;
+use crate::convert::{db_time, transfer_history_row};
+use crate::entity::{transfer, transfer_status_history as history};
+use crate::error::from_db;
+use crate::work::fence;
+
+pub(super) async fn mark_submit_requested(
+    store: &Store,
+    claim: &Claim,
+    id: TransferId,
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let (_permit, txn) = store.begin_write().await?;
+    fence(&txn, claim).await?;
+    let at = db_time(at);
+    let updated = transfer::Entity::update_many()
+        .col_expr(transfer::Column::SubmitRequestedAt, Expr::value(at))
+        .col_expr(transfer::Column::UpdatedAt, Expr::value(at))
+        .filter(transfer::Column::Id.eq(id.as_uuid()))
+        .filter(transfer::Column::Status.eq(AlpacaTransferStatus::Submitting.as_str()))
+        .exec(&txn)
+        .await
+        .map_err(from_db)?
+        .rows_affected;
+    finish(txn, updated == 1).await
+}
+
+pub(super) async fn save_submitted(
+    store: &Store,
+    claim: &Claim,
+    id: TransferId,
+    provider_id: ProviderTransferId,
+    change: TransferChange,
+) -> Result<TransferSaved, StoreError> {
+    from_submitting(&change, "Alpaca's id is saved")?;
+    let (_permit, txn) = store.begin_write().await?;
+    fence(&txn, claim).await?;
+    let taken = transfer::Entity::find()
+        .filter(transfer::Column::ProviderTransferId.eq(provider_id.as_uuid()))
+        .filter(transfer::Column::Id.ne(id.as_uuid()))
+        .one(&txn)
+        .await
+        .map_err(from_db)?
+        .is_some();
+    if taken {
+        txn.rollback().await.map_err(from_db)?;
+        return Ok(TransferSaved::HeldByAnother);
+    }
+    let update = moving(id, &change).col_expr(
+        transfer::Column::ProviderTransferId,
+        Expr::value(provider_id.as_uuid()),
+    );
+    // A concurrent save of the same Alpaca transfer by another of ours loses on the unique index
+    // (the transaction is rolled back when it is dropped).
+    let moved = match apply(&txn, id, update, &change).await {
+        Ok(moved) => moved,
+        Err(StoreError::Other(message)) if is_unique_violation(&message) => {
+            return Ok(TransferSaved::HeldByAnother);
+        }
+        Err(error) => return Err(error),
+    };
+    if !moved {
+        txn.rollback().await.map_err(from_db)?;
+        return Ok(TransferSaved::NotSubmitting);
+    }
+    crate::inbox::unpark(&txn, &provider_id.as_uuid().to_string()).await?;
+    txn.commit().await.map_err(from_db)?;
+    Ok(TransferSaved::Saved)
+}
+
+pub(super) async fn end_unsubmitted(
+    store: &Store,
+    claim: &Claim,
+    id: TransferId,
+    change: TransferChange,
+    failure_code: Option<String>,
+) -> Result<bool, StoreError> {
+    from_submitting(&change, "an unsubmitted transfer is ended")?;
+    if !matches!(
+        change.to,
+        AlpacaTransferStatus::Failed | AlpacaTransferStatus::Canceled
+    ) {
+        return Err(StoreError::Other(format!(
+            "an unsubmitted transfer ends FAILED or CANCELED, not {}",
+            change.to
+        )));
+    }
+    let (_permit, txn) = store.begin_write().await?;
+    fence(&txn, claim).await?;
+    let mut update = moving(id, &change);
+    if let Some(code) = failure_code {
+        update = update.col_expr(transfer::Column::FailureCode, Expr::value(code));
+    }
+    let moved = apply(&txn, id, update, &change).await?;
+    finish(txn, moved).await
+}
+
+/// One conditional update (SUBMITTING and never sent) against
+/// [`mark_submit_requested`]'s (still SUBMITTING): whichever runs first, the other finds the row
+/// changed, so a transfer is never both cancelled locally and sent.
+pub(super) async fn cancel_unsent(
+    store: &Store,
+    id: TransferId,
+    change: TransferChange,
+) -> Result<bool, StoreError> {
+    from_submitting(&change, "a transfer is cancelled unsent")?;
+    if change.to != AlpacaTransferStatus::Canceled {
+        return Err(StoreError::Other(format!(
+            "an unsent transfer is cancelled to CANCELED, not {}",
+            change.to
+        )));
+    }
+    let (_permit, txn) = store.begin_write().await?;
+    let update = moving(id, &change).filter(transfer::Column::SubmitRequestedAt.is_null());
+    let moved = apply(&txn, id, update, &change).await?;
+    finish(txn, moved).await
+}
+
+pub(super) async fn change_transfer_status(
+    store: &Store,
+    id: TransferId,
+    change: TransferChange,
+) -> Result<bool, StoreError> {
+    let (_permit, txn) = store.begin_write().await?;
+    let moved = apply(&txn, id, moving(id, &change), &change).await?;
+    finish(txn, moved).await
+}
+
+/// Refuses a change that does not start at SUBMITTING, where `what` happens.
+fn from_submitting(change: &TransferChange, what: &str) -> Result<(), StoreError> {
+    if change.from == AlpacaTransferStatus::Submitting {
+        Ok(())
+    } else {
+        Err(StoreError::Other(format!(
+            "{what} on a SUBMITTING transfer, not from {}",
+            change.from
+        )))
+    }
+}
+
+fn is_unique_violation(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    message.contains("unique") || message.contains("duplicate key")
+}
+
+/// Commits if the transfer moved, and rolls everything back (the fence's touch too) if not.
+async fn finish(txn: DatabaseTransaction, moved: bool) -> Result<bool, StoreError> {
+    if moved {
+        txn.commit().await.map_err(from_db)?;
+    } else {
+        txn.rollback().await.map_err(from_db)?;
+    }
+    Ok(moved)
+}
+
+/// The conditional update of a move: the new status, reason and time (and the ACH return code when
+/// the change carries one), only from `change.from`.
+fn moving(id: TransferId, change: &TransferChange) -> UpdateMany<transfer::Entity> {
+    let mut update = transfer::Entity::update_many()
+        .col_expr(transfer::Column::Status, Expr::value(change.to.as_str()))
+        .col_expr(
+            transfer::Column::StatusReason,
+            Expr::value(change.reason.clone()),
+        )
+        .col_expr(transfer::Column::UpdatedAt, Expr::value(db_time(change.at)))
+        .filter(transfer::Column::Id.eq(id.as_uuid()))
+        .filter(transfer::Column::Status.eq(change.from.as_str()));
+    if let Some(code) = &change.ach_return_code {
+        update = update.col_expr(transfer::Column::AchReturnCode, Expr::value(code.clone()));
+    }
+    update
+}
+
+/// Runs `update` and appends the history row in `txn`; whether the transfer moved (and the history
+/// took the row: an event already recorded means the move must be rolled back).
+async fn apply(
+    txn: &DatabaseTransaction,
+    id: TransferId,
+    update: UpdateMany<transfer::Entity>,
+    change: &TransferChange,
+) -> Result<bool, StoreError> {
+    let moved = update.exec(txn).await.map_err(from_db)?.rows_affected;
+    if moved == 0 {
+        return Ok(false);
+    }
+    let recorded = history::Entity::insert(transfer_history_row(id, change).into_active_model())
+        .on_conflict(
+            OnConflict::columns([history::Column::TransferId, history::Column::EventId])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await
+        .map_err(from_db)?;
+    if recorded == 0 {
+        tracing::debug!("the event is already in the transfer's history: nothing to do");
+        return Ok(false);
+    }
+    Ok(true)
+}

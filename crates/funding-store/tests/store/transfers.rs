@@ -1,0 +1,1095 @@
+//! Transfers: created once per idempotency key with their submit work; fenced writes of the submit
+//! work; Alpaca's id held by one transfer only; status moves conditional, recorded, and idempotent
+//! per provider event; reads page in creation order; the reconciler's query.
+
+use chrono::{DateTime, Utc};
+use funding_core::model::Transfer;
+use funding_core::ports::{
+    Begin, Claim, FundingEntity, FundingEvent, IdempotencyClaim, InboxState, InboxStore as _,
+    IncomingEvent, NewTransfer, NewWork, StoreError, TransferChange, TransferDirection,
+    TransferFilter, TransferSaved, TransferStore as _, WorkKind, WorkQueue as _,
+};
+use funding_domain::AlpacaTransferStatus::{
+    self, Approved, Canceled, Complete, Failed, Pending, Queued, Rejected, Returned,
+    SentToClearing, Submitting,
+};
+use funding_domain::{
+    AccountId, AchRelationshipId, Amount, BankLinkId, IdempotencyKey, ProviderTransferId,
+    TransferId,
+};
+use funding_store::{Store, TRANSFER_STATUSES};
+use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
+use sea_orm::{ConnectionTrait as _, DatabaseConnection};
+use uuid::Uuid;
+
+use crate::support::{LEASE, TestDb, account, count, created_link, seconds, t0};
+
+const CALLER: &str = "portfolio-service";
+const OPERATION: &str = "CreateTransfer";
+const STREAM: &str = "alpaca:funding";
+
+/// A new SUBMITTING transfer over `link` under `key`, with its claim; the fingerprint names the
+/// amount, so that another payload under the same key has another fingerprint.
+fn new_transfer(
+    link: BankLinkId,
+    account: AccountId,
+    key: &str,
+    amount: &str,
+    direction: TransferDirection,
+) -> (IdempotencyClaim, NewTransfer) {
+    let transfer = Transfer {
+        id: TransferId::generate(),
+        caller: CALLER.to_owned(),
+        idempotency_key: IdempotencyKey::parse(key).unwrap(),
+        account_id: account,
+        bank_link_id: link,
+        relationship_id: AchRelationshipId::from_uuid(Uuid::new_v4()),
+        amount: Amount::parse(amount).unwrap(),
+        direction,
+        status: Submitting,
+        status_reason: None,
+        ach_return_code: None,
+        failure_code: None,
+        provider_transfer_id: None,
+        submit_requested_at: None,
+        created_at: t0(),
+        updated_at: t0(),
+    };
+    let claim = IdempotencyClaim {
+        caller: CALLER.to_owned(),
+        operation: OPERATION,
+        key: key.to_owned(),
+        fingerprint: format!("{key}:{amount}"),
+    };
+    let work = NewWork {
+        kind: WorkKind::TransferSubmit,
+        subject_id: transfer.id.as_uuid(),
+        ordering_key: None,
+        max_attempts: 5,
+    };
+    (claim, NewTransfer { transfer, work })
+}
+
+/// The link every transfer of a test moves money over, and its account.
+async fn link(store: &Store) -> (BankLinkId, AccountId) {
+    let account = account();
+    (created_link(store, account, "link-key").await.id, account)
+}
+
+async fn created(
+    store: &Store,
+    link: BankLinkId,
+    account: AccountId,
+    key: &str,
+    amount: &str,
+    direction: TransferDirection,
+) -> Transfer {
+    let (claim, new) = new_transfer(link, account, key, amount, direction);
+    match store.begin_transfer(claim, new).await.unwrap() {
+        Begin::Created(transfer) => transfer,
+        Begin::Existing { .. } => panic!("{key} was used before"),
+    }
+}
+
+async fn deposit(store: &Store, link: BankLinkId, account: AccountId, key: &str) -> Transfer {
+    created(
+        store,
+        link,
+        account,
+        key,
+        "100.00",
+        TransferDirection::Deposit,
+    )
+    .await
+}
+
+/// Claims the `transfer_submit` work `begin_transfer` wrote: the fence of the submit's writes.
+async fn claim_submit(store: &Store, id: TransferId) -> Claim {
+    store
+        .claim(WorkKind::TransferSubmit, id.as_uuid(), "owner", LEASE)
+        .await
+        .unwrap()
+        .expect("the transfer's work is claimable")
+        .claim
+}
+
+fn stale(claim: &Claim) -> Claim {
+    Claim {
+        generation: claim.generation + 1,
+        ..claim.clone()
+    }
+}
+
+fn change(
+    from: AlpacaTransferStatus,
+    to: AlpacaTransferStatus,
+    event: Option<&str>,
+    at: DateTime<Utc>,
+) -> TransferChange {
+    TransferChange {
+        from,
+        to,
+        reason: None,
+        ach_return_code: None,
+        source: "alpaca:event".to_owned(),
+        event_id: event.map(str::to_owned),
+        at,
+    }
+}
+
+fn submitted(at: DateTime<Utc>) -> TransferChange {
+    TransferChange {
+        source: "alpaca:create".to_owned(),
+        ..change(Submitting, Queued, None, at)
+    }
+}
+
+fn provider_id() -> ProviderTransferId {
+    ProviderTransferId::from_uuid(Uuid::new_v4())
+}
+
+/// Creates a transfer and stores Alpaca's id for it (QUEUED at `at`).
+async fn queued(
+    store: &Store,
+    link: BankLinkId,
+    account: AccountId,
+    key: &str,
+    at: DateTime<Utc>,
+) -> (Transfer, ProviderTransferId) {
+    let transfer = deposit(store, link, account, key).await;
+    let fence = claim_submit(store, transfer.id).await;
+    let provider = provider_id();
+    assert_eq!(
+        store
+            .save_submitted(&fence, transfer.id, provider, submitted(at))
+            .await
+            .unwrap(),
+        TransferSaved::Saved
+    );
+    (transfer, provider)
+}
+
+async fn history_count(db: &DatabaseConnection, id: TransferId) -> i64 {
+    count(
+        db,
+        "transfer_status_history",
+        Expr::col("transfer_id").eq(id.as_uuid()),
+    )
+    .await
+}
+
+async fn stored(store: &Store, id: TransferId) -> Transfer {
+    store.get_transfer(id).await.unwrap().expect("the transfer")
+}
+
+fn transfer_event(id: &str, provider: ProviderTransferId) -> IncomingEvent {
+    let event = FundingEvent {
+        event_id: id.to_owned(),
+        at: t0(),
+        account_id: AccountId::from_uuid(Uuid::new_v4()),
+        entity: FundingEntity::Transfer,
+        entity_id: provider.as_uuid(),
+        status_from: Some("QUEUED".to_owned()),
+        status_to: "SENT_TO_CLEARING".to_owned(),
+        reason: None,
+    };
+    IncomingEvent {
+        event_id: id.to_owned(),
+        raw: format!("{{\"event_id\":\"{id}\"}}"),
+        event: Ok(event),
+    }
+}
+
+async fn park(store: &Store, events: Vec<IncomingEvent>) {
+    let ids: Vec<_> = events.iter().map(|e| e.event_id.clone()).collect();
+    store.store_events(STREAM, events, None).await.unwrap();
+    for id in ids {
+        store
+            .mark_event(STREAM, &id, InboxState::ParkedNoSubject, None)
+            .await
+            .unwrap();
+    }
+}
+
+async fn pending_ids(store: &Store) -> Vec<String> {
+    store
+        .pending_events(STREAM, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|event| event.event_id)
+        .collect()
+}
+
+#[test]
+fn the_status_check_admits_exactly_the_domain_statuses() {
+    let domain: Vec<&str> = AlpacaTransferStatus::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+    assert_eq!(
+        TRANSFER_STATUSES.to_vec(),
+        domain,
+        "a new status needs a migration that widens the CHECK"
+    );
+    assert!(TRANSFER_STATUSES.contains(&"SUBMITTING") && TRANSFER_STATUSES.contains(&"FAILED"));
+}
+
+async fn a_new_key_creates_the_transfer_as_given(db: &TestDb) {
+    let store = db.store().await;
+    let (link, account) = link(&store).await;
+    let (claim, new) = new_transfer(link, account, "k", "100.00", TransferDirection::Deposit);
+    let given = new.transfer.clone();
+    let Begin::Created(transfer) = store.begin_transfer(claim, new).await.unwrap() else {
+        panic!("a new key creates");
+    };
+    assert_eq!(
+        transfer.created_at.timestamp_micros(),
+        t0().timestamp_micros()
+    );
+    assert_eq!(
+        transfer,
+        Transfer {
+            created_at: transfer.created_at,
+            updated_at: transfer.updated_at,
+            ..given
+        }
+    );
+    assert_eq!(stored(&store, transfer.id).await, transfer);
+    let raw = db.raw().await;
+    assert_eq!(
+        count(
+            &raw,
+            "work_items",
+            Expr::col("kind")
+                .eq(WorkKind::TransferSubmit.as_str())
+                .and(Expr::col("subject_id").eq(transfer.id.as_uuid()))
+        )
+        .await,
+        1,
+        "its submit work is written with it"
+    );
+    assert_eq!(
+        count(
+            &raw,
+            "idempotency_records",
+            Expr::col("operation").eq(OPERATION)
+        )
+        .await,
+        1
+    );
+}
+
+async fn amounts_round_trip_exactly(db: &TestDb) {
+    let store = db.store().await;
+    let (link, account) = link(&store).await;
+    let raw = db.raw().await;
+    for (key, amount) in [("a", "100.00"), ("b", "0.01"), ("c", "10000000.00")] {
+        let transfer = created(
+            &store,
+            link,
+            account,
+            key,
+            amount,
+            TransferDirection::Withdrawal,
+        )
+        .await;
+        let back = stored(&store, transfer.id).await;
+        assert_eq!(back.amount.to_string(), amount);
+        assert_eq!(back.amount, Amount::parse(amount).unwrap());
+        assert_eq!(back.direction, TransferDirection::Withdrawal);
+        let query = Query::select()
+            .column("amount")
+            .from("transfers")
+            .and_where(Expr::col("id").eq(transfer.id.as_uuid()))
+            .to_owned();
+        let row = raw.query_one(&query).await.unwrap().unwrap();
+        assert_eq!(
+            row.try_get::<String>("", "amount").unwrap(),
+            amount,
+            "stored as the canonical decimal string"
+        );
+    }
+}
+
+async fn a_row_the_domain_would_refuse_is_corrupt(db: &TestDb) {
+    let store = db.store().await;
+    let (link, account) = link(&store).await;
+    let transfer = deposit(&store, link, account, "k").await;
+    let raw = db.raw().await;
+    let tamper = Query::update()
+        .table("transfers")
+        .value("amount", "100.001")
+        .and_where(Expr::col("id").eq(transfer.id.as_uuid()))
+        .to_owned();
+    raw.execute(&tamper).await.unwrap();
+    assert!(matches!(
+        store.get_transfer(transfer.id).await,
+        Err(StoreError::Corrupt(_))
+    ));
+}
+
+async fn twenty_concurrent_begins_with_one_key_create_exactly_one_transfer(db: &TestDb) {
+    let store = db.store().await;
+    let (link, account) = link(&store).await;
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let store = store.clone();
+            let (claim, new) = new_transfer(
+                link,
+                account,
+                "race-key",
+                "100.00",
+                TransferDirection::Deposit,
+            );
+            tokio::spawn(async move { store.begin_transfer(claim, new).await })
+        })
+        .collect();
+    let mut created = Vec::new();
+    let mut existing = Vec::new();
+    for outcome in futures::future::join_all(tasks).await {
+        match outcome
+            .expect("task")
+            .expect("no task fails, none sees SQLITE_BUSY")
+        {
+            Begin::Created(transfer) => created.push(transfer),
+            Begin::Existing {
+                fingerprint,
+                resource,
+            } => {
+                assert_eq!(fingerprint, "race-key:100.00");
+                existing.push(resource);
+            }
+        }
+    }
+    assert_eq!(created.len(), 1, "exactly one Created");
+    assert_eq!(existing.len(), 19);
+    assert!(existing.iter().all(|transfer| *transfer == created[0]));
+    let raw = db.raw().await;
+    assert_eq!(count(&raw, "transfers", Expr::value(true)).await, 1);
+    assert_eq!(
+        count(
+            &raw,
+            "work_items",
+            Expr::col("kind").eq(WorkKind::TransferSubmit.as_str())
+        )
+        .await,
+        1,
+        "one work item"
+    );
+
+    // Another payload under the key: the first request's fingerprint and transfer come back.
+    let (claim, new) = new_transfer(
+        link,
+        account,
+        "race-key",
+        "5.00",
+        TransferDirection::Withdrawal,
+    );
+    match store.begin_transfer(claim, new).await.unwrap() {
+        Begin::Existing {
+            fingerprint,
+            resource,
+        } => {
+            assert_eq!(fingerprint, "race-key:100.00");
+            assert_eq!(resource, created[0]);
+        }
+        Begin::Created(_) => panic!("the key was used"),
+    }
+    assert_eq!(count(&raw, "transfers", Expr::value(true)).await, 1);
+}
+
+async fn the_submit_request_is_recorded_only_while_submitting_and_fenced(db: &TestDb) {
+    let store = db.store().await;
+    let (link, account) = link(&store).await;
+    let transfer = deposit(&store, link, account, "k").await;
+    let fence = claim_submit(&store, transfer.id).await;
+
+    assert!(matches!(
+        store
+            .mark_submit_requested(&stale(&fence), transfer.id, t0() + seconds(1))
+            .await,
+        Err(StoreError::Fenced(_))
+    ));
+    assert_eq!(stored(&store, transfer.id).await.submit_requested_at, None);
+
+    let at = t0() + seconds(2);
+    assert!(
+        store
+            .mark_submit_requested(&fence, transfer.id, at)
+            .await
+            .unwrap()
+    );
+    let marked = stored(&store, transfer.id).await;
+    assert_eq!(
+        marked.submit_requested_at.map(|t| t.timestamp_micros()),
+        Some(at.timestamp_micros())
+    );
+    assert_eq!(marked.updated_at.timestamp_micros(), at.timestamp_micros());
+
+    // A cancel won the race: nothing may be sent, and nothing changes.
+    let mut cancel = change(Submitting, Canceled, None, t0() + seconds(3));
+    cancel.source = "api:cancel".to_owned();
+    assert!(
+        store
+            .end_unsubmitted(&fence, transfer.id, cancel, None)
+            .await
+            .unwrap()
+    );
+    let before = stored(&store, transfer.id).await;
+    assert!(
+        !store
+            .mark_submit_requested(&fence, transfer.id, t0() + seconds(4))
+            .await
+            .unwrap()
+    );
+    assert_eq!(stored(&store, transfer.id).await, before);
+}
+
+async fn saving_alpacas_id_moves_the_transfer_and_unparks_its_events(db: &TestDb) {
+    let store = db.store().await;
+    let (link, account) = link(&store).await;
+    let transfer = deposit(&store, link, account, "k").await;
+    let provider = provider_id();
+    let stranger = provider_id();
+    park(
+        &store,
+        vec![
+            transfer_event("e1", provider),
+            transfer_event("e2", stranger),
+        ],
+    )
+    .await;
+    let fence = claim_submit(&store, transfer.id).await;
+
+    assert!(matches!(
+        store
+            .save_submitted(&stale(&fence), transfer.id, provider, submitted(t0()))
+            .await,
+        Err(StoreError::Fenced(_))
+    ));
+    assert!(pending_ids(&store).await.is_empty());
+
+    let at = t0() + seconds(5);
+    assert_eq!(
+        store
+            .save_submitted(&fence, transfer.id, provider, submitted(at))
+            .await
+            .unwrap(),
+        TransferSaved::Saved
+    );
+    let saved = stored(&store, transfer.id).await;
+    assert_eq!(saved.status, Queued);
+    assert_eq!(saved.provider_transfer_id, Some(provider));
+    assert_eq!(saved.updated_at.timestamp_micros(), at.timestamp_micros());
+    assert_eq!(
+        store.find_transfer_by_provider_id(provider).await.unwrap(),
+        Some(saved.clone())
+    );
+    assert_eq!(
+        store.find_transfer_by_provider_id(stranger).await.unwrap(),
+        None
+    );
+    assert_eq!(history_count(&db.raw().await, transfer.id).await, 1);
+    assert_eq!(
+        pending_ids(&store).await,
+        vec!["e1"],
+        "only the events parked for that Alpaca transfer"
+    );
+
+    // No longer SUBMITTING: another id is refused, and nothing changes.
+    assert_eq!(
+        store
+            .save_submitted(&fence, transfer.id, provider_id(), submitted(at))
+            .await
+            .unwrap(),
+        TransferSaved::NotSubmitting
+    );
+    assert_eq!(stored(&store, transfer.id).await, saved);
+    assert_eq!(history_count(&db.raw().await, transfer.id).await, 1);
+}
+
+async fn alpacas_id_held_by_another_transfer_is_refused(db: &TestDb) {
+    let store = db.store().await;
+    let (link, account) = link(&store).await;
+    let (first, provider) = queued(&store, link, account, "first", t0()).await;
+    let second = deposit(&store, link, account, "second").await;
+    let fence = claim_submit(&store, second.id).await;
+    assert_eq!(
+        store
+            .save_submitted(&fence, second.id, provider, submitted(t0()))
+            .await
+            .unwrap(),
+        TransferSaved::HeldByAnother
+    );
+    let second = stored(&store, second.id).await;
+    assert_eq!(second.status, Submitting);
+    assert_eq!(second.provider_transfer_id, None);
+    assert_eq!(history_count(&db.raw().await, second.id).await, 0);
+    assert_eq!(
+        store
+            .find_transfer_by_provider_id(provider)
+            .await
+            .unwrap()
+            .map(|t| t.id),
+        Some(first.id)
+    );
+}
+
+async fn eight_concurrent_saves_of_one_alpaca_id_save_exactly_one(db: &TestDb) {
+    let store = db.store().await;
+    let (link, account) = link(&store).await;
+    let mut claimed = Vec::new();
+    for i in 0..8 {
+        let transfer = deposit(&store, link, account, &format!("k{i}")).await;
+        let fence = claim_submit(&store, transfer.id).await;
+        claimed.push((transfer.id, fence));
+    }
+    let provider = provider_id();
+    let tasks: Vec<_> = claimed
+        .into_iter()
+        .map(|(id, fence)| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .save_submitted(&fence, id, provider, submitted(t0()))
+                    .await
+            })
+        })
+        .collect();
+    let outcomes: Vec<_> = futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .map(|outcome| outcome.expect("task").expect("no save fails"))
+        .collect();
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| **o == TransferSaved::Saved)
+            .count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| **o == TransferSaved::HeldByAnother)
+            .count(),
+        7,
+        "{outcomes:?}"
+    );
+    let raw = db.raw().await;
+    assert_eq!(
+        count(
+            &raw,
+            "transfers",
+            Expr::col("provider_transfer_id").eq(provider.as_uuid())
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(&raw, "transfers", Expr::col("status").eq("SUBMITTING")).await,
+        7
+    );
+    assert_eq!(
+        count(&raw, "transfer_status_history", Expr::value(true)).await,
+        1
+    );
+}
+
+async fn an_unsubmitted_transfer_ends_failed_once(db: &TestDb) {
+    let store = db.store().await;
+    let (link, account) = link(&store).await;
+    let transfer = deposit(&store, link, account, "k").await;
+    let fence = claim_submit(&store, transfer.id).await;
+    let mut failing = change(Submitting, Failed, None, t0() + seconds(5));
+    failing.reason = Some("insufficient buying power".to_owned());
+    failing.source = "alpaca:create".to_owned();
+
+    assert!(matches!(
+        store
+            .end_unsubmitted(
+                &stale(&fence),
+                transfer.id,
+                failing.clone(),
+                Some("alpaca/invalid_input/40310000".into())
+            )
+            .await,
+        Err(StoreError::Fenced(_))
+    ));
+    assert_eq!(stored(&store, transfer.id).await.status, Submitting);
+
+    assert!(
+        store
+            .end_unsubmitted(
+                &fence,
+                transfer.id,
+                failing.clone(),
+                Some("alpaca/invalid_input/40310000".into())
+            )
+            .await
+            .unwrap()
+    );
+    let failed = stored(&store, transfer.id).await;
+    assert_eq!(failed.status, Failed);
+    assert_eq!(
+        failed.status_reason.as_deref(),
+        Some("insufficient buying power")
+    );
+    assert_eq!(
+        failed.failure_code.as_deref(),
+        Some("alpaca/invalid_input/40310000")
+    );
+    assert_eq!(history_count(&db.raw().await, transfer.id).await, 1);
+
+    // Already ended: nothing moves.
+    assert!(
+        !store
+            .end_unsubmitted(&fence, transfer.id, failing, None)
+            .await
+            .unwrap()
+    );
+    assert_eq!(stored(&store, transfer.id).await, failed);
+    assert_eq!(history_count(&db.raw().await, transfer.id).await, 1);
+
+    // Cancelled locally, without a failure code.
+    let other = deposit(&store, link, account, "k2").await;
+    let fence = claim_submit(&store, other.id).await;
+    let cancel = change(Submitting, Canceled, None, t0() + seconds(6));
+    assert!(
+        store
+            .end_unsubmitted(&fence, other.id, cancel, None)
+            .await
+            .unwrap()
+    );
+    let canceled = stored(&store, other.id).await;
+    assert_eq!(canceled.status, Canceled);
+    assert_eq!(canceled.failure_code, None);
+
+    // Only FAILED or CANCELED end an unsubmitted transfer.
+    let third = deposit(&store, link, account, "k3").await;
+    let fence = claim_submit(&store, third.id).await;
+    assert!(
+        store
+            .end_unsubmitted(
+                &fence,
+                third.id,
+                change(Submitting, Rejected, None, t0()),
+                None
+            )
+            .await
+            .is_err()
+    );
+}
+
+async fn a_replayed_event_moves_once_and_a_return_keeps_its_code(db: &TestDb) {
+    let store = db.store().await;
+    let (link, account) = link(&store).await;
+    let (transfer, _) = queued(&store, link, account, "k", t0()).await;
+
+    // From a stale status: nothing.
+    assert!(
+        !store
+            .change_transfer_status(transfer.id, change(Pending, Complete, Some("ev0"), t0()))
+            .await
+            .unwrap()
+    );
+    let clearing = change(Queued, SentToClearing, Some("ev1"), t0() + seconds(1));
+    assert!(
+        store
+            .change_transfer_status(transfer.id, clearing.clone())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .change_transfer_status(transfer.id, clearing)
+            .await
+            .unwrap()
+    );
+    // Even a replay that names the current status as `from` is refused by its event id.
+    let replay = change(SentToClearing, Complete, Some("ev1"), t0() + seconds(2));
+    assert!(
+        !store
+            .change_transfer_status(transfer.id, replay)
+            .await
+            .unwrap()
+    );
+    assert_eq!(stored(&store, transfer.id).await.status, SentToClearing);
+    assert_eq!(history_count(&db.raw().await, transfer.id).await, 2);
+
+    assert!(
+        store
+            .change_transfer_status(
+                transfer.id,
+                change(SentToClearing, Complete, Some("ev2"), t0() + seconds(3))
+            )
+            .await
+            .unwrap()
+    );
+    let mut returning = change(Complete, Returned, Some("ev3"), t0() + seconds(4));
+    returning.reason = Some("Insufficient Funds".to_owned());
+    returning.ach_return_code = Some("R01".to_owned());
+    assert!(
+        store
+            .change_transfer_status(transfer.id, returning)
+            .await
+            .unwrap()
+    );
+    let returned = stored(&store, transfer.id).await;
+    assert_eq!(returned.status, Returned);
+    assert_eq!(returned.ach_return_code.as_deref(), Some("R01"));
+    assert_eq!(
+        returned.status_reason.as_deref(),
+        Some("Insufficient Funds")
+    );
+    let raw = db.raw().await;
+    assert_eq!(history_count(&raw, transfer.id).await, 4);
+    assert_eq!(
+        count(
+            &raw,
+            "transfer_status_history",
+            Expr::col("ach_return_code").eq("R01")
+        )
+        .await,
+        1,
+        "the history keeps the return code"
+    );
+}
+
+async fn moves_without_event_ids_are_all_recorded(db: &TestDb) {
+    let store = db.store().await;
+    let (link, account) = link(&store).await;
+    let (transfer, _) = queued(&store, link, account, "k", t0()).await;
+    for (from, to) in [
+        (Queued, Pending),
+        (Pending, SentToClearing),
+        (SentToClearing, Approved),
+    ] {
+        let mut moving = change(from, to, None, t0() + seconds(1));
+        moving.source = "reconciler".to_owned();
+        assert!(
+            store
+                .change_transfer_status(transfer.id, moving)
+                .await
+                .unwrap()
+        );
+    }
+    assert_eq!(history_count(&db.raw().await, transfer.id).await, 4);
+}
+
+async fn list_filters_and_pages_in_creation_order(db: &TestDb) {
+    let store = db.store().await;
+    let (link, account) = link(&store).await;
+    let mut deposits = Vec::new();
+    let mut withdrawals = Vec::new();
+    for i in 0..5 {
+        deposits.push(deposit(&store, link, account, &format!("d{i}")).await.id);
+        withdrawals.push(
+            created(
+                &store,
+                link,
+                account,
+                &format!("w{i}"),
+                "1.50",
+                TransferDirection::Withdrawal,
+            )
+            .await
+            .id,
+        );
+    }
+    // Another account's transfer over another link is never listed.
+    let other_account = crate::support::account();
+    let other_link = created_link(&store, other_account, "other-link").await.id;
+    deposit(&store, other_link, other_account, "o").await;
+    // Two withdrawals are QUEUED.
+    for id in &withdrawals[1..3] {
+        let fence = claim_submit(&store, *id).await;
+        store
+            .save_submitted(&fence, *id, provider_id(), submitted(t0()))
+            .await
+            .unwrap();
+    }
+
+    let ids = |page: &[Transfer]| page.iter().map(|t| t.id).collect::<Vec<_>>();
+    let mut all: Vec<_> = deposits.iter().chain(&withdrawals).copied().collect();
+    all.sort_unstable_by_key(|id| id.as_uuid());
+
+    let (page, next) = store
+        .list_transfers(account, TransferFilter::default(), 500, None)
+        .await
+        .unwrap();
+    assert_eq!(ids(&page), all);
+    assert_eq!(next, None);
+
+    // Page by page, four at a time.
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let (page, next) = store
+            .list_transfers(account, TransferFilter::default(), 4, after)
+            .await
+            .unwrap();
+        assert!(page.len() <= 4);
+        seen.extend(ids(&page));
+        match next {
+            Some(next) => {
+                assert_eq!(Some(next), page.last().map(|t| t.id));
+                after = Some(next);
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen, all);
+    // Exactly a page's worth: no next page announced.
+    let (page, next) = store
+        .list_transfers(account, TransferFilter::default(), 10, None)
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 10);
+    assert_eq!(next, None);
+    // A size of 0 is one.
+    let (page, next) = store
+        .list_transfers(account, TransferFilter::default(), 0, None)
+        .await
+        .unwrap();
+    assert_eq!(ids(&page), all[..1].to_vec());
+    assert_eq!(next, Some(all[0]));
+
+    let by = |status: Option<AlpacaTransferStatus>, direction: Option<TransferDirection>| {
+        TransferFilter { status, direction }
+    };
+    let (page, _) = store
+        .list_transfers(
+            account,
+            by(None, Some(TransferDirection::Deposit)),
+            500,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&page), deposits);
+    let (page, _) = store
+        .list_transfers(account, by(Some(Queued), None), 500, None)
+        .await
+        .unwrap();
+    assert_eq!(ids(&page), withdrawals[1..3].to_vec());
+    let (page, _) = store
+        .list_transfers(
+            account,
+            by(Some(Submitting), Some(TransferDirection::Withdrawal)),
+            500,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&page),
+        vec![withdrawals[0], withdrawals[3], withdrawals[4]]
+    );
+    let (page, next) = store
+        .list_transfers(
+            account,
+            by(Some(Queued), Some(TransferDirection::Deposit)),
+            500,
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(page.is_empty());
+    assert_eq!(next, None);
+}
+
+async fn the_reconciler_sees_transfers_alpaca_has_that_have_not_moved_since_the_cutoff(
+    db: &TestDb,
+) {
+    let store = db.store().await;
+    let (link, account) = link(&store).await;
+    // Still SUBMITTING (Alpaca may not know it): never reconciled here.
+    deposit(&store, link, account, "submitting").await;
+    let (late, _) = queued(&store, link, account, "late", t0() + seconds(30)).await;
+    let (old, _) = queued(&store, link, account, "old", t0() + seconds(10)).await;
+    let (older, _) = queued(&store, link, account, "older", t0() + seconds(5)).await;
+    store
+        .change_transfer_status(
+            older.id,
+            change(Queued, SentToClearing, Some("e1"), t0() + seconds(6)),
+        )
+        .await
+        .unwrap();
+    // Done: never reconciled.
+    let (done, _) = queued(&store, link, account, "done", t0()).await;
+    store
+        .change_transfer_status(
+            done.id,
+            change(Queued, Rejected, Some("e2"), t0() + seconds(1)),
+        )
+        .await
+        .unwrap();
+
+    let ids = |found: Vec<Transfer>| found.into_iter().map(|t| t.id).collect::<Vec<_>>();
+    let cutoff = t0() + seconds(10);
+    assert_eq!(
+        ids(store.transfers_to_reconcile(cutoff, 100).await.unwrap()),
+        vec![older.id, old.id],
+        "oldest change first, the cutoff included"
+    );
+    assert_eq!(
+        ids(store.transfers_to_reconcile(cutoff, 1).await.unwrap()),
+        vec![older.id]
+    );
+    assert_eq!(
+        ids(store
+            .transfers_to_reconcile(t0() + seconds(60), 100)
+            .await
+            .unwrap()),
+        vec![older.id, old.id, late.id]
+    );
+    assert!(
+        store
+            .transfers_to_reconcile(t0() + seconds(4), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn the_sweep_unparks_transfer_events_parked_after_alpacas_id_was_stored(db: &TestDb) {
+    let store = db.store().await;
+    let (link, account) = link(&store).await;
+    let (_, provider) = queued(&store, link, account, "k", t0()).await;
+    // The applier looked before the id was stored and parks the events after; a foreign transfer
+    // and a relationship of the same id space stay parked.
+    park(
+        &store,
+        vec![
+            transfer_event("e1", provider),
+            transfer_event("e2", provider),
+            transfer_event("e3", provider_id()),
+        ],
+    )
+    .await;
+    assert!(pending_ids(&store).await.is_empty());
+    assert_eq!(store.unpark_known_subjects().await.unwrap(), 2);
+    assert_eq!(pending_ids(&store).await, vec!["e1", "e2"]);
+    assert_eq!(store.unpark_known_subjects().await.unwrap(), 0);
+}
+
+async fn a_transfer_needs_an_existing_link(db: &TestDb) {
+    let store = db.store().await;
+    let (claim, new) = new_transfer(
+        BankLinkId::generate(),
+        account(),
+        "k",
+        "1.00",
+        TransferDirection::Deposit,
+    );
+    assert!(store.begin_transfer(claim, new).await.is_err());
+    let raw = db.raw().await;
+    assert_eq!(count(&raw, "transfers", Expr::value(true)).await, 0);
+    assert_eq!(
+        count(&raw, "idempotency_records", Expr::value(true)).await,
+        0,
+        "the claim is rolled back with it"
+    );
+}
+
+fn local_cancel(at: DateTime<Utc>) -> TransferChange {
+    TransferChange {
+        source: "api:cancel".to_owned(),
+        ..change(Submitting, Canceled, None, at)
+    }
+}
+
+async fn an_unsent_transfer_is_cancelled_and_a_sent_one_is_not(db: &TestDb) {
+    let store = db.store().await;
+    let (link, account) = link(&store).await;
+    let unsent = deposit(&store, link, account, "unsent").await;
+    assert!(
+        store
+            .cancel_unsent(unsent.id, local_cancel(t0() + seconds(1)))
+            .await
+            .unwrap()
+    );
+    let canceled = stored(&store, unsent.id).await;
+    assert_eq!(canceled.status, Canceled);
+    assert_eq!(history_count(&db.raw().await, unsent.id).await, 1);
+    assert!(
+        !store
+            .cancel_unsent(unsent.id, local_cancel(t0() + seconds(2)))
+            .await
+            .unwrap()
+    );
+    assert_eq!(stored(&store, unsent.id).await, canceled);
+
+    let sent = deposit(&store, link, account, "sent").await;
+    let fence = claim_submit(&store, sent.id).await;
+    assert!(
+        store
+            .mark_submit_requested(&fence, sent.id, t0() + seconds(1))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .cancel_unsent(sent.id, local_cancel(t0() + seconds(2)))
+            .await
+            .unwrap(),
+        "its create may have reached Alpaca"
+    );
+    assert_eq!(stored(&store, sent.id).await.status, Submitting);
+    assert_eq!(history_count(&db.raw().await, sent.id).await, 0);
+}
+
+async fn a_cancel_racing_the_submit_request_lets_exactly_one_win(db: &TestDb) {
+    let store = db.store().await;
+    let (link, account) = link(&store).await;
+    for i in 0..8 {
+        let transfer = deposit(&store, link, account, &format!("k{i}")).await;
+        let fence = claim_submit(&store, transfer.id).await;
+        let (marking, canceling) = (store.clone(), store.clone());
+        let id = transfer.id;
+        let marked = tokio::spawn(async move {
+            marking
+                .mark_submit_requested(&fence, id, t0() + seconds(1))
+                .await
+        });
+        let canceled =
+            tokio::spawn(async move { canceling.cancel_unsent(id, local_cancel(t0())).await });
+        let marked = marked.await.unwrap().unwrap();
+        let canceled = canceled.await.unwrap().unwrap();
+        assert!(
+            marked != canceled,
+            "exactly one of them: {marked} {canceled}"
+        );
+        let after = stored(&store, id).await;
+        if marked {
+            assert_eq!(after.status, Submitting);
+            assert!(after.submit_requested_at.is_some());
+        } else {
+            assert_eq!(after.status, Canceled);
+            assert_eq!(after.submit_requested_at, None);
+        }
+    }
+}
+
+on_both_backends!(
+    a_new_key_creates_the_transfer_as_given,
+    amounts_round_trip_exactly,
+    a_row_the_domain_would_refuse_is_corrupt,
+    twenty_concurrent_begins_with_one_key_create_exactly_one_transfer,
+    the_submit_request_is_recorded_only_while_submitting_and_fenced,
+    saving_alpacas_id_moves_the_transfer_and_unparks_its_events,
+    alpacas_id_held_by_another_transfer_is_refused,
+    eight_concurrent_saves_of_one_alpaca_id_save_exactly_one,
+    an_unsubmitted_transfer_ends_failed_once,
+    a_replayed_event_moves_once_and_a_return_keeps_its_code,
+    moves_without_event_ids_are_all_recorded,
+    list_filters_and_pages_in_creation_order,
+    the_reconciler_sees_transfers_alpaca_has_that_have_not_moved_since_the_cutoff,
+    the_sweep_unparks_transfer_events_parked_after_alpacas_id_was_stored,
+    a_transfer_needs_an_existing_link,
+    an_unsent_transfer_is_cancelled_and_a_sent_one_is_not,
+    a_cancel_racing_the_submit_request_lets_exactly_one_win,
+);

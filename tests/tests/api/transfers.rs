@@ -1,0 +1,356 @@
+//! Deposits and withdrawals on the Alpaca rail, end to end: the flows to COMPLETE and RETURNED,
+//! exactly once per key, look-before-create after dropped answers, no overdraw, durable acceptance
+//! through an outage, the reconciler behind a cut stream, cancels, and refusals that reach nobody.
+
+use std::time::Duration;
+
+use funding_client::v1::{self, TransferDirection, TransferStatus};
+use funding_sandbox::{Fault, FaultMode, Host, Method};
+use funding_tests::{AppOptions, Backend, TestApp, bad_request_fields, error_reason};
+use rust_decimal::Decimal;
+
+async fn app(backend: Backend) -> TestApp {
+    TestApp::spawn_with(AppOptions {
+        backend,
+        resume: true,
+        ..AppOptions::default()
+    })
+    .await
+}
+
+fn transfers_path(account_id: &str) -> String {
+    format!("/v1/accounts/{account_id}/transfers")
+}
+
+/// Alpaca transfers of the account, as the emulator's event log shows them.
+fn transfers_at_alpaca(app: &TestApp, account_id: &str) -> std::collections::BTreeSet<String> {
+    app.sandbox
+        .funding_events()
+        .into_iter()
+        .filter(|event| event["entity_type"] == "Transfer" && event["account_id"] == account_id)
+        .filter_map(|event| event["entity_id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn account_uuid(account_id: &str) -> uuid::Uuid {
+    account_id.parse().unwrap()
+}
+
+async fn a_deposit_reaches_complete(backend: Backend) {
+    let app = app(backend).await;
+    let (account, link) = app.approved_link().await;
+    let transfer = app
+        .create_transfer(app.transfer_request(
+            &account,
+            &link,
+            "100.00",
+            TransferDirection::Deposit,
+        ))
+        .await
+        .expect("CreateTransfer");
+    assert_eq!(transfer.amount, "100.00");
+    assert_eq!(transfer.direction(), TransferDirection::Deposit);
+    assert!(
+        !transfer.provider_transfer_id.is_empty(),
+        "submitted on the fast path"
+    );
+    let done = app
+        .wait_for_transfer_status(&transfer.id, TransferStatus::Complete)
+        .await;
+    assert_eq!(done.provider_transfer_id, transfer.provider_transfer_id);
+    assert_eq!(transfers_at_alpaca(&app, &account).len(), 1);
+    app.stop().await;
+}
+
+async fn a_withdrawal_reaches_complete(backend: Backend) {
+    let app = app(backend).await;
+    let (account, link) = app.approved_link().await;
+    app.sandbox
+        .set_account_cash(account_uuid(&account), Decimal::new(50_000, 2));
+    let transfer = app
+        .create_transfer(app.transfer_request(
+            &account,
+            &link,
+            "120.00",
+            TransferDirection::Withdrawal,
+        ))
+        .await
+        .expect("CreateTransfer");
+    app.wait_for_transfer_status(&transfer.id, TransferStatus::Complete)
+        .await;
+    assert_eq!(
+        app.sandbox.account(account_uuid(&account)).cash,
+        Decimal::new(38_000, 2)
+    );
+    app.stop().await;
+}
+
+async fn a_forced_return_ends_returned_with_r01_and_its_description(backend: Backend) {
+    let app = app(backend).await;
+    let (account, link) = app.approved_link().await;
+    let transfer = app
+        .create_transfer(app.transfer_request(&account, &link, "25.00", TransferDirection::Deposit))
+        .await
+        .unwrap();
+    app.wait_for_transfer_status(&transfer.id, TransferStatus::Complete)
+        .await;
+    app.sandbox
+        .set_transfer_status(
+            transfer.provider_transfer_id.parse().unwrap(),
+            "RETURNED",
+            Some("R01 insufficient funds".into()),
+        )
+        .unwrap();
+    let returned = app
+        .wait_for_transfer_status(&transfer.id, TransferStatus::Returned)
+        .await;
+    assert_eq!(returned.ach_return_code, "R01");
+    assert_eq!(returned.ach_return_description, "Insufficient funds");
+    assert!(returned.status_reason.contains("R01"));
+    app.stop().await;
+}
+
+async fn twenty_concurrent_creates_with_one_key_make_one_transfer(backend: Backend) {
+    let app = app(backend).await;
+    let (account, link) = app.approved_link().await;
+    let request = app.transfer_request(&account, &link, "10.00", TransferDirection::Deposit);
+    let answers =
+        futures::future::join_all((0..20).map(|_| app.create_transfer(request.clone()))).await;
+    let ids: std::collections::BTreeSet<String> = answers
+        .into_iter()
+        .map(|answer| answer.expect("every caller gets the transfer").id)
+        .collect();
+    assert_eq!(ids.len(), 1, "one transfer for one key");
+    let id = ids.into_iter().next().unwrap();
+    app.wait_for_transfer_status(&id, TransferStatus::Complete)
+        .await;
+    assert_eq!(app.provider_calls("POST", &transfers_path(&account)), 1);
+    assert_eq!(transfers_at_alpaca(&app, &account).len(), 1);
+    app.stop().await;
+}
+
+async fn two_identical_deposits_both_dropped_after_the_effect_get_one_alpaca_transfer_each(
+    backend: Backend,
+) {
+    let app = app(backend).await;
+    let (account, link) = app.approved_link().await;
+    app.sandbox.inject_fault(
+        Fault::new(Host::Alpaca, transfers_path(&account), 500)
+            .method(Method::POST)
+            .mode(FaultMode::AfterEffect)
+            .times(2),
+    );
+    let first = app.transfer_request(&account, &link, "40.00", TransferDirection::Deposit);
+    let second = app.transfer_request(&account, &link, "40.00", TransferDirection::Deposit);
+    let (a, b) = tokio::join!(app.create_transfer(first), app.create_transfer(second));
+    let (a, b) = (a.expect("accepted durably"), b.expect("accepted durably"));
+    assert_ne!(a.id, b.id);
+    let a = app
+        .wait_for_transfer_status(&a.id, TransferStatus::Complete)
+        .await;
+    let b = app
+        .wait_for_transfer_status(&b.id, TransferStatus::Complete)
+        .await;
+    assert_ne!(
+        a.provider_transfer_id, b.provider_transfer_id,
+        "each matched to its own"
+    );
+    let made = transfers_at_alpaca(&app, &account);
+    assert_eq!(made.len(), 2, "exactly two Alpaca transfers");
+    assert!(made.contains(&a.provider_transfer_id) && made.contains(&b.provider_transfer_id));
+    assert_eq!(
+        app.provider_calls("POST", &transfers_path(&account)),
+        2,
+        "none sent blindly again"
+    );
+    app.stop().await;
+}
+
+async fn two_concurrent_withdrawals_never_overdraw(backend: Backend) {
+    let app = app(backend).await;
+    let (account, link) = app.approved_link().await;
+    app.sandbox
+        .set_account_cash(account_uuid(&account), Decimal::new(10_000, 2));
+    let (a, b) = tokio::join!(
+        app.create_transfer(app.transfer_request(
+            &account,
+            &link,
+            "60.00",
+            TransferDirection::Withdrawal
+        )),
+        app.create_transfer(app.transfer_request(
+            &account,
+            &link,
+            "60.00",
+            TransferDirection::Withdrawal
+        )),
+    );
+    let (accepted, refused): (Vec<_>, Vec<_>) = [a, b].into_iter().partition(Result::is_ok);
+    assert_eq!(accepted.len(), 1, "{accepted:?} {refused:?}");
+    let status = refused.into_iter().next().unwrap().unwrap_err();
+    assert_eq!(status.code(), tonic::Code::FailedPrecondition, "{status:?}");
+    assert_eq!(error_reason(&status), "INSUFFICIENT_WITHDRAWABLE_CASH");
+    assert!(status.message().contains("40.00"), "{}", status.message());
+    assert_eq!(app.provider_calls("POST", &transfers_path(&account)), 1);
+    app.stop().await;
+}
+
+async fn requests_accepted_while_alpaca_is_down_are_submitted_when_it_returns(backend: Backend) {
+    let app = app(backend).await;
+    let (account, link) = app.approved_link().await;
+    app.sandbox.inject_fault(
+        Fault::new(Host::Alpaca, transfers_path(&account), 503)
+            .method(Method::POST)
+            .times(3),
+    );
+    let transfer = app
+        .create_transfer(app.transfer_request(&account, &link, "15.00", TransferDirection::Deposit))
+        .await
+        .expect("accepted durably although Alpaca is down");
+    assert_eq!(transfer.status(), TransferStatus::Submitting);
+    app.wait_for_transfer_status(&transfer.id, TransferStatus::Complete)
+        .await;
+    let made = app
+        .sandbox
+        .calls()
+        .into_iter()
+        .filter(|c| c.method == "POST" && c.path == transfers_path(&account) && c.status == 200)
+        .count();
+    assert_eq!(made, 1, "submitted once it was back, nothing doubled");
+    app.stop().await;
+}
+
+async fn with_the_event_stream_cut_the_reconciler_still_completes_a_transfer(backend: Backend) {
+    let app = app(backend).await;
+    let (account, link) = app.approved_link().await;
+    app.sandbox
+        .inject_fault(Fault::new(Host::Alpaca, "/v2/events", 500).times(100_000));
+    app.sandbox.disconnect_streams();
+    let transfer = app
+        .create_transfer(app.transfer_request(&account, &link, "30.00", TransferDirection::Deposit))
+        .await
+        .unwrap();
+    app.wait_for_transfer_status(&transfer.id, TransferStatus::Complete)
+        .await;
+    assert!(
+        app.count_rows_where(
+            "transfer_status_history",
+            "source = 'reconciler' AND to_status = 'COMPLETE'"
+        )
+        .await
+            >= 1
+    );
+    app.stop().await;
+}
+
+async fn a_queued_transfer_is_cancelled_through_alpaca_and_a_completed_one_cannot_be(
+    backend: Backend,
+) {
+    let app = app(backend).await;
+    let (account, link) = app.approved_link().await;
+    app.sandbox.set_transfer_step_delay(Duration::from_secs(30));
+    let transfer = app
+        .create_transfer(app.transfer_request(&account, &link, "20.00", TransferDirection::Deposit))
+        .await
+        .unwrap();
+    assert_eq!(transfer.status(), TransferStatus::Queued);
+    let asked = app
+        .client
+        .transfers()
+        .cancel_transfer(v1::CancelTransferRequest {
+            id: transfer.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .transfer
+        .unwrap();
+    assert_eq!(asked.status(), TransferStatus::Queued, "a DELETE only asks");
+    app.wait_for_transfer_status(&transfer.id, TransferStatus::Canceled)
+        .await;
+
+    app.sandbox
+        .set_transfer_step_delay(Duration::from_millis(50));
+    let done = app
+        .create_transfer(app.transfer_request(&account, &link, "21.00", TransferDirection::Deposit))
+        .await
+        .unwrap();
+    app.wait_for_transfer_status(&done.id, TransferStatus::Complete)
+        .await;
+    let refused = app
+        .client
+        .transfers()
+        .cancel_transfer(v1::CancelTransferRequest {
+            id: done.id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    assert!(
+        refused.message().contains("COMPLETE"),
+        "{}",
+        refused.message()
+    );
+    app.stop().await;
+}
+
+async fn refused_requests_name_their_fault_and_reach_nobody(backend: Backend) {
+    let app = app(backend).await;
+    let (account, link) = app.approved_link().await;
+    let (other_account, other_link) = app.approved_link().await;
+
+    let mut bad = app.transfer_request(&account, &link, "10.001", TransferDirection::Unspecified);
+    bad.account_id = "nope".into();
+    let status = app.create_transfer(bad).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    let fields = bad_request_fields(&status);
+    for field in ["account_id", "amount", "direction"] {
+        assert!(fields.iter().any(|f| f == field), "{field} in {fields:?}");
+    }
+
+    let mut unknown = app.transfer_request(&account, &link, "10.00", TransferDirection::Deposit);
+    unknown.bank_link_id = uuid::Uuid::new_v4().to_string();
+    assert_eq!(
+        app.create_transfer(unknown).await.unwrap_err().code(),
+        tonic::Code::NotFound
+    );
+
+    let theirs = app.transfer_request(&account, &other_link, "10.00", TransferDirection::Deposit);
+    assert_eq!(
+        app.create_transfer(theirs).await.unwrap_err().code(),
+        tonic::Code::NotFound
+    );
+
+    app.sandbox
+        .set_relationship_approval_delay(Duration::from_secs(600));
+    let request = app.create_request().await;
+    let queued = app.create_link(request.clone()).await.unwrap();
+    let not_approved = app.transfer_request(
+        &request.account_id,
+        &queued,
+        "10.00",
+        TransferDirection::Deposit,
+    );
+    let status = app.create_transfer(not_approved).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::FailedPrecondition);
+    assert_eq!(error_reason(&status), "BANK_LINK_NOT_APPROVED");
+
+    for account_id in [&account, &other_account, &request.account_id] {
+        assert_eq!(app.provider_calls("POST", &transfers_path(account_id)), 0);
+    }
+    assert_eq!(app.count_rows("transfers").await, 0, "nothing was written");
+    app.stop().await;
+}
+
+funding_tests::on_both_backends!(
+    a_deposit_reaches_complete,
+    a_withdrawal_reaches_complete,
+    a_forced_return_ends_returned_with_r01_and_its_description,
+    twenty_concurrent_creates_with_one_key_make_one_transfer,
+    two_identical_deposits_both_dropped_after_the_effect_get_one_alpaca_transfer_each,
+    two_concurrent_withdrawals_never_overdraw,
+    requests_accepted_while_alpaca_is_down_are_submitted_when_it_returns,
+    with_the_event_stream_cut_the_reconciler_still_completes_a_transfer,
+    a_queued_transfer_is_cancelled_through_alpaca_and_a_completed_one_cannot_be,
+    refused_requests_name_their_fault_and_reach_nobody,
+);
