@@ -350,3 +350,230 @@ async fn a_replica_paused_past_its_claim_cannot_store_its_late_answer() {
     drop((paused, other));
     cluster.stop().await;
 }
+
+/// An APPROVED link for a new account, made through `replica`: (account id, link).
+async fn approved_link(cluster: &Cluster, replica: &Replica) -> (String, v1::BankLink) {
+    let client = FundingClient::connect(replica.address.clone(), None)
+        .await
+        .unwrap();
+    let (public_token, plaid_account_id) = cluster.public_token();
+    let account_id = uuid::Uuid::new_v4().to_string();
+    let link = client
+        .bank_links()
+        .create_bank_link(v1::CreateBankLinkRequest {
+            account_id: account_id.clone(),
+            public_token,
+            plaid_account_id,
+            nickname: "Checking".into(),
+            idempotency_key: uuid::Uuid::new_v4().to_string(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .bank_link
+        .unwrap();
+    for _ in 0..200 {
+        let now = client
+            .bank_links()
+            .get_bank_link(v1::GetBankLinkRequest {
+                id: link.id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .bank_link
+            .unwrap();
+        if now.status() == BankLinkStatus::Approved {
+            return (account_id, now);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the link never reached APPROVED");
+}
+
+/// Polls the transfer on whichever of `addresses` answers, until it has `status`.
+async fn wait_for_transfer(
+    addresses: &[String],
+    id: &str,
+    status: v1::TransferStatus,
+) -> v1::Transfer {
+    let mut last = None;
+    for turn in 0..400 {
+        let address = &addresses[turn % addresses.len()];
+        if let Ok(client) = FundingClient::connect(address.clone(), None).await
+            && let Ok(answer) = client
+                .transfers()
+                .get_transfer(v1::GetTransferRequest { id: id.into() })
+                .await
+        {
+            let transfer = answer.into_inner().transfer.unwrap();
+            if transfer.status() == status {
+                return transfer;
+            }
+            last = Some(transfer);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("transfer {id} never reached {status:?}; last seen {last:?}");
+}
+
+fn transfers_at_alpaca(cluster: &Cluster, account_id: &str) -> usize {
+    cluster
+        .control
+        .funding_events()
+        .into_iter()
+        .filter(|event| event["entity_type"] == "Transfer" && event["account_id"] == account_id)
+        .filter_map(|event| event["entity_id"].as_str().map(str::to_owned))
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
+}
+
+/// SIGKILL at the moment `kill_when` says, during a withdrawal of 50.00 whose `slow_path` answers
+/// slowly; then a restart. The withdrawal ends COMPLETE, made once at Alpaca.
+async fn a_withdrawal_survives_a_sigkill(
+    slow_path: &str,
+    slow_method: Method,
+    wait_for_post: bool,
+) {
+    let cluster = Cluster::start(Backend::Sqlite).await;
+    let mut replica = cluster.replica("replica").await;
+    let (account_id, link) = approved_link(&cluster, &replica).await;
+    cluster.control.set_account_cash(
+        account_id.parse().unwrap(),
+        rust_decimal::Decimal::new(10_000, 2),
+    );
+    cluster
+        .control
+        .set_transfer_step_delay(Duration::from_millis(100));
+    cluster.control.inject_fault(
+        Fault::slow(
+            Host::Alpaca,
+            slow_path.replace("{account}", &account_id),
+            Duration::from_secs(3),
+        )
+        .method(slow_method),
+    );
+    let client = FundingClient::connect(replica.address.clone(), None)
+        .await
+        .unwrap();
+    let request = v1::CreateTransferRequest {
+        account_id: account_id.clone(),
+        bank_link_id: link.id.clone(),
+        amount: "50.00".into(),
+        direction: v1::TransferDirection::Withdrawal.into(),
+        idempotency_key: "withdraw-once".into(),
+    };
+    let call = tokio::spawn({
+        let request = request.clone();
+        async move { client.transfers().create_transfer(request).await }
+    });
+    // The intent is stored first; wait for it (and, when asked, for Alpaca to have made the
+    // transfer), then kill the process mid-call.
+    for _ in 0..200 {
+        let stored = cluster.count("SELECT COUNT(*) AS n FROM transfers").await == 1;
+        let at_alpaca = transfers_at_alpaca(&cluster, &account_id) == 1;
+        if stored && (!wait_for_post || at_alpaca) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        cluster.count("SELECT COUNT(*) AS n FROM transfers").await,
+        1
+    );
+    eprintln!(
+        "SIGKILL {} (Alpaca has {} transfers)",
+        replica.name,
+        transfers_at_alpaca(&cluster, &account_id)
+    );
+    replica.kill();
+    let _ = call.await;
+    replica.start().await;
+    // The caller repeats its request with its key, as callers do after a lost answer.
+    let client = FundingClient::connect(replica.address.clone(), None)
+        .await
+        .unwrap();
+    let transfer = client
+        .transfers()
+        .create_transfer(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .transfer
+        .unwrap();
+    let done = wait_for_transfer(
+        &[replica.address.clone()],
+        &transfer.id,
+        v1::TransferStatus::Complete,
+    )
+    .await;
+    assert_eq!(
+        transfers_at_alpaca(&cluster, &account_id),
+        1,
+        "made exactly once at Alpaca"
+    );
+    assert!(!done.provider_transfer_id.is_empty());
+    let posts = cluster
+        .control
+        .calls()
+        .iter()
+        .filter(|c| c.method == "POST" && c.path == format!("/v1/accounts/{account_id}/transfers"))
+        .count();
+    assert!(posts <= 1, "never sent twice ({posts} POSTs)");
+    drop(replica);
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_withdrawal_killed_between_its_intent_and_its_submit_is_submitted_once_after_restart() {
+    // Killed while it reads the withdrawable cash: stored, not yet sent.
+    a_withdrawal_survives_a_sigkill("/v1/trading/accounts/{account}", Method::GET, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_withdrawal_killed_while_alpaca_answers_its_create_is_adopted_not_sent_again() {
+    // Killed after Alpaca made the transfer and before its answer arrived.
+    a_withdrawal_survives_a_sigkill("/v1/accounts/{account}/transfers", Method::POST, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_creates_with_one_key_across_two_replicas_make_one_transfer() {
+    let cluster = Cluster::start(Backend::Postgres).await;
+    let a = cluster.replica("a").await;
+    let b = cluster.replica("b").await;
+    let (account_id, link) = approved_link(&cluster, &a).await;
+    let request = v1::CreateTransferRequest {
+        account_id: account_id.clone(),
+        bank_link_id: link.id.clone(),
+        amount: "10.00".into(),
+        direction: v1::TransferDirection::Deposit.into(),
+        idempotency_key: "one-key".into(),
+    };
+    let addresses = [a.address.clone(), b.address.clone()];
+    let answers = futures::future::join_all((0..20).map(|n| {
+        let address = addresses[n % 2].clone();
+        let request = request.clone();
+        async move {
+            let client = FundingClient::connect(address, None).await.unwrap();
+            client.transfers().create_transfer(request).await
+        }
+    }))
+    .await;
+    let ids: std::collections::BTreeSet<String> = answers
+        .into_iter()
+        .map(|answer| {
+            answer
+                .expect("every caller gets the transfer")
+                .into_inner()
+                .transfer
+                .unwrap()
+                .id
+        })
+        .collect();
+    assert_eq!(ids.len(), 1);
+    let id = ids.into_iter().next().unwrap();
+    wait_for_transfer(&addresses, &id, v1::TransferStatus::Complete).await;
+    assert_eq!(transfers_at_alpaca(&cluster, &account_id), 1);
+    drop((a, b));
+    cluster.stop().await;
+}
