@@ -31,6 +31,10 @@ pub enum CoreError {
         message: String,
     },
 
+    /// A watcher read too slowly and fell too far behind; it may resume after `resume_after`.
+    #[error("the watcher fell behind; resume after event {resume_after}")]
+    WatcherTooSlow { resume_after: String },
+
     /// A provider refused the request or could not be reached.
     #[error(transparent)]
     Provider(#[from] ProviderError),

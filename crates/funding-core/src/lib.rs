@@ -19,4 +19,6 @@ pub use links::{
     BankLinks, CreateBankLinkInput, EventOutcome, LinkSettings, LinkStores, ReconcileReport,
 };
 pub use sandbox::Sandbox;
-pub use transfers::{CreateTransferInput, TransferPage, TransferSettings, Transfers};
+pub use transfers::{
+    CreateTransferInput, TransferPage, TransferSettings, TransferWatch, Transfers,
+};

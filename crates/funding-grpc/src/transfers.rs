@@ -1,5 +1,5 @@
-//! `funding.v1.TransferService`: deposits and withdrawals on the Alpaca rail. `WatchTransfers`
-//! answers UNIMPLEMENTED until the change log it reads from lands.
+//! `funding.v1.TransferService`: deposits and withdrawals on the Alpaca rail, and a server stream of
+//! their changes.
 
 use funding_client::v1::transfer_service_server::TransferService;
 use funding_client::v1::{
@@ -9,6 +9,7 @@ use funding_client::v1::{
 };
 use funding_core::{CoreError, CreateTransferInput, Transfers};
 use funding_domain::{ValidationError, ValidationErrors};
+use futures::StreamExt as _;
 use tonic::{Request, Response, Status};
 
 use crate::auth::{Scope, require};
@@ -136,8 +137,19 @@ impl TransferService for TransferApi {
         request: Request<WatchTransfersRequest>,
     ) -> Result<Response<Self::WatchTransfersStream>, Status> {
         require(&request, Scope::Read)?;
-        Err(Status::unimplemented(
-            "WatchTransfers is not served yet; poll GetTransfer or ListTransfers",
-        ))
+        let body = request.into_inner();
+        let watch = self
+            .transfers
+            .watch(&body.account_id, &body.transfer_id, &body.after_event_id)
+            .await
+            .map_err(into_status)?;
+        let stream = watch.map(|item| match item {
+            Ok((event_id, transfer)) => Ok(WatchTransfersResponse {
+                event_id,
+                transfer: Some(convert::transfer(&transfer)),
+            }),
+            Err(error) => Err(into_status(error)),
+        });
+        Ok(Response::new(Box::pin(stream)))
     }
 }

@@ -342,7 +342,100 @@ async fn refused_requests_name_their_fault_and_reach_nobody(backend: Backend) {
     app.stop().await;
 }
 
+/// Reads the watch until the transfer `id` reaches `last` (bounded): the events, in order.
+async fn watch_until(
+    stream: &mut tonic::Streaming<v1::WatchTransfersResponse>,
+    id: &str,
+    last: TransferStatus,
+) -> Vec<(String, TransferStatus)> {
+    let mut seen = Vec::new();
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(20), stream.message())
+            .await
+            .expect("an event in time")
+            .expect("the watch goes on")
+            .expect("the watch is open");
+        let transfer = event.transfer.unwrap();
+        if transfer.id != id {
+            continue;
+        }
+        seen.push((event.event_id, transfer.status()));
+        if transfer.status() == last {
+            return seen;
+        }
+    }
+}
+
+async fn a_watcher_sees_every_status_in_order_and_a_resumed_one_exactly_the_rest(backend: Backend) {
+    let app = app(backend).await;
+    let (account, link) = app.approved_link().await;
+    let mut watch = app
+        .client
+        .transfers()
+        .watch_transfers(v1::WatchTransfersRequest {
+            account_id: account.clone(),
+            after_event_id: String::new(),
+            transfer_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let transfer = app
+        .create_transfer(app.transfer_request(
+            &account,
+            &link,
+            "100.00",
+            TransferDirection::Deposit,
+        ))
+        .await
+        .unwrap();
+    let seen = watch_until(&mut watch, &transfer.id, TransferStatus::Complete).await;
+    let statuses: Vec<TransferStatus> = seen.iter().map(|(_, status)| *status).collect();
+    assert_eq!(
+        statuses,
+        vec![
+            TransferStatus::Submitting,
+            TransferStatus::Queued,
+            TransferStatus::SentToClearing,
+            TransferStatus::Complete
+        ],
+        "every status, in order"
+    );
+    let ids: Vec<i64> = seen.iter().map(|(id, _)| id.parse().unwrap()).collect();
+    assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "{ids:?}");
+
+    // Resumed after the second event: exactly the rest, from the beginning of the log this time.
+    let mut resumed = app
+        .client
+        .transfers()
+        .watch_transfers(v1::WatchTransfersRequest {
+            account_id: account.clone(),
+            after_event_id: seen[1].0.clone(),
+            transfer_id: transfer.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let rest = watch_until(&mut resumed, &transfer.id, TransferStatus::Complete).await;
+    assert_eq!(rest, seen[2..].to_vec());
+
+    let bad = app
+        .client
+        .transfers()
+        .watch_transfers(v1::WatchTransfersRequest {
+            account_id: account.clone(),
+            after_event_id: "not-an-event".into(),
+            transfer_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+    assert_eq!(bad_request_fields(&bad), vec!["after_event_id".to_owned()]);
+    app.stop().await;
+}
+
 funding_tests::on_both_backends!(
+    a_watcher_sees_every_status_in_order_and_a_resumed_one_exactly_the_rest,
     a_deposit_reaches_complete,
     a_withdrawal_reaches_complete,
     a_forced_return_ends_returned_with_r01_and_its_description,

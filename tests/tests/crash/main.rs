@@ -577,3 +577,58 @@ async fn twenty_creates_with_one_key_across_two_replicas_make_one_transfer() {
     drop((a, b));
     cluster.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_watcher_on_one_replica_sees_a_transfer_the_other_drives() {
+    let cluster = Cluster::start(Backend::Postgres).await;
+    let a = cluster.replica("a").await;
+    let b = cluster.replica("b").await;
+    cluster
+        .control
+        .set_transfer_step_delay(Duration::from_millis(100));
+    let (account_id, link) = approved_link(&cluster, &a).await;
+    let watcher = FundingClient::connect(b.address.clone(), None)
+        .await
+        .unwrap();
+    let mut watch = watcher
+        .transfers()
+        .watch_transfers(v1::WatchTransfersRequest {
+            account_id: account_id.clone(),
+            after_event_id: String::new(),
+            transfer_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let driver = FundingClient::connect(a.address.clone(), None)
+        .await
+        .unwrap();
+    let transfer = driver
+        .transfers()
+        .create_transfer(v1::CreateTransferRequest {
+            account_id: account_id.clone(),
+            bank_link_id: link.id.clone(),
+            amount: "12.00".into(),
+            direction: v1::TransferDirection::Deposit.into(),
+            idempotency_key: "watched".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .transfer
+        .unwrap();
+    let mut statuses = Vec::new();
+    while statuses.last() != Some(&v1::TransferStatus::Complete) {
+        let event = tokio::time::timeout(Duration::from_secs(30), watch.message())
+            .await
+            .expect("an event in time")
+            .unwrap()
+            .unwrap();
+        let seen = event.transfer.unwrap();
+        assert_eq!(seen.id, transfer.id);
+        statuses.push(seen.status());
+    }
+    assert_eq!(statuses.first(), Some(&v1::TransferStatus::Submitting));
+    drop((a, b));
+    cluster.stop().await;
+}

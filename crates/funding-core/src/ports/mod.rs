@@ -25,5 +25,7 @@ pub use store::{
     LinkStatusStore, NewBankLink, Page, PageRequest, RelationshipSaved, SavedRelationship,
     StatusChange, StoreError,
 };
-pub use transfers::{NewTransfer, TransferChange, TransferFilter, TransferSaved, TransferStore};
+pub use transfers::{
+    NewTransfer, TransferChange, TransferEvent, TransferFilter, TransferSaved, TransferStore,
+};
 pub use work::{Claim, ClaimedWork, NewWork, WorkKind, WorkQueue, WorkStats};

@@ -49,6 +49,14 @@ pub enum TransferSaved {
     NotSubmitting,
 }
 
+/// One entry of the ordered log of transfer changes: the transfer as it was right after the change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferEvent {
+    /// Increasing, gap-free in commit order: a watcher resumes after it.
+    pub seq: i64,
+    pub transfer: Transfer,
+}
+
 #[async_trait]
 pub trait TransferStore: Send + Sync + 'static {
     /// In one transaction: claims the idempotency record and, if it was new, stores the transfer
@@ -122,6 +130,19 @@ pub trait TransferStore: Send + Sync + 'static {
         id: TransferId,
         change: TransferChange,
     ) -> Result<bool, StoreError>;
+
+    /// The log of changes of the account's transfers (or of one of them) after `after`, in order,
+    /// `limit` at most. Every status a transfer takes is in it, its creation too.
+    async fn transfer_events(
+        &self,
+        account_id: AccountId,
+        transfer_id: Option<TransferId>,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<TransferEvent>, StoreError>;
+
+    /// The newest sequence number in the log (0 when it is empty): where a live-only watch starts.
+    async fn latest_transfer_event(&self) -> Result<i64, StoreError>;
 
     /// Transfers Alpaca knows that are in flight (QUEUED … APPROVED) and have not moved since
     /// `before`, oldest change first: for the reconciler.

@@ -12,6 +12,7 @@ mod cancel;
 mod create;
 mod events;
 mod submit;
+mod watch;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +22,7 @@ use funding_domain::{
 };
 
 pub use create::CreateTransferInput;
+pub use watch::TransferWatch;
 
 use crate::engine::Engine;
 use crate::error::CoreError;

@@ -64,6 +64,7 @@ pub(super) async fn begin_transfer(
             .await
             .map_err(from_db)?;
         crate::work::insert_work(&txn, &new.work).await?;
+        super::changes::append(&txn, new.transfer.id, "api:create").await?;
         txn.commit().await.map_err(from_db)?;
         return Ok(Begin::Created(Transfer::try_from(row)?));
     }

@@ -2,6 +2,7 @@
 //! delegates to the module that owns the idea — creating under an idempotency key, reading, status
 //! moves (fenced where a transfer's work makes them), the reconciler's query.
 
+mod changes;
 mod create;
 mod read;
 mod reconcile;
@@ -11,8 +12,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use funding_core::model::Transfer;
 use funding_core::ports::{
-    Begin, Claim, IdempotencyClaim, NewTransfer, StoreError, TransferChange, TransferFilter,
-    TransferSaved, TransferStore,
+    Begin, Claim, IdempotencyClaim, NewTransfer, StoreError, TransferChange, TransferEvent,
+    TransferFilter, TransferSaved, TransferStore,
 };
 use funding_domain::{AccountId, ProviderTransferId, TransferId};
 
@@ -109,5 +110,20 @@ impl TransferStore for Store {
         limit: u32,
     ) -> Result<Vec<Transfer>, StoreError> {
         reconcile::transfers_to_reconcile(self, before, limit).await
+    }
+
+    #[tracing::instrument(skip_all, fields(account_id = %account_id, after))]
+    async fn transfer_events(
+        &self,
+        account_id: AccountId,
+        transfer_id: Option<TransferId>,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<TransferEvent>, StoreError> {
+        changes::transfer_events(self, account_id, transfer_id, after, limit).await
+    }
+
+    async fn latest_transfer_event(&self) -> Result<i64, StoreError> {
+        changes::latest_transfer_event(self).await
     }
 }

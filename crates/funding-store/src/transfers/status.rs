@@ -213,5 +213,6 @@ async fn apply(
         tracing::debug!("the event is already in the transfer's history: nothing to do");
         return Ok(false);
     }
+    super::changes::append(txn, id, &change.source).await?;
     Ok(true)
 }

@@ -1,0 +1,152 @@
+//! The ordered log of transfer changes (`transfer_changes`), appended in the transaction of every
+//! status a transfer takes, its creation included. Its sequence number comes from the counter row
+//! `change_log_counters('transfers')`, incremented in the same transaction: the row stays locked
+//! until the transaction ends, so numbers commit in order and the log has no gap a reader could
+//! miss (on SQLite, writers take turns anyway).
+
+use std::collections::HashMap;
+
+use funding_core::model::Transfer;
+use funding_core::ports::{StoreError, TransferEvent};
+use funding_domain::{AccountId, AlpacaTransferStatus, ProviderTransferId, TransferId};
+use sea_orm::{ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _, Value};
+use uuid::Uuid;
+
+use crate::Store;
+use crate::convert::db_time;
+use crate::entity::transfer;
+use crate::error::{corrupt, from_db};
+use crate::sql::statement;
+
+/// In the caller's transaction: appends the transfer as it is now to the log.
+pub(super) async fn append(
+    db: &impl ConnectionTrait,
+    id: TransferId,
+    source: &str,
+) -> Result<(), StoreError> {
+    let backend = db.get_database_backend();
+    let row = db
+        .query_one_raw(statement(
+            backend,
+            "UPDATE change_log_counters SET last = last + 1 WHERE name = 'transfers' RETURNING last",
+            [],
+        ))
+        .await
+        .map_err(from_db)?
+        .ok_or_else(|| StoreError::Other("the transfers change counter is missing".into()))?;
+    let seq: i64 = row.try_get("", "last").map_err(from_db)?;
+    let now = transfer::Entity::find_by_id(id.as_uuid())
+        .one(db)
+        .await
+        .map_err(from_db)?
+        .ok_or_else(|| StoreError::NotFound(format!("transfer {id}")))?;
+    let values: Vec<Value> = vec![
+        seq.into(),
+        now.id.into(),
+        now.account_id.into(),
+        now.status.clone().into(),
+        now.status_reason.clone().into(),
+        now.ach_return_code.clone().into(),
+        now.provider_transfer_id.into(),
+        source.into(),
+        db_time(now.updated_at).into(),
+    ];
+    db.execute_raw(statement(
+        backend,
+        "INSERT INTO transfer_changes (seq, transfer_id, account_id, status, status_reason, \
+         ach_return_code, provider_transfer_id, source, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        values,
+    ))
+    .await
+    .map_err(from_db)?;
+    Ok(())
+}
+
+pub(super) async fn transfer_events(
+    store: &Store,
+    account_id: AccountId,
+    transfer_id: Option<TransferId>,
+    after: i64,
+    limit: u32,
+) -> Result<Vec<TransferEvent>, StoreError> {
+    let backend = store.db.get_database_backend();
+    let limit = i64::from(limit.clamp(1, 1000));
+    let (sql, values): (&str, Vec<Value>) = match transfer_id {
+        Some(id) => (
+            "SELECT seq, transfer_id, status, status_reason, ach_return_code, provider_transfer_id, at \
+             FROM transfer_changes WHERE account_id = $1 AND transfer_id = $2 AND seq > $3 \
+             ORDER BY seq LIMIT $4",
+            vec![
+                account_id.as_uuid().into(),
+                id.as_uuid().into(),
+                after.into(),
+                limit.into(),
+            ],
+        ),
+        None => (
+            "SELECT seq, transfer_id, status, status_reason, ach_return_code, provider_transfer_id, at \
+             FROM transfer_changes WHERE account_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            vec![account_id.as_uuid().into(), after.into(), limit.into()],
+        ),
+    };
+    let rows = store
+        .db
+        .query_all_raw(statement(backend, sql, values))
+        .await
+        .map_err(from_db)?;
+    let ids: Vec<Uuid> = rows
+        .iter()
+        .map(|row| row.try_get::<Uuid>("", "transfer_id").map_err(from_db))
+        .collect::<Result<_, _>>()?;
+    let mut transfers: HashMap<Uuid, Transfer> = HashMap::new();
+    for model in transfer::Entity::find()
+        .filter(transfer::Column::Id.is_in(ids))
+        .all(&store.db)
+        .await
+        .map_err(from_db)?
+    {
+        let id = model.id;
+        transfers.insert(id, Transfer::try_from(model)?);
+    }
+    rows.into_iter()
+        .map(|row| {
+            let seq: i64 = row.try_get("", "seq").map_err(from_db)?;
+            let transfer_id: Uuid = row.try_get("", "transfer_id").map_err(from_db)?;
+            let status: String = row.try_get("", "status").map_err(from_db)?;
+            let mut transfer = transfers
+                .get(&transfer_id)
+                .cloned()
+                .ok_or_else(|| corrupt("transfer_changes", seq, "its transfer is missing"))?;
+            transfer.status = match AlpacaTransferStatus::from_stored(&status) {
+                AlpacaTransferStatus::Unknown(_) => {
+                    return Err(corrupt("transfer_changes", seq, "unknown status"));
+                }
+                known => known,
+            };
+            transfer.status_reason = row.try_get("", "status_reason").map_err(from_db)?;
+            transfer.ach_return_code = row.try_get("", "ach_return_code").map_err(from_db)?;
+            transfer.provider_transfer_id = row
+                .try_get::<Option<Uuid>>("", "provider_transfer_id")
+                .map_err(from_db)?
+                .map(ProviderTransferId::from_uuid);
+            transfer.updated_at = row.try_get("", "at").map_err(from_db)?;
+            Ok(TransferEvent { seq, transfer })
+        })
+        .collect()
+}
+
+pub(super) async fn latest_transfer_event(store: &Store) -> Result<i64, StoreError> {
+    let row = store
+        .db
+        .query_one_raw(statement(
+            store.db.get_database_backend(),
+            "SELECT last FROM change_log_counters WHERE name = 'transfers'",
+            [],
+        ))
+        .await
+        .map_err(from_db)?;
+    match row {
+        Some(row) => row.try_get("", "last").map_err(from_db),
+        None => Ok(0),
+    }
+}
