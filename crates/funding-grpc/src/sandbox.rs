@@ -75,9 +75,18 @@ impl SandboxService for SandboxApi {
                         .map_err(into_status)?;
                     Ok(Response::new(SimulateTransferResponse {}))
                 }
-                Some(Target::TransferId(_)) => Err(Status::unimplemented(
-                    "simulating transfers is served with the transfer slice",
-                )),
+                Some(Target::TransferId(id)) => {
+                    self.sandbox
+                        .simulate_transfer_status(
+                            &id,
+                            &body.status,
+                            &body.reason,
+                            &body.ach_return_code,
+                        )
+                        .await
+                        .map_err(into_status)?;
+                    Ok(Response::new(SimulateTransferResponse {}))
+                }
                 None => Err(into_status(funding_core::CoreError::InvalidArgument(
                     funding_domain::ValidationError::new(
                         "target",

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use funding_core::ports::{
     PlaidAccount, Provider, ProviderError, ProviderErrorKind, SandboxProvider,
 };
-use funding_domain::{AchRelationshipId, PlaidAccountId, PublicToken};
+use funding_domain::{AchRelationshipId, PlaidAccountId, ProviderTransferId, PublicToken};
 use funding_sandbox::SandboxControl;
 
 pub struct EmulatorSandbox {
@@ -69,6 +69,17 @@ impl SandboxProvider for EmulatorSandbox {
     ) -> Result<(), ProviderError> {
         self.control
             .set_relationship_status(relationship_id.as_uuid(), status, reason.map(str::to_owned))
+            .map_err(|error| refused(Provider::Alpaca, error.to_string()))
+    }
+
+    async fn set_transfer_status(
+        &self,
+        transfer_id: ProviderTransferId,
+        status: &str,
+        reason: Option<&str>,
+    ) -> Result<(), ProviderError> {
+        self.control
+            .set_transfer_status(transfer_id.as_uuid(), status, reason.map(str::to_owned))
             .map_err(|error| refused(Provider::Alpaca, error.to_string()))
     }
 }

@@ -195,6 +195,7 @@ impl Application {
             let use_case = Sandbox::new(
                 Arc::new(EmulatorSandbox::new(handle.control())),
                 store_port.clone(),
+                Arc::new(store.clone()),
             );
             (handle, use_case)
         });

@@ -94,13 +94,19 @@ async fn a_forced_return_ends_returned_with_r01_and_its_description(backend: Bac
         .unwrap();
     app.wait_for_transfer_status(&transfer.id, TransferStatus::Complete)
         .await;
-    app.sandbox
-        .set_transfer_status(
-            transfer.provider_transfer_id.parse().unwrap(),
-            "RETURNED",
-            Some("R01 insufficient funds".into()),
-        )
-        .unwrap();
+    // Through SandboxService, as a caller in any language would.
+    app.client
+        .sandbox()
+        .simulate_transfer(v1::SimulateTransferRequest {
+            target: Some(v1::simulate_transfer_request::Target::TransferId(
+                transfer.id.clone(),
+            )),
+            status: "RETURNED".into(),
+            reason: String::new(),
+            ach_return_code: "R01".into(),
+        })
+        .await
+        .expect("SimulateTransfer");
     let returned = app
         .wait_for_transfer_status(&transfer.id, TransferStatus::Returned)
         .await;

@@ -2,7 +2,7 @@
 //! when the service runs against the built-in emulator.
 
 use async_trait::async_trait;
-use funding_domain::{AchRelationshipId, PublicToken};
+use funding_domain::{AchRelationshipId, ProviderTransferId, PublicToken};
 
 use super::{PlaidAccount, ProviderError};
 
@@ -19,6 +19,15 @@ pub trait SandboxProvider: Send + Sync + 'static {
     async fn set_relationship_status(
         &self,
         relationship_id: AchRelationshipId,
+        status: &str,
+        reason: Option<&str>,
+    ) -> Result<(), ProviderError>;
+
+    /// Moves an Alpaca transfer at the emulator to `status` (REJECTED, CANCELED, RETURNED, …), with
+    /// a reason (a return's carries its ACH return code); the emulator emits the funding event.
+    async fn set_transfer_status(
+        &self,
+        transfer_id: ProviderTransferId,
         status: &str,
         reason: Option<&str>,
     ) -> Result<(), ProviderError>;
