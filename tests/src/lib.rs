@@ -103,6 +103,7 @@ impl TestApp {
             work_backoff_base_ms: 50,
             work_backoff_cap_ms: 500,
             reconcile_interval_ms: 200,
+            watch_buffer: 16,
             reconcile_after_ms: 2_000,
             ..Settings::default()
         };

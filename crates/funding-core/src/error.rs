@@ -35,6 +35,10 @@ pub enum CoreError {
     #[error("the watcher fell behind; resume after event {resume_after}")]
     WatcherTooSlow { resume_after: String },
 
+    /// The server is stopping; a stream it ended may resume after `resume_after` on another replica.
+    #[error("the server is shutting down; resume after event {resume_after}")]
+    ShuttingDown { resume_after: String },
+
     /// A provider refused the request or could not be reached.
     #[error(transparent)]
     Provider(#[from] ProviderError),

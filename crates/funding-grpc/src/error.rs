@@ -39,6 +39,22 @@ fn status_of(error: CoreError) -> Status {
             let message = format!("invalid request: {errors}");
             Status::with_error_details(Code::InvalidArgument, message, details)
         }
+        CoreError::ShuttingDown { resume_after } => {
+            let mut details = ErrorDetails::new();
+            details.set_error_info(
+                "SHUTTING_DOWN",
+                DOMAIN,
+                HashMap::from([("resume_after_event_id".to_owned(), resume_after.clone())]),
+            );
+            details.set_retry_info(Some(DEFAULT_RETRY_AFTER));
+            Status::with_error_details(
+                Code::Unavailable,
+                format!(
+                    "the server is shutting down; watch again with after_event_id {resume_after}"
+                ),
+                details,
+            )
+        }
         CoreError::WatcherTooSlow { resume_after } => {
             let mut details = ErrorDetails::new();
             details.set_error_info(

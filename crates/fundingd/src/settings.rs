@@ -58,6 +58,9 @@ pub struct Settings {
     pub work_backoff_cap_ms: u64,
     /// Attempts at creating a link before it ends FAILED.
     pub link_max_attempts: u32,
+    /// Transfer changes buffered for one WatchTransfers caller; one that falls this far behind is
+    /// ended with RESOURCE_EXHAUSTED (and resumes from the event id it names).
+    pub watch_buffer: usize,
     /// How often the reconciler runs.
     pub reconcile_interval_ms: u64,
     /// A link waiting on Alpaca that has not moved for this long is looked up by the reconciler.
@@ -89,6 +92,7 @@ impl Default for Settings {
             work_backoff_base_ms: 500,
             work_backoff_cap_ms: 60_000,
             link_max_attempts: 8,
+            watch_buffer: 256,
             reconcile_interval_ms: 30_000,
             reconcile_after_ms: 120_000,
             stream_lease_ms: 15_000,

@@ -189,7 +189,10 @@ impl Application {
             store_port.clone(),
             Arc::new(SystemClock),
             engine.clone(),
-            TransferSettings::default(),
+            TransferSettings {
+                watch_buffer: settings.watch_buffer.max(1),
+                ..TransferSettings::default()
+            },
         );
         let sandbox = sandbox_handle.map(|handle| {
             let use_case = Sandbox::new(
@@ -349,16 +352,19 @@ impl Application {
                 auth.clone(),
             ))
             .add_service(funding_grpc::transfer_service(
-                TransferApi::new(transfers),
+                TransferApi::new(transfers.clone()),
                 auth,
             ))
             .add_optional_service(sandbox_service);
 
         let stop = shutdown.clone();
         let reporter_on_stop = reporter.clone();
+        let watches = transfers.clone();
         let signal = async move {
             stop.cancelled().await;
             health::set_all(&reporter_on_stop, &served, ServingStatus::NotServing).await;
+            // Streams end (each naming where to resume), so the calls can drain.
+            watches.close_watches();
             tracing::info!("shutting down: draining calls");
         };
         let result = server

@@ -122,11 +122,23 @@ async fn twenty_concurrent_creates_with_one_key_make_one_transfer(backend: Backe
     let request = app.transfer_request(&account, &link, "10.00", TransferDirection::Deposit);
     let answers =
         futures::future::join_all((0..20).map(|_| app.create_transfer(request.clone()))).await;
-    let ids: std::collections::BTreeSet<String> = answers
+    let answers: Vec<v1::Transfer> = answers
         .into_iter()
-        .map(|answer| answer.expect("every caller gets the transfer").id)
+        .map(|answer| answer.expect("every caller gets the transfer"))
         .collect();
+    let ids: std::collections::BTreeSet<String> = answers.iter().map(|t| t.id.clone()).collect();
     assert_eq!(ids.len(), 1, "one transfer for one key");
+    // The same transfer, submitted once: each answer is it as it stood then (its status may have
+    // moved on between two answers, nothing else).
+    for answer in &answers {
+        assert_eq!(answer.provider_transfer_id, answers[0].provider_transfer_id);
+        assert!(!answer.provider_transfer_id.is_empty());
+        assert_eq!(
+            (answer.amount.as_str(), answer.direction()),
+            ("10.00", TransferDirection::Deposit)
+        );
+        assert_eq!(answer.created_at, answers[0].created_at);
+    }
     let id = ids.into_iter().next().unwrap();
     app.wait_for_transfer_status(&id, TransferStatus::Complete)
         .await;
@@ -440,7 +452,90 @@ async fn a_watcher_sees_every_status_in_order_and_a_resumed_one_exactly_the_rest
     app.stop().await;
 }
 
+async fn a_watcher_too_slow_to_keep_up_is_ended_with_where_to_resume(backend: Backend) {
+    let app = app(backend).await;
+    let (account, link) = app.approved_link().await;
+    // A client that reads nothing, with tiny HTTP/2 windows: the server's buffer (16 events in the
+    // tests) fills instead of the transport's.
+    let channel = tonic::transport::Endpoint::from_shared(app.address.clone())
+        .unwrap()
+        .initial_stream_window_size(Some(256))
+        .initial_connection_window_size(Some(256))
+        .connect()
+        .await
+        .unwrap();
+    let mut slow = v1::transfer_service_client::TransferServiceClient::new(channel)
+        .watch_transfers(v1::WatchTransfersRequest {
+            account_id: account.clone(),
+            after_event_id: "0".into(),
+            transfer_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    // 50 transfers, 200 changes: more than the server buffers for a watcher and than the
+    // transport's own encoder buffers before it waits for the reader.
+    let mut last = None;
+    for _ in 0..50 {
+        let transfer = app
+            .create_transfer(app.transfer_request(
+                &account,
+                &link,
+                "1.00",
+                TransferDirection::Deposit,
+            ))
+            .await
+            .unwrap();
+        last = Some(transfer.id);
+    }
+    app.wait_for_transfer_status(&last.unwrap(), TransferStatus::Complete)
+        .await;
+    // Now read: the events it had room for, then the end, naming where to resume.
+    let mut received = 0;
+    let status = loop {
+        match tokio::time::timeout(Duration::from_secs(20), slow.message())
+            .await
+            .expect("the stream answers")
+        {
+            Ok(Some(_)) => received += 1,
+            Ok(None) => panic!("the stream ended without saying why"),
+            Err(status) => break status,
+        }
+    };
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
+    assert_eq!(error_reason(&status), "WATCHER_TOO_SLOW");
+    let resume = funding_tests::error_metadata(&status, "resume_after_event_id").unwrap();
+    assert!(
+        received < 40,
+        "ended rather than buffered without limit ({received} events)"
+    );
+    // Resumed from there, it sees the rest, starting right after what it had.
+    let mut again = app
+        .client
+        .transfers()
+        .watch_transfers(v1::WatchTransfersRequest {
+            account_id: account.clone(),
+            after_event_id: resume.clone(),
+            transfer_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let next = tokio::time::timeout(Duration::from_secs(20), again.message())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        next.event_id.parse::<i64>().unwrap(),
+        resume.parse::<i64>().unwrap() + 1,
+        "no gap"
+    );
+    app.stop().await;
+}
+
 funding_tests::on_both_backends!(
+    a_watcher_too_slow_to_keep_up_is_ended_with_where_to_resume,
     a_watcher_sees_every_status_in_order_and_a_resumed_one_exactly_the_rest,
     a_deposit_reaches_complete,
     a_withdrawal_reaches_complete,

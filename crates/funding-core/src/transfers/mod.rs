@@ -41,6 +41,8 @@ pub struct TransferSettings {
     /// FAILED. (One whose create may have reached Alpaca is never failed blindly: it is looked up
     /// until the lookup answers.)
     pub max_attempts: u32,
+    /// Events buffered for one watcher; one that falls this far behind is ended.
+    pub watch_buffer: usize,
 }
 
 impl Default for TransferSettings {
@@ -48,6 +50,7 @@ impl Default for TransferSettings {
         Self {
             adoption_skew: Duration::from_secs(300),
             max_attempts: 10,
+            watch_buffer: 256,
         }
     }
 }
@@ -61,6 +64,8 @@ pub struct Transfers {
     clock: Arc<dyn Clock>,
     engine: Engine,
     settings: TransferSettings,
+    /// Set when the server stops: every watch ends (naming where to resume) so the server can drain.
+    closing: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 /// One page of an account's transfers.
@@ -88,6 +93,7 @@ impl Transfers {
             clock,
             engine,
             settings,
+            closing: Arc::new(tokio::sync::watch::Sender::new(false)),
         };
         transfers.engine.register(
             WorkKind::TransferSubmit,
@@ -98,6 +104,11 @@ impl Transfers {
             Arc::new(cancel::TransferCancellation(transfers.clone())),
         );
         transfers
+    }
+
+    /// Ends every watch (at shutdown), each with where to resume.
+    pub fn close_watches(&self) {
+        self.closing.send_replace(true);
     }
 
     /// One transfer by id. Errors: `InvalidArgument` for a malformed id, `NotFound`.

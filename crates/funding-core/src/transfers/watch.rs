@@ -14,8 +14,6 @@ use super::Transfers;
 use crate::error::CoreError;
 use crate::model::Transfer;
 
-/// Events buffered for one watcher at most; one more slot is kept for the error that ends it.
-const BUFFER: usize = 256;
 /// How often a watcher looks for new changes.
 const POLL: Duration = Duration::from_millis(100);
 const PAGE: u32 = 100;
@@ -80,12 +78,20 @@ impl Transfers {
             Some(seq) => seq,
             None => self.store.latest_transfer_event().await?,
         };
-        let (sender, receiver) = mpsc::channel(BUFFER + 1);
+        // One more slot than the buffer, kept for the error that ends a watcher that fell behind.
+        let (sender, receiver) = mpsc::channel(self.settings.watch_buffer.max(1) + 1);
         let store = self.store.clone();
+        let mut closing = self.closing.subscribe();
         tokio::spawn(async move {
             let mut cursor = start;
             loop {
                 if sender.is_closed() {
+                    return;
+                }
+                if *closing.borrow() {
+                    let _ = sender.try_send(Err(CoreError::ShuttingDown {
+                        resume_after: cursor.to_string(),
+                    }));
                     return;
                 }
                 let events = match store.transfer_events(account, transfer, cursor, PAGE).await {
@@ -121,6 +127,7 @@ impl Transfers {
                 if !full_page {
                     tokio::select! {
                         () = sender.closed() => return,
+                        _ = closing.changed() => {}
                         () = tokio::time::sleep(POLL) => {}
                     }
                 }
