@@ -9,6 +9,7 @@ pub mod engine;
 pub mod error;
 pub mod follow;
 pub mod links;
+mod paging;
 pub mod sandbox;
 pub mod transfers;
 

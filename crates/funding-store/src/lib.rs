@@ -20,6 +20,7 @@ mod database_url;
 mod deployment;
 mod entity;
 mod error;
+mod idempotency;
 mod inbox;
 mod sql;
 mod store;

@@ -15,7 +15,7 @@ pub(crate) mod steps;
 use std::sync::Arc;
 use std::time::Duration;
 
-use funding_domain::{AccountId, BankLinkId, ValidationError, ValidationErrors};
+use funding_domain::{AccountId, BankLinkId, ValidationErrors};
 
 pub use create::CreateBankLinkInput;
 pub use events::EventOutcome;
@@ -137,26 +137,16 @@ impl BankLinks {
     ) -> Result<Page<BankLink>, CoreError> {
         let mut errors = ValidationErrors::new();
         let account = errors.check(AccountId::parse(account_id));
-        let size = match page_size {
-            0 => Some(50),
-            1..=100 => Some(page_size.unsigned_abs()),
-            _ => {
-                errors.push(ValidationError::new(
-                    "page_size",
-                    "must be between 0 and 100",
-                ));
-                None
-            }
-        };
-        let after = if page_token.is_empty() {
-            Some(None)
-        } else {
-            errors
-                .check(BankLinkId::parse(page_token).map_err(|_| {
-                    ValidationError::new("page_token", "is not a token this service issued")
-                }))
-                .map(Some)
-        };
+        let (size, after) = crate::paging::read_page(
+            &mut errors,
+            page_size,
+            page_token,
+            crate::paging::PageLimits {
+                default: 50,
+                max: 100,
+            },
+            BankLinkId::parse,
+        );
         errors.into_result()?;
         let (Some(account), Some(size), Some(after)) = (account, size, after) else {
             return Err(CoreError::InvalidArgument(ValidationErrors::new()));
@@ -168,11 +158,7 @@ impl BankLinks {
                 .await?
                 .is_some_and(|link| link.account_id == account);
             if !issued_for_account {
-                return Err(ValidationErrors::from(ValidationError::new(
-                    "page_token",
-                    "was not issued for this account_id",
-                ))
-                .into());
+                return Err(crate::paging::foreign_page_token().into());
             }
         }
         Ok(self

@@ -17,9 +17,7 @@ mod watch;
 use std::sync::Arc;
 use std::time::Duration;
 
-use funding_domain::{
-    AccountId, AlpacaTransferStatus, TransferId, ValidationError, ValidationErrors,
-};
+use funding_domain::{AccountId, AlpacaTransferStatus, TransferId, ValidationErrors};
 
 pub use create::CreateTransferInput;
 pub use watch::TransferWatch;
@@ -131,26 +129,16 @@ impl Transfers {
     ) -> Result<TransferPage, CoreError> {
         let mut errors = ValidationErrors::new();
         let account = errors.check(AccountId::parse(account_id));
-        let size = match page_size {
-            0 => Some(50),
-            1..=500 => Some(page_size.unsigned_abs()),
-            _ => {
-                errors.push(ValidationError::new(
-                    "page_size",
-                    "must be between 0 and 500",
-                ));
-                None
-            }
-        };
-        let after = if page_token.is_empty() {
-            Some(None)
-        } else {
-            errors
-                .check(TransferId::parse(page_token).map_err(|_| {
-                    ValidationError::new("page_token", "is not a token this service issued")
-                }))
-                .map(Some)
-        };
+        let (size, after) = crate::paging::read_page(
+            &mut errors,
+            page_size,
+            page_token,
+            crate::paging::PageLimits {
+                default: 50,
+                max: 500,
+            },
+            TransferId::parse,
+        );
         errors.into_result()?;
         let (Some(account), Some(size), Some(after)) = (account, size, after) else {
             return Err(CoreError::InvalidArgument(ValidationErrors::new()));
@@ -162,11 +150,7 @@ impl Transfers {
                 .await?
                 .is_some_and(|transfer| transfer.account_id == account);
             if !issued_for_account {
-                return Err(ValidationErrors::from(ValidationError::new(
-                    "page_token",
-                    "was not issued for this account_id",
-                ))
-                .into());
+                return Err(crate::paging::foreign_page_token().into());
             }
         }
         let (transfers, next) = self

@@ -7,14 +7,12 @@
 
 use funding_core::model::BankLink;
 use funding_core::ports::{Begin, IdempotencyClaim, NewBankLink, StoreError};
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, EntityTrait as _, IntoActiveModel as _};
-use uuid::Uuid;
+use sea_orm::{EntityTrait as _, IntoActiveModel as _};
 
 use crate::Store;
 use crate::convert::new_link_row;
-use crate::entity::{bank_link, idempotency_record};
-use crate::error::{corrupt, from_db};
+use crate::entity::bank_link;
+use crate::error::from_db;
 
 pub(super) async fn begin_link(
     store: &Store,
@@ -28,31 +26,9 @@ pub(super) async fn begin_link(
         ));
     }
     let (_permit, txn) = store.begin_write().await?;
-    let record = idempotency_record::ActiveModel {
-        caller: Set(claim.caller.clone()),
-        operation: Set(claim.operation.to_owned()),
-        idempotency_key: Set(claim.key.clone()),
-        fingerprint: Set(claim.fingerprint),
-        resource_id: Set(row.id.to_string()),
-        created_at: Set(row.created_at),
-    };
-    // sea-orm 2 reports a DO NOTHING conflict as zero rows affected here (not as an error): the row
-    // count is what decides, and the concurrency tests pin it.
-    let claimed = idempotency_record::Entity::insert(record)
-        .on_conflict(
-            OnConflict::columns([
-                idempotency_record::Column::Caller,
-                idempotency_record::Column::Operation,
-                idempotency_record::Column::IdempotencyKey,
-            ])
-            .do_nothing()
-            .to_owned(),
-        )
-        .exec_without_returning(&txn)
-        .await
-        .map_err(from_db)?;
+    let claimed = crate::idempotency::claim_key(&txn, claim, row.id, row.created_at).await?;
 
-    if claimed == 1 {
+    if let crate::idempotency::Claimed::New = claimed {
         let mut sealed = row.clone();
         sealed.public_token = Some(super::secrets::seal(
             store,
@@ -69,22 +45,15 @@ pub(super) async fn begin_link(
         return Ok(Begin::Created(BankLink::try_from(row)?));
     }
 
-    let record = idempotency_record::Entity::find_by_id((
-        claim.caller,
-        claim.operation.to_owned(),
-        claim.key,
-    ))
-    .one(&txn)
-    .await
-    .map_err(from_db)?
-    .ok_or_else(|| StoreError::NotFound("the idempotency record that conflicted".into()))?;
-    let resource_id = Uuid::try_parse(&record.resource_id).map_err(|_| {
-        corrupt(
-            "idempotency_records",
-            &record.resource_id,
-            "resource id is not a UUID",
-        )
-    })?;
+    let crate::idempotency::Claimed::Existing {
+        fingerprint,
+        resource_id,
+    } = claimed
+    else {
+        return Err(StoreError::Other(
+            "an idempotency claim that was neither new nor existing".into(),
+        ));
+    };
     let existing = bank_link::Entity::find_by_id(resource_id)
         .one(&txn)
         .await
@@ -94,7 +63,7 @@ pub(super) async fn begin_link(
         })?;
     txn.commit().await.map_err(from_db)?;
     Ok(Begin::Existing {
-        fingerprint: record.fingerprint,
+        fingerprint,
         resource: BankLink::try_from(existing)?,
     })
 }
