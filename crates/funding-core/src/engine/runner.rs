@@ -122,6 +122,37 @@ impl Engine {
         Ok(Some(attempt))
     }
 
+    /// The fast path with patience: one attempt now if the work can be claimed; if it cannot (a
+    /// worker or a concurrent repeat holds it, it waits behind older work of its ordering key, or
+    /// its retry is not due), it tries again every 50 ms for up to two seconds, until it makes an
+    /// attempt or `settled` says the resource has moved on without it. Returns the attempt made,
+    /// if any, and the resource as `load` reads it after.
+    pub async fn drive_or_wait<T, Load, Loaded>(
+        &self,
+        kind: WorkKind,
+        subject_id: Uuid,
+        load: Load,
+        settled: impl Fn(&T) -> bool,
+    ) -> Result<(Option<Attempt>, T), CoreError>
+    where
+        Load: Fn() -> Loaded,
+        Loaded: Future<Output = Result<T, CoreError>>,
+    {
+        const PAUSE: Duration = Duration::from_millis(50);
+        const TRIES: u32 = 40;
+        let mut attempt = self.drive_now(kind, subject_id).await?;
+        let mut current = load().await?;
+        for _ in 0..TRIES {
+            if attempt.is_some() || settled(&current) {
+                break;
+            }
+            tokio::time::sleep(PAUSE).await;
+            attempt = self.drive_now(kind, subject_id).await?;
+            current = load().await?;
+        }
+        Ok((attempt, current))
+    }
+
     /// The workers: until `shutdown` completes, claims due work and runs it, at most
     /// `concurrency` attempts at once. On shutdown, stops claiming and waits for the attempts under
     /// way (their claims would otherwise have to run out before another replica continues them).

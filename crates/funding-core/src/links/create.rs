@@ -170,16 +170,16 @@ impl BankLinks {
         if !link.is_creating() {
             return answer(link);
         }
-        let attempt = self
+        let id = link.id;
+        let (attempt, link) = self
             .engine
-            .drive_now(WorkKind::LinkCreate, link.id.as_uuid())
+            .drive_or_wait(
+                WorkKind::LinkCreate,
+                id.as_uuid(),
+                || self.load(id),
+                |link: &BankLink| !link.is_creating(),
+            )
             .await?;
-        let link = match attempt {
-            // A worker or a concurrent repeat holds the work, or it waits for its retry: wait
-            // briefly for it to get on.
-            None => self.wait_while_creating(link.id).await?,
-            Some(_) => self.load(link.id).await?,
-        };
         match attempt {
             Some(Attempt::Retry {
                 error: Some(error), ..
@@ -190,21 +190,6 @@ impl BankLinks {
             }
             _ => answer(link),
         }
-    }
-
-    /// The link once it is no longer CREATING, or as it stands after two seconds.
-    async fn wait_while_creating(&self, id: BankLinkId) -> Result<BankLink, CoreError> {
-        const PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
-        const TRIES: u32 = 40;
-        let mut link = self.load(id).await?;
-        for _ in 0..TRIES {
-            if !link.is_creating() {
-                break;
-            }
-            tokio::time::sleep(PAUSE).await;
-            link = self.load(id).await?;
-        }
-        Ok(link)
     }
 }
 

@@ -177,45 +177,22 @@ impl Transfers {
         if transfer.status != AlpacaTransferStatus::Submitting {
             return answer(transfer);
         }
-        let attempt = self
+        let id = transfer.id;
+        let (attempt, transfer) = self
             .engine
-            .drive_now(WorkKind::TransferSubmit, transfer.id.as_uuid())
+            .drive_or_wait(
+                WorkKind::TransferSubmit,
+                id.as_uuid(),
+                || self.load(id),
+                |transfer: &Transfer| transfer.status != AlpacaTransferStatus::Submitting,
+            )
             .await?;
-        let transfer = match attempt {
-            None => self.wait_while_submitting(transfer.id).await?,
-            Some(_) => self.load(transfer.id).await?,
-        };
         match attempt {
             Some(Attempt::Refused(error)) if transfer.status == AlpacaTransferStatus::Failed => {
                 Err(CoreError::Provider(error))
             }
             _ => answer(transfer),
         }
-    }
-
-    /// The transfer once it is no longer SUBMITTING, or as it stands after two seconds. It waits
-    /// its turn behind the account's older submits (or a retry's backoff), and drives its own work
-    /// as soon as it may.
-    async fn wait_while_submitting(&self, id: TransferId) -> Result<Transfer, CoreError> {
-        const PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
-        const TRIES: u32 = 40;
-        let mut transfer = self.load(id).await?;
-        for _ in 0..TRIES {
-            if transfer.status != AlpacaTransferStatus::Submitting {
-                break;
-            }
-            tokio::time::sleep(PAUSE).await;
-            if self
-                .engine
-                .drive_now(WorkKind::TransferSubmit, id.as_uuid())
-                .await?
-                .is_some()
-            {
-                return self.load(id).await;
-            }
-            transfer = self.load(id).await?;
-        }
-        Ok(transfer)
     }
 }
 
