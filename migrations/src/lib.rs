@@ -11,6 +11,7 @@ mod m20261201_000005_create_deployment;
 mod m20261201_000006_create_engine;
 mod m20261201_000007_create_transfers;
 mod m20261201_000008_create_transfer_changes;
+mod m20261201_000009_order_work_by_sequence;
 
 use sea_orm_migration::prelude::async_trait;
 pub use sea_orm_migration::prelude::{MigrationTrait, MigratorTrait};
@@ -88,6 +89,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_create_engine::Migration),
             Box::new(m20261201_000007_create_transfers::Migration),
             Box::new(m20261201_000008_create_transfer_changes::Migration),
+            Box::new(m20261201_000009_order_work_by_sequence::Migration),
         ]
     }
 }

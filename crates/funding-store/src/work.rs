@@ -21,29 +21,48 @@ use crate::sql::statement;
 const RETURNING: &str =
     "RETURNING id, kind, subject_id, generation, attempts, max_attempts, last_error";
 
-/// Only the oldest pending work of an ordering key may be claimed.
+/// Only the oldest pending work of an ordering key may be claimed. "Oldest" is `order_seq`, which
+/// [`insert_work`] draws so that a smaller number is always committed before a larger one: the
+/// check can never miss older work that is still being committed.
 const HEAD_OF_ITS_ORDER: &str = "NOT EXISTS (SELECT 1 FROM work_items AS o \
-     WHERE o.ordering_key = c.ordering_key AND o.state = 'pending' \
-     AND (o.created_at_ms < c.created_at_ms OR (o.created_at_ms = c.created_at_ms AND o.id < c.id)))";
+     WHERE o.ordering_key = c.ordering_key AND o.state = 'pending' AND o.order_seq < c.order_seq)";
 
 fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Writes `work` in the caller's transaction (no-op if work of that kind for that subject exists
-/// and is pending; ended work is made pending again).
+/// and is pending; ended work is made pending again, at the back of its order).
+///
+/// Its `order_seq` is one more than its ordering key's highest. On PostgreSQL a transaction-scoped
+/// advisory lock on the key is taken first, in its own statement (so the insert's snapshot is taken
+/// after the lock is granted and sees every earlier holder's commit), and held until the caller
+/// commits: numbers of one key are drawn and committed one transaction at a time. SQLite has one
+/// writer at a time already.
 pub(crate) async fn insert_work(
     db: &impl ConnectionTrait,
     work: &NewWork,
 ) -> Result<(), StoreError> {
+    let backend = db.get_database_backend();
+    if let (DatabaseBackend::Postgres, Some(key)) = (backend, &work.ordering_key) {
+        db.execute_raw(statement(
+            backend,
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            [key.clone().into()],
+        ))
+        .await
+        .map_err(from_db)?;
+    }
     let sql = "INSERT INTO work_items (id, kind, subject_id, ordering_key, state, attempts, max_attempts, \
-         due_at_ms, generation, created_at_ms, updated_at_ms) \
-         VALUES ($1, $2, $3, $4, 'pending', 0, $5, {now_ms}, 0, {now_ms}, {now_ms}) \
+         due_at_ms, generation, created_at_ms, updated_at_ms, order_seq) \
+         VALUES ($1, $2, $3, $4, 'pending', 0, $5, {now_ms}, 0, {now_ms}, {now_ms}, \
+         (SELECT COALESCE(MAX(k.order_seq), 0) + 1 FROM work_items AS k WHERE k.ordering_key = $4)) \
          ON CONFLICT (kind, subject_id) DO UPDATE SET state = 'pending', attempts = 0, \
-         due_at_ms = {now_ms}, last_error = NULL, updated_at_ms = {now_ms} \
+         due_at_ms = {now_ms}, last_error = NULL, updated_at_ms = {now_ms}, \
+         order_seq = excluded.order_seq \
          WHERE work_items.state <> 'pending'";
     db.execute_raw(statement(
-        db.get_database_backend(),
+        backend,
         sql,
         [
             Uuid::now_v7().into(),
@@ -169,8 +188,9 @@ fn claim_values(claim: &Claim) -> Vec<Value> {
 impl WorkQueue for Store {
     #[tracing::instrument(skip_all, fields(kind = %work.kind, subject_id = %work.subject_id))]
     async fn enqueue(&self, work: NewWork) -> Result<(), StoreError> {
-        let _permit = self.write_permit().await;
-        insert_work(&self.db, &work).await
+        let (_permit, txn) = self.begin_write().await?;
+        insert_work(&txn, &work).await?;
+        txn.commit().await.map_err(from_db)
     }
 
     #[tracing::instrument(skip_all, fields(owner, limit))]

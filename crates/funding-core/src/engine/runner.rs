@@ -298,29 +298,33 @@ impl Engine {
     }
 
     /// Runs the handler; renews the claim every third of the lease until it returns.
+    ///
+    /// The renewal runs beside the handler, never instead of it: a renewal waits on the work's row
+    /// while the handler's transaction holds it (PostgreSQL's row lock, SQLite's one writer), so the
+    /// handler must go on being polled meanwhile, or neither would ever finish.
     async fn run_renewing(&self, handler: &dyn WorkHandler, work: &ClaimedWork) -> Attempt {
         let lease = self.inner.settings.lease;
-        let run = handler.run(work);
-        tokio::pin!(run);
-        let mut renew = tokio::time::interval(lease / 3);
-        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        renew.tick().await;
-        let mut held = true;
-        loop {
-            tokio::select! {
-                attempt = &mut run => return attempt,
-                _ = renew.tick(), if held => {
-                    match self.inner.queue.renew(&work.claim, lease).await {
-                        Ok(true) => tracing::debug!("claim renewed"),
-                        Ok(false) => {
-                            // Its writes will be refused; let it finish and be reconciled.
-                            tracing::warn!("the claim was lost while the attempt ran");
-                            held = false;
-                        }
-                        Err(error) => tracing::warn!("cannot renew the claim: {error}"),
+        let queue = &self.inner.queue;
+        let renewing = async {
+            let mut renew = tokio::time::interval(lease / 3);
+            renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            renew.tick().await;
+            loop {
+                renew.tick().await;
+                match queue.renew(&work.claim, lease).await {
+                    Ok(true) => tracing::debug!("claim renewed"),
+                    Ok(false) => {
+                        // Its writes will be refused; let it finish and be reconciled.
+                        tracing::warn!("the claim was lost while the attempt ran");
+                        return std::future::pending::<()>().await;
                     }
+                    Err(error) => tracing::warn!("cannot renew the claim: {error}"),
                 }
             }
+        };
+        tokio::select! {
+            attempt = handler.run(work) => attempt,
+            () = renewing => unreachable!("renewing never ends"),
         }
     }
 }

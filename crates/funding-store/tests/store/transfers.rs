@@ -1074,6 +1074,96 @@ async fn a_cancel_racing_the_submit_request_lets_exactly_one_win(db: &TestDb) {
     }
 }
 
+/// Sessions of this test's database that are waiting on a lock.
+async fn waiting_on_a_lock(raw: &DatabaseConnection) -> i64 {
+    let row = raw
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT COUNT(*) AS n FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get("", "n").unwrap()
+}
+
+/// On PostgreSQL two transactions of one account can commit in the other order than they started.
+/// Here the older transfer's transaction is held open after it wrote its work (its change-log
+/// append waits on a lock this test holds), and a newer piece of work of the same account is
+/// enqueued and claimed meanwhile. The newer must not be claimable while the older is pending,
+/// which it was when order was `created_at_ms`: the older was still invisible, so two submits of
+/// one account ran at once and a withdrawal was checked against cash the other was spending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn work_of_one_account_is_claimed_in_commit_order_on_postgres() {
+    let db = TestDb::postgres().await;
+    let store = db.store().await;
+    let (link, account) = link(&store).await;
+    let key = format!("alpaca:account:{account}");
+    let (claim, mut new) = new_transfer(
+        link,
+        account,
+        "older",
+        "60.00",
+        TransferDirection::Withdrawal,
+    );
+    new.work.ordering_key = Some(key.clone());
+    let older = new.transfer.id;
+
+    let blocker = db.raw().await;
+    blocker
+        .execute_unprepared(
+            "BEGIN; SELECT last FROM change_log_counters WHERE name = 'transfers' FOR UPDATE",
+        )
+        .await
+        .unwrap();
+    let watcher = db.raw().await;
+
+    let begin = tokio::spawn({
+        let store = store.clone();
+        async move { store.begin_transfer(claim, new).await }
+    });
+    while waiting_on_a_lock(&watcher).await < 1 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+
+    let newer = NewWork {
+        kind: WorkKind::TransferSubmit,
+        subject_id: Uuid::new_v4(),
+        ordering_key: Some(key),
+        max_attempts: 5,
+    };
+    let newer_subject = newer.subject_id;
+    let jump = tokio::spawn({
+        let store = store.clone();
+        async move {
+            store.enqueue(newer).await?;
+            store
+                .claim(WorkKind::TransferSubmit, newer_subject, "newer", LEASE)
+                .await
+        }
+    });
+    // Either the newer is held back until the older commits (it waits on a lock), or it ran ahead.
+    while !jump.is_finished() && waiting_on_a_lock(&watcher).await < 2 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    blocker.execute_unprepared("COMMIT").await.unwrap();
+
+    assert!(matches!(begin.await.unwrap().unwrap(), Begin::Created(_)));
+    assert!(
+        jump.await.unwrap().unwrap().is_none(),
+        "the newer work of the account was claimed while the older was pending"
+    );
+    assert!(
+        store
+            .claim(WorkKind::TransferSubmit, older.as_uuid(), "older", LEASE)
+            .await
+            .unwrap()
+            .is_some(),
+        "the older is first"
+    );
+}
+
 on_both_backends!(
     a_new_key_creates_the_transfer_as_given,
     amounts_round_trip_exactly,

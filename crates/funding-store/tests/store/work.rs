@@ -460,6 +460,71 @@ async fn enqueue_leaves_pending_work_alone_and_re_arms_ended_work(db: &TestDb) {
     assert_eq!(subjects(&due(&store, "c").await), vec![new.subject_id]);
 }
 
+/// A handler whose write holds its work's row (as every fenced write does, until it commits) while
+/// the claim's renewal comes due. The renewal waits on that row; if the engine stopped polling the
+/// handler while it renewed, the handler could never commit and both would wait for ever. The
+/// handler here holds the row with a transaction of its own across two renewal periods.
+struct HoldsItsRow {
+    raw: sea_orm::DatabaseConnection,
+    done: tokio::sync::mpsc::UnboundedSender<()>,
+}
+
+#[async_trait::async_trait]
+impl funding_core::engine::WorkHandler for HoldsItsRow {
+    async fn run(&self, work: &ClaimedWork) -> funding_core::engine::Attempt {
+        use sea_orm::ConnectionTrait as _;
+        self.raw
+            .execute_unprepared(&format!(
+                "BEGIN; UPDATE work_items SET updated_at_ms = updated_at_ms WHERE id = '{}'",
+                work.claim.work_id
+            ))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        self.raw.execute_unprepared("COMMIT").await.unwrap();
+        let _ = self.done.send(());
+        funding_core::engine::Attempt::Done
+    }
+
+    async fn give_up(&self, _: &ClaimedWork, _: &str) -> funding_core::engine::Attempt {
+        funding_core::engine::Attempt::Done
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_renewal_never_stops_the_handler_that_holds_its_row_on_postgres() {
+    let db = TestDb::postgres().await;
+    let store = Arc::new(db.store().await);
+    let (done, mut finished) = tokio::sync::mpsc::unbounded_channel();
+    let engine = funding_core::engine::Engine::new(
+        store.clone(),
+        funding_core::engine::EngineSettings {
+            lease: Duration::from_millis(300),
+            ..funding_core::engine::EngineSettings::default()
+        },
+    );
+    engine.register(
+        WorkKind::BankTransferSubmit,
+        Arc::new(HoldsItsRow {
+            raw: db.raw().await,
+            done,
+        }),
+    );
+    let work = work(WorkKind::BankTransferSubmit, None);
+    store.enqueue(work.clone()).await.unwrap();
+    let attempt = tokio::time::timeout(
+        Duration::from_secs(20),
+        engine.drive_now(WorkKind::BankTransferSubmit, work.subject_id),
+    )
+    .await
+    .expect("the handler and its claim's renewal waited on each other");
+    assert!(matches!(
+        attempt.unwrap(),
+        Some(funding_core::engine::Attempt::Done)
+    ));
+    assert!(finished.recv().await.is_some());
+}
+
 on_both_backends!(
     due_work_is_claimed_once,
     the_generation_grows_with_every_claim,
