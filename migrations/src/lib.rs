@@ -12,6 +12,7 @@ mod m20261201_000006_create_engine;
 mod m20261201_000007_create_transfers;
 mod m20261201_000008_create_transfer_changes;
 mod m20261201_000009_order_work_by_sequence;
+mod m20261201_000010_create_bank_transfers;
 
 use sea_orm_migration::prelude::async_trait;
 pub use sea_orm_migration::prelude::{MigrationTrait, MigratorTrait};
@@ -49,6 +50,20 @@ pub const TRANSFER_STATUSES: &[&str] = &[
     "EXPIRED",
     "SUBMITTING",
     "FAILED",
+];
+
+/// The statuses the `bank_transfers.status` CHECK accepts, as `PlaidBankTransferStatus::as_str`
+/// writes them (Plaid's, then this service's own). Frozen with the migration that created the
+/// check: a new status needs a new migration (the store's tests compare this list with the
+/// domain's).
+pub const BANK_TRANSFER_STATUSES: &[&str] = &[
+    "pending",
+    "posted",
+    "cancelled",
+    "failed",
+    "reversed",
+    "submitting",
+    "refused",
 ];
 
 /// The kinds of work the `work_items.kind` CHECK accepts, as `WorkKind::as_str` writes them (the
@@ -90,6 +105,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_create_transfers::Migration),
             Box::new(m20261201_000008_create_transfer_changes::Migration),
             Box::new(m20261201_000009_order_work_by_sequence::Migration),
+            Box::new(m20261201_000010_create_bank_transfers::Migration),
         ]
     }
 }

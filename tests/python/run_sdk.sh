@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The official Alpaca SDK against the emulator: alpaca-py (pinned in sdk-requirements.txt) drives the
-# standalone funding-sandbox binary, after a processor token was made on its Plaid side with plain HTTP.
+# The official SDKs against the emulator, both against one standalone funding-sandbox binary (pinned in
+# sdk-requirements.txt): alpaca-py drives its Alpaca side (sdk_alpaca.py, after a processor token was
+# made on its Plaid side with plain HTTP), then plaid-python drives its Plaid side (sdk_plaid.py: bank
+# transfers, events, balance, webhook keys and signed webhooks, which it receives on a local port).
 # DESIGN.md §7: an official SDK pointed at the emulator must not notice.
 #
 # It builds nothing: it runs the binary at $FUNDING_SANDBOX_BIN (default:
@@ -112,11 +114,22 @@ for attempt in 1 2 3; do
     exit 1
 done
 
-# --- the test -------------------------------------------------------------------------------------
+# --- the tests ------------------------------------------------------------------------------------
+# Both modules run (the second even when the first failed); the exit code is the first failure's.
+run_module() {
+    log "running $1"
+    SANDBOX_PLAID_URL="$plaid_url" SANDBOX_ALPACA_URL="$alpaca_url" \
+        PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}" PYTHONDONTWRITEBYTECODE=1 \
+        "$py" -m unittest -v "$1"
+}
+test_status=0
 set +e
-SANDBOX_PLAID_URL="$plaid_url" SANDBOX_ALPACA_URL="$alpaca_url" \
-    PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}" PYTHONDONTWRITEBYTECODE=1 \
-    "$py" -m unittest -v sdk_alpaca
-test_status=$?
+for module in sdk_alpaca sdk_plaid; do
+    run_module "$module"
+    module_status=$?
+    if [[ $module_status -ne 0 && $test_status -eq 0 ]]; then
+        test_status=$module_status
+    fi
+done
 set -e
 exit "$test_status"

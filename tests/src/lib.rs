@@ -34,6 +34,9 @@ pub struct AppOptions {
     pub resume: bool,
     /// Serve `/metrics` on a free port.
     pub metrics: bool,
+    /// How often Plaid's bank-transfer events are synced without a webhook (a long one proves a
+    /// webhook brought the news).
+    pub plaid_sync_interval_ms: u64,
 }
 
 impl Default for AppOptions {
@@ -45,6 +48,7 @@ impl Default for AppOptions {
             token: None,
             resume: false,
             metrics: false,
+            plaid_sync_interval_ms: 200,
         }
     }
 }
@@ -62,6 +66,10 @@ pub struct TestApp {
     pub sandbox: SandboxControl,
     pub database_url: String,
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Where the service receives Plaid's webhooks (`http://…/plaid/webhook`).
+    pub webhook_url: String,
+    /// The emulator's Plaid base URL.
+    pub plaid_url: String,
     pub dir: tempfile::TempDir,
     postgres_db: Option<String>,
     shutdown: CancellationToken,
@@ -105,12 +113,19 @@ impl TestApp {
             reconcile_interval_ms: 200,
             watch_buffer: 16,
             reconcile_after_ms: 2_000,
+            plaid_sync_interval_ms: options.plaid_sync_interval_ms,
             ..Settings::default()
         };
         let app = Application::build(settings).await.expect("the app starts");
         let address = format!("http://{}", app.local_addr());
         let sandbox = app.sandbox().expect("sandbox mode");
         let metrics_addr = app.metrics_addr();
+        let webhook_url = format!(
+            "http://{}{}",
+            app.webhook_addr().expect("sandbox mode receives webhooks"),
+            fundingd::webhooks::WEBHOOK_PATH
+        );
+        let plaid_url = app.sandbox_urls().expect("sandbox mode").0;
         let shutdown = app.shutdown_token();
         let server = tokio::spawn(app.run_until_stopped());
         let client = FundingClient::connect(address.clone(), options.token.as_deref())
@@ -122,6 +137,8 @@ impl TestApp {
             sandbox,
             database_url,
             metrics_addr,
+            webhook_url,
+            plaid_url,
             dir,
             postgres_db,
             shutdown,
@@ -274,6 +291,149 @@ impl TestApp {
         panic!("transfer {id} never reached {status:?}; last seen {last:?}");
     }
 
+    /// A Plaid sandbox processor token, over gRPC alone.
+    pub async fn processor_token(&self) -> String {
+        self.client
+            .sandbox()
+            .create_processor_token(v1::CreateProcessorTokenRequest::default())
+            .await
+            .expect("CreateProcessorToken")
+            .into_inner()
+            .processor_token
+    }
+
+    /// A valid ACH debit of `amount` under a fresh idempotency key.
+    pub fn bank_transfer_request(
+        &self,
+        processor_token: &str,
+        amount: &str,
+    ) -> v1::CreateBankTransferRequest {
+        v1::CreateBankTransferRequest {
+            idempotency_key: uuid::Uuid::new_v4().to_string(),
+            processor_token: processor_token.into(),
+            r#type: v1::BankTransferType::Debit.into(),
+            network: v1::BankTransferNetwork::Ach.into(),
+            amount: amount.into(),
+            iso_currency_code: "USD".into(),
+            description: "Deposit".into(),
+            ach_class: v1::AchClass::Web.into(),
+            user: Some(v1::BankTransferUser {
+                legal_name: "Jane Doe".into(),
+                email_address: "jane@example.com".into(),
+                routing_number: String::new(),
+            }),
+            custom_tag: "funding-tests".into(),
+            metadata: [("purpose".to_owned(), "test".to_owned())].into(),
+            origination_account_id: String::new(),
+        }
+    }
+
+    pub async fn create_bank_transfer(
+        &self,
+        request: v1::CreateBankTransferRequest,
+    ) -> Result<v1::BankTransfer, Status> {
+        let response = self
+            .client
+            .bank_transfers()
+            .create_bank_transfer(request)
+            .await?;
+        Ok(response
+            .into_inner()
+            .bank_transfer
+            .expect("a bank transfer"))
+    }
+
+    pub async fn get_bank_transfer(&self, id: &str) -> v1::BankTransfer {
+        for _ in 0..5 {
+            match self
+                .client
+                .bank_transfers()
+                .get_bank_transfer(v1::GetBankTransferRequest { id: id.into() })
+                .await
+            {
+                Ok(response) => {
+                    return response
+                        .into_inner()
+                        .bank_transfer
+                        .expect("a bank transfer");
+                }
+                Err(status) if status.code() == tonic::Code::Unavailable => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(status) => panic!("GetBankTransfer: {status:?}"),
+            }
+        }
+        panic!("GetBankTransfer kept answering UNAVAILABLE");
+    }
+
+    /// Polls the bank transfer until it has `status` (bounded; fails with the last one seen).
+    pub async fn wait_for_bank_transfer_status(
+        &self,
+        id: &str,
+        status: v1::BankTransferStatus,
+    ) -> v1::BankTransfer {
+        let mut last = None;
+        for _ in 0..300 {
+            let transfer = self.get_bank_transfer(id).await;
+            if transfer.status() == status {
+                return transfer;
+            }
+            last = Some(transfer);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("bank transfer {id} never reached {status:?}; last seen {last:?}");
+    }
+
+    /// Plaid's `/sandbox/bank_transfer/simulate`, over gRPC alone.
+    pub async fn simulate_bank_transfer(
+        &self,
+        id: &str,
+        event_type: &str,
+        ach_return_code: &str,
+    ) -> Result<(), Status> {
+        self.client
+            .sandbox()
+            .simulate_bank_transfer(v1::SimulateBankTransferRequest {
+                bank_transfer_id: id.into(),
+                event_type: event_type.into(),
+                ach_return_code: ach_return_code.into(),
+                failure_description: String::new(),
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// Plaid's own view of every bank transfer, through its `/bank_transfer/list` (all pages).
+    pub async fn bank_transfers_at_plaid(&self) -> Vec<serde_json::Value> {
+        let http = reqwest::Client::new();
+        let mut all = Vec::new();
+        loop {
+            let page: serde_json::Value = http
+                .post(format!("{}/bank_transfer/list", self.plaid_url))
+                .json(&serde_json::json!({
+                    "client_id": "sandbox-client-id",
+                    "secret": "sandbox-secret",
+                    "count": 25,
+                    "offset": all.len(),
+                }))
+                .send()
+                .await
+                .expect("the emulator answers")
+                .json()
+                .await
+                .expect("JSON");
+            let transfers = page["bank_transfers"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let full = transfers.len() == 25;
+            all.extend(transfers);
+            if !full {
+                return all;
+            }
+        }
+    }
+
     /// The account's links, oldest first (one page of 100).
     pub async fn list_links(&self, account_id: &str) -> Vec<v1::BankLink> {
         self.client
@@ -339,12 +499,16 @@ impl TestApp {
         n
     }
 
-    /// Every call the emulator received, but the service's subscription to Alpaca's event stream.
+    /// Every call the emulator received, but the followers' own reading (Alpaca's event stream,
+    /// Plaid's event sync).
     pub fn requests(&self) -> Vec<funding_sandbox::RecordedCall> {
         self.sandbox
             .calls()
             .into_iter()
-            .filter(|call| !call.path.starts_with("/v2/events/"))
+            // The followers' own reading: Alpaca's event stream and Plaid's periodic event sync.
+            .filter(|call| {
+                !call.path.starts_with("/v2/events/") && call.path != "/bank_transfer/event/sync"
+            })
             .collect()
     }
 

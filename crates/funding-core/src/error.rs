@@ -47,6 +47,10 @@ pub enum CoreError {
     #[error(transparent)]
     Store(#[from] StoreError),
 
+    /// This deployment does not serve the operation (e.g. a rail that is not configured).
+    #[error("{0}")]
+    Unimplemented(&'static str),
+
     /// A bug or a failed task; logged, answered INTERNAL.
     #[error("internal error: {0}")]
     Internal(String),

@@ -5,6 +5,7 @@
 pub mod model;
 pub mod ports;
 
+pub mod bank_transfers;
 pub mod engine;
 pub mod error;
 pub mod follow;

@@ -85,3 +85,40 @@ pub struct Transfer {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
+
+/// A bank transfer on the Plaid processor rail, as stored: the request as the caller made it
+/// (resent unchanged, with its idempotency key, until Plaid answers), this service's status, and
+/// Plaid's object once Plaid answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BankTransfer {
+    pub id: funding_domain::FundingBankTransferId,
+    /// The calling service that created it; idempotency keys are scoped to it.
+    pub caller: String,
+    pub request: funding_domain::BankTransferRequest,
+    /// Along the Plaid lifecycle, plus SUBMITTING and REFUSED of our own.
+    pub status: funding_domain::PlaidBankTransferStatus,
+    /// Plaid's bank transfer as last read, with its status, `cancellable` and `failure_reason`
+    /// kept up to date by every move; `None` until Plaid answered the create.
+    pub plaid: Option<crate::ports::PlaidBankTransfer>,
+    /// Why it was refused or failed, in words.
+    pub status_reason: Option<String>,
+    /// How a REFUSED transfer was refused (`plaid/invalid_input/CODE`, …).
+    pub failure_code: Option<String>,
+    /// When the create was first sent; a transfer never sent may be cancelled locally.
+    pub submit_requested_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl BankTransfer {
+    /// Plaid's id, once Plaid answered.
+    pub fn provider_id(&self) -> Option<&funding_domain::BankTransferId> {
+        self.plaid.as_ref().map(|plaid| &plaid.id)
+    }
+
+    /// Whether Plaid would still cancel it.
+    pub fn cancellable(&self) -> bool {
+        self.status == funding_domain::PlaidBankTransferStatus::Pending
+            && self.plaid.as_ref().is_some_and(|plaid| plaid.cancellable)
+    }
+}

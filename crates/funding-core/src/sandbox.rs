@@ -9,16 +9,23 @@ use funding_domain::{
 };
 
 use crate::error::CoreError;
-use crate::ports::{BankLinkStore, PlaidAccount, SandboxProvider, TransferStore};
+use crate::ports::{
+    BankLinkStore, BankTransferFailure, BankTransferSandbox, BankTransferStore, PlaidAccount,
+    SandboxProvider, SimulatedBankTransferEvent, TransferStore,
+};
 
 /// The institution Plaid's examples use: First Platypus Bank.
 pub const DEFAULT_INSTITUTION: &str = "ins_109508";
+
+/// The Plaid processor rail's sandbox calls and the store its transfers are in.
+type BankTransferRail = (Arc<dyn BankTransferSandbox>, Arc<dyn BankTransferStore>);
 
 #[derive(Clone)]
 pub struct Sandbox {
     provider: Arc<dyn SandboxProvider>,
     store: Arc<dyn BankLinkStore>,
     transfers: Arc<dyn TransferStore>,
+    bank_transfers: Option<BankTransferRail>,
 }
 
 impl Sandbox {
@@ -31,7 +38,108 @@ impl Sandbox {
             provider,
             store,
             transfers,
+            bank_transfers: None,
         }
+    }
+
+    /// Serves the Plaid processor rail's sandbox calls too.
+    #[must_use]
+    pub fn with_bank_transfers(
+        mut self,
+        plaid: Arc<dyn BankTransferSandbox>,
+        store: Arc<dyn BankTransferStore>,
+    ) -> Self {
+        self.bank_transfers = Some((plaid, store));
+        self
+    }
+
+    fn bank_transfer_sandbox(&self) -> Result<&BankTransferRail, CoreError> {
+        self.bank_transfers.as_ref().ok_or(CoreError::Unimplemented(
+            "the Plaid processor rail is not configured",
+        ))
+    }
+
+    /// A Plaid sandbox processor token for a new test Item at `institution_id` (default First
+    /// Platypus Bank), for `CreateBankTransfer`.
+    pub async fn create_processor_token(
+        &self,
+        institution_id: &str,
+    ) -> Result<funding_domain::ProcessorToken, CoreError> {
+        let (plaid, _) = self.bank_transfer_sandbox()?;
+        let institution = if institution_id.is_empty() {
+            DEFAULT_INSTITUTION
+        } else {
+            institution_id
+        };
+        Ok(plaid.create_processor_token(institution, None).await?)
+    }
+
+    /// Plaid's `/sandbox/bank_transfer/simulate` on one of this service's bank transfers:
+    /// `posted` or `failed` (from pending), `reversed` (from posted, with an ACH return code).
+    pub async fn simulate_bank_transfer(
+        &self,
+        bank_transfer_id: &str,
+        event_type: &str,
+        ach_return_code: &str,
+        failure_description: &str,
+    ) -> Result<(), CoreError> {
+        let (plaid, store) = self.bank_transfer_sandbox()?;
+        let mut errors = ValidationErrors::new();
+        let id = errors.check(
+            funding_domain::FundingBankTransferId::parse(bank_transfer_id)
+                .map_err(|e| e.at("bank_transfer_id")),
+        );
+        let event = match event_type {
+            "posted" => Some(SimulatedBankTransferEvent::Posted),
+            "failed" => Some(SimulatedBankTransferEvent::Failed),
+            "reversed" => Some(SimulatedBankTransferEvent::Reversed),
+            _ => {
+                errors.push(ValidationError::new(
+                    "event_type",
+                    "must be posted, failed or reversed",
+                ));
+                None
+            }
+        };
+        let code = (!ach_return_code.is_empty()).then(|| AchReturnCode::parse(ach_return_code));
+        if let Some(AchReturnCode::Unknown(_)) = &code {
+            errors.push(ValidationError::new(
+                "ach_return_code",
+                "must be an ACH return code R01 to R85",
+            ));
+        }
+        errors.into_result()?;
+        let (Some(id), Some(event)) = (id, event) else {
+            return Err(CoreError::InvalidArgument(ValidationErrors::new()));
+        };
+        let transfer = store
+            .get_bank_transfer(id)
+            .await?
+            .ok_or_else(|| CoreError::NotFound {
+                resource: "bank transfer",
+                id: id.to_string(),
+            })?;
+        let Some(plaid_id) = transfer.provider_id() else {
+            return Err(CoreError::FailedPrecondition {
+                reason: "BANK_TRANSFER_SUBMITTING",
+                subject: format!("bank_transfers/{id}"),
+                message: "the bank transfer is not at Plaid yet".to_owned(),
+            });
+        };
+        let failure =
+            (code.is_some() || !failure_description.is_empty()).then(|| BankTransferFailure {
+                description: (!failure_description.is_empty())
+                    .then(|| failure_description.to_owned())
+                    .or_else(|| {
+                        code.as_ref()
+                            .and_then(AchReturnCode::description)
+                            .map(str::to_owned)
+                    }),
+                ach_return_code: code,
+            });
+        Ok(plaid
+            .simulate_bank_transfer(plaid_id, event, failure.as_ref())
+            .await?)
     }
 
     /// Drives one of this service's transfers at the emulator to `status` (REJECTED, CANCELED,

@@ -216,6 +216,45 @@ impl BankTransferRequest {
         }
     }
 
+    /// The request as fields again, exactly as [`BankTransferRequest::parse`] reads them back (so a
+    /// stored request is rebuilt, and checked again, the same way a caller's is).
+    pub fn to_draft(&self) -> BankTransferDraft {
+        BankTransferDraft {
+            idempotency_key: self.idempotency_key.as_str().to_owned(),
+            processor_token: self.processor_token.expose_secret().to_owned(),
+            transfer_type: self.transfer_type.as_str().to_owned(),
+            network: self.network.as_str().to_owned(),
+            amount: self.amount.to_string(),
+            iso_currency_code: self.currency.as_str().to_owned(),
+            description: self.description.as_str().to_owned(),
+            ach_class: self.ach_class.map(|class| class.as_str().to_owned()),
+            user: BankTransferUserDraft {
+                legal_name: self.user.legal_name.as_str().to_owned(),
+                email_address: self
+                    .user
+                    .email_address
+                    .as_ref()
+                    .map(|email| email.as_str().to_owned()),
+                routing_number: None,
+            },
+            custom_tag: self.custom_tag.as_ref().map(|tag| tag.as_str().to_owned()),
+            metadata: self
+                .metadata
+                .as_ref()
+                .map(|metadata| {
+                    metadata
+                        .iter()
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            origination_account_id: self
+                .origination_account_id
+                .as_ref()
+                .map(|id| id.as_str().to_owned()),
+        }
+    }
+
     pub fn idempotency_key(&self) -> &IdempotencyKey {
         &self.idempotency_key
     }
@@ -281,6 +320,25 @@ mod tests {
 
     fn refused(draft: &BankTransferDraft) -> ValidationErrors {
         BankTransferRequest::parse(draft).unwrap_err()
+    }
+
+    #[test]
+    fn a_request_read_back_from_its_draft_is_the_same_request() {
+        let request = BankTransferRequest::parse(&valid()).unwrap();
+        assert_eq!(
+            BankTransferRequest::parse(&request.to_draft()).unwrap(),
+            request
+        );
+        let mut bare = valid();
+        bare.custom_tag = None;
+        bare.metadata.clear();
+        bare.user.email_address = None;
+        bare.origination_account_id = None;
+        let request = BankTransferRequest::parse(&bare).unwrap();
+        assert_eq!(
+            BankTransferRequest::parse(&request.to_draft()).unwrap(),
+            request
+        );
     }
 
     #[test]

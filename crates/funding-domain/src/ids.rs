@@ -95,8 +95,14 @@ uuid_id!(
     /// A transfer of this service on the Alpaca rail.
     TransferId, "transfer_id"
 );
+uuid_id!(
+    /// A bank transfer of this service on the Plaid processor rail (ours; Plaid's is
+    /// [`BankTransferId`]).
+    FundingBankTransferId, "id"
+);
 new_uuid_id!(BankLinkId);
 new_uuid_id!(TransferId);
+new_uuid_id!(FundingBankTransferId);
 
 /// The longest opaque provider id accepted.
 const MAX_OPAQUE_ID_LEN: usize = 128;

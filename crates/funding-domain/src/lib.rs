@@ -31,8 +31,8 @@ pub use bank_transfer::{
 };
 pub use error::{ValidationError, ValidationErrors};
 pub use ids::{
-    AccountId, AchRelationshipId, BankLinkId, BankTransferId, OriginationAccountId, PlaidAccountId,
-    PlaidItemId, ProviderTransferId, TransferId,
+    AccountId, AchRelationshipId, BankLinkId, BankTransferId, FundingBankTransferId,
+    OriginationAccountId, PlaidAccountId, PlaidItemId, ProviderTransferId, TransferId,
 };
 pub use lifecycle::{AchRelationshipStatus, AlpacaTransferStatus, PlaidBankTransferStatus};
 pub use metadata::Metadata;

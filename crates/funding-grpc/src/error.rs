@@ -119,6 +119,7 @@ fn status_of(error: CoreError) -> Status {
         }
         CoreError::Provider(error) => provider_status(&error),
         CoreError::Store(error) => store_status(&error),
+        CoreError::Unimplemented(message) => Status::unimplemented(message),
         CoreError::Internal(message) => {
             tracing::error!("{message}");
             let mut details = ErrorDetails::new();

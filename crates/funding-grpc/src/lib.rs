@@ -4,6 +4,8 @@
 
 pub mod auth;
 mod bank_links;
+mod bank_transfer_convert;
+mod bank_transfers;
 pub mod convert;
 pub mod error;
 mod observe;
@@ -12,10 +14,12 @@ mod transfers;
 
 pub use auth::{Auth, AuthInterceptor, Caller, ClientKey, Scope};
 pub use bank_links::BankLinkApi;
+pub use bank_transfers::BankTransferApi;
 pub use sandbox::SandboxApi;
 pub use transfers::TransferApi;
 
 use funding_client::v1::bank_link_service_server::BankLinkServiceServer;
+use funding_client::v1::bank_transfer_service_server::BankTransferServiceServer;
 use funding_client::v1::sandbox_service_server::SandboxServiceServer;
 use funding_client::v1::transfer_service_server::TransferServiceServer;
 use tonic::service::interceptor::InterceptedService;
@@ -42,4 +46,12 @@ pub fn transfer_service(
     auth: Auth,
 ) -> InterceptedService<TransferServiceServer<TransferApi>, AuthInterceptor> {
     InterceptedService::new(TransferServiceServer::new(api), AuthInterceptor(auth))
+}
+
+/// BankTransferService behind the auth interceptor.
+pub fn bank_transfer_service(
+    api: BankTransferApi,
+    auth: Auth,
+) -> InterceptedService<BankTransferServiceServer<BankTransferApi>, AuthInterceptor> {
+    InterceptedService::new(BankTransferServiceServer::new(api), AuthInterceptor(auth))
 }

@@ -1,6 +1,6 @@
 //! `funding.v1.SandboxService`, registered only in sandbox mode: test tokens and driving the emulator,
-//! so a caller in any language scripts the whole flow over gRPC. RPCs not served yet answer
-//! UNIMPLEMENTED.
+//! so a caller in any language scripts the whole flow over gRPC. The Plaid processor rail's RPCs
+//! answer UNIMPLEMENTED where that rail is not configured.
 
 use funding_client::v1::sandbox_service_server::SandboxService;
 use funding_client::v1::{
@@ -50,12 +50,19 @@ impl SandboxService for SandboxApi {
 
     async fn create_processor_token(
         &self,
-        _request: Request<CreateProcessorTokenRequest>,
+        request: Request<CreateProcessorTokenRequest>,
     ) -> Result<Response<CreateProcessorTokenResponse>, Status> {
         observed("CreateProcessorToken", async move {
-            Err(Status::unimplemented(
-                "CreateProcessorToken is served with the Plaid processor rail",
-            ))
+            require(&request, Scope::Sandbox)?;
+            let token = self
+                .sandbox
+                .create_processor_token(&request.get_ref().institution_id)
+                .await
+                .map_err(into_status)?;
+            Ok(Response::new(CreateProcessorTokenResponse {
+                // A sandbox processor token is what this RPC exists to hand out.
+                processor_token: token.expose_secret().to_owned(),
+            }))
         })
         .await
     }
@@ -101,12 +108,21 @@ impl SandboxService for SandboxApi {
 
     async fn simulate_bank_transfer(
         &self,
-        _request: Request<SimulateBankTransferRequest>,
+        request: Request<SimulateBankTransferRequest>,
     ) -> Result<Response<SimulateBankTransferResponse>, Status> {
         observed("SimulateBankTransfer", async move {
-            Err(Status::unimplemented(
-                "SimulateBankTransfer is served with the Plaid processor rail",
-            ))
+            require(&request, Scope::Sandbox)?;
+            let body = request.get_ref();
+            self.sandbox
+                .simulate_bank_transfer(
+                    &body.bank_transfer_id,
+                    &body.event_type,
+                    &body.ach_return_code,
+                    &body.failure_description,
+                )
+                .await
+                .map_err(into_status)?;
+            Ok(Response::new(SimulateBankTransferResponse {}))
         })
         .await
     }

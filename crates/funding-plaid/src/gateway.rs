@@ -138,6 +138,9 @@ impl PlaidGateway for PlaidClient {
 
 /// A value from a 200 answer that breaks its rule is an answer we cannot use. The validation error
 /// names the field and the rule, never the value.
-fn read<T>(endpoint: Endpoint, parsed: Result<T, ValidationError>) -> Result<T, ProviderError> {
+pub(crate) fn read<T>(
+    endpoint: Endpoint,
+    parsed: Result<T, ValidationError>,
+) -> Result<T, ProviderError> {
     parsed.map_err(|error| decode_error(endpoint.path, StatusCode::OK, &error.to_string()))
 }

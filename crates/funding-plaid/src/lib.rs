@@ -1,7 +1,10 @@
 //! The Plaid HTTP adapter: [`PlaidClient`] implements funding-core's
 //! [`PlaidGateway`](funding_core::ports::PlaidGateway) port (`/item/public_token/exchange`,
-//! `/processor/token/create` for Alpaca, `/accounts/get`, `/sandbox/public_token/create`) and offers
-//! the processor rail's Bank Transfers endpoints as typed methods.
+//! `/processor/token/create` for Alpaca, `/accounts/get`, `/sandbox/public_token/create`), and for
+//! the processor rail its [`BankTransferGateway`](funding_core::ports::BankTransferGateway) (the
+//! legacy Bank Transfers API, its events and the webhook verification key) and
+//! [`BankTransferSandbox`](funding_core::ports::BankTransferSandbox) ports. [`webhook`] verifies
+//! the webhooks Plaid signs.
 //!
 //! Every call is a JSON `POST` with the credentials in headers, retried with exponential backoff and
 //! jitter on 429, 5xx and lost connections where that is safe; every failure becomes a
@@ -15,12 +18,14 @@ mod client;
 mod config;
 mod failure;
 mod gateway;
+pub mod webhook;
 pub mod wire;
 
 pub use api_error::{PlaidApiError, PlaidErrorType};
-pub use bank_transfers::MAX_EVENT_SYNC_COUNT;
+pub use bank_transfers::{ACCOUNT_SELECTION_UNSUPPORTED, MAX_EVENT_SYNC_COUNT};
 pub use client::{PlaidClient, PlaidConfigError};
 pub use config::{PLAID_VERSION, PRODUCTION_BASE_URL, PlaidConfig, RetryPolicy, SANDBOX_BASE_URL};
+pub use webhook::{VERIFICATION_HEADER, WebhookRejection, WebhookVerifier, WebhookVerifierConfig};
 pub use wire::OrUnknown;
 pub use wire::bank_transfer::{
     BankTransfer, BankTransferDirection, BankTransferEvent, BankTransferFailure,

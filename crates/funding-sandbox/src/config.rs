@@ -1,6 +1,6 @@
 //! Start-up settings of the emulator: where each provider listens, how fast the simulated lifecycles
-//! move, and which credentials are accepted. Delays can be changed later at run time through
-//! [`crate::SandboxControl`].
+//! move, which credentials are accepted, and where Plaid webhooks go. Delays and the webhook URL
+//! can be changed later at run time through [`crate::SandboxControl`].
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -33,6 +33,10 @@ pub struct SandboxConfig {
     pub plaid_credentials: Option<(String, String)>,
     /// Accepted Alpaca `(key_id, secret)` for HTTP Basic; `None` accepts any non-empty pair.
     pub alpaca_credentials: Option<(String, String)>,
+    /// Where the signed `BANK_TRANSFERS_EVENTS_UPDATE` webhooks go after every new bank transfer
+    /// event (an absolute http or https URL); `None` sends none. Changeable at run time with
+    /// [`crate::SandboxControl::set_plaid_webhook_url`].
+    pub plaid_webhook_url: Option<String>,
 }
 
 /// `(id, "***")` for a credential pair.
@@ -60,6 +64,7 @@ impl fmt::Debug for SandboxConfig {
                 "alpaca_credentials",
                 &redacted(self.alpaca_credentials.as_ref()),
             )
+            .field("plaid_webhook_url", &self.plaid_webhook_url)
             .finish()
     }
 }
@@ -75,6 +80,7 @@ impl Default for SandboxConfig {
             public_token_ttl: Duration::from_secs(30 * 60),
             plaid_credentials: None,
             alpaca_credentials: None,
+            plaid_webhook_url: None,
         }
     }
 }

@@ -16,6 +16,10 @@ pub enum SandboxError {
         #[source]
         source: std::io::Error,
     },
+    /// The configuration is unusable (e.g. `plaid_webhook_url` is not an http(s) URL), or a
+    /// resource could not be made (the webhook signing key, the webhook HTTP client).
+    #[error("cannot start the sandbox: {0}")]
+    Setup(String),
 }
 
 /// Refusal of a control operation.
@@ -30,4 +34,7 @@ pub enum ControlError {
     /// A request to the control API was not understood.
     #[error("{0}")]
     Invalid(String),
+    /// The emulator could not do it (e.g. no new signing key could be generated).
+    #[error("{0}")]
+    Internal(String),
 }

@@ -21,7 +21,9 @@
 //! `/processor/auth/get`, `/processor/identity/get`, `/processor/balance/get`,
 //! `/processor/account/get`; and the legacy Bank Transfers rail: `/processor/bank_transfer/create`,
 //! `/bank_transfer/create`, `/bank_transfer/get`, `/bank_transfer/cancel`, `/bank_transfer/list`,
-//! `/bank_transfer/event/list`, `/bank_transfer/event/sync`, `/sandbox/bank_transfer/simulate`.
+//! `/bank_transfer/event/list`, `/bank_transfer/event/sync`, `/bank_transfer/balance/get`,
+//! `/sandbox/bank_transfer/simulate`, `/sandbox/bank_transfer/fire_webhook`; and
+//! `/webhook_verification_key/get`.
 //!
 //! - `Content-Type: application/json` is required (else 400 `INVALID_HEADERS`); bodies over 1 MiB
 //!   are refused; credentials come from `PLAID-CLIENT-ID`/`PLAID-SECRET` or `client_id`/`secret`.
@@ -39,7 +41,19 @@
 //!   `failed`; `reversed` after `posted`); each change is an event with the next integer
 //!   `event_id`. The same `idempotency_key` with the same request returns the first transfer; with
 //!   a different request it is refused (`INVALID_FIELD`). An unknown `bank_transfer_id` is
-//!   `INVALID_FIELD` as well.
+//!   `INVALID_FIELD` as well. Every event carries `receiver_details: {"available_balance": null}`
+//!   (required by plaid-python 46); a wire sent without `ach_class` shows `ccd`.
+//! - `/bank_transfer/balance/get`: the one origination account
+//!   (`11111111-1111-1111-1111-111111111111`): posted debits minus pending or posted credits,
+//!   from zero; `transactable` = `available` (no minimum balance).
+//! - Webhooks: after every new bank transfer event (create → `pending`, cancel, simulate), once
+//!   the event is visible to `/bank_transfer/event/sync`, `BANK_TRANSFERS_EVENTS_UPDATE` is
+//!   POSTed to [`SandboxConfig::plaid_webhook_url`] (`--plaid-webhook-url`; settable at run
+//!   time), asynchronously; `/sandbox/bank_transfer/fire_webhook` sends one to the given URL. The
+//!   body is Plaid's pretty-printed with 2-space indentation; `Plaid-Verification` is an ES256
+//!   JWT (`kid` = current key; claims `iat`, `request_body_sha256`). A failed delivery is logged
+//!   and dropped. The P-256 keys are random per start; `/webhook_verification_key/get` serves
+//!   them as JWKs (an unknown `key_id` is `INVALID_INPUT`/`INVALID_WEBHOOK_VERIFICATION_KEY_ID`).
 //!
 //! # Alpaca Broker (HTTP Basic on everything but `/_sandbox`)
 //!
@@ -88,8 +102,16 @@
 //! | `POST /_sandbox/streams/disconnect` | → 204; open event streams close | [`SandboxControl::disconnect_streams`] |
 //! | `GET /_sandbox/events` | every funding event so far | [`SandboxControl::funding_events`] |
 //! | `POST /_sandbox/plaid/public_token` | `{"institution_id"?: "ins_109508"}` → `{public_token, item_id, accounts}` | [`SandboxControl::create_public_token`] |
+//! | `GET /_sandbox/plaid/webhook` | `{url, key_id}` (current URL or null, current signing `kid`) | [`SandboxControl::plaid_webhook_url`], [`SandboxControl::webhook_key_id`] |
+//! | `POST /_sandbox/plaid/webhook` | `{"url": "http://…"\|null}` → `{url, key_id}` | [`SandboxControl::set_plaid_webhook_url`] |
+//! | `DELETE /_sandbox/plaid/webhook` | → 204 (no more events-update webhooks) | `set_plaid_webhook_url(None)` |
+//! | `POST /_sandbox/plaid/webhook_key/rotate` | → `{key_id, expired_key_id}` | [`SandboxControl::rotate_webhook_key`] |
+//! | `POST /_sandbox/plaid/webhook_faults` | `{"times"?: 1, "duplicate"?: true, "delay_ms"?: 500}` → 204 | [`SandboxControl::inject_webhook_fault`] |
+//! | `DELETE /_sandbox/plaid/webhook_faults` | → 204 | [`SandboxControl::clear_webhook_faults`] |
+//! | `GET /_sandbox/plaid/webhook_deliveries` | `[{url, webhook_code, key_id, status, error}]` | [`SandboxControl::webhook_deliveries`] |
+//! | `DELETE /_sandbox/plaid/webhook_deliveries` | → 204 | [`SandboxControl::reset_webhook_deliveries`] |
 //!
-//! Control errors answer `{"error": "..."}` with 400 or 404. Control requests are neither
+//! Control errors answer `{"error": "..."}` with 400 or 404 (500 if no new key could be made). Control requests are neither
 //! recorded nor subject to faults. Injected faults answer the provider's own error body (Plaid:
 //! `RATE_LIMIT_EXCEEDED/RATE_LIMIT` for 429, `API_ERROR/INTERNAL_SERVER_ERROR` for 500,
 //! `API_ERROR/PLANNED_MAINTENANCE` for 503; Alpaca: `{"code", "message"}`), with `Retry-After: 1`
@@ -111,9 +133,10 @@ mod traffic;
 pub use alpaca::store::AccountSnapshot;
 pub use config::{DEFAULT_ALPACA_LISTEN, DEFAULT_PLAID_LISTEN, SandboxConfig};
 pub use control::calls::{Host, RecordedCall};
-pub use control::faults::{Fault, FaultMode};
+pub use control::faults::{Fault, FaultMode, WebhookFault};
 pub use control::{Delays, SandboxAccount, SandboxControl, SandboxLink};
 pub use error::{ControlError, SandboxError};
+pub use plaid::webhooks::WebhookDelivery;
 pub use server::{SandboxHandle, spawn};
 
 /// HTTP method type used by [`Fault::method`].

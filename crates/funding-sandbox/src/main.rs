@@ -27,6 +27,10 @@ struct Args {
     /// Milliseconds between `:heartbeat` lines on the event stream.
     #[arg(long, default_value_t = 10_000)]
     heartbeat_interval_ms: u64,
+    /// URL that receives the signed Plaid `BANK_TRANSFERS_EVENTS_UPDATE` webhooks after every
+    /// new bank transfer event (none are sent without it; the control API can set it later).
+    #[arg(long, env = "FUNDING_SANDBOX_PLAID_WEBHOOK_URL")]
+    plaid_webhook_url: Option<String>,
 }
 
 #[tokio::main]
@@ -43,11 +47,15 @@ async fn main() -> anyhow::Result<()> {
         relationship_approval_delay: Duration::from_millis(args.relationship_approval_delay_ms),
         transfer_step_delay: Duration::from_millis(args.transfer_step_delay_ms),
         heartbeat_interval: Duration::from_millis(args.heartbeat_interval_ms),
+        plaid_webhook_url: args.plaid_webhook_url,
         ..SandboxConfig::default()
     };
     let sandbox = funding_sandbox::spawn(config).await?;
     println!("funding-sandbox: Plaid  at {}", sandbox.plaid_url());
     println!("funding-sandbox: Alpaca at {}", sandbox.alpaca_url());
+    if let Some(url) = sandbox.control().plaid_webhook_url() {
+        println!("funding-sandbox: Plaid webhooks to {url}");
+    }
     println!(
         "funding-sandbox: control API under {}/_sandbox (also on the Alpaca port); Ctrl-C stops",
         sandbox.plaid_url()

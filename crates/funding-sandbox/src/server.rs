@@ -1,6 +1,6 @@
 //! Starting and stopping the emulator: [`spawn`] binds both listeners (port 0 picks free ports),
 //! builds each provider's router with the control API and the traffic layer, and runs the two
-//! servers and the lifecycle scheduler as background tasks. [`SandboxHandle::shutdown`] stops
+//! servers, the lifecycle scheduler and the Plaid webhook dispatcher as background tasks. [`SandboxHandle::shutdown`] stops
 //! them gracefully; dropping the handle stops them too.
 
 use std::net::SocketAddr;
@@ -19,6 +19,7 @@ use crate::control::calls::Host;
 use crate::control::http as control_http;
 use crate::error::SandboxError;
 use crate::plaid;
+use crate::plaid::webhooks::WebhookBook;
 use crate::scheduler;
 use crate::state::Shared;
 use crate::traffic::{CONTROL_PREFIX, record_and_inject};
@@ -38,13 +39,20 @@ pub struct SandboxHandle {
 /// Binds both listeners and serves Plaid and Alpaca in background tasks.
 ///
 /// # Errors
-/// [`SandboxError::Bind`] when a listener cannot be bound.
+/// [`SandboxError::Bind`] when a listener cannot be bound; [`SandboxError::Setup`] when
+/// `plaid_webhook_url` is not an http(s) URL (or no signing key could be made).
 pub async fn spawn(config: SandboxConfig) -> Result<SandboxHandle, SandboxError> {
+    let webhooks = WebhookBook::new(
+        config.plaid_webhook_url.as_deref(),
+        chrono::Utc::now().timestamp(),
+    )?;
+    let webhook_client = plaid::webhooks::client()?;
     let plaid_listener = bind(Host::Plaid, config.plaid_listen).await?;
     let alpaca_listener = bind(Host::Alpaca, config.alpaca_listen).await?;
     let plaid_addr = local_addr(Host::Plaid, config.plaid_listen, &plaid_listener)?;
     let alpaca_addr = local_addr(Host::Alpaca, config.alpaca_listen, &alpaca_listener)?;
-    let shared = Arc::new(Shared::new(&config));
+    let (outbox, inbox) = tokio::sync::mpsc::unbounded_channel();
+    let shared = Arc::new(Shared::new(&config, webhooks, outbox));
 
     let plaid_app = app(&shared, Host::Plaid, plaid::router());
     let alpaca_app = app(&shared, Host::Alpaca, alpaca::router(&shared));
@@ -55,6 +63,11 @@ pub async fn spawn(config: SandboxConfig) -> Result<SandboxHandle, SandboxError>
 
     let tasks = vec![
         tokio::spawn(scheduler::run(Arc::clone(&shared))),
+        tokio::spawn(plaid::webhooks::run(
+            Arc::clone(&shared),
+            inbox,
+            webhook_client,
+        )),
         tokio::spawn(serve(
             Host::Plaid,
             plaid_listener,

@@ -1,6 +1,7 @@
 //! The emulator's shared state: one [`World`] behind a mutex (Plaid items and tokens, Alpaca
-//! accounts, relationships and transfers, the event log, the schedule, faults and the call log)
-//! plus the clock, the scheduler's wake-up and the shutdown token. Handlers lock the world for a
+//! accounts, relationships and transfers, the event log, the schedule, faults, the call log and
+//! the webhook state) plus the clock, the scheduler's wake-up, the webhook outbox and the shutdown
+//! token. Handlers lock the world for a
 //! short, synchronous critical section and never hold the lock across an `.await`.
 
 use std::fmt;
@@ -18,6 +19,7 @@ use crate::config::SandboxConfig;
 use crate::control::calls::RecordedCall;
 use crate::control::faults::FaultBook;
 use crate::plaid::store::PlaidWorld;
+use crate::plaid::webhooks::{Outbox, Outgoing, WebhookBook};
 use crate::scheduler::Schedule;
 
 /// Settings that control may change at run time.
@@ -39,6 +41,8 @@ pub(crate) struct World {
     pub schedule: Schedule,
     pub faults: FaultBook,
     pub calls: Vec<RecordedCall>,
+    /// Plaid webhook URL, signing keys, webhook faults and deliveries.
+    pub webhooks: WebhookBook,
 }
 
 /// State shared by both listeners, the scheduler and [`crate::SandboxControl`].
@@ -52,6 +56,8 @@ pub(crate) struct Shared {
     pub alpaca_credentials: Option<(String, String)>,
     /// Alpaca's per-minute call counter behind the `X-RateLimit-*` headers.
     pub rate: RateWindow,
+    /// Webhooks to send, read by the webhook dispatcher.
+    outbox: Outbox,
 }
 
 impl fmt::Debug for Shared {
@@ -65,7 +71,7 @@ impl fmt::Debug for Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(config: &SandboxConfig) -> Self {
+    pub(crate) fn new(config: &SandboxConfig, webhooks: WebhookBook, outbox: Outbox) -> Self {
         let settings = Settings {
             relationship_approval_delay: config.relationship_approval_delay,
             transfer_step_delay: config.transfer_step_delay,
@@ -81,6 +87,7 @@ impl Shared {
                 schedule: Schedule::default(),
                 faults: FaultBook::default(),
                 calls: Vec::new(),
+                webhooks,
             }),
             clock: Clock::default(),
             wake: Notify::new(),
@@ -88,6 +95,7 @@ impl Shared {
             plaid_credentials: config.plaid_credentials.clone(),
             alpaca_credentials: config.alpaca_credentials.clone(),
             rate: RateWindow::default(),
+            outbox,
         }
     }
 
@@ -97,6 +105,13 @@ impl Shared {
         self.world
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Queues a webhook. Never blocks, so it may be called with the world locked; the dispatcher
+    /// takes the lock itself, so whatever the caller recorded is visible before the webhook goes.
+    /// After shutdown nothing is sent.
+    pub(crate) fn announce(&self, outgoing: Outgoing) {
+        let _ = self.outbox.send(outgoing);
     }
 
     /// Tells the scheduler to look at the schedule again.

@@ -68,6 +68,13 @@ fn is_transient_code(code: &str) -> bool {
         || SQLITE.contains(&code)
 }
 
+/// Whether a write failed on a unique constraint (PostgreSQL's "duplicate key", SQLite's "UNIQUE
+/// constraint failed").
+pub(crate) fn is_unique_violation(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    message.contains("unique") || message.contains("duplicate key")
+}
+
 /// A row that cannot be read back as a record.
 pub(crate) fn corrupt(table: &str, id: impl std::fmt::Display, what: &str) -> StoreError {
     StoreError::Corrupt(format!("{table} row {id}: {what}"))

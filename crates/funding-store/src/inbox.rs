@@ -6,7 +6,8 @@
 
 use async_trait::async_trait;
 use funding_core::ports::{
-    FundingEvent, InboxEvent, InboxState, InboxStats, InboxStore, IncomingEvent, StoreError,
+    FundingEvent, InboxEvent, InboxState, InboxStats, InboxStore, IncomingEvent,
+    PLAID_BANK_TRANSFER_STREAM, StoreError,
 };
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
@@ -16,7 +17,7 @@ use uuid::Uuid;
 
 use crate::Store;
 use crate::convert::db_time;
-use crate::entity::{bank_link, stream_cursor, transfer};
+use crate::entity::{bank_link, bank_transfer, stream_cursor, transfer};
 use crate::error::{corrupt, from_db};
 use crate::sql::statement;
 
@@ -33,41 +34,92 @@ pub(crate) async fn unpark(db: &impl ConnectionTrait, entity_id: &str) -> Result
     Ok(result.rows_affected())
 }
 
+/// In the caller's transaction: the events of `stream` parked for lack of `entity_id` are pending
+/// again.
+pub(crate) async fn unpark_in(
+    db: &impl ConnectionTrait,
+    stream: &str,
+    entity_id: &str,
+) -> Result<u64, StoreError> {
+    let result = db
+        .execute_raw(statement(
+            db.get_database_backend(),
+            "UPDATE inbox_events SET state = 'pending' \
+             WHERE stream = $1 AND entity_id = $2 AND state = 'parked_no_subject'",
+            [stream.into(), entity_id.into()],
+        ))
+        .await
+        .map_err(from_db)?;
+    Ok(result.rows_affected())
+}
+
 /// The kinds of subject an event may be parked for, and where this service stores their ids.
 #[derive(Debug, Clone, Copy)]
 enum Subject {
-    /// An ACH relationship: `bank_links.ach_relationship_id`.
+    /// An ACH relationship: `bank_links.ach_relationship_id` (a UUID).
     BankRelationship,
-    /// An Alpaca transfer: `transfers.provider_transfer_id`.
+    /// An Alpaca transfer: `transfers.provider_transfer_id` (a UUID).
     Transfer,
+    /// A Plaid bank transfer: `bank_transfers.plaid_bank_transfer_id` (Plaid's opaque string).
+    BankTransfer,
 }
 
 impl Subject {
+    const ALL: [Subject; 3] = [Self::BankRelationship, Self::Transfer, Self::BankTransfer];
+
     /// The event's `entity_type`.
     fn entity_type(self) -> &'static str {
         match self {
             Self::BankRelationship => "BankRelationship",
             Self::Transfer => "Transfer",
+            Self::BankTransfer => crate::bank_transfers::events::ENTITY_TYPE,
         }
     }
 
-    /// Whether this service stores the subject `id`.
-    async fn is_known(self, db: &impl ConnectionTrait, id: Uuid) -> Result<bool, StoreError> {
+    /// Whether this service stores the subject `entity_id` (an Alpaca id that is not a UUID is
+    /// never one of ours).
+    async fn is_known(
+        self,
+        db: &impl ConnectionTrait,
+        entity_id: &str,
+    ) -> Result<bool, StoreError> {
+        let uuid = || Uuid::try_parse(entity_id).ok();
         let found = match self {
-            Self::BankRelationship => bank_link::Entity::find()
-                .filter(bank_link::Column::AchRelationshipId.eq(id))
-                .one(db)
-                .await
-                .map_err(from_db)?
-                .is_some(),
-            Self::Transfer => transfer::Entity::find()
-                .filter(transfer::Column::ProviderTransferId.eq(id))
+            Self::BankRelationship => match uuid() {
+                Some(id) => bank_link::Entity::find()
+                    .filter(bank_link::Column::AchRelationshipId.eq(id))
+                    .one(db)
+                    .await
+                    .map_err(from_db)?
+                    .is_some(),
+                None => false,
+            },
+            Self::Transfer => match uuid() {
+                Some(id) => transfer::Entity::find()
+                    .filter(transfer::Column::ProviderTransferId.eq(id))
+                    .one(db)
+                    .await
+                    .map_err(from_db)?
+                    .is_some(),
+                None => false,
+            },
+            Self::BankTransfer => bank_transfer::Entity::find()
+                .filter(bank_transfer::Column::PlaidBankTransferId.eq(entity_id))
                 .one(db)
                 .await
                 .map_err(from_db)?
                 .is_some(),
         };
         Ok(found)
+    }
+
+    /// Makes pending the events parked for the subject `entity_id`: Alpaca's UUIDs are unique
+    /// across its streams; Plaid's ids only within Plaid's stream.
+    async fn unpark(self, db: &impl ConnectionTrait, entity_id: &str) -> Result<u64, StoreError> {
+        match self {
+            Self::BankRelationship | Self::Transfer => unpark(db, entity_id).await,
+            Self::BankTransfer => unpark_in(db, PLAID_BANK_TRANSFER_STREAM, entity_id).await,
+        }
     }
 }
 
@@ -103,12 +155,9 @@ impl Store {
                     continue;
                 };
                 after.clone_from(&entity_id);
-                let Ok(uuid) = Uuid::try_parse(&entity_id) else {
-                    continue;
-                };
-                if subject.is_known(&self.db, uuid).await? {
+                if subject.is_known(&self.db, &entity_id).await? {
                     let _permit = self.write_permit().await;
-                    count += unpark(&self.db, &entity_id).await?;
+                    count += subject.unpark(&self.db, &entity_id).await?;
                 }
             }
             if i64::try_from(fetched).unwrap_or(0) < PAGE {
@@ -262,7 +311,7 @@ impl InboxStore for Store {
 
     async fn unpark_known_subjects(&self) -> Result<u64, StoreError> {
         let mut count = 0;
-        for subject in [Subject::BankRelationship, Subject::Transfer] {
+        for subject in Subject::ALL {
             count += self.unpark_known(subject).await?;
         }
         Ok(count)

@@ -1,6 +1,7 @@
 //! Storage for the funding service: sea-orm entities and repositories implementing funding-core's
 //! store ports ([`BankLinkStore`](funding_core::ports::BankLinkStore),
 //! [`TransferStore`](funding_core::ports::TransferStore),
+//! [`BankTransferStore`](funding_core::ports::BankTransferStore),
 //! [`WorkQueue`](funding_core::ports::WorkQueue), [`InboxStore`](funding_core::ports::InboxStore),
 //! [`CursorStore`](funding_core::ports::CursorStore)) on SQLite (the embedded default) and PostgreSQL
 //! (production, many replicas on one database).
@@ -8,11 +9,13 @@
 //! - [`Store`] opens the database, migrates it and answers health checks.
 //! - [`Store::check_deployment`] keeps a database to the mode it was created in (sandbox or real
 //!   providers).
-//! - [`Cipher`] seals Plaid tokens at rest, bound to their row and column.
+//! - [`Cipher`] seals Plaid tokens at rest (a link's, a bank transfer's processor token), bound to
+//!   their row and column.
 //! - Every write that guards a promise is a unique constraint or a conditional update in one
 //!   transaction, so that concurrent callers on any number of replicas stay correct.
 
 mod bank_links;
+mod bank_transfers;
 mod cipher;
 mod convert;
 mod cursors;
@@ -29,5 +32,8 @@ mod work;
 
 pub use cipher::{Cipher, CipherError};
 pub use deployment::{DeploymentError, DeploymentMode, ProviderHosts};
-pub use migration::{BANK_LINK_STATUSES, INBOX_STATES, Migrator, TRANSFER_STATUSES, WORK_KINDS};
+pub use migration::{
+    BANK_LINK_STATUSES, BANK_TRANSFER_STATUSES, INBOX_STATES, Migrator, TRANSFER_STATUSES,
+    WORK_KINDS,
+};
 pub use store::Store;

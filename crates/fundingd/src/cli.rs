@@ -19,6 +19,9 @@ struct Cli {
     /// Where Prometheus metrics are served, at /metrics.
     #[arg(long, global = true)]
     metrics_listen: Option<SocketAddr>,
+    /// Where Plaid's webhooks are received (POST /plaid/webhook).
+    #[arg(long, global = true)]
+    webhook_listen: Option<SocketAddr>,
     /// sqlite:… or postgres://…
     #[arg(long, global = true)]
     database_url: Option<String>,
@@ -50,6 +53,9 @@ pub async fn main() -> std::process::ExitCode {
     }
     if let Some(metrics_listen) = cli.metrics_listen {
         overrides = overrides.merge(Serialized::default("metrics_listen", metrics_listen));
+    }
+    if let Some(webhook_listen) = cli.webhook_listen {
+        overrides = overrides.merge(Serialized::default("webhook_listen", webhook_listen));
     }
     if let Some(url) = &cli.database_url {
         overrides = overrides.merge(Serialized::default("database_url", url));

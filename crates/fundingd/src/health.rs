@@ -12,7 +12,11 @@ use tonic_health::server::HealthReporter;
 /// The services served in every mode; health is reported for them and for the empty name (the whole
 /// server). Services that are declared but not served yet are not reported, so a health check for
 /// them answers NOT_FOUND rather than a SERVING that UNIMPLEMENTED would contradict.
-pub const SERVICES: &[&str] = &["funding.v1.BankLinkService", "funding.v1.TransferService"];
+pub const SERVICES: &[&str] = &[
+    "funding.v1.BankLinkService",
+    "funding.v1.TransferService",
+    "funding.v1.BankTransferService",
+];
 
 /// Served in sandbox mode only.
 pub const SANDBOX_SERVICES: &[&str] = &["funding.v1.SandboxService"];

@@ -10,6 +10,7 @@ mod sandbox_provider;
 pub mod settings;
 mod startup;
 pub mod telemetry;
+pub mod webhooks;
 
 pub use settings::Settings;
 pub use startup::Application;

@@ -20,6 +20,9 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Where Prometheus metrics are served (`/metrics`); none when absent.
     pub metrics_listen: Option<SocketAddr>,
+    /// Where Plaid's webhooks are received (`POST /plaid/webhook`); none when absent, except in
+    /// sandbox mode, where a loopback port is chosen and the built-in emulator sends there.
+    pub webhook_listen: Option<SocketAddr>,
     /// `sqlite:…` or `postgres://…`.
     pub database_url: String,
     /// The 32-byte key that encrypts tokens at rest, base64. Outside sandbox mode this or
@@ -67,6 +70,11 @@ pub struct Settings {
     pub reconcile_after_ms: u64,
     /// How long a replica holds Alpaca's event stream; another takes over this long after it dies.
     pub stream_lease_ms: u64,
+    /// How often Plaid's bank-transfer events are synced when no webhook wakes the sync.
+    pub plaid_sync_interval_ms: u64,
+    /// Attempts at submitting a bank transfer on the engine's schedule (one that may have reached
+    /// Plaid is resent with its idempotency key until Plaid answers).
+    pub bank_transfer_max_attempts: u32,
     /// `pretty` or `json`.
     pub log_format: String,
 }
@@ -76,6 +84,7 @@ impl Default for Settings {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             metrics_listen: None,
+            webhook_listen: None,
             database_url: "sqlite:./var/funding.db".into(),
             encryption_key: None,
             encryption_key_file: None,
@@ -96,6 +105,8 @@ impl Default for Settings {
             reconcile_interval_ms: 30_000,
             reconcile_after_ms: 120_000,
             stream_lease_ms: 15_000,
+            plaid_sync_interval_ms: 5_000,
+            bank_transfer_max_attempts: 10,
             log_format: "pretty".into(),
         }
     }

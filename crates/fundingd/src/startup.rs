@@ -9,16 +9,17 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use funding_alpaca::{AlpacaClient, AlpacaConfig};
+use funding_core::bank_transfers::{BankTransferSettings, BankTransferSyncFollower, BankTransfers};
 use funding_core::engine::Backoff;
 use funding_core::ports::{
-    BankLinkStore, Broker, Clock, CursorStore, InboxStore, PlaidGateway, SystemClock,
-    TransferStore, WorkQueue,
+    BankLinkStore, BankTransferGateway, BankTransferStore, Broker, Clock, CursorStore, InboxStore,
+    PlaidGateway, SystemClock, TransferStore, WorkQueue,
 };
 use funding_core::{
     BankLinks, Engine, EngineSettings, FollowerSettings, FundingEventFollower, LinkSettings,
     LinkStores, Sandbox, TransferSettings, Transfers,
 };
-use funding_grpc::{Auth, BankLinkApi, ClientKey, SandboxApi, Scope, TransferApi};
+use funding_grpc::{Auth, BankLinkApi, BankTransferApi, ClientKey, SandboxApi, Scope, TransferApi};
 use funding_plaid::{PlaidClient, PlaidConfig};
 use funding_sandbox::{SandboxConfig, SandboxControl, SandboxHandle};
 use funding_store::Store;
@@ -40,10 +41,13 @@ pub struct Application {
     listener: TcpListener,
     local_addr: SocketAddr,
     metrics_listener: Option<TcpListener>,
+    webhook_listener: Option<TcpListener>,
     settings: Settings,
     store: Store,
     links: BankLinks,
     transfers: Transfers,
+    bank_transfers: BankTransfers,
+    plaid: Arc<PlaidClient>,
     engine: Engine,
     broker: Arc<dyn Broker>,
     sandbox: Option<(SandboxHandle, Sandbox)>,
@@ -82,6 +86,23 @@ impl Application {
         if metrics_listener.is_some() {
             crate::metrics::handle();
         }
+        // Plaid's webhooks: where asked for, and in sandbox mode on a loopback port the built-in
+        // emulator sends to.
+        let webhook_addr = settings
+            .webhook_listen
+            .or_else(|| sandbox_mode.then(|| SocketAddr::from(([127, 0, 0, 1], 0))));
+        let webhook_listener = match webhook_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen for Plaid webhooks on {addr}"))?,
+            ),
+            None => None,
+        };
+        let webhook_url = webhook_listener
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok())
+            .map(|addr| format!("http://{addr}{}", crate::webhooks::WEBHOOK_PATH));
         let store = Store::connect(&settings.database_url, key.provisional())
             .await
             .with_context(|| {
@@ -100,7 +121,7 @@ impl Application {
         let store = store.with_cipher(key.settle()?);
 
         let (plaid, broker, sandbox_handle): (
-            Arc<dyn PlaidGateway>,
+            Arc<PlaidClient>,
             Arc<dyn Broker>,
             Option<SandboxHandle>,
         ) = if sandbox_mode {
@@ -111,6 +132,7 @@ impl Application {
                     settings.sandbox.relationship_approval_delay_ms,
                 ),
                 transfer_step_delay: Duration::from_millis(settings.sandbox.transfer_step_delay_ms),
+                plaid_webhook_url: webhook_url.clone(),
                 ..SandboxConfig::default()
             })
             .await
@@ -171,8 +193,9 @@ impl Application {
                 },
             },
         );
+        let plaid_gateway: Arc<dyn PlaidGateway> = plaid.clone();
         let links = BankLinks::new(
-            plaid,
+            plaid_gateway,
             broker.clone(),
             LinkStores::on(store.clone()),
             clock,
@@ -194,12 +217,25 @@ impl Application {
                 ..TransferSettings::default()
             },
         );
+        let bank_transfer_store: Arc<dyn BankTransferStore> = Arc::new(store.clone());
+        let bank_transfer_gateway: Arc<dyn BankTransferGateway> = plaid.clone();
+        let bank_transfers = BankTransfers::new(
+            bank_transfer_gateway,
+            bank_transfer_store.clone(),
+            Arc::new(store.clone()),
+            Arc::new(SystemClock),
+            engine.clone(),
+            BankTransferSettings {
+                max_attempts: settings.bank_transfer_max_attempts.max(1),
+            },
+        );
         let sandbox = sandbox_handle.map(|handle| {
             let use_case = Sandbox::new(
                 Arc::new(EmulatorSandbox::new(handle.control())),
                 store_port.clone(),
                 Arc::new(store.clone()),
-            );
+            )
+            .with_bank_transfers(plaid.clone(), bank_transfer_store.clone());
             (handle, use_case)
         });
         let local_addr = listener.local_addr()?;
@@ -207,10 +243,13 @@ impl Application {
             listener,
             local_addr,
             metrics_listener,
+            webhook_listener,
             settings,
             store,
             links,
             transfers,
+            bank_transfers,
+            plaid,
             engine,
             broker,
             sandbox,
@@ -236,6 +275,13 @@ impl Application {
         self.local_addr.port()
     }
 
+    /// Where Plaid's webhooks are received, when they are.
+    pub fn webhook_addr(&self) -> Option<SocketAddr> {
+        self.webhook_listener
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok())
+    }
+
     /// The emulator, in sandbox mode.
     pub fn sandbox(&self) -> Option<SandboxControl> {
         self.sandbox.as_ref().map(|(handle, _)| handle.control())
@@ -259,10 +305,13 @@ impl Application {
         let Self {
             listener,
             metrics_listener,
+            webhook_listener,
             settings,
             store,
             links,
             transfers,
+            bank_transfers,
+            plaid,
             engine,
             broker,
             sandbox,
@@ -293,6 +342,30 @@ impl Application {
             Duration::from_millis(settings.health_check_interval_ms),
             shutdown.clone(),
         )));
+        let plaid_sync = BankTransferSyncFollower::new(
+            bank_transfers.clone(),
+            cursors.clone(),
+            instance.clone(),
+            Duration::from_millis(settings.stream_lease_ms),
+            Duration::from_millis(settings.plaid_sync_interval_ms.max(10)),
+        );
+        let stop = shutdown.clone();
+        workers.push(tokio::spawn(async move {
+            plaid_sync.run(stop.cancelled_owned()).await
+        }));
+        if let Some(listener) = webhook_listener {
+            let gateway: Arc<dyn BankTransferGateway> = plaid.clone();
+            let verifier = Arc::new(funding_plaid::WebhookVerifier::new(
+                gateway,
+                Arc::new(SystemClock),
+            ));
+            workers.push(tokio::spawn(crate::webhooks::serve(
+                listener,
+                verifier,
+                bank_transfers.clone(),
+                shutdown.clone(),
+            )));
+        }
         let follower = FundingEventFollower::new(
             broker,
             links.clone(),
@@ -315,6 +388,7 @@ impl Application {
         workers.push(tokio::spawn(reconcile_loop(
             links.clone(),
             transfers.clone(),
+            bank_transfers.clone(),
             Duration::from_millis(settings.reconcile_interval_ms.max(10)),
             Duration::from_millis(settings.reconcile_after_ms),
             shutdown.clone(),
@@ -353,6 +427,10 @@ impl Application {
             ))
             .add_service(funding_grpc::transfer_service(
                 TransferApi::new(transfers.clone()),
+                auth.clone(),
+            ))
+            .add_service(funding_grpc::bank_transfer_service(
+                BankTransferApi::new(bank_transfers),
                 auth,
             ))
             .add_optional_service(sandbox_service);
@@ -396,10 +474,11 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
 }
 
 /// The reconciler: every `interval`, links and transfers whose events are overdue are looked up at
-/// Alpaca.
+/// Alpaca, and bank transfers at Plaid.
 async fn reconcile_loop(
     links: BankLinks,
     transfers: Transfers,
+    bank_transfers: BankTransfers,
     interval: Duration,
     after: Duration,
     shutdown: CancellationToken,
@@ -432,6 +511,18 @@ async fn reconcile_loop(
             }
             Ok(_) => {}
             Err(error) => tracing::warn!("reconciling transfers failed: {error}"),
+        }
+        match bank_transfers.reconcile(after, 100).await {
+            Ok(report) if report.checked > 0 => {
+                tracing::info!(
+                    checked = report.checked,
+                    moved = report.moved,
+                    missing = report.missing,
+                    "reconciled bank transfers"
+                )
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!("reconciling bank transfers failed: {error}"),
         }
     }
 }

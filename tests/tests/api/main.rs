@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth_and_request_ids;
+mod bank_transfers;
 mod engine;
 mod events;
 mod idempotency;

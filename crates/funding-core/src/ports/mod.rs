@@ -1,6 +1,8 @@
 //! The ports: what the use cases need from the outside, as traits owned here. Adapters (Plaid,
 //! Alpaca, the store) implement them; each method says which error it returns in which case.
 
+mod bank_transfer_store;
+mod bank_transfers;
 mod broker;
 mod clock;
 mod inbox;
@@ -11,6 +13,15 @@ mod store;
 mod transfers;
 mod work;
 
+pub use bank_transfer_store::{
+    BankTransferChange, BankTransferFilter, BankTransferHistoryEntry, BankTransferStore,
+    NewBankTransfer, PLAID_BANK_TRANSFER_STREAM, PendingPlaidEvent, PlaidAnswerSaved,
+};
+pub use bank_transfers::{
+    BankTransferBalance, BankTransferFailure, BankTransferGateway, BankTransferSandbox,
+    PlaidBankTransfer, PlaidBankTransferEvent, PlaidBankTransferEventFilter,
+    PlaidBankTransferListFilter, SimulatedBankTransferEvent, WebhookVerificationKey,
+};
 pub use broker::{
     AchRelationship, AlpacaTransfer, Broker, FundingEntity, FundingEvent, FundingEventStream,
     TransferDirection,

@@ -17,21 +17,31 @@ status_enum! {
             /// A posted transfer was returned.
             Reversed => "reversed",
         }
-        own {}
+        own {
+            /// Stored as an intent; Plaid may or may not know it yet. Resent with its idempotency
+            /// key until Plaid answers.
+            Submitting => "submitting",
+            /// Plaid definitely refused to create it; no money moves.
+            Refused => "refused",
+        }
     }
 }
 
 impl Lifecycle for PlaidBankTransferStatus {
     fn allows(&self, next: &Self) -> bool {
         use PlaidBankTransferStatus::*;
-        matches!(
-            (self, next),
-            (Pending, Posted | Cancelled | Failed) | (Posted, Reversed)
-        )
+        match (self, next) {
+            // The create's answer (or a later read) may find it anywhere on Plaid's lifecycle.
+            (Submitting, Pending | Posted | Cancelled | Failed | Reversed | Refused) => true,
+            _ => matches!(
+                (self, next),
+                (Pending, Posted | Cancelled | Failed) | (Posted, Reversed)
+            ),
+        }
     }
 
     fn is_terminal(&self) -> bool {
-        !matches!(self, Self::Pending | Self::Unknown(_))
+        !matches!(self, Self::Submitting | Self::Pending | Self::Unknown(_))
     }
 
     fn unknown(&self) -> Option<&str> {
@@ -49,6 +59,12 @@ mod tests {
 
     fn table() -> Vec<(PlaidBankTransferStatus, PlaidBankTransferStatus)> {
         vec![
+            (Submitting, Pending),
+            (Submitting, Posted),
+            (Submitting, Cancelled),
+            (Submitting, Failed),
+            (Submitting, Reversed),
+            (Submitting, Refused),
             (Pending, Posted),
             (Pending, Cancelled),
             (Pending, Failed),
@@ -64,7 +80,7 @@ mod tests {
     #[test]
     fn random_event_sequences_stay_on_the_table_and_terminal_states_stay_terminal() {
         table_tests::random_sequences_stay_on_table(
-            Pending,
+            Submitting,
             PlaidBankTransferStatus::ALL.to_vec(),
             PlaidBankTransferStatus::from_provider("settled"),
             table(),

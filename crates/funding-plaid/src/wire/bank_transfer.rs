@@ -1,12 +1,20 @@
 //! The legacy Bank Transfers bodies: `/processor/bank_transfer/create`, `/bank_transfer/get`,
-//! `/bank_transfer/cancel`, `/bank_transfer/event/sync` and `/sandbox/bank_transfer/simulate`, and
-//! Plaid's [`BankTransfer`] and [`BankTransferEvent`] objects. Enum strings this adapter does not know
+//! `/bank_transfer/cancel`, `/bank_transfer/list`, `/bank_transfer/event/list`,
+//! `/bank_transfer/event/sync`, `/bank_transfer/balance/get` and the sandbox's
+//! `/sandbox/processor_token/create`, `/sandbox/bank_transfer/simulate` and
+//! `/sandbox/bank_transfer/fire_webhook`; Plaid's [`BankTransfer`] and [`BankTransferEvent`]
+//! objects and their conversion into the core port's types. Enum strings this adapter does not know
 //! are kept ([`OrUnknown`], `PlaidBankTransferStatus::Unknown`), so one new value never blocks the
-//! event cursor.
+//! event cursor; fields Plaid adds later (`receiver_details` on events since 2020-09-14_1.778,
+//! `originator_client_id` on transfers) are read past.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use funding_core::ports::{
+    self, BankTransferBalance, PlaidBankTransfer, PlaidBankTransferEvent,
+    PlaidBankTransferEventFilter, PlaidBankTransferListFilter,
+};
 use funding_domain::{
     AchClass, AchReturnCode, Amount, BankTransferId, BankTransferRequest, BankTransferType,
     Currency, Network, PlaidBankTransferStatus,
@@ -75,7 +83,9 @@ pub enum BankTransferDirection {
     Inbound,
 }
 
-/// Plaid's `BankTransferEvent`, as `/bank_transfer/event/sync` lists them.
+/// Plaid's `BankTransferEvent`, as `/bank_transfer/event/sync` and `/bank_transfer/event/list`
+/// list them. Fields this adapter does not read (`receiver_details`, which newer API versions
+/// require) are ignored.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct BankTransferEvent {
     /// Sequential; the cursor for the next sync.
@@ -188,13 +198,222 @@ pub(crate) struct BankTransferEventSyncResponse {
     pub bank_transfer_events: Vec<BankTransferEvent>,
 }
 
+/// `BankTransferEventListResponse`: the same list as the sync's.
+pub(crate) type BankTransferEventListResponse = BankTransferEventSyncResponse;
+
+/// `BankTransferListRequest`: every filter optional, unset ones left out.
+#[derive(Debug, Serialize)]
+pub(crate) struct BankTransferListRequest<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_date: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_date: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origination_account_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub direction: Option<&'a str>,
+}
+
+impl<'a> BankTransferListRequest<'a> {
+    /// The filter as sent; `count` brought into 1..=`max_count`.
+    pub fn new(filter: &'a PlaidBankTransferListFilter, max_count: u8) -> Self {
+        Self {
+            start_date: filter.start_date,
+            end_date: filter.end_date,
+            count: filter.count.map(|count| count.clamp(1, max_count)),
+            offset: filter.offset,
+            origination_account_id: filter.origination_account_id.as_deref(),
+            direction: filter.direction.as_deref(),
+        }
+    }
+}
+
+/// `BankTransferListResponse`.
+#[derive(Deserialize)]
+pub(crate) struct BankTransferListResponse {
+    pub bank_transfers: Vec<BankTransfer>,
+}
+
+/// `BankTransferEventListRequest`: every filter optional, unset ones (and an empty `event_types`)
+/// left out.
+#[derive(Debug, Serialize)]
+pub(crate) struct BankTransferEventListRequest<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_date: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_date: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bank_transfer_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bank_transfer_type: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub event_types: &'a [PlaidBankTransferStatus],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origination_account_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub direction: Option<&'a str>,
+}
+
+impl<'a> BankTransferEventListRequest<'a> {
+    /// The filter as sent; `count` brought into 1..=`max_count`.
+    pub fn new(filter: &'a PlaidBankTransferEventFilter, max_count: u8) -> Self {
+        Self {
+            start_date: filter.start_date,
+            end_date: filter.end_date,
+            bank_transfer_id: filter.bank_transfer_id.as_ref().map(BankTransferId::as_str),
+            account_id: filter.account_id.as_deref(),
+            bank_transfer_type: filter.bank_transfer_type.as_deref(),
+            event_types: &filter.event_types,
+            count: filter.count.map(|count| count.clamp(1, max_count)),
+            offset: filter.offset,
+            origination_account_id: filter.origination_account_id.as_deref(),
+            direction: filter.direction.as_deref(),
+        }
+    }
+}
+
+/// `BankTransferBalanceGetRequest`.
+#[derive(Debug, Serialize)]
+pub(crate) struct BankTransferBalanceGetRequest<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origination_account_id: Option<&'a str>,
+}
+
+/// `BankTransferBalanceGetResponse`.
+#[derive(Deserialize)]
+pub(crate) struct BankTransferBalanceGetResponse {
+    pub balance: BankTransferBalanceAmounts,
+    #[serde(default)]
+    pub origination_account_id: Option<String>,
+}
+
+/// `BankTransferBalance`: decimal strings on the wire.
+#[derive(Deserialize)]
+pub(crate) struct BankTransferBalanceAmounts {
+    pub available: Decimal,
+    pub transactable: Decimal,
+}
+
+impl From<BankTransferBalanceGetResponse> for BankTransferBalance {
+    fn from(response: BankTransferBalanceGetResponse) -> Self {
+        Self {
+            available: response.balance.available,
+            transactable: response.balance.transactable,
+            origination_account_id: response.origination_account_id,
+        }
+    }
+}
+
 /// `SandboxBankTransferSimulateRequest`.
 #[derive(Debug, Serialize)]
 pub(crate) struct SandboxBankTransferSimulateRequest<'a> {
     pub bank_transfer_id: &'a str,
     pub event_type: SimulatedBankTransferEvent,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub failure_reason: Option<&'a BankTransferFailure>,
+    pub failure_reason: Option<BankTransferFailure>,
+}
+
+/// `SandboxBankTransferFireWebhookRequest`.
+#[derive(Serialize)]
+pub(crate) struct SandboxBankTransferFireWebhookRequest<'a> {
+    pub webhook: &'a str,
+}
+
+/// `SandboxProcessorTokenCreateRequest` (without `options`: Plaid's default test user). The spec
+/// has no field to choose the account the token is for.
+#[derive(Debug, Serialize)]
+pub(crate) struct SandboxProcessorTokenCreateRequest<'a> {
+    pub institution_id: &'a str,
+}
+
+/// `SandboxProcessorTokenCreateResponse`.
+#[derive(Deserialize)]
+pub(crate) struct SandboxProcessorTokenCreateResponse {
+    pub processor_token: String,
+}
+
+impl From<BankTransferFailure> for ports::BankTransferFailure {
+    fn from(failure: BankTransferFailure) -> Self {
+        Self {
+            ach_return_code: failure.ach_return_code,
+            description: failure.description,
+        }
+    }
+}
+
+impl From<&ports::BankTransferFailure> for BankTransferFailure {
+    fn from(failure: &ports::BankTransferFailure) -> Self {
+        Self {
+            ach_return_code: failure.ach_return_code.clone(),
+            description: failure.description.clone(),
+        }
+    }
+}
+
+impl From<ports::SimulatedBankTransferEvent> for SimulatedBankTransferEvent {
+    fn from(event: ports::SimulatedBankTransferEvent) -> Self {
+        match event {
+            ports::SimulatedBankTransferEvent::Posted => Self::Posted,
+            ports::SimulatedBankTransferEvent::Failed => Self::Failed,
+            ports::SimulatedBankTransferEvent::Reversed => Self::Reversed,
+        }
+    }
+}
+
+impl From<BankTransfer> for PlaidBankTransfer {
+    /// Enum values become the strings Plaid sent; a `null` metadata an empty map.
+    fn from(transfer: BankTransfer) -> Self {
+        Self {
+            id: transfer.id,
+            ach_class: transfer.ach_class.map(|class| class.to_string()),
+            account_id: transfer.account_id,
+            transfer_type: transfer.transfer_type.to_string(),
+            user_legal_name: transfer.user.legal_name,
+            user_email_address: transfer.user.email_address,
+            user_routing_number: transfer.user.routing_number,
+            amount: transfer.amount,
+            iso_currency_code: transfer.iso_currency_code,
+            description: transfer.description,
+            created: transfer.created,
+            status: transfer.status,
+            network: transfer.network.to_string(),
+            cancellable: transfer.cancellable,
+            failure_reason: transfer.failure_reason.map(Into::into),
+            custom_tag: transfer.custom_tag,
+            metadata: transfer.metadata.unwrap_or_default(),
+            origination_account_id: transfer.origination_account_id,
+            direction: transfer.direction.map(|direction| direction.to_string()),
+        }
+    }
+}
+
+impl From<BankTransferEvent> for PlaidBankTransferEvent {
+    /// Enum values become the strings Plaid sent.
+    fn from(event: BankTransferEvent) -> Self {
+        Self {
+            event_id: event.event_id,
+            timestamp: event.timestamp,
+            event_type: event.event_type,
+            account_id: event.account_id,
+            bank_transfer_id: event.bank_transfer_id,
+            origination_account_id: event.origination_account_id,
+            bank_transfer_type: event.bank_transfer_type.to_string(),
+            bank_transfer_amount: event.bank_transfer_amount,
+            bank_transfer_iso_currency_code: event.bank_transfer_iso_currency_code,
+            failure_reason: event.failure_reason.map(Into::into),
+            direction: event.direction.map(|direction| direction.to_string()),
+        }
+    }
 }
 
 /// `ach_return_code` as a string on the wire, an [`AchReturnCode`] here.

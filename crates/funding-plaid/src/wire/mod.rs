@@ -6,5 +6,6 @@
 pub mod bank_transfer;
 pub(crate) mod link;
 mod or_unknown;
+pub(crate) mod webhook;
 
 pub use or_unknown::OrUnknown;

@@ -4,9 +4,12 @@
 
 use std::collections::BTreeSet;
 
-use funding_core::ports::PlaidGateway;
-use funding_domain::{AchReturnCode, BankTransferId};
-use funding_plaid::{BankTransferFailure, SimulatedBankTransferEvent};
+use chrono::{TimeZone, Utc};
+use funding_core::ports::{
+    BankTransferFailure, BankTransferGateway, BankTransferSandbox, PlaidBankTransferEventFilter,
+    PlaidBankTransferListFilter, PlaidGateway, SimulatedBankTransferEvent,
+};
+use funding_domain::{AchReturnCode, BankTransferId, PlaidBankTransferStatus};
 use serde_json::Value;
 use wiremock::ResponseTemplate;
 
@@ -36,8 +39,7 @@ async fn every_request_the_adapter_sends_matches_the_spec() {
     };
 
     client.exchange_public_token(&public_token()).await.unwrap();
-    client
-        .create_processor_token(&access_token(), &account_id())
+    PlaidGateway::create_processor_token(&client, &access_token(), &account_id())
         .await
         .unwrap();
     client.list_accounts(&access_token()).await.unwrap();
@@ -45,29 +47,82 @@ async fn every_request_the_adapter_sends_matches_the_spec() {
         .sandbox_create_public_token(INSTITUTION_ID)
         .await
         .unwrap();
+    client.create_bank_transfer(&full_request()).await.unwrap();
     client
-        .create_processor_bank_transfer(&full_request())
-        .await
-        .unwrap();
-    client
-        .create_processor_bank_transfer(&minimal_request())
+        .create_bank_transfer(&minimal_request())
         .await
         .unwrap();
     client.get_bank_transfer(&id).await.unwrap();
     client.cancel_bank_transfer(&id).await.unwrap();
-    client.sync_bank_transfer_events(0, Some(25)).await.unwrap();
-    client.sync_bank_transfer_events(42, None).await.unwrap();
     client
-        .sandbox_simulate_bank_transfer(&id, SimulatedBankTransferEvent::Reversed, Some(&failure))
+        .list_bank_transfers(&PlaidBankTransferListFilter {
+            start_date: Some(Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap()),
+            end_date: Some(Utc.with_ymd_and_hms(2024, 2, 1, 0, 0, 0).unwrap()),
+            count: Some(25),
+            offset: Some(25),
+            origination_account_id: Some("8945fedc-e703-463d-86b1-dc0607b55460".into()),
+            direction: Some("inbound".into()),
+        })
         .await
         .unwrap();
     client
-        .sandbox_simulate_bank_transfer(&id, SimulatedBankTransferEvent::Failed, None)
+        .list_bank_transfers(&PlaidBankTransferListFilter::default())
+        .await
+        .unwrap();
+    client
+        .list_bank_transfer_events(&PlaidBankTransferEventFilter {
+            start_date: Some(Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap()),
+            end_date: Some(Utc.with_ymd_and_hms(2024, 2, 1, 0, 0, 0).unwrap()),
+            bank_transfer_id: Some(id.clone()),
+            account_id: Some("6qL6lWoQkAfNE3mB8Kk5tAnvpX81qefrvvl7B".into()),
+            bank_transfer_type: Some("credit".into()),
+            event_types: vec![
+                PlaidBankTransferStatus::Pending,
+                PlaidBankTransferStatus::Cancelled,
+                PlaidBankTransferStatus::Failed,
+                PlaidBankTransferStatus::Posted,
+                PlaidBankTransferStatus::Reversed,
+            ],
+            count: Some(1),
+            offset: Some(3),
+            origination_account_id: Some("8945fedc-e703-463d-86b1-dc0607b55460".into()),
+            direction: Some("outbound".into()),
+        })
+        .await
+        .unwrap();
+    client
+        .list_bank_transfer_events(&PlaidBankTransferEventFilter::default())
+        .await
+        .unwrap();
+    client.sync_bank_transfer_events(0, 25).await.unwrap();
+    client.sync_bank_transfer_events(42, 0).await.unwrap();
+    client
+        .bank_transfer_balance(Some("8945fedc-e703-463d-86b1-dc0607b55460"))
+        .await
+        .unwrap();
+    client.bank_transfer_balance(None).await.unwrap();
+    client
+        .webhook_verification_key(fixtures::WEBHOOK_KEY_ID)
+        .await
+        .unwrap();
+    BankTransferSandbox::create_processor_token(&client, INSTITUTION_ID, None)
+        .await
+        .unwrap();
+    client
+        .simulate_bank_transfer(&id, SimulatedBankTransferEvent::Reversed, Some(&failure))
+        .await
+        .unwrap();
+    client
+        .simulate_bank_transfer(&id, SimulatedBankTransferEvent::Failed, None)
+        .await
+        .unwrap();
+    client
+        .fire_webhook("https://funding.example/webhooks/plaid")
         .await
         .unwrap();
 
     let requests = server.received_requests().await.unwrap();
-    assert_eq!(requests.len(), 12);
+    assert_eq!(requests.len(), 21);
     let mut endpoints = BTreeSet::new();
     for request in &requests {
         let endpoint = request.url.path().to_owned();

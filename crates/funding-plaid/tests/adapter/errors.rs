@@ -1,7 +1,7 @@
 //! Plaid's error answers and the port's error kinds: codes, HTTP statuses and request ids kept,
 //! refusals not retried, unreadable bodies reported as such.
 
-use funding_core::ports::{PlaidGateway, Provider, ProviderErrorKind};
+use funding_core::ports::{BankTransferGateway, PlaidGateway, Provider, ProviderErrorKind};
 use funding_plaid::{PlaidApiError, PlaidErrorType};
 use serde_json::json;
 use wiremock::ResponseTemplate;

@@ -125,6 +125,78 @@ pub fn event_sync() -> Value {
     })
 }
 
+/// A `BankTransferEvent` as plaid-python 46 (spec 2020-09-14_1.778) shapes it: with the
+/// `receiver_details` it requires, and a field no version has yet.
+pub fn event_with_receiver_details(event_id: u64) -> Value {
+    json!({
+        "account_id": "6qL6lWoQkAfNE3mB8Kk5tAnvpX81qefrvvl7B",
+        "bank_transfer_amount": "100.00",
+        "bank_transfer_id": BANK_TRANSFER_ID,
+        "bank_transfer_iso_currency_code": "USD",
+        "bank_transfer_type": "debit",
+        "direction": "inbound",
+        "event_id": event_id,
+        "event_type": "posted",
+        "failure_reason": null,
+        "origination_account_id": "8945fedc-e703-463d-86b1-dc0607b55460",
+        "receiver_details": {"available_balance": "1721.70"},
+        "timestamp": "2024-03-01T09:00:00Z",
+        "brand_new_field": {"nested": [1, 2]}
+    })
+}
+
+pub fn event_list() -> Value {
+    json!({
+        "bank_transfer_events": [event_with_receiver_details(9)],
+        "request_id": "mdqfuVxeoza6mhu"
+    })
+}
+
+pub fn bank_transfer_list() -> Value {
+    let mut second = bank_transfer_object();
+    second["id"] = json!("8f0b2c7e-11aa-4c1e-9d3f-2b7c5e6a9d01");
+    second["status"] = json!("reversed");
+    second["cancellable"] = json!(false);
+    second["failure_reason"] =
+        json!({"ach_return_code": "R13", "description": "Invalid ACH routing number"});
+    second["metadata"] = json!(null);
+    second["direction"] = json!(null);
+    second["originator_client_id"] = json!("569ed2f36b3a3a021713abc1");
+    json!({"bank_transfers": [bank_transfer_object(), second], "request_id": "saKrIBuEB9qJZno"})
+}
+
+pub fn balance() -> Value {
+    json!({
+        "balance": {"available": "1721.70", "transactable": "721.70"},
+        "origination_account_id": "8945fedc-e703-463d-86b1-dc0607b55460",
+        "request_id": "mdqfuVxeoza6mhu"
+    })
+}
+
+pub const WEBHOOK_KEY_ID: &str = "bfbd5111-8e33-4643-8ced-b2e642a72f3c";
+
+/// The spec's `/webhook_verification_key/get` example.
+pub fn webhook_verification_key() -> Value {
+    json!({
+        "key": {
+            "alg": "ES256",
+            "created_at": 1560466150,
+            "crv": "P-256",
+            "expired_at": null,
+            "kid": WEBHOOK_KEY_ID,
+            "kty": "EC",
+            "use": "sig",
+            "x": "hKXLGIjWvCBv-cP5euCTxl8g9GLG9zHo_3pO5NN1DwQ",
+            "y": "shhexqPB7YffGn6fR6h2UhTSuCtPmfzQJ6ENVIoO4Ys"
+        },
+        "request_id": "RZ6Omi1bzzwDaLo"
+    })
+}
+
+pub fn sandbox_processor_token() -> Value {
+    json!({"processor_token": PROCESSOR_TOKEN, "request_id": "Aim3b"})
+}
+
 /// Plaid's error object.
 pub fn plaid_error(error_type: &str, error_code: &str, message: &str, request_id: &str) -> Value {
     json!({
@@ -152,5 +224,11 @@ pub fn all_responses() -> Vec<(&'static str, Value)> {
         ("/bank_transfer/cancel", request_id_only()),
         ("/bank_transfer/event/sync", event_sync()),
         ("/sandbox/bank_transfer/simulate", request_id_only()),
+        ("/bank_transfer/list", bank_transfer_list()),
+        ("/bank_transfer/event/list", event_list()),
+        ("/bank_transfer/balance/get", balance()),
+        ("/webhook_verification_key/get", webhook_verification_key()),
+        ("/sandbox/processor_token/create", sandbox_processor_token()),
+        ("/sandbox/bank_transfer/fire_webhook", request_id_only()),
     ]
 }

@@ -1,6 +1,6 @@
 //! The Plaid adapter against a fake Plaid (wiremock): the exact requests it sends, how it reads
-//! answers and errors, its retries, its conformance to the official OpenAPI spec, and that no
-//! secret ever shows.
+//! answers and errors, its retries, its conformance to the official OpenAPI spec, that no
+//! secret ever shows, and the webhook verifier against real P-256 keys.
 
 // Test helpers outside `#[test]` functions may unwrap too (the project's rule covers tests/).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -15,3 +15,4 @@ mod retries;
 mod secrets;
 mod spec;
 mod support;
+mod webhook;

@@ -4,13 +4,13 @@
 
 use std::time::Duration;
 
-use funding_core::ports::{PlaidGateway, ProviderErrorKind};
+use funding_core::ports::{BankTransferGateway, PlaidGateway, ProviderErrorKind};
 use funding_domain::BankTransferId;
 use funding_plaid::PlaidClient;
 use serde_json::json;
 use wiremock::ResponseTemplate;
 
-use crate::bank_transfers::full_request;
+use crate::bank_transfers::{RAIL_ENDPOINTS, call_endpoint, full_request};
 use crate::fixtures::{self, plaid_error};
 use crate::support::*;
 
@@ -259,7 +259,7 @@ async fn a_refused_connection_is_a_transport_error() {
 }
 
 #[tokio::test]
-async fn a_bank_transfer_create_is_retried_with_the_same_idempotency_key() {
+async fn a_bank_transfer_create_answered_500_then_200_is_retried_with_the_same_body() {
     let (server, client) = plaid().await;
     on("/processor/bank_transfer/create", internal_error())
         .up_to_n_times(1)
@@ -272,15 +272,61 @@ async fn a_bank_transfer_create_is_retried_with_the_same_idempotency_key() {
     .mount(&server)
     .await;
 
-    client
-        .create_processor_bank_transfer(&full_request())
-        .await
-        .unwrap();
+    let transfer = client.create_bank_transfer(&full_request()).await.unwrap();
+
+    assert_eq!(transfer.id.as_str(), fixtures::BANK_TRANSFER_ID);
+    let requests = received(&server, "/processor/bank_transfer/create").await;
+    assert_eq!(requests.len(), 2);
+    requests.iter().for_each(assert_plaid_headers);
+    assert_eq!(requests[0].body, requests[1].body, "byte for byte");
+    assert_eq!(body(&requests[0])["idempotency_key"], "key-1");
+    assert_eq!(body(&requests[1])["idempotency_key"], "key-1");
+}
+
+#[tokio::test]
+async fn a_bank_transfer_create_that_timed_out_is_resent_with_the_same_idempotency_key() {
+    let server = wiremock::MockServer::start().await;
+    on(
+        "/processor/bank_transfer/create",
+        ok(fixtures::bank_transfer()).set_delay(Duration::from_secs(3)),
+    )
+    .up_to_n_times(1)
+    .mount(&server)
+    .await;
+    on(
+        "/processor/bank_transfer/create",
+        ok(fixtures::bank_transfer()),
+    )
+    .mount(&server)
+    .await;
+    let mut config = config(&server.uri());
+    config.request_timeout = Duration::from_millis(200);
+    let client = PlaidClient::new(config).unwrap();
+
+    client.create_bank_transfer(&full_request()).await.unwrap();
 
     let requests = received(&server, "/processor/bank_transfer/create").await;
     assert_eq!(requests.len(), 2);
-    assert_eq!(body(&requests[0]), body(&requests[1]));
-    assert_eq!(body(&requests[0])["idempotency_key"], "key-1");
+    assert_eq!(requests[0].body, requests[1].body);
+}
+
+#[tokio::test]
+async fn a_lasting_failure_of_a_create_is_unavailable_with_an_unknown_outcome() {
+    let (server, client) = plaid().await;
+    on("/processor/bank_transfer/create", internal_error())
+        .mount(&server)
+        .await;
+
+    let error = client
+        .create_bank_transfer(&full_request())
+        .await
+        .unwrap_err();
+
+    assert_eq!(error.kind, ProviderErrorKind::Unavailable);
+    assert!(error.outcome_unknown());
+    let requests = received(&server, "/processor/bank_transfer/create").await;
+    assert_eq!(requests.len(), MAX_ATTEMPTS as usize);
+    assert!(requests.windows(2).all(|pair| pair[0].body == pair[1].body));
 }
 
 #[tokio::test]
@@ -293,6 +339,7 @@ async fn a_cancel_is_not_repeated_when_its_outcome_is_unknown_but_is_after_a_rat
         .await;
     let error = client.cancel_bank_transfer(&id).await.unwrap_err();
     assert_eq!(error.kind, ProviderErrorKind::Unavailable);
+    assert!(error.outcome_unknown());
     assert_eq!(received(&server, "/bank_transfer/cancel").await.len(), 1);
 
     let (server, client) = plaid().await;
@@ -305,6 +352,99 @@ async fn a_cancel_is_not_repeated_when_its_outcome_is_unknown_but_is_after_a_rat
         .await;
     client.cancel_bank_transfer(&id).await.unwrap();
     assert_eq!(received(&server, "/bank_transfer/cancel").await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_cancel_that_timed_out_is_not_repeated() {
+    let server = wiremock::MockServer::start().await;
+    on(
+        "/bank_transfer/cancel",
+        ok(fixtures::request_id_only()).set_delay(Duration::from_secs(3)),
+    )
+    .mount(&server)
+    .await;
+    let mut config = config(&server.uri());
+    config.request_timeout = Duration::from_millis(200);
+    let client = PlaidClient::new(config).unwrap();
+    let id = BankTransferId::parse(fixtures::BANK_TRANSFER_ID).unwrap();
+
+    let error = client.cancel_bank_transfer(&id).await.unwrap_err();
+
+    assert_eq!(error.kind, ProviderErrorKind::Transport);
+    assert_eq!(error.code, "TIMEOUT");
+    assert_eq!(received(&server, "/bank_transfer/cancel").await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_reads_are_retried_after_a_500_and_the_sandbox_actions_are_not() {
+    for (endpoint, answer, retried) in [
+        ("/bank_transfer/get", fixtures::bank_transfer(), true),
+        ("/bank_transfer/list", fixtures::bank_transfer_list(), true),
+        ("/bank_transfer/event/list", fixtures::event_list(), true),
+        ("/bank_transfer/event/sync", fixtures::event_sync(), true),
+        ("/bank_transfer/balance/get", fixtures::balance(), true),
+        (
+            "/webhook_verification_key/get",
+            fixtures::webhook_verification_key(),
+            true,
+        ),
+        (
+            "/sandbox/processor_token/create",
+            fixtures::sandbox_processor_token(),
+            true,
+        ),
+        (
+            "/sandbox/bank_transfer/simulate",
+            fixtures::request_id_only(),
+            false,
+        ),
+        (
+            "/sandbox/bank_transfer/fire_webhook",
+            fixtures::request_id_only(),
+            false,
+        ),
+    ] {
+        let (server, client) = plaid().await;
+        on(endpoint, internal_error())
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        on(endpoint, ok(answer)).mount(&server).await;
+
+        let outcome = call_endpoint(&client, endpoint).await;
+
+        let sent = received(&server, endpoint).await;
+        if retried {
+            assert!(outcome.is_ok(), "{endpoint}: {outcome:?}");
+            assert_eq!(sent.len(), 2, "{endpoint}");
+            assert_eq!(sent[0].body, sent[1].body, "{endpoint}");
+        } else {
+            let error = outcome.unwrap_err();
+            assert_eq!(error.kind, ProviderErrorKind::Unavailable, "{endpoint}");
+            assert!(error.outcome_unknown(), "{endpoint}");
+            assert_eq!(sent.len(), 1, "{endpoint}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_rail_endpoint_is_repeated_after_a_rate_limit() {
+    for (endpoint, answer) in fixtures::all_responses()
+        .into_iter()
+        .filter(|(endpoint, _)| RAIL_ENDPOINTS.contains(endpoint))
+    {
+        let (server, client) = plaid().await;
+        on(endpoint, rate_limited())
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        on(endpoint, ok(answer)).mount(&server).await;
+
+        let outcome = call_endpoint(&client, endpoint).await;
+
+        assert!(outcome.is_ok(), "{endpoint}: {outcome:?}");
+        assert_eq!(received(&server, endpoint).await.len(), 2, "{endpoint}");
+    }
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 //! line or span the adapter emits while working, retrying and failing (in this test or any other of
 //! the binary: every test logs into the same capture).
 
-use funding_core::ports::{PlaidGateway, ProviderError};
+use funding_core::ports::{BankTransferGateway, BankTransferSandbox, PlaidGateway, ProviderError};
 use funding_plaid::{PlaidClient, PlaidConfig};
 use secrecy::SecretString;
 use serde_json::json;
@@ -72,10 +72,15 @@ async fn neither_errors_nor_logs_ever_show_a_token_or_the_secret() {
     )
     .mount(&server)
     .await;
+    on(
+        "/sandbox/processor_token/create",
+        ok(fixtures::sandbox_processor_token()),
+    )
+    .mount(&server)
+    .await;
 
     let mut errors = vec![
-        client
-            .create_processor_token(&access_token(), &account_id())
+        PlaidGateway::create_processor_token(&client, &access_token(), &account_id())
             .await
             .unwrap_err(),
         client.list_accounts(&access_token()).await.unwrap_err(),
@@ -88,10 +93,11 @@ async fn neither_errors_nor_logs_ever_show_a_token_or_the_secret() {
         .sandbox_create_public_token(INSTITUTION_ID)
         .await
         .unwrap();
-    let transfer = client
-        .create_processor_bank_transfer(&full_request())
-        .await
-        .unwrap();
+    let transfer = client.create_bank_transfer(&full_request()).await.unwrap();
+    let sandbox_processor_token =
+        BankTransferSandbox::create_processor_token(&client, INSTITUTION_ID, None)
+            .await
+            .unwrap();
     let unreachable = PlaidClient::new(config("http://127.0.0.1:9")).unwrap();
     errors.push(
         unreachable
@@ -121,6 +127,10 @@ async fn neither_errors_nor_logs_ever_show_a_token_or_the_secret() {
     );
     assert_no_secret("the request's Debug", &format!("{:?}", full_request()));
     assert_no_secret("a bank transfer's Debug", &format!("{transfer:?}"));
+    assert_no_secret(
+        "a sandbox processor token's Debug",
+        &format!("{sandbox_processor_token:?} {sandbox_processor_token}"),
+    );
 
     let logged = logs.text();
     assert_no_secret("the logs", &logged);

@@ -1,6 +1,7 @@
 //! Fault injection: rules that make the next N matching provider requests fail with a chosen
 //! HTTP status and the provider's own error body, either before the request has any effect or
-//! after it (a "dropped response": the effect happened, the caller sees an error).
+//! after it (a "dropped response": the effect happened, the caller sees an error). Outgoing Plaid
+//! webhooks have their own small rules ([`WebhookFault`]): delivered twice, or late.
 
 use axum::http::Method;
 use serde::{Deserialize, Serialize};
@@ -135,9 +136,104 @@ impl FaultBook {
     }
 }
 
+/// A rule for outgoing Plaid webhooks: each of the next `times` webhooks (events updates and
+/// `/sandbox/bank_transfer/fire_webhook` ones alike) is delivered after `delay`, and twice (the
+/// identical request, signature included) when `duplicate` is set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WebhookFault {
+    /// How many webhooks the rule applies to; it disappears after that.
+    pub times: u32,
+    /// Deliver each one twice, the second right after the first answered.
+    pub duplicate: bool,
+    /// Wait this long before the (first) delivery.
+    pub delay: std::time::Duration,
+}
+
+impl WebhookFault {
+    /// The next webhook is delivered twice.
+    pub fn duplicate() -> Self {
+        Self {
+            times: 1,
+            duplicate: true,
+            delay: std::time::Duration::ZERO,
+        }
+    }
+
+    /// The next webhook is delivered after `delay`.
+    pub fn delayed(delay: std::time::Duration) -> Self {
+        Self {
+            times: 1,
+            duplicate: false,
+            delay,
+        }
+    }
+
+    /// Apply to this many webhooks.
+    pub fn times(mut self, times: u32) -> Self {
+        self.times = times;
+        self
+    }
+
+    /// Also deliver twice.
+    pub fn and_duplicate(mut self) -> Self {
+        self.duplicate = true;
+        self
+    }
+
+    /// Also wait `delay` first.
+    pub fn and_delay(mut self, delay: std::time::Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+}
+
+/// The active webhook rules, oldest first; each webhook uses one turn of the first.
+#[derive(Debug, Default)]
+pub(crate) struct WebhookFaultBook {
+    rules: Vec<WebhookFault>,
+}
+
+impl WebhookFaultBook {
+    pub(crate) fn add(&mut self, fault: WebhookFault) {
+        if fault.times > 0 {
+            self.rules.push(fault);
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.rules.clear();
+    }
+
+    /// Consumes one turn of the first rule, if any.
+    pub(crate) fn take(&mut self) -> Option<WebhookFault> {
+        let rule = self.rules.first_mut()?;
+        rule.times -= 1;
+        let taken = *rule;
+        if rule.times == 0 {
+            self.rules.remove(0);
+        }
+        Some(taken)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn webhook_rules_apply_in_order_for_their_times() {
+        let mut book = WebhookFaultBook::default();
+        book.add(WebhookFault::duplicate().times(2));
+        book.add(WebhookFault::delayed(std::time::Duration::from_millis(5)));
+        book.add(WebhookFault::duplicate().times(0));
+        assert!(book.take().is_some_and(|f| f.duplicate));
+        assert!(book.take().is_some_and(|f| f.duplicate));
+        assert!(
+            book.take()
+                .is_some_and(|f| !f.duplicate && !f.delay.is_zero())
+        );
+        assert!(book.take().is_none());
+    }
 
     #[test]
     fn a_rule_fires_exactly_times_then_disappears() {

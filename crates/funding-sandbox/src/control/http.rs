@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use super::SandboxControl;
 use super::calls::Host;
-use super::faults::{Fault, FaultMode};
+use super::faults::{Fault, FaultMode, WebhookFault};
 use crate::body::read_capped;
 use crate::error::ControlError;
 use crate::ids::alpaca_timestamp;
@@ -40,6 +40,19 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/streams/disconnect", post(disconnect_streams))
         .route("/events", get(events))
         .route("/plaid/public_token", post(create_public_token))
+        .route(
+            "/plaid/webhook",
+            get(webhook).post(set_webhook).delete(clear_webhook),
+        )
+        .route("/plaid/webhook_key/rotate", post(rotate_webhook_key))
+        .route(
+            "/plaid/webhook_faults",
+            post(add_webhook_fault).delete(clear_webhook_faults),
+        )
+        .route(
+            "/plaid/webhook_deliveries",
+            get(webhook_deliveries).delete(reset_webhook_deliveries),
+        )
         .fallback(|| async { refuse(StatusCode::NOT_FOUND, "no such control route") })
 }
 
@@ -58,6 +71,7 @@ impl IntoResponse for ControlError {
                 StatusCode::NOT_FOUND
             }
             ControlError::Invalid(_) => StatusCode::BAD_REQUEST,
+            ControlError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         refuse(status, self.to_string())
     }
@@ -304,4 +318,86 @@ async fn create_public_token(State(shared): State<Arc<Shared>>, body: Body) -> R
         control(shared).create_public_token(institution).map(Json)
     };
     respond(result.await)
+}
+
+fn webhook_json(control: &SandboxControl) -> Json<serde_json::Value> {
+    Json(json!({
+        "url": control.plaid_webhook_url(),
+        "key_id": control.webhook_key_id(),
+    }))
+}
+
+async fn webhook(State(shared): State<Arc<Shared>>) -> Response {
+    webhook_json(&control(shared)).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebhookRequest {
+    /// `null` clears it.
+    url: Option<String>,
+}
+
+async fn set_webhook(State(shared): State<Arc<Shared>>, body: Body) -> Response {
+    let result = async {
+        let request: WebhookRequest = read(body).await?;
+        let control = control(shared);
+        control.set_plaid_webhook_url(request.url.as_deref())?;
+        Ok(webhook_json(&control))
+    };
+    respond(result.await)
+}
+
+async fn clear_webhook(State(shared): State<Arc<Shared>>) -> Response {
+    respond(
+        control(shared)
+            .set_plaid_webhook_url(None)
+            .map(|()| StatusCode::NO_CONTENT),
+    )
+}
+
+async fn rotate_webhook_key(State(shared): State<Arc<Shared>>) -> Response {
+    respond(
+        control(shared)
+            .rotate_webhook_key_reporting()
+            .map(|(key_id, expired)| Json(json!({ "key_id": key_id, "expired_key_id": expired }))),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebhookFaultRequest {
+    times: Option<u32>,
+    #[serde(default)]
+    duplicate: bool,
+    /// At most ten minutes.
+    #[serde(default)]
+    delay_ms: u64,
+}
+
+async fn add_webhook_fault(State(shared): State<Arc<Shared>>, body: Body) -> Response {
+    let result = async {
+        let request: WebhookFaultRequest = read(body).await?;
+        control(shared).inject_webhook_fault(WebhookFault {
+            times: request.times.unwrap_or(1),
+            duplicate: request.duplicate,
+            delay: Duration::from_millis(request.delay_ms.min(600_000)),
+        });
+        Ok(StatusCode::NO_CONTENT)
+    };
+    respond(result.await)
+}
+
+async fn clear_webhook_faults(State(shared): State<Arc<Shared>>) -> StatusCode {
+    control(shared).clear_webhook_faults();
+    StatusCode::NO_CONTENT
+}
+
+async fn webhook_deliveries(State(shared): State<Arc<Shared>>) -> Response {
+    Json(control(shared).webhook_deliveries()).into_response()
+}
+
+async fn reset_webhook_deliveries(State(shared): State<Arc<Shared>>) -> StatusCode {
+    control(shared).reset_webhook_deliveries();
+    StatusCode::NO_CONTENT
 }

@@ -1,6 +1,7 @@
 //! In-process control of a running emulator ([`SandboxControl`]): lifecycle delays, driving
 //! relationships and transfers to any status, fault injection, the call log, the clock, account
-//! status and cash, stream disconnects, and sandbox Plaid links. The HTTP control API
+//! status and cash, stream disconnects, sandbox Plaid links, and the Plaid webhooks (URL, key
+//! rotation, delivery faults, the delivery log). The HTTP control API
 //! (`/_sandbox/…`, see [`http`]) calls exactly these methods.
 
 pub(crate) mod calls;
@@ -18,9 +19,10 @@ use uuid::Uuid;
 use crate::alpaca::store::AccountSnapshot;
 use crate::error::ControlError;
 use crate::plaid::model::Item;
+use crate::plaid::webhooks::{WebhookDelivery, check_url};
 use crate::state::Shared;
 use calls::RecordedCall;
-use faults::Fault;
+use faults::{Fault, WebhookFault};
 
 /// Handle on a running emulator's state; cheap to clone.
 #[derive(Clone, Debug)]
@@ -221,6 +223,83 @@ impl SandboxControl {
             item_id,
             accounts,
         })
+    }
+}
+
+/// Plaid webhooks.
+impl SandboxControl {
+    /// Sets (`Some`, an absolute http or https URL) or clears (`None`) where the
+    /// `BANK_TRANSFERS_EVENTS_UPDATE` webhooks go; applies to webhooks queued from now on.
+    pub fn set_plaid_webhook_url(&self, url: Option<&str>) -> Result<(), ControlError> {
+        let url = url
+            .map(check_url)
+            .transpose()
+            .map_err(ControlError::Invalid)?;
+        self.shared.world().webhooks.url = url;
+        Ok(())
+    }
+
+    /// Where the events-update webhooks go now.
+    pub fn plaid_webhook_url(&self) -> Option<String> {
+        self.shared.world().webhooks.url.clone()
+    }
+
+    /// `kid` of the key that signs webhooks now.
+    pub fn webhook_key_id(&self) -> String {
+        self.shared.world().webhooks.keys.current().kid.clone()
+    }
+
+    /// Expires the current signing key (`expired_at` = now; `/webhook_verification_key/get`
+    /// still serves it) and makes a new random one, which signs every webhook from now on.
+    /// Returns the new key's `kid`.
+    pub fn rotate_webhook_key(&self) -> Result<String, ControlError> {
+        self.rotate_webhook_key_reporting().map(|(new, _)| new)
+    }
+
+    /// Like [`Self::rotate_webhook_key`], also returning the `kid` it expired.
+    pub(crate) fn rotate_webhook_key_reporting(&self) -> Result<(String, String), ControlError> {
+        let now = self.shared.clock.now().timestamp();
+        let mut world = self.shared.world();
+        let expired = world.webhooks.keys.current().kid.clone();
+        let new = world
+            .webhooks
+            .keys
+            .rotate(now)
+            .map_err(ControlError::Internal)?;
+        Ok((new, expired))
+    }
+
+    /// The `Plaid-Verification` header the emulator would send with `body`, signed by its current
+    /// key but with `iat` as given: for tests of a receiver's checks (a stale `iat`, a body that
+    /// was altered after signing), which need Plaid's own signature on what Plaid never sent.
+    pub fn sign_plaid_webhook(&self, body: &[u8], iat: i64) -> Result<String, ControlError> {
+        self.shared
+            .world()
+            .webhooks
+            .keys
+            .current()
+            .sign(body, iat)
+            .map_err(|error| ControlError::Internal(format!("cannot sign the webhook: {error}")))
+    }
+
+    /// Adds a webhook rule (duplicate and/or delay the next webhooks); rules apply in order.
+    pub fn inject_webhook_fault(&self, fault: WebhookFault) {
+        self.shared.world().webhooks.faults.add(fault);
+    }
+
+    /// Removes every webhook rule.
+    pub fn clear_webhook_faults(&self) {
+        self.shared.world().webhooks.faults.clear();
+    }
+
+    /// Every webhook delivery attempt so far, oldest first (a duplicated webhook is two).
+    pub fn webhook_deliveries(&self) -> Vec<WebhookDelivery> {
+        self.shared.world().webhooks.deliveries.clone()
+    }
+
+    /// Forgets the delivery log.
+    pub fn reset_webhook_deliveries(&self) {
+        self.shared.world().webhooks.deliveries.clear();
     }
 }
 

@@ -1,7 +1,8 @@
 //! Bank transfer events and the sandbox driver: `/bank_transfer/event/sync` (events after
 //! `after_id`, oldest first, at most `count`), `/bank_transfer/event/list` (filtered, the most
 //! recent first), and `/sandbox/bank_transfer/simulate` (pending → posted | failed, posted →
-//! reversed; anything else is `SANDBOX_BANK_TRANSFER_EVENT_TRANSITION_INVALID`).
+//! reversed; anything else is `SANDBOX_BANK_TRANSFER_EVENT_TRANSITION_INVALID`). A simulated
+//! event queues the events-update webhook.
 
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ use super::bank_transfers::{date_bound, not_found};
 use super::error::PlaidError;
 use super::request::serve;
 use super::schema::{Field, Kind, nullable, optional, required};
+use super::webhooks::Outgoing;
 use crate::state::Shared;
 
 const EVENT_TYPES: &[&str] = &["pending", "cancelled", "failed", "posted", "reversed"];
@@ -221,6 +223,8 @@ pub(crate) async fn sandbox_simulate(
             ),
         };
         transfers.change(&request.bank_transfer_id, &request.event_type, failure, now);
+        drop(world);
+        shared.announce(Outgoing::EventsUpdated);
         Ok(json!({}))
     })
     .await

@@ -1,11 +1,15 @@
 //! Plaid's legacy Bank Transfers state: transfers (`BankTransfer`), their idempotency keys, and the
 //! event log behind `/bank_transfer/event/list` and `/bank_transfer/event/sync` (sequential
 //! integer event ids from 1). A transfer is created `pending` and stays there until cancelled or
-//! simulated (`posted`, `failed`, then `reversed` from `posted`).
+//! simulated (`posted`, `failed`, then `reversed` from `posted`). The origination account's
+//! balance follows them: a debit counts once `posted` (and no more once `reversed`); a credit
+//! counts from creation while `pending` or `posted` (a cancelled, failed or reversed one gives the
+//! money back).
 
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use crate::ids::plaid_timestamp;
@@ -56,11 +60,27 @@ impl BankTransfer {
         self.status == "pending"
     }
 
+    /// What this transfer does to the origination account's available balance now.
+    fn balance_effect(&self) -> Decimal {
+        let amount = self.amount.parse::<Decimal>().unwrap_or_default();
+        match (self.kind.as_str(), self.status.as_str()) {
+            ("debit", "posted") => amount,
+            ("credit", "pending" | "posted") => -amount,
+            _ => Decimal::ZERO,
+        }
+    }
+
+    /// `ach_class` as sent; a wire sent without one shows `ccd` (the spec's `ACHClass` has no
+    /// empty value, and an SDK refuses a transfer whose class is outside the enum).
+    fn ach_class_on_wire(&self) -> &str {
+        self.ach_class.as_deref().unwrap_or("ccd")
+    }
+
     /// `BankTransfer`.
     pub(crate) fn to_wire(&self) -> Value {
         json!({
             "account_id": self.account_id,
-            "ach_class": self.ach_class.clone().unwrap_or_default(),
+            "ach_class": self.ach_class_on_wire(),
             "amount": self.amount,
             "cancellable": self.cancellable(),
             "created": plaid_timestamp(self.created),
@@ -161,6 +181,14 @@ impl BankTransfers {
         &self.events
     }
 
+    /// The origination account's available balance: posted debits minus live credits.
+    pub(crate) fn available_balance(&self) -> Decimal {
+        self.transfers
+            .iter()
+            .map(BankTransfer::balance_effect)
+            .sum()
+    }
+
     fn record(&mut self, id: &str, event_type: &str, now: DateTime<Utc>) {
         let Some(transfer) = self.transfers.iter().find(|t| t.id == id) else {
             return;
@@ -177,6 +205,8 @@ impl BankTransfers {
             "event_type": event_type,
             "failure_reason": transfer.failure.as_ref().map(Failure::to_wire),
             "origination_account_id": ORIGINATION_ACCOUNT_ID,
+            // Only receiver (inbound) events carry a balance; these are all outbound.
+            "receiver_details": {"available_balance": null},
             "timestamp": plaid_timestamp(now),
         });
         self.events.push(StoredEvent {

@@ -1,8 +1,10 @@
 //! Plaid's legacy Bank Transfers endpoints: `/processor/bank_transfer/create` (with a processor
 //! token) and `/bank_transfer/create` (with an access token and account id), idempotent per
 //! `idempotency_key` (the same request returns the first transfer; a different request with the
-//! same key is refused); `/bank_transfer/get`, `/bank_transfer/cancel` (only while `cancellable`)
-//! and `/bank_transfer/list` (newest first).
+//! same key is refused); `/bank_transfer/get`, `/bank_transfer/cancel` (only while `cancellable`),
+//! `/bank_transfer/list` (newest first) and `/bank_transfer/balance/get` (the origination
+//! account's balance; no minimum balance, so `transactable` = `available`). A new transfer and a
+//! cancel each record an event and queue the events-update webhook.
 
 use std::sync::Arc;
 
@@ -20,6 +22,7 @@ use super::bank_transfer_store::{BankTransfer, ORIGINATION_ACCOUNT_ID};
 use super::error::PlaidError;
 use super::request::serve;
 use super::schema::{Field, Kind, nullable, optional, required};
+use super::webhooks::Outgoing;
 use crate::state::{Shared, World};
 
 /// `BankTransferGetRequest`, `BankTransferCancelRequest`.
@@ -40,6 +43,14 @@ const LIST: &[Field] = &[
     nullable("direction", Kind::Enum(&["outbound", "inbound"])),
 ];
 
+/// `BankTransferBalanceGetRequest`.
+const BALANCE: &[Field] = &[nullable("origination_account_id", Kind::Str)];
+
+#[derive(Deserialize)]
+struct BalanceRequest {
+    origination_account_id: Option<String>,
+}
+
 #[derive(Deserialize)]
 struct ById {
     bank_transfer_id: String,
@@ -53,6 +64,19 @@ struct ListRequest {
     offset: Option<usize>,
     origination_account_id: Option<String>,
     direction: Option<String>,
+}
+
+/// The emulated client has one origination account: an id, if given, must be that one.
+fn check_origination(origination: Option<&str>) -> Result<(), PlaidError> {
+    match origination {
+        Some(id) if !id.is_empty() && id != ORIGINATION_ACCOUNT_ID => Err(PlaidError::new(
+            StatusCode::BAD_REQUEST,
+            "BANK_TRANSFER_ERROR",
+            "BANK_TRANSFER_INVALID_ORIGINATION_ACCOUNT",
+            "origination_account_id is invalid",
+        )),
+        _ => Ok(()),
+    }
 }
 
 pub(crate) fn not_found() -> PlaidError {
@@ -109,17 +133,7 @@ fn create(shared: &Shared, request: CreateRequest) -> Result<Value, PlaidError> 
             ))
         };
     }
-    if let Some(origination) = request.origination_account_id.as_deref()
-        && !origination.is_empty()
-        && origination != ORIGINATION_ACCOUNT_ID
-    {
-        return Err(PlaidError::new(
-            StatusCode::BAD_REQUEST,
-            "BANK_TRANSFER_ERROR",
-            "BANK_TRANSFER_INVALID_ORIGINATION_ACCOUNT",
-            "origination_account_id is invalid",
-        ));
-    }
+    check_origination(request.origination_account_id.as_deref())?;
     let transfer = BankTransfer {
         id: Uuid::new_v4().to_string(),
         account_id,
@@ -142,6 +156,8 @@ fn create(shared: &Shared, request: CreateRequest) -> Result<Value, PlaidError> 
         .plaid
         .bank_transfers
         .create(request.idempotency_key, fingerprint, transfer);
+    drop(world);
+    shared.announce(Outgoing::EventsUpdated);
     Ok(json!({ "bank_transfer": wire }))
 }
 
@@ -200,6 +216,8 @@ pub(crate) async fn bank_transfer_cancel(
             ));
         }
         transfers.change(&request.bank_transfer_id, "cancelled", None, now);
+        drop(world);
+        shared.announce(Outgoing::EventsUpdated);
         Ok(json!({}))
     })
     .await
@@ -237,6 +255,29 @@ pub(crate) async fn bank_transfer_list(
                 .map(BankTransfer::to_wire)
                 .collect();
             Ok(json!({ "bank_transfers": transfers }))
+        },
+    )
+    .await
+}
+
+pub(crate) async fn bank_transfer_balance_get(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    serve(
+        shared,
+        headers,
+        body,
+        BALANCE,
+        |shared, request: BalanceRequest| {
+            check_origination(request.origination_account_id.as_deref())?;
+            let available = shared.world().plaid.bank_transfers.available_balance();
+            let amount = format!("{:.2}", available.round_dp(2));
+            Ok(json!({
+                "balance": { "available": amount, "transactable": amount },
+                "origination_account_id": ORIGINATION_ACCOUNT_ID,
+            }))
         },
     )
     .await

@@ -13,6 +13,8 @@ mod processor;
 mod request;
 pub(crate) mod schema;
 pub(crate) mod store;
+mod webhook_keys;
+pub(crate) mod webhooks;
 
 use std::sync::Arc;
 
@@ -89,8 +91,20 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
             post(bank_transfer_events::event_sync),
         )
         .route(
+            "/bank_transfer/balance/get",
+            post(bank_transfers::bank_transfer_balance_get),
+        )
+        .route(
             "/sandbox/bank_transfer/simulate",
             post(bank_transfer_events::sandbox_simulate),
+        )
+        .route(
+            "/sandbox/bank_transfer/fire_webhook",
+            post(webhooks::sandbox_fire_webhook),
+        )
+        .route(
+            "/webhook_verification_key/get",
+            post(webhooks::webhook_verification_key_get),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -339,3 +339,68 @@ impl EventStream {
 pub fn is_event(event: &Value, entity: &str, status: &str) -> bool {
     event["entity_id"] == entity && event["status_to"] == status
 }
+
+/// One webhook as a receiver got it: headers and the exact body bytes.
+pub struct ReceivedWebhook {
+    pub headers: axum::http::HeaderMap,
+    pub body: axum::body::Bytes,
+}
+
+/// A local HTTP server that records every POST and answers `status` (after `delay`).
+pub struct WebhookReceiver {
+    pub url: String,
+    received: tokio::sync::mpsc::UnboundedReceiver<ReceivedWebhook>,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+/// Bound on how long a test waits for one webhook.
+const WEBHOOK_WAIT: Duration = Duration::from_secs(10);
+
+impl WebhookReceiver {
+    /// Answers 200 at once.
+    pub async fn start() -> Self {
+        Self::answering(StatusCode::OK, Duration::ZERO).await
+    }
+
+    pub async fn answering(status: StatusCode, delay: Duration) -> Self {
+        use axum::routing::post;
+        let (sender, received) = tokio::sync::mpsc::unbounded_channel();
+        let status = axum::http::StatusCode::from_u16(status.as_u16()).unwrap();
+        let app = axum::Router::new().route(
+            "/hooks",
+            post(
+                move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                    let sender = sender.clone();
+                    async move {
+                        let _ = sender.send(ReceivedWebhook { headers, body });
+                        tokio::time::sleep(delay).await;
+                        status
+                    }
+                },
+            ),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            url,
+            received,
+            _server: server,
+        }
+    }
+
+    /// The next webhook; panics after a generous bound.
+    pub async fn next(&mut self) -> ReceivedWebhook {
+        tokio::time::timeout(WEBHOOK_WAIT, self.received.recv())
+            .await
+            .expect("a webhook arrives")
+            .expect("the receiver runs")
+    }
+
+    /// A webhook that already arrived, if any.
+    pub fn try_next(&mut self) -> Option<ReceivedWebhook> {
+        self.received.try_recv().ok()
+    }
+}

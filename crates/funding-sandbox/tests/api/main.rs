@@ -14,5 +14,6 @@ mod helpers;
 mod plaid_bank_transfers;
 mod plaid_errors;
 mod plaid_link;
+mod plaid_webhooks;
 mod schema_checker;
 mod spec_conformance;

@@ -1,5 +1,6 @@
 //! Plaid's legacy Bank Transfers rail: create (processor token and access token variants) with
-//! idempotency, the field rules, get/list/cancel, simulate transitions and the event sync cursor.
+//! idempotency, the field rules, get/list/cancel, simulate transitions, the event sync cursor and
+//! the origination account's balance.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -64,6 +65,131 @@ async fn a_bank_transfer_is_created_pending_with_plaids_shape() {
     assert_eq!(events[0]["event_id"], 1);
     assert_eq!(events[0]["event_type"], "pending");
     assert_eq!(events[0]["bank_transfer_id"], transfer["id"]);
+    // plaid-python 46 requires receiver_details on every event.
+    assert_eq!(
+        events[0]["receiver_details"],
+        json!({"available_balance": null})
+    );
+    assert_eq!(
+        events[0]["origination_account_id"],
+        transfer["origination_account_id"]
+    );
+}
+
+#[tokio::test]
+async fn a_wire_without_ach_class_shows_a_class_from_the_enum() {
+    let sandbox = spawn_sandbox().await;
+    let token = sandbox.processor_token().await;
+    let mut body = create_body(&token, "wire");
+    body["network"] = json!("wire");
+    body.as_object_mut().unwrap().remove("ach_class");
+    let created = sandbox
+        .plaid_ok("/processor/bank_transfer/create", body)
+        .await;
+    assert_eq!(created["bank_transfer"]["network"], "wire");
+    assert_eq!(created["bank_transfer"]["ach_class"], "ccd");
+}
+
+async fn balance(sandbox: &TestSandbox) -> String {
+    let answer = sandbox
+        .plaid_ok("/bank_transfer/balance/get", json!({}))
+        .await;
+    assert_eq!(
+        answer["origination_account_id"],
+        "11111111-1111-1111-1111-111111111111"
+    );
+    assert!(answer["request_id"].is_string());
+    assert_eq!(
+        answer["balance"]["transactable"], answer["balance"]["available"],
+        "no minimum balance"
+    );
+    answer["balance"]["available"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_balance_counts_posted_debits_and_live_credits() {
+    let sandbox = spawn_sandbox().await;
+    assert_eq!(balance(&sandbox).await, "0.00");
+    let token = sandbox.processor_token().await;
+    let transfer = |key: &str, kind: &str, amount: &str| {
+        let mut body = create_body(&token, key);
+        body["type"] = json!(kind);
+        body["amount"] = json!(amount);
+        body["ach_class"] = json!(if kind == "debit" { "web" } else { "ppd" });
+        let sandbox = &sandbox;
+        async move {
+            sandbox
+                .plaid_ok("/processor/bank_transfer/create", body)
+                .await["bank_transfer"]["id"]
+                .clone()
+        }
+    };
+    let simulate = |id: Value, event_type: &'static str| {
+        let sandbox = &sandbox;
+        async move {
+            sandbox
+                .plaid_ok(
+                    "/sandbox/bank_transfer/simulate",
+                    json!({"bank_transfer_id": id, "event_type": event_type}),
+                )
+                .await;
+        }
+    };
+
+    let debit = transfer("d1", "debit", "100").await;
+    assert_eq!(balance(&sandbox).await, "0.00", "a pending debit");
+    simulate(debit.clone(), "posted").await;
+    assert_eq!(balance(&sandbox).await, "100.00");
+    let credit = transfer("c1", "credit", "30.5").await;
+    assert_eq!(
+        balance(&sandbox).await,
+        "69.50",
+        "a credit counts when created"
+    );
+    sandbox
+        .plaid_ok("/bank_transfer/cancel", json!({"bank_transfer_id": credit}))
+        .await;
+    assert_eq!(balance(&sandbox).await, "100.00", "a cancelled credit");
+    let failed = transfer("c2", "credit", "20.00").await;
+    assert_eq!(balance(&sandbox).await, "80.00");
+    simulate(failed, "failed").await;
+    assert_eq!(balance(&sandbox).await, "100.00", "a failed credit");
+    let paid = transfer("c3", "credit", "40.00").await;
+    simulate(paid, "posted").await;
+    assert_eq!(balance(&sandbox).await, "60.00", "a posted credit");
+    let unposted = transfer("d2", "debit", "5.00").await;
+    simulate(unposted, "failed").await;
+    simulate(debit, "reversed").await;
+    assert_eq!(balance(&sandbox).await, "-40.00", "a reversed debit");
+
+    let answer = sandbox
+        .plaid_ok(
+            "/bank_transfer/balance/get",
+            json!({"origination_account_id": "11111111-1111-1111-1111-111111111111"}),
+        )
+        .await;
+    assert_eq!(answer["balance"]["available"], "-40.00");
+    sandbox
+        .plaid_ok(
+            "/bank_transfer/balance/get",
+            json!({"origination_account_id": null}),
+        )
+        .await;
+    let (status, error) = sandbox
+        .plaid(
+            "/bank_transfer/balance/get",
+            json!({"origination_account_id": "not-ours"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        error["error_code"],
+        "BANK_TRANSFER_INVALID_ORIGINATION_ACCOUNT"
+    );
+    let (_, error) = sandbox
+        .plaid("/bank_transfer/balance/get", json!({"count": 1}))
+        .await;
+    assert_eq!(error["error_code"], "UNKNOWN_FIELDS");
 }
 
 #[tokio::test]

@@ -100,6 +100,114 @@ async fn plaid_responses_match_the_official_schemas() {
 }
 
 #[tokio::test]
+async fn plaid_bank_transfer_and_webhook_responses_match_the_official_schemas() {
+    let plaid = Schemas::load("plaid-schemas.yaml");
+    let sandbox = sandbox().await;
+    let token = sandbox.processor_token().await;
+    let create = |key: &str, network: &str| {
+        let mut body = json!({
+            "idempotency_key": key, "processor_token": token, "type": "debit",
+            "network": network, "amount": "10.00", "iso_currency_code": "USD",
+            "description": "deposit", "ach_class": "web",
+            "user": {"legal_name": "Ada Lovelace"}, "custom_tag": "tag",
+            "metadata": {"order": "1"},
+        });
+        if network == "wire" {
+            body.as_object_mut().unwrap().remove("ach_class");
+        }
+        body
+    };
+    let created = sandbox
+        .plaid_ok("/processor/bank_transfer/create", create("a", "ach"))
+        .await;
+    plaid.assert_valid(&created, "ProcessorBankTransferCreateResponse");
+    let wire = sandbox
+        .plaid_ok("/processor/bank_transfer/create", create("w", "wire"))
+        .await;
+    plaid.assert_valid(&wire, "ProcessorBankTransferCreateResponse");
+    let id = created["bank_transfer"]["id"].clone();
+    let by_id = json!({"bank_transfer_id": id});
+    for (event_type, failure) in [
+        ("posted", Value::Null),
+        (
+            "reversed",
+            json!({"ach_return_code": "R01", "description": "Insufficient funds"}),
+        ),
+    ] {
+        let mut body = json!({"bank_transfer_id": id, "event_type": event_type});
+        if !failure.is_null() {
+            body["failure_reason"] = failure;
+        }
+        plaid.assert_valid(
+            &sandbox
+                .plaid_ok("/sandbox/bank_transfer/simulate", body)
+                .await,
+            "SandboxBankTransferSimulateResponse",
+        );
+    }
+    plaid.assert_valid(
+        &sandbox.plaid_ok("/bank_transfer/get", by_id).await,
+        "BankTransferGetResponse",
+    );
+    plaid.assert_valid(
+        &sandbox
+            .plaid_ok(
+                "/bank_transfer/cancel",
+                json!({"bank_transfer_id": wire["bank_transfer"]["id"]}),
+            )
+            .await,
+        "BankTransferCancelResponse",
+    );
+    for (path, schema) in [
+        ("/bank_transfer/list", "BankTransferListResponse"),
+        ("/bank_transfer/event/list", "BankTransferEventListResponse"),
+        (
+            "/bank_transfer/balance/get",
+            "BankTransferBalanceGetResponse",
+        ),
+    ] {
+        plaid.assert_valid(&sandbox.plaid_ok(path, json!({})).await, schema);
+    }
+    plaid.assert_valid(
+        &sandbox
+            .plaid_ok("/bank_transfer/event/sync", json!({"after_id": 0}))
+            .await,
+        "BankTransferEventSyncResponse",
+    );
+    plaid.assert_valid(
+        &sandbox
+            .plaid_ok(
+                "/webhook_verification_key/get",
+                json!({"key_id": sandbox.control.webhook_key_id()}),
+            )
+            .await,
+        "WebhookVerificationKeyGetResponse",
+    );
+    plaid.assert_valid(
+        &sandbox
+            .plaid_ok(
+                "/sandbox/bank_transfer/fire_webhook",
+                json!({"webhook": "http://127.0.0.1:9/hooks"}),
+            )
+            .await,
+        "SandboxBankTransferFireWebhookResponse",
+    );
+    let body = r#"{
+  "webhook_type": "BANK_TRANSFERS",
+  "webhook_code": "BANK_TRANSFERS_EVENTS_UPDATE",
+  "environment": "sandbox"
+}"#;
+    plaid.assert_valid(
+        &serde_json::from_str(body).unwrap(),
+        "BankTransfersEventsUpdateWebhook",
+    );
+    let (_, error) = sandbox
+        .plaid("/webhook_verification_key/get", json!({"key_id": "x"}))
+        .await;
+    plaid.assert_valid(&error, "PlaidError");
+}
+
+#[tokio::test]
 async fn alpaca_responses_match_the_official_schemas() {
     let alpaca = Schemas::load("alpaca-schemas.yaml");
     let sandbox = sandbox().await;

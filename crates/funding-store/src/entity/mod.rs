@@ -3,6 +3,8 @@
 
 pub mod bank_link;
 pub mod bank_link_status_history;
+pub mod bank_transfer;
+pub mod bank_transfer_status_history;
 pub mod idempotency_record;
 pub mod stream_cursor;
 pub mod stream_lease;

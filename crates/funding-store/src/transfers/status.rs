@@ -18,7 +18,7 @@ use sea_orm::{
 use crate::Store;
 use crate::convert::{db_time, transfer_history_row};
 use crate::entity::{transfer, transfer_status_history as history};
-use crate::error::from_db;
+use crate::error::{from_db, is_unique_violation};
 use crate::work::fence;
 
 pub(super) async fn mark_submit_requested(
@@ -153,11 +153,6 @@ fn from_submitting(change: &TransferChange, what: &str) -> Result<(), StoreError
             change.from
         )))
     }
-}
-
-fn is_unique_violation(message: &str) -> bool {
-    let message = message.to_ascii_lowercase();
-    message.contains("unique") || message.contains("duplicate key")
 }
 
 /// Commits if the transfer moved, and rolls everything back (the fence's touch too) if not.

@@ -6,6 +6,7 @@
 #[macro_use]
 mod support;
 
+mod bank_transfers;
 mod begin_link;
 mod cursors;
 mod deployment;

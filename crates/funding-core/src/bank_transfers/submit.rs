@@ -1,0 +1,206 @@
+//! The work that submits a bank transfer to Plaid ([`WorkKind::BankTransferSubmit`]). Plaid
+//! deduplicates creates by idempotency key, so every attempt sends the same request with the same
+//! key: a retry after an unknown outcome answers the transfer the first attempt made, never a
+//! second one. Before the first send its time is stored (fenced, only while SUBMITTING), so a local
+//! cancel and a send cannot both happen.
+//!
+//! When the attempts run out, a create that may have reached Plaid is not ended blindly: one last
+//! send decides, and if Plaid still cannot be reached the work keeps waiting, visible in metrics.
+
+use async_trait::async_trait;
+use funding_domain::lifecycle::{self, Transition, TransitionError};
+use funding_domain::{FundingBankTransferId, PlaidBankTransferStatus};
+
+use super::BankTransfers;
+use super::create::KEY_HELD_BY_ANOTHER;
+use crate::engine::{Attempt, Stop, WorkHandler};
+use crate::links::failure;
+use crate::links::steps::refuses_the_link;
+use crate::model::BankTransfer;
+use crate::ports::{
+    BankTransferChange, Claim, ClaimedWork, PlaidAnswerSaved, PlaidBankTransfer, ProviderError,
+};
+
+pub(super) struct BankTransferSubmission(pub(super) BankTransfers);
+
+#[async_trait]
+impl WorkHandler for BankTransferSubmission {
+    async fn run(&self, work: &ClaimedWork) -> Attempt {
+        let id = FundingBankTransferId::from_uuid(work.subject_id);
+        match self.0.submit(&work.claim, id).await {
+            Ok(attempt) => attempt,
+            Err(stop) => stop.into_attempt(),
+        }
+    }
+
+    async fn give_up(&self, work: &ClaimedWork, reason: &str) -> Attempt {
+        let id = FundingBankTransferId::from_uuid(work.subject_id);
+        let transfers = &self.0;
+        let result = async {
+            let transfer = transfers.load(id).await?;
+            if transfer.status != PlaidBankTransferStatus::Submitting {
+                return Ok(Attempt::Done);
+            }
+            if transfer.submit_requested_at.is_some() {
+                // It may be at Plaid: only Plaid's answer (to the same key) may end it.
+                return match transfers.submit(&work.claim, id).await? {
+                    Attempt::Retry { reason, error } => Ok(Attempt::Retry {
+                        reason: format!("Plaid's answer is still unknown: {reason}"),
+                        error,
+                    }),
+                    other => Ok(other),
+                };
+            }
+            let change = transfers.refusal(
+                &transfer,
+                reason.to_owned(),
+                failure::ATTEMPTS_EXHAUSTED.to_owned(),
+                "engine:gave_up",
+            );
+            transfers
+                .store
+                .refuse_bank_transfer(&work.claim, id, change)
+                .await?;
+            Ok::<Attempt, Stop>(Attempt::Done)
+        }
+        .await;
+        match result {
+            Ok(attempt) => attempt,
+            Err(stop) => stop.into_attempt(),
+        }
+    }
+}
+
+impl BankTransfers {
+    async fn submit(&self, claim: &Claim, id: FundingBankTransferId) -> Result<Attempt, Stop> {
+        let transfer = self.load(id).await?;
+        if transfer.status != PlaidBankTransferStatus::Submitting {
+            return Ok(Attempt::Done);
+        }
+        if !self
+            .store
+            .mark_bank_transfer_submit_requested(claim, id, self.clock.now())
+            .await?
+        {
+            return Ok(Attempt::Done);
+        }
+        match self.gateway.create_bank_transfer(&transfer.request).await {
+            Ok(plaid) => {
+                self.save_answer(claim, &transfer, plaid, "plaid:create")
+                    .await
+            }
+            Err(error) if refuses(&error) => {
+                tracing::warn!(bank_transfer_id = %id, code = %error.code, "Plaid refused the bank transfer: {}", error.message);
+                let change = self.refusal(
+                    &transfer,
+                    error.message.clone(),
+                    failure::encode(&error),
+                    &format!("{}:error", error.provider),
+                );
+                self.store.refuse_bank_transfer(claim, id, change).await?;
+                metrics::counter!("funding_bank_transfer_status_changes_total", "to" => "refused")
+                    .increment(1);
+                Ok(Attempt::Refused(error))
+            }
+            Err(error) => Err(Stop::provider(error)),
+        }
+    }
+
+    /// Stores Plaid's answer and moves the transfer out of SUBMITTING; then applies the events
+    /// that were waiting for it.
+    async fn save_answer(
+        &self,
+        claim: &Claim,
+        transfer: &BankTransfer,
+        plaid: PlaidBankTransfer,
+        source: &str,
+    ) -> Result<Attempt, Stop> {
+        let to = match lifecycle::apply(&transfer.status, plaid.status.clone()) {
+            Ok(Transition::Moved { to, .. }) => to,
+            Ok(Transition::Unchanged) => return Ok(Attempt::Done),
+            Err(TransitionError::UnknownStatus(status)) => {
+                tracing::error!(bank_transfer_id = %transfer.id, %status, "UNKNOWN bank transfer status from Plaid; stored as pending until an event or a read says more");
+                PlaidBankTransferStatus::Pending
+            }
+            Err(TransitionError::Illegal { from, to }) => {
+                return Err(Stop::Retry(
+                    format!("Plaid answered {to}, which {from} cannot move to"),
+                    None,
+                ));
+            }
+        };
+        let plaid_id = plaid.id.clone();
+        let change = BankTransferChange {
+            from: PlaidBankTransferStatus::Submitting,
+            to: to.clone(),
+            cancellable: plaid.cancellable,
+            failure: plaid.failure_reason.clone(),
+            reason: plaid
+                .failure_reason
+                .as_ref()
+                .and_then(|failure| failure.description.clone()),
+            failure_code: None,
+            source: source.to_owned(),
+            event_id: None,
+            at: self.clock.now(),
+        };
+        match self
+            .store
+            .save_plaid_answer(claim, transfer.id, plaid, change)
+            .await?
+        {
+            PlaidAnswerSaved::Saved => {
+                tracing::info!(bank_transfer_id = %transfer.id, plaid_bank_transfer_id = %plaid_id, status = %to, "Plaid has the bank transfer");
+                metrics::counter!("funding_bank_transfer_status_changes_total", "to" => to.as_str().to_owned()).increment(1);
+                if let Err(error) = self.apply_pending_events().await {
+                    tracing::warn!(
+                        "cannot apply the bank-transfer events waiting for this transfer yet: {error}"
+                    );
+                }
+                Ok(Attempt::Done)
+            }
+            PlaidAnswerSaved::NotSubmitting => Ok(Attempt::Done),
+            PlaidAnswerSaved::HeldByAnother => {
+                tracing::error!(bank_transfer_id = %transfer.id, plaid_bank_transfer_id = %plaid_id, "Plaid answered a transfer another caller's request made with the same idempotency key");
+                let change = self.refusal(
+                    transfer,
+                    "another caller's bank transfer was made with this idempotency key; Plaid \
+                     keys are shared by every caller of this service, choose another key"
+                        .to_owned(),
+                    KEY_HELD_BY_ANOTHER.to_owned(),
+                    "service:key_held",
+                );
+                self.store
+                    .refuse_bank_transfer(claim, transfer.id, change)
+                    .await?;
+                Ok(Attempt::Done)
+            }
+        }
+    }
+
+    fn refusal(
+        &self,
+        transfer: &BankTransfer,
+        reason: String,
+        failure_code: String,
+        source: &str,
+    ) -> BankTransferChange {
+        BankTransferChange {
+            from: transfer.status.clone(),
+            to: PlaidBankTransferStatus::Refused,
+            cancellable: false,
+            failure: None,
+            reason: Some(reason),
+            failure_code: Some(failure_code),
+            source: source.to_owned(),
+            event_id: None,
+            at: self.clock.now(),
+        }
+    }
+}
+
+/// Whether Plaid definitely refused the create (nothing was made). Refused credentials, limits
+/// and outages are not refusals of the transfer: they are retried.
+fn refuses(error: &ProviderError) -> bool {
+    refuses_the_link(error) && !error.outcome_unknown()
+}

@@ -1,0 +1,204 @@
+//! What the bank-transfer use cases need from storage: bank transfers under an idempotency key
+//! with their submit work, reads, status moves appended to each transfer's history, and the inbox
+//! of Plaid's bank-transfer events with the sync cursor (`after_id`) advanced in the same
+//! transaction. Writes made by a transfer's work take its [`Claim`] and are refused with
+//! [`StoreError::Fenced`] once the claim is gone.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use funding_domain::{BankTransferId, FundingBankTransferId, PlaidBankTransferStatus};
+
+use super::{
+    BankTransferFailure, Begin, Claim, IdempotencyClaim, NewWork, PlaidBankTransfer,
+    PlaidBankTransferEvent, StoreError,
+};
+use crate::model::BankTransfer;
+
+/// The inbox stream of Plaid's bank-transfer events; its cursor is the last `event_id` stored.
+pub const PLAID_BANK_TRANSFER_STREAM: &str = "plaid:bank_transfer_events";
+
+/// A new bank transfer, stored SUBMITTING with its idempotency record, its submit work and its
+/// first history entry.
+#[derive(Debug, Clone)]
+pub struct NewBankTransfer {
+    pub transfer: BankTransfer,
+    pub work: NewWork,
+}
+
+/// A status move of a bank transfer: applied only if the stored status is still `from`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BankTransferChange {
+    pub from: PlaidBankTransferStatus,
+    pub to: PlaidBankTransferStatus,
+    /// Plaid's `cancellable` after the move.
+    pub cancellable: bool,
+    /// Plaid's `failure_reason` after the move (failed, reversed).
+    pub failure: Option<BankTransferFailure>,
+    /// Why, in words (a refusal's message).
+    pub reason: Option<String>,
+    /// For REFUSED: the provider error's code.
+    pub failure_code: Option<String>,
+    /// `plaid:create`, `plaid:event`, `plaid:get`, `plaid:cancel`, `api:cancel`, `engine:gave_up`…
+    pub source: String,
+    /// The Plaid event that reported it (its `event_id`); unique per transfer in the history.
+    pub event_id: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// One entry of a bank transfer's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BankTransferHistoryEntry {
+    pub status: PlaidBankTransferStatus,
+    pub source: String,
+    pub event_id: Option<String>,
+    pub ach_return_code: Option<String>,
+    pub description: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// Which of a caller's bank transfers to list (the filters of Plaid's `/bank_transfer/list`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BankTransferFilter {
+    /// Created at or after.
+    pub start: Option<DateTime<Utc>>,
+    /// Created before.
+    pub end: Option<DateTime<Utc>>,
+    /// As requested, or as Plaid answered when the request named none.
+    pub origination_account_id: Option<String>,
+    /// Plaid's `direction` (`outbound`, `inbound`).
+    pub direction: Option<String>,
+}
+
+/// What storing Plaid's answer for a bank transfer did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlaidAnswerSaved {
+    /// The transfer holds Plaid's id and object now.
+    Saved,
+    /// Another of our transfers holds that Plaid transfer (UNIQUE(plaid_bank_transfer_id)).
+    HeldByAnother,
+    /// The transfer was no longer SUBMITTING.
+    NotSubmitting,
+}
+
+/// A Plaid event waiting in the inbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingPlaidEvent {
+    pub event: PlaidBankTransferEvent,
+    /// Times it was tried.
+    pub attempts: u32,
+}
+
+#[async_trait]
+pub trait BankTransferStore: Send + Sync + 'static {
+    /// In one transaction: claims the idempotency record and, if it was new, stores the transfer
+    /// (its processor token sealed), its work and its first history entry (`api:create`);
+    /// otherwise returns the stored fingerprint and transfer, writing nothing.
+    async fn begin_bank_transfer(
+        &self,
+        claim: IdempotencyClaim,
+        transfer: NewBankTransfer,
+    ) -> Result<Begin<BankTransfer>, StoreError>;
+
+    async fn get_bank_transfer(
+        &self,
+        id: FundingBankTransferId,
+    ) -> Result<Option<BankTransfer>, StoreError>;
+
+    async fn find_bank_transfer_by_plaid_id(
+        &self,
+        id: &BankTransferId,
+    ) -> Result<Option<BankTransfer>, StoreError>;
+
+    /// The caller's bank transfers matching `filter`, oldest first, `size` at most after `after`;
+    /// and the last id when more follow.
+    async fn list_bank_transfers(
+        &self,
+        caller: &str,
+        filter: BankTransferFilter,
+        size: u32,
+        after: Option<FundingBankTransferId>,
+    ) -> Result<(Vec<BankTransfer>, Option<FundingBankTransferId>), StoreError>;
+
+    /// Records when the create was first sent (fenced; a later send keeps the first time), only
+    /// while the transfer is SUBMITTING; false if it is not (a local cancel won the race).
+    async fn mark_bank_transfer_submit_requested(
+        &self,
+        fence: &Claim,
+        id: FundingBankTransferId,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Stores Plaid's answer (its id, UNIQUE, and object) and moves the transfer from SUBMITTING
+    /// along `change` (fenced), and makes the inbox's events parked for that Plaid id pending
+    /// again, in one transaction.
+    async fn save_plaid_answer(
+        &self,
+        fence: &Claim,
+        id: FundingBankTransferId,
+        plaid: PlaidBankTransfer,
+        change: BankTransferChange,
+    ) -> Result<PlaidAnswerSaved, StoreError>;
+
+    /// Ends a SUBMITTING transfer REFUSED (fenced). Returns whether it moved.
+    async fn refuse_bank_transfer(
+        &self,
+        fence: &Claim,
+        id: FundingBankTransferId,
+        change: BankTransferChange,
+    ) -> Result<bool, StoreError>;
+
+    /// Cancels a transfer locally only if it is SUBMITTING and its create was never sent: one
+    /// conditional update, so it and the submit's mark cannot both succeed. Returns whether it
+    /// moved.
+    async fn cancel_unsent_bank_transfer(
+        &self,
+        id: FundingBankTransferId,
+        change: BankTransferChange,
+    ) -> Result<bool, StoreError>;
+
+    /// Moves the status (with `cancellable` and the failure) if it is still `change.from`, and
+    /// appends the history entry; an event id already in the transfer's history is a no-op.
+    /// Returns whether it moved.
+    async fn change_bank_transfer_status(
+        &self,
+        id: FundingBankTransferId,
+        change: BankTransferChange,
+    ) -> Result<bool, StoreError>;
+
+    /// Refreshes `cancellable` without a status move (Plaid said so on a read). Returns whether
+    /// it changed.
+    async fn set_bank_transfer_cancellable(
+        &self,
+        id: FundingBankTransferId,
+        cancellable: bool,
+    ) -> Result<bool, StoreError>;
+
+    /// The transfer's history, oldest first.
+    async fn bank_transfer_history(
+        &self,
+        id: FundingBankTransferId,
+    ) -> Result<Vec<BankTransferHistoryEntry>, StoreError>;
+
+    /// PENDING transfers (Plaid knows them) not updated since `cutoff`, oldest first.
+    async fn bank_transfers_to_reconcile(
+        &self,
+        cutoff: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<BankTransfer>, StoreError>;
+
+    /// In one transaction: stores every event not stored before (by its `event_id`, with its raw
+    /// JSON) as pending in the inbox of [`PLAID_BANK_TRANSFER_STREAM`], under entity type
+    /// `BankTransfer` and Plaid's transfer id, and moves the stream's cursor to `after_id` (never
+    /// back). Returns how many were new.
+    async fn store_plaid_events(
+        &self,
+        events: Vec<(String, PlaidBankTransferEvent)>,
+        after_id: u64,
+    ) -> Result<u64, StoreError>;
+
+    /// Pending Plaid events, oldest `event_id` first.
+    async fn pending_plaid_events(&self, limit: u32) -> Result<Vec<PendingPlaidEvent>, StoreError>;
+
+    /// The sync cursor: the largest `event_id` stored (0 at first).
+    async fn plaid_sync_cursor(&self) -> Result<u64, StoreError>;
+}

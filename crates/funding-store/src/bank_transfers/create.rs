@@ -1,0 +1,97 @@
+//! Creating a bank transfer under an idempotency key, in one transaction: claim the key in the
+//! shared `idempotency_records` table with `INSERT … ON CONFLICT DO NOTHING`; if the claim inserted
+//! a row, store the transfer (SUBMITTING, its processor token sealed), the work that submits it and
+//! its first history entry (`api:create`); otherwise read back the fingerprint and the transfer of
+//! whoever claimed it first, writing nothing. On PostgreSQL a concurrent claim waits for the first
+//! transaction and then sees its rows; on SQLite the transaction holds the write lock from its
+//! start. Either way exactly one caller creates.
+
+use funding_core::model::BankTransfer;
+use funding_core::ports::{
+    BankTransferChange, Begin, IdempotencyClaim, NewBankTransfer, StoreError,
+};
+use funding_domain::PlaidBankTransferStatus;
+use sea_orm::{EntityTrait as _, IntoActiveModel as _};
+
+use crate::Store;
+use crate::convert::{bank_transfer_history_row, bank_transfer_row};
+use crate::entity::{bank_transfer, bank_transfer_status_history as history};
+use crate::error::from_db;
+
+pub(super) async fn begin_bank_transfer(
+    store: &Store,
+    claim: IdempotencyClaim,
+    new: NewBankTransfer,
+) -> Result<Begin<BankTransfer>, StoreError> {
+    let transfer = &new.transfer;
+    if claim.caller != transfer.caller || claim.key != transfer.request.idempotency_key().as_str() {
+        return Err(StoreError::Other(
+            "the idempotency claim and the bank transfer disagree on caller or key".into(),
+        ));
+    }
+    if transfer.status != PlaidBankTransferStatus::Submitting {
+        return Err(StoreError::Other(format!(
+            "a new bank transfer is stored SUBMITTING, not {}",
+            transfer.status
+        )));
+    }
+    let id = transfer.id.as_uuid();
+    let sealed = super::secrets::seal(
+        store,
+        &id,
+        transfer.request.processor_token().expose_secret(),
+    )?;
+    let row = bank_transfer_row(transfer, sealed)?;
+    let first = BankTransferChange {
+        from: PlaidBankTransferStatus::Submitting,
+        to: PlaidBankTransferStatus::Submitting,
+        cancellable: false,
+        failure: None,
+        reason: None,
+        failure_code: None,
+        source: "api:create".to_owned(),
+        event_id: None,
+        at: row.created_at,
+    };
+
+    let (_permit, txn) = store.begin_write().await?;
+    let claimed = crate::idempotency::claim_key(&txn, claim, id, row.created_at).await?;
+
+    if let crate::idempotency::Claimed::New = claimed {
+        bank_transfer::Entity::insert(row.clone().into_active_model())
+            .exec_without_returning(&txn)
+            .await
+            .map_err(from_db)?;
+        crate::work::insert_work(&txn, &new.work).await?;
+        history::Entity::insert(bank_transfer_history_row(transfer.id, &first).into_active_model())
+            .exec_without_returning(&txn)
+            .await
+            .map_err(from_db)?;
+        txn.commit().await.map_err(from_db)?;
+        return Ok(Begin::Created(super::read::record(store, row)?));
+    }
+
+    let crate::idempotency::Claimed::Existing {
+        fingerprint,
+        resource_id,
+    } = claimed
+    else {
+        return Err(StoreError::Other(
+            "an idempotency claim that was neither new nor existing".into(),
+        ));
+    };
+    let existing = bank_transfer::Entity::find_by_id(resource_id)
+        .one(&txn)
+        .await
+        .map_err(from_db)?
+        .ok_or_else(|| {
+            StoreError::NotFound(format!(
+                "bank transfer {resource_id} of an idempotency record"
+            ))
+        })?;
+    txn.commit().await.map_err(from_db)?;
+    Ok(Begin::Existing {
+        fingerprint,
+        resource: super::read::record(store, existing)?,
+    })
+}

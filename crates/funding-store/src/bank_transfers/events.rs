@@ -1,0 +1,130 @@
+//! The inbox of Plaid's bank-transfer events: the shared `inbox_events` table under stream
+//! [`PLAID_BANK_TRANSFER_STREAM`], each event under its `event_id` (the u64 as a decimal string),
+//! entity type `BankTransfer` and Plaid's transfer id, kept as received (`payload`) and as read
+//! (`event`, JSON of the port's `PlaidBankTransferEvent`). A batch and the sync cursor
+//! (`stream_cursors`, `after_id` as a decimal string) are written in one transaction; the cursor
+//! only ever moves forward. Event ids are compared as numbers (shorter decimal first, then
+//! lexically: `"9"` before `"10"`) without casting, so every u64 is ordered right on both backends.
+
+use funding_core::ports::{
+    PLAID_BANK_TRANSFER_STREAM, PendingPlaidEvent, PlaidBankTransferEvent, StoreError,
+};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ActiveValue::Set, ConnectionTrait as _, EntityTrait as _};
+
+use crate::Store;
+use crate::convert::db_time;
+use crate::entity::stream_cursor;
+use crate::error::{corrupt, from_db};
+use crate::sql::statement;
+
+/// The entity type of every Plaid bank-transfer event.
+pub(crate) const ENTITY_TYPE: &str = "BankTransfer";
+
+/// The stored cursor is replaced only by a larger one (both canonical decimal strings).
+const CURSOR_MOVES_FORWARD: &str = "length(stream_cursors.cursor) < length(excluded.cursor) \
+     OR (length(stream_cursors.cursor) = length(excluded.cursor) \
+     AND stream_cursors.cursor < excluded.cursor)";
+
+pub(super) async fn store_plaid_events(
+    store: &Store,
+    events: Vec<(String, PlaidBankTransferEvent)>,
+    after_id: u64,
+) -> Result<u64, StoreError> {
+    let (_permit, txn) = store.begin_write().await?;
+    let backend = txn.get_database_backend();
+    let mut new = 0;
+    for (raw, event) in events {
+        let json = serde_json::to_string(&event)
+            .map_err(|error| StoreError::Other(format!("a Plaid event as JSON: {error}")))?;
+        let result = txn
+            .execute_raw(statement(
+                backend,
+                "INSERT INTO inbox_events (stream, event_id, entity_type, entity_id, payload, event, \
+                 state, error, attempts, received_at_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', NULL, 0, {now_ms}) \
+                 ON CONFLICT (stream, event_id) DO NOTHING",
+                [
+                    PLAID_BANK_TRANSFER_STREAM.into(),
+                    event.event_id.to_string().into(),
+                    ENTITY_TYPE.into(),
+                    event.bank_transfer_id.as_str().into(),
+                    raw.into(),
+                    json.into(),
+                ],
+            ))
+            .await
+            .map_err(from_db)?;
+        new += result.rows_affected();
+    }
+    let row = stream_cursor::ActiveModel {
+        stream: Set(PLAID_BANK_TRANSFER_STREAM.to_owned()),
+        cursor: Set(after_id.to_string()),
+        updated_at: Set(db_time(store.clock.now())),
+    };
+    stream_cursor::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(stream_cursor::Column::Stream)
+                .update_columns([
+                    stream_cursor::Column::Cursor,
+                    stream_cursor::Column::UpdatedAt,
+                ])
+                .action_and_where(Expr::cust(CURSOR_MOVES_FORWARD))
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await
+        .map_err(from_db)?;
+    txn.commit().await.map_err(from_db)?;
+    Ok(new)
+}
+
+pub(super) async fn pending_plaid_events(
+    store: &Store,
+    limit: u32,
+) -> Result<Vec<PendingPlaidEvent>, StoreError> {
+    let rows = store
+        .db
+        .query_all_raw(statement(
+            store.db.get_database_backend(),
+            "SELECT event_id, event, attempts FROM inbox_events \
+             WHERE stream = $1 AND state = 'pending' \
+             ORDER BY length(event_id), event_id LIMIT $2",
+            [PLAID_BANK_TRANSFER_STREAM.into(), i64::from(limit).into()],
+        ))
+        .await
+        .map_err(from_db)?;
+    rows.into_iter()
+        .map(|row| {
+            let event_id: String = row.try_get("", "event_id").map_err(from_db)?;
+            let json: Option<String> = row.try_get("", "event").map_err(from_db)?;
+            let attempts: i32 = row.try_get("", "attempts").map_err(from_db)?;
+            let event: PlaidBankTransferEvent = json
+                .as_deref()
+                .and_then(|json| serde_json::from_str(json).ok())
+                .filter(|event: &PlaidBankTransferEvent| event.event_id.to_string() == event_id)
+                .ok_or_else(|| corrupt("inbox_events", &event_id, "event is not readable"))?;
+            Ok(PendingPlaidEvent {
+                event,
+                attempts: u32::try_from(attempts).unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn plaid_sync_cursor(store: &Store) -> Result<u64, StoreError> {
+    let row = stream_cursor::Entity::find_by_id(PLAID_BANK_TRANSFER_STREAM.to_owned())
+        .one(&store.db)
+        .await
+        .map_err(from_db)?;
+    match row {
+        None => Ok(0),
+        Some(row) => row.cursor.parse().map_err(|_| {
+            corrupt(
+                "stream_cursors",
+                PLAID_BANK_TRANSFER_STREAM,
+                "cursor is not a Plaid event id",
+            )
+        }),
+    }
+}

@@ -1,0 +1,242 @@
+//! Status moves. Each is a conditional update (`… WHERE id = ? AND status = <from>`) that also sets
+//! `cancellable` and the failure columns (the truth after every move), and the history row that
+//! records it, in one transaction: the move happens only if the stored status is still the one the
+//! caller saw, and a Plaid event already in the transfer's history
+//! (UNIQUE(bank_transfer_id, event_id)) rolls the whole move back, so a replayed event is a no-op
+//! rather than an error. The writes a transfer's submit work makes are also under the work's fence;
+//! storing Plaid's id is guarded by UNIQUE(plaid_bank_transfer_id) and makes the Plaid events parked
+//! for that transfer pending again, in the same transaction.
+
+use chrono::{DateTime, Utc};
+use funding_core::ports::{
+    BankTransferChange, Claim, PLAID_BANK_TRANSFER_STREAM, PlaidAnswerSaved, PlaidBankTransfer,
+    StoreError,
+};
+use funding_domain::{FundingBankTransferId, PlaidBankTransferStatus};
+use sea_orm::sea_query::{Expr, Func, OnConflict};
+use sea_orm::{
+    ColumnTrait as _, DatabaseTransaction, EntityTrait as _, IntoActiveModel as _,
+    QueryFilter as _, UpdateMany,
+};
+
+use crate::Store;
+use crate::convert::{bank_transfer_history_row, db_time, failure_columns, plaid_json};
+use crate::entity::bank_transfer::{Column, Entity};
+use crate::entity::bank_transfer_status_history as history;
+use crate::error::{from_db, is_unique_violation};
+use crate::work::fence;
+
+pub(super) async fn mark_bank_transfer_submit_requested(
+    store: &Store,
+    claim: &Claim,
+    id: FundingBankTransferId,
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let (_permit, txn) = store.begin_write().await?;
+    fence(&txn, claim).await?;
+    let at = db_time(at);
+    // The first send's time is kept: a resend after an unknown outcome is the same create.
+    let first = Func::coalesce([Expr::col(Column::SubmitRequestedAt), Expr::value(at)]);
+    let updated = Entity::update_many()
+        .col_expr(Column::SubmitRequestedAt, first.into())
+        .col_expr(Column::UpdatedAt, Expr::value(at))
+        .filter(Column::Id.eq(id.as_uuid()))
+        .filter(Column::Status.eq(PlaidBankTransferStatus::Submitting.as_str()))
+        .exec(&txn)
+        .await
+        .map_err(from_db)?
+        .rows_affected;
+    finish(txn, updated == 1).await
+}
+
+pub(super) async fn save_plaid_answer(
+    store: &Store,
+    claim: &Claim,
+    id: FundingBankTransferId,
+    plaid: PlaidBankTransfer,
+    change: BankTransferChange,
+) -> Result<PlaidAnswerSaved, StoreError> {
+    from_submitting(&change, "Plaid's answer is saved")?;
+    let plaid_id = plaid.id.as_str().to_owned();
+    let json = plaid_json(&plaid)?;
+    let (_permit, txn) = store.begin_write().await?;
+    fence(&txn, claim).await?;
+    let taken = Entity::find()
+        .filter(Column::PlaidBankTransferId.eq(plaid_id.as_str()))
+        .filter(Column::Id.ne(id.as_uuid()))
+        .one(&txn)
+        .await
+        .map_err(from_db)?
+        .is_some();
+    if taken {
+        txn.rollback().await.map_err(from_db)?;
+        return Ok(PlaidAnswerSaved::HeldByAnother);
+    }
+    let mut update = moving(id, &change)
+        .col_expr(Column::PlaidBankTransferId, Expr::value(plaid_id.clone()))
+        .col_expr(Column::Plaid, Expr::value(json))
+        .col_expr(Column::Direction, Expr::value(plaid.direction.clone()));
+    if let Some(origination) = &plaid.origination_account_id {
+        // The request's origination account stays; Plaid's fills in when the request had none.
+        let kept = Func::coalesce([
+            Expr::col(Column::OriginationAccountId),
+            Expr::value(origination.clone()),
+        ]);
+        update = update.col_expr(Column::OriginationAccountId, kept.into());
+    }
+    // A concurrent save of the same Plaid transfer by another of ours loses on the unique index
+    // (the transaction is rolled back when it is dropped).
+    let moved = match apply(&txn, id, update, &change).await {
+        Ok(moved) => moved,
+        Err(StoreError::Other(message)) if is_unique_violation(&message) => {
+            return Ok(PlaidAnswerSaved::HeldByAnother);
+        }
+        Err(error) => return Err(error),
+    };
+    if !moved {
+        txn.rollback().await.map_err(from_db)?;
+        return Ok(PlaidAnswerSaved::NotSubmitting);
+    }
+    crate::inbox::unpark_in(&txn, PLAID_BANK_TRANSFER_STREAM, &plaid_id).await?;
+    txn.commit().await.map_err(from_db)?;
+    Ok(PlaidAnswerSaved::Saved)
+}
+
+pub(super) async fn refuse_bank_transfer(
+    store: &Store,
+    claim: &Claim,
+    id: FundingBankTransferId,
+    change: BankTransferChange,
+) -> Result<bool, StoreError> {
+    from_submitting(&change, "a bank transfer is refused")?;
+    if change.to != PlaidBankTransferStatus::Refused {
+        return Err(StoreError::Other(format!(
+            "a refused bank transfer ends REFUSED, not {}",
+            change.to
+        )));
+    }
+    let (_permit, txn) = store.begin_write().await?;
+    fence(&txn, claim).await?;
+    let moved = apply(&txn, id, moving(id, &change), &change).await?;
+    finish(txn, moved).await
+}
+
+/// One conditional update (SUBMITTING and never sent) against
+/// [`mark_bank_transfer_submit_requested`]'s (still SUBMITTING): whichever runs first, the other
+/// finds the row changed, so a transfer is never both cancelled locally and sent.
+pub(super) async fn cancel_unsent_bank_transfer(
+    store: &Store,
+    id: FundingBankTransferId,
+    change: BankTransferChange,
+) -> Result<bool, StoreError> {
+    from_submitting(&change, "a bank transfer is cancelled unsent")?;
+    if change.to != PlaidBankTransferStatus::Cancelled {
+        return Err(StoreError::Other(format!(
+            "an unsent bank transfer is cancelled to CANCELLED, not {}",
+            change.to
+        )));
+    }
+    let (_permit, txn) = store.begin_write().await?;
+    let update = moving(id, &change).filter(Column::SubmitRequestedAt.is_null());
+    let moved = apply(&txn, id, update, &change).await?;
+    finish(txn, moved).await
+}
+
+pub(super) async fn change_bank_transfer_status(
+    store: &Store,
+    id: FundingBankTransferId,
+    change: BankTransferChange,
+) -> Result<bool, StoreError> {
+    let (_permit, txn) = store.begin_write().await?;
+    let moved = apply(&txn, id, moving(id, &change), &change).await?;
+    finish(txn, moved).await
+}
+
+pub(super) async fn set_bank_transfer_cancellable(
+    store: &Store,
+    id: FundingBankTransferId,
+    cancellable: bool,
+) -> Result<bool, StoreError> {
+    let _permit = store.write_permit().await;
+    let updated = Entity::update_many()
+        .col_expr(Column::Cancellable, Expr::value(cancellable))
+        .col_expr(Column::UpdatedAt, Expr::value(db_time(store.clock.now())))
+        .filter(Column::Id.eq(id.as_uuid()))
+        .filter(Column::Cancellable.ne(cancellable))
+        .exec(&store.db)
+        .await
+        .map_err(from_db)?
+        .rows_affected;
+    Ok(updated == 1)
+}
+
+/// Refuses a change that does not start at SUBMITTING, where `what` happens.
+fn from_submitting(change: &BankTransferChange, what: &str) -> Result<(), StoreError> {
+    if change.from == PlaidBankTransferStatus::Submitting {
+        Ok(())
+    } else {
+        Err(StoreError::Other(format!(
+            "{what} on a SUBMITTING bank transfer, not from {}",
+            change.from
+        )))
+    }
+}
+
+/// Commits if the transfer moved, and rolls everything back (the fence's touch too) if not.
+async fn finish(txn: DatabaseTransaction, moved: bool) -> Result<bool, StoreError> {
+    if moved {
+        txn.commit().await.map_err(from_db)?;
+    } else {
+        txn.rollback().await.map_err(from_db)?;
+    }
+    Ok(moved)
+}
+
+/// The conditional update of a move, only from `change.from`: the new status, `cancellable`, the
+/// failure (cleared when the change has none), the reason and the time; and the failure code when
+/// the change carries one.
+fn moving(id: FundingBankTransferId, change: &BankTransferChange) -> UpdateMany<Entity> {
+    let (ach_return_code, description) = failure_columns(change.failure.as_ref());
+    let mut update = Entity::update_many()
+        .col_expr(Column::Status, Expr::value(change.to.as_str()))
+        .col_expr(Column::Cancellable, Expr::value(change.cancellable))
+        .col_expr(Column::AchReturnCode, Expr::value(ach_return_code))
+        .col_expr(Column::FailureDescription, Expr::value(description))
+        .col_expr(Column::StatusReason, Expr::value(change.reason.clone()))
+        .col_expr(Column::UpdatedAt, Expr::value(db_time(change.at)))
+        .filter(Column::Id.eq(id.as_uuid()))
+        .filter(Column::Status.eq(change.from.as_str()));
+    if let Some(code) = &change.failure_code {
+        update = update.col_expr(Column::FailureCode, Expr::value(code.clone()));
+    }
+    update
+}
+
+/// Runs `update` and appends the history row in `txn`; whether the transfer moved (and the history
+/// took the row: an event already recorded means the move must be rolled back).
+async fn apply(
+    txn: &DatabaseTransaction,
+    id: FundingBankTransferId,
+    update: UpdateMany<Entity>,
+    change: &BankTransferChange,
+) -> Result<bool, StoreError> {
+    let moved = update.exec(txn).await.map_err(from_db)?.rows_affected;
+    if moved == 0 {
+        return Ok(false);
+    }
+    let recorded =
+        history::Entity::insert(bank_transfer_history_row(id, change).into_active_model())
+            .on_conflict(
+                OnConflict::columns([history::Column::BankTransferId, history::Column::EventId])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await
+            .map_err(from_db)?;
+    if recorded == 0 {
+        tracing::debug!("the event is already in the bank transfer's history: nothing to do");
+        return Ok(false);
+    }
+    Ok(true)
+}
