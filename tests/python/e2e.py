@@ -22,7 +22,14 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 )
 from grpc_status import rpc_status
 
-from funding.v1 import bank_link_pb2, bank_link_pb2_grpc, sandbox_pb2, sandbox_pb2_grpc
+from funding.v1 import (
+    bank_link_pb2,
+    bank_link_pb2_grpc,
+    bank_transfer_pb2,
+    bank_transfer_pb2_grpc,
+    sandbox_pb2,
+    sandbox_pb2_grpc,
+)
 
 ADDRESS = os.environ.get("FUNDINGD_ADDR", "127.0.0.1:50051")
 CALL_TIMEOUT_S = 10.0
@@ -68,6 +75,7 @@ class Client:
     def __init__(self, test: unittest.TestCase, channel: grpc.Channel):
         self.test = test
         self.links = bank_link_pb2_grpc.BankLinkServiceStub(channel)
+        self.bank_transfers = bank_transfer_pb2_grpc.BankTransferServiceStub(channel)
         self.sandbox = sandbox_pb2_grpc.SandboxServiceStub(channel)
         self.health = health_pb2_grpc.HealthStub(channel)
 
@@ -227,6 +235,73 @@ class FundingServiceSpecification(unittest.TestCase):
         self.assertIn(deleted.status, (Status.BANK_LINK_STATUS_CANCEL_REQUESTED, Status.BANK_LINK_STATUS_CANCELED))
 
         self.client.wait_for_status(created.id, Status.BANK_LINK_STATUS_CANCELED)
+
+    # --- the Plaid processor rail, scripted over gRPC alone ---------------------------------------
+
+    def test_a_bank_transfer_is_created_posted_and_reversed_over_grpc_alone(self):
+        bt = bank_transfer_pb2
+        token = self.client.call(
+            self.client.sandbox.CreateProcessorToken, sandbox_pb2.CreateProcessorTokenRequest()
+        ).processor_token
+        self.assertTrue(token.startswith("processor-sandbox-"))
+        request = bt.CreateBankTransferRequest(
+            idempotency_key=str(uuid.uuid4()),
+            processor_token=token,
+            type=bt.BANK_TRANSFER_TYPE_DEBIT,
+            network=bt.BANK_TRANSFER_NETWORK_ACH,
+            amount="19.99",
+            iso_currency_code="USD",
+            description="Deposit",
+            ach_class=bt.ACH_CLASS_WEB,
+            user=bt.BankTransferUser(legal_name="Jane Doe", email_address="jane@example.com"),
+            metadata={"order": "42"},
+        )
+        created = self.client.call(self.client.bank_transfers.CreateBankTransfer, request).bank_transfer
+        self.assertEqual(bt.BANK_TRANSFER_STATUS_PENDING, created.status)
+        self.assertTrue(created.provider_bank_transfer_id)
+        self.assertTrue(created.cancellable)
+        self.assertEqual("42", created.metadata["order"])
+        again = self.client.call(self.client.bank_transfers.CreateBankTransfer, request).bank_transfer
+        self.assertEqual(created.id, again.id, "the same key answers the same transfer")
+
+        def wait_for(wanted):
+            deadline = time.monotonic() + POLL_LIMIT_S
+            while True:
+                transfer = self.client.call(
+                    self.client.bank_transfers.GetBankTransfer, bt.GetBankTransferRequest(id=created.id)
+                ).bank_transfer
+                if transfer.status == wanted or time.monotonic() > deadline:
+                    self.assertEqual(bt.BankTransferStatus.Name(wanted), bt.BankTransferStatus.Name(transfer.status))
+                    return transfer
+                time.sleep(POLL_INTERVAL_S)
+
+        self.client.call(
+            self.client.sandbox.SimulateBankTransfer,
+            sandbox_pb2.SimulateBankTransferRequest(bank_transfer_id=created.id, event_type="posted"),
+        )
+        wait_for(bt.BANK_TRANSFER_STATUS_POSTED)
+        self.client.call(
+            self.client.sandbox.SimulateBankTransfer,
+            sandbox_pb2.SimulateBankTransferRequest(
+                bank_transfer_id=created.id, event_type="reversed", ach_return_code="R01"
+            ),
+        )
+        reversed_ = wait_for(bt.BANK_TRANSFER_STATUS_REVERSED)
+        self.assertEqual("R01", reversed_.failure_reason.ach_return_code)
+
+        error = self.client.call_failing(
+            self.client.bank_transfers.CancelBankTransfer, bt.CancelBankTransferRequest(id=created.id)
+        )
+        self.assertEqual(grpc.StatusCode.FAILED_PRECONDITION, error.code())
+
+        bad = bt.CreateBankTransferRequest()
+        bad.CopyFrom(request)
+        bad.idempotency_key = str(uuid.uuid4())
+        bad.description = "much too long"
+        error = self.client.call_failing(self.client.bank_transfers.CreateBankTransfer, bad)
+        self.assertEqual(grpc.StatusCode.INVALID_ARGUMENT, error.code())
+        fields = [v.field for v in status_details(error)["BadRequest"].field_violations]
+        self.assertIn("description", fields)
 
     # --- idempotency ----------------------------------------------------------------------------
 

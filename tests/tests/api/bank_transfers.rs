@@ -683,3 +683,30 @@ async fn a_forged_resigned_stale_altered_or_expired_webhook_is_refused_and_chang
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_no_webhook_and_no_sync_the_reconciler_still_brings_the_status() {
+    let app = webhook_app().await;
+    app.sandbox.set_plaid_webhook_url(None).unwrap();
+    let token = app.processor_token().await;
+    let created = app
+        .create_bank_transfer(app.bank_transfer_request(&token, "70.00"))
+        .await
+        .unwrap();
+    let syncs = app.provider_calls("POST", SYNC_PATH);
+    app.simulate_bank_transfer(&created.id, "posted", "")
+        .await
+        .unwrap();
+    app.wait_for_bank_transfer_status(&created.id, BankTransferStatus::Posted)
+        .await;
+    assert_eq!(
+        app.provider_calls("POST", SYNC_PATH),
+        syncs,
+        "no sync brought it"
+    );
+    assert!(
+        app.provider_calls("POST", "/bank_transfer/get") >= 1,
+        "the reconciler read it back"
+    );
+    app.stop().await;
+}

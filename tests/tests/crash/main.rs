@@ -632,3 +632,134 @@ async fn a_watcher_on_one_replica_sees_a_transfer_the_other_drives() {
     drop((a, b));
     cluster.stop().await;
 }
+
+/// Plaid's bank transfers as Plaid lists them (one page is enough here).
+async fn bank_transfers_at_plaid(cluster: &Cluster) -> Vec<serde_json::Value> {
+    let page: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/bank_transfer/list", cluster.emulator.plaid_url()))
+        .json(&serde_json::json!({"client_id": "crash-test", "secret": "crash-test-secret", "count": 25}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page["bank_transfers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_bank_transfer_killed_while_plaid_answers_its_create_is_made_once() {
+    let cluster = Cluster::start(Backend::Sqlite).await;
+    let mut replica = cluster.replica("replica").await;
+    let token: serde_json::Value = reqwest::Client::new()
+        .post(format!(
+            "{}/sandbox/processor_token/create",
+            cluster.emulator.plaid_url()
+        ))
+        .json(&serde_json::json!({"client_id": "crash-test", "secret": "crash-test-secret", "institution_id": "ins_109508"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["processor_token"]
+        .as_str()
+        .expect("a processor token");
+    // Plaid makes the transfer, then answers three seconds late: the kill lands in between.
+    cluster.control.inject_fault(
+        Fault::slow(
+            Host::Plaid,
+            "/processor/bank_transfer/create",
+            Duration::from_secs(3),
+        )
+        .method(Method::POST),
+    );
+    let request = v1::CreateBankTransferRequest {
+        idempotency_key: "bank-transfer-once".into(),
+        processor_token: token.to_owned(),
+        r#type: v1::BankTransferType::Debit.into(),
+        network: v1::BankTransferNetwork::Ach.into(),
+        amount: "75.00".into(),
+        iso_currency_code: "USD".into(),
+        description: "Deposit".into(),
+        ach_class: v1::AchClass::Web.into(),
+        user: Some(v1::BankTransferUser {
+            legal_name: "Jane Doe".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let client = FundingClient::connect(replica.address.clone(), None)
+        .await
+        .unwrap();
+    let call = tokio::spawn({
+        let request = request.clone();
+        async move { client.bank_transfers().create_bank_transfer(request).await }
+    });
+    for _ in 0..200 {
+        if bank_transfers_at_plaid(&cluster).await.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        bank_transfers_at_plaid(&cluster).await.len(),
+        1,
+        "Plaid made it before the kill"
+    );
+    assert_eq!(
+        cluster
+            .count("SELECT COUNT(*) AS n FROM bank_transfers WHERE status = 'submitting'")
+            .await,
+        1,
+        "our answer is not stored yet"
+    );
+    eprintln!(
+        "SIGKILL {} while Plaid's answer is on its way",
+        replica.name
+    );
+    replica.kill();
+    let _ = call.await;
+    replica.start().await;
+    // The caller repeats its request with its key, as callers do after a lost answer.
+    let client = FundingClient::connect(replica.address.clone(), None)
+        .await
+        .unwrap();
+    let mut transfer = client
+        .bank_transfers()
+        .create_bank_transfer(request)
+        .await
+        .expect("the repeat answers the one transfer")
+        .into_inner()
+        .bank_transfer
+        .unwrap();
+    for _ in 0..200 {
+        if transfer.status() == v1::BankTransferStatus::Pending {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        transfer = client
+            .bank_transfers()
+            .get_bank_transfer(v1::GetBankTransferRequest {
+                id: transfer.id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .bank_transfer
+            .unwrap();
+    }
+    assert_eq!(transfer.status(), v1::BankTransferStatus::Pending);
+    let at_plaid = bank_transfers_at_plaid(&cluster).await;
+    assert_eq!(at_plaid.len(), 1, "made exactly once at Plaid");
+    assert_eq!(
+        at_plaid[0]["id"],
+        transfer.provider_bank_transfer_id.as_str()
+    );
+    drop(replica);
+    cluster.stop().await;
+}
