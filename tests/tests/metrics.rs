@@ -91,3 +91,93 @@ async fn metrics_count_requests_errors_and_status_changes() {
     );
     app.stop().await;
 }
+
+/// After a deposit returned R10 (unauthorized) and a bank transfer reversed R03 (administrative),
+/// every family operations alert on has samples: entries and returns by NACHA category per rail,
+/// the event streams' lag and cursor age, the work queue's depth and oldest age.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_flow_every_family_operations_alert_on_has_samples() {
+    use funding_client::v1::{self, BankTransferStatus, TransferDirection, TransferStatus};
+    let app = TestApp::spawn_with(AppOptions {
+        metrics: true,
+        ..AppOptions::default()
+    })
+    .await;
+    let (account, link) = app.approved_link().await;
+    let transfer = app
+        .create_transfer(app.transfer_request(&account, &link, "10.00", TransferDirection::Deposit))
+        .await
+        .unwrap();
+    app.wait_for_transfer_status(&transfer.id, TransferStatus::Complete)
+        .await;
+    app.client
+        .sandbox()
+        .simulate_transfer(v1::SimulateTransferRequest {
+            target: Some(v1::simulate_transfer_request::Target::TransferId(
+                transfer.id.clone(),
+            )),
+            status: "RETURNED".into(),
+            reason: String::new(),
+            ach_return_code: "R10".into(),
+        })
+        .await
+        .unwrap();
+    app.wait_for_transfer_status(&transfer.id, TransferStatus::Returned)
+        .await;
+    let token = app.processor_token().await;
+    let bank_transfer = app
+        .create_bank_transfer(app.bank_transfer_request(&token, "5.00"))
+        .await
+        .unwrap();
+    app.simulate_bank_transfer(&bank_transfer.id, "posted", "")
+        .await
+        .unwrap();
+    app.wait_for_bank_transfer_status(&bank_transfer.id, BankTransferStatus::Posted)
+        .await;
+    app.simulate_bank_transfer(&bank_transfer.id, "reversed", "R03")
+        .await
+        .unwrap();
+    app.wait_for_bank_transfer_status(&bank_transfer.id, BankTransferStatus::Reversed)
+        .await;
+
+    let families = [
+        r#"funding_ach_entries_total{rail="alpaca",direction="INCOMING"}"#,
+        r#"funding_ach_entries_total{rail="plaid",direction="debit"}"#,
+        r#"funding_ach_returns_total{rail="alpaca",category="unauthorized"}"#,
+        r#"funding_ach_returns_total{rail="alpaca",category="all"}"#,
+        r#"funding_ach_returns_total{rail="plaid",category="administrative"}"#,
+        r#"funding_ach_returns_total{rail="plaid",category="all"}"#,
+        r#"funding_stream_lag_seconds{stream="alpaca:funding_status"}"#,
+        r#"funding_stream_lag_seconds{stream="plaid:bank_transfer_events"}"#,
+        r#"funding_stream_cursor_age_seconds{stream="alpaca:funding_status"}"#,
+        r#"funding_stream_cursor_age_seconds{stream="plaid:bank_transfer_events"}"#,
+        r#"funding_work_items{kind="bank_transfer_submit",state="pending"}"#,
+        "funding_work_oldest_pending_seconds",
+        r#"funding_bank_transfer_status_changes_total{to="reversed"}"#,
+    ];
+    let addr = app.metrics_addr.expect("a metrics address");
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = scrape(addr).await;
+        if families.iter().all(|family| text.contains(family)) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    for family in families {
+        let sample = text
+            .lines()
+            .find(|line| line.starts_with(family))
+            .unwrap_or_else(|| panic!("{family} has no sample in\n{text}"));
+        let value: f64 = sample
+            .rsplit(' ')
+            .next()
+            .and_then(|value| value.parse().ok())
+            .unwrap_or_else(|| panic!("{sample} has no value"));
+        assert!(value.is_finite(), "{sample}");
+        if family.contains("_total") {
+            assert!(value >= 1.0, "{sample}");
+        }
+    }
+    app.stop().await;
+}

@@ -204,6 +204,10 @@ impl FundingEventFollower {
                     .iter()
                     .rev()
                     .find_map(|event| event.event.as_ref().ok().map(|e| e.event_id.clone()));
+                let last_at = batch
+                    .iter()
+                    .rev()
+                    .find_map(|event| event.event.as_ref().ok().map(|e| e.at));
                 let count = batch.len();
                 match self
                     .applier
@@ -214,6 +218,7 @@ impl FundingEventFollower {
                     Ok(new) => {
                         metrics::counter!("funding_inbox_stored_total", "stream" => FUNDING_STREAM)
                             .increment(new);
+                        crate::observe::stream_advanced(FUNDING_STREAM, self.clock.now(), last_at);
                         tracing::debug!(count, new, "stored funding events");
                     }
                     Err(error) => {

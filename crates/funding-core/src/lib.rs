@@ -10,6 +10,7 @@ pub mod engine;
 pub mod error;
 pub mod follow;
 pub mod links;
+pub mod observe;
 mod paging;
 pub mod sandbox;
 pub mod transfers;

@@ -37,6 +37,6 @@ pub use ids::{
 pub use lifecycle::{AchRelationshipStatus, AlpacaTransferStatus, PlaidBankTransferStatus};
 pub use metadata::Metadata;
 pub use redact::redact_tokens;
-pub use return_code::AchReturnCode;
+pub use return_code::{AchReturnCode, ReturnCategory};
 pub use secret::{AccessToken, PlaidEnvironment, ProcessorToken, PublicToken};
 pub use text::{CustomTag, Description, EmailAddress, IdempotencyKey, LegalName, Nickname};

@@ -146,9 +146,42 @@ impl AchReturnCode {
         }
     }
 
+    /// The NACHA return-rate category the code counts in (every return counts in the overall
+    /// rate as well).
+    pub fn category(&self) -> ReturnCategory {
+        match self.code() {
+            "R05" | "R07" | "R10" | "R11" | "R29" | "R51" => ReturnCategory::Unauthorized,
+            "R02" | "R03" | "R04" => ReturnCategory::Administrative,
+            _ => ReturnCategory::Other,
+        }
+    }
+
     /// Every known code.
     pub fn all_known() -> impl Iterator<Item = AchReturnCode> {
         (0..CODES.len()).map(|index| Self::Known(KnownReturnCode(index)))
+    }
+}
+
+/// The NACHA return-rate categories: an originator's unauthorized returns must stay below 0.5 %
+/// of its debits, administrative returns (account closed, no account, invalid number) below 3 %,
+/// and all returns below 15 %.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReturnCategory {
+    /// R05, R07, R10, R11, R29, R51.
+    Unauthorized,
+    /// R02, R03, R04.
+    Administrative,
+    /// Every other return (they count in the overall rate only).
+    Other,
+}
+
+impl ReturnCategory {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Unauthorized => "unauthorized",
+            Self::Administrative => "administrative",
+            Self::Other => "other",
+        }
     }
 }
 
@@ -182,6 +215,30 @@ impl<'de> Deserialize<'de> for AchReturnCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn returns_fall_in_nachas_rate_categories() {
+        for code in ["R05", "R07", "R10", "R11", "R29", "R51"] {
+            assert_eq!(
+                AchReturnCode::parse(code).category(),
+                ReturnCategory::Unauthorized
+            );
+        }
+        for code in ["R02", "R03", "R04"] {
+            assert_eq!(
+                AchReturnCode::parse(code).category(),
+                ReturnCategory::Administrative
+            );
+        }
+        assert_eq!(
+            AchReturnCode::parse("R01").category(),
+            ReturnCategory::Other
+        );
+        assert_eq!(
+            AchReturnCode::parse("X99").category(),
+            ReturnCategory::Other
+        );
+    }
 
     #[test]
     fn known_codes_carry_their_description() {

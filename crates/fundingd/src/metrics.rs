@@ -64,6 +64,7 @@ pub async fn watch_engine(
                     .map_or(0.0, |age| age.as_secs_f64()),
             );
         }
+        funding_core::observe::refresh_stream_gauges();
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(ENGINE_GAUGE_INTERVAL) => {}

@@ -73,11 +73,13 @@ impl BankTransfers {
             let Some(last) = page.iter().map(|event| event.event_id).max() else {
                 break;
             };
+            let last_at = page.iter().map(|event| event.timestamp).max();
             let events = page
                 .into_iter()
                 .map(|event| (serde_json::to_string(&event).unwrap_or_default(), event))
                 .collect();
             report.stored += self.store.store_plaid_events(events, last).await?;
+            crate::observe::stream_advanced(PLAID_BANK_TRANSFER_STREAM, self.clock.now(), last_at);
             after = after.max(last);
             if !full {
                 break;
@@ -156,6 +158,7 @@ impl BankTransfers {
     ) -> Result<PlaidEventOutcome, CoreError> {
         match lifecycle::apply(&transfer.status, reported) {
             Ok(Transition::Moved { from, to }) => {
+                let return_code = failure.as_ref().and_then(|f| f.ach_return_code.clone());
                 let change = BankTransferChange {
                     from: from.clone(),
                     to: to.clone(),
@@ -175,6 +178,9 @@ impl BankTransfers {
                 {
                     tracing::info!(bank_transfer_id = %transfer.id, %from, %to, source, "bank transfer status moved");
                     metrics::counter!("funding_bank_transfer_status_changes_total", "to" => to.as_str().to_owned()).increment(1);
+                    if to == PlaidBankTransferStatus::Reversed {
+                        crate::observe::entry_returned("plaid", return_code.as_ref());
+                    }
                     Ok(PlaidEventOutcome::Moved { from, to })
                 } else {
                     Ok(PlaidEventOutcome::Ignored(

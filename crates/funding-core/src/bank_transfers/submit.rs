@@ -152,6 +152,10 @@ impl BankTransfers {
             PlaidAnswerSaved::Saved => {
                 tracing::info!(bank_transfer_id = %transfer.id, plaid_bank_transfer_id = %plaid_id, status = %to, "Plaid has the bank transfer");
                 metrics::counter!("funding_bank_transfer_status_changes_total", "to" => to.as_str().to_owned()).increment(1);
+                crate::observe::entry_originated(
+                    "plaid",
+                    transfer.request.transfer_type().as_str(),
+                );
                 if let Err(error) = self.apply_pending_events().await {
                     tracing::warn!(
                         "cannot apply the bank-transfer events waiting for this transfer yet: {error}"

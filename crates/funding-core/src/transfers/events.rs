@@ -53,7 +53,7 @@ impl Transfers {
                     from: from.clone(),
                     to: to.clone(),
                     reason,
-                    ach_return_code,
+                    ach_return_code: ach_return_code.clone(),
                     source: source.to_owned(),
                     event_id,
                     at,
@@ -65,6 +65,10 @@ impl Transfers {
                 {
                     tracing::info!(transfer_id = %transfer.id, %from, %to, source, "transfer status moved");
                     metrics::counter!("funding_transfer_status_changes_total", "to" => to.as_str().to_owned()).increment(1);
+                    if to == AlpacaTransferStatus::Returned {
+                        let code = ach_return_code.as_deref().map(AchReturnCode::parse);
+                        crate::observe::entry_returned("alpaca", code.as_ref());
+                    }
                     Ok(EventOutcome::MovedTransfer)
                 } else {
                     Ok(EventOutcome::Ignored(

@@ -228,6 +228,7 @@ impl Transfers {
         if saved == TransferSaved::Saved {
             tracing::info!(transfer_id = %transfer.id, provider_transfer_id = %created.id, %status, source, "transfer submitted");
             metrics::counter!("funding_transfer_status_changes_total", "to" => status.as_str().to_owned()).increment(1);
+            crate::observe::entry_originated("alpaca", transfer.direction.as_alpaca());
         }
         Ok(saved)
     }
