@@ -29,10 +29,31 @@ fmt:
 bench:
     cargo bench -p funding-domain --bench parse
 
-# The link flow from a Rust caller against a sandbox server started for the occasion.
+# The whole flow through fundingctl against a sandbox fundingd started for the occasion (port 50052):
+# public token → link → APPROVED → deposit → watched live to COMPLETE; fundingd is stopped after.
 demo:
-    cargo build -p fundingd -p funding-client --example link_demo
-    bash -c 'dir=$(mktemp -d); (cd "$dir"; exec "{{justfile_directory()}}/target/debug/fundingd" --listen 127.0.0.1:50052) > "$dir/fundingd.log" 2>&1 & pid=$!; trap "kill $pid; rm -rf $dir" EXIT; sleep 2; "{{justfile_directory()}}/target/debug/examples/link_demo" http://127.0.0.1:50052'
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cargo build -p fundingd -p fundingctl
+    bin="{{justfile_directory()}}/target/debug"
+    dir=$(mktemp -d)
+    (cd "$dir"; exec "$bin/fundingd" --listen 127.0.0.1:50052) > "$dir/fundingd.log" 2>&1 &
+    pid=$!
+    trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
+    ctl() { "$bin/fundingctl" --addr http://127.0.0.1:50052 "$@"; }
+    for _ in $(seq 100); do ctl sandbox public-token > "$dir/token" 2>/dev/null && break; sleep 0.1; done
+    cat "$dir/token"
+    token=$(awk '$1 == "public_token" {print $2}' "$dir/token")
+    plaid_account=$(awk '$1 == "checking_account_id" {print $2}' "$dir/token")
+    account=$(cat /proc/sys/kernel/random/uuid)
+    ctl link --account-id "$account" --public-token "$token" --plaid-account-id "$plaid_account" --nickname Checking | tee "$dir/link"
+    link=$(awk 'NR == 2 {print $1}' "$dir/link")
+    for _ in $(seq 100); do ctl links --account-id "$account" | awk -v id="$link" '$1 == id && $2 == "APPROVED" {found=1} END {exit !found}' && break; sleep 0.1; done
+    ctl links --account-id "$account"
+    ctl deposit --account-id "$account" --bank-link-id "$link" --amount 100.00 | tee "$dir/deposit"
+    transfer=$(awk 'NR == 2 {print $1}' "$dir/deposit")
+    ctl watch --account-id "$account" --transfer-id "$transfer"
+    ctl transfers --account-id "$account"
 
 # The Python grpcio end-to-end test against the built server.
 e2e-python:

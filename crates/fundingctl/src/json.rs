@@ -1,0 +1,128 @@
+//! The proto messages as JSON, built by hand (the generated prost types do not derive serde).
+//! Field names are the proto field names (snake_case); enum values are their proto names
+//! (`TRANSFER_STATUS_COMPLETE`); timestamps are RFC 3339 strings, or null when unset.
+
+use funding_client::v1;
+use serde_json::{Map, Value, json};
+
+fn timestamp(value: Option<&prost_types::Timestamp>) -> Value {
+    value.map_or(Value::Null, |t| Value::String(t.to_string()))
+}
+
+pub fn bank_link(link: &v1::BankLink) -> Value {
+    json!({
+        "id": link.id,
+        "account_id": link.account_id,
+        "status": link.status().as_str_name(),
+        "ach_relationship_id": link.ach_relationship_id,
+        "account_owner_name": link.account_owner_name,
+        "nickname": link.nickname,
+        "status_reason": link.status_reason,
+        "created_at": timestamp(link.created_at.as_ref()),
+        "updated_at": timestamp(link.updated_at.as_ref()),
+        "plaid_account_id": link.plaid_account_id,
+        "bank_account_type": link.bank_account_type,
+        "bank_account_mask": link.bank_account_mask,
+    })
+}
+
+pub fn transfer(transfer: &v1::Transfer) -> Value {
+    json!({
+        "id": transfer.id,
+        "account_id": transfer.account_id,
+        "bank_link_id": transfer.bank_link_id,
+        "amount": transfer.amount,
+        "direction": transfer.direction().as_str_name(),
+        "status": transfer.status().as_str_name(),
+        "status_reason": transfer.status_reason,
+        "ach_return_code": transfer.ach_return_code,
+        "ach_return_description": transfer.ach_return_description,
+        "provider_transfer_id": transfer.provider_transfer_id,
+        "created_at": timestamp(transfer.created_at.as_ref()),
+        "updated_at": timestamp(transfer.updated_at.as_ref()),
+    })
+}
+
+pub fn watch_event(event: &v1::WatchTransfersResponse) -> Value {
+    json!({
+        "event_id": event.event_id,
+        "transfer": event.transfer.as_ref().map_or(Value::Null, transfer),
+    })
+}
+
+pub fn bank_transfer(bt: &v1::BankTransfer) -> Value {
+    let mut metadata: Vec<(&String, &String)> = bt.metadata.iter().collect();
+    metadata.sort();
+    let metadata: Map<String, Value> = metadata
+        .into_iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    json!({
+        "id": bt.id,
+        "ach_class": bt.ach_class().as_str_name(),
+        "account_id": bt.account_id,
+        "type": bt.r#type().as_str_name(),
+        "user": bt.user.as_ref().map_or(Value::Null, |u| json!({
+            "legal_name": u.legal_name,
+            "email_address": u.email_address,
+            "routing_number": u.routing_number,
+        })),
+        "amount": bt.amount,
+        "iso_currency_code": bt.iso_currency_code,
+        "description": bt.description,
+        "created": timestamp(bt.created.as_ref()),
+        "status": bt.status().as_str_name(),
+        "network": bt.network().as_str_name(),
+        "cancellable": bt.cancellable,
+        "failure_reason": bt.failure_reason.as_ref().map_or(Value::Null, |f| json!({
+            "ach_return_code": f.ach_return_code,
+            "description": f.description,
+        })),
+        "custom_tag": bt.custom_tag,
+        "metadata": metadata,
+        "origination_account_id": bt.origination_account_id,
+        "direction": bt.direction().as_str_name(),
+        "provider_bank_transfer_id": bt.provider_bank_transfer_id,
+        "status_reason": bt.status_reason,
+        "failure_code": bt.failure_code,
+        "updated_at": timestamp(bt.updated_at.as_ref()),
+    })
+}
+
+pub fn public_token(response: &v1::CreatePublicTokenResponse, checking: Option<&str>) -> Value {
+    json!({
+        "public_token": response.public_token,
+        "checking_account_id": checking,
+        "accounts": response.accounts.iter().map(|a| json!({
+            "account_id": a.account_id,
+            "name": a.name,
+            "mask": a.mask,
+            "type": a.r#type,
+            "subtype": a.subtype,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+pub fn processor_token(response: &v1::CreateProcessorTokenResponse) -> Value {
+    json!({ "processor_token": response.processor_token })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enums_are_proto_names_and_unset_timestamps_null() {
+        let t = v1::Transfer {
+            id: "t1".into(),
+            amount: "1.00".into(),
+            status: v1::TransferStatus::Complete.into(),
+            direction: v1::TransferDirection::Deposit.into(),
+            ..Default::default()
+        };
+        let value = transfer(&t);
+        assert_eq!(value["status"], "TRANSFER_STATUS_COMPLETE");
+        assert_eq!(value["direction"], "TRANSFER_DIRECTION_DEPOSIT");
+        assert_eq!(value["created_at"], Value::Null);
+    }
+}

@@ -1,0 +1,190 @@
+//! Human output: aligned tables, one row per resource, statuses without their enum prefix.
+
+use funding_client::v1;
+
+/// An aligned table with a header row.
+pub struct Table {
+    header: Vec<&'static str>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(header: Vec<&'static str>) -> Self {
+        Self {
+            header,
+            rows: Vec::new(),
+        }
+    }
+
+    pub fn row(&mut self, row: Vec<String>) {
+        self.rows.push(row);
+    }
+
+    pub fn render(&self) -> String {
+        let mut widths: Vec<usize> = self.header.iter().map(|h| h.chars().count()).collect();
+        for row in &self.rows {
+            for (i, cell) in row.iter().enumerate() {
+                if let Some(width) = widths.get_mut(i) {
+                    *width = (*width).max(cell.chars().count());
+                }
+            }
+        }
+        let mut out = String::new();
+        let header: Vec<String> = self.header.iter().map(|h| (*h).to_owned()).collect();
+        for row in std::iter::once(&header).chain(self.rows.iter()) {
+            let mut line = String::new();
+            for (i, cell) in row.iter().enumerate() {
+                if i > 0 {
+                    line.push_str("  ");
+                }
+                let width = widths.get(i).copied().unwrap_or(0);
+                line.push_str(&format!("{cell:<width$}"));
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// `TRANSFER_STATUS_COMPLETE` → `COMPLETE`.
+pub fn short(name: &str, prefix: &str) -> String {
+    name.strip_prefix(prefix).unwrap_or(name).to_owned()
+}
+
+pub fn timestamp(value: Option<&prost_types::Timestamp>) -> String {
+    value.map_or_else(|| "-".to_owned(), ToString::to_string)
+}
+
+fn dash(text: &str) -> String {
+    if text.is_empty() {
+        "-".to_owned()
+    } else {
+        text.to_owned()
+    }
+}
+
+pub fn bank_links<'a>(links: impl IntoIterator<Item = &'a v1::BankLink>) -> String {
+    let mut table = Table::new(vec![
+        "ID", "STATUS", "ACCOUNT", "NICKNAME", "BANK", "REASON", "CREATED",
+    ]);
+    for link in links {
+        let bank = if link.bank_account_mask.is_empty() {
+            dash(&link.bank_account_type)
+        } else {
+            format!(
+                "{} ••{}",
+                dash(&link.bank_account_type),
+                link.bank_account_mask
+            )
+        };
+        table.row(vec![
+            link.id.clone(),
+            short(link.status().as_str_name(), "BANK_LINK_STATUS_"),
+            link.account_id.clone(),
+            dash(&link.nickname),
+            bank,
+            dash(&link.status_reason),
+            timestamp(link.created_at.as_ref()),
+        ]);
+    }
+    table.render()
+}
+
+pub fn transfers<'a>(transfers: impl IntoIterator<Item = &'a v1::Transfer>) -> String {
+    let mut table = Table::new(vec![
+        "ID",
+        "STATUS",
+        "AMOUNT",
+        "DIRECTION",
+        "BANK LINK",
+        "REASON",
+        "CREATED",
+    ]);
+    for transfer in transfers {
+        table.row(vec![
+            transfer.id.clone(),
+            short(transfer.status().as_str_name(), "TRANSFER_STATUS_"),
+            transfer.amount.clone(),
+            short(transfer.direction().as_str_name(), "TRANSFER_DIRECTION_"),
+            transfer.bank_link_id.clone(),
+            transfer_reason(transfer),
+            timestamp(transfer.created_at.as_ref()),
+        ]);
+    }
+    table.render()
+}
+
+/// The reason and ACH return code of a transfer, `-` when it has none.
+pub fn transfer_reason(transfer: &v1::Transfer) -> String {
+    match (
+        transfer.status_reason.is_empty(),
+        transfer.ach_return_code.is_empty(),
+    ) {
+        (true, true) => "-".to_owned(),
+        (false, true) => transfer.status_reason.clone(),
+        (true, false) => transfer.ach_return_code.clone(),
+        (false, false) => format!("{} ({})", transfer.status_reason, transfer.ach_return_code),
+    }
+}
+
+pub fn bank_transfers<'a>(items: impl IntoIterator<Item = &'a v1::BankTransfer>) -> String {
+    let mut table = Table::new(vec![
+        "ID",
+        "STATUS",
+        "AMOUNT",
+        "TYPE",
+        "NETWORK",
+        "DIRECTION",
+        "FAILURE",
+        "CREATED",
+    ]);
+    for bt in items {
+        let failure = bt.failure_reason.as_ref().map_or_else(
+            || "-".to_owned(),
+            |f| format!("{} {}", f.ach_return_code, f.description),
+        );
+        table.row(vec![
+            bt.id.clone(),
+            short(bt.status().as_str_name(), "BANK_TRANSFER_STATUS_"),
+            format!("{} {}", bt.amount, bt.iso_currency_code)
+                .trim()
+                .to_owned(),
+            short(bt.r#type().as_str_name(), "BANK_TRANSFER_TYPE_"),
+            short(bt.network().as_str_name(), "BANK_TRANSFER_NETWORK_"),
+            short(bt.direction().as_str_name(), "BANK_TRANSFER_DIRECTION_"),
+            dash(failure.trim()),
+            timestamp(bt.created.as_ref()),
+        ]);
+    }
+    table.render()
+}
+
+/// One line for one change of a watched transfer.
+pub fn watch_line(event: &v1::WatchTransfersResponse) -> String {
+    match &event.transfer {
+        Some(t) => format!(
+            "event {}  {}  {}  {} {}  {}",
+            event.event_id,
+            t.id,
+            short(t.status().as_str_name(), "TRANSFER_STATUS_"),
+            short(t.direction().as_str_name(), "TRANSFER_DIRECTION_"),
+            t.amount,
+            transfer_reason(t),
+        ),
+        None => format!("event {}  (no transfer)", event.event_id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_are_aligned() {
+        let mut table = Table::new(vec!["ID", "STATUS"]);
+        table.row(vec!["abc".into(), "COMPLETE".into()]);
+        table.row(vec!["a".into(), "QUEUED".into()]);
+        assert_eq!(table.render(), "ID   STATUS\nabc  COMPLETE\na    QUEUED\n");
+    }
+}
