@@ -11,7 +11,11 @@
     clippy::pedantic,
     clippy::unwrap_used,
     clippy::expect_used,
-    missing_docs
+    missing_docs,
+    // The proto's comments are written for protobuf readers (`public-<env>-…`, `[…]`), not rustdoc.
+    rustdoc::invalid_html_tags,
+    rustdoc::broken_intra_doc_links,
+    rustdoc::bare_urls
 )]
 pub mod v1 {
     tonic::include_proto!("funding.v1");

@@ -1,5 +1,5 @@
 //! Conversions between the core's records and the generated `funding.v1` messages. Nothing secret
-//! crosses: the link's tokens are not part of [`BankLink`](funding_core::model::BankLink).
+//! crosses: the link's tokens are not part of `funding_core::model::BankLink`.
 
 use chrono::{DateTime, Utc};
 use funding_client::v1;
