@@ -1,4 +1,5 @@
-//! Compiles proto/funding/v1 with protox (pure Rust, no system protoc) and generates the prost messages
+//! Compiles the crate's own copy of proto/funding/v1 (so the packaged crate builds alone; a test
+//! keeps the copy identical to the repository's proto/) with protox (pure Rust, no system protoc) and generates the prost messages
 //! and the tonic client and/or server, as the crate's features ask. The file descriptor set is written
 //! to OUT_DIR for server reflection.
 
@@ -7,7 +8,7 @@ use std::path::PathBuf;
 use prost::Message;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("proto");
     let files = ["bank_link", "transfer", "bank_transfer", "sandbox"]
         .map(|name| root.join(format!("funding/v1/{name}.proto")));
     for file in &files {
