@@ -37,6 +37,8 @@ pub struct AppOptions {
     /// How often Plaid's bank-transfer events are synced without a webhook (a long one proves a
     /// webhook brought the news).
     pub plaid_sync_interval_ms: u64,
+    /// Publish status changes to NATS JetStream at this URL (the outbox publisher).
+    pub nats_url: Option<String>,
 }
 
 impl Default for AppOptions {
@@ -49,6 +51,7 @@ impl Default for AppOptions {
             resume: false,
             metrics: false,
             plaid_sync_interval_ms: 200,
+            nats_url: None,
         }
     }
 }
@@ -114,6 +117,7 @@ impl TestApp {
             watch_buffer: 16,
             reconcile_after_ms: 2_000,
             plaid_sync_interval_ms: options.plaid_sync_interval_ms,
+            nats_url: options.nats_url.clone(),
             ..Settings::default()
         };
         let app = Application::build(settings).await.expect("the app starts");

@@ -128,7 +128,7 @@ pub(crate) fn time(at: Option<prost_types::Timestamp>) -> Result<Option<DateTime
 
 /// The bank transfer as the API shows it: our id, the request's fields until Plaid answered, then
 /// Plaid's object with our status. Never the processor token.
-pub(crate) fn bank_transfer(transfer: &BankTransfer) -> v1::BankTransfer {
+pub fn bank_transfer(transfer: &BankTransfer) -> v1::BankTransfer {
     let draft = transfer.request.to_draft();
     let plaid = transfer.plaid.as_ref();
     let failure = plaid.and_then(|plaid| plaid.failure_reason.as_ref());

@@ -4,7 +4,7 @@
 
 pub mod auth;
 mod bank_links;
-mod bank_transfer_convert;
+pub mod bank_transfer_convert;
 mod bank_transfers;
 pub mod convert;
 pub mod error;

@@ -60,6 +60,16 @@ async fn main() -> anyhow::Result<()> {
         "funding-sandbox: control API under {}/_sandbox (also on the Alpaca port); Ctrl-C stops",
         sandbox.plaid_url()
     );
+    // The control API (and the emulated accounts' money moves) answers anyone who can reach it.
+    for (name, addr) in [("Plaid", args.plaid_listen), ("Alpaca", args.alpaca_listen)] {
+        if !addr.ip().is_loopback() {
+            let warning = format!(
+                "funding-sandbox: WARNING: the {name} emulator and its unauthenticated control API (/_sandbox) listen on {addr}, beyond loopback: anyone who can reach it can drive the emulator"
+            );
+            eprintln!("{warning}");
+            tracing::warn!("{warning}");
+        }
+    }
     wait_for_stop_signal().await;
     println!("funding-sandbox: stopping");
     sandbox.shutdown().await;

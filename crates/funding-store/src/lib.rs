@@ -10,7 +10,7 @@
 //! - [`Store::check_deployment`] keeps a database to the mode it was created in (sandbox or real
 //!   providers).
 //! - [`Cipher`] seals Plaid tokens at rest (a link's, a bank transfer's processor token), bound to
-//!   their row and column.
+//!   their row and column, under a key id; [`Store::rotate_key`] moves them to a new key.
 //! - Every write that guards a promise is a unique constraint or a conditional update in one
 //!   transaction, so that concurrent callers on any number of replicas stay correct.
 
@@ -25,6 +25,8 @@ mod entity;
 mod error;
 mod idempotency;
 mod inbox;
+mod outbox;
+mod rotate;
 mod sql;
 mod store;
 mod transfers;
@@ -36,4 +38,5 @@ pub use migration::{
     BANK_LINK_STATUSES, BANK_TRANSFER_STATUSES, INBOX_STATES, Migrator, TRANSFER_STATUSES,
     WORK_KINDS,
 };
+pub use rotate::{DEFAULT_ROTATION_BATCH, RotationProgress, RotationReport};
 pub use store::Store;

@@ -1,6 +1,7 @@
 //! The `fundingd` command line: with no configuration it starts sandbox mode (emulated Plaid and
 //! Alpaca, SQLite at ./var/funding.db, gRPC on 127.0.0.1:50051). `fundingd migrate` only runs the
-//! migrations. A library function, so that the binary and the crash tests' process run the same code.
+//! migrations; `fundingd rotate-key --new-key-file F` moves every sealed value to a new key;
+//! `--check` validates the settings and exits. A library function, so that the binary and the crash tests' process run the same code.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -34,6 +35,16 @@ struct Cli {
     /// Sandbox mode on purpose: required to run the emulator on PostgreSQL or beyond loopback.
     #[arg(long, global = true)]
     sandbox: bool,
+    /// Publish every status change to NATS JetStream at this URL (nats://127.0.0.1:4222).
+    #[arg(long, global = true)]
+    nats_url: Option<String>,
+    /// Export traces over OTLP/gRPC to this collector (http://127.0.0.1:4317).
+    #[arg(long, global = true, value_name = "URL")]
+    otlp_endpoint: Option<String>,
+    /// Load and validate the settings, print "configuration OK" and exit, without binding a port or
+    /// connecting to the database.
+    #[arg(long)]
+    check: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -42,6 +53,16 @@ struct Cli {
 enum Command {
     /// Run the migrations and exit.
     Migrate,
+    /// Re-encrypt every sealed value under a new key, in batches (resumable, idempotent). Then make
+    /// the new key `encryption_key` and the old one an `old_encryption_keys` entry, then drop it.
+    RotateKey {
+        /// The file holding the new key (base64 of 32 bytes), private to its owner.
+        #[arg(long, env = "FUNDING_NEW_KEY_FILE")]
+        new_key_file: PathBuf,
+        /// Rows per transaction.
+        #[arg(long, default_value_t = funding_store::DEFAULT_ROTATION_BATCH)]
+        batch_size: usize,
+    },
 }
 
 /// Parses the command line and runs `fundingd`; the process's exit code.
@@ -66,26 +87,62 @@ pub async fn main() -> std::process::ExitCode {
     if cli.sandbox {
         overrides = overrides.merge(Serialized::default("explicit_sandbox", true));
     }
-    let settings = match Settings::load(cli.config.as_ref(), overrides) {
+    if let Some(url) = &cli.nats_url {
+        overrides = overrides.merge(Serialized::default("nats_url", url));
+    }
+    if let Some(url) = &cli.otlp_endpoint {
+        overrides = overrides.merge(Serialized::default("otlp_endpoint", url));
+    }
+    let settings = match Settings::load_validated(cli.config.as_ref(), overrides) {
         Ok(settings) => settings,
         Err(error) => {
             eprintln!("fundingd: bad configuration: {error}");
             return std::process::ExitCode::from(2);
         }
     };
-    telemetry::init(&settings.log_format);
+    if cli.check {
+        return match crate::check(&settings) {
+            Ok(line) => {
+                println!("{line}");
+                std::process::ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("fundingd: bad configuration: {error:#}");
+                std::process::ExitCode::from(2)
+            }
+        };
+    }
+    let traces = match telemetry::init_with(&settings.log_format, settings.otlp_endpoint.as_deref())
+    {
+        Ok(guard) => guard,
+        Err(error) => {
+            eprintln!("fundingd: {error:#}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     let result = match cli.command {
         Some(Command::Migrate) => migrate(settings).await,
+        Some(Command::RotateKey {
+            new_key_file,
+            batch_size,
+        }) => crate::rotate_key(&settings, &new_key_file, batch_size)
+            .await
+            .map(|_| ()),
         None => serve(settings).await,
     };
-    match result {
+    let code = match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("{error:#}");
             eprintln!("fundingd: {error:#}");
             std::process::ExitCode::FAILURE
         }
+    };
+    // The spans still in the batch are exported before the process ends.
+    if let Some(traces) = traces {
+        traces.shutdown().await;
     }
+    code
 }
 
 async fn migrate(settings: Settings) -> anyhow::Result<()> {

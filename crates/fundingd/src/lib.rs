@@ -3,6 +3,7 @@
 //! service through the same [`Application`].
 
 pub mod cli;
+pub mod events_out;
 pub mod health;
 pub mod metrics;
 mod safety;
@@ -14,6 +15,83 @@ pub mod webhooks;
 
 pub use settings::Settings;
 pub use startup::Application;
+
+/// Checks the settings as a start would, without binding a port, touching the database or calling a
+/// provider (`fundingd --check`); on success the line to print.
+pub fn check(settings: &Settings) -> anyhow::Result<String> {
+    let validated = startup::validate(settings)?;
+    let mode = if settings.is_sandbox() {
+        "sandbox mode".to_owned()
+    } else {
+        format!("real providers ({:?})", validated.deployment)
+    };
+    Ok(format!(
+        "configuration OK: {mode}, database {}",
+        settings.redacted_database_url()
+    ))
+}
+
+/// Re-encrypts every sealed value of the database under the key in `new_key_file`
+/// (`fundingd rotate-key`), `batch_size` rows per transaction, printing a line per batch. The
+/// configured keys (current and old) open what is there. Resumable: values already under the new
+/// key are skipped.
+pub async fn rotate_key(
+    settings: &Settings,
+    new_key_file: &std::path::Path,
+    batch_size: usize,
+) -> anyhow::Result<funding_store::RotationReport> {
+    use anyhow::Context;
+    let validated = startup::validate(settings)?;
+    let cipher = validated.key.settle()?;
+    let new = funding_store::Cipher::load_private(new_key_file)
+        .with_context(|| format!("cannot use the new key file {}", new_key_file.display()))?;
+    let store = funding_store::Store::connect(&settings.database_url, cipher.clone())
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the database {}",
+                settings.redacted_database_url()
+            )
+        })?;
+    println!(
+        "rotating every sealed value of {} to key {} (configured: key {}, old keys {:?})",
+        settings.redacted_database_url(),
+        new.key_id(),
+        cipher.key_id(),
+        cipher.old_key_ids()
+    );
+    let result = store
+        .rotate_key(&new, batch_size, |step| {
+            println!(
+                "batch {}: {} rows of {}: {} re-encrypted, {} already under key {}, {} changed meanwhile",
+                step.batch,
+                step.rows,
+                step.table,
+                step.rotated,
+                step.already_current,
+                new.key_id(),
+                step.changed_meanwhile
+            );
+            std::ops::ControlFlow::Continue(())
+        })
+        .await;
+    let _ = store.close().await;
+    let report = result.context("the rotation stopped (run it again to resume)")?;
+    if report.changed_meanwhile > 0 {
+        println!(
+            "{} values were changed by a running replica meanwhile: run rotate-key again once key {} is current",
+            report.changed_meanwhile,
+            new.key_id()
+        );
+    }
+    println!(
+        "rotation complete: {} values re-encrypted, {} already under key {}; now make that key encryption_key and move the old one to old_encryption_keys, then drop it",
+        report.rotated,
+        report.already_current,
+        new.key_id()
+    );
+    Ok(report)
+}
 
 /// Runs the migrations alone (`fundingd migrate`).
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {

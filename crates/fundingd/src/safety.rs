@@ -73,38 +73,66 @@ fn host_of(base_url: &str) -> anyhow::Result<String> {
 
 /// Where the key that seals tokens at rest comes from.
 pub(crate) enum Key {
-    /// `encryption_key`, or the private key file outside sandbox mode: read and checked already.
+    /// `encryption_key`, or the private key file outside sandbox mode: read and checked already,
+    /// with the old keys.
     Ready(Cipher),
     /// Sandbox mode's key file, read or created (0600) once the database is known to be a sandbox
-    /// one, so that a refused start creates nothing.
-    SandboxFile(PathBuf),
+    /// one, so that a refused start creates nothing; and the old keys.
+    SandboxFile(PathBuf, Vec<Cipher>),
 }
 
 /// The key source the settings name: `encryption_key`, or `encryption_key_file`. Outside sandbox mode
 /// the file is only read, and refused unless private to its owner; in sandbox mode it defaults to
-/// `./var/funding.key`, created when missing.
+/// `./var/funding.key`, created when missing. The old keys (`old_encryption_keys`,
+/// `old_encryption_key_files`) only open; their files are only read, and must be private.
 pub(crate) fn key(settings: &Settings, sandbox_mode: bool) -> anyhow::Result<Key> {
+    let old = old_keys(settings)?;
+    let with_old = |cipher: Cipher| {
+        old.iter()
+            .fold(cipher, |cipher, old| cipher.with_old_key(old))
+    };
     match (&settings.encryption_key, &settings.encryption_key_file) {
         (Some(_), Some(_)) => {
             bail!("give encryption_key or encryption_key_file, not both")
         }
-        (Some(key), None) => Ok(Key::Ready(
+        (Some(key), None) => Ok(Key::Ready(with_old(
             Cipher::from_base64(key.expose_secret())
                 .context("encryption_key must be 32 bytes in base64")?,
-        )),
-        (None, Some(path)) if !sandbox_mode => {
-            Ok(Key::Ready(Cipher::load_private(path).with_context(
-                || format!("cannot use the encryption key file {}", path.display()),
-            )?))
-        }
+        ))),
+        (None, Some(path)) if !sandbox_mode => Ok(Key::Ready(with_old(
+            Cipher::load_private(path).with_context(|| {
+                format!("cannot use the encryption key file {}", path.display())
+            })?,
+        ))),
         (None, None) if !sandbox_mode => {
             bail!("encryption_key or encryption_key_file is required outside sandbox mode")
         }
         (None, file) => Ok(Key::SandboxFile(
             file.clone()
                 .unwrap_or_else(|| PathBuf::from(SANDBOX_KEY_FILE)),
+            old,
         )),
     }
+}
+
+/// The decrypt-only keys the settings list.
+fn old_keys(settings: &Settings) -> anyhow::Result<Vec<Cipher>> {
+    let mut keys = Vec::new();
+    for (index, key) in settings.old_encryption_keys.iter().enumerate() {
+        keys.push(
+            Cipher::from_base64(key.expose_secret())
+                .ok()
+                .with_context(|| {
+                    format!("old_encryption_keys[{index}] must be 32 bytes in base64")
+                })?,
+        );
+    }
+    for path in &settings.old_encryption_key_files {
+        keys.push(Cipher::load_private(path).with_context(|| {
+            format!("cannot use the old encryption key file {}", path.display())
+        })?);
+    }
+    Ok(keys)
 }
 
 impl Key {
@@ -113,7 +141,7 @@ impl Key {
     pub(crate) fn provisional(&self) -> Cipher {
         match self {
             Key::Ready(cipher) => cipher.clone(),
-            Key::SandboxFile(_) => Cipher::generate(),
+            Key::SandboxFile(..) => Cipher::generate(),
         }
     }
 
@@ -121,12 +149,17 @@ impl Key {
     pub(crate) fn settle(self) -> anyhow::Result<Cipher> {
         match self {
             Key::Ready(cipher) => Ok(cipher),
-            Key::SandboxFile(path) => Cipher::load_or_create(&path).with_context(|| {
-                format!(
-                    "cannot read or create the sandbox key at {}",
-                    path.display()
-                )
-            }),
+            Key::SandboxFile(path, old) => {
+                let cipher = Cipher::load_or_create(&path).with_context(|| {
+                    format!(
+                        "cannot read or create the sandbox key at {}",
+                        path.display()
+                    )
+                })?;
+                Ok(old
+                    .iter()
+                    .fold(cipher, |cipher, old| cipher.with_old_key(old)))
+            }
         }
     }
 }
@@ -299,5 +332,32 @@ mod tests {
             ..Settings::default()
         };
         assert!(cipher(&both, false).is_err());
+    }
+
+    #[test]
+    fn old_keys_are_added_open_only_and_a_bad_one_is_named() {
+        let current = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        let old = "HxwdHh8AAQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRo=";
+        let settings = Settings {
+            encryption_key: Some(current.to_owned().into()),
+            old_encryption_keys: vec![old.to_owned().into()],
+            ..Settings::default()
+        };
+        let loaded = cipher(&settings, false).unwrap();
+        assert_eq!(
+            loaded.key_id(),
+            Cipher::from_base64(current).unwrap().key_id()
+        );
+        assert_eq!(
+            loaded.old_key_ids(),
+            vec![Cipher::from_base64(old).unwrap().key_id()]
+        );
+        let bad = Settings {
+            old_encryption_keys: vec![old.to_owned().into(), "bm9wZQ==".to_owned().into()],
+            ..settings
+        };
+        let message = format!("{:#}", cipher(&bad, false).unwrap_err());
+        assert!(message.contains("old_encryption_keys[1]"), "{message}");
+        assert!(!message.contains("bm9wZQ"), "{message}");
     }
 }

@@ -33,6 +33,12 @@ pub struct Settings {
     /// private to its owner (mode 0600 or stricter). Sandbox mode keeps its generated key here
     /// (default `./var/funding.key`, created 0600 when missing).
     pub encryption_key_file: Option<PathBuf>,
+    /// Keys that used to be current, base64: they only open what they sealed, never seal (key
+    /// rotation; see `fundingd rotate-key`).
+    #[serde(skip_serializing)]
+    pub old_encryption_keys: Vec<SecretString>,
+    /// Files holding old keys, as `old_encryption_keys` (read only, private to their owner).
+    pub old_encryption_key_files: Vec<PathBuf>,
     /// Plaid's base URL and credentials; absent means the built-in emulator.
     pub plaid: Option<PlaidSettings>,
     /// Alpaca's base URL and credentials; absent means the built-in emulator.
@@ -77,6 +83,22 @@ pub struct Settings {
     pub bank_transfer_max_attempts: u32,
     /// `pretty` or `json`.
     pub log_format: String,
+    /// Export the tracing spans as OpenTelemetry traces over OTLP/gRPC to this collector
+    /// (`http://127.0.0.1:4317`, `--otlp-endpoint`, `FUNDING_OTLP_ENDPOINT`), batched, with
+    /// `service.name` = `fundingd`; nothing is exported when absent.
+    pub otlp_endpoint: Option<String>,
+    /// Publish every status change to NATS JetStream at this URL (`nats://127.0.0.1:4222`,
+    /// `--nats-url`); nothing is published when absent (the outbox rows stay unpublished).
+    pub nats_url: Option<String>,
+    /// Subjects are `<nats_subject_prefix>.<resource>.<status>`.
+    pub nats_subject_prefix: String,
+    /// The JetStream stream created, if missing, on `<nats_subject_prefix>.>`.
+    pub nats_stream: String,
+    /// How often the outbox is looked at for unpublished changes.
+    pub nats_poll_interval_ms: u64,
+    /// The payload of links and transfers: `protobuf` (their `funding.v1` message) or `json`.
+    /// Bank transfers are JSON either way.
+    pub nats_payload: String,
 }
 
 impl Default for Settings {
@@ -88,6 +110,8 @@ impl Default for Settings {
             database_url: "sqlite:./var/funding.db".into(),
             encryption_key: None,
             encryption_key_file: None,
+            old_encryption_keys: Vec::new(),
+            old_encryption_key_files: Vec::new(),
             plaid: None,
             alpaca: None,
             clients: Vec::new(),
@@ -108,6 +132,12 @@ impl Default for Settings {
             plaid_sync_interval_ms: 5_000,
             bank_transfer_max_attempts: 10,
             log_format: "pretty".into(),
+            otlp_endpoint: None,
+            nats_url: None,
+            nats_subject_prefix: "funding.v1".into(),
+            nats_stream: "FUNDING".into(),
+            nats_poll_interval_ms: 200,
+            nats_payload: "protobuf".into(),
         }
     }
 }
@@ -167,6 +197,145 @@ impl Settings {
         redact_url(&self.database_url)
     }
 
+    /// [`load`](Self::load), then [`validate`](Self::validate): the settings, or one line that names
+    /// the setting at fault (what `fundingd` prints).
+    pub fn load_validated(
+        config_file: Option<&PathBuf>,
+        overrides: Figment,
+    ) -> Result<Self, String> {
+        let settings = Self::load(config_file, overrides).map_err(|error| describe(&error))?;
+        settings.validate().map_err(|error| format!("{error:#}"))?;
+        Ok(settings)
+    }
+
+    /// The checks of each setting on its own (and of settings that go together), each failing with
+    /// one line naming the setting. Start-up checks that need more (the key file, the clients'
+    /// scopes, sandbox safety) come after, in `Application::build` and `fundingd --check`.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        use anyhow::bail;
+        let url = self.database_url.trim();
+        if url.is_empty() {
+            bail!("database_url is empty");
+        }
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            bail!("database_url must start with sqlite: or postgres://");
+        }
+        if let Some(plaid) = &self.plaid {
+            check_provider(
+                "plaid",
+                &plaid.base_url,
+                "client_id",
+                &plaid.client_id,
+                plaid.secret.as_ref(),
+            )?;
+        }
+        if let Some(alpaca) = &self.alpaca {
+            check_provider(
+                "alpaca",
+                &alpaca.base_url,
+                "key_id",
+                &alpaca.key_id,
+                alpaca.secret.as_ref(),
+            )?;
+        }
+        match (&self.plaid, &self.alpaca) {
+            (Some(_), None) => bail!(
+                "[plaid] is configured but [alpaca] is not: configure both for real providers, or neither for sandbox mode"
+            ),
+            (None, Some(_)) => bail!(
+                "[alpaca] is configured but [plaid] is not: configure both for real providers, or neither for sandbox mode"
+            ),
+            _ => {}
+        }
+        if self.encryption_key.is_some() && self.encryption_key_file.is_some() {
+            bail!("give encryption_key or encryption_key_file, not both");
+        }
+        if self.work_lease_ms < 30 {
+            bail!("work_lease_ms must be at least 30");
+        }
+        for (name, value) in [
+            ("work_concurrency", self.work_concurrency),
+            ("watch_buffer", self.watch_buffer),
+        ] {
+            if value == 0 {
+                bail!("{name} must be at least 1");
+            }
+        }
+        for (name, value) in [
+            ("health_check_interval_ms", self.health_check_interval_ms),
+            ("work_poll_interval_ms", self.work_poll_interval_ms),
+            ("reconcile_interval_ms", self.reconcile_interval_ms),
+            ("stream_lease_ms", self.stream_lease_ms),
+            ("plaid_sync_interval_ms", self.plaid_sync_interval_ms),
+        ] {
+            if value == 0 {
+                bail!("{name} must be at least 1");
+            }
+        }
+        if self.work_backoff_base_ms > self.work_backoff_cap_ms {
+            bail!("work_backoff_base_ms must not exceed work_backoff_cap_ms");
+        }
+        for (name, value) in [
+            ("link_max_attempts", self.link_max_attempts),
+            (
+                "bank_transfer_max_attempts",
+                self.bank_transfer_max_attempts,
+            ),
+        ] {
+            if value == 0 {
+                bail!("{name} must be at least 1");
+            }
+        }
+        if !matches!(self.log_format.as_str(), "pretty" | "json") {
+            bail!("log_format must be \"pretty\" or \"json\"");
+        }
+        if let Some(endpoint) = &self.otlp_endpoint {
+            let endpoint = endpoint.trim();
+            if !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+                || endpoint.parse::<http::Uri>().is_err()
+            {
+                bail!("otlp_endpoint is not an http(s) URL (e.g. http://127.0.0.1:4317)");
+            }
+        }
+        if let Some(url) = &self.nats_url
+            && !["nats://", "tls://", "ws://", "wss://"]
+                .iter()
+                .any(|scheme| url.trim().starts_with(scheme))
+        {
+            bail!("nats_url must start with nats://, tls://, ws:// or wss://");
+        }
+        let token = |t: &str| !t.is_empty() && !t.contains(['*', '>', ' ', '\t']);
+        if !self.nats_subject_prefix.split('.').all(token) {
+            bail!("nats_subject_prefix must be dot-separated subject tokens without wildcards");
+        }
+        if !token(&self.nats_stream) || self.nats_stream.contains(['.', '/', '\\']) {
+            bail!("nats_stream must be a JetStream stream name (no spaces, dots or wildcards)");
+        }
+        if !matches!(self.nats_payload.as_str(), "protobuf" | "json") {
+            bail!("nats_payload must be \"protobuf\" or \"json\"");
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (index, client) in self.clients.iter().enumerate() {
+            if client.name.trim().is_empty() {
+                bail!("clients[{index}].name is empty");
+            }
+            if !names.insert(client.name.as_str()) {
+                bail!("two [[clients]] are named `{}`", client.name);
+            }
+            let hash = client.token_sha256.trim();
+            if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+                bail!(
+                    "clients[{index}].token_sha256 (client `{}`) must be 64 hex digits (the SHA-256 of its token)",
+                    client.name
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// Defaults, then the TOML file, then the environment, then `overrides` (the command line).
     pub fn load(
         config_file: Option<&PathBuf>,
@@ -181,6 +350,98 @@ impl Settings {
             .merge(overrides)
             .extract()
             .map_err(Box::new)
+    }
+}
+
+/// The settings that are socket addresses.
+const ADDRESS_KEYS: &[&str] = &["listen", "metrics_listen", "webhook_listen"];
+
+/// One line for a settings error: the key at fault, what is wrong with it, and where it came from
+/// (the file, or the environment variable). Never the value given for a secret.
+pub fn describe(error: &figment::Error) -> String {
+    use figment::error::Kind;
+    let key = error.path.join(".");
+    let under = |field: &str| {
+        if key.is_empty() {
+            field.to_owned()
+        } else if key == field || key.ends_with(&format!(".{field}")) {
+            key.clone()
+        } else {
+            format!("{key}.{field}")
+        }
+    };
+    let what = match &error.kind {
+        Kind::UnknownField(field, _) => format!("unknown setting `{}`", under(field)),
+        Kind::MissingField(field) => format!("{} is required", under(field)),
+        Kind::DuplicateField(field) => format!("{} is given twice", under(field)),
+        _ if ADDRESS_KEYS.contains(&key.as_str()) => {
+            format!("{key} is not an address (e.g. 127.0.0.1:50051)")
+        }
+        // A secret's value is never repeated.
+        Kind::InvalidType(_, expected) | Kind::InvalidValue(_, expected)
+            if key.contains("secret") || key.contains("encryption_key") =>
+        {
+            format!("{key} must be {expected}")
+        }
+        Kind::InvalidType(actual, expected) | Kind::InvalidValue(actual, expected) => {
+            format!("{key} must be {expected}, not {actual}")
+        }
+        Kind::InvalidLength(_, expected) => format!("{key} must be {expected}"),
+        Kind::UnknownVariant(variant, expected) => {
+            format!("{key}: unknown value `{variant}`, expected one of {expected:?}")
+        }
+        Kind::Message(message) if key.is_empty() => message.clone(),
+        Kind::Message(message) => format!("{key}: {message}"),
+        other => format!("{key}: {other}"),
+    };
+    let what = what
+        .replace("must be u64", "must be a whole number")
+        .replace("must be u32", "must be a whole number")
+        .replace("must be usize", "must be a whole number");
+    // One line: TOML's parse errors come over several.
+    let what = what.split_whitespace().collect::<Vec<_>>().join(" ");
+    let origin = error
+        .metadata
+        .as_ref()
+        .map(|metadata| match &metadata.source {
+            Some(figment::Source::File(path)) => format!(" (in {})", path.display()),
+            _ if metadata.name.contains("environment") && !error.path.is_empty() => format!(
+                " (from the environment variable FUNDING_{})",
+                error.path.join("__").to_uppercase()
+            ),
+            _ => String::new(),
+        });
+    format!("{what}{}", origin.unwrap_or_default())
+}
+
+/// A provider's settings: a base URL that is an absolute http(s) URL, a non-empty id, a non-empty
+/// secret.
+fn check_provider(
+    section: &str,
+    base_url: &str,
+    id_key: &str,
+    id: &str,
+    secret: Option<&SecretString>,
+) -> anyhow::Result<()> {
+    use secrecy::ExposeSecret as _;
+    let base_url = base_url.trim();
+    if base_url.is_empty() {
+        anyhow::bail!("{section}.base_url is empty");
+    }
+    if !(base_url.starts_with("https://") || base_url.starts_with("http://"))
+        || base_url.parse::<http::Uri>().is_err()
+    {
+        anyhow::bail!("{section}.base_url is not an http(s) URL");
+    }
+    if id.trim().is_empty() {
+        anyhow::bail!("{section}.{id_key} is empty");
+    }
+    match secret {
+        None => anyhow::bail!("{section}.{id_key} is set but {section}.secret is not"),
+        Some(secret) if secret.expose_secret().trim().is_empty() => {
+            anyhow::bail!("{section}.secret is empty")
+        }
+        Some(_) => Ok(()),
     }
 }
 

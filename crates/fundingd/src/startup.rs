@@ -36,6 +36,32 @@ use crate::safety;
 use crate::sandbox_provider::EmulatorSandbox;
 use crate::settings::Settings;
 
+/// What the start-up checks of the settings give: the mode the database must belong to, how
+/// callers are authenticated, and where the key comes from.
+pub(crate) struct Validated {
+    pub(crate) deployment: funding_store::DeploymentMode,
+    pub(crate) auth: Auth,
+    pub(crate) key: safety::Key,
+}
+
+/// Every check of the settings that needs no port, database or provider (what `fundingd --check`
+/// runs): each setting on its own, sandbox safety (DESIGN §10), the clients, the keys. Creates
+/// nothing (sandbox mode's key file is only named).
+pub(crate) fn validate(settings: &Settings) -> anyhow::Result<Validated> {
+    settings.validate()?;
+    let sandbox_mode = settings.is_sandbox();
+    // Sandbox mode beyond the defaults must be asked for; the mode the database must belong to.
+    safety::refuse_unintended_sandbox(settings)?;
+    let deployment = safety::deployment_mode(settings)?;
+    let auth = auth(settings, sandbox_mode)?;
+    let key = safety::key(settings, sandbox_mode)?;
+    Ok(Validated {
+        deployment,
+        auth,
+        key,
+    })
+}
+
 /// A built service, bound to its port, not yet serving.
 pub struct Application {
     listener: TcpListener,
@@ -59,18 +85,15 @@ pub struct Application {
 impl Application {
     /// Connects, migrates, wires and binds. Fails with a clear message on bad settings.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        if settings.plaid.is_some() != settings.alpaca.is_some() {
-            bail!("configure both Plaid and Alpaca, or neither (sandbox mode)");
-        }
         let sandbox_mode = settings.is_sandbox();
-        // Sandbox mode beyond the defaults must be asked for; the mode the database must belong to.
-        safety::refuse_unintended_sandbox(&settings)?;
-        let deployment = safety::deployment_mode(&settings)?;
+        // Refuse bad settings before anything is bound, created or migrated.
+        let Validated {
+            deployment,
+            auth,
+            key,
+        } = validate(&settings)?;
         // This replica's name in leases (links being created, the event stream).
         let instance = format!("fundingd-{}", uuid::Uuid::new_v4());
-        // Refuse bad settings before anything is bound, created or migrated.
-        let auth = auth(&settings, sandbox_mode)?;
-        let key = safety::key(&settings, sandbox_mode)?;
         // Bind first: a taken port fails before anything is created or migrated.
         let listener = TcpListener::bind(settings.listen)
             .await
@@ -397,9 +420,30 @@ impl Application {
             engine.queue().clone(),
             shutdown.clone(),
         )));
+        if let Some(url) = &settings.nats_url {
+            let events_out = crate::events_out::EventsOut {
+                settings: crate::events_out::EventsOutSettings {
+                    url: url.clone(),
+                    subject_prefix: settings.nats_subject_prefix.clone(),
+                    stream: settings.nats_stream.clone(),
+                    poll_interval: Duration::from_millis(settings.nats_poll_interval_ms.max(10)),
+                    json: settings.nats_payload == "json",
+                },
+                outbox: Arc::new(store.clone()),
+                links: Arc::new(store.clone()),
+                transfers: Arc::new(store.clone()),
+                bank_transfers: Arc::new(store.clone()),
+            };
+            workers.push(tokio::spawn(events_out.run(shutdown.clone())));
+        }
 
-        let reflection_v1 = reflection().build_v1()?;
-        let reflection_v1alpha = reflection().build_v1alpha()?;
+        let sandbox_mode = sandbox.is_some();
+        let reflection_v1 = reflection(sandbox_mode, Some(REFLECTION_V1))
+            .build_v1()
+            .context("the v1 reflection service")?;
+        let reflection_v1alpha = reflection(sandbox_mode, Some(REFLECTION_V1ALPHA))
+            .build_v1alpha()
+            .context("the v1alpha reflection service")?;
 
         let layers = tower::ServiceBuilder::new()
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -465,12 +509,37 @@ impl Application {
     }
 }
 
+const REFLECTION_V1: &str = "grpc.reflection.v1.ServerReflection";
+const REFLECTION_V1ALPHA: &str = "grpc.reflection.v1alpha.ServerReflection";
+
+/// The services reflection lists outside sandbox mode: everything served but the sandbox
+/// service (which is not served there).
+const SERVED_OUTSIDE_SANDBOX: &[&str] = &[
+    funding_client::v1::bank_link_service_server::SERVICE_NAME,
+    funding_client::v1::transfer_service_server::SERVICE_NAME,
+    funding_client::v1::bank_transfer_service_server::SERVICE_NAME,
+    tonic_health::pb::health_server::SERVICE_NAME,
+];
+
 /// Server reflection over the funding API and health: v1 for current clients, v1alpha for older
-/// ones (Python's grpcio-reflection asks v1alpha).
-fn reflection() -> tonic_reflection::server::Builder<'static> {
-    tonic_reflection::server::Builder::configure()
+/// ones (Python's grpcio-reflection asks v1alpha), each listing itself (`reflection_service`).
+/// In sandbox mode it lists every service of the descriptors; outside it, only the services served
+/// (`funding.v1.SandboxService` is not).
+fn reflection(
+    sandbox_mode: bool,
+    reflection_service: Option<&'static str>,
+) -> tonic_reflection::server::Builder<'static> {
+    let builder = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(funding_client::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+    if sandbox_mode {
+        return builder;
+    }
+    SERVED_OUTSIDE_SANDBOX
+        .iter()
+        .copied()
+        .chain(reflection_service)
+        .fold(builder, |builder, name| builder.with_service_name(name))
 }
 
 /// The reconciler: every `interval`, links and transfers whose events are overdue are looked up at
@@ -529,6 +598,17 @@ async fn reconcile_loop(
 
 fn auth(settings: &Settings, sandbox_mode: bool) -> anyhow::Result<Auth> {
     if !settings.clients.is_empty() {
+        // One token, one caller: two clients with the same hash would make the caller ambiguous.
+        let mut hashes: std::collections::BTreeMap<String, &str> = Default::default();
+        for client in &settings.clients {
+            let hash = client.token_sha256.trim().to_ascii_lowercase();
+            if let Some(first) = hashes.insert(hash, &client.name) {
+                bail!(
+                    "clients `{first}` and `{}` have the same token_sha256: give each client its own token",
+                    client.name
+                );
+            }
+        }
         let mut keys = Vec::new();
         for client in &settings.clients {
             let mut scopes = std::collections::BTreeSet::new();
@@ -554,4 +634,64 @@ fn auth(settings: &Settings, sandbox_mode: bool) -> anyhow::Result<Auth> {
     bail!(
         "no clients are configured: outside sandbox mode on loopback, configure [[clients]] or pass --insecure-no-auth"
     )
+}
+
+#[cfg(test)]
+mod reflection_tests {
+    use super::*;
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+    /// The services the v1 reflection service `run_until_stopped` serves lists, asked in-process.
+    async fn listed(sandbox_mode: bool) -> Vec<String> {
+        let service = reflection(sandbox_mode, Some(REFLECTION_V1))
+            .build_v1()
+            .unwrap();
+        let mut client = ServerReflectionClient::new(service);
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut stream = client
+            .server_reflection_info(tokio_stream::iter([request]))
+            .await
+            .unwrap()
+            .into_inner();
+        let response = stream.message().await.unwrap().unwrap();
+        let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
+            panic!("not a list of services");
+        };
+        let mut names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+        names.sort();
+        names
+    }
+
+    #[tokio::test]
+    async fn outside_sandbox_mode_reflection_does_not_list_the_sandbox_service() {
+        assert_eq!(
+            listed(false).await,
+            [
+                "funding.v1.BankLinkService",
+                "funding.v1.BankTransferService",
+                "funding.v1.TransferService",
+                "grpc.health.v1.Health",
+                "grpc.reflection.v1.ServerReflection",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn in_sandbox_mode_reflection_lists_the_sandbox_service() {
+        let names = listed(true).await;
+        assert!(
+            names.iter().any(|n| n == "funding.v1.SandboxService"),
+            "{names:?}"
+        );
+        assert!(
+            names.iter().any(|n| n == "funding.v1.BankLinkService"),
+            "{names:?}"
+        );
+    }
 }

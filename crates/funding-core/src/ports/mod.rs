@@ -6,6 +6,7 @@ mod bank_transfers;
 mod broker;
 mod clock;
 mod inbox;
+mod outbox;
 mod plaid;
 mod provider_error;
 mod sandbox;
@@ -28,6 +29,7 @@ pub use broker::{
 };
 pub use clock::{Clock, SystemClock};
 pub use inbox::{InboxEvent, InboxState, InboxStats, InboxStore, IncomingEvent};
+pub use outbox::{OutboxEntry, OutboxResource, OutboxStore};
 pub use plaid::{ExchangedItem, PlaidAccount, PlaidGateway};
 pub use provider_error::{Provider, ProviderError, ProviderErrorKind};
 pub use sandbox::SandboxProvider;

@@ -73,13 +73,10 @@ fn open<T, E>(
     sealed: &[u8],
     parse: impl FnOnce(&str) -> Result<T, E>,
 ) -> Result<T, StoreError> {
-    let plaintext = store.cipher.open(slot(id, column), sealed).map_err(|_| {
-        corrupt(
-            TABLE,
-            id,
-            &format!("{column} cannot be decrypted with the configured key"),
-        )
-    })?;
+    let plaintext = store
+        .cipher
+        .open(slot(id, column), sealed)
+        .map_err(|error| crate::cipher::open_failure(TABLE, id, column, &error))?;
     let text = std::str::from_utf8(&plaintext)
         .map_err(|_| corrupt(TABLE, id, &format!("{column} is not text")))?;
     parse(text).map_err(|_| corrupt(TABLE, id, &format!("{column} is not a valid token")))

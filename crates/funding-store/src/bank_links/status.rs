@@ -7,7 +7,8 @@
 
 use chrono::{DateTime, Utc};
 use funding_core::ports::{
-    Claim, NewWork, RelationshipSaved, SavedRelationship, StatusChange, StoreError, WorkKind,
+    Claim, NewWork, OutboxResource, RelationshipSaved, SavedRelationship, StatusChange, StoreError,
+    WorkKind,
 };
 use funding_domain::{AchRelationshipStatus, BankLinkId};
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -194,7 +195,9 @@ async fn apply(
     if moved == 0 {
         return Ok(false);
     }
-    let recorded = history::Entity::insert(history_row(id, change).into_active_model())
+    let row = history_row(id, change);
+    let entry = row.id;
+    let recorded = history::Entity::insert(row.into_active_model())
         .on_conflict(
             OnConflict::columns([history::Column::LinkId, history::Column::EventId])
                 .do_nothing()
@@ -207,5 +210,14 @@ async fn apply(
         tracing::debug!("the event is already in the link's history: nothing to do");
         return Ok(false);
     }
+    crate::outbox::record(
+        txn,
+        entry.to_string(),
+        OutboxResource::BankLink,
+        id.as_uuid(),
+        change.to.as_str(),
+        change.at,
+    )
+    .await?;
     Ok(true)
 }

@@ -8,7 +8,7 @@
 
 use funding_core::model::BankTransfer;
 use funding_core::ports::{
-    BankTransferChange, Begin, IdempotencyClaim, NewBankTransfer, StoreError,
+    BankTransferChange, Begin, IdempotencyClaim, NewBankTransfer, OutboxResource, StoreError,
 };
 use funding_domain::PlaidBankTransferStatus;
 use sea_orm::{EntityTrait as _, IntoActiveModel as _};
@@ -63,10 +63,21 @@ pub(super) async fn begin_bank_transfer(
             .await
             .map_err(from_db)?;
         crate::work::insert_work(&txn, &new.work).await?;
-        history::Entity::insert(bank_transfer_history_row(transfer.id, &first).into_active_model())
+        let entry = bank_transfer_history_row(transfer.id, &first);
+        let entry_id = entry.id;
+        history::Entity::insert(entry.into_active_model())
             .exec_without_returning(&txn)
             .await
             .map_err(from_db)?;
+        crate::outbox::record(
+            &txn,
+            entry_id.to_string(),
+            OutboxResource::BankTransfer,
+            id,
+            first.to.as_str(),
+            first.at,
+        )
+        .await?;
         txn.commit().await.map_err(from_db)?;
         return Ok(Begin::Created(super::read::record(store, row)?));
     }

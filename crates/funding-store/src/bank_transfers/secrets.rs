@@ -31,13 +31,10 @@ pub(super) fn seal(store: &Store, id: &Uuid, token: &str) -> Result<Vec<u8>, Sto
 
 /// The processor token, as text; the domain checks it when the request is rebuilt.
 pub(super) fn open(store: &Store, id: &Uuid, sealed: &[u8]) -> Result<String, StoreError> {
-    let plaintext = store.cipher.open(slot(id), sealed).map_err(|_| {
-        corrupt(
-            TABLE,
-            id,
-            &format!("{PROCESSOR_TOKEN} cannot be decrypted with the configured key"),
-        )
-    })?;
+    let plaintext = store
+        .cipher
+        .open(slot(id), sealed)
+        .map_err(|error| crate::cipher::open_failure(TABLE, id, PROCESSOR_TOKEN, &error))?;
     String::from_utf8(plaintext)
         .map_err(|_| corrupt(TABLE, id, &format!("{PROCESSOR_TOKEN} is not text")))
 }

@@ -9,8 +9,8 @@
 
 use chrono::{DateTime, Utc};
 use funding_core::ports::{
-    BankTransferChange, Claim, PLAID_BANK_TRANSFER_STREAM, PlaidAnswerSaved, PlaidBankTransfer,
-    StoreError,
+    BankTransferChange, Claim, OutboxResource, PLAID_BANK_TRANSFER_STREAM, PlaidAnswerSaved,
+    PlaidBankTransfer, StoreError,
 };
 use funding_domain::{FundingBankTransferId, PlaidBankTransferStatus};
 use sea_orm::sea_query::{Expr, Func, OnConflict};
@@ -224,19 +224,29 @@ async fn apply(
     if moved == 0 {
         return Ok(false);
     }
-    let recorded =
-        history::Entity::insert(bank_transfer_history_row(id, change).into_active_model())
-            .on_conflict(
-                OnConflict::columns([history::Column::BankTransferId, history::Column::EventId])
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .exec_without_returning(txn)
-            .await
-            .map_err(from_db)?;
+    let row = bank_transfer_history_row(id, change);
+    let entry = row.id;
+    let recorded = history::Entity::insert(row.into_active_model())
+        .on_conflict(
+            OnConflict::columns([history::Column::BankTransferId, history::Column::EventId])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await
+        .map_err(from_db)?;
     if recorded == 0 {
         tracing::debug!("the event is already in the bank transfer's history: nothing to do");
         return Ok(false);
     }
+    crate::outbox::record(
+        txn,
+        entry.to_string(),
+        OutboxResource::BankTransfer,
+        id.as_uuid(),
+        change.to.as_str(),
+        change.at,
+    )
+    .await?;
     Ok(true)
 }

@@ -13,9 +13,9 @@ use chacha20poly1305::aead::{KeyInit, OsRng};
 use super::{Cipher, CipherError};
 
 pub(crate) fn load_or_create(path: &Path) -> Result<Cipher, CipherError> {
-    let key_file_error = |source: io::Error| CipherError::KeyFile {
+    let key_file_error = |error: io::Error| CipherError::KeyFile {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     match fs::read_to_string(path) {
         Ok(text) => {
@@ -42,9 +42,9 @@ pub(crate) fn load_or_create(path: &Path) -> Result<Cipher, CipherError> {
 
 /// Reads the key in an existing file, refusing a file that its group or others may read.
 pub(crate) fn load_private(path: &Path) -> Result<Cipher, CipherError> {
-    let metadata = fs::metadata(path).map_err(|source| CipherError::KeyFile {
+    let metadata = fs::metadata(path).map_err(|error| CipherError::KeyFile {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     if let Some(mode) = shared_mode(&metadata) {
         return Err(CipherError::KeyFileShared {
@@ -52,9 +52,9 @@ pub(crate) fn load_private(path: &Path) -> Result<Cipher, CipherError> {
             mode,
         });
     }
-    let text = fs::read_to_string(path).map_err(|source| CipherError::KeyFile {
+    let text = fs::read_to_string(path).map_err(|error| CipherError::KeyFile {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     Cipher::from_base64(&text)
 }

@@ -1,8 +1,19 @@
 //! Encryption of secrets at rest. A [`Cipher`] seals a value with XChaCha20-Poly1305 under a fresh
 //! random 24-byte nonce, and binds the ciphertext to where it is stored (table, column, row id) through
-//! the associated data: a ciphertext copied into another row or column no longer opens. The stored
-//! form is `version (1 byte) ‖ nonce (24 bytes) ‖ ciphertext and tag`. The key never shows in `Debug`
-//! and no error carries the key or the plaintext.
+//! the associated data: a ciphertext copied into another row or column no longer opens.
+//!
+//! A cipher holds a *current* key, which seals, and any number of *old* keys, which only open (key
+//! rotation: `fundingd rotate-key`). Every key has a public id, [`Cipher::key_id`]: 8 hex digits
+//! derived from the key by the AEAD itself (the first 4 bytes of its tag over an empty message under
+//! a fixed nonce and domain), so the id reveals nothing of the key. The stored form is
+//!
+//! - format 2 (written now): `2 ‖ key id length (1 byte) ‖ key id ‖ nonce (24 bytes) ‖ ciphertext
+//!   and tag`, the version and key id part of the associated data; opened by the key of that id, and
+//!   [`OpenError::UnknownKey`] (naming the id) when no configured key has it;
+//! - format 1 (written before key ids): `1 ‖ nonce ‖ ciphertext and tag`; tried with the current
+//!   key, then every old key.
+//!
+//! The key never shows in `Debug` and no error carries a key or a plaintext.
 
 use std::fmt;
 use std::sync::Arc;
@@ -14,23 +25,28 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 
 mod key_file;
 
-/// The format of a sealed value; the first byte of what is stored.
+/// The format of a sealed value without a key id (before key rotation existed); still opened.
 const FORMAT_V1: u8 = 1;
+/// The format of a sealed value that names its key.
+const FORMAT_V2: u8 = 2;
 const NONCE_LEN: usize = 24;
 const KEY_LEN: usize = 32;
 /// Prefix of the associated data, so that these ciphertexts mean nothing to any other use of the key.
 const AAD_DOMAIN: &[u8] = b"funding-store/v1";
+/// What a key's id is derived from (the AEAD's tag over nothing, under this associated data).
+const KEY_ID_DOMAIN: &[u8] = b"funding-store/key-id";
 
 /// Why a key could not be loaded. Never carries the key itself.
 #[derive(Debug, thiserror::Error)]
 pub enum CipherError {
     #[error("the encryption key must be the base64 (standard alphabet) of exactly 32 bytes")]
     InvalidKey,
-    #[error("encryption key file {path}: {source}")]
+    /// The file cannot be read (or created); the I/O error is part of the message, not a source,
+    /// so that a chain of contexts names it once.
+    #[error("encryption key file {path}: {error}")]
     KeyFile {
         path: std::path::PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(
         "encryption key file {path} is open to its group or others (mode {mode:o}): chmod 600 it"
@@ -38,10 +54,35 @@ pub enum CipherError {
     KeyFileShared { path: std::path::PathBuf, mode: u32 },
 }
 
-/// A sealed value could not be opened: wrong key, wrong place, or damaged bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the ciphertext cannot be decrypted with this key in this place")]
-pub struct OpenError;
+/// A sealed value could not be opened.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OpenError {
+    /// Wrong key, wrong place, or damaged bytes.
+    #[error("the ciphertext cannot be decrypted with this key in this place")]
+    Undecryptable,
+    /// Sealed under a key this cipher does not hold (neither current nor old); the key's id.
+    #[error("sealed under encryption key {0}, which is not configured")]
+    UnknownKey(String),
+}
+
+/// The store's error for a value in `column` of `table` row `id` that does not open: which key it
+/// needs when it names one that is not configured, never what it holds.
+pub(crate) fn open_failure(
+    table: &str,
+    id: impl fmt::Display,
+    column: &str,
+    error: &OpenError,
+) -> funding_core::ports::StoreError {
+    let what = match error {
+        OpenError::Undecryptable => {
+            format!("{column} cannot be decrypted with the configured keys")
+        }
+        OpenError::UnknownKey(key_id) => format!(
+            "{column} is sealed under encryption key {key_id}, which is not configured (add it to old_encryption_keys)"
+        ),
+    };
+    crate::error::corrupt(table, id, &what)
+}
 
 /// Where a sealed value lives; it is part of the associated data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,10 +110,71 @@ impl Slot<'_> {
     }
 }
 
-/// The key that encrypts secrets at rest. Cheap to clone.
+/// One key and its public id.
+struct Key {
+    id: String,
+    aead: XChaCha20Poly1305,
+}
+
+impl Key {
+    fn new(aead: XChaCha20Poly1305) -> Key {
+        let tag = aead
+            .encrypt(
+                XNonce::from_slice(&[0u8; NONCE_LEN]),
+                Payload {
+                    msg: &[],
+                    aad: KEY_ID_DOMAIN,
+                },
+            )
+            .unwrap_or_default();
+        let id = tag.iter().take(4).map(|b| format!("{b:02x}")).collect();
+        Key { id, aead }
+    }
+}
+
+/// The keys that encrypt secrets at rest: the current one (seals and opens) and old ones (open
+/// only). Cheap to clone.
 #[derive(Clone)]
 pub struct Cipher {
-    aead: Arc<XChaCha20Poly1305>,
+    current: Arc<Key>,
+    old: Arc<[Arc<Key>]>,
+}
+
+/// The parts of a stored value.
+struct Sealed<'a> {
+    /// `None` for format 1.
+    key_id: Option<&'a [u8]>,
+    /// What the associated data adds to the slot's (the header of format 2).
+    header: &'a [u8],
+    nonce: &'a [u8],
+    ciphertext: &'a [u8],
+}
+
+fn parse(stored: &[u8]) -> Option<Sealed<'_>> {
+    let (version, rest) = stored.split_first()?;
+    let (key_id, header_len, rest) = match *version {
+        FORMAT_V1 => (None, 0, rest),
+        FORMAT_V2 => {
+            let (len, rest) = rest.split_first()?;
+            let len = usize::from(*len);
+            if rest.len() < len {
+                return None;
+            }
+            let (id, rest) = rest.split_at(len);
+            (Some(id), 2 + len, rest)
+        }
+        _ => return None,
+    };
+    if rest.len() < NONCE_LEN {
+        return None;
+    }
+    let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
+    Some(Sealed {
+        key_id,
+        header: &stored[..header_len],
+        nonce,
+        ciphertext,
+    })
 }
 
 impl Cipher {
@@ -86,9 +188,7 @@ impl Cipher {
         }
         let aead =
             XChaCha20Poly1305::new_from_slice(&bytes).map_err(|_| CipherError::InvalidKey)?;
-        Ok(Cipher {
-            aead: Arc::new(aead),
-        })
+        Ok(Cipher::from_aead(aead))
     }
 
     /// A cipher under a fresh random key.
@@ -97,9 +197,129 @@ impl Cipher {
     }
 
     fn from_key_bytes(key: &chacha20poly1305::Key) -> Cipher {
+        Cipher::from_aead(XChaCha20Poly1305::new(key))
+    }
+
+    fn from_aead(aead: XChaCha20Poly1305) -> Cipher {
         Cipher {
-            aead: Arc::new(XChaCha20Poly1305::new(key)),
+            current: Arc::new(Key::new(aead)),
+            old: Arc::from(Vec::new()),
         }
+    }
+
+    /// The public id of the current key (8 hex digits), which every value it seals carries.
+    pub fn key_id(&self) -> &str {
+        &self.current.id
+    }
+
+    /// The ids of the old (open-only) keys.
+    pub fn old_key_ids(&self) -> Vec<&str> {
+        self.old.iter().map(|key| key.id.as_str()).collect()
+    }
+
+    /// This cipher, also opening what `old`'s keys (its current and old ones) sealed. Keys already
+    /// held are not added twice.
+    #[must_use]
+    pub fn with_old_key(self, old: &Cipher) -> Cipher {
+        let mut keys: Vec<Arc<Key>> = self.old.to_vec();
+        for key in std::iter::once(&old.current).chain(old.old.iter()) {
+            if key.id != self.current.id && !keys.iter().any(|held| held.id == key.id) {
+                keys.push(key.clone());
+            }
+        }
+        Cipher {
+            current: self.current,
+            old: Arc::from(keys),
+        }
+    }
+
+    /// The id of the key `stored` was sealed under, when it names one (format 2), as text.
+    pub(crate) fn sealed_key_id(stored: &[u8]) -> Option<String> {
+        parse(stored)
+            .and_then(|sealed| sealed.key_id)
+            .map(|id| String::from_utf8_lossy(id).escape_debug().to_string())
+    }
+
+    /// Seals `plaintext` for `slot` under the current key.
+    pub(crate) fn seal(&self, slot: Slot<'_>, plaintext: &[u8]) -> Result<Vec<u8>, OpenError> {
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let id = self.current.id.as_bytes();
+        let id_len = u8::try_from(id.len()).map_err(|_| OpenError::Undecryptable)?;
+        let mut stored = Vec::with_capacity(2 + id.len() + NONCE_LEN + plaintext.len() + 16);
+        stored.push(FORMAT_V2);
+        stored.push(id_len);
+        stored.extend_from_slice(id);
+        let mut aad = slot.associated_data();
+        aad.extend_from_slice(&stored);
+        let sealed = self
+            .current
+            .aead
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| OpenError::Undecryptable)?;
+        stored.extend_from_slice(&nonce);
+        stored.extend_from_slice(&sealed);
+        Ok(stored)
+    }
+
+    /// Opens what [`seal`](Self::seal) stored for the same `slot`, under whichever held key sealed
+    /// it.
+    pub(crate) fn open(&self, slot: Slot<'_>, stored: &[u8]) -> Result<Vec<u8>, OpenError> {
+        let sealed = parse(stored).ok_or(OpenError::Undecryptable)?;
+        let mut aad = slot.associated_data();
+        aad.extend_from_slice(sealed.header);
+        let decrypt = |key: &Key| {
+            key.aead
+                .decrypt(
+                    XNonce::from_slice(sealed.nonce),
+                    Payload {
+                        msg: sealed.ciphertext,
+                        aad: &aad,
+                    },
+                )
+                .ok()
+        };
+        let mut keys = std::iter::once(&self.current).chain(self.old.iter());
+        match sealed.key_id {
+            // Before key ids: any held key may have sealed it.
+            None => keys
+                .find_map(|key| decrypt(key))
+                .ok_or(OpenError::Undecryptable),
+            Some(id) => {
+                let key = keys.find(|key| key.id.as_bytes() == id).ok_or_else(|| {
+                    OpenError::UnknownKey(String::from_utf8_lossy(id).escape_debug().to_string())
+                })?;
+                decrypt(key).ok_or(OpenError::Undecryptable)
+            }
+        }
+    }
+
+    /// Seals `plaintext` in the format written before key ids (format 1), for tests of what older
+    /// versions stored.
+    #[cfg(test)]
+    pub(crate) fn seal_v1(&self, slot: Slot<'_>, plaintext: &[u8]) -> Vec<u8> {
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let aad = slot.associated_data();
+        let sealed = self
+            .current
+            .aead
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad: &aad,
+                },
+            )
+            .unwrap_or_default();
+        let mut stored = vec![FORMAT_V1];
+        stored.extend_from_slice(&nonce);
+        stored.extend_from_slice(&sealed);
+        stored
     }
 
     /// Reads the base64 key in `path`, or creates the file with a fresh key (mode 0600 on unix) when it
@@ -115,46 +335,6 @@ impl Cipher {
         key_file::load_private(path.as_ref())
     }
 
-    /// Seals `plaintext` for `slot`.
-    pub(crate) fn seal(&self, slot: Slot<'_>, plaintext: &[u8]) -> Result<Vec<u8>, OpenError> {
-        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
-        let aad = slot.associated_data();
-        let sealed = self
-            .aead
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: plaintext,
-                    aad: &aad,
-                },
-            )
-            .map_err(|_| OpenError)?;
-        let mut stored = Vec::with_capacity(1 + NONCE_LEN + sealed.len());
-        stored.push(FORMAT_V1);
-        stored.extend_from_slice(&nonce);
-        stored.extend_from_slice(&sealed);
-        Ok(stored)
-    }
-
-    /// Opens what [`seal`](Self::seal) stored for the same `slot`.
-    pub(crate) fn open(&self, slot: Slot<'_>, stored: &[u8]) -> Result<Vec<u8>, OpenError> {
-        let (version, rest) = stored.split_first().ok_or(OpenError)?;
-        if *version != FORMAT_V1 || rest.len() < NONCE_LEN {
-            return Err(OpenError);
-        }
-        let (nonce, sealed) = rest.split_at(NONCE_LEN);
-        let aad = slot.associated_data();
-        self.aead
-            .decrypt(
-                XNonce::from_slice(nonce),
-                Payload {
-                    msg: sealed,
-                    aad: &aad,
-                },
-            )
-            .map_err(|_| OpenError)
-    }
-
     /// The key as base64, for the key file only.
     fn key_file_contents(key: &chacha20poly1305::Key) -> String {
         let mut text = STANDARD.encode(key);
@@ -165,7 +345,12 @@ impl Cipher {
 
 impl fmt::Debug for Cipher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Cipher(XChaCha20Poly1305, key: [REDACTED])")
+        write!(
+            f,
+            "Cipher(XChaCha20Poly1305, key id {}, old key ids {:?}, keys: [REDACTED])",
+            self.current.id,
+            self.old_key_ids()
+        )
     }
 }
 
@@ -183,10 +368,12 @@ mod tests {
     fn a_sealed_value_opens_in_its_own_slot() {
         let cipher = Cipher::generate();
         let sealed = cipher.seal(ROW_A, b"access-sandbox-secret").unwrap();
-        assert_eq!(sealed[0], FORMAT_V1);
+        assert_eq!(sealed[0], FORMAT_V2);
+        assert_eq!(usize::from(sealed[1]), 8);
+        assert_eq!(&sealed[2..10], cipher.key_id().as_bytes());
         assert_eq!(
             sealed.len(),
-            1 + NONCE_LEN + b"access-sandbox-secret".len() + 16
+            2 + 8 + NONCE_LEN + b"access-sandbox-secret".len() + 16
         );
         assert_eq!(
             cipher.open(ROW_A, &sealed).unwrap(),
@@ -214,22 +401,35 @@ mod tests {
             column: "processor_token",
             ..ROW_A
         };
-        assert_eq!(cipher.open(other_row, &sealed), Err(OpenError));
-        assert_eq!(cipher.open(other_column, &sealed), Err(OpenError));
+        assert_eq!(
+            cipher.open(other_row, &sealed),
+            Err(OpenError::Undecryptable)
+        );
+        assert_eq!(
+            cipher.open(other_column, &sealed),
+            Err(OpenError::Undecryptable)
+        );
     }
 
     #[test]
     fn a_sealed_value_does_not_open_under_another_key_or_damaged() {
-        let sealed = Cipher::generate().seal(ROW_A, b"secret").unwrap();
-        assert_eq!(Cipher::generate().open(ROW_A, &sealed), Err(OpenError));
+        let sealer = Cipher::generate();
+        let sealed = sealer.seal(ROW_A, b"secret").unwrap();
+        assert_eq!(
+            Cipher::generate().open(ROW_A, &sealed),
+            Err(OpenError::UnknownKey(sealer.key_id().to_owned()))
+        );
         let cipher = Cipher::generate();
         let mut sealed = cipher.seal(ROW_A, b"secret").unwrap();
         let last = sealed.len() - 1;
         sealed[last] ^= 1;
-        assert_eq!(cipher.open(ROW_A, &sealed), Err(OpenError));
-        assert_eq!(cipher.open(ROW_A, &[]), Err(OpenError));
-        assert_eq!(cipher.open(ROW_A, &[FORMAT_V1, 1, 2]), Err(OpenError));
-        assert_eq!(cipher.open(ROW_A, &[9; 64]), Err(OpenError));
+        assert_eq!(cipher.open(ROW_A, &sealed), Err(OpenError::Undecryptable));
+        assert_eq!(cipher.open(ROW_A, &[]), Err(OpenError::Undecryptable));
+        assert_eq!(
+            cipher.open(ROW_A, &[FORMAT_V1, 1, 2]),
+            Err(OpenError::Undecryptable)
+        );
+        assert_eq!(cipher.open(ROW_A, &[9; 64]), Err(OpenError::Undecryptable));
     }
 
     #[test]
@@ -269,5 +469,70 @@ mod tests {
         assert!(shown.contains("REDACTED"));
         let error = Cipher::from_base64("c2VjcmV0").unwrap_err();
         assert!(!format!("{error} {error:?}").contains("c2VjcmV0"));
+    }
+
+    #[test]
+    fn a_key_id_is_eight_hex_digits_stable_per_key_and_not_the_key() {
+        let encoded = STANDARD.encode([42u8; 32]);
+        let one = Cipher::from_base64(&encoded).unwrap();
+        let again = Cipher::from_base64(&encoded).unwrap();
+        assert_eq!(one.key_id(), again.key_id());
+        assert_eq!(one.key_id().len(), 8);
+        assert!(one.key_id().chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(one.key_id(), Cipher::generate().key_id());
+        assert!(!encoded.contains(one.key_id()));
+    }
+
+    #[test]
+    fn values_sealed_before_key_ids_still_open_with_the_current_or_an_old_key() {
+        let first = Cipher::generate();
+        let legacy = first.seal_v1(ROW_A, b"secret");
+        assert_eq!(legacy[0], FORMAT_V1);
+        assert_eq!(first.open(ROW_A, &legacy).unwrap(), b"secret");
+        assert_eq!(Cipher::sealed_key_id(&legacy), None);
+        let second = Cipher::generate().with_old_key(&first);
+        assert_eq!(second.open(ROW_A, &legacy).unwrap(), b"secret");
+        assert_eq!(
+            Cipher::generate().open(ROW_A, &legacy),
+            Err(OpenError::Undecryptable)
+        );
+    }
+
+    #[test]
+    fn an_old_key_opens_what_it_sealed_and_the_current_key_seals() {
+        let first = Cipher::generate();
+        let sealed_first = first.seal(ROW_A, b"one").unwrap();
+        let second = Cipher::generate().with_old_key(&first);
+        assert_eq!(second.old_key_ids(), vec![first.key_id()]);
+        assert_eq!(second.open(ROW_A, &sealed_first).unwrap(), b"one");
+        let sealed_second = second.seal(ROW_A, b"two").unwrap();
+        assert_eq!(
+            Cipher::sealed_key_id(&sealed_second).as_deref(),
+            Some(second.key_id())
+        );
+        // Adding a key twice, or the current key as an old one, changes nothing.
+        let same = second.clone().with_old_key(&first).with_old_key(&second);
+        assert_eq!(same.old_key_ids(), vec![first.key_id()]);
+    }
+
+    #[test]
+    fn a_value_under_a_key_that_is_not_held_names_the_key_id() {
+        let first = Cipher::generate();
+        let sealed = first.seal(ROW_A, b"secret").unwrap();
+        let error = Cipher::generate().open(ROW_A, &sealed).unwrap_err();
+        assert_eq!(error, OpenError::UnknownKey(first.key_id().to_owned()));
+        let message = error.to_string();
+        assert!(message.contains(first.key_id()), "{message}");
+        assert!(!message.contains("secret"));
+    }
+
+    #[test]
+    fn the_key_id_in_the_header_cannot_be_swapped() {
+        let first = Cipher::generate();
+        let second = Cipher::generate().with_old_key(&first);
+        let mut sealed = first.seal(ROW_A, b"secret").unwrap();
+        // Claim the value is under the current key: it must not open.
+        sealed[2..10].copy_from_slice(second.key_id().as_bytes());
+        assert_eq!(second.open(ROW_A, &sealed), Err(OpenError::Undecryptable));
     }
 }

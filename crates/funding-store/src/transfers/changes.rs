@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use funding_core::model::Transfer;
-use funding_core::ports::{StoreError, TransferEvent};
+use funding_core::ports::{OutboxResource, StoreError, TransferEvent};
 use funding_domain::{AccountId, AlpacaTransferStatus, ProviderTransferId, TransferId};
 use sea_orm::{ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _, Value};
 use uuid::Uuid;
@@ -59,6 +59,17 @@ pub(super) async fn append(
     ))
     .await
     .map_err(from_db)?;
+    crate::outbox::record(
+        db,
+        // The log's seq is unique in this database only; with the transfer's id it is unique
+        // everywhere (a broker may serve several deployments).
+        format!("{}:{seq}", now.id),
+        OutboxResource::Transfer,
+        now.id,
+        &now.status,
+        now.updated_at,
+    )
+    .await?;
     Ok(())
 }
 

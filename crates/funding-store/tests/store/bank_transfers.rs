@@ -480,8 +480,8 @@ async fn the_processor_token_is_not_stored_in_plaintext(db: &TestDb) {
     assert!(!contains(&sealed, b"0asd1"));
     assert_eq!(
         sealed.len(),
-        1 + 24 + PROCESSOR.len() + 16,
-        "version, nonce, text, tag"
+        2 + 8 + 24 + PROCESSOR.len() + 16,
+        "version, key id length, key id, nonce, text, tag"
     );
     assert!(
         !request.contains("0asd1"),

@@ -14,6 +14,7 @@ mod health;
 mod inbox;
 mod migrations;
 mod reads;
+mod rotation;
 mod secrets;
 mod status;
 mod transfers;

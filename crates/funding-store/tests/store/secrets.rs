@@ -93,8 +93,8 @@ async fn tokens_are_not_stored_in_plaintext(db: &TestDb) {
         );
         assert_eq!(
             sealed.len(),
-            1 + 24 + token.len() + 16,
-            "version, nonce, text, tag"
+            2 + 8 + 24 + token.len() + 16,
+            "version, key id length, key id, nonce, text, tag"
         );
     }
 
@@ -256,7 +256,7 @@ async fn the_public_token_is_sealed_until_it_is_exchanged(db: &TestDb) {
         .await
         .expect("a ciphertext");
     assert!(!contains(&sealed, PUBLIC_TOKEN.as_bytes()));
-    assert_eq!(sealed.len(), 1 + 24 + PUBLIC_TOKEN.len() + 16);
+    assert_eq!(sealed.len(), 2 + 8 + 24 + PUBLIC_TOKEN.len() + 16);
 
     let fence = claim_link(&store, link.id).await;
     let at = crate::support::t0() + crate::support::seconds(2);

@@ -1,0 +1,214 @@
+//! `fundingd --config FILE --check`: a bad configuration gets one line naming the setting at fault
+//! (exit 2); config/example.toml checks OK without binding, connecting or creating anything.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on what they did not expect
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A fresh directory, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Scratch {
+        let dir = std::env::temp_dir().join(format!("fundingd-config-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `fundingd --config FILE --check` in `dir`, with no `FUNDING_…` variable but `env`.
+fn check(dir: &Path, config: Option<&Path>, env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fundingd"));
+    command.current_dir(dir);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("FUNDING_") {
+            command.env_remove(name);
+        }
+    }
+    command.envs(env.iter().copied());
+    if let Some(config) = config {
+        command.arg("--config").arg(config);
+    }
+    command.arg("--check").output().unwrap()
+}
+
+const PROVIDERS: &str = r#"
+encryption_key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+insecure_no_auth = true
+[plaid]
+base_url = "https://production.plaid.com"
+client_id = "id"
+secret = "plaid-secret"
+[alpaca]
+base_url = "https://broker-api.alpaca.markets"
+key_id = "key"
+secret = "alpaca-secret"
+"#;
+
+const HASH_A: &str = "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8";
+
+#[test]
+fn each_bad_configuration_gets_one_line_naming_the_setting() {
+    let duplicate_tokens = format!(
+        "[[clients]]\nname = \"a\"\ntoken_sha256 = \"{HASH_A}\"\nscopes = [\"read\"]\n\
+         [[clients]]\nname = \"b\"\ntoken_sha256 = \"{}\"\nscopes = [\"read\"]\n",
+        HASH_A.to_uppercase()
+    );
+    let unknown_scope =
+        format!("[[clients]]\nname = \"a\"\ntoken_sha256 = \"{HASH_A}\"\nscopes = [\"write\"]\n");
+    let cases: Vec<(String, &str)> = vec![
+        ("foo = 1\n".into(), "unknown setting `foo`"),
+        ("[plaid]\nbogus = 1\n".into(), "unknown setting `plaid.bogus`"),
+        ("listen = \"nope\"\n".into(), "listen is not an address"),
+        ("metrics_listen = 9090\n".into(), "metrics_listen is not an address"),
+        (
+            PROVIDERS.replace("client_id = \"id\"", "client_id = \"\""),
+            "plaid.client_id is empty",
+        ),
+        (
+            PROVIDERS.replace("secret = \"alpaca-secret\"", ""),
+            "alpaca.key_id is set but alpaca.secret is not",
+        ),
+        (
+            PROVIDERS.replace("client_id = \"id\"\n", ""),
+            "plaid.client_id is required",
+        ),
+        (
+            PROVIDERS.replace("https://production.plaid.com", "production.plaid.com"),
+            "plaid.base_url is not an http(s) URL",
+        ),
+        (
+            "[plaid]\nbase_url = \"https://production.plaid.com\"\nclient_id = \"id\"\nsecret = \"s\"\n"
+                .into(),
+            "[plaid] is configured but [alpaca] is not",
+        ),
+        ("work_lease_ms = 10\n".into(), "work_lease_ms must be at least 30"),
+        (
+            "work_lease_ms = \"soon\"\n".into(),
+            "work_lease_ms must be a whole number",
+        ),
+        ("log_format = \"xml\"\n".into(), "log_format must be \"pretty\" or \"json\""),
+        (
+            "database_url = \"mysql://db/funding\"\n".into(),
+            "database_url must start with sqlite: or postgres://",
+        ),
+        (
+            "database_url = \"postgres://funding:hunter2@db/funding\"\n".into(),
+            "refusing to start in sandbox mode on a PostgreSQL database without --sandbox",
+        ),
+        (
+            PROVIDERS.replace("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "bm9wZQ=="),
+            "encryption_key must be 32 bytes in base64",
+        ),
+        (
+            format!("old_encryption_keys = [\"bm9wZQ==\"]\n{PROVIDERS}"),
+            "old_encryption_keys[0] must be 32 bytes in base64",
+        ),
+        (duplicate_tokens, "clients `a` and `b` have the same token_sha256"),
+        (unknown_scope, "client a: unknown scope \"write\""),
+        (
+            "[[clients]]\nname = \"a\"\ntoken_sha256 = \"abc\"\nscopes = []\n".into(),
+            "clients[0].token_sha256 (client `a`) must be 64 hex digits",
+        ),
+        ("listen = \n".into(), "TOML parse error"),
+    ];
+    let dir = Scratch::new();
+    let mut failures = Vec::new();
+    for (index, (toml, expected)) in cases.iter().enumerate() {
+        let file = dir.0.join(format!("bad-{index}.toml"));
+        std::fs::write(&file, toml).unwrap();
+        let output = check(&dir.0, Some(&file), &[]);
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        let lines: Vec<&str> = stderr.lines().collect();
+        let ok = output.status.code() == Some(2)
+            && lines.len() == 1
+            && lines[0].starts_with("fundingd: bad configuration: ")
+            && lines[0].contains(expected)
+            && !stderr.contains("hunter2")
+            && !stderr.contains("bm9wZQ")
+            && !stderr.contains("Error {");
+        if !ok {
+            failures.push(format!(
+                "case {index} ({expected}): exit {:?}, stderr {stderr:?}",
+                output.status.code()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(!dir.0.join("var").exists(), "--check creates nothing");
+}
+
+#[test]
+fn an_unknown_environment_setting_names_its_variable() {
+    let dir = Scratch::new();
+    let output = check(&dir.0, None, &[("FUNDING_WORK_LEASE_MS", "5")]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        "fundingd: bad configuration: work_lease_ms must be at least 30"
+    );
+    let output = check(&dir.0, None, &[("FUNDING_FOO", "1")]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr.trim_end(),
+        "fundingd: bad configuration: unknown setting `foo` (from the environment variable FUNDING_FOO)"
+    );
+}
+
+#[test]
+fn the_example_configuration_checks_ok() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/example.toml");
+    let dir = Scratch::new();
+    // The example names /etc/funding/key; the test gives a private key file of its own.
+    let key = dir.0.join("funding.key");
+    std::fs::write(&key, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let output = check(
+        &dir.0,
+        Some(&example),
+        &[
+            ("FUNDING_ENCRYPTION_KEY_FILE", key.to_str().unwrap()),
+            ("FUNDING_PLAID__SECRET", "plaid-secret-from-env"),
+            (
+                "FUNDING_DATABASE_URL",
+                "postgres://funding:hunter2@db.internal:5432/funding?sslmode=require",
+            ),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "stdout {stdout}\nstderr {stderr}");
+    assert!(stdout.starts_with("configuration OK"), "{stdout}");
+    assert!(
+        stdout.contains("postgres://funding:[REDACTED]@db.internal:5432/funding"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("production.plaid.com"), "{stdout}");
+    assert!(!stdout.contains("hunter2") && !stdout.contains("plaid-secret"));
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+}
+
+#[test]
+fn the_defaults_check_ok_as_sandbox_mode_and_create_nothing() {
+    let dir = Scratch::new();
+    let output = check(&dir.0, None, &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout} {:?}", output.stderr);
+    assert_eq!(
+        stdout.trim_end(),
+        "configuration OK: sandbox mode, database sqlite:./var/funding.db"
+    );
+    assert!(!dir.0.join("var").exists(), "no database, no key file");
+}
