@@ -78,6 +78,24 @@ async fn a_whole_link_flow_logs_no_token_and_stores_none_in_plaintext() {
         .await
         .unwrap_err();
 
+    // The Plaid rail: a processor token travels in every create and is sealed in the row.
+    let processor_token = app.processor_token().await;
+    let bank_transfer = app
+        .create_bank_transfer(app.bank_transfer_request(&processor_token, "12.00"))
+        .await
+        .unwrap();
+    app.simulate_bank_transfer(&bank_transfer.id, "posted", "")
+        .await
+        .unwrap();
+    app.wait_for_bank_transfer_status(
+        &bank_transfer.id,
+        funding_client::v1::BankTransferStatus::Posted,
+    )
+    .await;
+    let mut refused = app.bank_transfer_request(&processor_token, "12.00");
+    refused.description = "far too long".into();
+    app.create_bank_transfer(refused).await.unwrap_err();
+
     let database = app.dir.path().join("funding.db");
     let mut stored = std::fs::read(&database).unwrap();
     if let Ok(wal) = std::fs::read(database.with_extension("db-wal")) {
@@ -105,6 +123,10 @@ async fn a_whole_link_flow_logs_no_token_and_stores_none_in_plaintext() {
     assert!(
         !logs.contains(&request.public_token),
         "the public token itself is not logged"
+    );
+    assert!(
+        !logs.contains(&processor_token),
+        "the bank transfer's processor token is not logged"
     );
 
     let stored = String::from_utf8_lossy(&stored);

@@ -2,8 +2,9 @@
 //! as Plaid documents (ES256 JWT in `Plaid-Verification`, its key fetched by `kid`, `iat` at most
 //! five minutes old, the body's SHA-256) before anything happens; one that fails gets 401 and
 //! changes nothing, and the answer never says why (the log and the metric do). A verified
-//! `BANK_TRANSFERS_EVENTS_UPDATE` starts a sync of Plaid's bank-transfer events at once; the
-//! answer does not wait for it.
+//! `BANK_TRANSFERS_EVENTS_UPDATE` asks for a sync of Plaid's bank-transfer events at once (one
+//! syncer per replica; a burst of webhooks makes one more sync, not one each); the answer does not
+//! wait for it.
 
 use std::sync::Arc;
 
@@ -26,7 +27,8 @@ const MAX_BODY: usize = 64 * 1024;
 #[derive(Clone)]
 struct Receiver {
     verifier: Arc<WebhookVerifier>,
-    transfers: BankTransfers,
+    /// Asks the syncer for a sync; webhooks that arrive while one runs make one more, not one each.
+    sync: Arc<tokio::sync::Notify>,
 }
 
 /// Serves the webhook endpoint until `shutdown` is cancelled.
@@ -36,18 +38,49 @@ pub async fn serve(
     transfers: BankTransfers,
     shutdown: CancellationToken,
 ) {
+    let sync = Arc::new(tokio::sync::Notify::new());
+    let syncer_stop = shutdown.child_token();
+    let syncer = tokio::spawn(sync_on_request(
+        transfers,
+        sync.clone(),
+        syncer_stop.clone(),
+    ));
     let app = Router::new()
         .route(WEBHOOK_PATH, post(receive))
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(Receiver {
-            verifier,
-            transfers,
-        });
+        .with_state(Receiver { verifier, sync });
     if let Err(error) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
     {
         tracing::error!("the webhook listener failed: {error}");
+    }
+    syncer_stop.cancel();
+    let _ = syncer.await;
+}
+
+/// Syncs once per request; requests made while a sync runs are coalesced into the next one.
+async fn sync_on_request(
+    transfers: BankTransfers,
+    requested: Arc<tokio::sync::Notify>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = requested.notified() => {}
+        }
+        match transfers.sync().await {
+            Ok(report) => tracing::info!(
+                stored = report.stored,
+                applied = report.applied,
+                cursor = report.cursor,
+                "synced Plaid's bank-transfer events on a webhook"
+            ),
+            Err(error) => tracing::warn!(
+                "the sync a webhook asked for failed (the periodic sync will catch up): {error}"
+            ),
+        }
     }
 }
 
@@ -83,20 +116,7 @@ async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: Byt
     {
         metrics::counter!("funding_webhooks_total", "outcome" => "sync", "reason" => "")
             .increment(1);
-        let transfers = receiver.transfers.clone();
-        tokio::spawn(async move {
-            match transfers.sync().await {
-                Ok(report) => tracing::info!(
-                    stored = report.stored,
-                    applied = report.applied,
-                    cursor = report.cursor,
-                    "synced Plaid's bank-transfer events on a webhook"
-                ),
-                Err(error) => tracing::warn!(
-                    "the sync a webhook asked for failed (the periodic sync will catch up): {error}"
-                ),
-            }
-        });
+        receiver.sync.notify_one();
     } else {
         tracing::info!(webhook_type = %webhook.webhook_type, webhook_code = %webhook.webhook_code, "a Plaid webhook this service does not act on");
         metrics::counter!("funding_webhooks_total", "outcome" => "ignored", "reason" => "")
