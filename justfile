@@ -18,10 +18,12 @@ test-pg:
     cargo test -p funding-tests --test api postgres
     cargo test -p funding-tests --test crash postgres
 
-# The seeded SIGKILL chaos tests (links under random kills, one or two replicas), replayable by seed.
-# (The long mixed-workload campaign of issue 11, with N and DURATION, is not built yet.)
-chaos seed="":
-    FUNDING_CHAOS_SEED={{seed}} cargo test -p funding-tests --test crash -- --nocapture sigkills
+# The seeded chaos run of issue 11, long form: N mixed operations (links, deposits, withdrawals, Plaid
+# bank transfers) over DURATION seconds under random provider faults and SIGKILLs of fundingd, then the
+# checks against the providers and the secret scan; it prints its figures and the command that replays
+# it. Two replicas on PostgreSQL: append `--replicas 2 --postgres postgres://postgres@127.0.0.1:5432`.
+chaos seed n="300" duration="180" *args="":
+    cargo run -p funding-tests --bin chaos -- --seed {{seed}} --ops {{n}} --duration {{duration}} {{args}}
 
 # The crash tests: real fundingd processes SIGKILLed and SIGSTOPped (FUNDING_CHAOS_SEED=N replays a run).
 crash:
@@ -36,9 +38,17 @@ lint:
 fmt:
     cargo fmt --all
 
-# Benchmarks of the domain's request-path checks (criterion).
-bench:
-    cargo bench -p funding-domain --bench parse
+# The benchmark harness (docs/BENCHMARKS.md): fundingd against its ceilings in one run, e.g.
+# `just bench --quick` (the CI smoke), `just bench --postgres postgres://postgres@127.0.0.1:5432`,
+# `just bench --callers 16 --duration 10 --json bench.json`. (The domain's criterion benchmarks:
+# `cargo bench -p funding-domain --bench parse`.)
+bench *args:
+    cargo run --release -p funding-bench -- {{args}}
+
+# The soak: a fixed rate of mixed requests for 60 s against fundingd on PostgreSQL; fails on any
+# error or on growing memory (docs/BENCHMARKS.md).
+soak rate="200" postgres="postgres://postgres@127.0.0.1:5432":
+    cargo run --release -p funding-bench -- soak --duration 60 --rate {{rate}} --postgres {{postgres}}
 
 # The whole flow through fundingctl against a sandbox fundingd started for the occasion (port 50052):
 # public token → link → APPROVED → deposit → watched live to COMPLETE; fundingd is stopped after.
@@ -70,6 +80,12 @@ demo:
 e2e-python:
     cargo build -p fundingd
     bash tests/python/run.sh
+
+# Fuzz the parsers and decoders (cargo-fuzz, nightly): TARGET is one of `tools/fuzz.sh`'s list
+# (amount, metadata, bank_transfer_request, redact_tokens, alpaca_sse, alpaca_answers,
+# plaid_answers, plaid_webhook_jwt) or `all`, each for SECONDS.
+fuzz target="all" seconds="60":
+    bash tools/fuzz.sh {{target}} {{seconds}}
 
 # Everything CI runs.
 ci:

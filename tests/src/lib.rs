@@ -4,12 +4,14 @@
 //! the typed client to it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod process;
+
 use std::time::Duration;
 
 use funding_client::FundingClient;
 use funding_client::v1;
 use funding_sandbox::SandboxControl;
-use fundingd::settings::{ClientSettings, EmulatorSettings};
+use fundingd::settings::{ClientSettings, EmulatorSettings, LimitSettings};
 use fundingd::{Application, Settings};
 use sea_orm::{ConnectionTrait, Database};
 use tokio_util::sync::CancellationToken;
@@ -39,6 +41,8 @@ pub struct AppOptions {
     pub plaid_sync_interval_ms: u64,
     /// Publish status changes to NATS JetStream at this URL (the outbox publisher).
     pub nats_url: Option<String>,
+    /// `[limits]`; none: the defaults without rate limits (the suites call faster than a caller may).
+    pub limits: Option<LimitSettings>,
 }
 
 impl Default for AppOptions {
@@ -52,6 +56,7 @@ impl Default for AppOptions {
             metrics: false,
             plaid_sync_interval_ms: 200,
             nats_url: None,
+            limits: None,
         }
     }
 }
@@ -118,6 +123,11 @@ impl TestApp {
             reconcile_after_ms: 2_000,
             plaid_sync_interval_ms: options.plaid_sync_interval_ms,
             nats_url: options.nats_url.clone(),
+            limits: options.limits.clone().unwrap_or(LimitSettings {
+                calls_per_minute: 0,
+                writes_per_minute: 0,
+                ..LimitSettings::default()
+            }),
             ..Settings::default()
         };
         let app = Application::build(settings).await.expect("the app starts");

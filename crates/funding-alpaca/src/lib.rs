@@ -18,6 +18,9 @@ mod client;
 mod config;
 mod errors;
 mod events;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 mod redact;
 mod relationships;

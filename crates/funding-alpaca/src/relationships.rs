@@ -27,7 +27,7 @@ struct CreateRelationshipBody<'a> {
 
 /// Alpaca's `ACHRelationship`, as much of it as the service uses.
 #[derive(Deserialize)]
-struct RelationshipWire {
+pub(crate) struct RelationshipWire {
     id: AchRelationshipId,
     account_id: AccountId,
     created_at: DateTime<Utc>,
@@ -75,7 +75,7 @@ fn last_four_digits(number: &str) -> Option<String> {
 }
 
 impl RelationshipWire {
-    fn into_port(self) -> AchRelationship {
+    pub(crate) fn into_port(self) -> AchRelationship {
         let status = AchRelationshipStatus::from_provider(&self.status);
         if let AchRelationshipStatus::Unknown(text) = &status {
             tracing::warn!(

@@ -14,7 +14,7 @@ use crate::wire::decimal;
 
 /// The part of `TradeAccount` the funding flows use; every other field is ignored.
 #[derive(Deserialize)]
-struct TradeAccountWire {
+pub(crate) struct TradeAccountWire {
     #[serde(deserialize_with = "decimal")]
     cash_withdrawable: Decimal,
 }

@@ -173,7 +173,7 @@ impl Transfer {
         Amount::from_decimal(self.amount).ok()
     }
 
-    fn warn_if_unknown(&self) {
+    pub(crate) fn warn_if_unknown(&self) {
         if let AlpacaTransferStatus::Unknown(text) = &self.status {
             tracing::warn!(transfer_id = %self.id, status = %text, "Alpaca reported a transfer status this service does not know; kept as given");
         }

@@ -323,3 +323,17 @@ async fn an_unreachable_server_is_retried_until_it_answers() {
     assert_eq!(first.event_id, E1);
     assert_eq!(server.requests().len(), 1);
 }
+
+/// The SSE spec lets a stream start with a byte order mark. eventsource-stream 0.2.3 panicked on
+/// one (found by the `alpaca_sse` fuzz target); the reader drops it, even split across chunks.
+#[tokio::test]
+async fn a_stream_that_starts_with_a_byte_order_mark_is_read() {
+    let chunks = vec![
+        "\u{feff}".to_owned(),
+        ":heartbeat\n\n".to_owned(),
+        event(E1),
+    ];
+    let server = SseServer::start(vec![Script::events(chunks, Ending::Silence)]).await;
+    let mut stream = client_for(&server).funding_events(Some(E0.to_owned()));
+    assert_eq!(next_ids(&mut stream, 1).await, [E1]);
+}

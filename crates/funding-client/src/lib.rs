@@ -3,7 +3,8 @@
 //! - [`v1`]: the generated messages, and the tonic clients (feature `client`, on by default) and
 //!   servers (feature `server`).
 //! - [`FundingClient`] (feature `client`): a small typed client that sends a bearer token and an
-//!   `x-request-id` on every call.
+//!   `x-request-id` on every call; over TLS, with an optional client certificate, with feature
+//!   `tls`.
 //! - [`FILE_DESCRIPTOR_SET`]: the compiled API, for server reflection.
 
 #[allow(
@@ -30,3 +31,7 @@ mod typed;
 
 #[cfg(feature = "client")]
 pub use typed::{ClientError, FundingClient, RequestMetadata};
+
+/// What [`FundingClient::connect_tls`] takes (feature `tls`: rustls on aws-lc-rs).
+#[cfg(feature = "tls")]
+pub use tonic::transport::{Certificate, ClientTlsConfig, Identity};

@@ -72,6 +72,10 @@ impl Interceptor for RequestMetadata {
 
 type Intercepted = InterceptedService<Channel, RequestMetadata>;
 
+fn endpoint(address: String) -> Result<Endpoint, ClientError> {
+    Endpoint::from_shared(address.clone()).map_err(|_| ClientError::InvalidAddress(address))
+}
+
 /// A connected client for every service of `funding.v1`.
 #[derive(Debug, Clone)]
 pub struct FundingClient {
@@ -85,9 +89,24 @@ impl FundingClient {
         address: impl Into<String>,
         bearer_token: Option<&str>,
     ) -> Result<Self, ClientError> {
-        let address = address.into();
-        let endpoint = Endpoint::from_shared(address.clone())
-            .map_err(|_| ClientError::InvalidAddress(address))?;
+        let endpoint = endpoint(address.into())?;
+        let channel = endpoint.connect().await.map_err(ClientError::Transport)?;
+        Self::from_channel(channel, bearer_token)
+    }
+
+    /// Connects over TLS to `address` (`https://host:port`), sending `bearer_token` if given.
+    /// `tls` names the CA that signed the server's certificate and, for a server that asks for
+    /// client certificates, this client's identity:
+    /// `ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca)).identity(Identity::from_pem(cert, key))`.
+    #[cfg(feature = "tls")]
+    pub async fn connect_tls(
+        address: impl Into<String>,
+        bearer_token: Option<&str>,
+        tls: tonic::transport::ClientTlsConfig,
+    ) -> Result<Self, ClientError> {
+        let endpoint = endpoint(address.into())?
+            .tls_config(tls)
+            .map_err(ClientError::Transport)?;
         let channel = endpoint.connect().await.map_err(ClientError::Transport)?;
         Self::from_channel(channel, bearer_token)
     }

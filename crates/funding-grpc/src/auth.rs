@@ -1,7 +1,9 @@
 //! Bearer-token authentication with scopes. Each calling service has a token; the service keeps only
 //! its SHA-256 and compares in constant time. The interceptor puts the [`Caller`] into the request's
 //! extensions; each RPC then asks for the scope it needs. Open mode (sandbox on loopback) lets every
-//! call through as the caller `anonymous` with every scope.
+//! call through as the caller `anonymous` with every scope. Once a caller is known, its rate limits
+//! ([`RateLimits`]) are spent: one call in the interceptor, one write in [`require`] for every scope
+//! but `read`.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -11,6 +13,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tonic::service::Interceptor;
 use tonic::{Request, Status};
+
+use crate::limits::RateLimits;
 
 /// What a caller may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -151,9 +155,18 @@ impl Auth {
     }
 }
 
-/// The interceptor that authenticates every call.
+/// The interceptor that authenticates every call and spends one call of the caller's budget.
 #[derive(Debug, Clone)]
-pub struct AuthInterceptor(pub Auth);
+pub struct AuthInterceptor {
+    auth: Auth,
+    limits: RateLimits,
+}
+
+impl AuthInterceptor {
+    pub fn new(auth: Auth, limits: RateLimits) -> Self {
+        Self { auth, limits }
+    }
+}
 
 impl Interceptor for AuthInterceptor {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
@@ -161,27 +174,35 @@ impl Interceptor for AuthInterceptor {
             .metadata()
             .get("authorization")
             .and_then(|value| value.to_str().ok());
-        let caller = self.0.authenticate(header)?;
+        let caller = self.auth.authenticate(header)?;
+        self.limits.check_call(&caller.name)?;
         request.extensions_mut().insert(caller);
+        request.extensions_mut().insert(self.limits.clone());
         Ok(request)
     }
 }
 
-/// The caller of a request, if it holds `scope`; PERMISSION_DENIED otherwise.
+/// The caller of a request, if it holds `scope` (PERMISSION_DENIED otherwise) and, for every scope
+/// but `read` (the calls that may reach a provider), has a write left in its budget
+/// (RESOURCE_EXHAUSTED with `RetryInfo` otherwise). Each RPC calls it before doing anything else.
 pub fn require<T>(request: &Request<T>, scope: Scope) -> Result<Caller, Status> {
     let caller = request
         .extensions()
         .get::<Caller>()
         .cloned()
         .ok_or_else(|| Status::unauthenticated("the call was not authenticated"))?;
-    if caller.scopes.contains(&scope) {
-        Ok(caller)
-    } else {
-        Err(Status::permission_denied(format!(
+    if !caller.scopes.contains(&scope) {
+        return Err(Status::permission_denied(format!(
             "caller {} lacks the scope {scope}",
             caller.name
-        )))
+        )));
     }
+    if scope != Scope::Read
+        && let Some(limits) = request.extensions().get::<RateLimits>()
+    {
+        limits.check_write(&caller.name)?;
+    }
+    Ok(caller)
 }
 
 #[cfg(test)]
@@ -232,6 +253,47 @@ mod tests {
             tonic::Code::PermissionDenied
         );
         assert!(require(&request, Scope::Read).is_ok());
+    }
+
+    #[test]
+    fn the_interceptor_spends_calls_and_require_spends_writes_of_the_callers_budget() {
+        use std::num::NonZeroU32;
+        let one_then_none = crate::limits::Rate {
+            per_minute: NonZeroU32::MIN,
+            burst: NonZeroU32::MIN,
+        };
+        let key = ClientKey::from_hex_hash(
+            "app",
+            &ClientKey::hash_token("s3cret"),
+            [Scope::Read, Scope::LinksWrite].into(),
+        )
+        .unwrap();
+        let mut interceptor = AuthInterceptor::new(
+            Auth::Tokens(Arc::new(vec![key])),
+            RateLimits::new(None, Some(one_then_none)),
+        );
+        let authenticated = |interceptor: &mut AuthInterceptor| {
+            let mut request = Request::new(());
+            request
+                .metadata_mut()
+                .insert("authorization", "Bearer s3cret".parse().unwrap());
+            interceptor.call(request).unwrap()
+        };
+        let request = authenticated(&mut interceptor);
+        assert!(require(&request, Scope::LinksWrite).is_ok());
+        let request = authenticated(&mut interceptor);
+        assert!(
+            require(&request, Scope::Read).is_ok(),
+            "reads spend no write"
+        );
+        let status = require(&request, Scope::LinksWrite).unwrap_err();
+        assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+
+        let mut interceptor =
+            AuthInterceptor::new(Auth::Open, RateLimits::new(Some(one_then_none), None));
+        interceptor.call(Request::new(())).unwrap();
+        let status = interceptor.call(Request::new(())).unwrap_err();
+        assert_eq!(status.code(), tonic::Code::ResourceExhausted);
     }
 
     #[test]

@@ -17,6 +17,9 @@ mod call;
 mod client;
 mod config;
 mod failure;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod gateway;
 pub mod webhook;
 pub mod wire;

@@ -183,7 +183,7 @@ struct CachedKey {
 }
 
 /// A key as fetched, ready to verify with.
-struct VerifyingKey {
+pub(crate) struct VerifyingKey {
     /// `expired_at` was set.
     expired: bool,
     /// `None` when the JWK is not an ES256 P-256 signing key.
@@ -191,7 +191,7 @@ struct VerifyingKey {
 }
 
 impl VerifyingKey {
-    fn from_jwk(jwk: &WebhookVerificationKey) -> Self {
+    pub(crate) fn from_jwk(jwk: &WebhookVerificationKey) -> Self {
         let fits = jwk.kty == "EC"
             && jwk.crv == "P-256"
             && jwk.alg == SIGNING_ALGORITHM
@@ -243,18 +243,11 @@ impl WebhookVerifier {
         config: WebhookVerifierConfig,
     ) -> Self {
         ensure_crypto_provider();
-        let mut validation = Validation::new(Algorithm::ES256);
-        // Plaid's JWTs carry `iat` and the body hash only; `iat` is checked here, against the
-        // injected clock, not by jsonwebtoken against the system's.
-        validation.required_spec_claims.clear();
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
         Self {
             gateway,
             clock,
             config,
-            validation,
+            validation: validation(),
             keys: Mutex::new(HashMap::new()),
             fetching: tokio::sync::Mutex::new(()),
         }
@@ -280,38 +273,14 @@ impl WebhookVerifier {
         }
         let kid = signing_kid(token)?;
         let key = self.key(&kid).await?;
-        if key.expired {
-            return Err(WebhookRejection::ExpiredKey);
-        }
-        let decoding = key
-            .decoding
-            .as_ref()
-            .ok_or(WebhookRejection::UnsupportedKey)?;
-        let claims = jsonwebtoken::decode::<Claims>(token, decoding, &self.validation)
-            .map_err(|error| rejection(error.kind()))?
-            .claims;
-        self.check_issued_at(claims.iat)?;
-        let digest = hex::encode(Sha256::digest(body));
-        if bool::from(
-            digest
-                .as_bytes()
-                .ct_eq(claims.request_body_sha256.as_bytes()),
-        ) {
-            Ok(())
-        } else {
-            Err(WebhookRejection::BodyMismatch)
-        }
-    }
-
-    fn check_issued_at(&self, iat: i64) -> Result<(), WebhookRejection> {
-        let age = self.clock.now().timestamp().saturating_sub(iat);
-        if age > seconds(self.config.max_age) {
-            return Err(WebhookRejection::Stale);
-        }
-        if age.saturating_neg() > seconds(self.config.max_future_skew) {
-            return Err(WebhookRejection::IssuedInFuture);
-        }
-        Ok(())
+        check_token(
+            token,
+            &key,
+            &self.validation,
+            &self.config,
+            self.clock.now().timestamp(),
+            body,
+        )
     }
 
     /// The key for `kid`: from the cache while fresh, else from Plaid (one fetch at a time).
@@ -444,9 +413,59 @@ impl fmt::Debug for WebhookVerifier {
     }
 }
 
+/// jsonwebtoken's checks: ES256 only. Plaid's JWTs carry `iat` and the body hash only; `iat` is
+/// checked by [`check_token`], against the injected clock, not by jsonwebtoken against the system's.
+pub(crate) fn validation() -> Validation {
+    let mut validation = Validation::new(Algorithm::ES256);
+    validation.required_spec_claims.clear();
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation
+}
+
+/// What is checked once the key is known: not expired, the signature, `iat` against `now` (Unix
+/// seconds), and the body's SHA-256, compared in constant time.
+pub(crate) fn check_token(
+    token: &str,
+    key: &VerifyingKey,
+    validation: &Validation,
+    config: &WebhookVerifierConfig,
+    now: i64,
+    body: &[u8],
+) -> Result<(), WebhookRejection> {
+    if key.expired {
+        return Err(WebhookRejection::ExpiredKey);
+    }
+    let decoding = key
+        .decoding
+        .as_ref()
+        .ok_or(WebhookRejection::UnsupportedKey)?;
+    let claims = jsonwebtoken::decode::<Claims>(token, decoding, validation)
+        .map_err(|error| rejection(error.kind()))?
+        .claims;
+    let age = now.saturating_sub(claims.iat);
+    if age > seconds(config.max_age) {
+        return Err(WebhookRejection::Stale);
+    }
+    if age.saturating_neg() > seconds(config.max_future_skew) {
+        return Err(WebhookRejection::IssuedInFuture);
+    }
+    let digest = hex::encode(Sha256::digest(body));
+    if bool::from(
+        digest
+            .as_bytes()
+            .ct_eq(claims.request_body_sha256.as_bytes()),
+    ) {
+        Ok(())
+    } else {
+        Err(WebhookRejection::BodyMismatch)
+    }
+}
+
 /// Reads the JOSE header without verifying it: `alg` exactly `ES256`, a usable `kid`, and a
 /// signature part (checked after `alg`, so an unsigned `alg: none` token is named as such).
-fn signing_kid(token: &str) -> Result<String, WebhookRejection> {
+pub(crate) fn signing_kid(token: &str) -> Result<String, WebhookRejection> {
     let mut parts = token.split('.');
     let (Some(header), Some(_payload), Some(signature), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -502,7 +521,7 @@ fn seconds(duration: Duration) -> i64 {
 /// jsonwebtoken picks its crypto backend from its features; should another crate of the build
 /// also enable `rust_crypto`, it could not choose and would panic on the first verification.
 /// Install aws-lc-rs (the backend rustls already builds) when nothing is chosen yet.
-fn ensure_crypto_provider() {
+pub(crate) fn ensure_crypto_provider() {
     if jsonwebtoken::crypto::CryptoProvider::try_get_default().is_none() {
         // Losing a race to another installer is fine: a provider is then installed.
         let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();

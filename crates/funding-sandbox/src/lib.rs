@@ -91,7 +91,7 @@
 //! | `POST /_sandbox/delays` | any of those keys; answers the new values | `set_*_delay`, `set_heartbeat_interval` |
 //! | `POST /_sandbox/relationships/{id}/status` | `{"status": "REJECTED", "reason": "..."}` → 204 | [`SandboxControl::set_relationship_status`] |
 //! | `POST /_sandbox/transfers/{id}/status` | `{"status": "RETURNED", "reason": "R01 insufficient funds"}` → 204 | [`SandboxControl::set_transfer_status`] |
-//! | `POST /_sandbox/faults` | `{"host": "plaid"\|"alpaca", "method"?: "POST", "path_prefix": "/v1/", "status": 503, "times"?: 1, "mode"?: "before_effect"\|"after_effect"}` → 204 | [`SandboxControl::inject_fault`] |
+//! | `POST /_sandbox/faults` | `{"host": "plaid"\|"alpaca", "method"?: "POST", "path_prefix": "/v1/", "status": 503, "times"?: 1, "mode"?: "before_effect"\|"after_effect"\|"delayed", "delay_ms"?: 16000}` → 204 | [`SandboxControl::inject_fault`] |
 //! | `DELETE /_sandbox/faults` | → 204 | [`SandboxControl::clear_faults`] |
 //! | `GET /_sandbox/calls` | `[{host, method, path, status}]` | [`SandboxControl::calls`] |
 //! | `DELETE /_sandbox/calls` | → 204 | [`SandboxControl::reset_calls`] |
@@ -101,10 +101,13 @@
 //! | `POST /_sandbox/accounts/{id}` | `{"status"?: "ACCOUNT_CLOSED", "cash"?: "100.00"}` | `set_account_status`, `set_account_cash` |
 //! | `POST /_sandbox/streams/disconnect` | → 204; open event streams close | [`SandboxControl::disconnect_streams`] |
 //! | `GET /_sandbox/events` | every funding event so far | [`SandboxControl::funding_events`] |
+//! | `POST /_sandbox/events/faults` | `{"times"?: 1, "duplicate"?: true, "delay_ms"?: 500}` → 204: the next live funding events are sent twice and/or late (after newer ones); the log and replays keep them once, in order | [`SandboxControl::inject_event_fault`] |
+//! | `DELETE /_sandbox/events/faults` | → 204 | [`SandboxControl::clear_event_faults`] |
 //! | `POST /_sandbox/plaid/public_token` | `{"institution_id"?: "ins_109508"}` → `{public_token, item_id, accounts}` | [`SandboxControl::create_public_token`] |
 //! | `GET /_sandbox/plaid/webhook` | `{url, key_id}` (current URL or null, current signing `kid`) | [`SandboxControl::plaid_webhook_url`], [`SandboxControl::webhook_key_id`] |
 //! | `POST /_sandbox/plaid/webhook` | `{"url": "http://…"\|null}` → `{url, key_id}` | [`SandboxControl::set_plaid_webhook_url`] |
 //! | `DELETE /_sandbox/plaid/webhook` | → 204 (no more events-update webhooks) | `set_plaid_webhook_url(None)` |
+//! | `GET /_sandbox/plaid/tokens` | `{access_tokens, processor_tokens}`: every one issued so far | [`SandboxControl::issued_tokens`] |
 //! | `POST /_sandbox/plaid/webhook_key/rotate` | → `{key_id, expired_key_id}` | [`SandboxControl::rotate_webhook_key`] |
 //! | `POST /_sandbox/plaid/webhook_faults` | `{"times"?: 1, "duplicate"?: true, "delay_ms"?: 500}` → 204 | [`SandboxControl::inject_webhook_fault`] |
 //! | `DELETE /_sandbox/plaid/webhook_faults` | → 204 | [`SandboxControl::clear_webhook_faults`] |
@@ -119,6 +122,7 @@
 
 mod alpaca;
 mod body;
+pub mod cli;
 mod clock;
 mod config;
 mod control;
@@ -133,9 +137,10 @@ mod traffic;
 pub use alpaca::store::AccountSnapshot;
 pub use config::{DEFAULT_ALPACA_LISTEN, DEFAULT_PLAID_LISTEN, SandboxConfig};
 pub use control::calls::{Host, RecordedCall};
-pub use control::faults::{Fault, FaultMode, WebhookFault};
+pub use control::faults::{EventFault, Fault, FaultMode, WebhookFault};
 pub use control::{Delays, SandboxAccount, SandboxControl, SandboxLink};
 pub use error::{ControlError, SandboxError};
+pub use plaid::store::IssuedTokens;
 pub use plaid::webhooks::WebhookDelivery;
 pub use server::{SandboxHandle, spawn};
 

@@ -120,6 +120,11 @@ fn app(shared: &Arc<Shared>, host: Host, provider: Router<Arc<Shared>>) -> Route
 
 async fn serve(host: Host, listener: TcpListener, app: Router, shared: Arc<Shared>) {
     let stop = shared.shutdown.clone().cancelled_owned();
+    // TCP_NODELAY, as a provider's front end has: without it an answer written in two segments
+    // waits for the caller's delayed ACK (about 40 ms), which would pass for provider latency.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     if let Err(error) = axum::serve(listener, app)
         .with_graceful_shutdown(stop)
         .await

@@ -87,6 +87,26 @@ impl OutboxStore for Store {
         Ok(())
     }
 
+    async fn prune_outbox(
+        &self,
+        published_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        let _permit = self.write_permit().await;
+        let limit = i64::from(limit.clamp(1, 10_000));
+        let result = self
+            .db
+            .execute_raw(statement(
+                self.db.get_database_backend(),
+                "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox \
+                 WHERE published_at IS NOT NULL AND published_at < $1 ORDER BY seq LIMIT $2)",
+                [db_time(published_before).into(), limit.into()],
+            ))
+            .await
+            .map_err(from_db)?;
+        Ok(result.rows_affected())
+    }
+
     async fn outbox_pending(&self) -> Result<u64, StoreError> {
         let row = self
             .db

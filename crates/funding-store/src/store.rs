@@ -9,6 +9,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use funding_core::ports::{Clock, StoreError, SystemClock};
 use migration::{Migrator, MigratorTrait as _};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -20,6 +21,7 @@ use sea_orm::{
 use crate::cipher::Cipher;
 use crate::database_url::{self, Target};
 use crate::error::from_db;
+use uuid::Uuid;
 
 /// How long a SQLite writer waits for another to finish before giving up with `Unavailable`.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -43,6 +45,9 @@ pub struct Store {
     /// waiting on the database's lock holds a pooled connection, so without this gate a burst of
     /// writers can take every connection and starve the readers. `None` on PostgreSQL.
     pub(crate) write_gate: Option<Arc<tokio::sync::Semaphore>>,
+    /// Where the reconciler's walk through COMPLETE transfers (still open to a return) stopped:
+    /// the last (`updated_at`, id) it looked at, shared by every clone of this store.
+    pub(crate) completed_walk: Arc<std::sync::Mutex<Option<(DateTime<Utc>, Uuid)>>>,
 }
 
 impl fmt::Debug for Store {
@@ -99,6 +104,7 @@ impl Store {
             cipher,
             clock: Arc::new(SystemClock),
             fast_path_grace: Duration::ZERO,
+            completed_walk: Arc::default(),
         })
     }
 

@@ -153,6 +153,7 @@ async fn migrate(settings: Settings) -> anyhow::Result<()> {
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let sandbox = settings.is_sandbox();
+    let tls = settings.tls.cert_file.is_some();
     let app = Application::build(settings).await?;
     let addr = app.local_addr();
     if sandbox {
@@ -161,11 +162,17 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             "fundingd is serving gRPC on {addr} in SANDBOX mode (emulated Plaid at {plaid}, Alpaca at {alpaca})."
         );
         println!("Try it (grpcurl, or grpcurl-rs):");
+        let transport = if tls {
+            "-cacert <the CA of tls.cert_file>"
+        } else {
+            "-plaintext"
+        };
         println!(
-            "  grpcurl -plaintext -d '{{}}' {addr} funding.v1.SandboxService/CreatePublicToken"
+            "  grpcurl {transport} -d '{{}}' {addr} funding.v1.SandboxService/CreatePublicToken"
         );
     } else {
-        println!("fundingd is serving gRPC on {addr}.");
+        let over = if tls { " over TLS" } else { "" };
+        println!("fundingd is serving gRPC{over} on {addr}.");
     }
     if let Some(metrics) = app.metrics_addr() {
         println!("Metrics: http://{metrics}/metrics");

@@ -41,6 +41,10 @@ pub use async_nats;
 const BATCH: u32 = 100;
 /// How long a failed connection, stream creation or publish waits before it is tried again.
 const RETRY: Duration = Duration::from_secs(1);
+/// How often published rows past their retention are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// Rows deleted per statement.
+const PRUNE_BATCH: u32 = 1000;
 
 /// Where and how the outbox is published.
 #[derive(Debug, Clone)]
@@ -51,6 +55,8 @@ pub struct EventsOutSettings {
     /// The stream created (if missing) on `<prefix>.>`.
     pub stream: String,
     pub poll_interval: Duration,
+    /// Published rows older than this are deleted (a batch at a time, once a minute).
+    pub retention: Duration,
     /// Links and transfers as JSON rather than protobuf (`nats_payload = "json"`).
     pub json: bool,
 }
@@ -76,7 +82,12 @@ impl EventsOut {
             return;
         };
         let mut ticks: u32 = 0;
+        let mut pruned_at: Option<std::time::Instant> = None;
         loop {
+            if pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+                pruned_at = Some(std::time::Instant::now());
+                self.prune().await;
+            }
             let (published, full) = match self.publish_batch(&context).await {
                 Ok(done) => done,
                 Err(error) => {
@@ -106,6 +117,29 @@ impl EventsOut {
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 () = tokio::time::sleep(self.settings.poll_interval) => {}
+            }
+        }
+    }
+
+    /// Deletes the rows published longer than `retention` ago, a batch at a time.
+    async fn prune(&self) {
+        let Ok(retention) = chrono::Duration::from_std(self.settings.retention) else {
+            return;
+        };
+        let before = chrono::Utc::now() - retention;
+        loop {
+            match self.outbox.prune_outbox(before, PRUNE_BATCH).await {
+                Ok(deleted) if deleted >= u64::from(PRUNE_BATCH) => continue,
+                Ok(deleted) => {
+                    if deleted > 0 {
+                        tracing::debug!(deleted, "published outbox rows pruned");
+                    }
+                    return;
+                }
+                Err(error) => {
+                    tracing::warn!("pruning the outbox failed (retried later): {error}");
+                    return;
+                }
             }
         }
     }

@@ -11,6 +11,7 @@ mod sandbox_provider;
 pub mod settings;
 mod startup;
 pub mod telemetry;
+mod tls;
 pub mod webhooks;
 
 pub use settings::Settings;

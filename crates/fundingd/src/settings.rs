@@ -47,6 +47,10 @@ pub struct Settings {
     pub clients: Vec<ClientSettings>,
     /// Serve without authentication although this is not sandbox mode on loopback.
     pub insecure_no_auth: bool,
+    /// TLS for gRPC (`[tls]`): plaintext when no certificate is given.
+    pub tls: TlsSettings,
+    /// Message sizes, HTTP/2 streams and per-caller rate limits of gRPC (`[limits]`).
+    pub limits: LimitSettings,
     /// Sandbox mode asked for (`--sandbox`, `FUNDING_EXPLICIT_SANDBOX=true`): required for sandbox
     /// mode beyond the defaults, i.e. on PostgreSQL or a non-loopback address (DESIGN §10).
     pub explicit_sandbox: bool,
@@ -96,6 +100,9 @@ pub struct Settings {
     pub nats_stream: String,
     /// How often the outbox is looked at for unpublished changes.
     pub nats_poll_interval_ms: u64,
+    /// How long a published outbox row is kept before it is deleted (at least JetStream's
+    /// duplicate window, so that a republish after a crash is still recognised).
+    pub nats_outbox_retention_ms: u64,
     /// The payload of links and transfers: `protobuf` (their `funding.v1` message) or `json`.
     /// Bank transfers are JSON either way.
     pub nats_payload: String,
@@ -116,6 +123,8 @@ impl Default for Settings {
             alpaca: None,
             clients: Vec::new(),
             insecure_no_auth: false,
+            tls: TlsSettings::default(),
+            limits: LimitSettings::default(),
             explicit_sandbox: false,
             sandbox: EmulatorSettings::default(),
             health_check_interval_ms: 1_000,
@@ -137,6 +146,7 @@ impl Default for Settings {
             nats_subject_prefix: "funding.v1".into(),
             nats_stream: "FUNDING".into(),
             nats_poll_interval_ms: 200,
+            nats_outbox_retention_ms: 86_400_000,
             nats_payload: "protobuf".into(),
         }
     }
@@ -167,6 +177,52 @@ pub struct ClientSettings {
     pub name: String,
     pub token_sha256: String,
     pub scopes: Vec<String>,
+}
+
+/// TLS for gRPC (rustls): the server's certificate chain and key (PEM files), and optionally the CA
+/// whose certificates clients must present (mutual TLS). Plaintext when `cert_file` is absent.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsSettings {
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    /// Require a client certificate signed by this CA (PEM) on every connection.
+    pub client_ca_file: Option<PathBuf>,
+}
+
+/// What one caller or one connection may take. A rate of 0 turns that limit off.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitSettings {
+    /// The largest request message accepted, in bytes (larger: OUT_OF_RANGE).
+    pub max_request_bytes: usize,
+    /// The largest response message sent, in bytes.
+    pub max_response_bytes: usize,
+    /// HTTP/2 streams (calls) one connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS).
+    pub max_concurrent_streams: u32,
+    /// Calls per minute of one caller (by its `[[clients]]` name), any RPC.
+    pub calls_per_minute: u32,
+    /// Calls one caller may make at once above its rate.
+    pub call_burst: u32,
+    /// Writes per minute of one caller: the RPCs that may reach Plaid or Alpaca (every scope but
+    /// `read`). Alpaca's rate limit is shared by every caller of this service.
+    pub writes_per_minute: u32,
+    /// Writes one caller may make at once above its rate.
+    pub write_burst: u32,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            max_request_bytes: 1024 * 1024,
+            max_response_bytes: 16 * 1024 * 1024,
+            max_concurrent_streams: 100,
+            calls_per_minute: 6_000,
+            call_burst: 200,
+            writes_per_minute: 120,
+            write_burst: 20,
+        }
+    }
 }
 
 /// The emulator's pace in sandbox mode.
@@ -317,6 +373,8 @@ impl Settings {
         if !matches!(self.nats_payload.as_str(), "protobuf" | "json") {
             bail!("nats_payload must be \"protobuf\" or \"json\"");
         }
+        self.validate_tls()?;
+        self.validate_limits()?;
         let mut names = std::collections::BTreeSet::new();
         for (index, client) in self.clients.iter().enumerate() {
             if client.name.trim().is_empty() {
@@ -331,6 +389,56 @@ impl Settings {
                     "clients[{index}].token_sha256 (client `{}`) must be 64 hex digits (the SHA-256 of its token)",
                     client.name
                 );
+            }
+        }
+        Ok(())
+    }
+
+    /// `[tls]`: a certificate goes with its key; a client CA needs both. (The files are read at
+    /// start-up and by `--check`.)
+    fn validate_tls(&self) -> anyhow::Result<()> {
+        use anyhow::bail;
+        let tls = &self.tls;
+        match (&tls.cert_file, &tls.key_file) {
+            (Some(_), None) => bail!("tls.cert_file is set but tls.key_file is not"),
+            (None, Some(_)) => bail!("tls.key_file is set but tls.cert_file is not"),
+            _ => {}
+        }
+        if tls.client_ca_file.is_some() && tls.cert_file.is_none() {
+            bail!("tls.client_ca_file is set but tls.cert_file and tls.key_file are not");
+        }
+        Ok(())
+    }
+
+    /// `[limits]`: sizes and streams at least 1; a burst at least 1 where its rate is on.
+    fn validate_limits(&self) -> anyhow::Result<()> {
+        use anyhow::bail;
+        let limits = &self.limits;
+        if limits.max_request_bytes < 1024 {
+            bail!("limits.max_request_bytes must be at least 1024");
+        }
+        if limits.max_response_bytes < 1024 {
+            bail!("limits.max_response_bytes must be at least 1024");
+        }
+        if limits.max_concurrent_streams == 0 {
+            bail!("limits.max_concurrent_streams must be at least 1");
+        }
+        for (rate, burst, rate_name, burst_name) in [
+            (
+                limits.calls_per_minute,
+                limits.call_burst,
+                "calls_per_minute",
+                "call_burst",
+            ),
+            (
+                limits.writes_per_minute,
+                limits.write_burst,
+                "writes_per_minute",
+                "write_burst",
+            ),
+        ] {
+            if rate > 0 && burst == 0 {
+                bail!("limits.{burst_name} must be at least 1 while limits.{rate_name} is on");
             }
         }
         Ok(())

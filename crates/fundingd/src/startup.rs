@@ -4,6 +4,7 @@
 //! `main` and the tests start the service the same way.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +20,10 @@ use funding_core::{
     BankLinks, Engine, EngineSettings, FollowerSettings, FundingEventFollower, LinkSettings,
     LinkStores, Sandbox, TransferSettings, Transfers,
 };
-use funding_grpc::{Auth, BankLinkApi, BankTransferApi, ClientKey, SandboxApi, Scope, TransferApi};
+use funding_grpc::{
+    Auth, BankLinkApi, BankTransferApi, ClientKey, Guard, Rate, RateLimits, SandboxApi, Scope,
+    TransferApi,
+};
 use funding_plaid::{PlaidClient, PlaidConfig};
 use funding_sandbox::{SandboxConfig, SandboxControl, SandboxHandle};
 use funding_store::Store;
@@ -27,6 +31,7 @@ use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tonic::transport::ServerTlsConfig;
 use tonic_health::ServingStatus;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
@@ -34,19 +39,20 @@ use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use crate::health;
 use crate::safety;
 use crate::sandbox_provider::EmulatorSandbox;
-use crate::settings::Settings;
+use crate::settings::{LimitSettings, Settings};
 
 /// What the start-up checks of the settings give: the mode the database must belong to, how
-/// callers are authenticated, and where the key comes from.
+/// callers are authenticated, where the key comes from, and gRPC's TLS (none: plaintext).
 pub(crate) struct Validated {
     pub(crate) deployment: funding_store::DeploymentMode,
     pub(crate) auth: Auth,
     pub(crate) key: safety::Key,
+    pub(crate) tls: Option<ServerTlsConfig>,
 }
 
 /// Every check of the settings that needs no port, database or provider (what `fundingd --check`
-/// runs): each setting on its own, sandbox safety (DESIGN §10), the clients, the keys. Creates
-/// nothing (sandbox mode's key file is only named).
+/// runs): each setting on its own, sandbox safety (DESIGN §10), the clients, the keys, the TLS
+/// files. Creates nothing (sandbox mode's key file is only named).
 pub(crate) fn validate(settings: &Settings) -> anyhow::Result<Validated> {
     settings.validate()?;
     let sandbox_mode = settings.is_sandbox();
@@ -55,10 +61,12 @@ pub(crate) fn validate(settings: &Settings) -> anyhow::Result<Validated> {
     let deployment = safety::deployment_mode(settings)?;
     let auth = auth(settings, sandbox_mode)?;
     let key = safety::key(settings, sandbox_mode)?;
+    let tls = crate::tls::server_config(&settings.tls)?;
     Ok(Validated {
         deployment,
         auth,
         key,
+        tls,
     })
 }
 
@@ -78,6 +86,7 @@ pub struct Application {
     broker: Arc<dyn Broker>,
     sandbox: Option<(SandboxHandle, Sandbox)>,
     auth: Auth,
+    tls: Option<ServerTlsConfig>,
     instance: String,
     shutdown: CancellationToken,
 }
@@ -91,6 +100,7 @@ impl Application {
             deployment,
             auth,
             key,
+            tls,
         } = validate(&settings)?;
         // This replica's name in leases (links being created, the event stream).
         let instance = format!("fundingd-{}", uuid::Uuid::new_v4());
@@ -277,6 +287,7 @@ impl Application {
             broker,
             sandbox,
             auth,
+            tls,
             instance,
             shutdown: CancellationToken::new(),
         })
@@ -339,6 +350,7 @@ impl Application {
             broker,
             sandbox,
             auth,
+            tls,
             instance,
             shutdown,
             ..
@@ -427,6 +439,7 @@ impl Application {
                     subject_prefix: settings.nats_subject_prefix.clone(),
                     stream: settings.nats_stream.clone(),
                     poll_interval: Duration::from_millis(settings.nats_poll_interval_ms.max(10)),
+                    retention: Duration::from_millis(settings.nats_outbox_retention_ms),
                     json: settings.nats_payload == "json",
                 },
                 outbox: Arc::new(store.clone()),
@@ -456,26 +469,37 @@ impl Application {
                     })
                     // Refusals are answers, not faults: the error mapping logs what needs attention.
                     .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
-            );
+            )
+            // A request body tonic cannot read is the caller's fault: INVALID_ARGUMENT or
+            // RESOURCE_EXHAUSTED, not INTERNAL or OUT_OF_RANGE.
+            .layer(funding_grpc::RequestRefusalsLayer);
+        let guard = guard(auth, &settings.limits);
         let sandbox_service = sandbox.as_ref().map(|(_, use_case)| {
-            funding_grpc::sandbox_service(SandboxApi::new(use_case.clone()), auth.clone())
+            funding_grpc::sandbox_service(SandboxApi::new(use_case.clone()), &guard)
         });
-        let server = tonic::transport::Server::builder()
+        let mut builder = tonic::transport::Server::builder()
+            .max_concurrent_streams(settings.limits.max_concurrent_streams);
+        if let Some(tls) = tls {
+            builder = builder
+                .tls_config(tls)
+                .context("the gRPC server's TLS configuration")?;
+        }
+        let server = builder
             .layer(layers)
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .add_service(funding_grpc::bank_link_service(
                 BankLinkApi::new(links),
-                auth.clone(),
+                &guard,
             ))
             .add_service(funding_grpc::transfer_service(
                 TransferApi::new(transfers.clone()),
-                auth.clone(),
+                &guard,
             ))
             .add_service(funding_grpc::bank_transfer_service(
                 BankTransferApi::new(bank_transfers),
-                auth,
+                &guard,
             ))
             .add_optional_service(sandbox_service);
 
@@ -491,7 +515,9 @@ impl Application {
         };
         let result = server
             .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(listener),
+                // TCP_NODELAY: without it an answer of several segments (a page of ListTransfers)
+                // waits for the caller's delayed ACK, about 40 ms (docs/BENCHMARKS.md).
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
                 signal,
             )
             .await;
@@ -530,16 +556,34 @@ fn reflection(
     reflection_service: Option<&'static str>,
 ) -> tonic_reflection::server::Builder<'static> {
     let builder = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(funding_client::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
     if sandbox_mode {
-        return builder;
+        return builder.register_encoded_file_descriptor_set(funding_client::FILE_DESCRIPTOR_SET);
     }
     SERVED_OUTSIDE_SANDBOX
         .iter()
         .copied()
         .chain(reflection_service)
-        .fold(builder, |builder, name| builder.with_service_name(name))
+        .fold(
+            builder.register_file_descriptor_set(api_without_sandbox()),
+            |builder, name| builder.with_service_name(name),
+        )
+}
+
+/// The funding API's descriptors without the file that declares `SandboxService` (it imports
+/// nothing and nothing imports it): outside sandbox mode reflection neither lists it nor resolves
+/// its symbols.
+fn api_without_sandbox() -> prost_types::FileDescriptorSet {
+    use prost::Message as _;
+    let mut set = prost_types::FileDescriptorSet::decode(funding_client::FILE_DESCRIPTOR_SET)
+        .unwrap_or_default();
+    set.file.retain(|file| {
+        !file
+            .service
+            .iter()
+            .any(|service| service.name() == "SandboxService")
+    });
+    set
 }
 
 /// The reconciler: every `interval`, links and transfers whose events are overdue are looked up at
@@ -593,6 +637,27 @@ async fn reconcile_loop(
             Ok(_) => {}
             Err(error) => tracing::warn!("reconciling bank transfers failed: {error}"),
         }
+    }
+}
+
+/// What the funding services are served behind: `auth`, and `[limits]`' rate limits and message
+/// sizes (a rate of 0 is no limit).
+fn guard(auth: Auth, limits: &LimitSettings) -> Guard {
+    let rate = |per_minute: u32, burst: u32| {
+        Some(Rate {
+            per_minute: NonZeroU32::new(per_minute)?,
+            // Validated: at least 1 while the rate is on.
+            burst: NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN),
+        })
+    };
+    Guard {
+        auth,
+        rate_limits: RateLimits::new(
+            rate(limits.calls_per_minute, limits.call_burst),
+            rate(limits.writes_per_minute, limits.write_burst),
+        ),
+        max_request_bytes: limits.max_request_bytes,
+        max_response_bytes: limits.max_response_bytes,
     }
 }
 
@@ -680,6 +745,42 @@ mod reflection_tests {
                 "grpc.reflection.v1.ServerReflection",
             ]
         );
+    }
+
+    /// Whether v1 reflection resolves `symbol` to a file.
+    async fn resolves(sandbox_mode: bool, symbol: &str) -> bool {
+        let service = reflection(sandbox_mode, Some(REFLECTION_V1))
+            .build_v1()
+            .unwrap();
+        let mut client = ServerReflectionClient::new(service);
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::FileContainingSymbol(symbol.to_owned())),
+        };
+        let mut stream = client
+            .server_reflection_info(tokio_stream::iter([request]))
+            .await
+            .unwrap()
+            .into_inner();
+        match stream.message().await {
+            Ok(response) => matches!(
+                response.and_then(|r| r.message_response),
+                Some(MessageResponse::FileDescriptorResponse(_))
+            ),
+            Err(status) => {
+                assert_eq!(status.code(), tonic::Code::NotFound, "{status:?}");
+                false
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn outside_sandbox_mode_reflection_does_not_resolve_the_sandbox_service() {
+        assert!(!resolves(false, "funding.v1.SandboxService").await);
+        assert!(!resolves(false, "funding.v1.SimulateTransferRequest").await);
+        assert!(resolves(false, "funding.v1.TransferService").await);
+        assert!(resolves(false, "funding.v1.BankTransferService").await);
+        assert!(resolves(true, "funding.v1.SandboxService").await);
     }
 
     #[tokio::test]

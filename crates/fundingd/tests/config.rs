@@ -212,3 +212,103 @@ fn the_defaults_check_ok_as_sandbox_mode_and_create_nothing() {
     );
     assert!(!dir.0.join("var").exists(), "no database, no key file");
 }
+
+/// A PEM block of `label` around bytes that are no DER at all.
+fn fake_pem(label: &str) -> String {
+    format!(
+        "-----BEGIN {label}-----\nc3VwZXItc2VjcmV0LWtleS1tYXRlcmlhbA==\n-----END {label}-----\n"
+    )
+}
+
+#[test]
+fn bad_tls_and_limit_settings_get_one_line_naming_the_setting() {
+    let dir = Scratch::new();
+    let write = |name: &str, text: &str| std::fs::write(dir.0.join(name), text).unwrap();
+    write("garbage.pem", "super-secret-key-material\n");
+    write("cert.pem", &fake_pem("CERTIFICATE"));
+    write("key.pem", &fake_pem("PRIVATE KEY"));
+    std::fs::create_dir_all(dir.0.join("a-directory")).unwrap();
+    let tls = |lines: &str| format!("[tls]\n{lines}");
+    let cases: Vec<(String, &str)> = vec![
+        (
+            tls("cert_file = \"cert.pem\"\n"),
+            "tls.cert_file is set but tls.key_file is not",
+        ),
+        (
+            tls("key_file = \"key.pem\"\n"),
+            "tls.key_file is set but tls.cert_file is not",
+        ),
+        (
+            tls("client_ca_file = \"cert.pem\"\n"),
+            "tls.client_ca_file is set but tls.cert_file and tls.key_file are not",
+        ),
+        (tls("bogus = 1\n"), "unknown setting `tls.bogus`"),
+        (
+            tls("cert_file = \"missing.pem\"\nkey_file = \"key.pem\"\n"),
+            "cannot read tls.cert_file missing.pem",
+        ),
+        (
+            tls("cert_file = \"a-directory\"\nkey_file = \"key.pem\"\n"),
+            "cannot read tls.cert_file a-directory",
+        ),
+        (
+            tls("cert_file = \"garbage.pem\"\nkey_file = \"key.pem\"\n"),
+            "tls.cert_file garbage.pem holds no PEM certificate",
+        ),
+        (
+            tls("cert_file = \"cert.pem\"\nkey_file = \"garbage.pem\"\n"),
+            "tls.key_file garbage.pem holds no PEM private key",
+        ),
+        (
+            tls("cert_file = \"cert.pem\"\nkey_file = \"missing.key\"\n"),
+            "cannot read tls.key_file missing.key",
+        ),
+        (
+            tls(
+                "cert_file = \"cert.pem\"\nkey_file = \"key.pem\"\nclient_ca_file = \"garbage.pem\"\n",
+            ),
+            "tls.client_ca_file garbage.pem holds no PEM certificate",
+        ),
+        (
+            tls("cert_file = \"cert.pem\"\nkey_file = \"key.pem\"\n"),
+            "tls.cert_file and tls.key_file do not make a usable TLS identity",
+        ),
+        (
+            "[limits]\nmax_concurrent_streams = 0\n".into(),
+            "limits.max_concurrent_streams must be at least 1",
+        ),
+        (
+            "[limits]\nmax_request_bytes = 10\n".into(),
+            "limits.max_request_bytes must be at least 1024",
+        ),
+        (
+            "[limits]\nwrite_burst = 0\n".into(),
+            "limits.write_burst must be at least 1 while limits.writes_per_minute is on",
+        ),
+        (
+            "[limits]\ncalls_per_minute = -5\n".into(),
+            "limits.calls_per_minute must be",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (index, (toml, expected)) in cases.iter().enumerate() {
+        let file = dir.0.join(format!("bad-{index}.toml"));
+        std::fs::write(&file, toml).unwrap();
+        let output = check(&dir.0, Some(&file), &[]);
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        let lines: Vec<&str> = stderr.lines().collect();
+        let ok = output.status.code() == Some(2)
+            && lines.len() == 1
+            && lines[0].starts_with("fundingd: bad configuration: ")
+            && lines[0].contains(expected)
+            && !stderr.contains("super-secret")
+            && !stderr.contains("c3VwZXItc2Vj");
+        if !ok {
+            failures.push(format!(
+                "case {index} ({expected}): exit {:?}, stderr {stderr:?}",
+                output.status.code()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

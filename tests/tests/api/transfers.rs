@@ -261,6 +261,46 @@ async fn with_the_event_stream_cut_the_reconciler_still_completes_a_transfer(bac
     app.stop().await;
 }
 
+/// Found by the chaos run (seed 20261202, two replicas): a RETURNED event the stream never
+/// delivered (held back behind newer ones, then the connection cut) left a transfer COMPLETE here
+/// and RETURNED at Alpaca for good, because the reconciler only looked at transfers in flight.
+async fn with_the_event_stream_cut_a_return_after_complete_still_arrives_through_the_reconciler(
+    backend: Backend,
+) {
+    let app = app(backend).await;
+    let (account, link) = app.approved_link().await;
+    let transfer = app
+        .create_transfer(app.transfer_request(&account, &link, "35.00", TransferDirection::Deposit))
+        .await
+        .unwrap();
+    let complete = app
+        .wait_for_transfer_status(&transfer.id, TransferStatus::Complete)
+        .await;
+    app.sandbox
+        .inject_fault(Fault::new(Host::Alpaca, "/v2/events", 500).times(100_000));
+    app.sandbox.disconnect_streams();
+    app.sandbox
+        .set_transfer_status(
+            complete.provider_transfer_id.parse().unwrap(),
+            "RETURNED",
+            Some("R01 insufficient funds".into()),
+        )
+        .unwrap();
+    let returned = app
+        .wait_for_transfer_status(&transfer.id, TransferStatus::Returned)
+        .await;
+    assert_eq!(returned.ach_return_code, "R01");
+    assert!(
+        app.count_rows_where(
+            "transfer_status_history",
+            "source = 'reconciler' AND from_status = 'COMPLETE' AND to_status = 'RETURNED'"
+        )
+        .await
+            == 1
+    );
+    app.stop().await;
+}
+
 async fn a_queued_transfer_is_cancelled_through_alpaca_and_a_completed_one_cannot_be(
     backend: Backend,
 ) {
@@ -545,6 +585,7 @@ funding_tests::on_both_backends!(
     two_concurrent_withdrawals_never_overdraw,
     requests_accepted_while_alpaca_is_down_are_submitted_when_it_returns,
     with_the_event_stream_cut_the_reconciler_still_completes_a_transfer,
+    with_the_event_stream_cut_a_return_after_complete_still_arrives_through_the_reconciler,
     a_queued_transfer_is_cancelled_through_alpaca_and_a_completed_one_cannot_be,
     refused_requests_name_their_fault_and_reach_nobody,
 );

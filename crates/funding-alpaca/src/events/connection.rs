@@ -7,6 +7,7 @@ use std::fmt;
 use std::pin::Pin;
 use std::time::Duration;
 
+use bytes::Bytes;
 use eventsource_stream::{Event, EventStreamError, Eventsource};
 use funding_core::ports::{Provider, ProviderError, ProviderErrorKind};
 use futures::{Stream, StreamExt};
@@ -105,13 +106,30 @@ impl AlpacaClient {
 
 /// Bytes → (idle timeout) → comment tap → SSE messages.
 fn pipeline(response: reqwest::Response, idle_timeout: Duration) -> Connection {
+    let bytes =
+        tokio_stream::StreamExt::timeout(response.bytes_stream(), idle_timeout).map(|item| {
+            match item {
+                Err(_elapsed) => Err(Interruption::Idle),
+                Ok(Err(error)) => Err(Interruption::Transport(error.without_url())),
+                Ok(Ok(chunk)) => Ok(chunk),
+            }
+        });
+    sse_events(bytes)
+}
+
+/// A connection's bytes as SSE events: leading byte order marks dropped, then the comment tap
+/// (which cuts the stream before a comment that calls for a reconnect), then the SSE parser.
+pub(crate) fn sse_events<S>(bytes: S) -> Connection
+where
+    S: Stream<Item = Result<Bytes, Interruption>> + Send + 'static,
+{
+    let mut bom = LeadingBom::default();
     let mut tap = CommentTap::default();
-    let bytes = tokio_stream::StreamExt::timeout(response.bytes_stream(), idle_timeout);
     let tapped = bytes.flat_map(move |item| {
         let items = match item {
-            Err(_elapsed) => vec![Err(Interruption::Idle)],
-            Ok(Err(error)) => vec![Err(Interruption::Transport(error.without_url()))],
-            Ok(Ok(chunk)) => {
+            Err(interruption) => vec![Err(interruption)],
+            Ok(chunk) => {
+                let chunk = bom.strip(chunk);
                 let (pass, signal) = tap.feed(&chunk);
                 let mut items = vec![Ok(chunk.slice(..pass))];
                 if let Some(signal) = signal {
@@ -123,4 +141,39 @@ fn pipeline(response: reqwest::Response, idle_timeout: Duration) -> Connection {
         futures::stream::iter(items)
     });
     Box::pin(tapped.eventsource())
+}
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Drops the byte order marks a stream starts with, across chunk boundaries. The SSE spec lets a
+/// stream start with one; eventsource-stream 0.2.3 slices it at a byte that is not a char
+/// boundary and panics (found by the `alpaca_sse` fuzz target), so none may reach it.
+#[derive(Debug, Default)]
+struct LeadingBom {
+    /// Bytes of a BOM matched so far (held back until it is whole or proves not to be one).
+    matched: usize,
+    done: bool,
+}
+
+impl LeadingBom {
+    fn strip(&mut self, chunk: Bytes) -> Bytes {
+        if self.done {
+            return chunk;
+        }
+        for (index, &byte) in chunk.iter().enumerate() {
+            if byte == BOM[self.matched] {
+                self.matched = (self.matched + 1) % BOM.len();
+                continue;
+            }
+            self.done = true;
+            if self.matched == 0 {
+                return chunk.slice(index..);
+            }
+            // A BOM's first bytes and then something else: not a BOM, give them back.
+            let mut given_back = BOM[..self.matched].to_vec();
+            given_back.extend_from_slice(&chunk[index..]);
+            return Bytes::from(given_back);
+        }
+        Bytes::new()
+    }
 }

@@ -3,10 +3,10 @@
 //! [`connection`] opens one connection, [`comments`] reads Alpaca's comment-line signals,
 //! [`wire`] reads one event, [`recent`] remembers what was yielded.
 
-mod comments;
-mod connection;
+pub(crate) mod comments;
+pub(crate) mod connection;
 mod reader;
 mod recent;
-mod wire;
+pub(crate) mod wire;
 
 pub(crate) use reader::funding_events;

@@ -65,4 +65,12 @@ pub trait OutboxStore: Send + Sync {
 
     /// How many rows wait to be published.
     async fn outbox_pending(&self) -> Result<u64, StoreError>;
+
+    /// Deletes up to `limit` rows published before `published_before`, oldest first; how many went.
+    /// Unpublished rows are never deleted.
+    async fn prune_outbox(
+        &self,
+        published_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<u64, StoreError>;
 }

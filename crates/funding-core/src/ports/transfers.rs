@@ -145,7 +145,9 @@ pub trait TransferStore: Send + Sync + 'static {
     async fn latest_transfer_event(&self) -> Result<i64, StoreError>;
 
     /// Transfers Alpaca knows that are in flight (QUEUED … APPROVED) and have not moved since
-    /// `before`, oldest change first: for the reconciler.
+    /// `before`, oldest change first, then up to a quarter of `limit` COMPLETE ones that have not
+    /// moved since `before` and may still be returned, each in turn from sweep to sweep: for the
+    /// reconciler.
     async fn transfers_to_reconcile(
         &self,
         before: DateTime<Utc>,

@@ -12,6 +12,7 @@ use tokio::sync::broadcast;
 use ulid::Ulid;
 use uuid::Uuid;
 
+use crate::control::faults::{EventFault, EventFaultBook};
 use crate::ids::alpaca_timestamp;
 
 /// Alpaca's correspondent code used for every event.
@@ -47,6 +48,9 @@ pub(crate) struct FundingEvent {
 #[derive(Clone, Debug)]
 pub(crate) enum StreamItem {
     Event(Arc<FundingEvent>),
+    /// An event sent again or late by an [`EventFault`]: delivered even though a newer one (or
+    /// itself) was already sent on this stream.
+    Again(Arc<FundingEvent>),
     /// Control asked every open stream to close (`/_sandbox/streams/disconnect`).
     Disconnect,
 }
@@ -83,6 +87,8 @@ pub(crate) struct EventLog {
     events: Vec<Arc<FundingEvent>>,
     last_id: Option<Ulid>,
     live: broadcast::Sender<StreamItem>,
+    /// Duplicate or late delivery of the next live events (fault injection).
+    pub(crate) faults: EventFaultBook,
 }
 
 impl Default for EventLog {
@@ -92,6 +98,7 @@ impl Default for EventLog {
             events: Vec::new(),
             last_id: None,
             live,
+            faults: EventFaultBook::default(),
         }
     }
 }
@@ -114,8 +121,7 @@ impl EventLog {
         let json = serde_json::to_string(&wire).unwrap_or_default();
         let event = Arc::new(FundingEvent { id, at, json });
         self.events.push(Arc::clone(&event));
-        // No receiver is not an error: nobody is listening right now.
-        let _ = self.live.send(StreamItem::Event(Arc::clone(&event)));
+        self.broadcast(&event);
         tracing::debug!(event_id = %id, status_to = change.status_to, "funding event");
         event
     }
@@ -128,8 +134,42 @@ impl EventLog {
         let json = raw.replace(['\r', '\n'], " ");
         let event = Arc::new(FundingEvent { id, at, json });
         self.events.push(Arc::clone(&event));
-        let _ = self.live.send(StreamItem::Event(Arc::clone(&event)));
+        self.broadcast(&event);
         event
+    }
+
+    /// Sends a new event to the live subscribers, as the first event rule (if any) says: at once,
+    /// or `delay` late (after the events emitted meanwhile), and once or twice.
+    fn broadcast(&mut self, event: &Arc<FundingEvent>) {
+        // No receiver is not an error: nobody is listening right now.
+        let Some(EventFault {
+            duplicate, delay, ..
+        }) = self.faults.take()
+        else {
+            let _ = self.live.send(StreamItem::Event(Arc::clone(event)));
+            return;
+        };
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        match runtime {
+            Some(runtime) if !delay.is_zero() => {
+                let live = self.live.clone();
+                let event = Arc::clone(event);
+                runtime.spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    let _ = live.send(StreamItem::Again(Arc::clone(&event)));
+                    if duplicate {
+                        let _ = live.send(StreamItem::Again(event));
+                    }
+                });
+            }
+            _ => {
+                let _ = self.live.send(StreamItem::Event(Arc::clone(event)));
+                if duplicate {
+                    let _ = self.live.send(StreamItem::Again(Arc::clone(event)));
+                }
+            }
+        }
+        tracing::debug!(event_id = %event.id, duplicate, ?delay, "funding event faulted");
     }
 
     /// Asks every open stream to close.

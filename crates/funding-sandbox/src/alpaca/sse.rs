@@ -131,6 +131,16 @@ async fn stream_events(
                     }
                     last_sent = Some(event.id);
                 }
+                // Sent twice or late on purpose (an event fault): no check against what was sent.
+                Ok(StreamItem::Again(event)) => {
+                    if !cursor.admits(&event) || cursor.is_past_end(&event) {
+                        continue;
+                    }
+                    if !send(&frames, data_frame(&event)).await {
+                        return;
+                    }
+                    last_sent = last_sent.max(Some(event.id));
+                }
                 Ok(StreamItem::Disconnect) | Err(broadcast::error::RecvError::Closed) => return,
                 Err(broadcast::error::RecvError::Lagged(dropped)) => {
                     let notice = format!(": you are reading too slowly, dropped {dropped} messages\n\n");

@@ -1,7 +1,8 @@
 //! Fault injection: rules that make the next N matching provider requests fail with a chosen
 //! HTTP status and the provider's own error body, either before the request has any effect or
 //! after it (a "dropped response": the effect happened, the caller sees an error). Outgoing Plaid
-//! webhooks have their own small rules ([`WebhookFault`]): delivered twice, or late.
+//! webhooks have their own small rules ([`WebhookFault`]): delivered twice, or late; so have the
+//! events of Alpaca's funding stream ([`EventFault`]): sent twice, or late (out of order).
 
 use axum::http::Method;
 use serde::{Deserialize, Serialize};
@@ -216,9 +217,103 @@ impl WebhookFaultBook {
     }
 }
 
+/// A rule for Alpaca's funding event stream: each of the next `times` funding events is sent to
+/// the live subscribers twice (`duplicate`: the same frame again right after it), and/or held back
+/// for `delay` and then sent after whatever came meanwhile (late, so out of order). The event log
+/// itself keeps every event once and in order: a reconnect with `since_id` replays them as Alpaca
+/// would.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventFault {
+    /// How many events the rule applies to; it disappears after that.
+    pub times: u32,
+    /// Send each one twice.
+    pub duplicate: bool,
+    /// Hold each one back this long (zero: send it at once).
+    pub delay: std::time::Duration,
+}
+
+impl EventFault {
+    /// The next event is sent twice.
+    pub fn duplicate() -> Self {
+        Self {
+            times: 1,
+            duplicate: true,
+            delay: std::time::Duration::ZERO,
+        }
+    }
+
+    /// The next event is sent `delay` late, after the events emitted meanwhile.
+    pub fn delayed(delay: std::time::Duration) -> Self {
+        Self {
+            times: 1,
+            duplicate: false,
+            delay,
+        }
+    }
+
+    /// Apply to this many events.
+    pub fn times(mut self, times: u32) -> Self {
+        self.times = times;
+        self
+    }
+
+    /// Also send twice.
+    pub fn and_duplicate(mut self) -> Self {
+        self.duplicate = true;
+        self
+    }
+}
+
+/// The active event rules, oldest first; each event uses one turn of the first.
+#[derive(Debug, Default)]
+pub(crate) struct EventFaultBook {
+    rules: Vec<EventFault>,
+}
+
+impl EventFaultBook {
+    pub(crate) fn add(&mut self, fault: EventFault) {
+        if fault.times > 0 {
+            self.rules.push(fault);
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.rules.clear();
+    }
+
+    /// Consumes one turn of the first rule, if any.
+    pub(crate) fn take(&mut self) -> Option<EventFault> {
+        let rule = self.rules.first_mut()?;
+        rule.times -= 1;
+        let taken = *rule;
+        if rule.times == 0 {
+            self.rules.remove(0);
+        }
+        Some(taken)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_rules_apply_in_order_for_their_times() {
+        let mut book = EventFaultBook::default();
+        book.add(EventFault::duplicate().times(2));
+        book.add(EventFault::delayed(std::time::Duration::from_millis(5)));
+        book.add(EventFault::duplicate().times(0));
+        assert!(book.take().is_some_and(|f| f.duplicate));
+        assert!(book.take().is_some_and(|f| f.duplicate));
+        assert!(
+            book.take()
+                .is_some_and(|f| !f.duplicate && !f.delay.is_zero())
+        );
+        assert!(book.take().is_none());
+        book.add(EventFault::duplicate().times(5));
+        book.clear();
+        assert!(book.take().is_none());
+    }
 
     #[test]
     fn webhook_rules_apply_in_order_for_their_times() {

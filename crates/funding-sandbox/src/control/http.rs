@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use super::SandboxControl;
 use super::calls::Host;
-use super::faults::{Fault, FaultMode, WebhookFault};
+use super::faults::{EventFault, Fault, FaultMode, WebhookFault};
 use crate::body::read_capped;
 use crate::error::ControlError;
 use crate::ids::alpaca_timestamp;
@@ -39,12 +39,17 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/accounts/{id}", get(account).post(update_account))
         .route("/streams/disconnect", post(disconnect_streams))
         .route("/events", get(events))
+        .route(
+            "/events/faults",
+            post(add_event_fault).delete(clear_event_faults),
+        )
         .route("/plaid/public_token", post(create_public_token))
         .route(
             "/plaid/webhook",
             get(webhook).post(set_webhook).delete(clear_webhook),
         )
         .route("/plaid/webhook_key/rotate", post(rotate_webhook_key))
+        .route("/plaid/tokens", get(issued_tokens))
         .route(
             "/plaid/webhook_faults",
             post(add_webhook_fault).delete(clear_webhook_faults),
@@ -307,6 +312,35 @@ async fn events(State(shared): State<Arc<Shared>>) -> Response {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct EventFaultRequest {
+    times: Option<u32>,
+    #[serde(default)]
+    duplicate: bool,
+    /// At most ten minutes.
+    #[serde(default)]
+    delay_ms: u64,
+}
+
+async fn add_event_fault(State(shared): State<Arc<Shared>>, body: Body) -> Response {
+    let result = async {
+        let request: EventFaultRequest = read(body).await?;
+        control(shared).inject_event_fault(EventFault {
+            times: request.times.unwrap_or(1),
+            duplicate: request.duplicate,
+            delay: Duration::from_millis(request.delay_ms.min(600_000)),
+        });
+        Ok(StatusCode::NO_CONTENT)
+    };
+    respond(result.await)
+}
+
+async fn clear_event_faults(State(shared): State<Arc<Shared>>) -> StatusCode {
+    control(shared).clear_event_faults();
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct PublicTokenRequest {
     institution_id: Option<String>,
 }
@@ -354,6 +388,10 @@ async fn clear_webhook(State(shared): State<Arc<Shared>>) -> Response {
             .set_plaid_webhook_url(None)
             .map(|()| StatusCode::NO_CONTENT),
     )
+}
+
+async fn issued_tokens(State(shared): State<Arc<Shared>>) -> Response {
+    Json(control(shared).issued_tokens()).into_response()
 }
 
 async fn rotate_webhook_key(State(shared): State<Arc<Shared>>) -> Response {

@@ -1,8 +1,8 @@
 //! In-process control of a running emulator ([`SandboxControl`]): lifecycle delays, driving
 //! relationships and transfers to any status, fault injection, the call log, the clock, account
-//! status and cash, stream disconnects, sandbox Plaid links, and the Plaid webhooks (URL, key
-//! rotation, delivery faults, the delivery log). The HTTP control API
-//! (`/_sandbox/…`, see [`http`]) calls exactly these methods.
+//! status and cash, stream disconnects and duplicated or late stream events, sandbox Plaid links,
+//! the tokens Plaid issued, and the Plaid webhooks (URL, key rotation, delivery faults, the
+//! delivery log). The HTTP control API (`/_sandbox/…`, see [`http`]) calls exactly these methods.
 
 pub(crate) mod calls;
 pub(crate) mod faults;
@@ -18,11 +18,13 @@ use uuid::Uuid;
 
 use crate::alpaca::store::AccountSnapshot;
 use crate::error::ControlError;
+use crate::plaid::bank_transfer_store::Failure;
 use crate::plaid::model::Item;
-use crate::plaid::webhooks::{WebhookDelivery, check_url};
+use crate::plaid::store::IssuedTokens;
+use crate::plaid::webhooks::{Outgoing, WebhookDelivery, check_url};
 use crate::state::Shared;
 use calls::RecordedCall;
-use faults::{Fault, WebhookFault};
+use faults::{EventFault, Fault, WebhookFault};
 
 /// Handle on a running emulator's state; cheap to clone.
 #[derive(Clone, Debug)]
@@ -181,6 +183,17 @@ impl SandboxControl {
         self.shared.world().events.emit_raw(now, raw);
     }
 
+    /// Adds a rule for the funding stream's next live events (sent twice and/or late); rules
+    /// apply in order.
+    pub fn inject_event_fault(&self, fault: EventFault) {
+        self.shared.world().events.faults.add(fault);
+    }
+
+    /// Removes every funding stream rule (events already held back still go out, late).
+    pub fn clear_event_faults(&self) {
+        self.shared.world().events.faults.clear();
+    }
+
     /// Closes every open event stream (subscribers must reconnect, e.g. with `since_id`).
     pub fn disconnect_streams(&self) {
         self.shared.world().events.disconnect_all();
@@ -226,6 +239,51 @@ impl SandboxControl {
     }
 }
 
+/// Load generation (`funding-bench`'s event ingestion).
+impl SandboxControl {
+    /// What `/sandbox/bank_transfer/simulate` does, for many bank transfers at once (Plaid ids):
+    /// each one whose status allows `event_type` (pending → posted | failed, posted → reversed)
+    /// moves and records its event; the others are skipped. One lock for the batch and one
+    /// events-update webhook after it, so that a hundred thousand events take a moment. Returns
+    /// how many moved.
+    pub fn simulate_bank_transfers(
+        &self,
+        bank_transfer_ids: &[String],
+        event_type: &str,
+        ach_return_code: Option<&str>,
+    ) -> usize {
+        let now = self.shared.clock.now();
+        let mut moved = 0;
+        {
+            let mut world = self.shared.world();
+            let transfers = &mut world.plaid.bank_transfers;
+            for id in bank_transfer_ids {
+                let Some(status) = transfers.get(id).map(|t| t.status.clone()) else {
+                    continue;
+                };
+                let allowed = matches!(
+                    (status.as_str(), event_type),
+                    ("pending", "posted" | "failed") | ("posted", "reversed")
+                );
+                if !allowed {
+                    continue;
+                }
+                let failure = (event_type != "posted").then(|| Failure {
+                    ach_return_code: ach_return_code.map(str::to_owned),
+                    description: None,
+                });
+                if transfers.change(id, event_type, failure, now) {
+                    moved += 1;
+                }
+            }
+        }
+        if moved > 0 {
+            self.shared.announce(Outgoing::EventsUpdated);
+        }
+        moved
+    }
+}
+
 /// Plaid webhooks.
 impl SandboxControl {
     /// Sets (`Some`, an absolute http or https URL) or clears (`None`) where the
@@ -237,6 +295,12 @@ impl SandboxControl {
             .map_err(ControlError::Invalid)?;
         self.shared.world().webhooks.url = url;
         Ok(())
+    }
+
+    /// Every access and processor token the Plaid side has issued so far (removed items'
+    /// included): what a caller scans its logs and database for.
+    pub fn issued_tokens(&self) -> IssuedTokens {
+        self.shared.world().plaid.issued.clone()
     }
 
     /// Where the events-update webhooks go now.

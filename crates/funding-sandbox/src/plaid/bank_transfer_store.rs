@@ -129,6 +129,8 @@ pub(crate) struct BankTransfers {
     events: Vec<StoredEvent>,
     /// idempotency key → (index in `transfers`, the request that created it).
     by_key: HashMap<String, (usize, Value)>,
+    /// transfer id → index in `transfers` (lookups stay O(1) with many transfers: funding-bench).
+    by_id: HashMap<String, usize>,
 }
 
 impl BankTransfers {
@@ -146,12 +148,15 @@ impl BankTransfers {
         let id = transfer.id.clone();
         self.transfers.push(transfer);
         self.by_key.insert(key, (self.transfers.len() - 1, request));
+        self.by_id.insert(id.clone(), self.transfers.len() - 1);
         self.record(&id, "pending", now);
         wire
     }
 
     pub(crate) fn get(&self, id: &str) -> Option<&BankTransfer> {
-        self.transfers.iter().find(|t| t.id == id)
+        self.by_id
+            .get(id)
+            .and_then(|&index| self.transfers.get(index))
     }
 
     /// Newest first.
@@ -167,7 +172,11 @@ impl BankTransfers {
         failure: Option<Failure>,
         now: DateTime<Utc>,
     ) -> bool {
-        let Some(transfer) = self.transfers.iter_mut().find(|t| t.id == id) else {
+        let Some(transfer) = self
+            .by_id
+            .get(id)
+            .and_then(|&index| self.transfers.get_mut(index))
+        else {
             return false;
         };
         transfer.status = status.to_owned();
@@ -190,7 +199,11 @@ impl BankTransfers {
     }
 
     fn record(&mut self, id: &str, event_type: &str, now: DateTime<Utc>) {
-        let Some(transfer) = self.transfers.iter().find(|t| t.id == id) else {
+        let Some(transfer) = self
+            .by_id
+            .get(id)
+            .and_then(|&index| self.transfers.get(index))
+        else {
             return;
         };
         let event_id = self.events.last().map_or(1, |last| last.event_id + 1);

@@ -3,7 +3,7 @@
 
 mod bank_transfer_events;
 mod bank_transfer_rules;
-mod bank_transfer_store;
+pub(crate) mod bank_transfer_store;
 mod bank_transfers;
 pub(crate) mod enums;
 pub(crate) mod error;

@@ -36,8 +36,20 @@ pub(crate) struct PlaidWorld {
     public_tokens: HashMap<String, PublicToken>,
     access_tokens: HashMap<String, String>,
     processor_tokens: HashMap<String, ProcessorGrant>,
+    /// Every access and processor token ever issued, removed items' included, oldest first (for
+    /// a caller's scan of its own logs and database for leaked tokens).
+    pub issued: IssuedTokens,
     /// Legacy Bank Transfers and their events.
     pub bank_transfers: BankTransfers,
+}
+
+/// The secrets the emulator's Plaid side has handed out.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct IssuedTokens {
+    /// `access-sandbox-…`, from `/item/public_token/exchange`.
+    pub access_tokens: Vec<String>,
+    /// `processor-sandbox-…`, from `/processor/token/create` and `/sandbox/processor_token/create`.
+    pub processor_tokens: Vec<String>,
 }
 
 impl PlaidWorld {
@@ -88,6 +100,7 @@ impl PlaidWorld {
         let item_id = record.item_id.clone();
         self.public_tokens.remove(public_token);
         let access_token = sandbox_token("access");
+        self.issued.access_tokens.push(access_token.clone());
         self.access_tokens
             .insert(access_token.clone(), item_id.clone());
         Ok((access_token, item_id))
@@ -108,6 +121,7 @@ impl PlaidWorld {
         processor: Option<String>,
     ) -> String {
         let token = sandbox_token("processor");
+        self.issued.processor_tokens.push(token.clone());
         self.processor_tokens.insert(
             token.clone(),
             ProcessorGrant {

@@ -177,3 +177,23 @@ async fn accounts_public_tokens_and_disconnects_work_over_the_alpaca_listener_to
     let response = sandbox.http.get(url("/nope")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn every_issued_access_and_processor_token_is_listed_for_a_leak_scan() {
+    let sandbox = spawn_sandbox().await;
+    let (status, body) = control(&sandbox, Method::GET, "/plaid/tokens", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({"access_tokens": [], "processor_tokens": []}));
+    let linked = sandbox.link().await;
+    let processor = sandbox.processor_token().await;
+    let (_, body) = control(&sandbox, Method::GET, "/plaid/tokens", None).await;
+    // `processor_token` links a second item of its own first.
+    let access = body["access_tokens"].as_array().unwrap();
+    assert_eq!(access.len(), 2);
+    assert_eq!(access[0], linked.access_token.as_str());
+    assert_eq!(body["processor_tokens"], json!([processor]));
+    assert_eq!(
+        sandbox.control.issued_tokens().processor_tokens,
+        vec![processor]
+    );
+}

@@ -204,3 +204,69 @@ async fn shutdown_ends_open_streams() {
     sandbox.handle.shutdown().await;
     assert!(stream.next_event().await.is_none());
 }
+
+#[tokio::test]
+async fn an_event_fault_sends_the_next_event_twice_and_the_log_keeps_it_once() {
+    let sandbox = spawn_sandbox().await;
+    let mut stream = sandbox.events("").await;
+    let answer = reqwest::Client::new()
+        .post(sandbox.plaid_url("/_sandbox/events/faults"))
+        .json(&serde_json::json!({"duplicate": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::NO_CONTENT);
+    let id = sandbox.relationship(Uuid::new_v4()).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let seen = stream.until(|e| is_event(e, &id, "APPROVED")).await;
+    let statuses: Vec<&str> = seen
+        .iter()
+        .map(|e| e["status_to"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["QUEUED", "QUEUED", "APPROVED"]);
+    assert_eq!(
+        seen[0]["event_id"], seen[1]["event_id"],
+        "the very same event"
+    );
+    let logged = sandbox.control.funding_events();
+    assert_eq!(logged.len(), 2, "the log has it once");
+}
+
+#[tokio::test]
+async fn a_late_event_arrives_after_newer_ones_and_a_replay_has_the_order() {
+    let sandbox = spawn_sandbox().await;
+    let mut stream = sandbox.events("").await;
+    sandbox
+        .control
+        .inject_event_fault(funding_sandbox::EventFault::delayed(Duration::from_millis(
+            300,
+        )));
+    let id = sandbox.relationship(Uuid::new_v4()).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let seen = stream.until(|e| is_event(e, &id, "QUEUED")).await;
+    let statuses: Vec<&str> = seen
+        .iter()
+        .map(|e| e["status_to"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["APPROVED", "QUEUED"], "QUEUED came late");
+    assert!(seen[1]["event_id"].as_str() < seen[0]["event_id"].as_str());
+    // The log (and so a replay) keeps Alpaca's order; clearing the rules ends the faults.
+    sandbox
+        .control
+        .inject_event_fault(funding_sandbox::EventFault::duplicate().times(10));
+    sandbox.control.clear_event_faults();
+    let mut replay = sandbox.events("?since=2000-01-01").await;
+    let replayed = replay.until(|e| is_event(e, &id, "APPROVED")).await;
+    assert_eq!(ids(&replayed), ids(&sandbox.control.funding_events()));
+    assert_eq!(replayed[0]["status_to"], "QUEUED");
+    let other = sandbox.relationship(Uuid::new_v4()).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let live = stream.until(|e| is_event(e, &other, "APPROVED")).await;
+    assert_eq!(live.len(), 2, "no rule left: {live:?}");
+}

@@ -411,3 +411,57 @@ async fn the_access_token_variant_and_the_list_work_newest_first() {
         .await;
     assert_eq!(error["error_code"], "INVALID_FIELD");
 }
+
+#[tokio::test]
+async fn many_bank_transfers_are_simulated_at_once_for_load_generation() {
+    let sandbox = spawn_sandbox().await;
+    let first = create(&sandbox, "bulk-1").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let second = create(&sandbox, "bulk-2").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ids = vec![first.clone(), second.clone(), "unknown".to_owned()];
+    assert_eq!(
+        sandbox
+            .control
+            .simulate_bank_transfers(&ids, "posted", None),
+        2
+    );
+    // Only what simulate allows: posted → reversed, not posted again.
+    assert_eq!(
+        sandbox
+            .control
+            .simulate_bank_transfers(&ids, "posted", None),
+        0
+    );
+    assert_eq!(
+        sandbox
+            .control
+            .simulate_bank_transfers(&ids[..1], "reversed", Some("R01")),
+        1
+    );
+    let events = sync(&sandbox, 0).await;
+    let seen: Vec<(String, String)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["bank_transfer_id"].as_str().unwrap().to_owned(),
+                e["event_type"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (first.clone(), "pending".to_owned()),
+            (second.clone(), "pending".to_owned()),
+            (first.clone(), "posted".to_owned()),
+            (second, "posted".to_owned()),
+            (first, "reversed".to_owned()),
+        ]
+    );
+    assert_eq!(events[4]["failure_reason"]["ach_return_code"], "R01");
+}

@@ -1,13 +1,16 @@
 //! The transfers the reconciler looks at: those Alpaca knows (a provider id is stored) that are in
 //! flight there (QUEUED, APPROVAL_PENDING, PENDING, SENT_TO_CLEARING, APPROVED) and have not moved
-//! since a given time, oldest change first.
+//! since a given time, oldest change first; then a few of the COMPLETE ones that have not moved since
+//! then but completed within the ACH return window, since COMPLETE is provisional: a RETURNED whose
+//! event the stream never delivered must still reach them.
 
 use chrono::{DateTime, Utc};
 use funding_core::model::Transfer;
 use funding_core::ports::StoreError;
 use funding_domain::AlpacaTransferStatus;
 use sea_orm::{
-    ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _,
+    ColumnTrait as _, Condition, EntityTrait as _, QueryFilter as _, QueryOrder as _,
+    QuerySelect as _,
 };
 
 use crate::Store;
@@ -23,7 +26,7 @@ pub(super) async fn transfers_to_reconcile(
     use AlpacaTransferStatus::*;
     let in_flight = [Queued, ApprovalPending, Pending, SentToClearing, Approved]
         .map(|status| status.as_str().to_owned());
-    Entity::find()
+    let mut rows = Entity::find()
         .filter(Column::Status.is_in(in_flight))
         .filter(Column::ProviderTransferId.is_not_null())
         .filter(Column::UpdatedAt.lte(db_time(before)))
@@ -32,8 +35,58 @@ pub(super) async fn transfers_to_reconcile(
         .limit(u64::from(limit))
         .all(&store.db)
         .await
-        .map_err(from_db)?
-        .into_iter()
-        .map(Transfer::try_from)
-        .collect()
+        .map_err(from_db)?;
+    // Then COMPLETE ones still open to a return, a few a sweep, walking the window in
+    // (`updated_at`, id) order from where the last sweep stopped and starting over at its end:
+    // every one is looked at once a walk, none is looked at again before the others, and each
+    // step is a range of the (status, updated_at) index.
+    let take = u64::from((limit / 4).max(1));
+    let window = || {
+        Entity::find()
+            .filter(Column::Status.eq(Complete.as_str()))
+            .filter(Column::ProviderTransferId.is_not_null())
+            .filter(Column::UpdatedAt.lte(db_time(before)))
+            .filter(Column::UpdatedAt.gte(db_time(before - RETURN_WINDOW)))
+            .order_by_asc(Column::UpdatedAt)
+            .order_by_asc(Column::Id)
+    };
+    let walked_to = store
+        .completed_walk
+        .lock()
+        .map(|walk| *walk)
+        .unwrap_or_default();
+    let mut complete = match walked_to {
+        Some((at, id)) => window()
+            .filter(
+                Condition::any().add(Column::UpdatedAt.gt(at)).add(
+                    Condition::all()
+                        .add(Column::UpdatedAt.eq(at))
+                        .add(Column::Id.gt(id)),
+                ),
+            )
+            .limit(take)
+            .all(&store.db)
+            .await
+            .map_err(from_db)?,
+        None => Vec::new(),
+    };
+    let walk_ended = (complete.len() as u64) < take;
+    if walk_ended {
+        // From the start of the window again (what was just read is not read twice).
+        let seen: Vec<_> = complete.iter().map(|row| row.id).collect();
+        let again = window()
+            .limit(take - complete.len() as u64)
+            .all(&store.db)
+            .await
+            .map_err(from_db)?;
+        complete.extend(again.into_iter().filter(|row| !seen.contains(&row.id)));
+    }
+    if let Ok(mut walk) = store.completed_walk.lock() {
+        *walk = complete.last().map(|row| (row.updated_at, row.id));
+    }
+    rows.extend(complete);
+    rows.into_iter().map(Transfer::try_from).collect()
 }
+
+/// How long after COMPLETE an ACH return may still come (R10 and its kin: 60 days).
+const RETURN_WINDOW: chrono::TimeDelta = chrono::TimeDelta::days(60);

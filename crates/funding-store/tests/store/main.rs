@@ -13,6 +13,7 @@ mod deployment;
 mod health;
 mod inbox;
 mod migrations;
+mod outbox;
 mod reads;
 mod rotation;
 mod secrets;

@@ -955,6 +955,85 @@ async fn the_reconciler_sees_transfers_alpaca_has_that_have_not_moved_since_the_
     );
 }
 
+/// COMPLETE is provisional: a RETURNED whose event never came must still be found, so completed
+/// transfers within the return window are sampled after the ones in flight (found by the chaos run).
+async fn completed_transfers_within_the_return_window_are_reconciled_after_the_ones_in_flight(
+    db: &TestDb,
+) {
+    let store = db.store().await;
+    let (link, account) = link(&store).await;
+    let (in_flight, _) = queued(&store, link, account, "in-flight", t0() + seconds(5)).await;
+    let (complete, _) = queued(&store, link, account, "complete", t0()).await;
+    store
+        .change_transfer_status(
+            complete.id,
+            change(Queued, Complete, Some("e1"), t0() + seconds(1)),
+        )
+        .await
+        .unwrap();
+    let ids = |found: Vec<Transfer>| found.into_iter().map(|t| t.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store
+            .transfers_to_reconcile(t0() + seconds(10), 100)
+            .await
+            .unwrap()),
+        vec![in_flight.id, complete.id]
+    );
+    assert_eq!(
+        ids(store
+            .transfers_to_reconcile(t0() + seconds(2), 100)
+            .await
+            .unwrap()),
+        vec![complete.id],
+        "not moved since the cutoff"
+    );
+    let long_after = t0() + chrono::TimeDelta::days(61);
+    assert_eq!(
+        ids(store.transfers_to_reconcile(long_after, 100).await.unwrap()),
+        vec![in_flight.id],
+        "past the return window"
+    );
+}
+
+async fn the_sweep_walks_every_completed_transfer_once_before_any_again(db: &TestDb) {
+    let store = db.store().await;
+    let (link, account) = link(&store).await;
+    let mut completed = Vec::new();
+    for n in 0..10 {
+        let (transfer, _) = queued(&store, link, account, &format!("c{n}"), t0()).await;
+        store
+            .change_transfer_status(
+                transfer.id,
+                change(Queued, Complete, Some("e1"), t0() + seconds(n % 3)),
+            )
+            .await
+            .unwrap();
+        completed.push(transfer.id);
+    }
+    // A limit of 8 looks at two COMPLETE transfers a sweep.
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        let sweep = store
+            .transfers_to_reconcile(t0() + seconds(10), 8)
+            .await
+            .unwrap();
+        assert_eq!(sweep.len(), 2);
+        seen.extend(sweep.into_iter().map(|t| t.id));
+    }
+    let mut walked = seen.clone();
+    walked.sort();
+    walked.dedup();
+    assert_eq!(walked.len(), 10, "each once in a walk: {seen:?}");
+    completed.sort();
+    assert_eq!(walked, completed);
+    // The next walk starts over from the oldest.
+    let again = store
+        .transfers_to_reconcile(t0() + seconds(10), 8)
+        .await
+        .unwrap();
+    assert_eq!(again.iter().map(|t| t.id).collect::<Vec<_>>(), seen[..2]);
+}
+
 async fn the_sweep_unparks_transfer_events_parked_after_alpacas_id_was_stored(db: &TestDb) {
     let store = db.store().await;
     let (link, account) = link(&store).await;
@@ -1178,6 +1257,8 @@ on_both_backends!(
     moves_without_event_ids_are_all_recorded,
     list_filters_and_pages_in_creation_order,
     the_reconciler_sees_transfers_alpaca_has_that_have_not_moved_since_the_cutoff,
+    completed_transfers_within_the_return_window_are_reconciled_after_the_ones_in_flight,
+    the_sweep_walks_every_completed_transfer_once_before_any_again,
     the_sweep_unparks_transfer_events_parked_after_alpacas_id_was_stored,
     a_transfer_needs_an_existing_link,
     an_unsent_transfer_is_cancelled_and_a_sent_one_is_not,

@@ -1,0 +1,264 @@
+//! The chaos itself, all through the emulator's control API and signals: faults injected at
+//! random moments (5xx, 429, timeouts beyond the adapters' own, accept-then-drop, slow answers,
+//! duplicated and late stream events, stream disconnects, webhooks twice or late), SIGKILLs and
+//! restarts of the replicas, and ACH returns of completed deposits.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use funding_tests::process::Rng;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::Run;
+
+/// Alpaca's adapter gives up on a call after 15 s, Plaid's after 30 s.
+const ALPACA_TIMEOUT_MS: u64 = 15_000;
+const PLAID_TIMEOUT_MS: u64 = 30_000;
+
+/// The Plaid calls fundingd makes that change something or read its news.
+const PLAID_PATHS: &[&str] = &[
+    "/item/public_token/exchange",
+    "/processor/token/create",
+    "/processor/bank_transfer/create",
+    "/bank_transfer/event/sync",
+    "/bank_transfer/get",
+];
+
+fn rule(host: &str, method: Option<&str>, path: &str, status: u16, times: u64) -> Value {
+    let mut rule = json!({"host": host, "path_prefix": path, "status": status, "times": times});
+    if let Some(method) = method {
+        rule["method"] = json!(method);
+    }
+    rule
+}
+
+/// Injects one fault drawn from the seed; its kind, for the figures.
+async fn one(run: &Run, rng: &mut Rng) -> anyhow::Result<&'static str> {
+    let emulator = &run.emulator;
+    let plaid_path = PLAID_PATHS[rng.index(PLAID_PATHS.len())];
+    let times = rng.between(1, 4);
+    let (kind, path, body): (&'static str, &str, Value) = match rng.between(0, 100) {
+        0..12 => {
+            let status = [500, 502, 503][rng.index(3)];
+            let method = if rng.chance(75) { "POST" } else { "GET" };
+            (
+                "alpaca 5xx",
+                "/faults",
+                rule("alpaca", Some(method), "/v1/", status, times),
+            )
+        }
+        12..20 => (
+            "alpaca 429",
+            "/faults",
+            rule("alpaca", None, "/v1/", 429, times),
+        ),
+        20..30 => {
+            let status = [500, 503][rng.index(2)];
+            (
+                "plaid 5xx",
+                "/faults",
+                rule("plaid", None, plaid_path, status, times),
+            )
+        }
+        30..37 => (
+            "plaid 429",
+            "/faults",
+            rule("plaid", None, plaid_path, 429, times),
+        ),
+        37..50 => {
+            // The effect happens, the answer is an error: the caller cannot tell.
+            let mut body = if rng.chance(60) {
+                rule(
+                    "alpaca",
+                    Some("POST"),
+                    "/v1/accounts/",
+                    [500, 503][rng.index(2)],
+                    times,
+                )
+            } else {
+                let path =
+                    ["/processor/bank_transfer/create", "/processor/token/create"][rng.index(2)];
+                rule("plaid", None, path, 500, times)
+            };
+            body["mode"] = json!("after_effect");
+            ("accept-then-drop", "/faults", body)
+        }
+        50..56 => {
+            // Held past the adapter's own timeout: the effect happens, the caller times out.
+            let plaid = run.plaid_timeouts && rng.chance(35);
+            let mut body = if plaid {
+                rule("plaid", None, "/processor/bank_transfer/create", 200, 1)
+            } else {
+                let method = if rng.chance(70) { "POST" } else { "GET" };
+                rule("alpaca", Some(method), "/v1/accounts/", 200, 1)
+            };
+            body["mode"] = json!("delayed");
+            body["delay_ms"] = json!(if plaid {
+                PLAID_TIMEOUT_MS + 1_000
+            } else {
+                ALPACA_TIMEOUT_MS + 1_000
+            });
+            ("timeout", "/faults", body)
+        }
+        56..66 => {
+            // Slow answers keep calls in flight, so that kills land between sending and storing.
+            let mut body = if rng.chance(60) {
+                rule("alpaca", Some("POST"), "/v1/accounts/", 200, times)
+            } else {
+                rule("plaid", None, plaid_path, 200, times)
+            };
+            body["mode"] = json!("delayed");
+            body["delay_ms"] = json!(rng.between(200, 2_500));
+            ("slow answer", "/faults", body)
+        }
+        66..75 => (
+            "event duplicated",
+            "/events/faults",
+            json!({"duplicate": true, "times": times}),
+        ),
+        75..83 => (
+            "event late (reordered)",
+            "/events/faults",
+            json!({"delay_ms": rng.between(300, 4_000), "times": times, "duplicate": rng.chance(20)}),
+        ),
+        83..90 => ("stream disconnect", "/streams/disconnect", Value::Null),
+        90..95 => (
+            "webhook twice",
+            "/plaid/webhook_faults",
+            json!({"duplicate": true, "times": times}),
+        ),
+        _ => (
+            "webhook late",
+            "/plaid/webhook_faults",
+            json!({"delay_ms": rng.between(500, 5_000), "times": times}),
+        ),
+    };
+    let body = (!body.is_null()).then_some(body);
+    emulator.control(Method::POST, path, body).await?;
+    Ok(kind)
+}
+
+/// Injects faults at random moments until the chaos is over.
+pub async fn inject(run: Arc<Run>, mut rng: Rng) -> anyhow::Result<()> {
+    while !run.chaos_over() {
+        tokio::time::sleep(Duration::from_millis(rng.between(150, 900))).await;
+        if run.chaos_over() {
+            break;
+        }
+        let kind = one(&run, &mut rng).await?;
+        run.stats().fault(kind);
+    }
+    Ok(())
+}
+
+/// Removes every fault rule (held-back answers and events still come, late).
+pub async fn clear_all(run: &Run) -> anyhow::Result<()> {
+    for path in ["/faults", "/events/faults", "/plaid/webhook_faults"] {
+        run.emulator.control(Method::DELETE, path, None).await?;
+    }
+    Ok(())
+}
+
+/// SIGKILLs a replica drawn from the seed at random moments, restarting it after a random pause;
+/// now and then both replicas at once.
+pub async fn kill(run: Arc<Run>, mut rng: Rng) -> anyhow::Result<()> {
+    loop {
+        tokio::time::sleep(Duration::from_millis(rng.between(1_500, 5_000))).await;
+        if run.chaos_over() {
+            return Ok(());
+        }
+        let down = Duration::from_millis(rng.between(0, 1_200));
+        let mut replicas = run.replicas.lock().await;
+        let count = replicas.len();
+        let all = count > 1 && rng.chance(10);
+        let which = rng.index(count);
+        for (n, replica) in replicas.iter_mut().enumerate() {
+            if all || n == which {
+                println!("chaos: [{:.1}s] SIGKILL {}", run.at(), replica.name);
+                replica.kill();
+                run.stats().restarts += 1;
+            }
+        }
+        // Plaid's webhooks go to a replica that is up (as a load balancer would send them).
+        if count > 1 && !all {
+            let up = (which + 1) % count;
+            run.emulator
+                .control(
+                    Method::POST,
+                    "/plaid/webhook",
+                    Some(json!({"url": run.webhook_urls[up]})),
+                )
+                .await?;
+        }
+        tokio::time::sleep(down).await;
+        for replica in replicas.iter_mut() {
+            if !replica.is_running() {
+                replica
+                    .try_start()
+                    .await
+                    .map_err(|error| anyhow::anyhow!("a restart failed: {error}"))?;
+            }
+        }
+    }
+}
+
+/// Every replica up (after the chaos).
+pub async fn all_up(run: &Run) -> anyhow::Result<()> {
+    let mut replicas = run.replicas.lock().await;
+    for replica in replicas.iter_mut() {
+        if !replica.is_running() {
+            replica
+                .try_start()
+                .await
+                .map_err(|error| anyhow::anyhow!("a restart failed: {error}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Now and then, an ACH return (RETURNED, R01) of a deposit Alpaca completed.
+pub async fn return_deposits(run: Arc<Run>, mut rng: Rng) -> anyhow::Result<()> {
+    loop {
+        tokio::time::sleep(Duration::from_millis(rng.between(2_000, 6_000))).await;
+        if run.chaos_over() {
+            return Ok(());
+        }
+        let account = {
+            let ledger = run.ledger();
+            if ledger.accounts.is_empty() {
+                continue;
+            }
+            ledger.accounts[rng.index(ledger.accounts.len())]
+                .account_id
+                .clone()
+        };
+        let Ok(listed) = run
+            .emulator
+            .alpaca_get(&format!("/v1/accounts/{account}/transfers"))
+            .await
+        else {
+            continue; // a fault on GET; another time
+        };
+        let complete: Vec<String> = listed
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|t| t["direction"] == "INCOMING" && t["status"] == "COMPLETE")
+            .filter_map(|t| t["id"].as_str().map(str::to_owned))
+            .collect();
+        if complete.is_empty() {
+            continue;
+        }
+        let id = &complete[rng.index(complete.len())];
+        run.emulator
+            .control(
+                Method::POST,
+                &format!("/transfers/{id}/status"),
+                Some(json!({"status": "RETURNED", "reason": "R01 insufficient funds"})),
+            )
+            .await?;
+        run.stats().op("return (R01)");
+    }
+}

@@ -1,0 +1,746 @@
+//! The end of the run: with the faults cleared and every replica up, wait (with a bound) until the
+//! providers and we agree and nothing moves, then check, through the providers' own APIs at the
+//! emulator (Alpaca's relationships and transfers of each account, Plaid's `/bank_transfer/list`):
+//!
+//! - every accepted request has exactly one provider resource, and every provider resource is
+//!   held by exactly one of ours (else DUPLICATE);
+//! - every accepted resource is still ours and past its own intent states (else LOST);
+//! - our status (over gRPC) equals the provider's;
+//! - no account's withdrawals exceed its cash plus its completed deposits (OVERDRAW);
+//! - every status history is a path in its lifecycle table (`funding_domain`), from the first
+//!   state to the current one, with no event id applied twice.
+//!
+//! Each violation is one line, starting with its class.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use funding_client::FundingClient;
+use funding_client::v1;
+use funding_domain::lifecycle::Lifecycle;
+use funding_domain::{AchRelationshipStatus, AlpacaTransferStatus, PlaidBankTransferStatus};
+
+use crate::world::{Db, rows};
+use crate::{Ledger, Run};
+
+/// How long the providers and we may take to agree once the chaos is over.
+const QUIESCENCE_BOUND: Duration = Duration::from_secs(120);
+
+/// Waits for quiescence (bounded) and returns the violations found then.
+pub async fn check(run: &Run, db: &Db) -> anyhow::Result<Vec<String>> {
+    let start = Instant::now();
+    loop {
+        let (violations, settled, checked) = examine(run, db).await?;
+        if violations.is_empty() && settled {
+            println!(
+                "chaos: [{:.1}s] quiescent after {:.1} s: providers and fundingd agree",
+                run.at(),
+                start.elapsed().as_secs_f64()
+            );
+            println!("chaos: checked {checked}");
+            return Ok(violations);
+        }
+        if start.elapsed() > QUIESCENCE_BOUND {
+            println!(
+                "chaos: [{:.1}s] no quiescence within {} s (settled at the providers: {settled})",
+                run.at(),
+                QUIESCENCE_BOUND.as_secs()
+            );
+            return Ok(violations);
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// A read, asked again while the answer is transient (a busy database, the per-caller rate
+/// limit's RESOURCE_EXHAUSTED with its RetryInfo), a bounded number of times.
+async fn patiently<T, F, Fut>(call: F) -> Result<T, tonic::Status>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, tonic::Status>>,
+{
+    let mut last = None;
+    for _ in 0..100 {
+        match call().await {
+            Err(status)
+                if matches!(
+                    status.code(),
+                    tonic::Code::ResourceExhausted | tonic::Code::Unavailable
+                ) =>
+            {
+                last = Some(status);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            answer => return answer,
+        }
+    }
+    Err(last.unwrap_or_else(|| tonic::Status::unavailable("no answer")))
+}
+
+/// The trailing name of a proto enum value (`TRANSFER_STATUS_COMPLETE` → `COMPLETE`).
+fn short(name: &str, prefix: &str) -> String {
+    name.strip_prefix(prefix).unwrap_or(name).to_owned()
+}
+
+fn cents(amount: &str) -> Option<i64> {
+    let value: rust_decimal::Decimal = amount.parse().ok()?;
+    let scaled = (value * rust_decimal::Decimal::from(100)).round();
+    scaled.to_string().parse().ok()
+}
+
+/// Alpaca's view of one account.
+#[derive(Default)]
+struct AtAlpaca {
+    relationships: BTreeMap<String, String>,
+    /// id → (direction, status, amount in cents).
+    transfers: BTreeMap<String, (String, String, i64)>,
+}
+
+async fn alpaca_account(run: &Run, account: &str) -> anyhow::Result<AtAlpaca> {
+    let mut seen = AtAlpaca::default();
+    let relationships = run
+        .emulator
+        .alpaca_get(&format!("/v1/accounts/{account}/ach_relationships"))
+        .await?;
+    for relationship in relationships.as_array().cloned().unwrap_or_default() {
+        seen.relationships.insert(
+            relationship["id"].as_str().unwrap_or_default().to_owned(),
+            relationship["status"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    let transfers = run
+        .emulator
+        .alpaca_get(&format!("/v1/accounts/{account}/transfers"))
+        .await?;
+    for transfer in transfers.as_array().cloned().unwrap_or_default() {
+        seen.transfers.insert(
+            transfer["id"].as_str().unwrap_or_default().to_owned(),
+            (
+                transfer["direction"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                transfer["status"].as_str().unwrap_or_default().to_owned(),
+                cents(transfer["amount"].as_str().unwrap_or("0")).unwrap_or(0),
+            ),
+        );
+    }
+    Ok(seen)
+}
+
+/// One pass of every check: the violations, and whether the providers have settled (every Alpaca
+/// transfer and relationship in a resting state).
+async fn examine(run: &Run, db: &Db) -> anyhow::Result<(Vec<String>, bool, String)> {
+    let (links, transfers, bank_transfers, accounts) = {
+        let ledger: std::sync::MutexGuard<'_, Ledger> = run.ledger();
+        (
+            ledger.links.clone(),
+            ledger.transfers.clone(),
+            ledger.bank_transfers.clone(),
+            ledger.accounts.clone(),
+        )
+    };
+    let mut violations = Vec::new();
+    {
+        let ledger = run.ledger();
+        for line in &ledger.unanswered {
+            violations.push(format!("UNANSWERED: {line}"));
+        }
+        for line in &ledger.unexpected {
+            violations.push(format!("UNEXPECTED REFUSAL: {line}"));
+        }
+        for line in &ledger.key_mismatches {
+            violations.push(format!("DUPLICATE (one key, two resources): {line}"));
+        }
+    }
+    let client = FundingClient::connect(run.addresses[0].clone(), None).await?;
+    let connection = db.connect().await?;
+    let mut settled = true;
+
+    // Alpaca's side of every account a link was made for.
+    let account_ids: BTreeSet<String> = links.iter().map(|(_, a)| a.clone()).collect();
+    let mut alpaca = BTreeMap::new();
+    for account in &account_ids {
+        alpaca.insert(account.clone(), alpaca_account(run, account).await?);
+    }
+    for seen in alpaca.values() {
+        settled &= seen
+            .relationships
+            .values()
+            .all(|s| matches!(s.as_str(), "APPROVED" | "REJECTED" | "CANCELED"));
+        settled &= seen.transfers.values().all(|(_, s, _)| {
+            matches!(
+                s.as_str(),
+                "COMPLETE" | "RETURNED" | "CANCELED" | "REJECTED" | "EXPIRED"
+            )
+        });
+    }
+
+    // Links.
+    let link_rows = rows(
+        &connection,
+        "SELECT {id} AS id, {account_id} AS account_id, status, \
+         {ach_relationship_id} AS relationship FROM bank_links",
+        &["id", "account_id", "status", "relationship"],
+    )
+    .await?;
+    let accepted_links: BTreeSet<&str> = links.iter().map(|(id, _)| id.as_str()).collect();
+    for (id, account) in &links {
+        let answer = patiently(|| {
+            let mut service = client.bank_links();
+            let request = v1::GetBankLinkRequest { id: id.clone() };
+            async move { service.get_bank_link(request).await }
+        })
+        .await;
+        let link = match answer {
+            Ok(answer) => answer.into_inner().bank_link.unwrap_or_default(),
+            Err(status) if status.code() == tonic::Code::NotFound => {
+                violations.push(format!("LOST: link {id} (accepted) is not found"));
+                continue;
+            }
+            Err(status) => anyhow::bail!("GetBankLink {id}: {status:?}"),
+        };
+        let ours = short(link.status().as_str_name(), "BANK_LINK_STATUS_");
+        let seen = &alpaca[account];
+        match ours.as_str() {
+            "CREATING" => {
+                violations.push(format!("LOST: link {id} is still CREATING"));
+            }
+            "FAILED" if !link.ach_relationship_id.is_empty() => violations.push(format!(
+                "link {id} is FAILED but holds relationship {}",
+                link.ach_relationship_id
+            )),
+            "FAILED" => {}
+            _ => match seen.relationships.get(&link.ach_relationship_id) {
+                None => violations.push(format!(
+                    "LOST: link {id} ({ours}) holds relationship {:?}, which Alpaca does not have",
+                    link.ach_relationship_id
+                )),
+                Some(theirs) if *theirs != ours => violations.push(format!(
+                    "STATUS: link {id} is {ours}, Alpaca's relationship {} is {theirs}",
+                    link.ach_relationship_id
+                )),
+                Some(_) => {}
+            },
+        }
+    }
+    for (account, seen) in &alpaca {
+        for relationship in seen.relationships.keys() {
+            let holders = link_rows
+                .iter()
+                .filter(|r| r[3].as_deref() == Some(relationship.as_str()))
+                .count();
+            if holders != 1 {
+                violations.push(format!(
+                    "DUPLICATE: Alpaca relationship {relationship} of account {account} is held by {holders} links"
+                ));
+            }
+        }
+    }
+    for row in &link_rows {
+        let id = row[0].as_deref().unwrap_or_default();
+        if !accepted_links.contains(id) && row[2].as_deref() != Some("FAILED") {
+            violations.push(format!(
+                "DUPLICATE: link {id} ({:?}) was never answered to any caller",
+                row[2]
+            ));
+        }
+    }
+
+    // Transfers.
+    let transfer_rows = rows(
+        &connection,
+        "SELECT {id} AS id, {account_id} AS account_id, status, \
+         {provider_transfer_id} AS provider, direction, amount FROM transfers",
+        &[
+            "id",
+            "account_id",
+            "status",
+            "provider",
+            "direction",
+            "amount",
+        ],
+    )
+    .await?;
+    let accepted_transfers: BTreeSet<&str> = transfers.iter().map(|t| t.id.as_str()).collect();
+    for record in &transfers {
+        let answer = patiently(|| {
+            let mut service = client.transfers();
+            let request = v1::GetTransferRequest {
+                id: record.id.clone(),
+            };
+            async move { service.get_transfer(request).await }
+        })
+        .await;
+        let transfer = match answer {
+            Ok(answer) => answer.into_inner().transfer.unwrap_or_default(),
+            Err(status) if status.code() == tonic::Code::NotFound => {
+                violations.push(format!(
+                    "LOST: transfer {} (accepted) is not found",
+                    record.id
+                ));
+                continue;
+            }
+            Err(status) => anyhow::bail!("GetTransfer {}: {status:?}", record.id),
+        };
+        let ours = short(transfer.status().as_str_name(), "TRANSFER_STATUS_");
+        let seen = alpaca.get(&record.account_id);
+        match ours.as_str() {
+            "SUBMITTING" => {
+                violations.push(format!("LOST: transfer {} is still SUBMITTING", record.id));
+            }
+            "FAILED" if !transfer.provider_transfer_id.is_empty() => violations.push(format!(
+                "transfer {} is FAILED but holds Alpaca transfer {}",
+                record.id, transfer.provider_transfer_id
+            )),
+            "FAILED" => {}
+            _ => match seen.and_then(|s| s.transfers.get(&transfer.provider_transfer_id)) {
+                None => violations.push(format!(
+                    "LOST: transfer {} ({ours}) holds {:?}, which Alpaca does not have",
+                    record.id, transfer.provider_transfer_id
+                )),
+                Some((direction, theirs, amount)) => {
+                    if *theirs != ours {
+                        violations.push(format!(
+                            "STATUS: transfer {} is {ours}, Alpaca's {} is {theirs}",
+                            record.id, transfer.provider_transfer_id
+                        ));
+                    }
+                    let expected = if record.deposit {
+                        "INCOMING"
+                    } else {
+                        "OUTGOING"
+                    };
+                    if direction != expected || *amount != record.amount_cents {
+                        violations.push(format!(
+                            "transfer {} ({expected} {}) is held by Alpaca's {} ({direction} {amount})",
+                            record.id, record.amount_cents, transfer.provider_transfer_id
+                        ));
+                    }
+                }
+            },
+        }
+    }
+    for (account, seen) in &alpaca {
+        for provider in seen.transfers.keys() {
+            let holders = transfer_rows
+                .iter()
+                .filter(|r| r[3].as_deref() == Some(provider.as_str()))
+                .count();
+            if holders != 1 {
+                violations.push(format!(
+                    "DUPLICATE: Alpaca transfer {provider} of account {account} is held by {holders} of our transfers"
+                ));
+            }
+        }
+    }
+    for row in &transfer_rows {
+        let id = row[0].as_deref().unwrap_or_default();
+        if !accepted_transfers.contains(id) && row[2].as_deref() != Some("FAILED") {
+            violations.push(format!(
+                "DUPLICATE: transfer {id} ({:?}) was never answered to any caller",
+                row[2]
+            ));
+        }
+    }
+
+    // No overdraw: what Alpaca let out of each account never exceeds what it had (its cash at the
+    // start plus the deposits that completed, returned ones included, since they were cash then);
+    // and neither does what we accepted.
+    for account in &accounts {
+        let Some(seen) = alpaca.get(&account.account_id) else {
+            continue;
+        };
+        let mut available = account.initial_cash_cents;
+        let mut withdrawn = 0;
+        for (direction, status, amount) in seen.transfers.values() {
+            if direction == "INCOMING" && matches!(status.as_str(), "COMPLETE" | "RETURNED") {
+                available += amount;
+            }
+            if direction == "OUTGOING"
+                && !matches!(status.as_str(), "CANCELED" | "REJECTED" | "EXPIRED")
+            {
+                withdrawn += amount;
+            }
+        }
+        let ours: i64 = transfer_rows
+            .iter()
+            .filter(|r| r[1].as_deref() == Some(account.account_id.as_str()))
+            .filter(|r| r[4].as_deref() == Some("withdrawal"))
+            .filter(|r| {
+                !matches!(
+                    r[2].as_deref(),
+                    Some("FAILED" | "CANCELED" | "REJECTED" | "EXPIRED")
+                )
+            })
+            .filter_map(|r| cents(r[5].as_deref().unwrap_or("0")))
+            .sum();
+        if withdrawn > available || ours > available {
+            violations.push(format!(
+                "OVERDRAW: account {}: {withdrawn} cents withdrawn at Alpaca, {ours} accepted by us, against {available} available",
+                account.account_id
+            ));
+        }
+    }
+
+    // Bank transfers.
+    let at_plaid: BTreeMap<String, String> = run
+        .emulator
+        .plaid_bank_transfers()
+        .await?
+        .into_iter()
+        .map(|t| {
+            (
+                t["id"].as_str().unwrap_or_default().to_owned(),
+                t["status"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let bank_rows = rows(
+        &connection,
+        "SELECT {id} AS id, status, plaid_bank_transfer_id FROM bank_transfers",
+        &["id", "status", "plaid_bank_transfer_id"],
+    )
+    .await?;
+    let accepted_bank: BTreeSet<&str> = bank_transfers.iter().map(|t| t.id.as_str()).collect();
+    for record in &bank_transfers {
+        let answer = patiently(|| {
+            let mut service = client.bank_transfers();
+            let request = v1::GetBankTransferRequest {
+                id: record.id.clone(),
+            };
+            async move { service.get_bank_transfer(request).await }
+        })
+        .await;
+        let transfer = match answer {
+            Ok(answer) => answer.into_inner().bank_transfer.unwrap_or_default(),
+            Err(status) if status.code() == tonic::Code::NotFound => {
+                violations.push(format!(
+                    "LOST: bank transfer {} (accepted) is not found",
+                    record.id
+                ));
+                continue;
+            }
+            Err(status) => anyhow::bail!("GetBankTransfer {}: {status:?}", record.id),
+        };
+        let ours = short(transfer.status().as_str_name(), "BANK_TRANSFER_STATUS_").to_lowercase();
+        match ours.as_str() {
+            "submitting" => violations.push(format!(
+                "LOST: bank transfer {} is still submitting",
+                record.id
+            )),
+            "refused" if !transfer.provider_bank_transfer_id.is_empty() => {
+                violations.push(format!(
+                    "bank transfer {} is refused but holds Plaid's {}",
+                    record.id, transfer.provider_bank_transfer_id
+                ));
+            }
+            "refused" => {}
+            _ => match at_plaid.get(&transfer.provider_bank_transfer_id) {
+                None => violations.push(format!(
+                    "LOST: bank transfer {} ({ours}) holds {:?}, which Plaid does not have",
+                    record.id, transfer.provider_bank_transfer_id
+                )),
+                Some(theirs) if *theirs != ours => violations.push(format!(
+                    "STATUS: bank transfer {} is {ours}, Plaid's {} is {theirs}",
+                    record.id, transfer.provider_bank_transfer_id
+                )),
+                Some(_) => {}
+            },
+        }
+    }
+    for provider in at_plaid.keys() {
+        let holders = bank_rows
+            .iter()
+            .filter(|r| r[2].as_deref() == Some(provider.as_str()))
+            .count();
+        if holders != 1 {
+            violations.push(format!(
+                "DUPLICATE: Plaid bank transfer {provider} is held by {holders} of our bank transfers"
+            ));
+        }
+    }
+    for row in &bank_rows {
+        let id = row[0].as_deref().unwrap_or_default();
+        if !accepted_bank.contains(id) && row[1].as_deref() != Some("refused") {
+            violations.push(format!(
+                "DUPLICATE: bank transfer {id} ({:?}) was never answered to any caller",
+                row[1]
+            ));
+        }
+    }
+
+    // Histories.
+    let current: BTreeMap<String, String> = link_rows
+        .iter()
+        .map(|r| {
+            (
+                r[0].clone().unwrap_or_default(),
+                r[2].clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let history = rows(
+        &connection,
+        "SELECT {link_id} AS rid, from_status, to_status, event_id FROM \
+         bank_link_status_history ORDER BY at, id",
+        &["rid", "from_status", "to_status", "event_id"],
+    )
+    .await?;
+    violations.extend(chains::<AchRelationshipStatus>(
+        "link",
+        &history,
+        &current,
+        AchRelationshipStatus::Creating,
+        AchRelationshipStatus::from_stored,
+    ));
+    let current: BTreeMap<String, String> = transfer_rows
+        .iter()
+        .map(|r| {
+            (
+                r[0].clone().unwrap_or_default(),
+                r[2].clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let history = rows(
+        &connection,
+        "SELECT {transfer_id} AS rid, from_status, to_status, event_id FROM \
+         transfer_status_history ORDER BY at, id",
+        &["rid", "from_status", "to_status", "event_id"],
+    )
+    .await?;
+    violations.extend(chains::<AlpacaTransferStatus>(
+        "transfer",
+        &history,
+        &current,
+        AlpacaTransferStatus::Submitting,
+        AlpacaTransferStatus::from_stored,
+    ));
+    let current: BTreeMap<String, String> = bank_rows
+        .iter()
+        .map(|r| {
+            (
+                r[0].clone().unwrap_or_default(),
+                r[1].clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let history = rows(
+        &connection,
+        "SELECT {bank_transfer_id} AS rid, status, event_id FROM \
+         bank_transfer_status_history ORDER BY at, id",
+        &["rid", "status", "event_id"],
+    )
+    .await?;
+    violations.extend(sequences(&history, &current));
+    let histories = history.len();
+    let _ = connection.close().await;
+    let checked = format!(
+        "{} accounts at Alpaca ({} relationships, {} transfers), {} bank transfers at Plaid, \
+         {} links, {} transfers and {} bank transfers of ours ({} bank transfer history rows)",
+        alpaca.len(),
+        alpaca
+            .values()
+            .map(|a| a.relationships.len())
+            .sum::<usize>(),
+        alpaca.values().map(|a| a.transfers.len()).sum::<usize>(),
+        at_plaid.len(),
+        link_rows.len(),
+        transfer_rows.len(),
+        bank_rows.len(),
+        histories,
+    );
+    Ok((violations, settled, checked))
+}
+
+/// Histories of `(from, to)` rows: from `initial`, each row must start where the previous one
+/// ended, move along the table, and the last must end at the current status; no event id twice.
+fn chains<S: Lifecycle>(
+    what: &str,
+    history: &[Vec<Option<String>>],
+    current: &BTreeMap<String, String>,
+    initial: S,
+    parse: fn(&str) -> S,
+) -> Vec<String> {
+    let mut by_resource: BTreeMap<&str, Vec<&Vec<Option<String>>>> = BTreeMap::new();
+    for row in history {
+        by_resource
+            .entry(row[0].as_deref().unwrap_or_default())
+            .or_default()
+            .push(row);
+    }
+    let mut violations = Vec::new();
+    for (id, current_status) in current {
+        let rows = by_resource.remove(id.as_str()).unwrap_or_default();
+        let mut events = BTreeSet::new();
+        for row in &rows {
+            if let Some(event) = row[3].as_deref()
+                && !events.insert(event)
+            {
+                violations.push(format!(
+                    "DUPLICATE: {what} {id} applied event {event} twice"
+                ));
+            }
+        }
+        // Follow the chain (rows can share a timestamp, so their stored order is only a hint).
+        let mut remaining: Vec<(S, S)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    parse(r[1].as_deref().unwrap_or_default()),
+                    parse(r[2].as_deref().unwrap_or_default()),
+                )
+            })
+            .collect();
+        let mut state = initial.clone();
+        let mut path = vec![state.to_string()];
+        while !remaining.is_empty() {
+            let Some(next) = remaining.iter().position(|(from, _)| *from == state) else {
+                violations.push(format!(
+                    "HISTORY: {what} {id}: no move from {state} among {remaining:?} (path so far {path:?})"
+                ));
+                break;
+            };
+            let (from, to) = remaining.remove(next);
+            if from == to {
+                if from != initial {
+                    violations.push(format!(
+                        "HISTORY: {what} {id}: a move from {from} to itself"
+                    ));
+                }
+                continue;
+            }
+            if !from.allows(&to) {
+                violations.push(format!(
+                    "HISTORY: {what} {id}: {from} -> {to} is not in the table (path {path:?})"
+                ));
+            }
+            path.push(to.to_string());
+            state = to;
+        }
+        if state.to_string() != *current_status {
+            violations.push(format!(
+                "HISTORY: {what} {id}: the history ends at {state}, the status is {current_status} (path {path:?})"
+            ));
+        }
+    }
+    violations
+}
+
+/// Bank transfer histories (one status a row, in order): from `submitting`, each step along
+/// Plaid's table, ending at the current status; no event id twice.
+fn sequences(history: &[Vec<Option<String>>], current: &BTreeMap<String, String>) -> Vec<String> {
+    let mut by_resource: BTreeMap<&str, Vec<&Vec<Option<String>>>> = BTreeMap::new();
+    for row in history {
+        by_resource
+            .entry(row[0].as_deref().unwrap_or_default())
+            .or_default()
+            .push(row);
+    }
+    let mut violations = Vec::new();
+    for (id, current_status) in current {
+        let rows = by_resource.remove(id.as_str()).unwrap_or_default();
+        let mut events = BTreeSet::new();
+        let mut state = PlaidBankTransferStatus::Submitting;
+        let mut path = Vec::new();
+        for row in &rows {
+            if let Some(event) = row[2].as_deref()
+                && !events.insert(event)
+            {
+                violations.push(format!(
+                    "DUPLICATE: bank transfer {id} applied event {event} twice"
+                ));
+            }
+            let next = PlaidBankTransferStatus::from_stored(row[1].as_deref().unwrap_or_default());
+            path.push(next.to_string());
+            if next != state && !state.allows(&next) {
+                violations.push(format!(
+                    "HISTORY: bank transfer {id}: {state} -> {next} is not in the table (path {path:?})"
+                ));
+            }
+            state = next;
+        }
+        if state.to_string() != *current_status {
+            violations.push(format!(
+                "HISTORY: bank transfer {id}: the history ends at {state}, the status is {current_status} (path {path:?})"
+            ));
+        }
+    }
+    violations
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, from: &str, to: &str, event: Option<&str>) -> Vec<Option<String>> {
+        vec![
+            Some(id.into()),
+            Some(from.into()),
+            Some(to.into()),
+            event.map(Into::into),
+        ]
+    }
+
+    fn check(rows: &[Vec<Option<String>>], current: &str) -> Vec<String> {
+        let current = BTreeMap::from([("t".to_owned(), current.to_owned())]);
+        chains(
+            "transfer",
+            rows,
+            &current,
+            AlpacaTransferStatus::Submitting,
+            AlpacaTransferStatus::from_stored,
+        )
+    }
+
+    #[test]
+    fn a_path_along_the_table_in_any_stored_order_passes() {
+        let rows = [
+            row("t", "SENT_TO_CLEARING", "COMPLETE", Some("e2")),
+            row("t", "SUBMITTING", "QUEUED", None),
+            row("t", "QUEUED", "SENT_TO_CLEARING", Some("e1")),
+            row("t", "COMPLETE", "RETURNED", Some("e3")),
+        ];
+        assert_eq!(check(&rows, "RETURNED"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_move_off_the_table_a_gap_a_wrong_end_and_an_event_twice_are_each_caught() {
+        let off = [
+            row("t", "SUBMITTING", "COMPLETE", None),
+            row("t", "COMPLETE", "QUEUED", None),
+        ];
+        assert!(check(&off, "QUEUED")[0].starts_with("HISTORY"));
+        let gap = [row("t", "QUEUED", "COMPLETE", None)];
+        assert!(check(&gap, "COMPLETE")[0].contains("no move from SUBMITTING"));
+        let end = [row("t", "SUBMITTING", "QUEUED", None)];
+        assert!(check(&end, "COMPLETE")[0].contains("ends at QUEUED"));
+        let twice = [
+            row("t", "SUBMITTING", "QUEUED", Some("e1")),
+            row("t", "QUEUED", "COMPLETE", Some("e1")),
+        ];
+        assert!(check(&twice, "COMPLETE")[0].starts_with("DUPLICATE"));
+    }
+
+    #[test]
+    fn bank_transfer_sequences_follow_plaids_table() {
+        let current = BTreeMap::from([("b".to_owned(), "reversed".to_owned())]);
+        let good = [
+            vec![Some("b".into()), Some("submitting".into()), None],
+            vec![Some("b".into()), Some("pending".into()), Some("1".into())],
+            vec![Some("b".into()), Some("posted".into()), Some("2".into())],
+            vec![Some("b".into()), Some("reversed".into()), Some("3".into())],
+        ];
+        assert!(sequences(&good, &current).is_empty());
+        let bad = [
+            vec![Some("b".into()), Some("submitting".into()), None],
+            vec![Some("b".into()), Some("pending".into()), Some("1".into())],
+            vec![Some("b".into()), Some("reversed".into()), Some("3".into())],
+        ];
+        assert!(sequences(&bad, &current)[0].contains("pending -> reversed"));
+    }
+}

@@ -1,0 +1,237 @@
+//! Real processes for the crash tests and the chaos run: a seeded generator, so a failing run
+//! replays from its printed seed, and [`Replica`], one `fundingd` process with its own config
+//! file and log that can be SIGKILLed, SIGSTOPped, SIGCONTinued and restarted on the same address.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use funding_client::FundingClient;
+use funding_client::v1;
+
+/// A small deterministic generator (xorshift64), so a failing run replays from its printed seed.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// From `seed` (0 is taken as 1: xorshift needs a bit set).
+    pub fn new(seed: u64) -> Self {
+        Self(seed.max(1))
+    }
+
+    /// From `FUNDING_CHAOS_SEED`, or the clock; the seed is printed either way.
+    pub fn from_env(test: &str) -> Self {
+        let seed = std::env::var("FUNDING_CHAOS_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(clock_seed);
+        eprintln!("{test}: FUNDING_CHAOS_SEED={seed}");
+        Self::new(seed)
+    }
+
+    /// The next number of the sequence (not an iterator: it never ends).
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    /// A number in `low..high`.
+    pub fn between(&mut self, low: u64, high: u64) -> u64 {
+        low + self.next() % (high - low).max(1)
+    }
+
+    /// True `percent` times in a hundred.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+
+    /// An index into a slice of `len` (`len` > 0).
+    pub fn index(&mut self, len: usize) -> usize {
+        (self.next() % (len.max(1) as u64)) as usize
+    }
+
+    /// A new generator whose sequence depends on this one's next number (one per task, so a
+    /// task's choices do not depend on how the tasks interleave).
+    pub fn fork(&mut self) -> Self {
+        Self::new(self.next() ^ 0x9E37_79B9_7F4A_7C15)
+    }
+}
+
+/// A seed from the clock, for runs that were not given one.
+pub fn clock_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(7)
+}
+
+/// A free loopback port (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free loopback port")
+}
+
+/// One `fundingd` process.
+pub struct Replica {
+    pub name: String,
+    /// `http://127.0.0.1:<port>`, its gRPC address.
+    pub address: String,
+    pub log: PathBuf,
+    program: PathBuf,
+    config: PathBuf,
+    /// Extra environment (e.g. the role of a multi-role binary).
+    envs: Vec<(OsString, OsString)>,
+    child: Option<Child>,
+}
+
+impl Replica {
+    /// A replica that runs `program --config <config>`, logging to `log` and serving on
+    /// `address`; not started yet.
+    pub fn new(
+        name: &str,
+        program: impl Into<PathBuf>,
+        config: PathBuf,
+        log: PathBuf,
+        address: String,
+    ) -> Self {
+        Self {
+            name: name.to_owned(),
+            address,
+            log,
+            program: program.into(),
+            config,
+            envs: Vec::new(),
+            child: None,
+        }
+    }
+
+    /// Also sets `key=value` in the process's environment.
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.envs.push((key.into(), value.into()));
+        self
+    }
+
+    /// Whether the process runs (was started and not killed).
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// Starts the process (again) and waits until it answers; panics with its log if it exits or
+    /// never answers.
+    pub async fn start(&mut self) {
+        if let Err(error) = self.try_start().await {
+            panic!("{error}");
+        }
+    }
+
+    /// Starts the process (again) and waits until it answers.
+    pub async fn try_start(&mut self) -> Result<(), String> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .map_err(|error| format!("{}: cannot open its log: {error}", self.name))?;
+        let mut command = Command::new(&self.program);
+        command
+            .arg("--config")
+            .arg(&self.config)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|error| error.to_string())?)
+            .stderr(log)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1");
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("FUNDING_") {
+                command.env_remove(name);
+            }
+        }
+        for (key, value) in &self.envs {
+            command.env(key, value);
+        }
+        self.child = Some(
+            command
+                .spawn()
+                .map_err(|error| format!("{}: cannot start: {error}", self.name))?,
+        );
+        for _ in 0..400 {
+            if self.answers().await {
+                return Ok(());
+            }
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                self.child = None;
+                return Err(format!(
+                    "{} exited at start ({status}): {}",
+                    self.name,
+                    self.log_text()
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(format!("{} never answered: {}", self.name, self.log_text()))
+    }
+
+    async fn answers(&self) -> bool {
+        let Ok(client) = FundingClient::connect(self.address.clone(), None).await else {
+            return false;
+        };
+        let answer = client
+            .bank_links()
+            .get_bank_link(v1::GetBankLinkRequest {
+                id: uuid::Uuid::new_v4().to_string(),
+            })
+            .await;
+        matches!(answer, Err(status) if status.code() == tonic::Code::NotFound)
+    }
+
+    /// SIGKILL, and wait for the process to be gone.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn signal(&self, signal: &str) {
+        if let Some(child) = &self.child {
+            let status = Command::new("kill")
+                .arg(signal)
+                .arg(child.id().to_string())
+                .status()
+                .expect("kill runs");
+            assert!(status.success());
+        }
+    }
+
+    /// SIGSTOP: the process stops where it is, renewing nothing.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// SIGCONT.
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.resume();
+        self.kill();
+    }
+}
