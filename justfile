@@ -47,7 +47,7 @@ bench *args:
 
 # The soak: a fixed rate of mixed requests for 60 s against fundingd on PostgreSQL; fails on any
 # error or on growing memory (docs/BENCHMARKS.md).
-soak rate="200" postgres="postgres://postgres@127.0.0.1:5432":
+soak rate="100" postgres="postgres://postgres@127.0.0.1:5432":
     cargo run --release -p funding-bench -- soak --duration 60 --rate {{rate}} --postgres {{postgres}}
 
 # The whole flow through fundingctl against a sandbox fundingd started for the occasion (port 50052):

@@ -278,7 +278,7 @@ pub async fn seed_transfers(
         let mut values = Vec::with_capacity(rows.len() * width);
         for k in n..end {
             let id = uuid::Uuid::now_v7();
-            if (k - from) % every == 0 {
+            if (k - from).is_multiple_of(every) {
                 sample_ids.push(id);
             }
             values.extend([

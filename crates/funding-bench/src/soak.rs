@@ -25,7 +25,7 @@ pub struct SoakArgs {
     #[arg(long, default_value_t = 60)]
     duration: u64,
     /// Requests per second, sent on a fixed schedule whatever the answers' pace.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 100)]
     rate: u64,
     /// The PostgreSQL server (a fresh database is created and dropped); SQLite without it.
     #[arg(long, value_name = "URL")]

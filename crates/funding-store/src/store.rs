@@ -47,8 +47,11 @@ pub struct Store {
     pub(crate) write_gate: Option<Arc<tokio::sync::Semaphore>>,
     /// Where the reconciler's walk through COMPLETE transfers (still open to a return) stopped:
     /// the last (`updated_at`, id) it looked at, shared by every clone of this store.
-    pub(crate) completed_walk: Arc<std::sync::Mutex<Option<(DateTime<Utc>, Uuid)>>>,
+    pub(crate) completed_walk: Arc<std::sync::Mutex<Option<WalkPosition>>>,
 }
+
+/// A place in a walk through rows ordered by (`updated_at`, id).
+pub(crate) type WalkPosition = (DateTime<Utc>, Uuid);
 
 impl fmt::Debug for Store {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -646,3 +646,46 @@ async fn the_server_announces_its_limit_of_concurrent_streams_per_connection() {
     drop((send, connection));
     app.stop().await;
 }
+
+/// What each of `count` quick writes (sandbox public tokens) answered: `None` when it was served.
+async fn burst_of_writes(client: &FundingClient, count: u32) -> Vec<Option<Code>> {
+    let mut codes = Vec::new();
+    for _ in 0..count {
+        let answer = client
+            .sandbox()
+            .create_public_token(v1::CreatePublicTokenRequest::default())
+            .await;
+        codes.push(answer.err().map(|status| status.code()));
+    }
+    codes
+}
+
+/// Open mode (no `[[clients]]`) has no one to tell apart: the default budgets, which do refuse a
+/// configured client's burst, leave it alone.
+#[tokio::test]
+async fn open_mode_has_no_rate_limits_but_a_configured_client_has() {
+    let over_the_burst = LimitSettings::default().write_burst + 5;
+    let open = TestApp::spawn_with(AppOptions {
+        limits: Some(LimitSettings::default()),
+        ..AppOptions::default()
+    })
+    .await;
+    let codes = burst_of_writes(&open.client, over_the_burst).await;
+    assert!(codes.iter().all(Option::is_none), "open mode: {codes:?}");
+    open.stop().await;
+
+    let all = ALL_SCOPES;
+    let configured = TestApp::spawn_with(AppOptions {
+        clients: vec![client("app", "app-token", &all)],
+        token: Some("app-token".into()),
+        limits: Some(LimitSettings::default()),
+        ..AppOptions::default()
+    })
+    .await;
+    let codes = burst_of_writes(&configured.client, over_the_burst).await;
+    assert!(
+        codes.contains(&Some(Code::ResourceExhausted)),
+        "a client past its burst: {codes:?}"
+    );
+    configured.stop().await;
+}
