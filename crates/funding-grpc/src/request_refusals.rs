@@ -15,7 +15,8 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::error::DOMAIN;
 
-/// The layer of [`RequestRefusals`].
+/// The layer that rewrites tonic's refusals of unreadable or oversized request messages (see the
+/// module).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RequestRefusalsLayer;
 
