@@ -109,7 +109,10 @@ fn clean_command(binary: &Path) -> Command {
             command.env_remove(name);
         }
     }
-    command.env("RUST_LOG", "info").env("NO_COLOR", "1");
+    // fundingd logs at `info`, as deployed; `FUNDING_BENCH_RUST_LOG` overrides it for a look
+    // inside (the variable is read here, before the `FUNDING_` ones are removed above).
+    let filter = std::env::var("FUNDING_BENCH_RUST_LOG").unwrap_or_else(|_| "info".to_owned());
+    command.env("RUST_LOG", filter).env("NO_COLOR", "1");
     command
 }
 

@@ -16,8 +16,8 @@ use futures::StreamExt;
 
 use crate::links::{BankLinks, EventOutcome};
 use crate::ports::{
-    Broker, Clock, CursorStore, FundingEntity, InboxEvent, InboxState, InboxStore, IncomingEvent,
-    StoreError,
+    Broker, Clock, CursorStore, FundingEntity, InboxEvent, InboxMark, InboxState, InboxStore,
+    IncomingEvent, StoreError,
 };
 use crate::transfers::Transfers;
 
@@ -28,6 +28,11 @@ const RETRY_PAUSE: Duration = Duration::from_secs(1);
 const FATAL_PAUSE: Duration = Duration::from_secs(30);
 /// Events stored in one transaction at most.
 const BATCH: usize = 256;
+/// How long the first event of a batch waits for more to join it. Alpaca's stream may hand over
+/// one event at a time even when thousands are queued behind it; without this wait every event
+/// cost two commits of its own (stored, then applied) and a burst was applied at a few hundred
+/// events a second. A lone event is applied this much later, no more.
+const BATCH_WINDOW: Duration = Duration::from_millis(20);
 /// Pending events applied per read of the inbox.
 const APPLY_PAGE: u32 = 200;
 
@@ -161,7 +166,14 @@ impl FundingEventFollower {
         tracing::info!(since = %cursor, owner = %self.settings.owner, "following Alpaca funding events");
         // Whatever an earlier holder stored but did not apply goes first.
         self.applier.apply_pending().await;
-        let mut events = self.broker.funding_events(Some(cursor)).ready_chunks(BATCH);
+        // The batch lives in the stream, not in `next()`'s future: the select below may drop that
+        // future (a lease renewal, a sweep) without losing what was gathered.
+        let events = tokio_stream::StreamExt::chunks_timeout(
+            self.broker.funding_events(Some(cursor)),
+            BATCH,
+            BATCH_WINDOW,
+        );
+        let mut events = std::pin::pin!(events);
         let mut renew = tokio::time::interval(self.settings.lease / 3);
         renew.tick().await;
         let mut sweep = tokio::time::interval(self.settings.apply_interval);
@@ -282,12 +294,71 @@ impl InboxApplier {
             if events.is_empty() {
                 return;
             }
-            for event in events {
-                if !self.apply(&event).await {
+            let mut rest = events.as_slice();
+            while let Some(first) = rest.first() {
+                // A run of Transfer events is applied in one transaction; anything else one by one.
+                let run = match &self.transfers {
+                    Some(_) if first.event.entity == FundingEntity::Transfer => rest
+                        .iter()
+                        .take_while(|stored| stored.event.entity == FundingEntity::Transfer)
+                        .count(),
+                    _ => 0,
+                };
+                let applied = if run > 1 {
+                    self.apply_transfers(&rest[..run]).await
+                } else {
+                    self.apply(first).await
+                };
+                if !applied {
                     return;
                 }
+                rest = &rest[run.max(1)..];
             }
         }
+    }
+
+    /// Applies a run of Transfer events together with their inbox marks (one transaction), or one
+    /// by one when they cannot be applied together; false when the store failed (stop for now).
+    async fn apply_transfers(&self, run: &[InboxEvent]) -> bool {
+        let Some(transfers) = &self.transfers else {
+            return false;
+        };
+        let mark = |stored: &InboxEvent, outcome: &EventOutcome| InboxMark {
+            stream: stored.stream.clone(),
+            event_id: stored.event_id.clone(),
+            state: recorded(outcome).0,
+            error: None,
+        };
+        match transfers.apply_events_together(run, mark).await {
+            Ok(Some(outcomes)) => {
+                for outcome in &outcomes {
+                    metrics::counter!("funding_alpaca_events_total", "outcome" => recorded(outcome).1)
+                        .increment(1);
+                }
+                return true;
+            }
+            Ok(None) => {
+                tracing::debug!(
+                    events = run.len(),
+                    "the events could not be applied together; applying them one by one"
+                );
+            }
+            Err(crate::CoreError::Store(StoreError::Unavailable(message))) => {
+                tracing::warn!("cannot apply events now: {message}");
+                return false;
+            }
+            Err(error) => {
+                tracing::warn!(
+                    "applying events together failed ({error}); applying them one by one"
+                );
+            }
+        }
+        for stored in run {
+            if !self.apply(stored).await {
+                return false;
+            }
+        }
+        true
     }
 
     /// Applies one event and records the outcome; false when the store failed (stop for now).
@@ -304,17 +375,9 @@ impl InboxApplier {
         let (state, error, label) = match outcome {
             // Nobody handles this kind of subject (yet): kept, to be applied when one does.
             None => (InboxState::Unhandled, None, "unhandled"),
-            Some(Ok(EventOutcome::NoSuchLink)) => {
-                (InboxState::ParkedNoSubject, None, "parked_no_subject")
-            }
-            Some(Ok(EventOutcome::Moved { .. } | EventOutcome::MovedTransfer)) => {
-                (InboxState::Applied, None, "moved")
-            }
-            Some(Ok(EventOutcome::Ignored(_) | EventOutcome::NotMine)) => {
-                (InboxState::Applied, None, "ignored")
-            }
-            Some(Ok(EventOutcome::UnknownStatus(_))) => {
-                (InboxState::Applied, None, "unknown_status")
+            Some(Ok(outcome)) => {
+                let (state, label) = recorded(&outcome);
+                (state, None, label)
             }
             Some(Err(crate::CoreError::Store(StoreError::Unavailable(message)))) => {
                 tracing::warn!(event_id = %stored.event_id, "cannot apply the event now: {message}");
@@ -341,5 +404,15 @@ impl InboxApplier {
                 false
             }
         }
+    }
+}
+
+/// How an event's outcome is recorded: its inbox state and its metrics label.
+fn recorded(outcome: &EventOutcome) -> (InboxState, &'static str) {
+    match outcome {
+        EventOutcome::NoSuchLink => (InboxState::ParkedNoSubject, "parked_no_subject"),
+        EventOutcome::Moved { .. } | EventOutcome::MovedTransfer => (InboxState::Applied, "moved"),
+        EventOutcome::Ignored(_) | EventOutcome::NotMine => (InboxState::Applied, "ignored"),
+        EventOutcome::UnknownStatus(_) => (InboxState::Applied, "unknown_status"),
     }
 }

@@ -1,5 +1,7 @@
 //! Claiming an idempotency key, inside the caller's transaction: `INSERT … ON CONFLICT DO NOTHING`
-//! on (caller, operation, key). On PostgreSQL a concurrent claim waits for the first transaction
+//! on (caller, operation, key). A repeat is answered before that, by [`find_claimed`]: a plain read
+//! outside any write transaction (the record and its resource commit together, so a record that
+//! is seen has its resource), and so a replay never waits for the write lock or makes a commit. On PostgreSQL a concurrent claim waits for the first transaction
 //! and then sees its row; on SQLite the transaction holds the write lock from its start. Either way
 //! exactly one caller claims the key, and every other reads back the fingerprint and the resource
 //! id of the first.
@@ -7,7 +9,7 @@
 use chrono::{DateTime, Utc};
 use funding_core::ports::{IdempotencyClaim, StoreError};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, DatabaseTransaction, EntityTrait as _};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseTransaction, EntityTrait as _};
 use uuid::Uuid;
 
 use crate::entity::idempotency_record;
@@ -34,7 +36,7 @@ pub(crate) async fn claim_key(
         caller: Set(claim.caller.clone()),
         operation: Set(claim.operation.to_owned()),
         idempotency_key: Set(claim.key.clone()),
-        fingerprint: Set(claim.fingerprint),
+        fingerprint: Set(claim.fingerprint.clone()),
         resource_id: Set(resource_id.to_string()),
         created_at: Set(created_at),
     };
@@ -56,15 +58,28 @@ pub(crate) async fn claim_key(
     if claimed == 1 {
         return Ok(Claimed::New);
     }
-    let record = idempotency_record::Entity::find_by_id((
-        claim.caller,
+    find_claimed(txn, &claim)
+        .await?
+        .ok_or_else(|| StoreError::NotFound("the idempotency record that conflicted".into()))
+}
+
+/// The record of `claim`'s key if it was claimed before ([`Claimed::Existing`]), read with `db`
+/// (the pool, for the read-first answer to a repeat; or the claiming transaction).
+pub(crate) async fn find_claimed(
+    db: &impl ConnectionTrait,
+    claim: &IdempotencyClaim,
+) -> Result<Option<Claimed>, StoreError> {
+    let Some(record) = idempotency_record::Entity::find_by_id((
+        claim.caller.clone(),
         claim.operation.to_owned(),
-        claim.key,
+        claim.key.clone(),
     ))
-    .one(txn)
+    .one(db)
     .await
     .map_err(from_db)?
-    .ok_or_else(|| StoreError::NotFound("the idempotency record that conflicted".into()))?;
+    else {
+        return Ok(None);
+    };
     let resource_id = Uuid::try_parse(&record.resource_id).map_err(|_| {
         corrupt(
             "idempotency_records",
@@ -72,8 +87,8 @@ pub(crate) async fn claim_key(
             "resource id is not a UUID",
         )
     })?;
-    Ok(Claimed::Existing {
+    Ok(Some(Claimed::Existing {
         fingerprint: record.fingerprint,
         resource_id,
-    })
+    }))
 }

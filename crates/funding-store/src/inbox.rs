@@ -6,7 +6,7 @@
 
 use async_trait::async_trait;
 use funding_core::ports::{
-    FundingEvent, InboxEvent, InboxState, InboxStats, InboxStore, IncomingEvent,
+    FundingEvent, InboxEvent, InboxMark, InboxState, InboxStats, InboxStore, IncomingEvent,
     PLAID_BANK_TRANSFER_STREAM, StoreError,
 };
 use sea_orm::sea_query::OnConflict;
@@ -51,6 +51,49 @@ pub(crate) async fn unpark_in(
         .await
         .map_err(from_db)?;
     Ok(result.rows_affected())
+}
+
+/// Records what applying an event did.
+async fn mark(
+    db: &impl ConnectionTrait,
+    stream: &str,
+    event_id: &str,
+    state: &InboxState,
+    error: Option<&str>,
+) -> Result<(), StoreError> {
+    db.execute_raw(statement(
+        db.get_database_backend(),
+        "UPDATE inbox_events SET state = $3, error = $4, attempts = attempts + 1, \
+         applied_at_ms = CASE WHEN $3 = 'applied' THEN {now_ms} ELSE applied_at_ms END \
+         WHERE stream = $1 AND event_id = $2",
+        [
+            stream.into(),
+            event_id.into(),
+            state.as_str().into(),
+            error.map(str::to_owned).into(),
+        ],
+    ))
+    .await
+    .map_err(from_db)?;
+    Ok(())
+}
+
+/// In the caller's transaction: records every mark (the transaction that applied the events).
+pub(crate) async fn mark_all(
+    db: &impl ConnectionTrait,
+    marks: &[InboxMark],
+) -> Result<(), StoreError> {
+    for one in marks {
+        mark(
+            db,
+            &one.stream,
+            &one.event_id,
+            &one.state,
+            one.error.as_deref(),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// The kinds of subject an event may be parked for, and where this service stores their ids.
@@ -291,22 +334,7 @@ impl InboxStore for Store {
         error: Option<&str>,
     ) -> Result<(), StoreError> {
         let _permit = self.write_permit().await;
-        self.db
-            .execute_raw(statement(
-                self.db.get_database_backend(),
-                "UPDATE inbox_events SET state = $3, error = $4, attempts = attempts + 1, \
-                 applied_at_ms = CASE WHEN $3 = 'applied' THEN {now_ms} ELSE applied_at_ms END \
-                 WHERE stream = $1 AND event_id = $2",
-                [
-                    stream.into(),
-                    event_id.into(),
-                    state.as_str().into(),
-                    error.map(str::to_owned).into(),
-                ],
-            ))
-            .await
-            .map_err(from_db)?;
-        Ok(())
+        mark(&self.db, stream, event_id, &state, error).await
     }
 
     async fn unpark_known_subjects(&self) -> Result<u64, StoreError> {

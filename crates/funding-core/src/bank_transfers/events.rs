@@ -8,21 +8,22 @@
 //! when it is. A sync runs when a verified webhook arrives, and periodically on the replica that
 //! holds the stream's lease.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Duration as ChronoDuration;
-use funding_domain::PlaidBankTransferStatus;
 use funding_domain::lifecycle::{self, Transition, TransitionError};
+use funding_domain::{FundingBankTransferId, PlaidBankTransferStatus};
 
 use super::BankTransfers;
 use crate::error::CoreError;
 use crate::links::ReconcileReport;
 use crate::model::BankTransfer;
 use crate::ports::{
-    BankTransferChange, BankTransferFailure, CursorStore, InboxState, PLAID_BANK_TRANSFER_STREAM,
-    PlaidBankTransferEvent,
+    BankTransferChange, BankTransferFailure, CursorStore, InboxMark, InboxState,
+    PLAID_BANK_TRANSFER_STREAM, PendingPlaidEvent, PlaidBankTransferEvent,
 };
 
 /// Events asked for per sync page (Plaid's maximum).
@@ -97,6 +98,15 @@ impl BankTransfers {
         loop {
             let pending = self.store.pending_plaid_events(APPLY_PAGE).await?;
             let count = pending.len();
+            if count > 1
+                && let Some(moved) = self.apply_events_together(&pending).await?
+            {
+                applied += moved;
+                if count < APPLY_PAGE as usize {
+                    return Ok(applied);
+                }
+                continue;
+            }
             for waiting in pending {
                 let event_id = waiting.event.event_id.to_string();
                 let (state, error) = match self.apply_event(&waiting.event).await {
@@ -123,6 +133,75 @@ impl BankTransfers {
                 return Ok(applied);
             }
         }
+    }
+
+    /// Applies a page of pending events (in `event_id` order) in one transaction with their inbox
+    /// marks. The transfers are read once for the page and followed in memory through the
+    /// lifecycle table, so several events of one transfer move it step by step. Returns how many
+    /// were applied, or `None` when the page could not be applied as one (a transfer moved
+    /// meanwhile, an event already in a history): nothing was written, and the caller applies the
+    /// events one by one.
+    async fn apply_events_together(
+        &self,
+        pending: &[PendingPlaidEvent],
+    ) -> Result<Option<u64>, CoreError> {
+        let ids: Vec<_> = pending
+            .iter()
+            .map(|waiting| waiting.event.bank_transfer_id.clone())
+            .collect();
+        let mut known: HashMap<_, BankTransfer> = self
+            .store
+            .find_bank_transfers_by_plaid_ids(&ids)
+            .await?
+            .into_iter()
+            .filter_map(|transfer| transfer.provider_id().cloned().map(|id| (id, transfer)))
+            .collect();
+        let mut moves = Vec::new();
+        let mut marks = Vec::with_capacity(pending.len());
+        let mut applied = 0;
+        for waiting in pending {
+            let event = &waiting.event;
+            let state = match known.get_mut(&event.bank_transfer_id) {
+                None => InboxState::ParkedNoSubject,
+                Some(transfer) => {
+                    if let Judged::Moved { from, to } = judge(transfer, event.event_type.clone()) {
+                        let change = change(
+                            transfer,
+                            from,
+                            to.clone(),
+                            event.failure_reason.clone(),
+                            Some(event.event_id.to_string()),
+                            "plaid:event",
+                            self.clock.now(),
+                        );
+                        transfer.status = to;
+                        if let Some(plaid) = transfer.plaid.as_mut() {
+                            plaid.cancellable = change.cancellable;
+                        }
+                        moves.push((transfer.id, change));
+                    }
+                    applied += 1;
+                    InboxState::Applied
+                }
+            };
+            marks.push(InboxMark {
+                stream: PLAID_BANK_TRANSFER_STREAM.to_owned(),
+                event_id: event.event_id.to_string(),
+                state,
+                error: None,
+            });
+        }
+        if !self
+            .store
+            .apply_bank_transfer_events(moves.clone(), marks)
+            .await?
+        {
+            return Ok(None);
+        }
+        for (id, change) in &moves {
+            moved(*id, change);
+        }
+        Ok(Some(applied))
     }
 
     /// Applies one Plaid event to the transfer that holds its Plaid transfer.
@@ -156,31 +235,23 @@ impl BankTransfers {
         event_id: Option<String>,
         source: &str,
     ) -> Result<PlaidEventOutcome, CoreError> {
-        match lifecycle::apply(&transfer.status, reported) {
-            Ok(Transition::Moved { from, to }) => {
-                let return_code = failure.as_ref().and_then(|f| f.ach_return_code.clone());
-                let change = BankTransferChange {
-                    from: from.clone(),
-                    to: to.clone(),
-                    // Only a pending transfer may still be cancelled.
-                    cancellable: to == PlaidBankTransferStatus::Pending && transfer.cancellable(),
-                    reason: failure.as_ref().and_then(|f| f.description.clone()),
+        match judge(transfer, reported) {
+            Judged::Moved { from, to } => {
+                let change = change(
+                    transfer,
+                    from.clone(),
+                    to.clone(),
                     failure,
-                    failure_code: None,
-                    source: source.to_owned(),
                     event_id,
-                    at: self.clock.now(),
-                };
+                    source,
+                    self.clock.now(),
+                );
                 if self
                     .store
-                    .change_bank_transfer_status(transfer.id, change)
+                    .change_bank_transfer_status(transfer.id, change.clone())
                     .await?
                 {
-                    tracing::info!(bank_transfer_id = %transfer.id, %from, %to, source, "bank transfer status moved");
-                    metrics::counter!("funding_bank_transfer_status_changes_total", "to" => to.as_str().to_owned()).increment(1);
-                    if to == PlaidBankTransferStatus::Reversed {
-                        crate::observe::entry_returned("plaid", return_code.as_ref());
-                    }
+                    moved(transfer.id, &change);
                     Ok(PlaidEventOutcome::Moved { from, to })
                 } else {
                     Ok(PlaidEventOutcome::Ignored(
@@ -188,15 +259,7 @@ impl BankTransfers {
                     ))
                 }
             }
-            Ok(Transition::Unchanged) => Ok(PlaidEventOutcome::Ignored("duplicate")),
-            Err(TransitionError::Illegal { from, to }) => {
-                tracing::info!(bank_transfer_id = %transfer.id, %from, %to, "late or out-of-order bank transfer status ignored");
-                Ok(PlaidEventOutcome::Ignored("not a move the table allows"))
-            }
-            Err(TransitionError::UnknownStatus(status)) => {
-                tracing::error!(bank_transfer_id = %transfer.id, %status, "UNKNOWN bank transfer status from Plaid; the transfer keeps its status");
-                Ok(PlaidEventOutcome::UnknownStatus(status))
-            }
+            Judged::Not(outcome) => Ok(outcome),
         }
     }
 
@@ -262,6 +325,73 @@ impl BankTransfers {
             }
         }
         Ok(report)
+    }
+}
+
+/// What a reported status does to a bank transfer: a move, or an outcome that changes nothing.
+enum Judged {
+    Moved {
+        from: PlaidBankTransferStatus,
+        to: PlaidBankTransferStatus,
+    },
+    Not(PlaidEventOutcome),
+}
+
+/// Follows the lifecycle table from the transfer's status to the reported one (logging what is
+/// ignored).
+fn judge(transfer: &BankTransfer, reported: PlaidBankTransferStatus) -> Judged {
+    match lifecycle::apply(&transfer.status, reported) {
+        Ok(Transition::Moved { from, to }) => Judged::Moved { from, to },
+        Ok(Transition::Unchanged) => Judged::Not(PlaidEventOutcome::Ignored("duplicate")),
+        Err(TransitionError::Illegal { from, to }) => {
+            tracing::info!(bank_transfer_id = %transfer.id, %from, %to, "late or out-of-order bank transfer status ignored");
+            Judged::Not(PlaidEventOutcome::Ignored("not a move the table allows"))
+        }
+        Err(TransitionError::UnknownStatus(status)) => {
+            tracing::error!(bank_transfer_id = %transfer.id, %status, "UNKNOWN bank transfer status from Plaid; the transfer keeps its status");
+            Judged::Not(PlaidEventOutcome::UnknownStatus(status))
+        }
+    }
+}
+
+/// The move of `transfer` from `from` to `to`, with Plaid's failure.
+fn change(
+    transfer: &BankTransfer,
+    from: PlaidBankTransferStatus,
+    to: PlaidBankTransferStatus,
+    failure: Option<BankTransferFailure>,
+    event_id: Option<String>,
+    source: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> BankTransferChange {
+    BankTransferChange {
+        // Only a pending transfer may still be cancelled.
+        cancellable: to == PlaidBankTransferStatus::Pending && transfer.cancellable(),
+        from,
+        to,
+        reason: failure.as_ref().and_then(|f| f.description.clone()),
+        failure,
+        failure_code: None,
+        source: source.to_owned(),
+        event_id,
+        at,
+    }
+}
+
+/// Logs and counts a stored move.
+fn moved(id: FundingBankTransferId, change: &BankTransferChange) {
+    let BankTransferChange {
+        from, to, source, ..
+    } = change;
+    tracing::info!(bank_transfer_id = %id, %from, %to, source, "bank transfer status moved");
+    metrics::counter!("funding_bank_transfer_status_changes_total", "to" => to.as_str().to_owned())
+        .increment(1);
+    if *to == PlaidBankTransferStatus::Reversed {
+        let code = change
+            .failure
+            .as_ref()
+            .and_then(|f| f.ach_return_code.clone());
+        crate::observe::entry_returned("plaid", code.as_ref());
     }
 }
 

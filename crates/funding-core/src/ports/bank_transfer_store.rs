@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use funding_domain::{BankTransferId, FundingBankTransferId, PlaidBankTransferStatus};
 
 use super::{
-    BankTransferFailure, Begin, Claim, IdempotencyClaim, NewWork, PlaidBankTransfer,
+    BankTransferFailure, Begin, Claim, IdempotencyClaim, InboxMark, NewWork, PlaidBankTransfer,
     PlaidBankTransferEvent, StoreError,
 };
 use crate::model::BankTransfer;
@@ -108,6 +108,23 @@ pub trait BankTransferStore: Send + Sync + 'static {
         &self,
         id: &BankTransferId,
     ) -> Result<Option<BankTransfer>, StoreError>;
+
+    /// The bank transfers that hold any of these Plaid transfers (one read for a batch of events).
+    async fn find_bank_transfers_by_plaid_ids(
+        &self,
+        ids: &[BankTransferId],
+    ) -> Result<Vec<BankTransfer>, StoreError>;
+
+    /// A batch of event moves in one transaction: each move as
+    /// [`change_bank_transfer_status`](Self::change_bank_transfer_status) makes it, in order, then
+    /// every inbox mark. All or nothing: when any move finds its transfer no longer at `from`, or
+    /// its event already in the transfer's history, nothing is written and `false` is returned (the
+    /// caller applies the events one by one).
+    async fn apply_bank_transfer_events(
+        &self,
+        moves: Vec<(FundingBankTransferId, BankTransferChange)>,
+        marks: Vec<InboxMark>,
+    ) -> Result<bool, StoreError>;
 
     /// The caller's bank transfers matching `filter`, oldest first, `size` at most after `after`;
     /// and the last id when more follow.

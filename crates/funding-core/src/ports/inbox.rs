@@ -73,6 +73,17 @@ pub struct InboxEvent {
     pub attempts: u32,
 }
 
+/// What applying one stored event did, recorded in the inbox ([`InboxStore::mark_event`], or in
+/// the transaction that applies a batch of events).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxMark {
+    pub stream: String,
+    pub event_id: String,
+    pub state: InboxState,
+    /// Why it is parked, for [`InboxState::ParkedError`].
+    pub error: Option<String>,
+}
+
 /// Parked and waiting events, for metrics.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InboxStats {

@@ -28,7 +28,7 @@ pub use broker::{
     TransferDirection,
 };
 pub use clock::{Clock, SystemClock};
-pub use inbox::{InboxEvent, InboxState, InboxStats, InboxStore, IncomingEvent};
+pub use inbox::{InboxEvent, InboxMark, InboxState, InboxStats, InboxStore, IncomingEvent};
 pub use outbox::{OutboxEntry, OutboxResource, OutboxStore};
 pub use plaid::{ExchangedItem, PlaidAccount, PlaidGateway};
 pub use provider_error::{Provider, ProviderError, ProviderErrorKind};

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use funding_domain::{AccountId, AlpacaTransferStatus, ProviderTransferId, TransferId};
 
-use super::{Begin, Claim, IdempotencyClaim, NewWork, StoreError, TransferDirection};
+use super::{Begin, Claim, IdempotencyClaim, InboxMark, NewWork, StoreError, TransferDirection};
 use crate::model::Transfer;
 
 /// A new transfer, stored SUBMITTING with its idempotency record and its submit work.
@@ -73,6 +73,23 @@ pub trait TransferStore: Send + Sync + 'static {
         &self,
         id: ProviderTransferId,
     ) -> Result<Option<Transfer>, StoreError>;
+
+    /// The transfers that hold any of these Alpaca transfers (one read for a batch of events).
+    async fn find_transfers_by_provider_ids(
+        &self,
+        ids: &[ProviderTransferId],
+    ) -> Result<Vec<Transfer>, StoreError>;
+
+    /// A batch of event moves in one transaction: each move as
+    /// [`change_transfer_status`](Self::change_transfer_status) makes it, in order, then every inbox
+    /// mark. All or nothing: when any move finds its transfer no longer at `from`, or its event
+    /// already in the transfer's history, nothing is written and `false` is returned (the caller
+    /// applies the events one by one).
+    async fn apply_transfer_events(
+        &self,
+        moves: Vec<(TransferId, TransferChange)>,
+        marks: Vec<InboxMark>,
+    ) -> Result<bool, StoreError>;
 
     /// The account's transfers matching `filter`, oldest first, `size` at most after `after`;
     /// and the last id when more follow.

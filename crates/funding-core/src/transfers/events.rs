@@ -3,14 +3,17 @@
 //! out-of-order reports change nothing. A RETURNED transfer keeps Alpaca's reason and the ACH return
 //! code found in it (`R01`), whose description the API shows.
 
+use std::collections::HashMap;
+
 use chrono::Duration as ChronoDuration;
 use funding_domain::lifecycle::{self, Transition, TransitionError};
-use funding_domain::{AchReturnCode, AlpacaTransferStatus, ProviderTransferId};
+use funding_domain::{AchReturnCode, AlpacaTransferStatus, ProviderTransferId, TransferId};
 
 use super::Transfers;
 use crate::error::CoreError;
 use crate::links::{EventOutcome, ReconcileReport};
-use crate::ports::{FundingEntity, FundingEvent, TransferChange};
+use crate::model::Transfer;
+use crate::ports::{FundingEntity, FundingEvent, InboxEvent, InboxMark, TransferChange};
 
 impl Transfers {
     /// Applies one funding event to the transfer that holds its Alpaca transfer.
@@ -30,6 +33,78 @@ impl Transfers {
         .await
     }
 
+    /// Applies a run of Transfer events (in the inbox's order) in one transaction, with the inbox
+    /// mark `mark` makes of each outcome. The statuses are read once for the run and followed in
+    /// memory through the lifecycle table, so several events of one transfer move it step by step.
+    /// `None` when the run could not be applied as one (a transfer moved meanwhile, an event already
+    /// in a history): nothing was written, and the caller applies the events one by one.
+    pub(crate) async fn apply_events_together(
+        &self,
+        events: &[InboxEvent],
+        mark: impl Fn(&InboxEvent, &EventOutcome) -> InboxMark,
+    ) -> Result<Option<Vec<EventOutcome>>, CoreError> {
+        let ids: Vec<ProviderTransferId> = events
+            .iter()
+            .filter(|stored| stored.event.entity == FundingEntity::Transfer)
+            .map(|stored| ProviderTransferId::from_uuid(stored.event.entity_id))
+            .collect();
+        let mut known: HashMap<ProviderTransferId, Transfer> = self
+            .store
+            .find_transfers_by_provider_ids(&ids)
+            .await?
+            .into_iter()
+            .filter_map(|transfer| transfer.provider_transfer_id.map(|id| (id, transfer)))
+            .collect();
+        let mut moves = Vec::new();
+        let mut outcomes = Vec::with_capacity(events.len());
+        for stored in events {
+            let event = &stored.event;
+            let outcome = if event.entity != FundingEntity::Transfer {
+                EventOutcome::NotMine
+            } else {
+                match known.get_mut(&ProviderTransferId::from_uuid(event.entity_id)) {
+                    None => EventOutcome::NoSuchLink,
+                    Some(transfer) => {
+                        let reported = AlpacaTransferStatus::from_provider(&event.status_to);
+                        match judge(transfer, reported) {
+                            Judged::Moved { from, to } => {
+                                let change = change(
+                                    from,
+                                    to.clone(),
+                                    event.reason.clone(),
+                                    (!event.event_id.is_empty()).then(|| event.event_id.clone()),
+                                    "alpaca:event",
+                                    event.at,
+                                );
+                                moves.push((transfer.id, change));
+                                transfer.status = to;
+                                EventOutcome::MovedTransfer
+                            }
+                            Judged::Not(outcome) => outcome,
+                        }
+                    }
+                }
+            };
+            outcomes.push(outcome);
+        }
+        let marks = events
+            .iter()
+            .zip(&outcomes)
+            .map(|(stored, outcome)| mark(stored, outcome))
+            .collect();
+        if !self
+            .store
+            .apply_transfer_events(moves.clone(), marks)
+            .await?
+        {
+            return Ok(None);
+        }
+        for (id, change) in &moves {
+            moved(*id, change);
+        }
+        Ok(Some(outcomes))
+    }
+
     async fn apply_status(
         &self,
         provider_id: ProviderTransferId,
@@ -43,32 +118,15 @@ impl Transfers {
             tracing::debug!("no transfer holds this Alpaca transfer (yet)");
             return Ok(EventOutcome::NoSuchLink);
         };
-        match lifecycle::apply(&transfer.status, reported) {
-            Ok(Transition::Moved { from, to }) => {
-                let ach_return_code = (to == AlpacaTransferStatus::Returned)
-                    .then(|| reason.as_deref().and_then(AchReturnCode::find_in))
-                    .flatten()
-                    .map(|code| code.code().to_owned());
-                let change = TransferChange {
-                    from: from.clone(),
-                    to: to.clone(),
-                    reason,
-                    ach_return_code: ach_return_code.clone(),
-                    source: source.to_owned(),
-                    event_id,
-                    at,
-                };
+        match judge(&transfer, reported) {
+            Judged::Moved { from, to } => {
+                let change = change(from, to, reason, event_id, source, at);
                 if self
                     .store
-                    .change_transfer_status(transfer.id, change)
+                    .change_transfer_status(transfer.id, change.clone())
                     .await?
                 {
-                    tracing::info!(transfer_id = %transfer.id, %from, %to, source, "transfer status moved");
-                    metrics::counter!("funding_transfer_status_changes_total", "to" => to.as_str().to_owned()).increment(1);
-                    if to == AlpacaTransferStatus::Returned {
-                        let code = ach_return_code.as_deref().map(AchReturnCode::parse);
-                        crate::observe::entry_returned("alpaca", code.as_ref());
-                    }
+                    moved(transfer.id, &change);
                     Ok(EventOutcome::MovedTransfer)
                 } else {
                     Ok(EventOutcome::Ignored(
@@ -76,15 +134,7 @@ impl Transfers {
                     ))
                 }
             }
-            Ok(Transition::Unchanged) => Ok(EventOutcome::Ignored("duplicate")),
-            Err(TransitionError::Illegal { from, to }) => {
-                tracing::info!(transfer_id = %transfer.id, %from, %to, "late or out-of-order transfer status ignored");
-                Ok(EventOutcome::Ignored("not a move the table allows"))
-            }
-            Err(TransitionError::UnknownStatus(status)) => {
-                tracing::error!(transfer_id = %transfer.id, status = %status, "UNKNOWN transfer status from Alpaca; the transfer keeps its status");
-                Ok(EventOutcome::UnknownStatus(status))
-            }
+            Judged::Not(outcome) => Ok(outcome),
         }
     }
 
@@ -139,5 +189,70 @@ impl Transfers {
             }
         }
         Ok(report)
+    }
+}
+
+/// What a reported status does to a transfer: a move, or an outcome that changes nothing.
+enum Judged {
+    Moved {
+        from: AlpacaTransferStatus,
+        to: AlpacaTransferStatus,
+    },
+    Not(EventOutcome),
+}
+
+/// Follows the lifecycle table from the transfer's status to the reported one (logging what is
+/// ignored).
+fn judge(transfer: &Transfer, reported: AlpacaTransferStatus) -> Judged {
+    match lifecycle::apply(&transfer.status, reported) {
+        Ok(Transition::Moved { from, to }) => Judged::Moved { from, to },
+        Ok(Transition::Unchanged) => Judged::Not(EventOutcome::Ignored("duplicate")),
+        Err(TransitionError::Illegal { from, to }) => {
+            tracing::info!(transfer_id = %transfer.id, %from, %to, "late or out-of-order transfer status ignored");
+            Judged::Not(EventOutcome::Ignored("not a move the table allows"))
+        }
+        Err(TransitionError::UnknownStatus(status)) => {
+            tracing::error!(transfer_id = %transfer.id, status = %status, "UNKNOWN transfer status from Alpaca; the transfer keeps its status");
+            Judged::Not(EventOutcome::UnknownStatus(status))
+        }
+    }
+}
+
+/// The move from `from` to `to`; a move to RETURNED carries the ACH return code found in Alpaca's
+/// reason.
+fn change(
+    from: AlpacaTransferStatus,
+    to: AlpacaTransferStatus,
+    reason: Option<String>,
+    event_id: Option<String>,
+    source: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> TransferChange {
+    let ach_return_code = (to == AlpacaTransferStatus::Returned)
+        .then(|| reason.as_deref().and_then(AchReturnCode::find_in))
+        .flatten()
+        .map(|code| code.code().to_owned());
+    TransferChange {
+        from,
+        to,
+        reason,
+        ach_return_code,
+        source: source.to_owned(),
+        event_id,
+        at,
+    }
+}
+
+/// Logs and counts a stored move.
+fn moved(id: TransferId, change: &TransferChange) {
+    let TransferChange {
+        from, to, source, ..
+    } = change;
+    tracing::info!(transfer_id = %id, %from, %to, source, "transfer status moved");
+    metrics::counter!("funding_transfer_status_changes_total", "to" => to.as_str().to_owned())
+        .increment(1);
+    if *to == AlpacaTransferStatus::Returned {
+        let code = change.ach_return_code.as_deref().map(AchReturnCode::parse);
+        crate::observe::entry_returned("alpaca", code.as_ref());
     }
 }

@@ -7,12 +7,13 @@
 
 use funding_core::model::BankLink;
 use funding_core::ports::{Begin, IdempotencyClaim, NewBankLink, StoreError};
-use sea_orm::{EntityTrait as _, IntoActiveModel as _};
+use sea_orm::{ConnectionTrait, EntityTrait as _, IntoActiveModel as _};
 
 use crate::Store;
 use crate::convert::new_link_row;
 use crate::entity::bank_link;
 use crate::error::from_db;
+use crate::idempotency::Claimed;
 
 pub(super) async fn begin_link(
     store: &Store,
@@ -25,10 +26,14 @@ pub(super) async fn begin_link(
             "the idempotency claim and the link disagree on caller or key".into(),
         ));
     }
+    // A repeat is answered from a read, without the write lock.
+    if let Some(claimed) = crate::idempotency::find_claimed(&store.db, &claim).await? {
+        return existing(&store.db, claimed).await;
+    }
     let (_permit, txn) = store.begin_write().await?;
     let claimed = crate::idempotency::claim_key(&txn, claim, row.id, row.created_at).await?;
 
-    if let crate::idempotency::Claimed::New = claimed {
+    if let Claimed::New = claimed {
         let mut sealed = row.clone();
         sealed.public_token = Some(super::secrets::seal(
             store,
@@ -45,7 +50,18 @@ pub(super) async fn begin_link(
         return Ok(Begin::Created(BankLink::try_from(row)?));
     }
 
-    let crate::idempotency::Claimed::Existing {
+    // Claimed by a create that committed after the read above.
+    let answer = existing(&txn, claimed).await?;
+    txn.commit().await.map_err(from_db)?;
+    Ok(answer)
+}
+
+/// The link an earlier claim of the key stored, with that claim's fingerprint.
+async fn existing(
+    db: &impl ConnectionTrait,
+    claimed: Claimed,
+) -> Result<Begin<BankLink>, StoreError> {
+    let Claimed::Existing {
         fingerprint,
         resource_id,
     } = claimed
@@ -55,13 +71,12 @@ pub(super) async fn begin_link(
         ));
     };
     let existing = bank_link::Entity::find_by_id(resource_id)
-        .one(&txn)
+        .one(db)
         .await
         .map_err(from_db)?
         .ok_or_else(|| {
             StoreError::NotFound(format!("bank link {resource_id} of an idempotency record"))
         })?;
-    txn.commit().await.map_err(from_db)?;
     Ok(Begin::Existing {
         fingerprint,
         resource: BankLink::try_from(existing)?,

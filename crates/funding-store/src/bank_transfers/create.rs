@@ -11,12 +11,13 @@ use funding_core::ports::{
     BankTransferChange, Begin, IdempotencyClaim, NewBankTransfer, OutboxResource, StoreError,
 };
 use funding_domain::PlaidBankTransferStatus;
-use sea_orm::{EntityTrait as _, IntoActiveModel as _};
+use sea_orm::{ConnectionTrait, EntityTrait as _, IntoActiveModel as _};
 
 use crate::Store;
 use crate::convert::{bank_transfer_history_row, bank_transfer_row};
 use crate::entity::{bank_transfer, bank_transfer_status_history as history};
 use crate::error::from_db;
+use crate::idempotency::Claimed;
 
 pub(super) async fn begin_bank_transfer(
     store: &Store,
@@ -54,10 +55,14 @@ pub(super) async fn begin_bank_transfer(
         at: row.created_at,
     };
 
+    // A repeat is answered from a read, without the write lock.
+    if let Some(claimed) = crate::idempotency::find_claimed(&store.db, &claim).await? {
+        return existing(store, &store.db, claimed).await;
+    }
     let (_permit, txn) = store.begin_write().await?;
     let claimed = crate::idempotency::claim_key(&txn, claim, id, row.created_at).await?;
 
-    if let crate::idempotency::Claimed::New = claimed {
+    if let Claimed::New = claimed {
         bank_transfer::Entity::insert(row.clone().into_active_model())
             .exec_without_returning(&txn)
             .await
@@ -82,7 +87,19 @@ pub(super) async fn begin_bank_transfer(
         return Ok(Begin::Created(super::read::record(store, row)?));
     }
 
-    let crate::idempotency::Claimed::Existing {
+    // Claimed by a create that committed after the read above.
+    let answer = existing(store, &txn, claimed).await?;
+    txn.commit().await.map_err(from_db)?;
+    Ok(answer)
+}
+
+/// The bank transfer an earlier claim of the key stored, with that claim's fingerprint.
+async fn existing(
+    store: &Store,
+    db: &impl ConnectionTrait,
+    claimed: Claimed,
+) -> Result<Begin<BankTransfer>, StoreError> {
+    let Claimed::Existing {
         fingerprint,
         resource_id,
     } = claimed
@@ -92,7 +109,7 @@ pub(super) async fn begin_bank_transfer(
         ));
     };
     let existing = bank_transfer::Entity::find_by_id(resource_id)
-        .one(&txn)
+        .one(db)
         .await
         .map_err(from_db)?
         .ok_or_else(|| {
@@ -100,7 +117,6 @@ pub(super) async fn begin_bank_transfer(
                 "bank transfer {resource_id} of an idempotency record"
             ))
         })?;
-    txn.commit().await.map_err(from_db)?;
     Ok(Begin::Existing {
         fingerprint,
         resource: super::read::record(store, existing)?,

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use funding_core::model::BankTransfer;
 use funding_core::ports::{
     BankTransferChange, BankTransferFilter, BankTransferHistoryEntry, BankTransferStore, Begin,
-    Claim, IdempotencyClaim, NewBankTransfer, PendingPlaidEvent, PlaidAnswerSaved,
+    Claim, IdempotencyClaim, InboxMark, NewBankTransfer, PendingPlaidEvent, PlaidAnswerSaved,
     PlaidBankTransfer, PlaidBankTransferEvent, StoreError,
 };
 use funding_domain::{BankTransferId, FundingBankTransferId};
@@ -46,6 +46,22 @@ impl BankTransferStore for Store {
         id: &BankTransferId,
     ) -> Result<Option<BankTransfer>, StoreError> {
         read::find_bank_transfer_by_plaid_id(self, id).await
+    }
+
+    async fn find_bank_transfers_by_plaid_ids(
+        &self,
+        ids: &[BankTransferId],
+    ) -> Result<Vec<BankTransfer>, StoreError> {
+        read::find_bank_transfers_by_plaid_ids(self, ids).await
+    }
+
+    #[tracing::instrument(skip_all, fields(moves = moves.len(), marks = marks.len()))]
+    async fn apply_bank_transfer_events(
+        &self,
+        moves: Vec<(FundingBankTransferId, BankTransferChange)>,
+        marks: Vec<InboxMark>,
+    ) -> Result<bool, StoreError> {
+        status::apply_events(self, moves, marks).await
     }
 
     async fn list_bank_transfers(

@@ -57,6 +57,23 @@ pub(super) async fn find_bank_transfer_by_plaid_id(
         .transpose()
 }
 
+pub(super) async fn find_bank_transfers_by_plaid_ids(
+    store: &Store,
+    ids: &[BankTransferId],
+) -> Result<Vec<BankTransfer>, StoreError> {
+    let mut found = Vec::with_capacity(ids.len());
+    // Bounded IN lists: SQLite allows 32,766 parameters, PostgreSQL 65,535.
+    for chunk in ids.chunks(500) {
+        let rows = Entity::find()
+            .filter(Column::PlaidBankTransferId.is_in(chunk.iter().map(|id| id.as_str())))
+            .all(&store.db)
+            .await
+            .map_err(from_db)?;
+        found.extend(records(store, rows)?);
+    }
+    Ok(found)
+}
+
 pub(super) async fn list_bank_transfers(
     store: &Store,
     caller: &str,

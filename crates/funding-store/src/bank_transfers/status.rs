@@ -9,8 +9,8 @@
 
 use chrono::{DateTime, Utc};
 use funding_core::ports::{
-    BankTransferChange, Claim, OutboxResource, PLAID_BANK_TRANSFER_STREAM, PlaidAnswerSaved,
-    PlaidBankTransfer, StoreError,
+    BankTransferChange, Claim, InboxMark, OutboxResource, PLAID_BANK_TRANSFER_STREAM,
+    PlaidAnswerSaved, PlaidBankTransfer, StoreError,
 };
 use funding_domain::{FundingBankTransferId, PlaidBankTransferStatus};
 use sea_orm::sea_query::{Expr, Func, OnConflict};
@@ -150,6 +150,24 @@ pub(super) async fn change_bank_transfer_status(
     let (_permit, txn) = store.begin_write().await?;
     let moved = apply(&txn, id, moving(id, &change), &change).await?;
     finish(txn, moved).await
+}
+
+/// Event moves and their inbox marks in one transaction; nothing at all unless every move applies.
+pub(super) async fn apply_events(
+    store: &Store,
+    moves: Vec<(FundingBankTransferId, BankTransferChange)>,
+    marks: Vec<InboxMark>,
+) -> Result<bool, StoreError> {
+    let (_permit, txn) = store.begin_write().await?;
+    for (id, change) in &moves {
+        if !apply(&txn, *id, moving(*id, change), change).await? {
+            txn.rollback().await.map_err(from_db)?;
+            return Ok(false);
+        }
+    }
+    crate::inbox::mark_all(&txn, &marks).await?;
+    txn.commit().await.map_err(from_db)?;
+    Ok(true)
 }
 
 pub(super) async fn set_bank_transfer_cancellable(

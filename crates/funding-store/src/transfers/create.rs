@@ -8,12 +8,13 @@
 use funding_core::model::Transfer;
 use funding_core::ports::{Begin, IdempotencyClaim, NewTransfer, StoreError};
 use funding_domain::AlpacaTransferStatus;
-use sea_orm::{EntityTrait as _, IntoActiveModel as _};
+use sea_orm::{ConnectionTrait, EntityTrait as _, IntoActiveModel as _};
 
 use crate::Store;
 use crate::convert::transfer_row;
 use crate::entity::transfer;
 use crate::error::from_db;
+use crate::idempotency::Claimed;
 
 pub(super) async fn begin_transfer(
     store: &Store,
@@ -32,10 +33,14 @@ pub(super) async fn begin_transfer(
             new.transfer.status
         )));
     }
+    // A repeat is answered from a read, without the write lock.
+    if let Some(claimed) = crate::idempotency::find_claimed(&store.db, &claim).await? {
+        return existing(&store.db, claimed).await;
+    }
     let (_permit, txn) = store.begin_write().await?;
     let claimed = crate::idempotency::claim_key(&txn, claim, row.id, row.created_at).await?;
 
-    if let crate::idempotency::Claimed::New = claimed {
+    if let Claimed::New = claimed {
         transfer::Entity::insert(row.clone().into_active_model())
             .exec_without_returning(&txn)
             .await
@@ -46,7 +51,18 @@ pub(super) async fn begin_transfer(
         return Ok(Begin::Created(Transfer::try_from(row)?));
     }
 
-    let crate::idempotency::Claimed::Existing {
+    // Claimed by a create that committed after the read above.
+    let answer = existing(&txn, claimed).await?;
+    txn.commit().await.map_err(from_db)?;
+    Ok(answer)
+}
+
+/// The transfer an earlier claim of the key stored, with that claim's fingerprint.
+async fn existing(
+    db: &impl ConnectionTrait,
+    claimed: Claimed,
+) -> Result<Begin<Transfer>, StoreError> {
+    let Claimed::Existing {
         fingerprint,
         resource_id,
     } = claimed
@@ -56,13 +72,12 @@ pub(super) async fn begin_transfer(
         ));
     };
     let existing = transfer::Entity::find_by_id(resource_id)
-        .one(&txn)
+        .one(db)
         .await
         .map_err(from_db)?
         .ok_or_else(|| {
             StoreError::NotFound(format!("transfer {resource_id} of an idempotency record"))
         })?;
-    txn.commit().await.map_err(from_db)?;
     Ok(Begin::Existing {
         fingerprint,
         resource: Transfer::try_from(existing)?,

@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use funding_core::model::Transfer;
 use funding_core::ports::{
-    Begin, Claim, IdempotencyClaim, NewTransfer, StoreError, TransferChange, TransferEvent,
-    TransferFilter, TransferSaved, TransferStore,
+    Begin, Claim, IdempotencyClaim, InboxMark, NewTransfer, StoreError, TransferChange,
+    TransferEvent, TransferFilter, TransferSaved, TransferStore,
 };
 use funding_domain::{AccountId, ProviderTransferId, TransferId};
 
@@ -39,6 +39,22 @@ impl TransferStore for Store {
         id: ProviderTransferId,
     ) -> Result<Option<Transfer>, StoreError> {
         read::find_transfer_by_provider_id(self, id).await
+    }
+
+    async fn find_transfers_by_provider_ids(
+        &self,
+        ids: &[ProviderTransferId],
+    ) -> Result<Vec<Transfer>, StoreError> {
+        read::find_transfers_by_provider_ids(self, ids).await
+    }
+
+    #[tracing::instrument(skip_all, fields(moves = moves.len(), marks = marks.len()))]
+    async fn apply_transfer_events(
+        &self,
+        moves: Vec<(TransferId, TransferChange)>,
+        marks: Vec<InboxMark>,
+    ) -> Result<bool, StoreError> {
+        status::apply_events(self, moves, marks).await
     }
 
     async fn list_transfers(

@@ -41,6 +41,25 @@ pub(super) async fn find_transfer_by_provider_id(
         .transpose()
 }
 
+pub(super) async fn find_transfers_by_provider_ids(
+    store: &Store,
+    ids: &[ProviderTransferId],
+) -> Result<Vec<Transfer>, StoreError> {
+    let mut found = Vec::with_capacity(ids.len());
+    // Bounded IN lists: SQLite allows 32,766 parameters, PostgreSQL 65,535.
+    for chunk in ids.chunks(500) {
+        let rows = Entity::find()
+            .filter(Column::ProviderTransferId.is_in(chunk.iter().map(|id| id.as_uuid())))
+            .all(&store.db)
+            .await
+            .map_err(from_db)?;
+        for row in rows {
+            found.push(Transfer::try_from(row)?);
+        }
+    }
+    Ok(found)
+}
+
 pub(super) async fn list_transfers(
     store: &Store,
     account_id: AccountId,

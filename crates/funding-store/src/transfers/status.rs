@@ -7,7 +7,7 @@
 //! transfer pending again, in the same transaction.
 
 use chrono::{DateTime, Utc};
-use funding_core::ports::{Claim, StoreError, TransferChange, TransferSaved};
+use funding_core::ports::{Claim, InboxMark, StoreError, TransferChange, TransferSaved};
 use funding_domain::{AlpacaTransferStatus, ProviderTransferId, TransferId};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
@@ -141,6 +141,24 @@ pub(super) async fn change_transfer_status(
     let (_permit, txn) = store.begin_write().await?;
     let moved = apply(&txn, id, moving(id, &change), &change).await?;
     finish(txn, moved).await
+}
+
+/// Event moves and their inbox marks in one transaction; nothing at all unless every move applies.
+pub(super) async fn apply_events(
+    store: &Store,
+    moves: Vec<(TransferId, TransferChange)>,
+    marks: Vec<InboxMark>,
+) -> Result<bool, StoreError> {
+    let (_permit, txn) = store.begin_write().await?;
+    for (id, change) in &moves {
+        if !apply(&txn, *id, moving(*id, change), change).await? {
+            txn.rollback().await.map_err(from_db)?;
+            return Ok(false);
+        }
+    }
+    crate::inbox::mark_all(&txn, &marks).await?;
+    txn.commit().await.map_err(from_db)?;
+    Ok(true)
 }
 
 /// Refuses a change that does not start at SUBMITTING, where `what` happens.

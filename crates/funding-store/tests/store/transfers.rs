@@ -5,9 +5,9 @@
 use chrono::{DateTime, Utc};
 use funding_core::model::Transfer;
 use funding_core::ports::{
-    Begin, Claim, FundingEntity, FundingEvent, IdempotencyClaim, InboxState, InboxStore as _,
-    IncomingEvent, NewTransfer, NewWork, StoreError, TransferChange, TransferDirection,
-    TransferFilter, TransferSaved, TransferStore as _, WorkKind, WorkQueue as _,
+    Begin, Claim, FundingEntity, FundingEvent, IdempotencyClaim, InboxMark, InboxState,
+    InboxStore as _, IncomingEvent, NewTransfer, NewWork, StoreError, TransferChange,
+    TransferDirection, TransferFilter, TransferSaved, TransferStore as _, WorkKind, WorkQueue as _,
 };
 use funding_domain::AlpacaTransferStatus::{
     self, Approved, Canceled, Complete, Failed, Pending, Queued, Rejected, Returned,
@@ -1243,7 +1243,146 @@ async fn work_of_one_account_is_claimed_in_commit_order_on_postgres() {
     );
 }
 
+/// A batch of event moves and their inbox marks commits as one: when one move finds its transfer
+/// elsewhere, or its event already in the history, nothing of the batch is written (the applier
+/// then applies the events one by one); otherwise every move, history row, change-log entry and
+/// mark is there.
+async fn a_batch_of_event_moves_is_written_whole_or_not_at_all(db: &TestDb) {
+    let store = db.store().await;
+    let (link, account) = link(&store).await;
+    let (a, provider_a) = queued(&store, link, account, "a", t0()).await;
+    let (b, provider_b) = queued(&store, link, account, "b", t0()).await;
+    store
+        .store_events(
+            STREAM,
+            vec![
+                transfer_event("ev-a1", provider_a),
+                transfer_event("ev-a2", provider_a),
+                transfer_event("ev-b1", provider_b),
+            ],
+            None,
+        )
+        .await
+        .unwrap();
+    let marks = || {
+        ["ev-a1", "ev-a2", "ev-b1"]
+            .map(|id| InboxMark {
+                stream: STREAM.to_owned(),
+                event_id: id.to_owned(),
+                state: InboxState::Applied,
+                error: None,
+            })
+            .to_vec()
+    };
+    let raw = db.raw().await;
+    let changes_before = count(&raw, "transfer_changes", Expr::val(1).eq(1)).await;
+
+    // B is not COMPLETE: the whole batch is refused, A's two good moves included.
+    let refused = vec![
+        (
+            a.id,
+            change(Queued, Pending, Some("ev-a1"), t0() + seconds(1)),
+        ),
+        (
+            a.id,
+            change(Pending, SentToClearing, Some("ev-a2"), t0() + seconds(2)),
+        ),
+        (
+            b.id,
+            change(Complete, Returned, Some("ev-b1"), t0() + seconds(3)),
+        ),
+    ];
+    assert!(!store.apply_transfer_events(refused, marks()).await.unwrap());
+    assert_eq!(stored(&store, a.id).await.status, Queued);
+    assert_eq!(history_count(&raw, a.id).await, 1);
+    assert_eq!(
+        count(&raw, "transfer_changes", Expr::val(1).eq(1)).await,
+        changes_before
+    );
+    assert_eq!(pending_ids(&store).await, ["ev-a1", "ev-a2", "ev-b1"]);
+
+    let applied = vec![
+        (
+            a.id,
+            change(Queued, Pending, Some("ev-a1"), t0() + seconds(1)),
+        ),
+        (
+            a.id,
+            change(Pending, SentToClearing, Some("ev-a2"), t0() + seconds(2)),
+        ),
+        (
+            b.id,
+            change(Queued, Pending, Some("ev-b1"), t0() + seconds(3)),
+        ),
+    ];
+    assert!(store.apply_transfer_events(applied, marks()).await.unwrap());
+    assert_eq!(stored(&store, a.id).await.status, SentToClearing);
+    assert_eq!(stored(&store, b.id).await.status, Pending);
+    assert_eq!(history_count(&raw, a.id).await, 3);
+    assert_eq!(history_count(&raw, b.id).await, 2);
+    assert_eq!(
+        count(&raw, "transfer_changes", Expr::val(1).eq(1)).await,
+        changes_before + 3,
+        "every move is in the change log"
+    );
+    assert!(pending_ids(&store).await.is_empty(), "every mark is stored");
+
+    // A replayed event (its id already in A's history) refuses the batch even from A's status.
+    let replayed = vec![(
+        a.id,
+        change(SentToClearing, Complete, Some("ev-a2"), t0() + seconds(4)),
+    )];
+    assert!(
+        !store
+            .apply_transfer_events(replayed, Vec::new())
+            .await
+            .unwrap()
+    );
+    assert_eq!(stored(&store, a.id).await.status, SentToClearing);
+    assert_eq!(history_count(&raw, a.id).await, 3);
+}
+
+/// A repeat of a create is answered from a read: it neither waits for nor needs the write lock.
+/// Here another connection holds SQLite's write lock for the whole call; a repeat that claimed
+/// its key in a write transaction would wait out the busy timeout and fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeat_is_answered_while_another_writer_holds_the_database() {
+    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait as _};
+    let db = TestDb::sqlite().await;
+    let store = db.store().await;
+    let (link, account) = link(&store).await;
+    let first = deposit(&store, link, account, "repeat-me").await;
+
+    let raw = db.raw().await;
+    let holder = raw
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        })
+        .await
+        .unwrap();
+    let (claim, new) = new_transfer(
+        link,
+        account,
+        "repeat-me",
+        "100.00",
+        TransferDirection::Deposit,
+    );
+    match store.begin_transfer(claim, new).await.unwrap() {
+        Begin::Existing {
+            fingerprint,
+            resource,
+        } => {
+            assert_eq!(resource.id, first.id);
+            assert_eq!(fingerprint, "repeat-me:100.00");
+        }
+        Begin::Created(_) => panic!("a repeat created a second transfer"),
+    }
+    holder.rollback().await.unwrap();
+}
+
 on_both_backends!(
+    a_batch_of_event_moves_is_written_whole_or_not_at_all,
     a_new_key_creates_the_transfer_as_given,
     amounts_round_trip_exactly,
     a_row_the_domain_would_refuse_is_corrupt,
