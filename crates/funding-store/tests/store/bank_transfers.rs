@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use funding_core::model::BankTransfer;
 use funding_core::ports::{
     BankTransferChange, BankTransferFailure, BankTransferFilter, BankTransferStore as _, Begin,
-    Claim, IdempotencyClaim, InboxState, InboxStore as _, NewBankTransfer, NewWork,
+    Claim, IdempotencyClaim, InboxMark, InboxState, InboxStore as _, NewBankTransfer, NewWork,
     PLAID_BANK_TRANSFER_STREAM, PlaidAnswerSaved, PlaidBankTransfer, PlaidBankTransferEvent,
     StoreError, WorkKind, WorkQueue as _,
 };
@@ -1094,6 +1094,70 @@ async fn a_cancel_racing_the_submit_request_lets_exactly_one_win(db: &TestDb) {
     }
 }
 
+/// A batch of Plaid event moves and their inbox marks commits as one: when one move finds its
+/// transfer elsewhere, nothing of the batch is written (the applier then applies the events one by
+/// one); otherwise every move, history row and mark is there.
+async fn a_batch_of_plaid_event_moves_is_written_whole_or_not_at_all(db: &TestDb) {
+    let store = db.store().await;
+    let (a, plaid_a) = pending(&store, "a", t0()).await;
+    let (b, plaid_b) = pending(&store, "b", t0()).await;
+    store
+        .store_plaid_events(
+            vec![
+                plaid_event(201, &plaid_a),
+                plaid_event(202, &plaid_a),
+                plaid_event(203, &plaid_b),
+            ],
+            203,
+        )
+        .await
+        .unwrap();
+    let marks = || {
+        [201, 202, 203]
+            .map(|id| InboxMark {
+                stream: PLAID_BANK_TRANSFER_STREAM.to_owned(),
+                event_id: id.to_string(),
+                state: InboxState::Applied,
+                error: None,
+            })
+            .to_vec()
+    };
+    let raw = db.raw().await;
+
+    // B is not posted: the whole batch is refused, A's two good moves included.
+    let refused = vec![
+        (a.id, change(Pending, Posted, Some("201"), t0() + seconds(1))),
+        (a.id, change(Posted, Reversed, Some("202"), t0() + seconds(2))),
+        (b.id, change(Posted, Reversed, Some("203"), t0() + seconds(3))),
+    ];
+    assert!(
+        !store
+            .apply_bank_transfer_events(refused, marks())
+            .await
+            .unwrap()
+    );
+    assert_eq!(stored(&store, a.id).await.status, Pending);
+    assert_eq!(history_count(&raw, a.id).await, 2);
+    assert_eq!(pending_event_ids(&store).await, [201, 202, 203]);
+
+    let applied = vec![
+        (a.id, change(Pending, Posted, Some("201"), t0() + seconds(1))),
+        (a.id, change(Posted, Reversed, Some("202"), t0() + seconds(2))),
+        (b.id, change(Pending, Posted, Some("203"), t0() + seconds(3))),
+    ];
+    assert!(
+        store
+            .apply_bank_transfer_events(applied, marks())
+            .await
+            .unwrap()
+    );
+    assert_eq!(stored(&store, a.id).await.status, Reversed);
+    assert_eq!(stored(&store, b.id).await.status, Posted);
+    assert_eq!(history_count(&raw, a.id).await, 4);
+    assert_eq!(history_count(&raw, b.id).await, 3);
+    assert!(pending_event_ids(&store).await.is_empty(), "every mark is stored");
+}
+
 async fn a_replayed_event_moves_once_and_a_reversal_keeps_its_failure(db: &TestDb) {
     let store = db.store().await;
     let (transfer, _) = pending(&store, "k", t0()).await;
@@ -1687,6 +1751,7 @@ async fn the_database_refuses_an_unknown_status_and_a_second_holder_of_plaids_id
 }
 
 on_both_backends!(
+    a_batch_of_plaid_event_moves_is_written_whole_or_not_at_all,
     a_new_key_creates_the_bank_transfer_as_given,
     every_request_and_plaid_field_round_trips,
     the_processor_token_is_not_stored_in_plaintext,
