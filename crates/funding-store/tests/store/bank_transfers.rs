@@ -1126,9 +1126,18 @@ async fn a_batch_of_plaid_event_moves_is_written_whole_or_not_at_all(db: &TestDb
 
     // B is not posted: the whole batch is refused, A's two good moves included.
     let refused = vec![
-        (a.id, change(Pending, Posted, Some("201"), t0() + seconds(1))),
-        (a.id, change(Posted, Reversed, Some("202"), t0() + seconds(2))),
-        (b.id, change(Posted, Reversed, Some("203"), t0() + seconds(3))),
+        (
+            a.id,
+            change(Pending, Posted, Some("201"), t0() + seconds(1)),
+        ),
+        (
+            a.id,
+            change(Posted, Reversed, Some("202"), t0() + seconds(2)),
+        ),
+        (
+            b.id,
+            change(Posted, Reversed, Some("203"), t0() + seconds(3)),
+        ),
     ];
     assert!(
         !store
@@ -1141,9 +1150,18 @@ async fn a_batch_of_plaid_event_moves_is_written_whole_or_not_at_all(db: &TestDb
     assert_eq!(pending_event_ids(&store).await, [201, 202, 203]);
 
     let applied = vec![
-        (a.id, change(Pending, Posted, Some("201"), t0() + seconds(1))),
-        (a.id, change(Posted, Reversed, Some("202"), t0() + seconds(2))),
-        (b.id, change(Pending, Posted, Some("203"), t0() + seconds(3))),
+        (
+            a.id,
+            change(Pending, Posted, Some("201"), t0() + seconds(1)),
+        ),
+        (
+            a.id,
+            change(Posted, Reversed, Some("202"), t0() + seconds(2)),
+        ),
+        (
+            b.id,
+            change(Pending, Posted, Some("203"), t0() + seconds(3)),
+        ),
     ];
     assert!(
         store
@@ -1155,7 +1173,10 @@ async fn a_batch_of_plaid_event_moves_is_written_whole_or_not_at_all(db: &TestDb
     assert_eq!(stored(&store, b.id).await.status, Posted);
     assert_eq!(history_count(&raw, a.id).await, 4);
     assert_eq!(history_count(&raw, b.id).await, 3);
-    assert!(pending_event_ids(&store).await.is_empty(), "every mark is stored");
+    assert!(
+        pending_event_ids(&store).await.is_empty(),
+        "every mark is stored"
+    );
 }
 
 async fn a_replayed_event_moves_once_and_a_reversal_keeps_its_failure(db: &TestDb) {
