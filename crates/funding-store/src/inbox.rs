@@ -9,6 +9,7 @@ use funding_core::ports::{
     FundingEvent, InboxEvent, InboxMark, InboxState, InboxStats, InboxStore, IncomingEvent,
     PLAID_BANK_TRANSFER_STREAM, StoreError,
 };
+use sea_orm::Value;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _,
@@ -78,22 +79,114 @@ async fn mark(
     Ok(())
 }
 
-/// In the caller's transaction: records every mark (the transaction that applied the events).
+/// In the caller's transaction: records every mark (the transaction that applied the events), one
+/// statement for each group of marks with the same stream, state and error.
 pub(crate) async fn mark_all(
     db: &impl ConnectionTrait,
     marks: &[InboxMark],
 ) -> Result<(), StoreError> {
+    let mut groups: Vec<(&InboxMark, Vec<&str>)> = Vec::new();
     for one in marks {
-        mark(
-            db,
-            &one.stream,
-            &one.event_id,
-            &one.state,
-            one.error.as_deref(),
-        )
-        .await?;
+        match groups.iter_mut().find(|(first, _)| {
+            first.stream == one.stream && first.state == one.state && first.error == one.error
+        }) {
+            Some((_, ids)) => ids.push(&one.event_id),
+            None => groups.push((one, vec![&one.event_id])),
+        }
+    }
+    let backend = db.get_database_backend();
+    for (first, ids) in groups {
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            // $1..$3 are the stream, state and error; the ids follow.
+            let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 4)).collect();
+            let mut values: Vec<Value> = vec![
+                first.stream.clone().into(),
+                first.state.as_str().into(),
+                first.error.clone().into(),
+            ];
+            values.extend(chunk.iter().map(|id| Value::from(*id)));
+            db.execute_raw(statement(
+                backend,
+                &format!(
+                    "UPDATE inbox_events SET state = $2, error = $3, attempts = attempts + 1, \
+                     applied_at_ms = CASE WHEN $2 = 'applied' THEN {{now_ms}} ELSE applied_at_ms END \
+                     WHERE stream = $1 AND event_id IN ({})",
+                    list.join(", ")
+                ),
+                values,
+            ))
+            .await
+            .map_err(from_db)?;
+        }
     }
     Ok(())
+}
+
+/// Rows (or ids) in one multi-row statement at most: well within SQLite's 32,766 parameters.
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// One event to store in the inbox.
+pub(crate) struct NewInboxRow {
+    pub(crate) stream: String,
+    pub(crate) event_id: String,
+    pub(crate) entity_type: Option<String>,
+    pub(crate) entity_id: Option<String>,
+    pub(crate) payload: String,
+    /// The event as read (JSON), `None` for an unreadable one.
+    pub(crate) event: Option<String>,
+    pub(crate) state: InboxState,
+    pub(crate) error: Option<String>,
+}
+
+/// In the caller's transaction: stores every row not stored before (by stream and event id), in
+/// multi-row statements; how many were new.
+pub(crate) async fn insert_events(
+    db: &impl ConnectionTrait,
+    rows: Vec<NewInboxRow>,
+) -> Result<u64, StoreError> {
+    const WIDTH: usize = 8;
+    let backend = db.get_database_backend();
+    let mut new = 0;
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<NewInboxRow> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
+        let tuples: Vec<String> = (0..chunk.len())
+            .map(|row| {
+                let names: Vec<String> = (1..=WIDTH)
+                    .map(|column| format!("${}", row * WIDTH + column))
+                    .collect();
+                format!("({}, 0, {{now_ms}})", names.join(", "))
+            })
+            .collect();
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * WIDTH);
+        for row in chunk {
+            values.extend([
+                row.stream.into(),
+                row.event_id.into(),
+                row.entity_type.into(),
+                row.entity_id.into(),
+                row.payload.into(),
+                row.event.into(),
+                row.state.as_str().into(),
+                row.error.into(),
+            ]);
+        }
+        let result = db
+            .execute_raw(statement(
+                backend,
+                &format!(
+                    "INSERT INTO inbox_events (stream, event_id, entity_type, entity_id, payload, \
+                     event, state, error, attempts, received_at_ms) VALUES {} \
+                     ON CONFLICT (stream, event_id) DO NOTHING",
+                    tuples.join(", ")
+                ),
+                values,
+            ))
+            .await
+            .map_err(from_db)?;
+        new += result.rows_affected();
+    }
+    Ok(new)
 }
 
 /// The kinds of subject an event may be parked for, and where this service stores their ids.
@@ -219,52 +312,42 @@ impl InboxStore for Store {
         events: Vec<IncomingEvent>,
         cursor: Option<&str>,
     ) -> Result<u64, StoreError> {
-        let (_permit, txn) = self.begin_write().await?;
-        let backend = txn.get_database_backend();
-        let mut new = 0;
+        let mut readable = Vec::with_capacity(events.len());
+        let mut unreadable = Vec::new();
         for incoming in events {
-            let (state, entity_type, entity_id, event, error) = match &incoming.event {
-                Ok(event) => (
-                    InboxState::Pending,
-                    Some(event.entity.as_str().to_owned()),
-                    Some(event.entity_id.to_string()),
-                    Some(
+            match &incoming.event {
+                Ok(event) => readable.push(NewInboxRow {
+                    stream: stream.to_owned(),
+                    entity_type: Some(event.entity.as_str().to_owned()),
+                    entity_id: Some(event.entity_id.to_string()),
+                    event: Some(
                         serde_json::to_string(event)
                             .map_err(|e| StoreError::Other(e.to_string()))?,
                     ),
-                    None,
-                ),
-                Err(error) => (
-                    InboxState::Unreadable,
-                    None,
-                    None,
-                    None,
-                    Some(error.clone()),
-                ),
-            };
-            let result = txn
-                .execute_raw(statement(
-                    backend,
-                    "INSERT INTO inbox_events (stream, event_id, entity_type, entity_id, payload, event, \
-                     state, error, attempts, received_at_ms) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, {now_ms}) \
-                     ON CONFLICT (stream, event_id) DO NOTHING",
-                    [
-                        stream.into(),
-                        incoming.event_id.clone().into(),
-                        entity_type.into(),
-                        entity_id.into(),
-                        incoming.raw.clone().into(),
-                        event.into(),
-                        state.as_str().into(),
-                        error.into(),
-                    ],
-                ))
-                .await
-                .map_err(from_db)?;
-            new += result.rows_affected();
-            if state == InboxState::Unreadable && result.rows_affected() == 1 {
-                tracing::error!(event_id = %incoming.event_id, bytes = incoming.raw.len(), "kept an unreadable provider event");
+                    state: InboxState::Pending,
+                    error: None,
+                    event_id: incoming.event_id,
+                    payload: incoming.raw,
+                }),
+                Err(error) => unreadable.push(NewInboxRow {
+                    stream: stream.to_owned(),
+                    entity_type: None,
+                    entity_id: None,
+                    event: None,
+                    state: InboxState::Unreadable,
+                    error: Some(error.clone()),
+                    event_id: incoming.event_id,
+                    payload: incoming.raw,
+                }),
+            }
+        }
+        let (_permit, txn) = self.begin_write().await?;
+        let mut new = insert_events(&txn, readable).await?;
+        for row in unreadable {
+            let (event_id, bytes) = (row.event_id.clone(), row.payload.len());
+            if insert_events(&txn, vec![row]).await? == 1 {
+                new += 1;
+                tracing::error!(event_id = %event_id, bytes, "kept an unreadable provider event");
             }
         }
         if let Some(cursor) = cursor {

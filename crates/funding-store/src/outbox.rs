@@ -42,6 +42,40 @@ pub(crate) async fn record(
     Ok(())
 }
 
+/// One outbox row: the history entry's id, the resource, its id, its status, when.
+pub(crate) type OutboxRow<'a> = (String, OutboxResource, Uuid, &'a str, DateTime<Utc>);
+
+/// In the caller's transaction: the outbox rows of many history entries, in order, 200 to a
+/// statement (as [`record`] writes each).
+pub(crate) async fn record_many(
+    db: &impl ConnectionTrait,
+    rows: Vec<OutboxRow<'_>>,
+) -> Result<(), StoreError> {
+    for chunk in rows.chunks(200) {
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 5);
+        for (id, resource, resource_id, status, at) in chunk {
+            values.extend::<[Value; 5]>([
+                id.clone().into(),
+                resource.as_str().into(),
+                (*resource_id).into(),
+                status.to_ascii_lowercase().into(),
+                db_time(*at).into(),
+            ]);
+        }
+        db.execute_raw(statement(
+            db.get_database_backend(),
+            &format!(
+                "INSERT INTO outbox (id, resource, resource_id, status, created_at) VALUES {}",
+                crate::sql::tuples(chunk.len(), 5)
+            ),
+            values,
+        ))
+        .await
+        .map_err(from_db)?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl OutboxStore for Store {
     async fn unpublished_outbox(&self, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {

@@ -24,6 +24,19 @@ fn skip_locked(backend: DatabaseBackend) -> &'static str {
     }
 }
 
+/// `rows` groups of `width` numbered placeholders, for a multi-row `VALUES`: `($1, $2), ($3, $4)`.
+pub(crate) fn tuples(rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let names: Vec<String> = (1..=width)
+                .map(|column| format!("${}", row * width + column))
+                .collect();
+            format!("({})", names.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The statement for `backend`: `{now_ms}` and `{skip_locked}` filled in, `$n` as `?n` on SQLite.
 pub(crate) fn statement(
     backend: DatabaseBackend,

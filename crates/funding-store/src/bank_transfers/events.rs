@@ -7,7 +7,7 @@
 //! lexically: `"9"` before `"10"`) without casting, so every u64 is ordered right on both backends.
 
 use funding_core::ports::{
-    PLAID_BANK_TRANSFER_STREAM, PendingPlaidEvent, PlaidBankTransferEvent, StoreError,
+    InboxState, PLAID_BANK_TRANSFER_STREAM, PendingPlaidEvent, PlaidBankTransferEvent, StoreError,
 };
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveValue::Set, ConnectionTrait as _, EntityTrait as _};
@@ -16,6 +16,7 @@ use crate::Store;
 use crate::convert::db_time;
 use crate::entity::stream_cursor;
 use crate::error::{corrupt, from_db};
+use crate::inbox::{NewInboxRow, insert_events};
 use crate::sql::statement;
 
 /// The entity type of every Plaid bank-transfer event.
@@ -31,32 +32,23 @@ pub(super) async fn store_plaid_events(
     events: Vec<(String, PlaidBankTransferEvent)>,
     after_id: u64,
 ) -> Result<u64, StoreError> {
-    let (_permit, txn) = store.begin_write().await?;
-    let backend = txn.get_database_backend();
-    let mut new = 0;
+    let mut rows = Vec::with_capacity(events.len());
     for (raw, event) in events {
         let json = serde_json::to_string(&event)
             .map_err(|error| StoreError::Other(format!("a Plaid event as JSON: {error}")))?;
-        let result = txn
-            .execute_raw(statement(
-                backend,
-                "INSERT INTO inbox_events (stream, event_id, entity_type, entity_id, payload, event, \
-                 state, error, attempts, received_at_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', NULL, 0, {now_ms}) \
-                 ON CONFLICT (stream, event_id) DO NOTHING",
-                [
-                    PLAID_BANK_TRANSFER_STREAM.into(),
-                    event.event_id.to_string().into(),
-                    ENTITY_TYPE.into(),
-                    event.bank_transfer_id.as_str().into(),
-                    raw.into(),
-                    json.into(),
-                ],
-            ))
-            .await
-            .map_err(from_db)?;
-        new += result.rows_affected();
+        rows.push(NewInboxRow {
+            stream: PLAID_BANK_TRANSFER_STREAM.to_owned(),
+            event_id: event.event_id.to_string(),
+            entity_type: Some(ENTITY_TYPE.to_owned()),
+            entity_id: Some(event.bank_transfer_id.as_str().to_owned()),
+            payload: raw,
+            event: Some(json),
+            state: InboxState::Pending,
+            error: None,
+        });
     }
+    let (_permit, txn) = store.begin_write().await?;
+    let new = insert_events(&txn, rows).await?;
     let row = stream_cursor::ActiveModel {
         stream: Set(PLAID_BANK_TRANSFER_STREAM.to_owned()),
         cursor: Set(after_id.to_string()),

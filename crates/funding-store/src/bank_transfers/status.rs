@@ -159,12 +159,54 @@ pub(super) async fn apply_events(
     marks: Vec<InboxMark>,
 ) -> Result<bool, StoreError> {
     let (_permit, txn) = store.begin_write().await?;
+    // The same rows as `apply` writes for each move: its conditional update, then the history and
+    // outbox rows of the whole batch many at a time.
     for (id, change) in &moves {
-        if !apply(&txn, *id, moving(*id, change), change).await? {
+        let moved = moving(*id, change)
+            .exec(&txn)
+            .await
+            .map_err(from_db)?
+            .rows_affected;
+        if moved == 0 {
             txn.rollback().await.map_err(from_db)?;
             return Ok(false);
         }
     }
+    let mut outbox = Vec::with_capacity(moves.len());
+    for chunk in moves.chunks(200) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|(id, change)| bank_transfer_history_row(*id, change))
+            .collect();
+        for ((id, change), row) in chunk.iter().zip(&rows) {
+            outbox.push((
+                row.id.to_string(),
+                OutboxResource::BankTransfer,
+                id.as_uuid(),
+                change.to.as_str(),
+                change.at,
+            ));
+        }
+        let recorded =
+            history::Entity::insert_many(rows.into_iter().map(|row| row.into_active_model()))
+                .on_conflict(
+                    OnConflict::columns([
+                        history::Column::BankTransferId,
+                        history::Column::EventId,
+                    ])
+                    .do_nothing()
+                    .to_owned(),
+                )
+                .exec_without_returning(&txn)
+                .await
+                .map_err(from_db)?;
+        if recorded != chunk.len() as u64 {
+            // An event already in a transfer's history: the one-by-one path sorts it out.
+            txn.rollback().await.map_err(from_db)?;
+            return Ok(false);
+        }
+    }
+    crate::outbox::record_many(&txn, outbox).await?;
     crate::inbox::mark_all(&txn, &marks).await?;
     txn.commit().await.map_err(from_db)?;
     Ok(true)

@@ -73,6 +73,68 @@ pub(super) async fn append(
     Ok(())
 }
 
+/// In the caller's transaction: appends each row (the transfer as a change left it, with that
+/// change's source) to the log, in order, with its outbox row; a few statements for the lot.
+pub(super) async fn append_many(
+    db: &impl ConnectionTrait,
+    entries: &[(transfer::Model, &str)],
+) -> Result<(), StoreError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let backend = db.get_database_backend();
+    let count = i64::try_from(entries.len()).unwrap_or(i64::MAX);
+    let row = db
+        .query_one_raw(statement(
+            backend,
+            "UPDATE change_log_counters SET last = last + $1 WHERE name = 'transfers' RETURNING last",
+            [count.into()],
+        ))
+        .await
+        .map_err(from_db)?
+        .ok_or_else(|| StoreError::Other("the transfers change counter is missing".into()))?;
+    let last: i64 = row.try_get("", "last").map_err(from_db)?;
+    let first = last - count + 1;
+    let mut outbox = Vec::with_capacity(entries.len());
+    for (chunk_index, chunk) in entries.chunks(200).enumerate() {
+        let base = first + i64::try_from(chunk_index * 200).unwrap_or(0);
+        let mut changes = Vec::with_capacity(chunk.len() * 9);
+        for (offset, (now, source)) in chunk.iter().enumerate() {
+            let seq = base + i64::try_from(offset).unwrap_or(0);
+            changes.extend::<[Value; 9]>([
+                seq.into(),
+                now.id.into(),
+                now.account_id.into(),
+                now.status.clone().into(),
+                now.status_reason.clone().into(),
+                now.ach_return_code.clone().into(),
+                now.provider_transfer_id.into(),
+                (*source).into(),
+                db_time(now.updated_at).into(),
+            ]);
+            outbox.push((
+                format!("{}:{seq}", now.id),
+                OutboxResource::Transfer,
+                now.id,
+                now.status.as_str(),
+                now.updated_at,
+            ));
+        }
+        db.execute_raw(statement(
+            backend,
+            &format!(
+                "INSERT INTO transfer_changes (seq, transfer_id, account_id, status, status_reason, \
+                 ach_return_code, provider_transfer_id, source, at) VALUES {}",
+                crate::sql::tuples(chunk.len(), 9)
+            ),
+            changes,
+        ))
+        .await
+        .map_err(from_db)?;
+    }
+    crate::outbox::record_many(db, outbox).await
+}
+
 pub(super) async fn transfer_events(
     store: &Store,
     account_id: AccountId,

@@ -6,6 +6,8 @@
 //! Alpaca's id is guarded by UNIQUE(provider_transfer_id) and makes the events parked for that Alpaca
 //! transfer pending again, in the same transaction.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use funding_core::ports::{Claim, InboxMark, StoreError, TransferChange, TransferSaved};
 use funding_domain::{AlpacaTransferStatus, ProviderTransferId, TransferId};
@@ -144,18 +146,71 @@ pub(super) async fn change_transfer_status(
 }
 
 /// Event moves and their inbox marks in one transaction; nothing at all unless every move applies.
+///
+/// The same rows as [`apply`] writes for each move, with one statement per move (its conditional
+/// update) and a few per batch: the transfers are read once before the moves, each change-log
+/// entry is the row as the move leaves it (what [`apply`]'s re-read would see), and the history,
+/// change-log and outbox rows are inserted many at a time.
 pub(super) async fn apply_events(
     store: &Store,
     moves: Vec<(TransferId, TransferChange)>,
     marks: Vec<InboxMark>,
 ) -> Result<bool, StoreError> {
     let (_permit, txn) = store.begin_write().await?;
+    let mut ids: Vec<uuid::Uuid> = moves.iter().map(|(id, _)| id.as_uuid()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut rows: HashMap<uuid::Uuid, transfer::Model> = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        for row in transfer::Entity::find()
+            .filter(transfer::Column::Id.is_in(chunk.iter().copied()))
+            .all(&txn)
+            .await
+            .map_err(from_db)?
+        {
+            rows.insert(row.id, row);
+        }
+    }
+    let mut entries = Vec::with_capacity(moves.len());
     for (id, change) in &moves {
-        if !apply(&txn, *id, moving(*id, change), change).await? {
+        let moved = moving(*id, change)
+            .exec(&txn)
+            .await
+            .map_err(from_db)?
+            .rows_affected;
+        let Some(row) = rows.get_mut(&id.as_uuid()).filter(|_| moved == 1) else {
+            txn.rollback().await.map_err(from_db)?;
+            return Ok(false);
+        };
+        row.status = change.to.as_str().to_owned();
+        row.status_reason.clone_from(&change.reason);
+        row.updated_at = db_time(change.at);
+        if let Some(code) = &change.ach_return_code {
+            row.ach_return_code = Some(code.clone());
+        }
+        entries.push((row.clone(), change.source.as_str()));
+    }
+    for chunk in moves.chunks(200) {
+        let recorded = history::Entity::insert_many(
+            chunk
+                .iter()
+                .map(|(id, change)| transfer_history_row(*id, change).into_active_model()),
+        )
+        .on_conflict(
+            OnConflict::columns([history::Column::TransferId, history::Column::EventId])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await
+        .map_err(from_db)?;
+        if recorded != chunk.len() as u64 {
+            // An event already in a transfer's history: the one-by-one path sorts it out.
             txn.rollback().await.map_err(from_db)?;
             return Ok(false);
         }
     }
+    super::changes::append_many(&txn, &entries).await?;
     crate::inbox::mark_all(&txn, &marks).await?;
     txn.commit().await.map_err(from_db)?;
     Ok(true)

@@ -1326,6 +1326,26 @@ async fn a_batch_of_event_moves_is_written_whole_or_not_at_all(db: &TestDb) {
         "every move is in the change log"
     );
     assert!(pending_ids(&store).await.is_empty(), "every mark is stored");
+    // The log holds each step as that move left the transfer, in order, with its outbox row.
+    let log = store
+        .transfer_events(account, Some(a.id), 0, 100)
+        .await
+        .unwrap();
+    let steps: Vec<_> = log.iter().map(|e| e.transfer.status.clone()).collect();
+    assert_eq!(steps, [Submitting, Queued, Pending, SentToClearing]);
+    assert!(log.windows(2).all(|pair| pair[0].seq < pair[1].seq));
+    let last = log.last().unwrap();
+    assert_eq!(last.transfer, stored(&store, a.id).await);
+    assert_eq!(
+        log[2].transfer.updated_at,
+        chrono::SubsecRound::trunc_subsecs(t0() + seconds(1), 6),
+        "stored to the microsecond, as every move is"
+    );
+    assert_eq!(
+        count(&raw, "outbox", Expr::col("resource_id").eq(a.id.as_uuid())).await,
+        4,
+        "an outbox row for every logged change"
+    );
 
     // A replayed event (its id already in A's history) refuses the batch even from A's status.
     let replayed = vec![(
