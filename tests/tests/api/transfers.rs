@@ -147,6 +147,44 @@ async fn twenty_concurrent_creates_with_one_key_make_one_transfer(backend: Backe
     app.stop().await;
 }
 
+/// A repeat is answered with the transfer its key made, even after the link was deleted: the key
+/// is looked up before the link is checked, so a caller that retries after an ambiguous answer
+/// learns its transfer exists instead of being told the link is gone; a new key over that link is
+/// refused, and the same key with another amount is refused naming it.
+async fn a_repeat_after_the_link_is_deleted_answers_the_transfer_its_key_made(backend: Backend) {
+    let app = app(backend).await;
+    let (account, link) = app.approved_link().await;
+    let request = app.transfer_request(&account, &link, "10.00", TransferDirection::Deposit);
+    let first = app.create_transfer(request.clone()).await.unwrap();
+    app.client
+        .bank_links()
+        .delete_bank_link(v1::DeleteBankLinkRequest {
+            id: link.id.clone(),
+        })
+        .await
+        .unwrap();
+    app.wait_for_link_status(&link.id, v1::BankLinkStatus::Canceled)
+        .await;
+
+    let repeat = app.create_transfer(request.clone()).await.unwrap();
+    assert_eq!(repeat.id, first.id);
+    assert_eq!(repeat.provider_transfer_id, first.provider_transfer_id);
+    assert_eq!(app.provider_calls("POST", &transfers_path(&account)), 1);
+
+    let fresh = app.transfer_request(&account, &link, "10.00", TransferDirection::Deposit);
+    let refused = app.create_transfer(fresh).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    assert_eq!(error_reason(&refused), "BANK_LINK_NOT_APPROVED");
+
+    let mut other = request;
+    other.amount = "11.00".to_owned();
+    let reused = app.create_transfer(other).await.unwrap_err();
+    assert_eq!(reused.code(), tonic::Code::FailedPrecondition);
+    assert_eq!(error_reason(&reused), "IDEMPOTENCY_KEY_REUSED");
+    assert_eq!(app.provider_calls("POST", &transfers_path(&account)), 1);
+    app.stop().await;
+}
+
 async fn two_identical_deposits_both_dropped_after_the_effect_get_one_alpaca_transfer_each(
     backend: Backend,
 ) {
@@ -581,6 +619,7 @@ funding_tests::on_both_backends!(
     a_withdrawal_reaches_complete,
     a_forced_return_ends_returned_with_r01_and_its_description,
     twenty_concurrent_creates_with_one_key_make_one_transfer,
+    a_repeat_after_the_link_is_deleted_answers_the_transfer_its_key_made,
     two_identical_deposits_both_dropped_after_the_effect_get_one_alpaca_transfer_each,
     two_concurrent_withdrawals_never_overdraw,
     requests_accepted_while_alpaca_is_down_are_submitted_when_it_returns,

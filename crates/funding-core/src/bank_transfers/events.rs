@@ -65,6 +65,7 @@ impl BankTransfers {
         let mut after = self.store.plaid_sync_cursor().await?;
         tracing::Span::current().record("after_id", after);
         let mut report = SyncReport::default();
+        let mut unapplied = 0;
         loop {
             let page = self
                 .gateway
@@ -79,7 +80,14 @@ impl BankTransfers {
                 .into_iter()
                 .map(|event| (serde_json::to_string(&event).unwrap_or_default(), event))
                 .collect();
-            report.stored += self.store.store_plaid_events(events, last).await?;
+            let stored = self.store.store_plaid_events(events, last).await?;
+            report.stored += stored;
+            unapplied += stored;
+            // Applied as they come, a batch at a time: a long backlog is never sorted whole.
+            if unapplied >= u64::from(APPLY_PAGE) {
+                report.applied += self.apply_pending_events().await?;
+                unapplied = 0;
+            }
             crate::observe::stream_advanced(PLAID_BANK_TRANSFER_STREAM, self.clock.now(), last_at);
             after = after.max(last);
             if !full {
@@ -88,7 +96,7 @@ impl BankTransfers {
         }
         report.cursor = after;
         tracing::Span::current().record("stored", report.stored);
-        report.applied = self.apply_pending_events().await?;
+        report.applied += self.apply_pending_events().await?;
         Ok(report)
     }
 

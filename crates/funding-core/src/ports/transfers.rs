@@ -67,6 +67,13 @@ pub trait TransferStore: Send + Sync + 'static {
         transfer: NewTransfer,
     ) -> Result<Begin<Transfer>, StoreError>;
 
+    /// What an earlier claim of this key made ([`Begin::Existing`], with its fingerprint), from a
+    /// read; `None` for a key not used yet.
+    async fn existing_transfer(
+        &self,
+        claim: &IdempotencyClaim,
+    ) -> Result<Option<Begin<Transfer>>, StoreError>;
+
     async fn get_transfer(&self, id: TransferId) -> Result<Option<Transfer>, StoreError>;
 
     async fn find_transfer_by_provider_id(

@@ -102,76 +102,17 @@ impl Transfers {
         input: CreateTransferInput,
     ) -> Result<Transfer, CoreError> {
         let request = CreateTransfer::parse(&input)?;
-        let link = self
-            .links
-            .get_link(request.bank_link_id)
-            .await?
-            .filter(|link| link.account_id == request.account_id)
-            .ok_or_else(|| CoreError::NotFound {
-                resource: "bank link",
-                id: request.bank_link_id.to_string(),
-            })?;
-        let Some(relationship_id) = link.ach_relationship_id.filter(|_| link.status.is_usable())
-        else {
-            return Err(CoreError::FailedPrecondition {
-                reason: "BANK_LINK_NOT_APPROVED",
-                subject: format!("bank_links/{}", link.id),
-                message: format!(
-                    "the bank link is {}; transfers need an APPROVED link",
-                    link.status
-                ),
-            });
-        };
         let fingerprint = request.fingerprint();
-        let now = self.clock.now();
-        let transfer = Transfer {
-            id: TransferId::generate(),
-            caller: caller.to_owned(),
-            idempotency_key: request.idempotency_key.clone(),
-            account_id: request.account_id,
-            bank_link_id: request.bank_link_id,
-            relationship_id,
-            amount: request.amount,
-            direction: request.direction,
-            status: AlpacaTransferStatus::Submitting,
-            status_reason: None,
-            ach_return_code: None,
-            failure_code: None,
-            provider_transfer_id: None,
-            submit_requested_at: None,
-            created_at: now,
-            updated_at: now,
-        };
         let claim = IdempotencyClaim {
             caller: caller.to_owned(),
             operation: OPERATION,
             key: request.idempotency_key.as_str().to_owned(),
             fingerprint: fingerprint.encode(),
         };
-        let work = NewWork {
-            kind: WorkKind::TransferSubmit,
-            subject_id: transfer.id.as_uuid(),
-            ordering_key: Some(alpaca_account_key(request.account_id)),
-            max_attempts: self.settings.max_attempts,
-        };
-        let transfer = match self
-            .store
-            .begin_transfer(claim, NewTransfer { transfer, work })
-            .await?
-        {
-            Begin::Created(transfer) => transfer,
-            Begin::Existing {
-                fingerprint: stored,
-                resource,
-            } => {
-                if let Some(field) = fingerprint.first_difference(&stored) {
-                    return Err(CoreError::IdempotencyKeyReused {
-                        operation: OPERATION,
-                        field,
-                    });
-                }
-                resource
-            }
+        // A repeat is answered with what the key made, whatever its link has become since.
+        let transfer = match self.store.existing_transfer(&claim).await? {
+            Some(existing) => self.repeated(&fingerprint, existing)?,
+            None => self.begin(caller, request, claim, &fingerprint).await?,
         };
         tracing::Span::current().record("transfer_id", tracing::field::display(transfer.id));
         if transfer.status != AlpacaTransferStatus::Submitting {
@@ -193,6 +134,88 @@ impl Transfers {
             }
             _ => answer(transfer),
         }
+    }
+
+    /// The transfer a key made before, unless this request is another one under the same key.
+    fn repeated(
+        &self,
+        fingerprint: &Fingerprint,
+        existing: Begin<Transfer>,
+    ) -> Result<Transfer, CoreError> {
+        match existing {
+            Begin::Created(transfer) => Ok(transfer),
+            Begin::Existing {
+                fingerprint: stored,
+                resource,
+            } => match fingerprint.first_difference(&stored) {
+                Some(field) => Err(CoreError::IdempotencyKeyReused {
+                    operation: OPERATION,
+                    field,
+                }),
+                None => Ok(resource),
+            },
+        }
+    }
+
+    /// A new key: the link checked, then the transfer, its key and its work written together (or,
+    /// when a concurrent first use of the key won, what it made).
+    async fn begin(
+        &self,
+        caller: &str,
+        request: CreateTransfer,
+        claim: IdempotencyClaim,
+        fingerprint: &Fingerprint,
+    ) -> Result<Transfer, CoreError> {
+        let link = self
+            .links
+            .get_link(request.bank_link_id)
+            .await?
+            .filter(|link| link.account_id == request.account_id)
+            .ok_or_else(|| CoreError::NotFound {
+                resource: "bank link",
+                id: request.bank_link_id.to_string(),
+            })?;
+        let Some(relationship_id) = link.ach_relationship_id.filter(|_| link.status.is_usable())
+        else {
+            return Err(CoreError::FailedPrecondition {
+                reason: "BANK_LINK_NOT_APPROVED",
+                subject: format!("bank_links/{}", link.id),
+                message: format!(
+                    "the bank link is {}; transfers need an APPROVED link",
+                    link.status
+                ),
+            });
+        };
+        let now = self.clock.now();
+        let transfer = Transfer {
+            id: TransferId::generate(),
+            caller: caller.to_owned(),
+            idempotency_key: request.idempotency_key.clone(),
+            account_id: request.account_id,
+            bank_link_id: request.bank_link_id,
+            relationship_id,
+            amount: request.amount,
+            direction: request.direction,
+            status: AlpacaTransferStatus::Submitting,
+            status_reason: None,
+            ach_return_code: None,
+            failure_code: None,
+            provider_transfer_id: None,
+            submit_requested_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let work = NewWork {
+            kind: WorkKind::TransferSubmit,
+            subject_id: transfer.id.as_uuid(),
+            ordering_key: Some(alpaca_account_key(request.account_id)),
+            max_attempts: self.settings.max_attempts,
+        };
+        let begun = self
+            .store
+            .begin_transfer(claim, NewTransfer { transfer, work })
+            .await?;
+        self.repeated(fingerprint, begun)
     }
 }
 

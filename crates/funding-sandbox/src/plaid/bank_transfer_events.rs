@@ -116,12 +116,11 @@ pub(crate) async fn event_sync(
         SYNC,
         |shared, request: SyncRequest| {
             let world = shared.world();
-            let events: Vec<Value> = world
-                .plaid
-                .bank_transfers
-                .events()
+            // The log is in event_id order (ids are sequential): find the start, do not scan to it.
+            let log = world.plaid.bank_transfers.events();
+            let start = log.partition_point(|event| event.event_id <= request.after_id);
+            let events: Vec<Value> = log[start..]
                 .iter()
-                .filter(|event| event.event_id > request.after_id)
                 .take(request.count.unwrap_or(25))
                 .map(StoredEvent::to_wire)
                 .collect();

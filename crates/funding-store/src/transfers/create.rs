@@ -57,6 +57,17 @@ pub(super) async fn begin_transfer(
     Ok(answer)
 }
 
+/// What an earlier claim of the key stored, from a read on the pool.
+pub(super) async fn existing_transfer(
+    store: &Store,
+    claim: &IdempotencyClaim,
+) -> Result<Option<Begin<Transfer>>, StoreError> {
+    match crate::idempotency::find_claimed(&store.db, claim).await? {
+        Some(claimed) => existing(&store.db, claimed).await.map(Some),
+        None => Ok(None),
+    }
+}
+
 /// The transfer an earlier claim of the key stored, with that claim's fingerprint.
 async fn existing(
     db: &impl ConnectionTrait,

@@ -30,6 +30,13 @@ impl TransferStore for Store {
         create::begin_transfer(self, claim, transfer).await
     }
 
+    async fn existing_transfer(
+        &self,
+        claim: &IdempotencyClaim,
+    ) -> Result<Option<Begin<Transfer>>, StoreError> {
+        create::existing_transfer(self, claim).await
+    }
+
     async fn get_transfer(&self, id: TransferId) -> Result<Option<Transfer>, StoreError> {
         read::get_transfer(self, id).await
     }
