@@ -583,8 +583,11 @@ async fn a_watcher_too_slow_to_keep_up_is_ended_with_where_to_resume(backend: Ba
     assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
     assert_eq!(error_reason(&status), "WATCHER_TOO_SLOW");
     let resume = funding_tests::error_metadata(&status, "resume_after_event_id").unwrap();
+    // What it got before the end is the server's buffer plus what the transport had taken, which
+    // varies with how the changes were committed (events now commit many at a time); a watcher
+    // buffered without limit would get all 200.
     assert!(
-        received < 40,
+        received < 100,
         "ended rather than buffered without limit ({received} events)"
     );
     // Resumed from there, it sees the rest, starting right after what it had.
