@@ -24,53 +24,12 @@ pub(super) async fn append(
     id: TransferId,
     source: &str,
 ) -> Result<(), StoreError> {
-    let backend = db.get_database_backend();
-    let row = db
-        .query_one_raw(statement(
-            backend,
-            "UPDATE change_log_counters SET last = last + 1 WHERE name = 'transfers' RETURNING last",
-            [],
-        ))
-        .await
-        .map_err(from_db)?
-        .ok_or_else(|| StoreError::Other("the transfers change counter is missing".into()))?;
-    let seq: i64 = row.try_get("", "last").map_err(from_db)?;
     let now = transfer::Entity::find_by_id(id.as_uuid())
         .one(db)
         .await
         .map_err(from_db)?
         .ok_or_else(|| StoreError::NotFound(format!("transfer {id}")))?;
-    let values: Vec<Value> = vec![
-        seq.into(),
-        now.id.into(),
-        now.account_id.into(),
-        now.status.clone().into(),
-        now.status_reason.clone().into(),
-        now.ach_return_code.clone().into(),
-        now.provider_transfer_id.into(),
-        source.into(),
-        db_time(now.updated_at).into(),
-    ];
-    db.execute_raw(statement(
-        backend,
-        "INSERT INTO transfer_changes (seq, transfer_id, account_id, status, status_reason, \
-         ach_return_code, provider_transfer_id, source, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        values,
-    ))
-    .await
-    .map_err(from_db)?;
-    crate::outbox::record(
-        db,
-        // The log's seq is unique in this database only; with the transfer's id it is unique
-        // everywhere (a broker may serve several deployments).
-        format!("{}:{seq}", now.id),
-        OutboxResource::Transfer,
-        now.id,
-        &now.status,
-        now.updated_at,
-    )
-    .await?;
-    Ok(())
+    append_many(db, &[(now, source)]).await
 }
 
 /// In the caller's transaction: appends each row (the transfer as a change left it, with that
