@@ -54,31 +54,6 @@ pub(crate) async fn unpark_in(
     Ok(result.rows_affected())
 }
 
-/// Records what applying an event did.
-async fn mark(
-    db: &impl ConnectionTrait,
-    stream: &str,
-    event_id: &str,
-    state: &InboxState,
-    error: Option<&str>,
-) -> Result<(), StoreError> {
-    db.execute_raw(statement(
-        db.get_database_backend(),
-        "UPDATE inbox_events SET state = $3, error = $4, attempts = attempts + 1, \
-         applied_at_ms = CASE WHEN $3 = 'applied' THEN {now_ms} ELSE applied_at_ms END \
-         WHERE stream = $1 AND event_id = $2",
-        [
-            stream.into(),
-            event_id.into(),
-            state.as_str().into(),
-            error.map(str::to_owned).into(),
-        ],
-    ))
-    .await
-    .map_err(from_db)?;
-    Ok(())
-}
-
 /// In the caller's transaction: records every mark (the transaction that applied the events), one
 /// statement for each group of marks with the same stream, state and error.
 pub(crate) async fn mark_all(
@@ -417,7 +392,13 @@ impl InboxStore for Store {
         error: Option<&str>,
     ) -> Result<(), StoreError> {
         let _permit = self.write_permit().await;
-        mark(&self.db, stream, event_id, &state, error).await
+        let one = InboxMark {
+            stream: stream.to_owned(),
+            event_id: event_id.to_owned(),
+            state,
+            error: error.map(str::to_owned),
+        };
+        mark_all(&self.db, std::slice::from_ref(&one)).await
     }
 
     async fn unpark_known_subjects(&self) -> Result<u64, StoreError> {
