@@ -24,6 +24,8 @@ pub struct Plan {
     pub duration: Duration,
     pub warmup: Duration,
     pub postgres: Option<String>,
+    /// Leave out the SQLite half.
+    pub skip_sqlite: bool,
     pub stored_small: u64,
     pub stored_large: u64,
     /// Events per provider.
@@ -111,7 +113,10 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
     let echo_rps = echo_stats.rps;
     scenarios.push(echo_stats);
 
-    let mut backends = vec![Backend::Sqlite];
+    let mut backends = Vec::new();
+    if !plan.skip_sqlite {
+        backends.push(Backend::Sqlite);
+    }
     if let Some(url) = &plan.postgres {
         backends.push(Backend::Postgres(url.clone()));
     }

@@ -52,6 +52,9 @@ struct RunArgs {
     /// use is created there and dropped after).
     #[arg(long, value_name = "URL")]
     postgres: Option<String>,
+    /// Leave out the SQLite half (with `--postgres`: rerun the PostgreSQL half alone).
+    #[arg(long, requires = "postgres")]
+    skip_sqlite: bool,
     /// The fundingd binary (default: beside this one, built if needed).
     #[arg(long)]
     fundingd: Option<PathBuf>,
@@ -118,6 +121,7 @@ async fn run(args: RunArgs) -> ExitCode {
         duration: Duration::from_secs(if quick { 1 } else { args.duration.max(1) }),
         warmup: Duration::from_millis(if quick { 300 } else { 1000 }),
         postgres: args.postgres,
+        skip_sqlite: args.skip_sqlite,
         stored_small: args.stored_small.unwrap_or(1_000),
         stored_large: args
             .stored_large

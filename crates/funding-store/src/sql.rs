@@ -51,3 +51,24 @@ pub(crate) fn statement(
     }
     Statement::from_sql_and_values(backend, text, values)
 }
+
+/// In the caller's transaction, on PostgreSQL: waits for, then holds until the transaction ends,
+/// the advisory lock named `key`, so that transactions taking it run one at a time across every
+/// replica. A no-op on SQLite, whose writers take turns on the whole database already.
+pub(crate) async fn lock_for_transaction(
+    db: &impl sea_orm::ConnectionTrait,
+    key: &str,
+) -> Result<(), funding_core::ports::StoreError> {
+    let backend = db.get_database_backend();
+    if backend != DatabaseBackend::Postgres {
+        return Ok(());
+    }
+    db.execute_raw(statement(
+        backend,
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        [key.into()],
+    ))
+    .await
+    .map_err(crate::error::from_db)?;
+    Ok(())
+}

@@ -44,14 +44,8 @@ pub(crate) async fn insert_work(
     work: &NewWork,
 ) -> Result<(), StoreError> {
     let backend = db.get_database_backend();
-    if let (DatabaseBackend::Postgres, Some(key)) = (backend, &work.ordering_key) {
-        db.execute_raw(statement(
-            backend,
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-            [key.clone().into()],
-        ))
-        .await
-        .map_err(from_db)?;
+    if let Some(key) = &work.ordering_key {
+        crate::sql::lock_for_transaction(db, key).await?;
     }
     let sql = "INSERT INTO work_items (id, kind, subject_id, ordering_key, state, attempts, max_attempts, \
          due_at_ms, generation, created_at_ms, updated_at_ms, order_seq) \

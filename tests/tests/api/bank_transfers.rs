@@ -312,6 +312,55 @@ async fn twenty_concurrent_creates_with_one_key_make_one(backend: Backend) {
     app.stop().await;
 }
 
+/// Thirty-two callers create bank transfers at once, each posted by Plaid as soon as it is made, so
+/// that events arrive while the others are still being submitted (every submit asks for the inbox
+/// to be applied; one applier serves them all). With no periodic sync, only the webhooks and those
+/// requests bring the events in: every create succeeds, every transfer is posted, and no event is
+/// left pending. On PostgreSQL, appliers racing over one page once deadlocked here.
+async fn thirty_two_concurrent_creates_with_their_events_flowing_are_all_posted(backend: Backend) {
+    let app = TestApp::spawn_with(AppOptions {
+        backend,
+        plaid_sync_interval_ms: 600_000,
+        ..AppOptions::default()
+    })
+    .await;
+    let token = app.processor_token().await;
+    let one = |n: usize| {
+        let request = app.bank_transfer_request(&token, &format!("{}.00", 10 + n));
+        let app = &app;
+        async move {
+            let created = app.create_bank_transfer(request).await?;
+            app.simulate_bank_transfer(&created.id, "posted", "")
+                .await?;
+            Ok::<_, tonic::Status>(created.id)
+        }
+    };
+    let answers = futures::future::join_all((0..32).map(one)).await;
+    let ids: Vec<String> = answers
+        .into_iter()
+        .map(|answer| answer.expect("every create and its posting succeed"))
+        .collect();
+    for id in &ids {
+        app.wait_for_bank_transfer_status(id, BankTransferStatus::Posted)
+            .await;
+    }
+    assert_eq!(
+        app.count_rows_where("bank_transfer_status_history", "status = 'posted'")
+            .await,
+        32
+    );
+    assert_eq!(
+        app.count_rows_where(
+            "inbox_events",
+            "stream = 'plaid:bank_transfer_events' AND state <> 'applied'"
+        )
+        .await,
+        0,
+        "every event is applied"
+    );
+    app.stop().await;
+}
+
 async fn a_pending_transfer_is_cancelled_and_a_posted_one_is_not(backend: Backend) {
     let app = app(backend).await;
     let token = app.processor_token().await;
@@ -465,6 +514,7 @@ funding_tests::on_both_backends!(
     a_dropped_answer_is_resent_with_its_key_and_plaid_makes_one_transfer,
     a_create_accepted_while_plaid_is_down_is_sent_when_it_returns,
     twenty_concurrent_creates_with_one_key_make_one,
+    thirty_two_concurrent_creates_with_their_events_flowing_are_all_posted,
     a_pending_transfer_is_cancelled_and_a_posted_one_is_not,
     list_filters_by_date_origination_account_and_direction_and_pages,
 );

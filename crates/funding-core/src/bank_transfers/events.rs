@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::Duration as ChronoDuration;
@@ -100,8 +101,33 @@ impl BankTransfers {
         Ok(report)
     }
 
-    /// Applies the inbox's pending Plaid events, oldest first. Returns how many were applied.
+    /// Applies the inbox's pending Plaid events, oldest first. Returns how many this call applied.
+    ///
+    /// One applier at a time in this process: two applying the same pages at once would write the
+    /// same rows in different orders, and on PostgreSQL wait on each other until one is chosen as a
+    /// deadlock victim (every bank transfer's submit asks for an apply once Plaid has it). A call
+    /// that finds another applying leaves its request and returns at once: the applier reads the
+    /// inbox again before it stops, so what the caller stored or unparked before calling is applied.
     pub async fn apply_pending_events(&self) -> Result<u64, CoreError> {
+        self.apply_requested.store(true, Ordering::SeqCst);
+        let mut applied = 0;
+        loop {
+            let Ok(applier) = self.applying.try_lock() else {
+                return Ok(applied);
+            };
+            while self.apply_requested.swap(false, Ordering::SeqCst) {
+                applied += self.apply_pending_pages().await?;
+            }
+            drop(applier);
+            // A request left after the last read but before the unlock is served here.
+            if !self.apply_requested.load(Ordering::SeqCst) {
+                return Ok(applied);
+            }
+        }
+    }
+
+    /// Applies pending pages until a page is not full.
+    async fn apply_pending_pages(&self) -> Result<u64, CoreError> {
         let mut applied = 0;
         loop {
             let pending = self.store.pending_plaid_events(APPLY_PAGE).await?;

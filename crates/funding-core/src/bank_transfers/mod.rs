@@ -53,6 +53,10 @@ pub struct BankTransfers {
     /// One sync at a time in this process (another replica's is harmless: storing is idempotent
     /// and the cursor never moves back).
     syncing: Arc<tokio::sync::Mutex<()>>,
+    /// One applier of the inbox at a time in this process; the others leave their request here for
+    /// it (see [`apply_pending_events`](Self::apply_pending_events)).
+    applying: Arc<tokio::sync::Mutex<()>>,
+    apply_requested: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// One page of a caller's bank transfers.
@@ -93,6 +97,8 @@ impl BankTransfers {
             engine,
             settings,
             syncing: Arc::new(tokio::sync::Mutex::new(())),
+            applying: Arc::new(tokio::sync::Mutex::new(())),
+            apply_requested: Arc::default(),
         };
         transfers.engine.register(
             WorkKind::BankTransferSubmit,

@@ -153,12 +153,18 @@ pub(super) async fn change_bank_transfer_status(
 }
 
 /// Event moves and their inbox marks in one transaction; nothing at all unless every move applies.
+/// The advisory lock a batch of Plaid event moves holds (PostgreSQL).
+const BATCH_LOCK: &str = "funding:apply:plaid_bank_transfer_events";
+
 pub(super) async fn apply_events(
     store: &Store,
     moves: Vec<(FundingBankTransferId, BankTransferChange)>,
     marks: Vec<InboxMark>,
 ) -> Result<bool, StoreError> {
     let (_permit, txn) = store.begin_write().await?;
+    // Batches run one at a time, on every replica: two batches of overlapping pages would take the
+    // same rows in different orders and deadlock.
+    crate::sql::lock_for_transaction(&txn, BATCH_LOCK).await?;
     // The same rows as `apply` writes for each move: its conditional update, then the history and
     // outbox rows of the whole batch many at a time.
     for (id, change) in &moves {

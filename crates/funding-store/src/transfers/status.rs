@@ -151,12 +151,19 @@ pub(super) async fn change_transfer_status(
 /// update) and a few per batch: the transfers are read once before the moves, each change-log
 /// entry is the row as the move leaves it (what [`apply`]'s re-read would see), and the history,
 /// change-log and outbox rows are inserted many at a time.
+/// The advisory lock a batch of Alpaca event moves holds (PostgreSQL).
+const BATCH_LOCK: &str = "funding:apply:alpaca_transfer_events";
+
 pub(super) async fn apply_events(
     store: &Store,
     moves: Vec<(TransferId, TransferChange)>,
     marks: Vec<InboxMark>,
 ) -> Result<bool, StoreError> {
     let (_permit, txn) = store.begin_write().await?;
+    // Batches run one at a time, on every replica (a follower whose lease ran out may still be
+    // writing its last one): two batches of overlapping pages would take the same rows in
+    // different orders and deadlock.
+    crate::sql::lock_for_transaction(&txn, BATCH_LOCK).await?;
     let mut ids: Vec<uuid::Uuid> = moves.iter().map(|(id, _)| id.as_uuid()).collect();
     ids.sort_unstable();
     ids.dedup();

@@ -1179,6 +1179,45 @@ async fn a_batch_of_plaid_event_moves_is_written_whole_or_not_at_all(db: &TestDb
     );
 }
 
+/// Two appliers' batches over the same transfers, written at once in opposite orders (two
+/// replicas applying overlapping pages of Plaid's events): one moves them all and the other is
+/// refused whole. Neither fails: on PostgreSQL, without the batch lock each would hold rows the
+/// other waits for, and one would be chosen as a deadlock victim ("the database is unavailable").
+async fn batches_of_one_set_of_transfers_in_opposite_orders_never_deadlock(db: &TestDb) {
+    let store = db.store().await;
+    for round in 0..3 {
+        let mut ids = Vec::new();
+        for n in 0..30 {
+            let (transfer, _) = pending(&store, &format!("r{round}-{n}"), t0()).await;
+            ids.push(transfer.id);
+        }
+        let batch = |order: Vec<FundingBankTransferId>, tag: &str| {
+            order
+                .into_iter()
+                .enumerate()
+                .map(|(n, id)| {
+                    let event = format!("{tag}{round}{n:03}");
+                    (id, change(Pending, Posted, Some(&event), t0() + seconds(1)))
+                })
+                .collect::<Vec<_>>()
+        };
+        let forward = batch(ids.clone(), "1");
+        let backward = batch(ids.iter().rev().copied().collect(), "2");
+        let (first, second) = tokio::join!(
+            store.apply_bank_transfer_events(forward, Vec::new()),
+            store.apply_bank_transfer_events(backward, Vec::new()),
+        );
+        let (first, second) = (first.unwrap(), second.unwrap());
+        assert!(
+            first != second,
+            "round {round}: exactly one batch is written"
+        );
+        for id in &ids {
+            assert_eq!(stored(&store, *id).await.status, Posted);
+        }
+    }
+}
+
 async fn a_replayed_event_moves_once_and_a_reversal_keeps_its_failure(db: &TestDb) {
     let store = db.store().await;
     let (transfer, _) = pending(&store, "k", t0()).await;
@@ -1773,6 +1812,7 @@ async fn the_database_refuses_an_unknown_status_and_a_second_holder_of_plaids_id
 
 on_both_backends!(
     a_batch_of_plaid_event_moves_is_written_whole_or_not_at_all,
+    batches_of_one_set_of_transfers_in_opposite_orders_never_deadlock,
     a_new_key_creates_the_bank_transfer_as_given,
     every_request_and_plaid_field_round_trips,
     the_processor_token_is_not_stored_in_plaintext,

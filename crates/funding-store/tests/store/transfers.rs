@@ -1247,6 +1247,45 @@ async fn work_of_one_account_is_claimed_in_commit_order_on_postgres() {
 /// elsewhere, or its event already in the history, nothing of the batch is written (the applier
 /// then applies the events one by one); otherwise every move, history row, change-log entry and
 /// mark is there.
+/// Two batches over the same transfers, written at once in opposite orders (a follower whose lease
+/// ran out still writing its last batch beside the new holder's): one moves them all and the other
+/// is refused whole, and neither fails with a deadlock on PostgreSQL.
+async fn batches_of_one_set_of_transfers_in_opposite_orders_never_deadlock(db: &TestDb) {
+    let store = db.store().await;
+    let (link, account) = link(&store).await;
+    for round in 0..3 {
+        let mut ids = Vec::new();
+        for n in 0..30 {
+            let (transfer, _) = queued(&store, link, account, &format!("r{round}-{n}"), t0()).await;
+            ids.push(transfer.id);
+        }
+        let batch = |order: Vec<TransferId>, tag: &str| {
+            order
+                .into_iter()
+                .enumerate()
+                .map(|(n, id)| {
+                    let event = format!("{tag}-{round}-{n}");
+                    (id, change(Queued, Pending, Some(&event), t0() + seconds(1)))
+                })
+                .collect::<Vec<_>>()
+        };
+        let forward = batch(ids.clone(), "forward");
+        let backward = batch(ids.iter().rev().copied().collect(), "backward");
+        let (first, second) = tokio::join!(
+            store.apply_transfer_events(forward, Vec::new()),
+            store.apply_transfer_events(backward, Vec::new()),
+        );
+        let (first, second) = (first.unwrap(), second.unwrap());
+        assert!(
+            first != second,
+            "round {round}: exactly one batch is written"
+        );
+        for id in &ids {
+            assert_eq!(stored(&store, *id).await.status, Pending);
+        }
+    }
+}
+
 async fn a_batch_of_event_moves_is_written_whole_or_not_at_all(db: &TestDb) {
     let store = db.store().await;
     let (link, account) = link(&store).await;
@@ -1403,6 +1442,7 @@ async fn a_repeat_is_answered_while_another_writer_holds_the_database() {
 
 on_both_backends!(
     a_batch_of_event_moves_is_written_whole_or_not_at_all,
+    batches_of_one_set_of_transfers_in_opposite_orders_never_deadlock,
     a_new_key_creates_the_transfer_as_given,
     amounts_round_trip_exactly,
     a_row_the_domain_would_refuse_is_corrupt,
