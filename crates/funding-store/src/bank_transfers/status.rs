@@ -7,6 +7,8 @@
 //! storing Plaid's id is guarded by UNIQUE(plaid_bank_transfer_id) and makes the Plaid events parked
 //! for that transfer pending again, in the same transaction.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use funding_core::ports::{
     BankTransferChange, Claim, InboxMark, OutboxResource, PLAID_BANK_TRANSFER_STREAM,
@@ -15,8 +17,8 @@ use funding_core::ports::{
 use funding_domain::{FundingBankTransferId, PlaidBankTransferStatus};
 use sea_orm::sea_query::{Expr, Func, OnConflict};
 use sea_orm::{
-    ColumnTrait as _, DatabaseTransaction, EntityTrait as _, IntoActiveModel as _,
-    QueryFilter as _, UpdateMany,
+    ColumnTrait as _, ConnectionTrait as _, DatabaseTransaction, EntityTrait as _,
+    IntoActiveModel as _, QueryFilter as _, UpdateMany, Value,
 };
 
 use crate::Store;
@@ -24,6 +26,7 @@ use crate::convert::{bank_transfer_history_row, db_time, failure_columns, plaid_
 use crate::entity::bank_transfer::{Column, Entity};
 use crate::entity::bank_transfer_status_history as history;
 use crate::error::{from_db, is_unique_violation};
+use crate::sql::statement;
 use crate::work::fence;
 
 pub(super) async fn mark_bank_transfer_submit_requested(
@@ -152,10 +155,10 @@ pub(super) async fn change_bank_transfer_status(
     finish(txn, moved).await
 }
 
-/// Event moves and their inbox marks in one transaction; nothing at all unless every move applies.
 /// The advisory lock a batch of Plaid event moves holds (PostgreSQL).
 const BATCH_LOCK: &str = "funding:apply:plaid_bank_transfer_events";
 
+/// Event moves and their inbox marks in one transaction; nothing at all unless every move applies.
 pub(super) async fn apply_events(
     store: &Store,
     moves: Vec<(FundingBankTransferId, BankTransferChange)>,
@@ -165,15 +168,74 @@ pub(super) async fn apply_events(
     // Batches run one at a time, on every replica: two batches of overlapping pages would take the
     // same rows in different orders and deadlock.
     crate::sql::lock_for_transaction(&txn, BATCH_LOCK).await?;
-    // The same rows as `apply` writes for each move: its conditional update, then the history and
-    // outbox rows of the whole batch many at a time.
+    // The same rows as `apply` writes for each move, in a few statements: each transfer is written
+    // once, by a conditional update from its first move's status to its last move's row (each move
+    // must start where the one before it left its transfer), then the history and outbox rows of
+    // the whole batch many at a time.
+    let mut order: HashMap<uuid::Uuid, usize> = HashMap::with_capacity(moves.len());
+    // Per transfer: its first move's `from`, its last move, and the last failure code a move set.
+    let mut written: Vec<(uuid::Uuid, &str, &BankTransferChange, Option<String>)> = Vec::new();
     for (id, change) in &moves {
-        let moved = moving(*id, change)
-            .exec(&txn)
+        let id = id.as_uuid();
+        match order.get(&id) {
+            Some(&at) => {
+                let (_, _, last, code) = &mut written[at];
+                if last.to != change.from {
+                    txn.rollback().await.map_err(from_db)?;
+                    return Ok(false);
+                }
+                *last = change;
+                if change.failure_code.is_some() {
+                    code.clone_from(&change.failure_code);
+                }
+            }
+            None => {
+                order.insert(id, written.len());
+                written.push((
+                    id,
+                    change.from.as_str(),
+                    change,
+                    change.failure_code.clone(),
+                ));
+            }
+        }
+    }
+    let backend = txn.get_database_backend();
+    for chunk in written.chunks(200) {
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 9);
+        for (id, from, last, failure_code) in chunk {
+            let (ach_return_code, description) = failure_columns(last.failure.as_ref());
+            values.extend::<[Value; 9]>([
+                (*id).into(),
+                (*from).into(),
+                last.to.as_str().into(),
+                last.cancellable.into(),
+                ach_return_code.into(),
+                description.into(),
+                last.reason.clone().into(),
+                db_time(last.at).into(),
+                failure_code.clone().into(),
+            ]);
+        }
+        // SQLite and PostgreSQL both name a VALUES list's columns column1, column2, …
+        let updated = txn
+            .execute_raw(statement(
+                backend,
+                &format!(
+                    "UPDATE bank_transfers SET status = v.column3, cancellable = v.column4, \
+                     ach_return_code = v.column5, failure_description = v.column6, \
+                     status_reason = v.column7, updated_at = v.column8, \
+                     failure_code = COALESCE(v.column9, bank_transfers.failure_code) \
+                     FROM (VALUES {}) AS v \
+                     WHERE bank_transfers.id = v.column1 AND bank_transfers.status = v.column2",
+                    crate::sql::tuples(chunk.len(), 9)
+                ),
+                values,
+            ))
             .await
             .map_err(from_db)?
-            .rows_affected;
-        if moved == 0 {
+            .rows_affected();
+        if updated != chunk.len() as u64 {
             txn.rollback().await.map_err(from_db)?;
             return Ok(false);
         }

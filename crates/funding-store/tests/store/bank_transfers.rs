@@ -1179,6 +1179,79 @@ async fn a_batch_of_plaid_event_moves_is_written_whole_or_not_at_all(db: &TestDb
     );
 }
 
+/// A batch writes each transfer's row exactly as its moves one by one would: the last move's status,
+/// `cancellable`, failure, reason and time, and the last failure code any move carried.
+async fn a_batch_leaves_each_transfer_as_its_moves_one_by_one_would(db: &TestDb) {
+    let store = db.store().await;
+    let (one_by_one, _) = pending(&store, "one-by-one", t0()).await;
+    let (batched, _) = pending(&store, "batched", t0()).await;
+    let failure = BankTransferFailure {
+        ach_return_code: Some(AchReturnCode::parse("R01")),
+        description: Some("Insufficient funds".to_owned()),
+    };
+    let moves = |tag: &str| {
+        vec![
+            BankTransferChange {
+                cancellable: true,
+                reason: Some("posted".to_owned()),
+                failure_code: Some("first".to_owned()),
+                ..change(Pending, Posted, Some(&format!("{tag}1")), t0() + seconds(1))
+            },
+            BankTransferChange {
+                failure: Some(failure.clone()),
+                reason: Some("returned".to_owned()),
+                ..change(
+                    Posted,
+                    Reversed,
+                    Some(&format!("{tag}2")),
+                    t0() + seconds(2),
+                )
+            },
+        ]
+    };
+    for change in moves("a") {
+        assert!(
+            store
+                .change_bank_transfer_status(one_by_one.id, change)
+                .await
+                .unwrap()
+        );
+    }
+    let batch = moves("b").into_iter().map(|c| (batched.id, c)).collect();
+    assert!(
+        store
+            .apply_bank_transfer_events(batch, Vec::new())
+            .await
+            .unwrap()
+    );
+    let (expected, got) = (
+        stored(&store, one_by_one.id).await,
+        stored(&store, batched.id).await,
+    );
+    assert_eq!(got.status, Reversed);
+    assert_eq!(got.status, expected.status);
+    assert_eq!(got.cancellable(), expected.cancellable());
+    assert_eq!(
+        got.plaid
+            .as_ref()
+            .map(|p| (p.cancellable, p.failure_reason.clone())),
+        expected
+            .plaid
+            .as_ref()
+            .map(|p| (p.cancellable, p.failure_reason.clone()))
+    );
+    assert_eq!(got.status_reason.as_deref(), Some("returned"));
+    assert_eq!(got.status_reason, expected.status_reason);
+    assert_eq!(got.failure_code.as_deref(), Some("first"));
+    assert_eq!(got.failure_code, expected.failure_code);
+    assert_eq!(got.updated_at, expected.updated_at);
+    let raw = db.raw().await;
+    assert_eq!(
+        history_count(&raw, batched.id).await,
+        history_count(&raw, one_by_one.id).await
+    );
+}
+
 /// Two appliers' batches over the same transfers, written at once in opposite orders (two
 /// replicas applying overlapping pages of Plaid's events): one moves them all and the other is
 /// refused whole. Neither fails: on PostgreSQL, without the batch lock each would hold rows the
@@ -1813,6 +1886,7 @@ async fn the_database_refuses_an_unknown_status_and_a_second_holder_of_plaids_id
 on_both_backends!(
     a_batch_of_plaid_event_moves_is_written_whole_or_not_at_all,
     batches_of_one_set_of_transfers_in_opposite_orders_never_deadlock,
+    a_batch_leaves_each_transfer_as_its_moves_one_by_one_would,
     a_new_key_creates_the_bank_transfer_as_given,
     every_request_and_plaid_field_round_trips,
     the_processor_token_is_not_stored_in_plaintext,
