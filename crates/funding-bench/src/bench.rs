@@ -634,6 +634,7 @@ async fn run_backend(
     set_cpu(&mut slow, cpu_before, fundingd.cpu_seconds());
     progress(&slow);
     let (_, hwm_128) = fundingd.memory_mib();
+    eprintln!("funding-bench: fundingd peak RSS {hwm_128:.1} MiB after the 128-caller scenario");
     let bound = (LATENCY_CALLERS as f64 / PROVIDER_LATENCY.as_secs_f64()).min(create_rps);
     ratios.insert("latency_hiding".into(), slow.rps / bound);
     scenarios.push(slow);
@@ -641,6 +642,10 @@ async fn run_backend(
     // Event ingestion, from Alpaca's stream and from Plaid's sync.
     let alpaca = ingest_alpaca(plan, &main_db.url, &clients, &links, &control, label).await?;
     progress(&alpaca);
+    eprintln!(
+        "funding-bench: fundingd peak RSS {:.1} MiB after Alpaca ingestion",
+        fundingd.memory_mib().1
+    );
     ratios.insert(
         "alpaca_events_per_s_over_goal".into(),
         alpaca.rps / EVENTS_GOAL,
@@ -655,6 +660,7 @@ async fn run_backend(
     scenarios.push(plaid);
 
     let (_, hwm_main) = fundingd.memory_mib();
+    eprintln!("funding-bench: fundingd peak RSS {hwm_main:.1} MiB after Plaid ingestion");
     let log_errors = fundingd
         .log_tail()
         .lines()
@@ -672,6 +678,7 @@ async fn run_backend(
 
     // Growth: p99 with few and with many stored transfers, on a database of its own.
     let (growth, hwm_growth) = growth(plan, backend, binary, dir, &mut ratios).await?;
+    eprintln!("funding-bench: the growth scenario's fundingd peaked at {hwm_growth:.1} MiB");
     scenarios.extend(growth);
 
     Ok(Outcome {

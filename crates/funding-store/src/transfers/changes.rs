@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use funding_core::model::Transfer;
 use funding_core::ports::{OutboxResource, StoreError, TransferEvent};
 use funding_domain::{AccountId, AlpacaTransferStatus, ProviderTransferId, TransferId};
-use sea_orm::{ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _, Value};
+use sea_orm::{
+    ColumnTrait as _, ConnectionTrait, DatabaseBackend, EntityTrait as _, QueryFilter as _, Value,
+};
 use uuid::Uuid;
 
 use crate::Store;
@@ -42,6 +44,12 @@ pub(super) async fn append_many(
         return Ok(());
     }
     let backend = db.get_database_backend();
+    if backend == DatabaseBackend::Postgres {
+        for chunk in entries.chunks(200) {
+            append_in_one_statement(db, chunk).await?;
+        }
+        return Ok(());
+    }
     let count = i64::try_from(entries.len()).unwrap_or(i64::MAX);
     let row = db
         .query_one_raw(statement(
@@ -92,6 +100,66 @@ pub(super) async fn append_many(
         .map_err(from_db)?;
     }
     crate::outbox::record_many(db, outbox).await
+}
+
+/// PostgreSQL: the counter, the change-log rows and their outbox rows in one statement (data-
+/// modifying CTEs). The counter row stays locked until the caller's transaction ends, and every
+/// transfer write of every replica waits for it: written last and in one round trip, it is held
+/// for that statement and the commit, not for three round trips to a busy client.
+async fn append_in_one_statement(
+    db: &impl ConnectionTrait,
+    chunk: &[(transfer::Model, &str)],
+) -> Result<(), StoreError> {
+    let count = i64::try_from(chunk.len()).unwrap_or(i64::MAX);
+    let mut values: Vec<Value> = Vec::with_capacity(2 + chunk.len() * 10);
+    values.push(count.into());
+    values.push(OutboxResource::Transfer.as_str().into());
+    for (offset, (now, source)) in chunk.iter().enumerate() {
+        values.extend::<[Value; 10]>([
+            (i64::try_from(offset).unwrap_or(0) + 1).into(),
+            now.id.into(),
+            now.account_id.into(),
+            now.status.clone().into(),
+            now.status_reason.clone().into(),
+            now.ach_return_code.clone().into(),
+            now.provider_transfer_id.into(),
+            (*source).into(),
+            db_time(now.updated_at).into(),
+            now.status.to_ascii_lowercase().into(),
+        ]);
+    }
+    // Rows numbered from $3 on, ten values each (see `values` above).
+    let rows: Vec<String> = (0..chunk.len())
+        .map(|row| {
+            let names: Vec<String> = (1..=10)
+                .map(|column| format!("${}", 2 + row * 10 + column))
+                .collect();
+            format!("({})", names.join(", "))
+        })
+        .collect();
+    let sql = format!(
+        "WITH counter AS (UPDATE change_log_counters SET last = last + $1 \
+         WHERE name = 'transfers' RETURNING last - $1 AS base), \
+         v AS (SELECT counter.base + r.column1 AS seq, r.* FROM counter, (VALUES {}) AS r), \
+         changes AS (INSERT INTO transfer_changes (seq, transfer_id, account_id, status, \
+         status_reason, ach_return_code, provider_transfer_id, source, at) \
+         SELECT seq, column2, column3, column4, column5, column6, column7, column8, column9 FROM v) \
+         INSERT INTO outbox (id, resource, resource_id, status, created_at) \
+         SELECT CAST(column2 AS TEXT) || ':' || CAST(seq AS TEXT), $2, column2, column10, column9 \
+         FROM v ORDER BY seq",
+        rows.join(", ")
+    );
+    let written = db
+        .execute_raw(statement(DatabaseBackend::Postgres, &sql, values))
+        .await
+        .map_err(from_db)?
+        .rows_affected();
+    if written != chunk.len() as u64 {
+        return Err(StoreError::Other(
+            "the transfers change counter is missing".into(),
+        ));
+    }
+    Ok(())
 }
 
 pub(super) async fn transfer_events(

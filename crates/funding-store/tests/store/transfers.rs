@@ -1385,6 +1385,14 @@ async fn a_batch_of_event_moves_is_written_whole_or_not_at_all(db: &TestDb) {
         4,
         "an outbox row for every logged change"
     );
+    for entry in &log {
+        let id = format!("{}:{}", a.id.as_uuid(), entry.seq);
+        assert_eq!(
+            count(&raw, "outbox", Expr::col("id").eq(id.as_str())).await,
+            1,
+            "the outbox row of change {id}, named by its transfer and number"
+        );
+    }
 
     // A replayed event (its id already in A's history) refuses the batch even from A's status.
     let replayed = vec![(
