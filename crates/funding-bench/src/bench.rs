@@ -224,8 +224,18 @@ fn goals(ratios: &BTreeMap<String, f64>, rss: f64, backends: &[Backend]) -> Vec<
             true,
         );
     }
+    // The issue's goal is the peak at 128 callers; the whole run's peak (reached while ingesting
+    // events) is held to the same bound beside it, stricter than the issue.
+    if let Some(&at_128) = ratios.get("rss_mib_at_128_callers") {
+        goals.push(Goal {
+            goal: "fundingd peak RSS ≤ 64 MiB at 128 callers".into(),
+            value: at_128,
+            target: RSS_GOAL_MIB,
+            met: at_128 <= RSS_GOAL_MIB,
+        });
+    }
     goals.push(Goal {
-        goal: "fundingd peak RSS ≤ 64 MiB".into(),
+        goal: "fundingd peak RSS ≤ 64 MiB over the whole run".into(),
         value: rss,
         target: RSS_GOAL_MIB,
         met: rss <= RSS_GOAL_MIB,
