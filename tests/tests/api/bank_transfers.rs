@@ -316,7 +316,8 @@ async fn twenty_concurrent_creates_with_one_key_make_one(backend: Backend) {
 /// that events arrive while the others are still being submitted (every submit asks for the inbox
 /// to be applied; one applier serves them all). With no periodic sync, only the webhooks and those
 /// requests bring the events in: every create succeeds, every transfer is posted, and no event is
-/// left pending. On PostgreSQL, appliers racing over one page once deadlocked here.
+/// left pending. (The appliers that raced here deadlocked on PostgreSQL under the bench's load; the
+/// store test of batches in opposite orders is the one that fails without the fix.)
 async fn thirty_two_concurrent_creates_with_their_events_flowing_are_all_posted(backend: Backend) {
     let app = TestApp::spawn_with(AppOptions {
         backend,
