@@ -26,10 +26,16 @@ fn skip_locked(backend: DatabaseBackend) -> &'static str {
 
 /// `rows` groups of `width` numbered placeholders, for a multi-row `VALUES`: `($1, $2), ($3, $4)`.
 pub(crate) fn tuples(rows: usize, width: usize) -> String {
+    tuples_after(0, rows, width)
+}
+
+/// As [`tuples`], numbered after the statement's first `before` placeholders:
+/// `tuples_after(2, 2, 2)` is `($3, $4), ($5, $6)`.
+pub(crate) fn tuples_after(before: usize, rows: usize, width: usize) -> String {
     (0..rows)
         .map(|row| {
             let names: Vec<String> = (1..=width)
-                .map(|column| format!("${}", row * width + column))
+                .map(|column| format!("${}", before + row * width + column))
                 .collect();
             format!("({})", names.join(", "))
         })
@@ -71,4 +77,46 @@ pub(crate) async fn lock_for_transaction(
     .await
     .map_err(crate::error::from_db)?;
     Ok(())
+}
+
+/// In the caller's transaction: runs `sql`, an `UPDATE … FROM (VALUES {values}) AS v …` whose `{values}`
+/// is filled with one tuple per row, 200 rows a statement (SQLite and PostgreSQL both name a VALUES
+/// list's columns `column1`, `column2`, …). Whether every row updated exactly one row of the table
+/// (the caller rolls back when not: a row it meant to move had moved).
+pub(crate) async fn update_from_values<const WIDTH: usize>(
+    db: &impl sea_orm::ConnectionTrait,
+    sql: &str,
+    rows: Vec<[Value; WIDTH]>,
+) -> Result<bool, funding_core::ports::StoreError> {
+    let backend = db.get_database_backend();
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Value> = rows.by_ref().take(200).flatten().collect();
+        let count = chunk.len() / WIDTH;
+        let updated = db
+            .execute_raw(statement(
+                backend,
+                &sql.replace("{values}", &tuples(count, WIDTH)),
+                chunk,
+            ))
+            .await
+            .map_err(crate::error::from_db)?
+            .rows_affected();
+        if updated != count as u64 {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tuples_are_numbered_in_order_after_the_leading_placeholders() {
+        assert_eq!(tuples(2, 2), "($1, $2), ($3, $4)");
+        assert_eq!(tuples_after(2, 2, 3), "($3, $4, $5), ($6, $7, $8)");
+        assert_eq!(tuples(0, 3), "");
+    }
 }

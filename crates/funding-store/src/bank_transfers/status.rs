@@ -17,8 +17,8 @@ use funding_core::ports::{
 use funding_domain::{FundingBankTransferId, PlaidBankTransferStatus};
 use sea_orm::sea_query::{Expr, Func, OnConflict};
 use sea_orm::{
-    ColumnTrait as _, ConnectionTrait as _, DatabaseTransaction, EntityTrait as _,
-    IntoActiveModel as _, QueryFilter as _, UpdateMany, Value,
+    ColumnTrait as _, DatabaseTransaction, EntityTrait as _, IntoActiveModel as _,
+    QueryFilter as _, UpdateMany,
 };
 
 use crate::Store;
@@ -26,7 +26,6 @@ use crate::convert::{bank_transfer_history_row, db_time, failure_columns, plaid_
 use crate::entity::bank_transfer::{Column, Entity};
 use crate::entity::bank_transfer_status_history as history;
 use crate::error::{from_db, is_unique_violation};
-use crate::sql::statement;
 use crate::work::fence;
 
 pub(super) async fn mark_bank_transfer_submit_requested(
@@ -200,12 +199,11 @@ pub(super) async fn apply_events(
             }
         }
     }
-    let backend = txn.get_database_backend();
-    for chunk in written.chunks(200) {
-        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 9);
-        for (id, from, last, failure_code) in chunk {
+    let updates = written
+        .iter()
+        .map(|(id, from, last, failure_code)| {
             let (ach_return_code, description) = failure_columns(last.failure.as_ref());
-            values.extend::<[Value; 9]>([
+            [
                 (*id).into(),
                 (*from).into(),
                 last.to.as_str().into(),
@@ -215,30 +213,18 @@ pub(super) async fn apply_events(
                 last.reason.clone().into(),
                 db_time(last.at).into(),
                 failure_code.clone().into(),
-            ]);
-        }
-        // SQLite and PostgreSQL both name a VALUES list's columns column1, column2, …
-        let updated = txn
-            .execute_raw(statement(
-                backend,
-                &format!(
-                    "UPDATE bank_transfers SET status = v.column3, cancellable = v.column4, \
-                     ach_return_code = v.column5, failure_description = v.column6, \
-                     status_reason = v.column7, updated_at = v.column8, \
-                     failure_code = COALESCE(v.column9, bank_transfers.failure_code) \
-                     FROM (VALUES {}) AS v \
-                     WHERE bank_transfers.id = v.column1 AND bank_transfers.status = v.column2",
-                    crate::sql::tuples(chunk.len(), 9)
-                ),
-                values,
-            ))
-            .await
-            .map_err(from_db)?
-            .rows_affected();
-        if updated != chunk.len() as u64 {
-            txn.rollback().await.map_err(from_db)?;
-            return Ok(false);
-        }
+            ]
+        })
+        .collect();
+    let sql = "UPDATE bank_transfers SET status = v.column3, cancellable = v.column4, \
+               ach_return_code = v.column5, failure_description = v.column6, \
+               status_reason = v.column7, updated_at = v.column8, \
+               failure_code = COALESCE(v.column9, bank_transfers.failure_code) \
+               FROM (VALUES {values}) AS v \
+               WHERE bank_transfers.id = v.column1 AND bank_transfers.status = v.column2";
+    if !crate::sql::update_from_values(&txn, sql, updates).await? {
+        txn.rollback().await.map_err(from_db)?;
+        return Ok(false);
     }
     let mut outbox = Vec::with_capacity(moves.len());
     for chunk in moves.chunks(200) {

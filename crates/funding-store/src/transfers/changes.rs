@@ -68,17 +68,7 @@ pub(super) async fn append_many(
         let mut changes = Vec::with_capacity(chunk.len() * 9);
         for (offset, (now, source)) in chunk.iter().enumerate() {
             let seq = base + i64::try_from(offset).unwrap_or(0);
-            changes.extend::<[Value; 9]>([
-                seq.into(),
-                now.id.into(),
-                now.account_id.into(),
-                now.status.clone().into(),
-                now.status_reason.clone().into(),
-                now.ach_return_code.clone().into(),
-                now.provider_transfer_id.into(),
-                (*source).into(),
-                db_time(now.updated_at).into(),
-            ]);
+            changes.extend(change_row(seq, now, source));
             outbox.push((
                 format!("{}:{seq}", now.id),
                 OutboxResource::Transfer,
@@ -102,6 +92,21 @@ pub(super) async fn append_many(
     crate::outbox::record_many(db, outbox).await
 }
 
+/// A change-log row's values, in `transfer_changes`' column order from `seq`.
+fn change_row(seq: i64, now: &transfer::Model, source: &str) -> [Value; 9] {
+    [
+        seq.into(),
+        now.id.into(),
+        now.account_id.into(),
+        now.status.clone().into(),
+        now.status_reason.clone().into(),
+        now.ach_return_code.clone().into(),
+        now.provider_transfer_id.into(),
+        source.into(),
+        db_time(now.updated_at).into(),
+    ]
+}
+
 /// PostgreSQL: the counter, the change-log rows and their outbox rows in one statement (data-
 /// modifying CTEs). The counter row stays locked until the caller's transaction ends, and every
 /// transfer write of every replica waits for it: written last and in one round trip, it is held
@@ -115,28 +120,14 @@ async fn append_in_one_statement(
     values.push(count.into());
     values.push(OutboxResource::Transfer.as_str().into());
     for (offset, (now, source)) in chunk.iter().enumerate() {
-        values.extend::<[Value; 10]>([
-            (i64::try_from(offset).unwrap_or(0) + 1).into(),
-            now.id.into(),
-            now.account_id.into(),
-            now.status.clone().into(),
-            now.status_reason.clone().into(),
-            now.ach_return_code.clone().into(),
-            now.provider_transfer_id.into(),
-            (*source).into(),
-            db_time(now.updated_at).into(),
-            now.status.to_ascii_lowercase().into(),
-        ]);
+        // The log row with its number counted from the counter's old value, then the outbox status.
+        values.extend(change_row(
+            i64::try_from(offset).unwrap_or(0) + 1,
+            now,
+            source,
+        ));
+        values.push(now.status.to_ascii_lowercase().into());
     }
-    // Rows numbered from $3 on, ten values each (see `values` above).
-    let rows: Vec<String> = (0..chunk.len())
-        .map(|row| {
-            let names: Vec<String> = (1..=10)
-                .map(|column| format!("${}", 2 + row * 10 + column))
-                .collect();
-            format!("({})", names.join(", "))
-        })
-        .collect();
     let sql = format!(
         "WITH counter AS (UPDATE change_log_counters SET last = last + $1 \
          WHERE name = 'transfers' RETURNING last - $1 AS base), \
@@ -147,7 +138,7 @@ async fn append_in_one_statement(
          INSERT INTO outbox (id, resource, resource_id, status, created_at) \
          SELECT CAST(column2 AS TEXT) || ':' || CAST(seq AS TEXT), $2, column2, column10, column9 \
          FROM v ORDER BY seq",
-        rows.join(", ")
+        crate::sql::tuples_after(2, chunk.len(), 10)
     );
     let written = db
         .execute_raw(statement(DatabaseBackend::Postgres, &sql, values))

@@ -13,15 +13,14 @@ use funding_core::ports::{Claim, InboxMark, StoreError, TransferChange, Transfer
 use funding_domain::{AlpacaTransferStatus, ProviderTransferId, TransferId};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait as _, ConnectionTrait as _, DatabaseTransaction, EntityTrait as _,
-    IntoActiveModel as _, QueryFilter as _, UpdateMany, Value,
+    ColumnTrait as _, DatabaseTransaction, EntityTrait as _, IntoActiveModel as _,
+    QueryFilter as _, UpdateMany,
 };
 
 use crate::Store;
 use crate::convert::{db_time, transfer_history_row};
 use crate::entity::{transfer, transfer_status_history as history};
 use crate::error::{from_db, is_unique_violation};
-use crate::sql::statement;
 use crate::work::fence;
 
 pub(super) async fn mark_submit_requested(
@@ -183,8 +182,12 @@ pub(super) async fn apply_events(
     // The moves are followed in memory from the rows just read: each must start where the one
     // before it left its transfer. Each transfer is then written once, from its first move's
     // status to its last move's row, by one conditional UPDATE per 200 transfers.
+    // Each transfer's status as read: what its conditional UPDATE expects to find.
+    let read: Vec<(uuid::Uuid, String)> = rows
+        .values()
+        .map(|row| (row.id, row.status.clone()))
+        .collect();
     let mut entries = Vec::with_capacity(moves.len());
-    let mut moved: Vec<(uuid::Uuid, AlpacaTransferStatus)> = Vec::new();
     for (id, change) in &moves {
         let Some(row) = rows.get_mut(&id.as_uuid()) else {
             txn.rollback().await.map_err(from_db)?;
@@ -194,9 +197,6 @@ pub(super) async fn apply_events(
             txn.rollback().await.map_err(from_db)?;
             return Ok(false);
         }
-        if !moved.iter().any(|(seen, _)| *seen == row.id) {
-            moved.push((row.id, change.from.clone()));
-        }
         row.status = change.to.as_str().to_owned();
         row.status_reason.clone_from(&change.reason);
         row.updated_at = db_time(change.at);
@@ -205,41 +205,28 @@ pub(super) async fn apply_events(
         }
         entries.push((row.clone(), change.source.as_str()));
     }
-    let backend = txn.get_database_backend();
-    for chunk in moved.chunks(200) {
-        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 6);
-        for (id, from) in chunk {
-            let row = &rows[id];
-            values.extend::<[Value; 6]>([
-                (*id).into(),
-                from.as_str().into(),
+    let updates = read
+        .into_iter()
+        .map(|(id, from)| {
+            let row = &rows[&id];
+            [
+                id.into(),
+                from.into(),
                 row.status.clone().into(),
                 row.status_reason.clone().into(),
                 row.updated_at.into(),
                 row.ach_return_code.clone().into(),
-            ]);
-        }
-        // SQLite and PostgreSQL both name a VALUES list's columns column1, column2, …
-        let written = txn
-            .execute_raw(statement(
-                backend,
-                &format!(
-                    "UPDATE transfers SET status = v.column3, status_reason = v.column4, \
-                     updated_at = v.column5, ach_return_code = v.column6 \
-                     FROM (VALUES {}) AS v \
-                     WHERE transfers.id = v.column1 AND transfers.status = v.column2",
-                    crate::sql::tuples(chunk.len(), 6)
-                ),
-                values,
-            ))
-            .await
-            .map_err(from_db)?
-            .rows_affected();
-        if written != chunk.len() as u64 {
-            // A transfer moved since it was read (another writer on PostgreSQL).
-            txn.rollback().await.map_err(from_db)?;
-            return Ok(false);
-        }
+            ]
+        })
+        .collect();
+    let sql = "UPDATE transfers SET status = v.column3, status_reason = v.column4, \
+               updated_at = v.column5, ach_return_code = v.column6 \
+               FROM (VALUES {values}) AS v \
+               WHERE transfers.id = v.column1 AND transfers.status = v.column2";
+    if !crate::sql::update_from_values(&txn, sql, updates).await? {
+        // A transfer moved since it was read (another writer on PostgreSQL).
+        txn.rollback().await.map_err(from_db)?;
+        return Ok(false);
     }
     for chunk in moves.chunks(200) {
         let recorded = history::Entity::insert_many(
