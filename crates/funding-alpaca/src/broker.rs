@@ -5,13 +5,12 @@
 
 use async_trait::async_trait;
 use funding_core::ports::{
-    AchRelationship, AlpacaTransfer, Broker, FundingEventStream, Provider, ProviderError,
+    AccountFunds, AchRelationship, AlpacaTransfer, Broker, FundingEventStream, Provider, ProviderError,
     ProviderErrorKind, TransferDirection,
 };
 use funding_domain::{
     AccountId, AchRelationshipId, Amount, Nickname, ProcessorToken, ProviderTransferId,
 };
-use rust_decimal::Decimal;
 
 use crate::client::AlpacaClient;
 use crate::transfers::{self, NewAchTransfer, Transfer};
@@ -47,6 +46,8 @@ fn to_port(transfer: Transfer) -> Result<AlpacaTransfer, ProviderError> {
         account_id: transfer.account_id,
         relationship_id: transfer.relationship_id,
         amount: transfer.amount,
+        requested_amount: transfer.requested_amount,
+        fee: transfer.fee,
         direction,
         status: transfer.status,
         reason: transfer.reason,
@@ -133,8 +134,8 @@ impl Broker for AlpacaClient {
         AlpacaClient::cancel_transfer(self, account_id, transfer_id).await
     }
 
-    async fn withdrawable_cash(&self, account_id: AccountId) -> Result<Decimal, ProviderError> {
-        AlpacaClient::withdrawable_cash(self, account_id).await
+    async fn account_funds(&self, account_id: AccountId) -> Result<AccountFunds, ProviderError> {
+        AlpacaClient::account_funds(self, account_id).await
     }
 
     fn funding_events(&self, since_event_id: Option<String>) -> FundingEventStream {

@@ -176,7 +176,7 @@ async fn capture_every_request() -> Vec<Request> {
         .cancel_transfer(account(), transfer_id())
         .await
         .unwrap();
-    broker.withdrawable_cash(account()).await.unwrap();
+    broker.account_funds(account()).await.unwrap();
     let mut events = client.funding_events(Some("01J00000000000000000000000".to_owned()));
     events.next().await.unwrap().unwrap();
     drop(events);

@@ -139,9 +139,9 @@ fn provider_status(error: &ProviderError) -> Status {
         ProviderErrorKind::Forbidden => (Code::FailedPrecondition, "PROVIDER_FORBIDDEN"),
         ProviderErrorKind::Unauthorized => (Code::Internal, "PROVIDER_CREDENTIALS_REFUSED"),
         ProviderErrorKind::RateLimited => (Code::Unavailable, "PROVIDER_RATE_LIMITED"),
-        ProviderErrorKind::Unavailable | ProviderErrorKind::Transport => {
-            (Code::Unavailable, "PROVIDER_UNAVAILABLE")
-        }
+        ProviderErrorKind::Unavailable
+        | ProviderErrorKind::Transport
+        | ProviderErrorKind::NotProcessed => (Code::Unavailable, "PROVIDER_UNAVAILABLE"),
         ProviderErrorKind::Decode => (Code::Internal, "PROVIDER_ANSWER_UNREADABLE"),
     };
     metrics::counter!("funding_provider_errors_total", "provider" => error.provider.as_str(), "code" => error.code.clone()).increment(1);

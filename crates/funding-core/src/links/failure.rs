@@ -19,6 +19,7 @@ const KINDS: &[(ProviderErrorKind, &str)] = &[
     (ProviderErrorKind::RateLimited, "rate_limited"),
     (ProviderErrorKind::Unavailable, "unavailable"),
     (ProviderErrorKind::Transport, "transport"),
+    (ProviderErrorKind::NotProcessed, "not_processed"),
     (ProviderErrorKind::Decode, "decode"),
 ];
 

@@ -334,6 +334,6 @@ pub(crate) fn refuses_the_link(error: &ProviderError) -> bool {
     use ProviderErrorKind::*;
     match error.kind {
         InvalidRequest | InvalidInput | NotFound | Conflict | Forbidden => true,
-        Unauthorized | RateLimited | Unavailable | Transport | Decode => false,
+        Unauthorized | RateLimited | Unavailable | Transport | NotProcessed | Decode => false,
     }
 }

@@ -66,6 +66,11 @@ pub struct AlpacaTransfer {
     pub relationship_id: Option<AchRelationshipId>,
     /// What the recipient receives after fees, as Alpaca gives it (`"498"` is 498).
     pub amount: Decimal,
+    /// What was asked for, before fees (`requested_amount`; Alpaca's sample: 500 requested, 2 fee,
+    /// 498 amount). `None` when Alpaca leaves it out.
+    pub requested_amount: Option<Decimal>,
+    /// The fee Alpaca took (`fee`), when it says.
+    pub fee: Option<Decimal>,
     pub direction: TransferDirection,
     /// A status this service does not know is kept as `Unknown(text)` (and logged).
     pub status: AlpacaTransferStatus,
@@ -74,6 +79,27 @@ pub struct AlpacaTransfer {
     pub created_at: DateTime<Utc>,
     /// May be missing.
     pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl AlpacaTransfer {
+    /// The amount our request asked for: `requested_amount`, or `amount` when Alpaca did not send
+    /// it (without fees the two are equal). What a lookup matches on.
+    pub fn requested(&self) -> Decimal {
+        self.requested_amount.unwrap_or(self.amount)
+    }
+}
+
+/// The figures of an Alpaca trading account a withdrawal is checked against
+/// (`GET /v1/trading/accounts/{id}/account`). Alpaca's documents do not say whether
+/// `cash_withdrawable` already nets queued withdrawals, so the service uses all three (DESIGN §4.7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountFunds {
+    /// `cash`.
+    pub cash: Decimal,
+    /// `cash_withdrawable`.
+    pub cash_withdrawable: Decimal,
+    /// `pending_transfer_out`, when Alpaca reports it.
+    pub pending_transfer_out: Option<Decimal>,
 }
 
 /// What a funding event is about.
@@ -161,10 +187,12 @@ pub trait Broker: Send + Sync + 'static {
         direction: TransferDirection,
     ) -> Result<AlpacaTransfer, ProviderError>;
 
-    /// `GET /v1/accounts/{id}/transfers`, every page (`limit`/`offset` until a short page), only
-    /// `direction` when given; oldest first. A read: retried on 429 and 5xx. Errors: `NotFound`
-    /// (404, no such account); `Decode` when a transfer names a direction other than INCOMING or
-    /// OUTGOING, or when Alpaca ignores `offset` (a full page of transfers already seen).
+    /// `GET /v1/accounts/{id}/transfers`, every page (`limit`/`offset` until an empty page: Alpaca
+    /// may answer fewer than `limit` before the end), only `direction` when given; oldest first.
+    /// Each transfer is decoded on its own: one that cannot be read (a wire transfer, a direction
+    /// other than INCOMING or OUTGOING, a new shape) is logged and skipped, never failing the list.
+    /// A read: retried on 429 and 5xx. Errors: `NotFound` (404, no such account); `Decode` when the
+    /// page itself is unreadable, or when Alpaca ignores `offset` (a page of transfers already seen).
     async fn list_transfers(
         &self,
         account_id: AccountId,
@@ -189,11 +217,11 @@ pub trait Broker: Send + Sync + 'static {
         transfer_id: ProviderTransferId,
     ) -> Result<(), ProviderError>;
 
-    /// `cash_withdrawable` of `GET /v1/trading/accounts/{id}/account`: the cash Alpaca lets the
-    /// account withdraw now (pending withdrawals already taken off). A read: retried on 429 and
-    /// 5xx. Errors: `NotFound` (404, no such account); `Decode` when the field is missing or not a
-    /// decimal.
-    async fn withdrawable_cash(&self, account_id: AccountId) -> Result<Decimal, ProviderError>;
+    /// `cash`, `cash_withdrawable` and `pending_transfer_out` of
+    /// `GET /v1/trading/accounts/{id}/account`. A read: retried on 429 and 5xx. Errors: `NotFound`
+    /// (404, no such account); `Decode` when `cash` or `cash_withdrawable` is missing or not a
+    /// decimal (a missing `pending_transfer_out` is `None`).
+    async fn account_funds(&self, account_id: AccountId) -> Result<AccountFunds, ProviderError>;
 
     /// The funding status stream, from just after `since_event_id` (or live only when `None`).
     fn funding_events(&self, since_event_id: Option<String>) -> FundingEventStream;

@@ -24,7 +24,7 @@ pub use bank_transfers::{
     PlaidBankTransferListFilter, SimulatedBankTransferEvent, WebhookVerificationKey,
 };
 pub use broker::{
-    AchRelationship, AlpacaTransfer, Broker, FundingEntity, FundingEvent, FundingEventStream,
+    AccountFunds, AchRelationship, AlpacaTransfer, Broker, FundingEntity, FundingEvent, FundingEventStream,
     TransferDirection,
 };
 pub use clock::{Clock, SystemClock};

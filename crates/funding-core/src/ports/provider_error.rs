@@ -49,8 +49,13 @@ pub enum ProviderErrorKind {
     /// The provider failed (5xx), still so after retries. For a call that is not idempotent the outcome
     /// is unknown: it may have taken effect.
     Unavailable,
-    /// No answer (connection refused or reset, timeout). The outcome is unknown.
+    /// No answer (connection reset, timeout): the request may have reached the provider. The
+    /// outcome is unknown.
     Transport,
+    /// The provider certainly did not process the request and asks to be tried later: Plaid's
+    /// documented `PLANNED_MAINTENANCE` (and any answer whose documents say "not processed"), or a
+    /// connection that was never made. A definite "not done": retried, even on a single-use call.
+    NotProcessed,
     /// The provider answered something we could not read.
     Decode,
 }
@@ -103,6 +108,7 @@ impl ProviderError {
             ProviderErrorKind::RateLimited
                 | ProviderErrorKind::Unavailable
                 | ProviderErrorKind::Transport
+                | ProviderErrorKind::NotProcessed
         )
     }
 

@@ -91,9 +91,10 @@ impl Transfers {
         if transfer.direction == TransferDirection::Withdrawal {
             let withdrawable = self
                 .broker
-                .withdrawable_cash(transfer.account_id)
+                .account_funds(transfer.account_id)
                 .await
-                .map_err(Stop::provider)?;
+                .map_err(Stop::provider)?
+                .cash_withdrawable;
             if withdrawable < transfer.amount.as_decimal() {
                 let reason = format!(
                     "the withdrawal of {} is more than Alpaca's withdrawable cash of {:.2}",
