@@ -292,6 +292,26 @@ impl WorkQueue for Store {
     }
 
     #[tracing::instrument(skip_all, fields(work_id = %claim.work_id, generation = claim.generation))]
+    async fn postpone(
+        &self,
+        claim: &Claim,
+        delay: Duration,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        let mut values = claim_values(claim);
+        values.push(millis(delay).into());
+        values.push(reason.into());
+        self.settle(
+            "UPDATE work_items SET claim_owner = NULL, claim_until_ms = NULL, \
+             attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, \
+             due_at_ms = {now_ms} + $4, last_error = $5, updated_at_ms = {now_ms} \
+             WHERE id = $1 AND generation = $2 AND claim_owner = $3 AND state = 'pending'",
+            values,
+        )
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(work_id = %claim.work_id, generation = claim.generation))]
     async fn give_up(&self, claim: &Claim, error: &str) -> Result<bool, StoreError> {
         let mut values = claim_values(claim);
         values.push(error.into());

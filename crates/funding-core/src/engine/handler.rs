@@ -16,6 +16,14 @@ pub enum Attempt {
         /// The provider's error, for the caller on the fast path.
         error: Option<ProviderError>,
     },
+    /// Not done, not failed: the work waits `delay` for something outside it (an unknown outcome
+    /// settling at the provider) and is tried again then. The attempt does not count against the
+    /// work's attempts, and a waiting work is never given up.
+    Wait {
+        /// Why it waits, for the resource's status reason, the work's record and logs.
+        reason: String,
+        delay: std::time::Duration,
+    },
     /// The provider refused for good: the work ends, and the caller on the fast path is told why.
     /// (Work whose refusal changes its resource, such as a link that fails, stores that and is
     /// [`Attempt::Done`].)

@@ -11,6 +11,8 @@ pub enum Stop {
     Fenced,
     /// Try again later.
     Retry(String, Option<ProviderError>),
+    /// Wait this long without counting the attempt (see [`Attempt::Wait`]).
+    Wait(String, std::time::Duration),
 }
 
 impl From<StoreError> for Stop {
@@ -43,6 +45,7 @@ impl Stop {
         match self {
             Self::Fenced => Attempt::Fenced,
             Self::Retry(reason, error) => Attempt::Retry { reason, error },
+            Self::Wait(reason, delay) => Attempt::Wait { reason, delay },
         }
     }
 }

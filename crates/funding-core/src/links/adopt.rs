@@ -64,7 +64,7 @@ impl BankLinks {
         candidate: &AchRelationship,
     ) -> bool {
         let skew = ChronoDuration::from_std(self.settings.adoption_skew)
-            .unwrap_or(ChronoDuration::minutes(5));
+            .unwrap_or(ChronoDuration::seconds(5));
         let nickname = link.nickname.as_ref().map(|n| n.as_str()).unwrap_or("");
         candidate.account_id == link.account_id
             && candidate.status.is_active()

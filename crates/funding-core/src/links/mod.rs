@@ -34,8 +34,12 @@ use crate::ports::{
 #[derive(Debug, Clone)]
 pub struct LinkSettings {
     /// How far before the recorded request a relationship found at Alpaca may have been created to be
-    /// taken as ours (clock skew between us and Alpaca).
+    /// taken as ours (clock skew between us and Alpaca): seconds, never minutes.
     pub adoption_skew: Duration,
+    /// How long after a relationship create whose outcome is unknown an empty lookup still proves
+    /// nothing (DESIGN §4.2); until then the link waits, visibly, and is neither created again nor
+    /// failed.
+    pub unknown_outcome_settle: Duration,
     /// Attempts at creating a link before it ends FAILED.
     pub max_attempts: u32,
 }
@@ -43,7 +47,8 @@ pub struct LinkSettings {
 impl Default for LinkSettings {
     fn default() -> Self {
         Self {
-            adoption_skew: Duration::from_secs(300),
+            adoption_skew: Duration::from_secs(5),
+            unknown_outcome_settle: Duration::from_secs(600),
             max_attempts: 8,
         }
     }

@@ -8,7 +8,12 @@
 //!   sent again; the link ends FAILED with a reason that says a new public token is needed;
 //! - Alpaca's relationship create has no idempotency key: the time of the request is stored before
 //!   it is sent, and after an unknown outcome (or a 409 that may be our own earlier create) the
-//!   relationship is looked up and adopted rather than created again (see [`super::adopt`]).
+//!   relationship is looked up and adopted rather than created again (see [`super::adopt`]); an
+//!   empty lookup counts only once the outcome has settled ([`Settling`]), for the last attempt's
+//!   give-up too, so a create that lands late is adopted, never orphaned.
+//!
+//! A Plaid answer that says the request was not processed (`PLANNED_MAINTENANCE`, a rate limit, a
+//! connection never made: [`ProviderErrorKind::NotProcessed`]) is retried, the exchange included.
 //!
 //! A link that fails after its exchange queues the removal of its Plaid Item with the failure.
 
@@ -17,7 +22,7 @@ use funding_domain::lifecycle::{self, Transition};
 use funding_domain::{AccessToken, AchRelationshipStatus, BankLinkId, ProcessorToken};
 
 use super::{BankLinks, failure};
-use crate::engine::{Attempt, Stop, WorkHandler};
+use crate::engine::{Attempt, Settling, Stop, WorkHandler};
 use crate::model::BankLink;
 use crate::ports::{
     AchRelationship, Claim, ClaimedWork, ProviderError, ProviderErrorKind, RelationshipSaved,
@@ -41,6 +46,19 @@ impl WorkHandler for LinkCreation {
         let id = BankLinkId::from_uuid(work.subject_id);
         let links = &self.0;
         let result = async {
+            let link = links.load(id).await?;
+            if !link.is_creating() {
+                return Ok(());
+            }
+            if let Some(requested_at) = link.relationship_requested_at {
+                // The last create may have reached Alpaca: only a lookup after the outcome
+                // settled may end the link (an orphaned relationship would refuse every later
+                // link of the account with a 409).
+                if links.adopt(&work.claim, &link, requested_at).await? {
+                    return Ok(());
+                }
+                links.settle(&work.claim, &link, requested_at).await?;
+            }
             let remove_item = links.secrets.link_secrets(id).await?.access_token.is_some();
             links
                 .fail_with(
@@ -167,10 +185,12 @@ impl BankLinks {
         processor_token: &ProcessorToken,
     ) -> Result<Attempt, Stop> {
         let earlier_request = link.relationship_requested_at;
-        if let Some(requested_at) = earlier_request
-            && self.adopt(claim, link, requested_at).await?
-        {
-            return Ok(Attempt::Done);
+        if let Some(requested_at) = earlier_request {
+            if self.adopt(claim, link, requested_at).await? {
+                return Ok(Attempt::Done);
+            }
+            self.settle(claim, link, requested_at).await?;
+            tracing::warn!(bank_link_id = %link.id, "the unknown outcome settled and Alpaca has no such relationship: sending the create again");
         }
         let now = self.clock.now();
         self.statuses
@@ -206,8 +226,38 @@ impl BankLinks {
                 self.fail(claim, link.id, &error, true).await
             }
             Err(error) if refuses_the_link(&error) => self.fail(claim, link.id, &error, true).await,
+            Err(error) if error.certainly_not_processed() => {
+                // Certainly not processed: nothing can land late.
+                self.statuses
+                    .restore_relationship_requested(claim, link.id, earlier_request)
+                    .await?;
+                Err(Stop::provider(error))
+            }
             Err(error) => Err(Stop::provider(error)),
         }
+    }
+
+    /// Returns (as a [`Stop::Wait`]) while the outcome of the relationship create sent at
+    /// `requested_at` has not settled, saying why in the link's status reason; `Ok` once it has.
+    async fn settle(
+        &self,
+        claim: &Claim,
+        link: &BankLink,
+        requested_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), Stop> {
+        let settling = Settling::at(
+            "relationship create",
+            requested_at,
+            self.clock.now(),
+            self.settings.unknown_outcome_settle,
+        );
+        if let Settling::Waiting { reason, .. } = &settling {
+            tracing::info!(bank_link_id = %link.id, "{reason}");
+            self.statuses
+                .note_creating_waiting(claim, link.id, reason)
+                .await?;
+        }
+        settling.into_stop().map_or(Ok(()), Err)
     }
 
     /// Stores a relationship from Alpaca on a CREATING link, with its first status.

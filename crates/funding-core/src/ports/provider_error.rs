@@ -112,6 +112,18 @@ impl ProviderError {
         )
     }
 
+    /// Whether the provider certainly did not act on the call: it said so (a rate limit,
+    /// maintenance, refused credentials) or the connection was never made. Such a call can be sent
+    /// again with no lookup and no settling, even a create without an idempotency key.
+    pub fn certainly_not_processed(&self) -> bool {
+        matches!(
+            self.kind,
+            ProviderErrorKind::RateLimited
+                | ProviderErrorKind::NotProcessed
+                | ProviderErrorKind::Unauthorized
+        )
+    }
+
     /// Whether the call may have taken effect although it failed (5xx or no answer).
     pub fn outcome_unknown(&self) -> bool {
         matches!(

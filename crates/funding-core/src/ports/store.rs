@@ -209,6 +209,23 @@ pub trait LinkStatusStore: Send + Sync + 'static {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
+    /// Puts back the relationship request time a link had before a create that the provider did
+    /// not process (a rate limit, a connection never made), fenced.
+    async fn restore_relationship_requested(
+        &self,
+        fence: &Claim,
+        id: BankLinkId,
+        previous: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError>;
+
+    /// Records why a CREATING link waits (its `status_reason`), fenced; the status does not move.
+    async fn note_creating_waiting(
+        &self,
+        fence: &Claim,
+        id: BankLinkId,
+        reason: &str,
+    ) -> Result<(), StoreError>;
+
     /// Stores the relationship Alpaca made and moves the status from CREATING (fenced), and makes
     /// the inbox's events parked for that relationship pending again, in one transaction.
     async fn save_relationship(

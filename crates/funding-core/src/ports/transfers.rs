@@ -117,6 +117,34 @@ pub trait TransferStore: Send + Sync + 'static {
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
 
+    /// Puts back the request time a create had before it was sent (fenced), after the provider
+    /// answered that it did not process it (a rate limit, a connection never made): nothing is
+    /// waiting to land, so the next attempt need not settle an outcome.
+    async fn restore_submit_requested(
+        &self,
+        fence: &Claim,
+        id: TransferId,
+        previous: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError>;
+
+    /// Records why a SUBMITTING transfer waits (its `status_reason`), fenced, only while it is
+    /// still SUBMITTING; the status does not move. False if it is not SUBMITTING.
+    async fn note_submit_waiting(
+        &self,
+        fence: &Claim,
+        id: TransferId,
+        reason: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// The amounts of the account's withdrawals that may be at Alpaca and are not finished: sent
+    /// or being sent (`submit_requested_at` set, or Alpaca's id stored) and in flight (SUBMITTING,
+    /// QUEUED … APPROVED), every one but `except`. What DESIGN §4.7 takes off the withdrawable cash.
+    async fn withdrawals_in_flight(
+        &self,
+        account_id: AccountId,
+        except: TransferId,
+    ) -> Result<Vec<funding_domain::Amount>, StoreError>;
+
     /// Stores Alpaca's id and moves the transfer from SUBMITTING (fenced), and makes the inbox's
     /// events parked for that Alpaca transfer pending again, in one transaction.
     async fn save_submitted(

@@ -161,6 +161,16 @@ pub trait WorkQueue: Send + Sync + 'static {
         error: &str,
     ) -> Result<bool, StoreError>;
 
+    /// Gives the claim back and makes the work due again after `delay`, recording `reason`, without
+    /// counting the attempt: the work is waiting (an unknown outcome settling at the provider), not
+    /// failing, so waiting never uses up its attempts.
+    async fn postpone(
+        &self,
+        claim: &Claim,
+        delay: Duration,
+        reason: &str,
+    ) -> Result<bool, StoreError>;
+
     /// Ends the work failed with `error` (attempts exhausted).
     async fn give_up(&self, claim: &Claim, error: &str) -> Result<bool, StoreError>;
 

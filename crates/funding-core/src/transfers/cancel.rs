@@ -1,7 +1,8 @@
 //! Cancelling a transfer. One that never reached Alpaca is cancelled here: at once when its create
 //! was never sent (one conditional update that a concurrent submit cannot also win), or, when its
-//! create may have reached Alpaca, after the submit work's claim is taken and a lookup proves
-//! Alpaca does not have it. One Alpaca has is asked to cancel (`DELETE`), which is only a request:
+//! create may have reached Alpaca, after the submit work's claim is taken and a lookup made after
+//! the unknown outcome settled proves Alpaca does not have it (before that, the cancel is refused
+//! with `TRANSFER_OUTCOME_SETTLING`, saying until when). One Alpaca has is asked to cancel (`DELETE`), which is only a request:
 //! the transfer keeps its status until the CANCELED event. Once it can no longer be cancelled, a
 //! cancel is FAILED_PRECONDITION with its current status.
 
@@ -77,10 +78,13 @@ impl Transfers {
         };
         let current = self.load(transfer.id).await?;
         let outcome = async {
-            if let Some(requested_at) = current.submit_requested_at
-                && self.adopt(&work.claim, &current, requested_at).await?
-            {
-                return Ok::<bool, Stop>(true);
+            if let Some(requested_at) = current.submit_requested_at {
+                if self.adopt(&work.claim, &current, requested_at).await? {
+                    return Ok::<bool, Stop>(true);
+                }
+                // Not at Alpaca yet, but it may still land: no CANCELED on an empty lookup
+                // before the outcome has settled.
+                self.settle(&work.claim, &current, requested_at).await?;
             }
             let ended = self
                 .store
@@ -93,6 +97,14 @@ impl Transfers {
             // Resolved (adopted, or ended here): the submit work is done.
             Ok(_) => {
                 let _ = self.engine.queue().finish(&work.claim).await;
+            }
+            // Still settling: give the work back to look again when it planned to.
+            Err(Stop::Wait(reason, delay)) => {
+                let _ = self
+                    .engine
+                    .queue()
+                    .postpone(&work.claim, *delay, reason)
+                    .await;
             }
             // Not resolved: give the work back to be submitted (or looked up) again.
             Err(_) => {
@@ -112,6 +124,13 @@ impl Transfers {
             Ok(true) => Box::pin(self.cancel(&transfer.id.to_string())).await,
             Ok(false) => self.load(transfer.id).await,
             Err(Stop::Retry(_, Some(error))) => Err(CoreError::Provider(error)),
+            Err(Stop::Wait(reason, _)) => Err(CoreError::FailedPrecondition {
+                reason: "TRANSFER_OUTCOME_SETTLING",
+                subject: format!("transfers/{}", transfer.id),
+                message: format!(
+                    "the transfer cannot be cancelled yet: {reason}; cancel it again once it has settled"
+                ),
+            }),
             Err(_) => Err(CoreError::FailedPrecondition {
                 reason: "TRANSFER_BEING_SUBMITTED",
                 subject: format!("transfers/{}", transfer.id),

@@ -33,8 +33,12 @@ use crate::ports::{
 #[derive(Debug, Clone)]
 pub struct TransferSettings {
     /// How far before our recorded request an Alpaca transfer found by the lookup may have been
-    /// created to be taken as ours (clock skew between us and Alpaca).
+    /// created to be taken as ours (clock skew between us and Alpaca): seconds, never minutes.
     pub adoption_skew: Duration,
+    /// How long after a create whose outcome is unknown an empty lookup still proves nothing
+    /// (DESIGN §4.2): Alpaca may commit a request after its caller gave up. Until it has passed the
+    /// transfer waits, visibly, and is neither created again, nor failed, nor cancelled.
+    pub unknown_outcome_settle: Duration,
     /// Attempts at submitting before a transfer whose create surely never reached Alpaca ends
     /// FAILED. (One whose create may have reached Alpaca is never failed blindly: it is looked up
     /// until the lookup answers.)
@@ -46,7 +50,8 @@ pub struct TransferSettings {
 impl Default for TransferSettings {
     fn default() -> Self {
         Self {
-            adoption_skew: Duration::from_secs(300),
+            adoption_skew: Duration::from_secs(5),
+            unknown_outcome_settle: Duration::from_secs(600),
             max_attempts: 10,
             watch_buffer: 256,
         }

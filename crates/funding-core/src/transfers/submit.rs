@@ -3,25 +3,32 @@
 //! withdrawal is checked against a withdrawable amount no other submit of ours is about to spend.
 //!
 //! 1. After an earlier attempt that may have reached Alpaca (its request time is stored), the
-//!    transfer is looked up first: the oldest Alpaca transfer over our relationship with our amount
-//!    and direction, created since our request (less the allowed skew), that none of ours holds, is
-//!    adopted through UNIQUE(provider_transfer_id).
-//! 2. A withdrawal larger than Alpaca's withdrawable cash ends FAILED (naming the amount), unsent.
-//! 3. The request time is stored (only while the transfer is still SUBMITTING: a cancel that won
+//!    transfer is looked up first: an Alpaca transfer over our relationship with our requested
+//!    amount (`requested_amount`, Alpaca's `amount` being net of fees) and direction, created since
+//!    our request less a clock skew of seconds (those created after the request first), that none
+//!    of ours holds, is adopted through UNIQUE(provider_transfer_id).
+//! 2. An empty lookup proves nothing until the unknown outcome has settled (DESIGN §4.2, see
+//!    [`Settling`]): until then the transfer waits, saying why in its status reason, and is neither
+//!    created again nor failed.
+//! 3. A withdrawal is checked against what Alpaca lets the account withdraw less what this service
+//!    already has in flight there (DESIGN §4.7), whether or not Alpaca's `cash_withdrawable` nets
+//!    queued withdrawals; one that does not fit ends FAILED, unsent, naming what would fit.
+//! 4. The request time is stored (only while the transfer is still SUBMITTING: a cancel that won
 //!    the race means nothing is sent), then the create is sent once; its answer is stored with the
 //!    work's fence.
 //!
 //! A create whose outcome is unknown is never given up blindly: when the attempts run out, a last
-//! lookup decides, and if it cannot be made the work keeps waiting, visible in metrics.
+//! lookup decides, and until the outcome has settled the work keeps waiting.
 
 use async_trait::async_trait;
 use chrono::Duration as ChronoDuration;
 use funding_domain::lifecycle::{self, Transition};
 use funding_domain::{AlpacaTransferStatus, TransferId};
+use rust_decimal::Decimal;
 
 use super::Transfers;
 use super::create::INSUFFICIENT_WITHDRAWABLE;
-use crate::engine::{Attempt, Stop, WorkHandler};
+use crate::engine::{Attempt, Settling, Stop, WorkHandler};
 use crate::links::failure;
 use crate::links::steps::refuses_the_link;
 use crate::model::Transfer;
@@ -50,13 +57,15 @@ impl WorkHandler for TransferSubmission {
                 return Ok(Attempt::Done);
             }
             if let Some(requested_at) = transfer.submit_requested_at {
-                // It may be at Alpaca: only a lookup that answers may end it.
+                // It may be at Alpaca: only a lookup that answers, after the outcome settled, may
+                // end it.
                 if transfers
                     .adopt(&work.claim, &transfer, requested_at)
                     .await?
                 {
                     return Ok(Attempt::Done);
                 }
+                transfers.settle(&work.claim, &transfer, requested_at).await?;
             }
             transfers
                 .fail(
@@ -83,22 +92,21 @@ impl Transfers {
         if transfer.status != AlpacaTransferStatus::Submitting {
             return Ok(Attempt::Done);
         }
-        if let Some(requested_at) = transfer.submit_requested_at
-            && self.adopt(claim, &transfer, requested_at).await?
-        {
-            return Ok(Attempt::Done);
+        if let Some(requested_at) = transfer.submit_requested_at {
+            if self.adopt(claim, &transfer, requested_at).await? {
+                return Ok(Attempt::Done);
+            }
+            self.settle(claim, &transfer, requested_at).await?;
+            tracing::warn!(transfer_id = %id, "the unknown outcome settled and Alpaca has no such transfer: sending the create again");
         }
         if transfer.direction == TransferDirection::Withdrawal {
-            let withdrawable = self
-                .broker
-                .account_funds(transfer.account_id)
-                .await
-                .map_err(Stop::provider)?
-                .cash_withdrawable;
+            let withdrawable = self.withdrawable(&transfer).await?;
             if withdrawable < transfer.amount.as_decimal() {
                 let reason = format!(
-                    "the withdrawal of {} is more than Alpaca's withdrawable cash of {:.2}",
-                    transfer.amount, withdrawable
+                    "the withdrawal of {} is more than can be withdrawn now: at most {:.2} \
+                     (Alpaca's withdrawable cash less this service's withdrawals in flight)",
+                    transfer.amount,
+                    withdrawable.max(Decimal::ZERO)
                 );
                 tracing::info!(transfer_id = %id, %withdrawable, "withdrawal refused: not enough withdrawable cash");
                 self.fail(
@@ -143,8 +151,60 @@ impl Transfers {
                 .await?;
                 Ok(Attempt::Refused(error))
             }
+            Err(error) if error.certainly_not_processed() => {
+                // Certainly not processed (a rate limit, a connection never made): nothing can
+                // land late, so the next attempt sends again without settling.
+                self.store
+                    .restore_submit_requested(claim, id, transfer.submit_requested_at)
+                    .await?;
+                Err(Stop::provider(error))
+            }
             Err(error) => Err(Stop::provider(error)),
         }
+    }
+
+    /// Returns (as a [`Stop::Wait`]) while the outcome of the create sent at `requested_at` has not
+    /// settled, saying why in the transfer's status reason; `Ok` once it has.
+    pub(super) async fn settle(
+        &self,
+        claim: &Claim,
+        transfer: &Transfer,
+        requested_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), Stop> {
+        let settling = Settling::at(
+            "transfer create",
+            requested_at,
+            self.clock.now(),
+            self.settings.unknown_outcome_settle,
+        );
+        if let Settling::Waiting { reason, .. } = &settling {
+            tracing::info!(transfer_id = %transfer.id, "{reason}");
+            self.store
+                .note_submit_waiting(claim, transfer.id, reason)
+                .await?;
+        }
+        settling.into_stop().map_or(Ok(()), Err)
+    }
+
+    /// What the account may withdraw now without overdrawing (DESIGN §4.7): the least of Alpaca's
+    /// `cash_withdrawable` (whatever it nets) and its `cash` less the larger of Alpaca's
+    /// `pending_transfer_out` and this service's own withdrawals in flight. Whether or not Alpaca
+    /// nets queued withdrawals, nothing in flight is counted as withdrawable twice.
+    async fn withdrawable(&self, transfer: &Transfer) -> Result<Decimal, Stop> {
+        let funds = self
+            .broker
+            .account_funds(transfer.account_id)
+            .await
+            .map_err(Stop::provider)?;
+        let ours: Decimal = self
+            .store
+            .withdrawals_in_flight(transfer.account_id, transfer.id)
+            .await?
+            .iter()
+            .map(|amount| amount.as_decimal())
+            .sum();
+        let pending_out = funds.pending_transfer_out.unwrap_or(Decimal::ZERO).max(ours);
+        Ok(funds.cash_withdrawable.min(funds.cash - pending_out))
     }
 
     /// Looks for the Alpaca transfer an earlier attempt may have made, and adopts it.
@@ -155,7 +215,8 @@ impl Transfers {
         requested_at: chrono::DateTime<chrono::Utc>,
     ) -> Result<bool, Stop> {
         let skew = ChronoDuration::from_std(self.settings.adoption_skew)
-            .unwrap_or(ChronoDuration::minutes(5));
+            .unwrap_or(ChronoDuration::seconds(5));
+        let requested = transfer.amount.as_decimal();
         let mut candidates: Vec<AlpacaTransfer> = self
             .broker
             .list_transfers(transfer.account_id, Some(transfer.direction))
@@ -165,11 +226,12 @@ impl Transfers {
             .filter(|candidate| {
                 candidate.relationship_id == Some(transfer.relationship_id)
                     && candidate.direction == transfer.direction
-                    && candidate.amount == transfer.amount.as_decimal()
+                    && candidate.requested() == requested
                     && candidate.created_at >= requested_at - skew
             })
             .collect();
-        candidates.sort_by_key(|candidate| candidate.created_at);
+        // Those made after our request first (the likeliest ours), then those within the skew.
+        candidates.sort_by_key(|candidate| (candidate.created_at < requested_at, candidate.created_at));
         for candidate in candidates {
             if self
                 .store

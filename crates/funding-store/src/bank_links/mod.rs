@@ -113,6 +113,33 @@ impl LinkStatusStore for Store {
         status::mark_relationship_requested(self, fence, id, at).await
     }
 
+    async fn restore_relationship_requested(
+        &self,
+        fence: &Claim,
+        id: BankLinkId,
+        previous: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        super::bank_links::secrets::update(
+            self,
+            fence,
+            id,
+            [(
+                crate::entity::bank_link::Column::RelationshipRequestedAt,
+                sea_orm::sea_query::Expr::value(previous.map(crate::convert::db_time)),
+            )],
+        )
+        .await
+    }
+
+    async fn note_creating_waiting(
+        &self,
+        fence: &Claim,
+        id: BankLinkId,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        status::note_creating_waiting(self, fence, id, reason).await
+    }
+
     async fn save_relationship(
         &self,
         fence: &Claim,

@@ -140,6 +140,21 @@ pub(super) async fn mark_relationship_requested(
     .await
 }
 
+pub(super) async fn note_creating_waiting(
+    store: &Store,
+    claim: &Claim,
+    id: BankLinkId,
+    reason: &str,
+) -> Result<(), StoreError> {
+    super::secrets::update(
+        store,
+        claim,
+        id,
+        [(bank_link::Column::StatusReason, Expr::value(reason))],
+    )
+    .await
+}
+
 /// Queues the Item's removal when asked and the link moved, and commits.
 async fn finish(
     txn: DatabaseTransaction,

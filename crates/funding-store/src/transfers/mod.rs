@@ -84,6 +84,34 @@ impl TransferStore for Store {
         status::mark_submit_requested(self, fence, id, at).await
     }
 
+    #[tracing::instrument(skip_all, fields(transfer_id = %id, work_id = %fence.work_id))]
+    async fn restore_submit_requested(
+        &self,
+        fence: &Claim,
+        id: TransferId,
+        previous: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        status::restore_submit_requested(self, fence, id, previous).await
+    }
+
+    #[tracing::instrument(skip_all, fields(transfer_id = %id, work_id = %fence.work_id))]
+    async fn note_submit_waiting(
+        &self,
+        fence: &Claim,
+        id: TransferId,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        status::note_submit_waiting(self, fence, id, reason).await
+    }
+
+    async fn withdrawals_in_flight(
+        &self,
+        account_id: AccountId,
+        except: TransferId,
+    ) -> Result<Vec<funding_domain::Amount>, StoreError> {
+        read::withdrawals_in_flight(self, account_id, except).await
+    }
+
     #[tracing::instrument(
         skip_all,
         fields(transfer_id = %id, provider_transfer_id = %provider_id, work_id = %fence.work_id)

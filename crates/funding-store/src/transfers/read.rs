@@ -3,7 +3,9 @@
 
 use funding_core::model::Transfer;
 use funding_core::ports::{StoreError, TransferFilter};
-use funding_domain::{AccountId, ProviderTransferId, TransferId};
+use funding_core::ports::TransferDirection;
+use funding_domain::{AccountId, AlpacaTransferStatus, Amount, ProviderTransferId, TransferId};
+use uuid::Uuid;
 use sea_orm::{
     ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _,
 };
@@ -39,6 +41,39 @@ pub(super) async fn find_transfer_by_provider_id(
         .map_err(from_db)?
         .map(Transfer::try_from)
         .transpose()
+}
+
+pub(super) async fn withdrawals_in_flight(
+    store: &Store,
+    account_id: AccountId,
+    except: TransferId,
+) -> Result<Vec<Amount>, StoreError> {
+    let in_flight = AlpacaTransferStatus::ALL
+        .iter()
+        .filter(|status| **status == AlpacaTransferStatus::Submitting || status.is_in_flight())
+        .map(|status| status.as_str());
+    let rows: Vec<(Uuid, String)> = Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .column(Column::Amount)
+        .filter(Column::AccountId.eq(account_id.as_uuid()))
+        .filter(Column::Direction.eq(direction_str(TransferDirection::Withdrawal)))
+        .filter(Column::Status.is_in(in_flight))
+        .filter(
+            sea_orm::Condition::any()
+                .add(Column::SubmitRequestedAt.is_not_null())
+                .add(Column::ProviderTransferId.is_not_null()),
+        )
+        .filter(Column::Id.ne(except.as_uuid()))
+        .into_tuple()
+        .all(&store.db)
+        .await
+        .map_err(from_db)?;
+    rows.into_iter()
+        .map(|(id, amount)| {
+            Amount::parse(&amount).map_err(|_| crate::error::corrupt("transfers", id, "amount"))
+        })
+        .collect()
 }
 
 pub(super) async fn find_transfers_by_provider_ids(

@@ -44,6 +44,46 @@ pub(super) async fn mark_submit_requested(
     finish(txn, updated == 1).await
 }
 
+pub(super) async fn restore_submit_requested(
+    store: &Store,
+    claim: &Claim,
+    id: TransferId,
+    previous: Option<DateTime<Utc>>,
+) -> Result<(), StoreError> {
+    let (_permit, txn) = store.begin_write().await?;
+    fence(&txn, claim).await?;
+    transfer::Entity::update_many()
+        .col_expr(
+            transfer::Column::SubmitRequestedAt,
+            Expr::value(previous.map(db_time)),
+        )
+        .filter(transfer::Column::Id.eq(id.as_uuid()))
+        .filter(transfer::Column::Status.eq(AlpacaTransferStatus::Submitting.as_str()))
+        .exec(&txn)
+        .await
+        .map_err(from_db)?;
+    txn.commit().await.map_err(from_db)
+}
+
+pub(super) async fn note_submit_waiting(
+    store: &Store,
+    claim: &Claim,
+    id: TransferId,
+    reason: &str,
+) -> Result<bool, StoreError> {
+    let (_permit, txn) = store.begin_write().await?;
+    fence(&txn, claim).await?;
+    let updated = transfer::Entity::update_many()
+        .col_expr(transfer::Column::StatusReason, Expr::value(reason))
+        .filter(transfer::Column::Id.eq(id.as_uuid()))
+        .filter(transfer::Column::Status.eq(AlpacaTransferStatus::Submitting.as_str()))
+        .exec(&txn)
+        .await
+        .map_err(from_db)?
+        .rows_affected;
+    finish(txn, updated == 1).await
+}
+
 pub(super) async fn save_submitted(
     store: &Store,
     claim: &Claim,
