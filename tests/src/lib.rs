@@ -43,6 +43,9 @@ pub struct AppOptions {
     pub nats_url: Option<String>,
     /// `[limits]`; none: the defaults without rate limits (the suites call faster than a caller may).
     pub limits: Option<LimitSettings>,
+    /// `unknown_outcome_settle_ms`: short in the suites (a create that got no answer waits this
+    /// long before an empty lookup counts), so a test of a late effect sets it above the delay.
+    pub unknown_outcome_settle_ms: u64,
 }
 
 impl Default for AppOptions {
@@ -55,6 +58,7 @@ impl Default for AppOptions {
             resume: false,
             metrics: false,
             plaid_sync_interval_ms: 200,
+            unknown_outcome_settle_ms: 2_000,
             nats_url: None,
             limits: None,
         }
@@ -122,6 +126,7 @@ impl TestApp {
             watch_buffer: 16,
             reconcile_after_ms: 2_000,
             plaid_sync_interval_ms: options.plaid_sync_interval_ms,
+            unknown_outcome_settle_ms: options.unknown_outcome_settle_ms,
             nats_url: options.nats_url.clone(),
             limits: options.limits.clone().unwrap_or(LimitSettings {
                 calls_per_minute: 0,

@@ -203,11 +203,13 @@ mod tests {
                 base_url: plaid.into(),
                 client_id: "id".into(),
                 secret: Some("secret".to_owned().into()),
+                request_timeout_ms: None,
             }),
             alpaca: Some(AlpacaSettings {
                 base_url: alpaca.into(),
                 key_id: "key".into(),
                 secret: Some("secret".to_owned().into()),
+                request_timeout_ms: None,
             }),
             ..Settings::default()
         }

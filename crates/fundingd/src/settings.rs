@@ -71,6 +71,15 @@ pub struct Settings {
     pub work_backoff_cap_ms: u64,
     /// Attempts at creating a link before it ends FAILED.
     pub link_max_attempts: u32,
+    /// How long after an Alpaca create whose outcome is unknown (a 5xx, a timeout, a crash between
+    /// sending and storing) an empty lookup still proves nothing (DESIGN §4.2): a provider may
+    /// commit a request after its caller gave up. Until it has passed, the transfer or link waits,
+    /// saying so, and nothing is sent again, failed or cancelled. Minutes: longer than any
+    /// provider or proxy timeout.
+    pub unknown_outcome_settle_ms: u64,
+    /// How far before our request an Alpaca resource found by a lookup may have been created and
+    /// still be taken as ours (clock skew between us and Alpaca). Seconds.
+    pub adoption_skew_ms: u64,
     /// Transfer changes buffered for one WatchTransfers caller; one that falls this far behind is
     /// ended with RESOURCE_EXHAUSTED (and resumes from the event id it names).
     pub watch_buffer: usize,
@@ -108,6 +117,11 @@ pub struct Settings {
     pub nats_payload: String,
 }
 
+/// Plaid's default per-request timeout.
+pub const PLAID_REQUEST_TIMEOUT_MS: u64 = 30_000;
+/// Alpaca's default per-request timeout.
+pub const ALPACA_REQUEST_TIMEOUT_MS: u64 = 15_000;
+
 impl Default for Settings {
     fn default() -> Self {
         Self {
@@ -134,6 +148,8 @@ impl Default for Settings {
             work_backoff_base_ms: 500,
             work_backoff_cap_ms: 60_000,
             link_max_attempts: 8,
+            unknown_outcome_settle_ms: 600_000,
+            adoption_skew_ms: 5_000,
             watch_buffer: 256,
             reconcile_interval_ms: 30_000,
             reconcile_after_ms: 120_000,
@@ -159,6 +175,9 @@ pub struct PlaidSettings {
     pub client_id: String,
     #[serde(skip_serializing)]
     pub secret: Option<SecretString>,
+    /// How long one request to Plaid may take before it is abandoned (default 30 s).
+    #[serde(default)]
+    pub request_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -168,6 +187,9 @@ pub struct AlpacaSettings {
     pub key_id: String,
     #[serde(skip_serializing)]
     pub secret: Option<SecretString>,
+    /// How long one request to Alpaca may take before it is abandoned (default 15 s).
+    #[serde(default)]
+    pub request_timeout_ms: Option<u64>,
 }
 
 /// A calling service: its name, the hex SHA-256 of its bearer token, its scopes.
@@ -243,6 +265,22 @@ impl Default for EmulatorSettings {
 }
 
 impl Settings {
+    /// The longest one provider request may take: the larger of the two adapters' timeouts (in
+    /// sandbox mode, their defaults).
+    pub fn provider_request_timeout_ms(&self) -> u64 {
+        let plaid = self
+            .plaid
+            .as_ref()
+            .and_then(|p| p.request_timeout_ms)
+            .unwrap_or(PLAID_REQUEST_TIMEOUT_MS);
+        let alpaca = self
+            .alpaca
+            .as_ref()
+            .and_then(|a| a.request_timeout_ms)
+            .unwrap_or(ALPACA_REQUEST_TIMEOUT_MS);
+        plaid.max(alpaca)
+    }
+
     /// Sandbox mode: neither provider is configured.
     pub fn is_sandbox(&self) -> bool {
         self.plaid.is_none() && self.alpaca.is_none()
@@ -328,6 +366,38 @@ impl Settings {
             ("plaid_sync_interval_ms", self.plaid_sync_interval_ms),
         ] {
             if value == 0 {
+                bail!("{name} must be at least 1");
+            }
+        }
+        if self.adoption_skew_ms > 60_000 {
+            bail!(
+                "adoption_skew_ms must be at most 60000: a lookup must never take a transfer made before our request"
+            );
+        }
+        // The window must outlast the worst one provider call can take (its timeout) plus a claim
+        // that runs out meanwhile (the lease): an attempt whose claim is lost stops within a lease,
+        // and whatever it sent has reached the provider by its timeout.
+        // (Sandbox mode's emulator is local, and its tests want short windows.)
+        let timeout_ms = self.provider_request_timeout_ms();
+        if self.plaid.is_some() && self.unknown_outcome_settle_ms < timeout_ms + self.work_lease_ms
+        {
+            bail!(
+                "unknown_outcome_settle_ms ({}) must be at least the providers' request timeout ({timeout_ms} ms) plus work_lease_ms ({}): an unknown outcome must settle after any call could still land",
+                self.unknown_outcome_settle_ms,
+                self.work_lease_ms
+            );
+        }
+        for (name, value) in [
+            (
+                "plaid.request_timeout_ms",
+                self.plaid.as_ref().and_then(|p| p.request_timeout_ms),
+            ),
+            (
+                "alpaca.request_timeout_ms",
+                self.alpaca.as_ref().and_then(|a| a.request_timeout_ms),
+            ),
+        ] {
+            if value == Some(0) {
                 bail!("{name} must be at least 1");
             }
         }

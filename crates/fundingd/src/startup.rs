@@ -189,18 +189,18 @@ impl Application {
             };
             let plaid_secret = plaid.secret.clone().context("plaid.secret is required")?;
             let alpaca_secret = alpaca.secret.clone().context("alpaca.secret is required")?;
-            let plaid = PlaidClient::new(PlaidConfig::new(
-                plaid.base_url.clone(),
-                plaid.client_id.clone(),
-                plaid_secret,
-            ))
-            .context("Plaid client")?;
-            let alpaca = AlpacaClient::new(AlpacaConfig::new(
-                alpaca.base_url.clone(),
-                alpaca.key_id.clone(),
-                alpaca_secret,
-            ))
-            .context("Alpaca client")?;
+            let mut plaid_config =
+                PlaidConfig::new(plaid.base_url.clone(), plaid.client_id.clone(), plaid_secret);
+            if let Some(ms) = plaid.request_timeout_ms {
+                plaid_config.request_timeout = Duration::from_millis(ms);
+            }
+            let plaid = PlaidClient::new(plaid_config).context("Plaid client")?;
+            let mut alpaca_config =
+                AlpacaConfig::new(alpaca.base_url.clone(), alpaca.key_id.clone(), alpaca_secret);
+            if let Some(ms) = alpaca.request_timeout_ms {
+                alpaca_config.request_timeout = Duration::from_millis(ms);
+            }
+            let alpaca = AlpacaClient::new(alpaca_config).context("Alpaca client")?;
             (Arc::new(plaid), Arc::new(alpaca), None)
         };
 
@@ -235,7 +235,8 @@ impl Application {
             engine.clone(),
             LinkSettings {
                 max_attempts: settings.link_max_attempts.max(1),
-                ..LinkSettings::default()
+                adoption_skew: Duration::from_millis(settings.adoption_skew_ms),
+                unknown_outcome_settle: Duration::from_millis(settings.unknown_outcome_settle_ms),
             },
         );
         let transfer_store: Arc<dyn TransferStore> = Arc::new(store.clone());
@@ -247,6 +248,8 @@ impl Application {
             engine.clone(),
             TransferSettings {
                 watch_buffer: settings.watch_buffer.max(1),
+                adoption_skew: Duration::from_millis(settings.adoption_skew_ms),
+                unknown_outcome_settle: Duration::from_millis(settings.unknown_outcome_settle_ms),
                 ..TransferSettings::default()
             },
         );

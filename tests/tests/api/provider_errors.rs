@@ -366,11 +366,13 @@ async fn refused_service_credentials_are_an_internal_error_and_leave_the_link_to
             base_url: emulator.plaid_url(),
             client_id: "the-client".into(),
             secret: Some("a-wrong-secret".to_owned().into()),
+            request_timeout_ms: None,
         }),
         alpaca: Some(fundingd::settings::AlpacaSettings {
             base_url: emulator.alpaca_url(),
             key_id: "key".into(),
             secret: Some("secret".to_owned().into()),
+            request_timeout_ms: None,
         }),
         insecure_no_auth: true,
         ..fundingd::Settings::default()

@@ -32,11 +32,13 @@ impl Replica {
                 base_url: plaid_url,
                 client_id: "client".into(),
                 secret: Some("secret".to_owned().into()),
+                request_timeout_ms: None,
             }),
             alpaca: Some(AlpacaSettings {
                 base_url: alpaca_url,
                 key_id: "key".into(),
                 secret: Some("secret".to_owned().into()),
+                request_timeout_ms: None,
             }),
             insecure_no_auth: true,
             stream_lease_ms: 2_000,

@@ -103,11 +103,13 @@ fn providers(database_url: &str, provider: SocketAddr) -> Settings {
             base_url: format!("http://{provider}"),
             client_id: "client".into(),
             secret: Some("secret".to_owned().into()),
+            request_timeout_ms: None,
         }),
         alpaca: Some(AlpacaSettings {
             base_url: format!("http://{provider}"),
             key_id: "key".into(),
             secret: Some("secret".to_owned().into()),
+            request_timeout_ms: None,
         }),
         insecure_no_auth: true,
         ..Settings::default()

@@ -77,16 +77,19 @@ link_max_attempts = 30
 stream_lease_ms = 1000
 reconcile_interval_ms = 500
 reconcile_after_ms = 3000
+unknown_outcome_settle_ms = 4000
 
 [plaid]
 base_url = "{plaid}"
 client_id = "crash-test"
 secret = "crash-test-secret"
+request_timeout_ms = 1500
 
 [alpaca]
 base_url = "{alpaca}"
 key_id = "crash-test"
 secret = "crash-test-secret"
+request_timeout_ms = 1500
 "#,
                 database_url = self.database_url,
                 plaid = self.emulator.plaid_url(),

@@ -359,16 +359,19 @@ stream_lease_ms = 1500
 reconcile_interval_ms = 1000
 reconcile_after_ms = 3000
 plaid_sync_interval_ms = 1000
+unknown_outcome_settle_ms = 8000
 
 [plaid]
 base_url = "{plaid}"
 client_id = "{plaid_client_id}"
 secret = "{plaid_secret}"
+request_timeout_ms = 3000
 
 [alpaca]
 base_url = "{alpaca}"
 key_id = "{alpaca_key_id}"
 secret = "{alpaca_secret}"
+request_timeout_ms = 3000
 "#,
             key = secrets.encryption_key,
             plaid = emulator.plaid,
