@@ -33,7 +33,10 @@ impl AlpacaClient {
     /// `GET /v1/trading/accounts/{account_id}/account`. See
     /// [`Broker::account_funds`](funding_core::ports::Broker::account_funds).
     #[tracing::instrument(skip_all, fields(account_id = %account_id))]
-    pub async fn account_funds(&self, account_id: AccountId) -> Result<AccountFunds, ProviderError> {
+    pub async fn account_funds(
+        &self,
+        account_id: AccountId,
+    ) -> Result<AccountFunds, ProviderError> {
         let url = self.endpoint(&[
             "v1",
             "trading",

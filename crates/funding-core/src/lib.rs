@@ -11,6 +11,7 @@ pub mod error;
 pub mod follow;
 pub mod links;
 pub mod observe;
+pub mod orphans;
 mod paging;
 pub mod sandbox;
 pub mod transfers;
@@ -21,6 +22,7 @@ pub use follow::{FollowerSettings, FundingEventFollower};
 pub use links::{
     BankLinks, CreateBankLinkInput, EventOutcome, LinkSettings, LinkStores, ReconcileReport,
 };
+pub use orphans::{OrphanPage, OrphanReport, OrphanSweep};
 pub use sandbox::Sandbox;
 pub use transfers::{
     CreateTransferInput, TransferPage, TransferSettings, TransferWatch, Transfers,

@@ -156,6 +156,35 @@ pub fn transfer_direction_of(
     }
 }
 
+pub fn provider_orphan(orphan: &funding_core::ports::ProviderOrphan) -> v1::ProviderOrphan {
+    use funding_core::ports::OrphanKind;
+    v1::ProviderOrphan {
+        kind: match orphan.kind {
+            OrphanKind::Transfer => v1::ProviderOrphanKind::Transfer,
+            OrphanKind::Relationship => v1::ProviderOrphanKind::Relationship,
+        }
+        .into(),
+        provider_id: orphan.provider_id.to_string(),
+        account_id: orphan.account_id.to_string(),
+        relationship_id: orphan
+            .relationship_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        amount: orphan
+            .amount
+            .map(|amount| format!("{amount:.2}"))
+            .unwrap_or_default(),
+        direction: orphan
+            .direction
+            .map(|direction| transfer_direction(direction).into())
+            .unwrap_or_default(),
+        provider_status: orphan.status.clone(),
+        provider_created_at: Some(timestamp(orphan.provider_created_at)),
+        first_seen_at: Some(timestamp(orphan.first_seen_at)),
+        last_seen_at: Some(timestamp(orphan.last_seen_at)),
+    }
+}
+
 pub fn transfer(transfer: &funding_core::model::Transfer) -> v1::Transfer {
     let description = transfer
         .ach_return_code

@@ -4,10 +4,11 @@
 use funding_client::v1::transfer_service_server::TransferService;
 use funding_client::v1::{
     CancelTransferRequest, CancelTransferResponse, CreateTransferRequest, CreateTransferResponse,
-    GetTransferRequest, GetTransferResponse, ListTransfersRequest, ListTransfersResponse,
+    GetTransferRequest, GetTransferResponse, ListProviderOrphansRequest,
+    ListProviderOrphansResponse, ListTransfersRequest, ListTransfersResponse,
     WatchTransfersRequest, WatchTransfersResponse,
 };
-use funding_core::{CoreError, CreateTransferInput, Transfers};
+use funding_core::{CoreError, CreateTransferInput, OrphanSweep, Transfers};
 use funding_domain::{ValidationError, ValidationErrors};
 use futures::StreamExt as _;
 use tonic::{Request, Response, Status};
@@ -19,11 +20,12 @@ use crate::observe::observed;
 
 pub struct TransferApi {
     transfers: Transfers,
+    orphans: OrphanSweep,
 }
 
 impl TransferApi {
-    pub fn new(transfers: Transfers) -> Self {
-        Self { transfers }
+    pub fn new(transfers: Transfers, orphans: OrphanSweep) -> Self {
+        Self { transfers, orphans }
     }
 }
 
@@ -151,5 +153,25 @@ impl TransferService for TransferApi {
             Err(error) => Err(into_status(error)),
         });
         Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn list_provider_orphans(
+        &self,
+        request: Request<ListProviderOrphansRequest>,
+    ) -> Result<Response<ListProviderOrphansResponse>, Status> {
+        observed("ListProviderOrphans", async move {
+            require(&request, Scope::Read)?;
+            let body = request.into_inner();
+            let page = self
+                .orphans
+                .list(&body.account_id, body.page_size, &body.page_token)
+                .await
+                .map_err(into_status)?;
+            Ok(Response::new(ListProviderOrphansResponse {
+                orphans: page.orphans.iter().map(convert::provider_orphan).collect(),
+                next_page_token: page.next_page_token,
+            }))
+        })
+        .await
     }
 }

@@ -25,6 +25,7 @@ mod entity;
 mod error;
 mod idempotency;
 mod inbox;
+mod orphans;
 mod outbox;
 mod rotate;
 mod sql;

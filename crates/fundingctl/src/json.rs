@@ -26,6 +26,21 @@ pub fn bank_link(link: &v1::BankLink) -> Value {
     })
 }
 
+pub fn provider_orphan(orphan: &v1::ProviderOrphan) -> Value {
+    json!({
+        "kind": orphan.kind().as_str_name(),
+        "provider_id": orphan.provider_id,
+        "account_id": orphan.account_id,
+        "relationship_id": orphan.relationship_id,
+        "amount": orphan.amount,
+        "direction": orphan.direction().as_str_name(),
+        "provider_status": orphan.provider_status,
+        "provider_created_at": timestamp(orphan.provider_created_at.as_ref()),
+        "first_seen_at": timestamp(orphan.first_seen_at.as_ref()),
+        "last_seen_at": timestamp(orphan.last_seen_at.as_ref()),
+    })
+}
+
 pub fn transfer(transfer: &v1::Transfer) -> Value {
     json!({
         "id": transfer.id,

@@ -77,6 +77,12 @@ enum Command {
     Cancel { id: String },
     /// Follow an account's transfers live (WatchTransfers).
     Watch(watch::WatchArgs),
+    /// Alpaca transfers and relationships nothing of ours holds, every page (ListProviderOrphans).
+    Orphans {
+        /// Only this account's; every account's when absent.
+        #[arg(long, default_value = "")]
+        account_id: String,
+    },
     /// The Plaid processor rail (BankTransferService).
     #[command(subcommand)]
     BankTransfer(BankTransferCommand),
@@ -338,6 +344,32 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 page_token = page.next_page_token;
             }
             show_transfers(json, &transfers, true)
+        }
+        Command::Orphans { account_id } => {
+            let mut orphans = Vec::new();
+            let mut page_token = String::new();
+            loop {
+                let page = client
+                    .transfers()
+                    .list_provider_orphans(v1::ListProviderOrphansRequest {
+                        account_id: account_id.clone(),
+                        page_size: 0,
+                        page_token,
+                    })
+                    .await?
+                    .into_inner();
+                orphans.extend(page.orphans);
+                if page.next_page_token.is_empty() {
+                    break;
+                }
+                page_token = page.next_page_token;
+            }
+            if json {
+                let values: Vec<Value> = orphans.iter().map(json::provider_orphan).collect();
+                return print_json(&Value::Array(values));
+            }
+            print!("{}", output::provider_orphans(&orphans));
+            Ok(())
         }
         Command::Transfer { id } => {
             let transfer = client

@@ -115,6 +115,42 @@ pub fn transfers<'a>(transfers: impl IntoIterator<Item = &'a v1::Transfer>) -> S
     table.render()
 }
 
+pub fn provider_orphans<'a>(orphans: impl IntoIterator<Item = &'a v1::ProviderOrphan>) -> String {
+    let mut table = Table::new(vec![
+        "KIND",
+        "ALPACA ID",
+        "ACCOUNT",
+        "STATUS",
+        "AMOUNT",
+        "DIRECTION",
+        "CREATED AT ALPACA",
+        "FIRST SEEN",
+    ]);
+    for orphan in orphans {
+        let or_dash = |text: &str| {
+            if text.is_empty() {
+                "-".to_owned()
+            } else {
+                text.to_owned()
+            }
+        };
+        table.row(vec![
+            short(orphan.kind().as_str_name(), "PROVIDER_ORPHAN_KIND_"),
+            orphan.provider_id.clone(),
+            orphan.account_id.clone(),
+            orphan.provider_status.clone(),
+            or_dash(&orphan.amount),
+            match orphan.direction() {
+                v1::TransferDirection::Unspecified => "-".to_owned(),
+                direction => short(direction.as_str_name(), "TRANSFER_DIRECTION_"),
+            },
+            timestamp(orphan.provider_created_at.as_ref()),
+            timestamp(orphan.first_seen_at.as_ref()),
+        ]);
+    }
+    table.render()
+}
+
 /// The reason and ACH return code of a transfer, `-` when it has none.
 pub fn transfer_reason(transfer: &v1::Transfer) -> String {
     match (

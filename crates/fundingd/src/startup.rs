@@ -18,7 +18,7 @@ use funding_core::ports::{
 };
 use funding_core::{
     BankLinks, Engine, EngineSettings, FollowerSettings, FundingEventFollower, LinkSettings,
-    LinkStores, Sandbox, TransferSettings, Transfers,
+    LinkStores, OrphanSweep, Sandbox, TransferSettings, Transfers,
 };
 use funding_grpc::{
     Auth, BankLinkApi, BankTransferApi, ClientKey, Guard, Rate, RateLimits, SandboxApi, Scope,
@@ -80,6 +80,7 @@ pub struct Application {
     store: Store,
     links: BankLinks,
     transfers: Transfers,
+    orphans: OrphanSweep,
     bank_transfers: BankTransfers,
     plaid: Arc<PlaidClient>,
     engine: Engine,
@@ -189,14 +190,20 @@ impl Application {
             };
             let plaid_secret = plaid.secret.clone().context("plaid.secret is required")?;
             let alpaca_secret = alpaca.secret.clone().context("alpaca.secret is required")?;
-            let mut plaid_config =
-                PlaidConfig::new(plaid.base_url.clone(), plaid.client_id.clone(), plaid_secret);
+            let mut plaid_config = PlaidConfig::new(
+                plaid.base_url.clone(),
+                plaid.client_id.clone(),
+                plaid_secret,
+            );
             if let Some(ms) = plaid.request_timeout_ms {
                 plaid_config.request_timeout = Duration::from_millis(ms);
             }
             let plaid = PlaidClient::new(plaid_config).context("Plaid client")?;
-            let mut alpaca_config =
-                AlpacaConfig::new(alpaca.base_url.clone(), alpaca.key_id.clone(), alpaca_secret);
+            let mut alpaca_config = AlpacaConfig::new(
+                alpaca.base_url.clone(),
+                alpaca.key_id.clone(),
+                alpaca_secret,
+            );
             if let Some(ms) = alpaca.request_timeout_ms {
                 alpaca_config.request_timeout = Duration::from_millis(ms);
             }
@@ -253,6 +260,14 @@ impl Application {
                 ..TransferSettings::default()
             },
         );
+        let orphans = OrphanSweep::new(
+            broker.clone(),
+            Arc::new(store.clone()),
+            Arc::new(store.clone()),
+            store_port.clone(),
+            Arc::new(SystemClock),
+            Duration::from_millis(settings.adoption_skew_ms),
+        );
         let bank_transfer_store: Arc<dyn BankTransferStore> = Arc::new(store.clone());
         let bank_transfer_gateway: Arc<dyn BankTransferGateway> = plaid.clone();
         let bank_transfers = BankTransfers::new(
@@ -284,6 +299,7 @@ impl Application {
             store,
             links,
             transfers,
+            orphans,
             bank_transfers,
             plaid,
             engine,
@@ -347,6 +363,7 @@ impl Application {
             store,
             links,
             transfers,
+            orphans,
             bank_transfers,
             plaid,
             engine,
@@ -426,6 +443,7 @@ impl Application {
         workers.push(tokio::spawn(reconcile_loop(
             links.clone(),
             transfers.clone(),
+            orphans.clone(),
             bank_transfers.clone(),
             Duration::from_millis(settings.reconcile_interval_ms.max(10)),
             Duration::from_millis(settings.reconcile_after_ms),
@@ -497,7 +515,7 @@ impl Application {
                 &guard,
             ))
             .add_service(funding_grpc::transfer_service(
-                TransferApi::new(transfers.clone()),
+                TransferApi::new(transfers.clone(), orphans.clone()),
                 &guard,
             ))
             .add_service(funding_grpc::bank_transfer_service(
@@ -594,11 +612,14 @@ fn api_without_sandbox() -> prost_types::FileDescriptorSet {
 async fn reconcile_loop(
     links: BankLinks,
     transfers: Transfers,
+    orphans: OrphanSweep,
     bank_transfers: BankTransfers,
     interval: Duration,
     after: Duration,
     shutdown: CancellationToken,
 ) {
+    // Where the orphan sweep goes on from: a few accounts a pass, every account in turn.
+    let mut orphan_cursor = None;
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
@@ -627,6 +648,18 @@ async fn reconcile_loop(
             }
             Ok(_) => {}
             Err(error) => tracing::warn!("reconciling transfers failed: {error}"),
+        }
+        match orphans.sweep(&mut orphan_cursor, 20).await {
+            Ok(report) if report.orphans > 0 => {
+                tracing::warn!(
+                    accounts = report.accounts,
+                    orphans = report.orphans,
+                    awaiting_adoption = report.awaiting_adoption,
+                    "provider resources on our relationships that nothing of ours holds (ListProviderOrphans)"
+                )
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!("the orphan sweep failed: {error}"),
         }
         match bank_transfers.reconcile(after, 100).await {
             Ok(report) if report.checked > 0 => {

@@ -332,11 +332,15 @@ impl Engine {
                         tracing::debug!("claim renewed");
                     }
                     Ok(false) => {
-                        tracing::warn!("the claim was lost while the attempt ran; the attempt stops");
+                        tracing::warn!(
+                            "the claim was lost while the attempt ran; the attempt stops"
+                        );
                         return;
                     }
                     Err(error) if renewed_at.elapsed() >= lease => {
-                        tracing::warn!("cannot renew the claim for a whole lease ({error}); the attempt stops");
+                        tracing::warn!(
+                            "cannot renew the claim for a whole lease ({error}); the attempt stops"
+                        );
                         return;
                     }
                     Err(error) => tracing::warn!("cannot renew the claim: {error}"),
@@ -393,7 +397,12 @@ mod tests {
         async fn enqueue(&self, _: NewWork) -> Result<(), StoreError> {
             Ok(())
         }
-        async fn claim_due(&self, _: &str, _: Duration, _: u32) -> Result<Vec<ClaimedWork>, StoreError> {
+        async fn claim_due(
+            &self,
+            _: &str,
+            _: Duration,
+            _: u32,
+        ) -> Result<Vec<ClaimedWork>, StoreError> {
             Ok(Vec::new())
         }
         async fn claim(
@@ -488,9 +497,16 @@ mod tests {
         // Each call outlasts a renewal (every 10 s): the first renewal finds the claim gone.
         let (attempt, handler) = run_once(queue.clone(), Duration::from_secs(25)).await;
         assert_eq!(attempt, Attempt::Fenced);
-        assert_eq!(handler.sent.load(Ordering::SeqCst), 1, "nothing is sent after the claim is lost");
+        assert_eq!(
+            handler.sent.load(Ordering::SeqCst),
+            1,
+            "nothing is sent after the claim is lost"
+        );
         assert!(!handler.finished.load(Ordering::SeqCst));
-        assert!(queue.settled.lock().unwrap().is_empty(), "a fenced attempt settles nothing");
+        assert!(
+            queue.settled.lock().unwrap().is_empty(),
+            "a fenced attempt settles nothing"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -498,8 +514,15 @@ mod tests {
         let queue = OneWork::new(Err(()));
         let (attempt, handler) = run_once(queue.clone(), Duration::from_secs(25)).await;
         assert_eq!(attempt, Attempt::Fenced);
-        assert_eq!(handler.sent.load(Ordering::SeqCst), 2, "the second call starts before a lease has passed");
-        assert!(!handler.finished.load(Ordering::SeqCst), "it never gets past the lease");
+        assert_eq!(
+            handler.sent.load(Ordering::SeqCst),
+            2,
+            "the second call starts before a lease has passed"
+        );
+        assert!(
+            !handler.finished.load(Ordering::SeqCst),
+            "it never gets past the lease"
+        );
         assert!(queue.renewals.load(Ordering::SeqCst) >= 3);
     }
 

@@ -107,7 +107,15 @@ mod tests {
         let Settling::Waiting { reason, .. } = at(1_000, 600_000) else {
             panic!("settled")
         };
-        assert!(reason.starts_with("settling an unknown outcome: the transfer create sent at 2023-11-14T22:13:20.000Z"), "{reason}");
-        assert!(reason.contains("before 2023-11-14T22:23:20.000Z"), "{reason}");
+        assert!(
+            reason.starts_with(
+                "settling an unknown outcome: the transfer create sent at 2023-11-14T22:13:20.000Z"
+            ),
+            "{reason}"
+        );
+        assert!(
+            reason.contains("before 2023-11-14T22:23:20.000Z"),
+            "{reason}"
+        );
     }
 }

@@ -6,6 +6,7 @@ mod bank_transfers;
 mod broker;
 mod clock;
 mod inbox;
+mod orphans;
 mod outbox;
 mod plaid;
 mod provider_error;
@@ -24,11 +25,12 @@ pub use bank_transfers::{
     PlaidBankTransferListFilter, SimulatedBankTransferEvent, WebhookVerificationKey,
 };
 pub use broker::{
-    AccountFunds, AchRelationship, AlpacaTransfer, Broker, FundingEntity, FundingEvent, FundingEventStream,
-    TransferDirection,
+    AccountFunds, AchRelationship, AlpacaTransfer, Broker, FundingEntity, FundingEvent,
+    FundingEventStream, TransferDirection,
 };
 pub use clock::{Clock, SystemClock};
 pub use inbox::{InboxEvent, InboxMark, InboxState, InboxStats, InboxStore, IncomingEvent};
+pub use orphans::{OrphanKind, OrphanStore, ProviderOrphan, SweptAccount};
 pub use outbox::{OutboxEntry, OutboxResource, OutboxStore};
 pub use plaid::{ExchangedItem, PlaidAccount, PlaidGateway};
 pub use provider_error::{Provider, ProviderError, ProviderErrorKind};

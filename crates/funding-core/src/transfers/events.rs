@@ -192,6 +192,9 @@ impl Transfers {
     }
 }
 
+/// Alpaca's status beyond COMPLETE that its spec does not list.
+const SETTLED: &str = "SETTLED";
+
 /// What a reported status does to a transfer: a move, or an outcome that changes nothing.
 enum Judged {
     Moved {
@@ -204,6 +207,13 @@ enum Judged {
 /// Follows the lifecycle table from the transfer's status to the reported one (logging what is
 /// ignored).
 fn judge(transfer: &Transfer, reported: AlpacaTransferStatus) -> Judged {
+    // The live API sends SETTLED after COMPLETE, beyond its spec: the money settled, and a return
+    // may still follow. It is COMPLETE as far as the table goes (a transfer that missed its
+    // COMPLETE moves there; a COMPLETE one stays), never an unknown status.
+    let reported = match reported {
+        AlpacaTransferStatus::Unknown(text) if text == SETTLED => AlpacaTransferStatus::Complete,
+        other => other,
+    };
     match lifecycle::apply(&transfer.status, reported) {
         Ok(Transition::Moved { from, to }) => Judged::Moved { from, to },
         Ok(Transition::Unchanged) => Judged::Not(EventOutcome::Ignored("duplicate")),

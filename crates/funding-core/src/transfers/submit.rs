@@ -65,7 +65,9 @@ impl WorkHandler for TransferSubmission {
                 {
                     return Ok(Attempt::Done);
                 }
-                transfers.settle(&work.claim, &transfer, requested_at).await?;
+                transfers
+                    .settle(&work.claim, &transfer, requested_at)
+                    .await?;
             }
             transfers
                 .fail(
@@ -203,7 +205,10 @@ impl Transfers {
             .iter()
             .map(|amount| amount.as_decimal())
             .sum();
-        let pending_out = funds.pending_transfer_out.unwrap_or(Decimal::ZERO).max(ours);
+        let pending_out = funds
+            .pending_transfer_out
+            .unwrap_or(Decimal::ZERO)
+            .max(ours);
         Ok(funds.cash_withdrawable.min(funds.cash - pending_out))
     }
 
@@ -231,7 +236,8 @@ impl Transfers {
             })
             .collect();
         // Those made after our request first (the likeliest ours), then those within the skew.
-        candidates.sort_by_key(|candidate| (candidate.created_at < requested_at, candidate.created_at));
+        candidates
+            .sort_by_key(|candidate| (candidate.created_at < requested_at, candidate.created_at));
         for candidate in candidates {
             if self
                 .store

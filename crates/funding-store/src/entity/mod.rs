@@ -6,6 +6,7 @@ pub mod bank_link_status_history;
 pub mod bank_transfer;
 pub mod bank_transfer_status_history;
 pub mod idempotency_record;
+pub mod provider_orphan;
 pub mod stream_cursor;
 pub mod stream_lease;
 pub mod transfer;

@@ -2,13 +2,13 @@
 //! (ids are UUIDv7, so id order is creation order), optionally of one status and one direction.
 
 use funding_core::model::Transfer;
-use funding_core::ports::{StoreError, TransferFilter};
 use funding_core::ports::TransferDirection;
+use funding_core::ports::{StoreError, TransferFilter};
 use funding_domain::{AccountId, AlpacaTransferStatus, Amount, ProviderTransferId, TransferId};
-use uuid::Uuid;
 use sea_orm::{
     ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _,
 };
+use uuid::Uuid;
 
 use crate::Store;
 use crate::convert::direction_str;
