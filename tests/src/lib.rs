@@ -82,6 +82,8 @@ pub struct TestApp {
     pub webhook_url: String,
     /// The emulator's Plaid base URL.
     pub plaid_url: String,
+    /// The emulator's Alpaca base URL.
+    pub alpaca_url: String,
     pub dir: tempfile::TempDir,
     postgres_db: Option<String>,
     shutdown: CancellationToken,
@@ -144,7 +146,7 @@ impl TestApp {
             app.webhook_addr().expect("sandbox mode receives webhooks"),
             fundingd::webhooks::WEBHOOK_PATH
         );
-        let plaid_url = app.sandbox_urls().expect("sandbox mode").0;
+        let (plaid_url, alpaca_url) = app.sandbox_urls().expect("sandbox mode");
         let shutdown = app.shutdown_token();
         let server = tokio::spawn(app.run_until_stopped());
         let client = FundingClient::connect(address.clone(), options.token.as_deref())
@@ -158,6 +160,7 @@ impl TestApp {
             metrics_addr,
             webhook_url,
             plaid_url,
+            alpaca_url,
             dir,
             postgres_db,
             shutdown,

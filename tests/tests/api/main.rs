@@ -8,6 +8,7 @@ mod events;
 mod hostile;
 mod idempotency;
 mod link_flow;
+mod provider_behaviour;
 mod provider_errors;
 mod raw_grpc;
 mod reflection_and_health;

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use funding_domain::{AlpacaTransferStatus, TransferId, ValidationErrors};
 
 use super::Transfers;
-use crate::engine::{Attempt, Stop, WorkHandler};
+use crate::engine::{Attempt, Settling, Stop, WorkHandler};
 use crate::error::CoreError;
 use crate::model::Transfer;
 use crate::ports::{ClaimedWork, NewWork, ProviderErrorKind, TransferChange, WorkKind};
@@ -70,6 +70,17 @@ impl Transfers {
             if now.status != AlpacaTransferStatus::Submitting {
                 return Box::pin(self.cancel(&transfer.id.to_string())).await;
             }
+            // Its work waits for an unknown outcome to settle: say so, and until when.
+            if let Some(requested_at) = now.submit_requested_at
+                && let Settling::Waiting { reason, .. } = Settling::at(
+                    "transfer create",
+                    requested_at,
+                    self.clock.now(),
+                    self.settings.unknown_outcome_settle,
+                )
+            {
+                return Err(settling(&transfer, &reason));
+            }
             return Err(CoreError::FailedPrecondition {
                 reason: "TRANSFER_BEING_SUBMITTED",
                 subject: format!("transfers/{}", transfer.id),
@@ -124,13 +135,7 @@ impl Transfers {
             Ok(true) => Box::pin(self.cancel(&transfer.id.to_string())).await,
             Ok(false) => self.load(transfer.id).await,
             Err(Stop::Retry(_, Some(error))) => Err(CoreError::Provider(error)),
-            Err(Stop::Wait(reason, _)) => Err(CoreError::FailedPrecondition {
-                reason: "TRANSFER_OUTCOME_SETTLING",
-                subject: format!("transfers/{}", transfer.id),
-                message: format!(
-                    "the transfer cannot be cancelled yet: {reason}; cancel it again once it has settled"
-                ),
-            }),
+            Err(Stop::Wait(reason, _)) => Err(settling(&transfer, &reason)),
             Err(_) => Err(CoreError::FailedPrecondition {
                 reason: "TRANSFER_BEING_SUBMITTED",
                 subject: format!("transfers/{}", transfer.id),
@@ -194,6 +199,17 @@ impl Transfers {
             }
             Err(error) => Ok(Attempt::Refused(error)),
         }
+    }
+}
+
+/// A cancel refused because the transfer's create may still land at Alpaca.
+fn settling(transfer: &Transfer, reason: &str) -> CoreError {
+    CoreError::FailedPrecondition {
+        reason: "TRANSFER_OUTCOME_SETTLING",
+        subject: format!("transfers/{}", transfer.id),
+        message: format!(
+            "the transfer cannot be cancelled yet: {reason}; cancel it again once it has settled"
+        ),
     }
 }
 

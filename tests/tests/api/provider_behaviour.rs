@@ -1,0 +1,191 @@
+//! The service against the providers as they legally behave, not as it assumes (DESIGN §4.2, §4.7,
+//! §7): a create that gets no answer is settled before anything is concluded from an empty lookup,
+//! and what lands at Alpaca that nothing of ours holds is reported, never silent.
+
+use std::time::Duration;
+
+use funding_client::v1::{self, TransferDirection, TransferStatus};
+use funding_sandbox::{Fault, FaultMode, Host, Method};
+use funding_tests::{AppOptions, Backend, TestApp, error_reason};
+
+async fn app(backend: Backend, settle_ms: u64) -> TestApp {
+    TestApp::spawn_with(AppOptions {
+        backend,
+        resume: true,
+        unknown_outcome_settle_ms: settle_ms,
+        ..AppOptions::default()
+    })
+    .await
+}
+
+fn transfers_path(account_id: &str) -> String {
+    format!("/v1/accounts/{account_id}/transfers")
+}
+
+/// Alpaca transfers of the account, as the emulator's event log shows them.
+fn transfers_at_alpaca(app: &TestApp, account_id: &str) -> std::collections::BTreeSet<String> {
+    app.sandbox
+        .funding_events()
+        .into_iter()
+        .filter(|event| event["entity_type"] == "Transfer" && event["account_id"] == account_id)
+        .filter_map(|event| event["entity_id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Polls GetTransfer until `check` holds (bounded); the transfer that satisfied it.
+async fn wait_until(
+    app: &TestApp,
+    id: &str,
+    what: &str,
+    check: impl Fn(&v1::Transfer) -> bool,
+) -> v1::Transfer {
+    let mut last = None;
+    for _ in 0..400 {
+        let transfer = app.get_transfer(id).await;
+        if check(&transfer) {
+            return transfer;
+        }
+        last = Some(transfer);
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("{what} never happened; last seen: {last:?}");
+}
+
+async fn a_create_that_got_no_answer_waits_out_the_settle_window_before_it_is_sent_again(
+    backend: Backend,
+) {
+    // Long enough for every check below to run inside it.
+    let app = app(backend, 6_000).await;
+    let (account, link) = app.approved_link().await;
+    app.sandbox.inject_fault(
+        Fault::new(Host::Alpaca, transfers_path(&account), 504).method(Method::POST),
+    );
+    let created = app
+        .create_transfer(app.transfer_request(&account, &link, "70.00", TransferDirection::Deposit))
+        .await
+        .expect("accepted durably");
+    assert_eq!(created.status(), TransferStatus::Submitting);
+
+    let waiting = wait_until(&app, &created.id, "a settling reason", |t| {
+        t.status_reason.starts_with("settling an unknown outcome")
+    })
+    .await;
+    assert_eq!(waiting.status(), TransferStatus::Submitting, "neither FAILED nor CANCELED");
+    assert_eq!(
+        app.provider_calls("POST", &transfers_path(&account)),
+        1,
+        "an empty lookup inside the window sends nothing again"
+    );
+    let refused = app
+        .client
+        .transfers()
+        .cancel_transfer(v1::CancelTransferRequest {
+            id: created.id.clone(),
+        })
+        .await
+        .expect_err("a cancel cannot conclude from an empty lookup yet");
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    assert_eq!(error_reason(&refused), "TRANSFER_OUTCOME_SETTLING");
+    assert!(refused.message().contains("settling an unknown outcome"), "{}", refused.message());
+    assert_eq!(
+        app.get_transfer(&created.id).await.status(),
+        TransferStatus::Submitting
+    );
+
+    // After the window, one more lookup, then the create is sent again, once.
+    let done = app
+        .wait_for_transfer_status(&created.id, TransferStatus::Complete)
+        .await;
+    assert_eq!(app.provider_calls("POST", &transfers_path(&account)), 2);
+    let at_alpaca = transfers_at_alpaca(&app, &account);
+    assert_eq!(at_alpaca.len(), 1, "one Alpaca transfer: {at_alpaca:?}");
+    assert!(at_alpaca.contains(&done.provider_transfer_id));
+    app.stop().await;
+}
+
+/// `ListProviderOrphans`, every page.
+async fn orphans(app: &TestApp, account_id: &str) -> Vec<v1::ProviderOrphan> {
+    app.client
+        .transfers()
+        .list_provider_orphans(v1::ListProviderOrphansRequest {
+            account_id: account_id.into(),
+            page_size: 0,
+            page_token: String::new(),
+        })
+        .await
+        .expect("ListProviderOrphans")
+        .into_inner()
+        .orphans
+}
+
+async fn a_transfer_made_at_alpaca_by_no_request_of_ours_is_reported_as_an_orphan(
+    backend: Backend,
+) {
+    let app = app(backend, 2_000).await;
+    let (account, link) = app.approved_link().await;
+    // One of ours, which must never be reported.
+    let ours = app
+        .create_transfer(app.transfer_request(&account, &link, "10.00", TransferDirection::Deposit))
+        .await
+        .unwrap();
+    // One made at Alpaca directly, over our link's relationship.
+    let answer = reqwest::Client::new()
+        .post(format!("{}{}", app.alpaca_url, transfers_path(&account)))
+        .basic_auth("someone-else", Some("their-secret"))
+        .json(&serde_json::json!({
+            "transfer_type": "ach",
+            "relationship_id": link.ach_relationship_id,
+            "amount": "33.00",
+            "direction": "INCOMING",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success(), "{}", answer.status());
+    let theirs: serde_json::Value = answer.json().await.unwrap();
+    let theirs_id = theirs["id"].as_str().unwrap().to_owned();
+
+    let mut found = Vec::new();
+    for _ in 0..200 {
+        found = orphans(&app, &account).await;
+        if !found.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(found.len(), 1, "only the transfer nothing of ours holds: {found:?}");
+    let orphan = &found[0];
+    assert_eq!(orphan.kind(), v1::ProviderOrphanKind::Transfer);
+    assert_eq!(orphan.provider_id, theirs_id);
+    assert_eq!(orphan.account_id, account);
+    assert_eq!(orphan.relationship_id, link.ach_relationship_id);
+    assert_eq!(orphan.amount, "33.00");
+    assert_eq!(orphan.direction(), TransferDirection::Deposit);
+    assert!(orphan.first_seen_at.is_some());
+    let ours = app.get_transfer(&ours.id).await;
+    assert_ne!(ours.provider_transfer_id, theirs_id);
+    // Every account's list has it too; another account's has nothing.
+    assert_eq!(orphans(&app, "").await.len(), 1);
+    assert!(orphans(&app, &uuid::Uuid::new_v4().to_string()).await.is_empty());
+    let bad = app
+        .client
+        .transfers()
+        .list_provider_orphans(v1::ListProviderOrphansRequest {
+            account_id: "not-an-account".into(),
+            page_size: 501,
+            page_token: "x".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+    let fields = funding_tests::bad_request_fields(&bad);
+    for field in ["account_id", "page_size", "page_token"] {
+        assert!(fields.iter().any(|f| f == field), "{field} in {fields:?}");
+    }
+    app.stop().await;
+}
+
+funding_tests::on_both_backends!(
+    a_create_that_got_no_answer_waits_out_the_settle_window_before_it_is_sent_again,
+    a_transfer_made_at_alpaca_by_no_request_of_ours_is_reported_as_an_orphan,
+);
