@@ -1,6 +1,8 @@
 //! `GET /v1/trading/accounts/{account_id}/account`: the trading account's cash picture
 //! (`TradeAccount`), so a caller can check `cash_withdrawable` before a withdrawal or reconcile
-//! completed transfers. With no positions, equity and buying power equal cash.
+//! completed transfers. With no positions, equity and buying power equal cash. `cash_withdrawable`
+//! nets the withdrawals not yet complete, or not (`"gross"` setting); `pending_transfer_out` sums
+//! them (requested amounts: what cash will lose) and `pending_transfer_in` the deposits (net).
 
 use std::sync::Arc;
 
@@ -34,7 +36,11 @@ pub(crate) async fn trading_account(
     let world = shared.world();
     let account = world.alpaca.account(account_id);
     let cash = account.cash.normalize();
-    let withdrawable = world.alpaca.withdrawable(account_id).max(Decimal::ZERO);
+    let mode = world.settings.alpaca.cash_withdrawable;
+    let withdrawable = world
+        .alpaca
+        .withdrawable(account_id, mode)
+        .max(Decimal::ZERO);
     let pending_in = world.alpaca.pending(account_id, Direction::Incoming);
     let pending_out = world.alpaca.pending(account_id, Direction::Outgoing);
     let number = u128::from_be_bytes(*account_id.as_bytes()) % 1_000_000_000;

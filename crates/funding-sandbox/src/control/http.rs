@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -19,8 +19,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::SandboxControl;
-use super::calls::Host;
-use super::faults::{EventFault, Fault, FaultMode, WebhookFault};
+use super::{http_faults, http_settings};
 use crate::body::read_capped;
 use crate::error::ControlError;
 use crate::ids::alpaca_timestamp;
@@ -32,7 +31,10 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/delays", get(get_delays).post(set_delays))
         .route("/relationships/{id}/status", post(set_relationship_status))
         .route("/transfers/{id}/status", post(set_transfer_status))
-        .route("/faults", post(add_fault).delete(clear_faults))
+        .route(
+            "/faults",
+            post(http_faults::add_fault).delete(http_faults::clear_faults),
+        )
         .route("/calls", get(calls).delete(reset_calls))
         .route("/clock", get(clock))
         .route("/clock/advance", post(advance_clock))
@@ -41,7 +43,11 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/events", get(events))
         .route(
             "/events/faults",
-            post(add_event_fault).delete(clear_event_faults),
+            post(http_faults::add_event_fault).delete(http_faults::clear_event_faults),
+        )
+        .route(
+            "/alpaca/settings",
+            get(http_settings::get_settings).post(http_settings::set_settings),
         )
         .route("/plaid/public_token", post(create_public_token))
         .route(
@@ -52,7 +58,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/plaid/tokens", get(issued_tokens))
         .route(
             "/plaid/webhook_faults",
-            post(add_webhook_fault).delete(clear_webhook_faults),
+            post(http_faults::add_webhook_fault).delete(http_faults::clear_webhook_faults),
         )
         .route(
             "/plaid/webhook_deliveries",
@@ -61,11 +67,11 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .fallback(|| async { refuse(StatusCode::NOT_FOUND, "no such control route") })
 }
 
-fn control(shared: Arc<Shared>) -> SandboxControl {
+pub(super) fn control(shared: Arc<Shared>) -> SandboxControl {
     SandboxControl::new(shared)
 }
 
-fn refuse(status: StatusCode, message: impl Into<String>) -> Response {
+pub(super) fn refuse(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
@@ -82,7 +88,7 @@ impl IntoResponse for ControlError {
     }
 }
 
-async fn read<T: DeserializeOwned>(body: Body) -> Result<T, ControlError> {
+pub(super) async fn read<T: DeserializeOwned>(body: Body) -> Result<T, ControlError> {
     let bytes = read_capped(body)
         .await
         .map_err(|_| ControlError::Invalid("unreadable or too large body".into()))?;
@@ -99,7 +105,7 @@ fn uuid_in(path: Result<Path<String>, PathRejection>) -> Result<Uuid, ControlErr
     Uuid::parse_str(&raw).map_err(|_| ControlError::Invalid(format!("{raw:?} is not a UUID")))
 }
 
-fn respond<T: IntoResponse>(result: Result<T, ControlError>) -> Response {
+pub(super) fn respond<T: IntoResponse>(result: Result<T, ControlError>) -> Response {
     match result {
         Ok(value) => value.into_response(),
         Err(error) => error.into_response(),
@@ -177,54 +183,6 @@ async fn set_transfer_status(
         Ok(StatusCode::NO_CONTENT)
     };
     respond(result.await)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FaultRequest {
-    host: Host,
-    method: Option<String>,
-    #[serde(default)]
-    path_prefix: String,
-    status: u16,
-    times: Option<u32>,
-    #[serde(default)]
-    mode: FaultMode,
-    /// For `delayed`: how long the answer waits, in milliseconds (at most ten minutes).
-    #[serde(default)]
-    delay_ms: u64,
-}
-
-async fn add_fault(State(shared): State<Arc<Shared>>, body: Body) -> Response {
-    let result = async {
-        let request: FaultRequest = read(body).await?;
-        if !(100..=599).contains(&request.status) {
-            return Err(ControlError::Invalid(
-                "status must be an HTTP status".into(),
-            ));
-        }
-        let method = request
-            .method
-            .map(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()))
-            .transpose()
-            .map_err(|_| ControlError::Invalid("method is not an HTTP method".into()))?;
-        control(shared).inject_fault(Fault {
-            host: request.host,
-            method,
-            path_prefix: request.path_prefix,
-            status: request.status,
-            times: request.times.unwrap_or(1),
-            mode: request.mode,
-            delay: std::time::Duration::from_millis(request.delay_ms.min(600_000)),
-        });
-        Ok(StatusCode::NO_CONTENT)
-    };
-    respond(result.await)
-}
-
-async fn clear_faults(State(shared): State<Arc<Shared>>) -> StatusCode {
-    control(shared).clear_faults();
-    StatusCode::NO_CONTENT
 }
 
 async fn calls(State(shared): State<Arc<Shared>>) -> Response {
@@ -312,35 +270,6 @@ async fn events(State(shared): State<Arc<Shared>>) -> Response {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct EventFaultRequest {
-    times: Option<u32>,
-    #[serde(default)]
-    duplicate: bool,
-    /// At most ten minutes.
-    #[serde(default)]
-    delay_ms: u64,
-}
-
-async fn add_event_fault(State(shared): State<Arc<Shared>>, body: Body) -> Response {
-    let result = async {
-        let request: EventFaultRequest = read(body).await?;
-        control(shared).inject_event_fault(EventFault {
-            times: request.times.unwrap_or(1),
-            duplicate: request.duplicate,
-            delay: Duration::from_millis(request.delay_ms.min(600_000)),
-        });
-        Ok(StatusCode::NO_CONTENT)
-    };
-    respond(result.await)
-}
-
-async fn clear_event_faults(State(shared): State<Arc<Shared>>) -> StatusCode {
-    control(shared).clear_event_faults();
-    StatusCode::NO_CONTENT
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct PublicTokenRequest {
     institution_id: Option<String>,
 }
@@ -400,35 +329,6 @@ async fn rotate_webhook_key(State(shared): State<Arc<Shared>>) -> Response {
             .rotate_webhook_key_reporting()
             .map(|(key_id, expired)| Json(json!({ "key_id": key_id, "expired_key_id": expired }))),
     )
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WebhookFaultRequest {
-    times: Option<u32>,
-    #[serde(default)]
-    duplicate: bool,
-    /// At most ten minutes.
-    #[serde(default)]
-    delay_ms: u64,
-}
-
-async fn add_webhook_fault(State(shared): State<Arc<Shared>>, body: Body) -> Response {
-    let result = async {
-        let request: WebhookFaultRequest = read(body).await?;
-        control(shared).inject_webhook_fault(WebhookFault {
-            times: request.times.unwrap_or(1),
-            duplicate: request.duplicate,
-            delay: Duration::from_millis(request.delay_ms.min(600_000)),
-        });
-        Ok(StatusCode::NO_CONTENT)
-    };
-    respond(result.await)
-}
-
-async fn clear_webhook_faults(State(shared): State<Arc<Shared>>) -> StatusCode {
-    control(shared).clear_webhook_faults();
-    StatusCode::NO_CONTENT
 }
 
 async fn webhook_deliveries(State(shared): State<Arc<Shared>>) -> Response {

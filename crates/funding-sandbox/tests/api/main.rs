@@ -11,6 +11,7 @@ mod control_api;
 mod events_stream;
 mod faults_and_calls;
 mod helpers;
+mod late_effects;
 mod plaid_bank_transfers;
 mod plaid_errors;
 mod plaid_link;
