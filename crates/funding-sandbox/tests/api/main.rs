@@ -6,6 +6,7 @@
 
 mod alpaca_protocol;
 mod alpaca_relationships;
+mod alpaca_settings;
 mod alpaca_transfers;
 mod control_api;
 mod events_stream;
