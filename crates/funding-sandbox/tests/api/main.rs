@@ -9,6 +9,7 @@ mod alpaca_relationships;
 mod alpaca_settings;
 mod alpaca_transfers;
 mod control_api;
+mod event_drops;
 mod events_stream;
 mod faults_and_calls;
 mod helpers;
