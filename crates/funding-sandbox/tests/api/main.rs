@@ -8,6 +8,7 @@ mod alpaca_protocol;
 mod alpaca_relationships;
 mod alpaca_settings;
 mod alpaca_transfers;
+mod cli_credentials;
 mod control_api;
 mod event_drops;
 mod events_stream;
