@@ -182,6 +182,20 @@ async fn net_cash_withdrawable_refuses_an_overdrawing_withdrawal_and_reports_pen
     assert_eq!(picture["cash"], "100");
     assert_eq!(picture["cash_withdrawable"], "20");
     assert_eq!(picture["pending_transfer_out"], "80");
+    // What alpaca-py's TradeAccount requires besides.
+    for field in [
+        "last_long_market_value",
+        "last_short_market_value",
+        "last_initial_margin",
+        "last_regt_buying_power",
+        "last_buying_power",
+        "clearing_broker",
+    ] {
+        assert!(picture[field].is_string(), "{field}: {picture}");
+    }
+    let close =
+        chrono::DateTime::parse_from_rfc3339(picture["previous_close"].as_str().unwrap()).unwrap();
+    assert!(close < sandbox.control.now());
     let (status, _) = sandbox
         .transfer(account, &relationship, "80", "OUTGOING")
         .await;
