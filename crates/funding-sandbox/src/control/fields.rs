@@ -2,7 +2,10 @@
 //! at fault (`"delay_ms: invalid type: string \"x\", expected u64"`, `"unknown field: dealy_ms"`),
 //! which a typed `serde` struct cannot do for a value of the wrong type.
 
+use std::str::FromStr;
+
 use axum::body::Body;
+use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
@@ -39,11 +42,6 @@ impl Fields {
         self.map.contains_key(name)
     }
 
-    /// The field's value, left in place.
-    pub(super) fn peek(&self, name: &str) -> Option<&Value> {
-        self.map.get(name)
-    }
-
     /// An optional field; null counts as absent.
     pub(super) fn take<T: DeserializeOwned>(
         &mut self,
@@ -70,6 +68,27 @@ impl Fields {
     pub(super) fn require<T: DeserializeOwned>(&mut self, name: &str) -> Result<T, ControlError> {
         self.take(name)?
             .ok_or_else(|| ControlError::Invalid(format!("{name} is required")))
+    }
+
+    /// A decimal string (`"2"`, `"100.00"`) that may be absent (`None`) or null (`Some(None)`).
+    /// JSON numbers are refused: money never goes through a float here.
+    pub(super) fn take_decimal(
+        &mut self,
+        name: &str,
+    ) -> Result<Option<Option<Decimal>>, ControlError> {
+        let refused = || {
+            ControlError::Invalid(format!(
+                "{name}: must be a decimal string such as \"100.00\""
+            ))
+        };
+        match self.map.remove(name) {
+            None => Ok(None),
+            Some(Value::Null) => Ok(Some(None)),
+            Some(Value::String(text)) => Decimal::from_str(text.trim())
+                .map(|value| Some(Some(value)))
+                .map_err(|_| refused()),
+            Some(_) => Err(refused()),
+        }
     }
 
     /// A field taken as it is (any JSON but null).

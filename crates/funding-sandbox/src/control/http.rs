@@ -1,6 +1,6 @@
 //! The HTTP control API, served under `/_sandbox` on both listeners (no auth, JSON in and out,
-//! errors as `{"error": "..."}`). Each route calls the matching [`SandboxControl`] method; the
-//! route list is documented in the crate root.
+//! errors as `{"error": "..."}`, naming the field at fault). Each route calls the matching
+//! [`SandboxControl`] method; the route list is documented in the crate root.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,15 +12,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use rust_decimal::Decimal;
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::json;
 use uuid::Uuid;
 
 use super::SandboxControl;
+use super::fields::Fields;
 use super::{http_faults, http_settings};
-use crate::body::read_capped;
 use crate::error::ControlError;
 use crate::ids::alpaca_timestamp;
 use crate::state::Shared;
@@ -88,18 +85,6 @@ impl IntoResponse for ControlError {
     }
 }
 
-pub(super) async fn read<T: DeserializeOwned>(body: Body) -> Result<T, ControlError> {
-    let bytes = read_capped(body)
-        .await
-        .map_err(|_| ControlError::Invalid("unreadable or too large body".into()))?;
-    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
-        &b"{}"[..]
-    } else {
-        &bytes[..]
-    };
-    serde_json::from_slice(bytes).map_err(|error| ControlError::Invalid(error.to_string()))
-}
-
 fn uuid_in(path: Result<Path<String>, PathRejection>) -> Result<Uuid, ControlError> {
     let Path(raw) = path.map_err(|rejection| ControlError::Invalid(rejection.to_string()))?;
     Uuid::parse_str(&raw).map_err(|_| ControlError::Invalid(format!("{raw:?} is not a UUID")))
@@ -126,35 +111,35 @@ async fn get_delays(State(shared): State<Arc<Shared>>) -> Response {
     delays_json(&control(shared)).into_response()
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DelaysRequest {
-    relationship_approval_delay_ms: Option<u64>,
-    transfer_step_delay_ms: Option<u64>,
-    heartbeat_interval_ms: Option<u64>,
-}
-
 async fn set_delays(State(shared): State<Arc<Shared>>, body: Body) -> Response {
-    let control = control(shared);
-    respond(read::<DelaysRequest>(body).await.map(|request| {
-        if let Some(ms) = request.relationship_approval_delay_ms {
+    let result = async {
+        let mut fields = Fields::read(body).await?;
+        let approval = fields.take::<u64>("relationship_approval_delay_ms")?;
+        let step = fields.take::<u64>("transfer_step_delay_ms")?;
+        let heartbeat = fields.take::<u64>("heartbeat_interval_ms")?;
+        fields.finish()?;
+        let control = control(shared);
+        if let Some(ms) = approval {
             control.set_relationship_approval_delay(Duration::from_millis(ms));
         }
-        if let Some(ms) = request.transfer_step_delay_ms {
+        if let Some(ms) = step {
             control.set_transfer_step_delay(Duration::from_millis(ms));
         }
-        if let Some(ms) = request.heartbeat_interval_ms {
+        if let Some(ms) = heartbeat {
             control.set_heartbeat_interval(Duration::from_millis(ms));
         }
-        delays_json(&control)
-    }))
+        Ok(delays_json(&control))
+    };
+    respond(result.await)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StatusRequest {
-    status: String,
-    reason: Option<String>,
+/// `{"status": "...", "reason"?: "..."}`.
+async fn status_request(body: Body) -> Result<(String, Option<String>), ControlError> {
+    let mut fields = Fields::read(body).await?;
+    let status = fields.require::<String>("status")?;
+    let reason = fields.take::<String>("reason")?;
+    fields.finish()?;
+    Ok((status, reason))
 }
 
 async fn set_relationship_status(
@@ -164,8 +149,8 @@ async fn set_relationship_status(
 ) -> Response {
     let result = async {
         let id = uuid_in(path)?;
-        let request: StatusRequest = read(body).await?;
-        control(shared).set_relationship_status(id, request.status, request.reason)?;
+        let (status, reason) = status_request(body).await?;
+        control(shared).set_relationship_status(id, status, reason)?;
         Ok(StatusCode::NO_CONTENT)
     };
     respond(result.await)
@@ -178,8 +163,8 @@ async fn set_transfer_status(
 ) -> Response {
     let result = async {
         let id = uuid_in(path)?;
-        let request: StatusRequest = read(body).await?;
-        control(shared).set_transfer_status(id, request.status, request.reason)?;
+        let (status, reason) = status_request(body).await?;
+        control(shared).set_transfer_status(id, status, reason)?;
         Ok(StatusCode::NO_CONTENT)
     };
     respond(result.await)
@@ -198,17 +183,13 @@ async fn clock(State(shared): State<Arc<Shared>>) -> Response {
     Json(json!({ "now": alpaca_timestamp(control(shared).now()) })).into_response()
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AdvanceRequest {
-    seconds: f64,
-}
-
 async fn advance_clock(State(shared): State<Arc<Shared>>, body: Body) -> Response {
     let result = async {
-        let request: AdvanceRequest = read(body).await?;
-        let by = Duration::try_from_secs_f64(request.seconds)
-            .map_err(|_| ControlError::Invalid("seconds must be a non-negative number".into()))?;
+        let mut fields = Fields::read(body).await?;
+        let seconds = fields.require::<f64>("seconds")?;
+        fields.finish()?;
+        let by = Duration::try_from_secs_f64(seconds)
+            .map_err(|_| ControlError::Invalid("seconds: must be a non-negative number".into()))?;
         let control = control(shared);
         control.advance_clock(by);
         Ok(Json(json!({ "now": alpaca_timestamp(control.now()) })))
@@ -232,13 +213,6 @@ async fn account(
     respond(uuid_in(path).map(|id| account_json(&control(shared), id)))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AccountRequest {
-    status: Option<String>,
-    cash: Option<Decimal>,
-}
-
 async fn update_account(
     State(shared): State<Arc<Shared>>,
     path: Result<Path<String>, PathRejection>,
@@ -246,12 +220,15 @@ async fn update_account(
 ) -> Response {
     let result = async {
         let id = uuid_in(path)?;
-        let request: AccountRequest = read(body).await?;
+        let mut fields = Fields::read(body).await?;
+        let status = fields.take::<String>("status")?;
+        let cash = fields.take_decimal("cash")?.flatten();
+        fields.finish()?;
         let control = control(shared);
-        if let Some(status) = request.status {
+        if let Some(status) = status {
             control.set_account_status(id, status);
         }
-        if let Some(cash) = request.cash {
+        if let Some(cash) = cash {
             control.set_account_cash(id, cash);
         }
         Ok(account_json(&control, id))
@@ -268,16 +245,12 @@ async fn events(State(shared): State<Arc<Shared>>) -> Response {
     Json(control(shared).funding_events()).into_response()
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PublicTokenRequest {
-    institution_id: Option<String>,
-}
-
 async fn create_public_token(State(shared): State<Arc<Shared>>, body: Body) -> Response {
     let result = async {
-        let request: PublicTokenRequest = read(body).await?;
-        let institution = request.institution_id.as_deref().unwrap_or("ins_109508");
+        let mut fields = Fields::read(body).await?;
+        let institution = fields.take::<String>("institution_id")?;
+        fields.finish()?;
+        let institution = institution.as_deref().unwrap_or("ins_109508");
         control(shared).create_public_token(institution).map(Json)
     };
     respond(result.await)
@@ -294,18 +267,14 @@ async fn webhook(State(shared): State<Arc<Shared>>) -> Response {
     webhook_json(&control(shared)).into_response()
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WebhookRequest {
-    /// `null` clears it.
-    url: Option<String>,
-}
-
 async fn set_webhook(State(shared): State<Arc<Shared>>, body: Body) -> Response {
     let result = async {
-        let request: WebhookRequest = read(body).await?;
+        let mut fields = Fields::read(body).await?;
+        // `null` (or no url) clears it.
+        let url = fields.take::<String>("url")?;
+        fields.finish()?;
         let control = control(shared);
-        control.set_plaid_webhook_url(request.url.as_deref())?;
+        control.set_plaid_webhook_url(url.as_deref())?;
         Ok(webhook_json(&control))
     };
     respond(result.await)

@@ -3,7 +3,6 @@
 //! one off) and answers all of them:
 //! `{"ach_fee": "0", "cash_withdrawable": "net", "list_page_cap": null, "settled_after_complete_ms": null}`.
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,29 +34,11 @@ pub(super) async fn get_settings(State(shared): State<Arc<Shared>>) -> Response 
     settings_json(&control(shared).alpaca_settings()).into_response()
 }
 
-/// A decimal string (`"2"`, `"1.50"`); JSON numbers are refused, as money never goes through a
-/// float here.
-fn fee_from(value: Option<String>) -> Result<Decimal, ControlError> {
-    let Some(text) = value else {
-        return Ok(Decimal::ZERO);
-    };
-    Decimal::from_str(text.trim())
-        .map_err(|_| ControlError::Invalid(format!("ach_fee: {text:?} is not a decimal string")))
-}
-
 /// The settings `fields` asks for, starting from `current`.
 fn changed(mut fields: Fields, current: AlpacaSettings) -> Result<AlpacaSettings, ControlError> {
     let mut settings = current;
-    if fields
-        .peek("ach_fee")
-        .is_some_and(|fee| !fee.is_null() && !fee.is_string())
-    {
-        return Err(ControlError::Invalid(
-            "ach_fee: must be a decimal string such as \"2.00\" (or null for no fee)".into(),
-        ));
-    }
-    if let Some(fee) = fields.take_nullable::<String>("ach_fee")? {
-        settings.ach_fee = fee_from(fee)?;
+    if let Some(fee) = fields.take_decimal("ach_fee")? {
+        settings.ach_fee = fee.unwrap_or(Decimal::ZERO);
     }
     if let Some(mode) = fields.take_nullable::<CashWithdrawable>("cash_withdrawable")? {
         settings.cash_withdrawable = mode.unwrap_or_default();
