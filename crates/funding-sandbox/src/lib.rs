@@ -119,7 +119,8 @@
 //! | `DELETE /_sandbox/plaid/webhook_deliveries` | → 204 | [`SandboxControl::reset_webhook_deliveries`] |
 //!
 //! Control errors answer `{"error": "..."}` with 400 or 404 (500 if no new key could be made). Control requests are neither
-//! recorded nor subject to faults. Injected faults answer the provider's own error body (Plaid:
+//! recorded nor subject to faults. Injected faults answer the provider's own error body (the rule's
+//! `body` when it has one, a Plaid one completed with `request_id`; otherwise Plaid:
 //! `RATE_LIMIT_EXCEEDED/RATE_LIMIT` for 429, `API_ERROR/INTERNAL_SERVER_ERROR` for 500,
 //! `API_ERROR/PLANNED_MAINTENANCE` for 503; Alpaca: `{"code", "message"}`), with `Retry-After: 1`
 //! on 429.
