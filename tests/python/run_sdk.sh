@@ -2,7 +2,11 @@
 # The official SDKs against the emulator, both against one standalone funding-sandbox binary (pinned in
 # sdk-requirements.txt): alpaca-py drives its Alpaca side (sdk_alpaca.py, after a processor token was
 # made on its Plaid side with plain HTTP), then plaid-python drives its Plaid side (sdk_plaid.py: bank
-# transfers, events, balance, webhook keys and signed webhooks, which it receives on a local port).
+# transfers, events, balance, webhook keys and signed webhooks, which it receives on a local port), then
+# both read the switchable provider behaviours (sdk_behaviours.py: ACH fee, SETTLED, gross
+# cash_withdrawable, page cap, late effects, faults with the provider's own error body, wrong credentials).
+# The binary is started with the credentials every module uses (sdk-test-client/sdk-test-secret for
+# Plaid, sdk-test-key/sdk-test-secret for Alpaca), so that wrong ones are refused.
 # DESIGN.md §7: an official SDK pointed at the emulator must not notice.
 #
 # It builds nothing: it runs the binary at $FUNDING_SANDBOX_BIN (default:
@@ -64,7 +68,9 @@ start_sandbox() {
         done
         export NO_COLOR=1
         exec "$bin" --plaid-listen "$1" --alpaca-listen "$2" \
-            --relationship-approval-delay-ms 300 --transfer-step-delay-ms 200
+            --relationship-approval-delay-ms 300 --transfer-step-delay-ms 200 \
+            --plaid-client-id sdk-test-client --plaid-secret sdk-test-secret \
+            --alpaca-key-id sdk-test-key --alpaca-secret sdk-test-secret
     ) >"$work/sandbox.log" 2>&1 &
     sandbox_pid=$!
 }
@@ -115,7 +121,7 @@ for attempt in 1 2 3; do
 done
 
 # --- the tests ------------------------------------------------------------------------------------
-# Both modules run (the second even when the first failed); the exit code is the first failure's.
+# Every module runs (even after one failed); the exit code is the first failure's.
 run_module() {
     log "running $1"
     SANDBOX_PLAID_URL="$plaid_url" SANDBOX_ALPACA_URL="$alpaca_url" \
@@ -124,7 +130,7 @@ run_module() {
 }
 test_status=0
 set +e
-for module in sdk_alpaca sdk_plaid; do
+for module in sdk_alpaca sdk_plaid sdk_behaviours; do
     run_module "$module"
     module_status=$?
     if [[ $module_status -ne 0 && $test_status -eq 0 ]]; then

@@ -45,7 +45,7 @@ from alpaca.common.exceptions import APIError
 
 PLAID_URL = os.environ.get("SANDBOX_PLAID_URL", "http://127.0.0.1:8701")
 ALPACA_URL = os.environ.get("SANDBOX_ALPACA_URL", "http://127.0.0.1:8702")
-# The standalone emulator accepts any non-empty credentials.
+# The credentials run_sdk.sh starts the standalone emulator with (it refuses any others).
 PLAID_CREDENTIALS = {"client_id": "sdk-test-client", "secret": "sdk-test-secret"}
 HTTP_TIMEOUT_S = 10.0
 POLL_LIMIT_S = 30.0

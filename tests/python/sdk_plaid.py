@@ -64,7 +64,7 @@ from plaid.model.sandbox_public_token_create_request import SandboxPublicTokenCr
 from plaid.model.webhook_verification_key_get_request import WebhookVerificationKeyGetRequest
 
 PLAID_URL = os.environ.get("SANDBOX_PLAID_URL", "http://127.0.0.1:8701")
-# The standalone emulator accepts any non-empty credentials.
+# The credentials run_sdk.sh starts the standalone emulator with (it refuses any others).
 CLIENT_ID = "sdk-test-client"
 SECRET = "sdk-test-secret"
 HTTP_TIMEOUT_S = 10.0

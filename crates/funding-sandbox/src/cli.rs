@@ -31,6 +31,38 @@ struct Args {
     /// new bank transfer event (none are sent without it; the control API can set it later).
     #[arg(long, env = "FUNDING_SANDBOX_PLAID_WEBHOOK_URL")]
     plaid_webhook_url: Option<String>,
+    /// Plaid `client_id` to accept (with `--plaid-secret`): any other pair gets Plaid's
+    /// `INVALID_API_KEYS`. Without both, any non-empty pair is accepted.
+    #[arg(
+        long,
+        env = "FUNDING_SANDBOX_PLAID_CLIENT_ID",
+        requires = "plaid_secret"
+    )]
+    plaid_client_id: Option<String>,
+    /// Plaid `secret` to accept (with `--plaid-client-id`).
+    #[arg(
+        long,
+        env = "FUNDING_SANDBOX_PLAID_SECRET",
+        hide_env_values = true,
+        requires = "plaid_client_id"
+    )]
+    plaid_secret: Option<String>,
+    /// Alpaca API key id to accept over HTTP Basic (with `--alpaca-secret`): any other pair gets
+    /// Alpaca's 401. Without both, any non-empty pair is accepted.
+    #[arg(
+        long,
+        env = "FUNDING_SANDBOX_ALPACA_KEY_ID",
+        requires = "alpaca_secret"
+    )]
+    alpaca_key_id: Option<String>,
+    /// Alpaca API secret to accept (with `--alpaca-key-id`).
+    #[arg(
+        long,
+        env = "FUNDING_SANDBOX_ALPACA_SECRET",
+        hide_env_values = true,
+        requires = "alpaca_key_id"
+    )]
+    alpaca_secret: Option<String>,
 }
 
 /// Parses the command line and runs the emulator until Ctrl-C or SIGTERM.
@@ -51,13 +83,26 @@ pub async fn main() -> anyhow::Result<()> {
         transfer_step_delay: Duration::from_millis(args.transfer_step_delay_ms),
         heartbeat_interval: Duration::from_millis(args.heartbeat_interval_ms),
         plaid_webhook_url: args.plaid_webhook_url,
+        plaid_credentials: args.plaid_client_id.zip(args.plaid_secret),
+        alpaca_credentials: args.alpaca_key_id.zip(args.alpaca_secret),
         ..SandboxConfig::default()
     };
-    let sandbox = crate::spawn(config).await?;
+    let sandbox = crate::spawn(config.clone()).await?;
     println!("funding-sandbox: Plaid  at {}", sandbox.plaid_url());
     println!("funding-sandbox: Alpaca at {}", sandbox.alpaca_url());
     if let Some(url) = sandbox.control().plaid_webhook_url() {
         println!("funding-sandbox: Plaid webhooks to {url}");
+    }
+    for (name, checked) in [
+        ("Plaid", config.plaid_credentials.is_some()),
+        ("Alpaca", config.alpaca_credentials.is_some()),
+    ] {
+        let accepted = if checked {
+            "only the configured credentials"
+        } else {
+            "any non-empty credentials"
+        };
+        println!("funding-sandbox: {name} accepts {accepted}");
     }
     println!(
         "funding-sandbox: control API under {}/_sandbox (also on the Alpaca port); Ctrl-C stops",

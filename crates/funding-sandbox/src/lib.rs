@@ -71,8 +71,10 @@
 //!   SENT_TO_CLEARING → COMPLETE one step delay apart, once the relationship is APPROVED (a
 //!   transfer made while it is still QUEUED waits; a REJECTED, CANCELED or foreign one is 422
 //!   `invalid relationship_id`); the account's cash counts a transfer exactly while it is
-//!   COMPLETE, so RETURNED reverses it. A withdrawal larger than cash minus pending withdrawals is
-//!   refused (403). The list is newest
+//!   COMPLETE (or SETTLED), so RETURNED reverses it. A withdrawal larger than cash minus pending
+//!   withdrawals is refused (403), unless [`AlpacaSettings::cash_withdrawable`] is gross (then it
+//!   is REJECTED at its next step). [`AlpacaSettings`] also sets an ACH fee, a page cap and
+//!   COMPLETE → SETTLED. The list is newest
 //!   first with `direction`, `limit`, `offset`. DELETE cancels while QUEUED, APPROVAL_PENDING or
 //!   PENDING (422 after). A status set through control stops automatic progress of that entity;
 //!   changed delays apply to steps scheduled afterwards.
@@ -91,7 +93,7 @@
 //! | `POST /_sandbox/delays` | any of those keys; answers the new values | `set_*_delay`, `set_heartbeat_interval` |
 //! | `POST /_sandbox/relationships/{id}/status` | `{"status": "REJECTED", "reason": "..."}` → 204 | [`SandboxControl::set_relationship_status`] |
 //! | `POST /_sandbox/transfers/{id}/status` | `{"status": "RETURNED", "reason": "R01 insufficient funds"}` → 204 | [`SandboxControl::set_transfer_status`] |
-//! | `POST /_sandbox/faults` | `{"host": "plaid"\|"alpaca", "method"?: "POST", "path_prefix": "/v1/", "status": 503, "times"?: 1, "mode"?: "before_effect"\|"after_effect"\|"delayed", "delay_ms"?: 16000}` → 204 | [`SandboxControl::inject_fault`] |
+//! | `POST /_sandbox/faults` | `{"host": "plaid"\|"alpaca", "method"?: "POST", "path_prefix": "/v1/", "status": 503, "times"?: 1, "mode"?: "before_effect"\|"after_effect"\|"delayed"\|"late_effect", "delay_ms"?: 16000, "body"?: {…}}` → 204; `status` 0: no answer (the connection closes); `late_effect`: answered at once, performed `delay_ms` later; `body`: the provider error object to answer | [`SandboxControl::inject_fault`] |
 //! | `DELETE /_sandbox/faults` | → 204 | [`SandboxControl::clear_faults`] |
 //! | `GET /_sandbox/calls` | `[{host, method, path, status}]` | [`SandboxControl::calls`] |
 //! | `DELETE /_sandbox/calls` | → 204 | [`SandboxControl::reset_calls`] |
@@ -101,8 +103,10 @@
 //! | `POST /_sandbox/accounts/{id}` | `{"status"?: "ACCOUNT_CLOSED", "cash"?: "100.00"}` | `set_account_status`, `set_account_cash` |
 //! | `POST /_sandbox/streams/disconnect` | → 204; open event streams close | [`SandboxControl::disconnect_streams`] |
 //! | `GET /_sandbox/events` | every funding event so far | [`SandboxControl::funding_events`] |
-//! | `POST /_sandbox/events/faults` | `{"times"?: 1, "duplicate"?: true, "delay_ms"?: 500}` → 204: the next live funding events are sent twice and/or late (after newer ones); the log and replays keep them once, in order | [`SandboxControl::inject_event_fault`] |
+//! | `POST /_sandbox/events/faults` | `{"times"?: 1, "duplicate"?: true, "delay_ms"?: 500}` → 204: the next live funding events are sent twice and/or late (after newer ones); or `{"drop": 3}`: the live stream skips the next 3 and says `: you are reading too slowly, dropped 3 messages`; the log and replays keep them once, in order | [`SandboxControl::inject_event_fault`], [`SandboxControl::drop_live_events`] |
 //! | `DELETE /_sandbox/events/faults` | → 204 | [`SandboxControl::clear_event_faults`] |
+//! | `GET /_sandbox/alpaca/settings` | `{"ach_fee": "0", "cash_withdrawable": "net", "list_page_cap": null, "settled_after_complete_ms": null}` | [`SandboxControl::alpaca_settings`] |
+//! | `POST /_sandbox/alpaca/settings` | any of those keys (null turns one off); answers all | [`SandboxControl::set_alpaca_settings`] |
 //! | `POST /_sandbox/plaid/public_token` | `{"institution_id"?: "ins_109508"}` → `{public_token, item_id, accounts}` | [`SandboxControl::create_public_token`] |
 //! | `GET /_sandbox/plaid/webhook` | `{url, key_id}` (current URL or null, current signing `kid`) | [`SandboxControl::plaid_webhook_url`], [`SandboxControl::webhook_key_id`] |
 //! | `POST /_sandbox/plaid/webhook` | `{"url": "http://…"\|null}` → `{url, key_id}` | [`SandboxControl::set_plaid_webhook_url`] |
@@ -115,7 +119,8 @@
 //! | `DELETE /_sandbox/plaid/webhook_deliveries` | → 204 | [`SandboxControl::reset_webhook_deliveries`] |
 //!
 //! Control errors answer `{"error": "..."}` with 400 or 404 (500 if no new key could be made). Control requests are neither
-//! recorded nor subject to faults. Injected faults answer the provider's own error body (Plaid:
+//! recorded nor subject to faults. Injected faults answer the provider's own error body (the rule's
+//! `body` when it has one, a Plaid one completed with `request_id`; otherwise Plaid:
 //! `RATE_LIMIT_EXCEEDED/RATE_LIMIT` for 429, `API_ERROR/INTERNAL_SERVER_ERROR` for 500,
 //! `API_ERROR/PLANNED_MAINTENANCE` for 503; Alpaca: `{"code", "message"}`), with `Retry-After: 1`
 //! on 429.
@@ -134,6 +139,7 @@ mod server;
 mod state;
 mod traffic;
 
+pub use alpaca::settings::{AlpacaSettings, CashWithdrawable, INSUFFICIENT_FUNDS};
 pub use alpaca::store::AccountSnapshot;
 pub use config::{DEFAULT_ALPACA_LISTEN, DEFAULT_PLAID_LISTEN, SandboxConfig};
 pub use control::calls::{Host, RecordedCall};

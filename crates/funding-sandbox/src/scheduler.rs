@@ -1,5 +1,5 @@
 //! Time-driven lifecycle steps. Handlers and control calls put a [`Due`] step in the
-//! [`Schedule`] (relationship approval, cancel completion, next transfer step); one background
+//! [`Schedule`] (relationship approval, cancel completion, next transfer step, settlement); one background
 //! task sleeps until the earliest step is due on the emulator clock, applies every due step under
 //! the state lock, and goes back to sleep. Advancing the clock or scheduling wakes it early.
 
@@ -20,6 +20,8 @@ pub(crate) enum Step {
     FinishRelationshipCancel,
     /// QUEUED → SENT_TO_CLEARING → COMPLETE, one step per run.
     AdvanceTransfer,
+    /// COMPLETE → SETTLED (only when `settled_after_complete` is set).
+    SettleTransfer,
 }
 
 /// A step on one entity, valid only while the entity is still at `version` (any other change,

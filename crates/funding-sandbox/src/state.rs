@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::alpaca::auth::RateWindow;
 use crate::alpaca::events::EventLog;
+use crate::alpaca::settings::AlpacaSettings;
 use crate::alpaca::store::AlpacaWorld;
 use crate::clock::Clock;
 use crate::config::SandboxConfig;
@@ -29,6 +30,8 @@ pub(crate) struct Settings {
     pub transfer_step_delay: Duration,
     pub heartbeat_interval: Duration,
     pub public_token_ttl: Duration,
+    /// Optional behaviours of the live Alpaca API (all off by default).
+    pub alpaca: AlpacaSettings,
 }
 
 /// Everything mutable, guarded by one lock.
@@ -77,6 +80,7 @@ impl Shared {
             transfer_step_delay: config.transfer_step_delay,
             heartbeat_interval: config.heartbeat_interval,
             public_token_ttl: config.public_token_ttl,
+            alpaca: AlpacaSettings::default(),
         };
         Self {
             world: Mutex::new(World {

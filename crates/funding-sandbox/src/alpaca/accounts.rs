@@ -1,6 +1,9 @@
 //! `GET /v1/trading/accounts/{account_id}/account`: the trading account's cash picture
 //! (`TradeAccount`), so a caller can check `cash_withdrawable` before a withdrawal or reconcile
-//! completed transfers. With no positions, equity and buying power equal cash.
+//! completed transfers. With no positions, equity and buying power equal cash. Every field
+//! alpaca-py's `TradeAccount` requires is present. `cash_withdrawable`
+//! nets the withdrawals not yet complete, or not (`"gross"` setting); `pending_transfer_out` sums
+//! them (requested amounts: what cash will lose) and `pending_transfer_in` the deposits (net).
 
 use std::sync::Arc;
 
@@ -20,6 +23,20 @@ use crate::state::Shared;
 const ACCOUNTS_OPENED: chrono::DateTime<chrono::Utc> =
     chrono::DateTime::from_timestamp_nanos(1_577_836_800_000_000_000);
 
+/// The last market close before `now`: 16:00 New York, taken as 20:00 UTC (daylight time).
+fn previous_close(now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    let close = |day: chrono::NaiveDate| {
+        day.and_hms_opt(20, 0, 0)
+            .map_or(ACCOUNTS_OPENED, |at| at.and_utc())
+    };
+    let today = close(now.date_naive());
+    if today < now {
+        today
+    } else {
+        now.date_naive().pred_opt().map_or(ACCOUNTS_OPENED, close)
+    }
+}
+
 pub(crate) async fn trading_account(
     State(shared): State<Arc<Shared>>,
     path: Result<Path<String>, PathRejection>,
@@ -34,7 +51,11 @@ pub(crate) async fn trading_account(
     let world = shared.world();
     let account = world.alpaca.account(account_id);
     let cash = account.cash.normalize();
-    let withdrawable = world.alpaca.withdrawable(account_id).max(Decimal::ZERO);
+    let mode = world.settings.alpaca.cash_withdrawable;
+    let withdrawable = world
+        .alpaca
+        .withdrawable(account_id, mode)
+        .max(Decimal::ZERO);
     let pending_in = world.alpaca.pending(account_id, Direction::Incoming);
     let pending_out = world.alpaca.pending(account_id, Direction::Outgoing);
     let number = u128::from_be_bytes(*account_id.as_bytes()) % 1_000_000_000;
@@ -66,6 +87,14 @@ pub(crate) async fn trading_account(
         "trade_suspended_by_user": false,
         "shorting_enabled": false,
         "created_at": alpaca_timestamp(ACCOUNTS_OPENED),
+        // alpaca-py's TradeAccount requires these (nullable, but present).
+        "previous_close": alpaca_timestamp(previous_close(shared.clock.now())),
+        "last_long_market_value": "0",
+        "last_short_market_value": "0",
+        "last_initial_margin": "0",
+        "last_regt_buying_power": text(cash),
+        "last_buying_power": text(cash),
+        "clearing_broker": "ALPACA_APCA",
     }))
     .into_response()
 }

@@ -51,6 +51,12 @@ pub(crate) enum StreamItem {
     /// An event sent again or late by an [`EventFault`]: delivered even though a newer one (or
     /// itself) was already sent on this stream.
     Again(Arc<FundingEvent>),
+    /// An event an [`EventFault`] drops from the live stream; `last` closes the rule's run, after
+    /// which the stream says how many it dropped.
+    Dropped {
+        event: Arc<FundingEvent>,
+        last: bool,
+    },
     /// Control asked every open stream to close (`/_sandbox/streams/disconnect`).
     Disconnect,
 }
@@ -139,16 +145,27 @@ impl EventLog {
     }
 
     /// Sends a new event to the live subscribers, as the first event rule (if any) says: at once,
-    /// or `delay` late (after the events emitted meanwhile), and once or twice.
+    /// or `delay` late (after the events emitted meanwhile), once or twice, or not at all.
     fn broadcast(&mut self, event: &Arc<FundingEvent>) {
         // No receiver is not an error: nobody is listening right now.
         let Some(EventFault {
-            duplicate, delay, ..
+            duplicate,
+            delay,
+            drop,
+            times: left,
         }) = self.faults.take()
         else {
             let _ = self.live.send(StreamItem::Event(Arc::clone(event)));
             return;
         };
+        if drop {
+            let _ = self.live.send(StreamItem::Dropped {
+                event: Arc::clone(event),
+                last: left == 0,
+            });
+            tracing::debug!(event_id = %event.id, "funding event dropped from the live stream");
+            return;
+        }
         let runtime = tokio::runtime::Handle::try_current().ok();
         match runtime {
             Some(runtime) if !delay.is_zero() => {

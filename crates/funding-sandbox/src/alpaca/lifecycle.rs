@@ -3,9 +3,11 @@
 //! keeps the account's cash in line with COMPLETE transfers, and emits exactly one funding event.
 //! Automatic progress: relationship QUEUED → APPROVED after the approval delay, CANCEL_REQUESTED →
 //! CANCELED after the same delay, transfer QUEUED → SENT_TO_CLEARING → COMPLETE one step delay
-//! apart. A transfer made while its relationship is not APPROVED yet (Alpaca accepts it) stays
-//! QUEUED until the relationship is APPROVED, as Alpaca's do in production. A status set through
-//! control stops automatic progress for that entity.
+//! apart (→ SETTLED later, when `settled_after_complete` is set). A transfer made while its
+//! relationship is not APPROVED yet (Alpaca accepts it) stays QUEUED until the relationship is
+//! APPROVED, as Alpaca's do in production. With `"gross"` `cash_withdrawable`, a withdrawal that
+//! cash does not cover at one of its steps is REJECTED instead. A status set through control stops
+//! automatic progress for that entity.
 
 use std::time::Duration;
 
@@ -13,7 +15,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::events::{Change, EntityType};
-use super::store::{Relationship, Transfer};
+use super::settings::{CashWithdrawable, INSUFFICIENT_FUNDS};
+use super::store::{Direction, Relationship, SETTLED_TRANSFER, Transfer};
 use crate::error::ControlError;
 use crate::scheduler::{Due, Step};
 use crate::state::World;
@@ -160,7 +163,7 @@ impl World {
         transfer.version += 1;
         let version = transfer.version;
         let account_id = transfer.account_id;
-        let should_apply = transfer.status == "COMPLETE";
+        let should_apply = SETTLED_TRANSFER.contains(&transfer.status.as_str());
         let cash_delta = if should_apply == transfer.cash_applied {
             None
         } else {
@@ -204,34 +207,57 @@ impl World {
                     let _ = self.change_relationship(due.entity, to, None, now);
                 }
             }
-            Step::AdvanceTransfer => {
+            Step::AdvanceTransfer => self.advance_transfer(due, now),
+            Step::SettleTransfer => {
                 let current = self
                     .alpaca
                     .transfers
                     .iter()
                     .find(|t| t.id == due.entity)
-                    .map(|t| (t.version, t.status.clone(), t.relationship_id));
-                let Some((version, status, relationship_id)) = current else {
-                    return;
-                };
-                if version != due.version {
-                    return;
-                }
-                let next = match status.as_str() {
-                    // Waits for the relationship's approval, which schedules it again.
-                    "QUEUED" if !self.relationship_approved(relationship_id) => return,
-                    "QUEUED" => "SENT_TO_CLEARING",
-                    "SENT_TO_CLEARING" => "COMPLETE",
-                    _ => return,
-                };
-                if let Ok(version) = self.change_transfer(due.entity, next, None, now)
-                    && next != "COMPLETE"
-                {
-                    let at = after(now, self.settings.transfer_step_delay);
-                    self.schedule
-                        .push(at, Step::AdvanceTransfer, due.entity, version);
+                    .map(|t| (t.version, t.status.clone()));
+                if current == Some((due.version, "COMPLETE".to_owned())) {
+                    let _ = self.change_transfer(due.entity, "SETTLED", None, now);
                 }
             }
         }
+    }
+
+    /// QUEUED → SENT_TO_CLEARING → COMPLETE (→ SETTLED later, if set), one step per call; a
+    /// `"gross"` withdrawal that cash does not cover is REJECTED instead of moving on.
+    fn advance_transfer(&mut self, due: Due, now: DateTime<Utc>) {
+        let Some(transfer) = self.alpaca.transfers.iter().find(|t| t.id == due.entity) else {
+            return;
+        };
+        if transfer.version != due.version {
+            return;
+        }
+        let next = match transfer.status.as_str() {
+            // Waits for the relationship's approval, which schedules it again.
+            "QUEUED" if !self.relationship_approved(transfer.relationship_id) => return,
+            "QUEUED" => "SENT_TO_CLEARING",
+            "SENT_TO_CLEARING" => "COMPLETE",
+            _ => return,
+        };
+        let settings = self.settings.alpaca;
+        let uncovered = settings.cash_withdrawable == CashWithdrawable::Gross
+            && transfer.direction == Direction::Outgoing
+            && !self.alpaca.cash_covers(transfer);
+        if uncovered {
+            let _ = self.change_transfer(due.entity, "REJECTED", Some(INSUFFICIENT_FUNDS), now);
+            return;
+        }
+        let Ok(version) = self.change_transfer(due.entity, next, None, now) else {
+            return;
+        };
+        let (step, delay) = if next == "COMPLETE" {
+            match settings.settled_after_complete {
+                Some(delay) => (Step::SettleTransfer, delay),
+                None => return,
+            }
+        } else {
+            (Step::AdvanceTransfer, self.settings.transfer_step_delay)
+        };
+        self.schedule
+            .push(after(now, delay), step, due.entity, version);
     }
 }

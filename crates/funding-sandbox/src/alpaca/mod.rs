@@ -9,6 +9,7 @@ pub(crate) mod events;
 mod lifecycle;
 mod relationships;
 mod request;
+pub(crate) mod settings;
 mod sse;
 pub(crate) mod store;
 mod transfers;

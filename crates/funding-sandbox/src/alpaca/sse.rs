@@ -3,7 +3,9 @@
 //! stream has no gap and no duplicate between them. Each event is `data: {json}\n\n`; a
 //! `:heartbeat\n\n` comment goes out every heartbeat interval; a subscriber that falls too far
 //! behind gets `: you are reading too slowly, dropped N messages` and is closed, as at Alpaca.
-//! Streams also close on `/_sandbox/streams/disconnect` and on shutdown.
+//! Events an event fault drops are skipped, and the same comment says how many once the rule's
+//! run ends (or before anything else is sent); the stream goes on. Streams also close on
+//! `/_sandbox/streams/disconnect` and on shutdown.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -82,6 +84,22 @@ async fn send(frames: &Frames, frame: Bytes) -> bool {
     frames.send(Ok(frame)).await.is_ok()
 }
 
+fn dropped_notice(dropped: u64) -> Bytes {
+    Bytes::from(format!(
+        ": you are reading too slowly, dropped {dropped} messages\n\n"
+    ))
+}
+
+/// Sends the notice for events dropped so far, if any; false when the reader is gone.
+async fn flush_dropped(frames: &Frames, dropped: &mut u64) -> bool {
+    if *dropped == 0 {
+        return true;
+    }
+    let notice = dropped_notice(*dropped);
+    *dropped = 0;
+    send(frames, notice).await
+}
+
 async fn stream_events(
     shared: Arc<Shared>,
     cursor: Cursor,
@@ -105,6 +123,8 @@ async fn stream_events(
         return;
     }
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
+    // Events skipped by a drop fault and not announced yet.
+    let mut dropped: u64 = 0;
     loop {
         tokio::select! {
             () = shared.shutdown.cancelled() => return,
@@ -114,7 +134,9 @@ async fn stream_events(
                 if cursor.ended(None, shared.clock.now()) {
                     return;
                 }
-                if !send(&frames, Bytes::from_static(b":heartbeat\n\n")).await {
+                if !flush_dropped(&frames, &mut dropped).await
+                    || !send(&frames, Bytes::from_static(b":heartbeat\n\n")).await
+                {
                     return;
                 }
             }
@@ -126,25 +148,43 @@ async fn stream_events(
                     if cursor.is_past_end(&event) {
                         return;
                     }
-                    if !send(&frames, data_frame(&event)).await {
+                    if !flush_dropped(&frames, &mut dropped).await
+                        || !send(&frames, data_frame(&event)).await
+                    {
                         return;
                     }
                     last_sent = Some(event.id);
+                }
+                // Dropped by an event fault: counted, announced after the rule's last one.
+                Ok(StreamItem::Dropped { event, last }) => {
+                    let wanted = last_sent.is_none_or(|sent| event.id > sent)
+                        && cursor.admits(&event);
+                    if wanted {
+                        if cursor.is_past_end(&event) {
+                            return;
+                        }
+                        dropped = dropped.saturating_add(1);
+                        last_sent = Some(event.id);
+                    }
+                    if last && !flush_dropped(&frames, &mut dropped).await {
+                        return;
+                    }
                 }
                 // Sent twice or late on purpose (an event fault): no check against what was sent.
                 Ok(StreamItem::Again(event)) => {
                     if !cursor.admits(&event) || cursor.is_past_end(&event) {
                         continue;
                     }
-                    if !send(&frames, data_frame(&event)).await {
+                    if !flush_dropped(&frames, &mut dropped).await
+                        || !send(&frames, data_frame(&event)).await
+                    {
                         return;
                     }
                     last_sent = last_sent.max(Some(event.id));
                 }
                 Ok(StreamItem::Disconnect) | Err(broadcast::error::RecvError::Closed) => return,
-                Err(broadcast::error::RecvError::Lagged(dropped)) => {
-                    let notice = format!(": you are reading too slowly, dropped {dropped} messages\n\n");
-                    let _ = send(&frames, Bytes::from(notice)).await;
+                Err(broadcast::error::RecvError::Lagged(lost)) => {
+                    let _ = send(&frames, dropped_notice(dropped.saturating_add(lost))).await;
                     return;
                 }
             },

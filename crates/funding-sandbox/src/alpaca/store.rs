@@ -9,6 +9,7 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::settings::CashWithdrawable;
 use crate::ids::alpaca_timestamp;
 
 /// Status every account has until control says otherwise.
@@ -24,6 +25,11 @@ pub(crate) const PENDING_TRANSFER: &[&str] = &[
     "SENT_TO_CLEARING",
     "APPROVED",
 ];
+/// Outgoing transfer statuses past the point where a `"gross"` withdrawal's cash was checked,
+/// whose amount the account still owes until they COMPLETE.
+pub(crate) const COMMITTED_TRANSFER: &[&str] = &["SENT_TO_CLEARING", "APPROVED"];
+/// Transfer statuses in which the amount counts in the account's cash.
+pub(crate) const SETTLED_TRANSFER: &[&str] = &["COMPLETE", "SETTLED"];
 /// Transfer statuses in which a DELETE still cancels.
 pub(crate) const CANCELABLE_TRANSFER: &[&str] = &["QUEUED", "APPROVAL_PENDING", "PENDING"];
 
@@ -120,7 +126,12 @@ pub(crate) struct Transfer {
     pub id: Uuid,
     pub account_id: Uuid,
     pub relationship_id: Uuid,
+    /// What the recipient gets: `requested_amount` less the fee.
     pub amount: Decimal,
+    /// What was asked for.
+    pub requested_amount: Decimal,
+    /// The ACH fee taken (zero by default).
+    pub fee: Decimal,
     pub direction: Direction,
     pub status: String,
     pub reason: Option<String>,
@@ -128,15 +139,22 @@ pub(crate) struct Transfer {
     pub updated_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     /// Whether the amount is currently counted in the account's cash (true exactly while the
-    /// status is COMPLETE).
+    /// status is COMPLETE or SETTLED).
     pub cash_applied: bool,
     pub version: u64,
 }
 
 impl Transfer {
-    /// `Transfer`. Amounts are written the way Alpaca's decimals print (`"500"`, `"10.5"`).
+    /// `Transfer`. Amounts are written the way Alpaca's decimals print (`"500"`, `"10.5"`). With
+    /// a fee, as in Alpaca's sample: `requested_amount` 500, `fee` 2, `amount` 498, paid by the
+    /// `user`; without, the fee is `"0"` and `invoice`.
     pub(crate) fn to_wire(&self) -> Value {
-        let amount = self.amount.normalize().to_string();
+        let text = |value: Decimal| value.normalize().to_string();
+        let fee_payment_method = if self.fee.is_zero() {
+            "invoice"
+        } else {
+            "user"
+        };
         json!({
             "id": self.id,
             "relationship_id": self.relationship_id,
@@ -144,22 +162,31 @@ impl Transfer {
             "type": "ach",
             "status": self.status,
             "reason": self.reason,
-            "amount": amount,
+            "amount": text(self.amount),
             "direction": self.direction.as_str(),
             "created_at": alpaca_timestamp(self.created_at),
             "updated_at": alpaca_timestamp(self.updated_at),
             "expires_at": alpaca_timestamp(self.expires_at),
-            "requested_amount": amount,
-            "fee": "0",
-            "fee_payment_method": "invoice",
+            "requested_amount": text(self.requested_amount),
+            "fee": text(self.fee),
+            "fee_payment_method": fee_payment_method,
         })
     }
 
-    /// Signed effect on cash when COMPLETE.
-    pub(crate) fn cash_effect(&self) -> Decimal {
+    /// What the transfer moves in or out of the account's cash: a deposit credits the net
+    /// amount, a withdrawal debits the requested amount.
+    pub(crate) fn cash_amount(&self) -> Decimal {
         match self.direction {
             Direction::Incoming => self.amount,
-            Direction::Outgoing => -self.amount,
+            Direction::Outgoing => self.requested_amount,
+        }
+    }
+
+    /// Signed effect on cash when COMPLETE (or SETTLED).
+    pub(crate) fn cash_effect(&self) -> Decimal {
+        match self.direction {
+            Direction::Incoming => self.cash_amount(),
+            Direction::Outgoing => -self.cash_amount(),
         }
     }
 }
@@ -196,22 +223,54 @@ impl AlpacaWorld {
             .filter(move |r| r.account_id == account_id)
     }
 
-    /// Cash that a new withdrawal may still take: cash minus pending withdrawals.
-    pub(crate) fn withdrawable(&self, account_id: Uuid) -> Decimal {
-        let pending_out = self.pending(account_id, Direction::Outgoing);
-        self.account(account_id).cash.saturating_sub(pending_out)
+    /// `cash_withdrawable`: cash minus pending withdrawals (`net`), or cash itself (`gross`).
+    pub(crate) fn withdrawable(&self, account_id: Uuid, mode: CashWithdrawable) -> Decimal {
+        let cash = self.account(account_id).cash;
+        match mode {
+            CashWithdrawable::Net => {
+                cash.saturating_sub(self.pending(account_id, Direction::Outgoing))
+            }
+            CashWithdrawable::Gross => cash,
+        }
     }
 
-    /// Sum of pending transfers of the account in one direction.
+    /// Sum of pending transfers of the account in one direction (what they will move in cash).
     pub(crate) fn pending(&self, account_id: Uuid, direction: Direction) -> Decimal {
+        self.sum_outstanding(account_id, direction, PENDING_TRANSFER, None)
+    }
+
+    /// Whether the account's cash covers withdrawal `transfer_id`, counting the other
+    /// withdrawals already sent to clearing (`"gross"` mode's check at each lifecycle step).
+    pub(crate) fn cash_covers(&self, transfer: &Transfer) -> bool {
+        let committed = self.sum_outstanding(
+            transfer.account_id,
+            Direction::Outgoing,
+            COMMITTED_TRANSFER,
+            Some(transfer.id),
+        );
+        let available = self
+            .account(transfer.account_id)
+            .cash
+            .saturating_sub(committed);
+        transfer.cash_amount() <= available
+    }
+
+    fn sum_outstanding(
+        &self,
+        account_id: Uuid,
+        direction: Direction,
+        statuses: &[&str],
+        except: Option<Uuid>,
+    ) -> Decimal {
         self.transfers
             .iter()
             .filter(|t| {
                 t.account_id == account_id
                     && t.direction == direction
-                    && PENDING_TRANSFER.contains(&t.status.as_str())
+                    && Some(t.id) != except
+                    && statuses.contains(&t.status.as_str())
             })
-            .map(|t| t.amount)
+            .map(Transfer::cash_amount)
             .fold(Decimal::ZERO, Decimal::saturating_add)
     }
 }

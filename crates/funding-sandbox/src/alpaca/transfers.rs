@@ -10,7 +10,10 @@
 //! relationship is still QUEUED. In production they wait for approval"). An account that is not
 //! ACTIVE is 403 `deposits are not permitted for this account` / `withdrawals are not permitted for
 //! this account`; a withdrawal above `cash_withdrawable` (cash less pending withdrawals) gets the
-//! same 403, the reference documenting no other answer for it.
+//! same 403, the reference documenting no other answer for it, unless `cash_withdrawable` is
+//! `"gross"` (then it is accepted and rejected later, see the lifecycle). With an ACH fee set, a
+//! transfer whose amount does not exceed the fee is 422 `amount must be greater than the fee`; the
+//! list answers at most `list_page_cap` items per page when that is set.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,6 +30,7 @@ use uuid::Uuid;
 
 use super::error::AlpacaError;
 use super::request::{account_and_id_path, account_path, read_json};
+use super::settings::CashWithdrawable;
 use super::store::{ACTIVE, CANCELABLE_TRANSFER, Direction, Transfer};
 use super::validate::parse_amount;
 use crate::state::Shared;
@@ -149,14 +153,27 @@ async fn try_create(
     if world.alpaca.account(account_id).status != ACTIVE {
         return Err(AlpacaError::forbidden(refused));
     }
-    if new.direction == Direction::Outgoing && new.amount > world.alpaca.withdrawable(account_id) {
+    let settings = world.settings.alpaca;
+    let fee = settings.ach_fee;
+    if new.amount <= fee {
+        return Err(AlpacaError::unprocessable(
+            "amount must be greater than the fee",
+        ));
+    }
+    let mode = settings.cash_withdrawable;
+    if mode == CashWithdrawable::Net
+        && new.direction == Direction::Outgoing
+        && new.amount > world.alpaca.withdrawable(account_id, mode)
+    {
         return Err(AlpacaError::forbidden(refused));
     }
     let transfer = Transfer {
         id: Uuid::new_v4(),
         account_id,
         relationship_id: new.relationship_id,
-        amount: new.amount,
+        amount: new.amount.saturating_sub(fee),
+        requested_amount: new.amount,
+        fee,
         direction: new.direction,
         status: "QUEUED".to_owned(),
         reason: None,
@@ -207,9 +224,10 @@ fn try_list(
                 .map_err(|_| AlpacaError::bad_request(format!("invalid {name}"))),
         }
     };
-    let limit = number("limit")?.unwrap_or(usize::MAX);
     let offset = number("offset")?.unwrap_or(0);
     let world = shared.world();
+    let cap = world.settings.alpaca.list_page_cap.unwrap_or(usize::MAX);
+    let limit = number("limit")?.unwrap_or(usize::MAX).min(cap);
     let mut transfers: Vec<&Transfer> = world
         .alpaca
         .transfers

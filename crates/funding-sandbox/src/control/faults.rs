@@ -1,8 +1,10 @@
 //! Fault injection: rules that make the next N matching provider requests fail with a chosen
-//! HTTP status and the provider's own error body, either before the request has any effect or
-//! after it (a "dropped response": the effect happened, the caller sees an error). Outgoing Plaid
-//! webhooks have their own small rules ([`WebhookFault`]): delivered twice, or late; so have the
-//! events of Alpaca's funding stream ([`EventFault`]): sent twice, or late (out of order).
+//! HTTP status and the provider's own error body (or a body the rule carries), either before the
+//! request has any effect, after it (a "dropped response": the effect happened, the caller sees an
+//! error), or long after the caller gave up (a late effect). Status 0 means no answer at all: the
+//! connection closes without a byte. Outgoing Plaid webhooks have their own small rules
+//! ([`WebhookFault`]): delivered twice, or late; so have the events of Alpaca's funding stream
+//! ([`EventFault`]): sent twice, late (out of order), or dropped from the live stream.
 
 use axum::http::Method;
 use serde::{Deserialize, Serialize};
@@ -21,10 +23,15 @@ pub enum FaultMode {
     /// Perform the request and answer the real response, but only after the rule's `delay` (a
     /// slow provider); the rule's status is not used.
     Delayed,
+    /// Answer the error at once, then perform the request `delay` later, when the caller has given
+    /// up (its answer is discarded): what a provider does when its front end timed out but the
+    /// request was queued behind it.
+    LateEffect,
 }
 
 /// A rule: the next `times` requests to `host` whose path starts with `path_prefix` (and whose
-/// method is `method`, when given) answer `status` with the provider's error body.
+/// method is `method`, when given) answer `status` with the provider's error body (or `body`),
+/// or nothing at all when `status` is [`Fault::NO_ANSWER`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fault {
     /// Provider the rule applies to.
@@ -33,17 +40,25 @@ pub struct Fault {
     pub method: Option<Method>,
     /// Path prefix to match, e.g. `/v1/accounts/` or `/item/public_token/exchange`.
     pub path_prefix: String,
-    /// HTTP status to answer (429, 500, 503, …).
+    /// HTTP status to answer (429, 500, 503, …), or [`Fault::NO_ANSWER`] (0) to close the connection
+    /// without an answer.
     pub status: u16,
     /// How many matching requests fail; the rule disappears after that.
     pub times: u32,
     /// Whether the request's effect happens first.
     pub mode: FaultMode,
-    /// How long a [`FaultMode::Delayed`] answer waits.
+    /// How long a [`FaultMode::Delayed`] answer waits, or a [`FaultMode::LateEffect`] effect.
     pub delay: std::time::Duration,
+    /// The error object to answer instead of the default one (Plaid `{error_type, error_code,
+    /// error_message, …}`, Alpaca `{code, message}`); a Plaid one without `request_id` gets one.
+    pub body: Option<serde_json::Value>,
 }
 
 impl Fault {
+    /// The status of a rule that answers nothing: the connection closes before any byte of an
+    /// answer, so the caller sees a transport error, not an HTTP status.
+    pub const NO_ANSWER: u16 = 0;
+
     /// A rule failing the next request to `host` under `path_prefix` once, before any effect.
     pub fn new(host: Host, path_prefix: impl Into<String>, status: u16) -> Self {
         Self {
@@ -54,6 +69,22 @@ impl Fault {
             times: 1,
             mode: FaultMode::BeforeEffect,
             delay: std::time::Duration::ZERO,
+            body: None,
+        }
+    }
+
+    /// A rule answering the next matching request `status` at once (or nothing, with
+    /// [`Fault::NO_ANSWER`]) and performing it `delay` later, after the caller gave up.
+    pub fn late_effect(
+        host: Host,
+        path_prefix: impl Into<String>,
+        status: u16,
+        delay: std::time::Duration,
+    ) -> Self {
+        Self {
+            mode: FaultMode::LateEffect,
+            delay,
+            ..Self::new(host, path_prefix, status)
         }
     }
 
@@ -84,6 +115,12 @@ impl Fault {
         self
     }
 
+    /// Answer this error object (the provider's own shape) instead of the default one.
+    pub fn body(mut self, body: serde_json::Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+
     fn matches(&self, host: Host, method: &Method, path: &str) -> bool {
         self.times > 0
             && self.host == host
@@ -93,11 +130,12 @@ impl Fault {
 }
 
 /// What the traffic layer must do with one request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Triggered {
     pub status: u16,
     pub mode: FaultMode,
     pub delay: std::time::Duration,
+    pub body: Option<serde_json::Value>,
 }
 
 /// The active rules, first match wins.
@@ -129,6 +167,7 @@ impl FaultBook {
             status: rule.status,
             mode: rule.mode,
             delay: rule.delay,
+            body: rule.body.clone(),
         };
         if rule.times == 0 {
             self.rules.remove(index);
@@ -219,9 +258,11 @@ impl WebhookFaultBook {
 
 /// A rule for Alpaca's funding event stream: each of the next `times` funding events is sent to
 /// the live subscribers twice (`duplicate`: the same frame again right after it), and/or held back
-/// for `delay` and then sent after whatever came meanwhile (late, so out of order). The event log
-/// itself keeps every event once and in order: a reconnect with `since_id` replays them as Alpaca
-/// would.
+/// for `delay` and then sent after whatever came meanwhile (late, so out of order), or not sent at
+/// all (`drop`: the stream skips it, and after the rule's last one says
+/// `: you are reading too slowly, dropped N messages`, as Alpaca does for a slow reader, and goes
+/// on). The event log itself keeps every event once and in order: a reconnect with `since_id`
+/// replays them as Alpaca would.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EventFault {
     /// How many events the rule applies to; it disappears after that.
@@ -230,6 +271,8 @@ pub struct EventFault {
     pub duplicate: bool,
     /// Hold each one back this long (zero: send it at once).
     pub delay: std::time::Duration,
+    /// Skip each one on the live stream (`duplicate` and `delay` are then ignored).
+    pub drop: bool,
 }
 
 impl EventFault {
@@ -239,6 +282,7 @@ impl EventFault {
             times: 1,
             duplicate: true,
             delay: std::time::Duration::ZERO,
+            drop: false,
         }
     }
 
@@ -248,6 +292,17 @@ impl EventFault {
             times: 1,
             duplicate: false,
             delay,
+            drop: false,
+        }
+    }
+
+    /// The next `count` events are skipped on the live stream, which then says it dropped them.
+    pub fn dropped(count: u32) -> Self {
+        Self {
+            times: count,
+            duplicate: false,
+            delay: std::time::Duration::ZERO,
+            drop: true,
         }
     }
 
@@ -281,7 +336,8 @@ impl EventFaultBook {
         self.rules.clear();
     }
 
-    /// Consumes one turn of the first rule, if any.
+    /// Consumes one turn of the first rule, if any; `times` of the answer is the number of
+    /// turns that rule has left (0: this was its last).
     pub(crate) fn take(&mut self) -> Option<EventFault> {
         let rule = self.rules.first_mut()?;
         rule.times -= 1;

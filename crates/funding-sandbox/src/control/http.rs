@@ -1,6 +1,6 @@
 //! The HTTP control API, served under `/_sandbox` on both listeners (no auth, JSON in and out,
-//! errors as `{"error": "..."}`). Each route calls the matching [`SandboxControl`] method; the
-//! route list is documented in the crate root.
+//! errors as `{"error": "..."}`, naming the field at fault). Each route calls the matching
+//! [`SandboxControl`] method; the route list is documented in the crate root.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,20 +8,16 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use rust_decimal::Decimal;
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::json;
 use uuid::Uuid;
 
 use super::SandboxControl;
-use super::calls::Host;
-use super::faults::{EventFault, Fault, FaultMode, WebhookFault};
-use crate::body::read_capped;
+use super::fields::Fields;
+use super::{http_faults, http_settings};
 use crate::error::ControlError;
 use crate::ids::alpaca_timestamp;
 use crate::state::Shared;
@@ -32,7 +28,10 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/delays", get(get_delays).post(set_delays))
         .route("/relationships/{id}/status", post(set_relationship_status))
         .route("/transfers/{id}/status", post(set_transfer_status))
-        .route("/faults", post(add_fault).delete(clear_faults))
+        .route(
+            "/faults",
+            post(http_faults::add_fault).delete(http_faults::clear_faults),
+        )
         .route("/calls", get(calls).delete(reset_calls))
         .route("/clock", get(clock))
         .route("/clock/advance", post(advance_clock))
@@ -41,7 +40,11 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/events", get(events))
         .route(
             "/events/faults",
-            post(add_event_fault).delete(clear_event_faults),
+            post(http_faults::add_event_fault).delete(http_faults::clear_event_faults),
+        )
+        .route(
+            "/alpaca/settings",
+            get(http_settings::get_settings).post(http_settings::set_settings),
         )
         .route("/plaid/public_token", post(create_public_token))
         .route(
@@ -52,7 +55,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/plaid/tokens", get(issued_tokens))
         .route(
             "/plaid/webhook_faults",
-            post(add_webhook_fault).delete(clear_webhook_faults),
+            post(http_faults::add_webhook_fault).delete(http_faults::clear_webhook_faults),
         )
         .route(
             "/plaid/webhook_deliveries",
@@ -61,11 +64,11 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .fallback(|| async { refuse(StatusCode::NOT_FOUND, "no such control route") })
 }
 
-fn control(shared: Arc<Shared>) -> SandboxControl {
+pub(super) fn control(shared: Arc<Shared>) -> SandboxControl {
     SandboxControl::new(shared)
 }
 
-fn refuse(status: StatusCode, message: impl Into<String>) -> Response {
+pub(super) fn refuse(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
@@ -82,24 +85,12 @@ impl IntoResponse for ControlError {
     }
 }
 
-async fn read<T: DeserializeOwned>(body: Body) -> Result<T, ControlError> {
-    let bytes = read_capped(body)
-        .await
-        .map_err(|_| ControlError::Invalid("unreadable or too large body".into()))?;
-    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
-        &b"{}"[..]
-    } else {
-        &bytes[..]
-    };
-    serde_json::from_slice(bytes).map_err(|error| ControlError::Invalid(error.to_string()))
-}
-
 fn uuid_in(path: Result<Path<String>, PathRejection>) -> Result<Uuid, ControlError> {
     let Path(raw) = path.map_err(|rejection| ControlError::Invalid(rejection.to_string()))?;
     Uuid::parse_str(&raw).map_err(|_| ControlError::Invalid(format!("{raw:?} is not a UUID")))
 }
 
-fn respond<T: IntoResponse>(result: Result<T, ControlError>) -> Response {
+pub(super) fn respond<T: IntoResponse>(result: Result<T, ControlError>) -> Response {
     match result {
         Ok(value) => value.into_response(),
         Err(error) => error.into_response(),
@@ -120,35 +111,35 @@ async fn get_delays(State(shared): State<Arc<Shared>>) -> Response {
     delays_json(&control(shared)).into_response()
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DelaysRequest {
-    relationship_approval_delay_ms: Option<u64>,
-    transfer_step_delay_ms: Option<u64>,
-    heartbeat_interval_ms: Option<u64>,
-}
-
 async fn set_delays(State(shared): State<Arc<Shared>>, body: Body) -> Response {
-    let control = control(shared);
-    respond(read::<DelaysRequest>(body).await.map(|request| {
-        if let Some(ms) = request.relationship_approval_delay_ms {
+    let result = async {
+        let mut fields = Fields::read(body).await?;
+        let approval = fields.take::<u64>("relationship_approval_delay_ms")?;
+        let step = fields.take::<u64>("transfer_step_delay_ms")?;
+        let heartbeat = fields.take::<u64>("heartbeat_interval_ms")?;
+        fields.finish()?;
+        let control = control(shared);
+        if let Some(ms) = approval {
             control.set_relationship_approval_delay(Duration::from_millis(ms));
         }
-        if let Some(ms) = request.transfer_step_delay_ms {
+        if let Some(ms) = step {
             control.set_transfer_step_delay(Duration::from_millis(ms));
         }
-        if let Some(ms) = request.heartbeat_interval_ms {
+        if let Some(ms) = heartbeat {
             control.set_heartbeat_interval(Duration::from_millis(ms));
         }
-        delays_json(&control)
-    }))
+        Ok(delays_json(&control))
+    };
+    respond(result.await)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StatusRequest {
-    status: String,
-    reason: Option<String>,
+/// `{"status": "...", "reason"?: "..."}`.
+async fn status_request(body: Body) -> Result<(String, Option<String>), ControlError> {
+    let mut fields = Fields::read(body).await?;
+    let status = fields.require::<String>("status")?;
+    let reason = fields.take::<String>("reason")?;
+    fields.finish()?;
+    Ok((status, reason))
 }
 
 async fn set_relationship_status(
@@ -158,8 +149,8 @@ async fn set_relationship_status(
 ) -> Response {
     let result = async {
         let id = uuid_in(path)?;
-        let request: StatusRequest = read(body).await?;
-        control(shared).set_relationship_status(id, request.status, request.reason)?;
+        let (status, reason) = status_request(body).await?;
+        control(shared).set_relationship_status(id, status, reason)?;
         Ok(StatusCode::NO_CONTENT)
     };
     respond(result.await)
@@ -172,59 +163,11 @@ async fn set_transfer_status(
 ) -> Response {
     let result = async {
         let id = uuid_in(path)?;
-        let request: StatusRequest = read(body).await?;
-        control(shared).set_transfer_status(id, request.status, request.reason)?;
+        let (status, reason) = status_request(body).await?;
+        control(shared).set_transfer_status(id, status, reason)?;
         Ok(StatusCode::NO_CONTENT)
     };
     respond(result.await)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FaultRequest {
-    host: Host,
-    method: Option<String>,
-    #[serde(default)]
-    path_prefix: String,
-    status: u16,
-    times: Option<u32>,
-    #[serde(default)]
-    mode: FaultMode,
-    /// For `delayed`: how long the answer waits, in milliseconds (at most ten minutes).
-    #[serde(default)]
-    delay_ms: u64,
-}
-
-async fn add_fault(State(shared): State<Arc<Shared>>, body: Body) -> Response {
-    let result = async {
-        let request: FaultRequest = read(body).await?;
-        if !(100..=599).contains(&request.status) {
-            return Err(ControlError::Invalid(
-                "status must be an HTTP status".into(),
-            ));
-        }
-        let method = request
-            .method
-            .map(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()))
-            .transpose()
-            .map_err(|_| ControlError::Invalid("method is not an HTTP method".into()))?;
-        control(shared).inject_fault(Fault {
-            host: request.host,
-            method,
-            path_prefix: request.path_prefix,
-            status: request.status,
-            times: request.times.unwrap_or(1),
-            mode: request.mode,
-            delay: std::time::Duration::from_millis(request.delay_ms.min(600_000)),
-        });
-        Ok(StatusCode::NO_CONTENT)
-    };
-    respond(result.await)
-}
-
-async fn clear_faults(State(shared): State<Arc<Shared>>) -> StatusCode {
-    control(shared).clear_faults();
-    StatusCode::NO_CONTENT
 }
 
 async fn calls(State(shared): State<Arc<Shared>>) -> Response {
@@ -240,17 +183,13 @@ async fn clock(State(shared): State<Arc<Shared>>) -> Response {
     Json(json!({ "now": alpaca_timestamp(control(shared).now()) })).into_response()
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AdvanceRequest {
-    seconds: f64,
-}
-
 async fn advance_clock(State(shared): State<Arc<Shared>>, body: Body) -> Response {
     let result = async {
-        let request: AdvanceRequest = read(body).await?;
-        let by = Duration::try_from_secs_f64(request.seconds)
-            .map_err(|_| ControlError::Invalid("seconds must be a non-negative number".into()))?;
+        let mut fields = Fields::read(body).await?;
+        let seconds = fields.require::<f64>("seconds")?;
+        fields.finish()?;
+        let by = Duration::try_from_secs_f64(seconds)
+            .map_err(|_| ControlError::Invalid("seconds: must be a non-negative number".into()))?;
         let control = control(shared);
         control.advance_clock(by);
         Ok(Json(json!({ "now": alpaca_timestamp(control.now()) })))
@@ -274,13 +213,6 @@ async fn account(
     respond(uuid_in(path).map(|id| account_json(&control(shared), id)))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AccountRequest {
-    status: Option<String>,
-    cash: Option<Decimal>,
-}
-
 async fn update_account(
     State(shared): State<Arc<Shared>>,
     path: Result<Path<String>, PathRejection>,
@@ -288,12 +220,15 @@ async fn update_account(
 ) -> Response {
     let result = async {
         let id = uuid_in(path)?;
-        let request: AccountRequest = read(body).await?;
+        let mut fields = Fields::read(body).await?;
+        let status = fields.take::<String>("status")?;
+        let cash = fields.take_decimal("cash")?.flatten();
+        fields.finish()?;
         let control = control(shared);
-        if let Some(status) = request.status {
+        if let Some(status) = status {
             control.set_account_status(id, status);
         }
-        if let Some(cash) = request.cash {
+        if let Some(cash) = cash {
             control.set_account_cash(id, cash);
         }
         Ok(account_json(&control, id))
@@ -310,45 +245,12 @@ async fn events(State(shared): State<Arc<Shared>>) -> Response {
     Json(control(shared).funding_events()).into_response()
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EventFaultRequest {
-    times: Option<u32>,
-    #[serde(default)]
-    duplicate: bool,
-    /// At most ten minutes.
-    #[serde(default)]
-    delay_ms: u64,
-}
-
-async fn add_event_fault(State(shared): State<Arc<Shared>>, body: Body) -> Response {
-    let result = async {
-        let request: EventFaultRequest = read(body).await?;
-        control(shared).inject_event_fault(EventFault {
-            times: request.times.unwrap_or(1),
-            duplicate: request.duplicate,
-            delay: Duration::from_millis(request.delay_ms.min(600_000)),
-        });
-        Ok(StatusCode::NO_CONTENT)
-    };
-    respond(result.await)
-}
-
-async fn clear_event_faults(State(shared): State<Arc<Shared>>) -> StatusCode {
-    control(shared).clear_event_faults();
-    StatusCode::NO_CONTENT
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PublicTokenRequest {
-    institution_id: Option<String>,
-}
-
 async fn create_public_token(State(shared): State<Arc<Shared>>, body: Body) -> Response {
     let result = async {
-        let request: PublicTokenRequest = read(body).await?;
-        let institution = request.institution_id.as_deref().unwrap_or("ins_109508");
+        let mut fields = Fields::read(body).await?;
+        let institution = fields.take::<String>("institution_id")?;
+        fields.finish()?;
+        let institution = institution.as_deref().unwrap_or("ins_109508");
         control(shared).create_public_token(institution).map(Json)
     };
     respond(result.await)
@@ -365,18 +267,14 @@ async fn webhook(State(shared): State<Arc<Shared>>) -> Response {
     webhook_json(&control(shared)).into_response()
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WebhookRequest {
-    /// `null` clears it.
-    url: Option<String>,
-}
-
 async fn set_webhook(State(shared): State<Arc<Shared>>, body: Body) -> Response {
     let result = async {
-        let request: WebhookRequest = read(body).await?;
+        let mut fields = Fields::read(body).await?;
+        // `null` (or no url) clears it.
+        let url = fields.take::<String>("url")?;
+        fields.finish()?;
         let control = control(shared);
-        control.set_plaid_webhook_url(request.url.as_deref())?;
+        control.set_plaid_webhook_url(url.as_deref())?;
         Ok(webhook_json(&control))
     };
     respond(result.await)
@@ -400,35 +298,6 @@ async fn rotate_webhook_key(State(shared): State<Arc<Shared>>) -> Response {
             .rotate_webhook_key_reporting()
             .map(|(key_id, expired)| Json(json!({ "key_id": key_id, "expired_key_id": expired }))),
     )
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WebhookFaultRequest {
-    times: Option<u32>,
-    #[serde(default)]
-    duplicate: bool,
-    /// At most ten minutes.
-    #[serde(default)]
-    delay_ms: u64,
-}
-
-async fn add_webhook_fault(State(shared): State<Arc<Shared>>, body: Body) -> Response {
-    let result = async {
-        let request: WebhookFaultRequest = read(body).await?;
-        control(shared).inject_webhook_fault(WebhookFault {
-            times: request.times.unwrap_or(1),
-            duplicate: request.duplicate,
-            delay: Duration::from_millis(request.delay_ms.min(600_000)),
-        });
-        Ok(StatusCode::NO_CONTENT)
-    };
-    respond(result.await)
-}
-
-async fn clear_webhook_faults(State(shared): State<Arc<Shared>>) -> StatusCode {
-    control(shared).clear_webhook_faults();
-    StatusCode::NO_CONTENT
 }
 
 async fn webhook_deliveries(State(shared): State<Arc<Shared>>) -> Response {

@@ -6,7 +6,10 @@
 
 pub(crate) mod calls;
 pub(crate) mod faults;
+mod fields;
 pub(crate) mod http;
+mod http_faults;
+mod http_settings;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +19,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::alpaca::settings::AlpacaSettings;
 use crate::alpaca::store::AccountSnapshot;
 use crate::error::ControlError;
 use crate::plaid::bank_transfer_store::Failure;
@@ -187,6 +191,30 @@ impl SandboxControl {
     /// apply in order.
     pub fn inject_event_fault(&self, fault: EventFault) {
         self.shared.world().events.faults.add(fault);
+    }
+
+    /// The funding stream skips its next `count` live events and then writes Alpaca's
+    /// `: you are reading too slowly, dropped N messages`; the events stay in the log, so a
+    /// replay with `since_id` has them. Same as `inject_event_fault(EventFault::dropped(count))`.
+    pub fn drop_live_events(&self, count: u32) {
+        self.inject_event_fault(EventFault::dropped(count));
+    }
+
+    /// The optional Alpaca behaviours now in force.
+    pub fn alpaca_settings(&self) -> AlpacaSettings {
+        self.shared.world().settings.alpaca
+    }
+
+    /// Replaces the optional Alpaca behaviours (start from [`Self::alpaca_settings`] to change
+    /// one). A fee applies to transfers created from now on, a settlement delay to transfers that
+    /// complete from now on; the others at once.
+    ///
+    /// # Errors
+    /// [`ControlError::Invalid`] for a negative `ach_fee` or a `list_page_cap` of 0.
+    pub fn set_alpaca_settings(&self, settings: AlpacaSettings) -> Result<(), ControlError> {
+        settings.check()?;
+        self.shared.world().settings.alpaca = settings;
+        Ok(())
     }
 
     /// Removes every funding stream rule (events already held back still go out, late).

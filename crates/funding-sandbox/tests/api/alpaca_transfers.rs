@@ -24,15 +24,7 @@ fn held_transfers() -> SandboxConfig {
 }
 
 async fn approved_relationship(sandbox: &TestSandbox, account: Uuid) -> String {
-    let id = sandbox.relationship(account).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    eventually("approval", || async {
-        (sandbox.relationship_status(account, &id).await == "APPROVED").then_some(())
-    })
-    .await;
-    id
+    sandbox.approved_relationship(account).await
 }
 
 #[tokio::test]

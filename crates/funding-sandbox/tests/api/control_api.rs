@@ -197,3 +197,59 @@ async fn every_issued_access_and_processor_token_is_listed_for_a_leak_scan() {
         vec![processor]
     );
 }
+
+#[tokio::test]
+async fn every_bad_control_body_gets_a_400_naming_the_field() {
+    let sandbox = spawn_sandbox().await;
+    let account = Uuid::new_v4();
+    let transfer = Uuid::new_v4();
+    let cases = [
+        (
+            "/delays",
+            json!({"transfer_step_delay_ms": "fast"}),
+            "transfer_step_delay_ms",
+        ),
+        ("/delays", json!({"typo_ms": 1}), "typo_ms"),
+        (
+            &format!("/accounts/{account}") as &str,
+            json!({"cash": 100.5}),
+            "cash",
+        ),
+        (
+            &format!("/accounts/{account}"),
+            json!({"cash": "lots"}),
+            "cash",
+        ),
+        (
+            &format!("/accounts/{account}"),
+            json!({"status": 7}),
+            "status",
+        ),
+        (
+            &format!("/transfers/{transfer}/status"),
+            json!({"reason": "x"}),
+            "status",
+        ),
+        ("/clock/advance", json!({"seconds": "soon"}), "seconds"),
+        ("/clock/advance", json!({"seconds": -1}), "seconds"),
+        (
+            "/plaid/public_token",
+            json!({"institution_id": 1}),
+            "institution_id",
+        ),
+        ("/plaid/webhook", json!({"url": false}), "url"),
+        ("/plaid/webhook_faults", json!({"times": "twice"}), "times"),
+        ("/delays", json!("not an object"), "object"),
+    ];
+    for (path, request, field) in cases {
+        let (status, body) = control(&sandbox, Method::POST, path, Some(request.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path} {request}");
+        let message = body["error"].as_str().unwrap();
+        assert!(message.contains(field), "{path} {request}: {message}");
+    }
+    // Nothing was applied: the account still has its default zero cash.
+    assert_eq!(
+        sandbox.control.account(account).cash,
+        rust_decimal::Decimal::ZERO
+    );
+}

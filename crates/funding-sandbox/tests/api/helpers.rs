@@ -198,6 +198,39 @@ impl TestSandbox {
         .await
     }
 
+    /// A relationship from a fresh processor token, once APPROVED; returns its id.
+    pub async fn approved_relationship(&self, account_id: Uuid) -> String {
+        let id = self.relationship(account_id).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        eventually("approval", || async {
+            (self.relationship_status(account_id, &id).await == "APPROVED").then_some(())
+        })
+        .await;
+        id
+    }
+
+    /// A call to the HTTP control API (`/_sandbox{path}` on the Alpaca listener): status and JSON
+    /// (null when the body is empty).
+    pub async fn control_http(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, self.alpaca_url(&format!("/_sandbox{path}")));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("control answers");
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
     /// Current status of a relationship, via the list endpoint.
     pub async fn relationship_status(&self, account_id: Uuid, id: &str) -> String {
         let (_, list) = self

@@ -6,11 +6,15 @@
 
 mod alpaca_protocol;
 mod alpaca_relationships;
+mod alpaca_settings;
 mod alpaca_transfers;
+mod cli_credentials;
 mod control_api;
+mod event_drops;
 mod events_stream;
 mod faults_and_calls;
 mod helpers;
+mod late_effects;
 mod plaid_bank_transfers;
 mod plaid_errors;
 mod plaid_link;
