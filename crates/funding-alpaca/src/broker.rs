@@ -5,8 +5,8 @@
 
 use async_trait::async_trait;
 use funding_core::ports::{
-    AccountFunds, AchRelationship, AlpacaTransfer, Broker, FundingEventStream, Provider, ProviderError,
-    ProviderErrorKind, TransferDirection,
+    AccountFunds, AchRelationship, AlpacaTransfer, Broker, FundingEventStream, Provider,
+    ProviderError, ProviderErrorKind, TransferDirection,
 };
 use funding_domain::{
     AccountId, AchRelationshipId, Amount, Nickname, ProcessorToken, ProviderTransferId,

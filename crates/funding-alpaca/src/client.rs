@@ -32,7 +32,7 @@ pub enum ConfigError {
 /// Alpaca's Broker API over HTTP: the [`Broker`](funding_core::ports::Broker) port, plus the
 /// Alpaca-shaped transfer calls it is built on ([`create_transfer`](Self::create_transfer),
 /// [`list_transfers`](Self::list_transfers) (one page), [`list_all_transfers`](Self::list_all_transfers),
-/// [`cancel_transfer`](Self::cancel_transfer), [`withdrawable_cash`](Self::withdrawable_cash)).
+/// [`cancel_transfer`](Self::cancel_transfer), [`account_funds`](Self::account_funds)).
 /// The inherent calls shadow the port's methods of the same names on an `AlpacaClient`: call the
 /// port through `dyn Broker` (or `Broker::create_transfer(&client, …)`).
 ///

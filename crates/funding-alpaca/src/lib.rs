@@ -3,10 +3,10 @@
 //!
 //! - ACH relationships: create with a Plaid processor token, list, delete.
 //! - Transfers: create, list (every page, oldest first), look up by id, cancel; and the trading
-//!   account's `cash_withdrawable`. The port's methods are built on the inherent
-//!   [`AlpacaClient::create_transfer`], [`AlpacaClient::list_transfers`] (one page),
+//!   account's `cash`, `cash_withdrawable` and `pending_transfer_out`. The port's methods are built
+//!   on the inherent [`AlpacaClient::create_transfer`], [`AlpacaClient::list_transfers`] (one page),
 //!   [`AlpacaClient::list_all_transfers`], [`AlpacaClient::cancel_transfer`] and
-//!   [`AlpacaClient::withdrawable_cash`].
+//!   [`AlpacaClient::account_funds`].
 //! - The funding event stream, `/v2/events/funding/status` (SSE), resumable and self-reconnecting.
 //!
 //! Every request carries HTTP Basic auth. Errors are [`ProviderError`](funding_core::ports::ProviderError)s

@@ -6,8 +6,10 @@ pub mod sse;
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use funding_alpaca::{AlpacaClient, AlpacaConfig, RetryPolicy, StreamPolicy};
-use funding_domain::{AccountId, AchRelationshipId, ProcessorToken, ProviderTransferId};
+use funding_core::ports::Broker;
+use funding_domain::{AccountId, AchRelationshipId, Amount, ProcessorToken, ProviderTransferId};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
@@ -43,6 +45,19 @@ pub fn client(base_url: &str) -> AlpacaClient {
     AlpacaClient::new(config(base_url)).unwrap()
 }
 
+/// The client as the port: the inherent calls of the same names take other arguments.
+pub fn broker(base_url: &str) -> Box<dyn Broker> {
+    Box::new(client(base_url))
+}
+
+pub fn amount(text: &str) -> Amount {
+    Amount::parse(text).unwrap()
+}
+
+pub fn at(text: &str) -> DateTime<Utc> {
+    text.parse().unwrap()
+}
+
 pub fn account() -> AccountId {
     AccountId::parse(ACCOUNT).unwrap()
 }
@@ -65,6 +80,10 @@ pub fn relationships_path() -> String {
 
 pub fn transfers_path() -> String {
     format!("/v1/accounts/{ACCOUNT}/transfers")
+}
+
+pub fn trading_path() -> String {
+    format!("/v1/trading/accounts/{ACCOUNT}/account")
 }
 
 /// A processor-token relationship as Alpaca answers it (the reference's example).
@@ -98,6 +117,15 @@ pub fn transfer_json(status: &str, direction: &str) -> Value {
         "fee": "2",
         "fee_payment_method": "user"
     })
+}
+
+/// A transfer of the account with its own id, created `minutes` after a fixed instant.
+pub fn listed(id: uuid::Uuid, minutes: i64) -> Value {
+    let mut transfer = transfer_json("COMPLETE", "INCOMING");
+    transfer["id"] = json!(id);
+    let created = at("2025-01-01T00:00:00Z") + chrono::Duration::minutes(minutes);
+    transfer["created_at"] = json!(created.to_rfc3339());
+    transfer
 }
 
 pub fn alpaca_error(code: u64, message: &str) -> Value {
