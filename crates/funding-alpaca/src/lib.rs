@@ -10,12 +10,14 @@
 //! - The funding event stream, `/v2/events/funding/status` (SSE), resumable and self-reconnecting.
 //!
 //! Every request carries HTTP Basic auth. Errors are [`ProviderError`](funding_core::ports::ProviderError)s
-//! with Alpaca's code and a message scrubbed of tokens and credentials; retries never repeat a create
-//! whose outcome is unknown.
+//! with Alpaca's code and a message scrubbed of tokens and credentials, classed by the table of
+//! [`ERROR_CLASSES`]: reads are retried on transient failures, creates (no idempotency key at
+//! Alpaca) never by the adapter.
 
 mod broker;
 mod client;
 mod config;
+mod error_classes;
 mod errors;
 mod events;
 #[cfg(any(test, feature = "fuzzing"))]
@@ -30,6 +32,7 @@ mod wire;
 
 pub use client::{AlpacaClient, ConfigError};
 pub use config::{AlpacaConfig, PRODUCTION_BASE_URL, RetryPolicy, SANDBOX_BASE_URL, StreamPolicy};
+pub use error_classes::{Condition, ERROR_CLASSES, ErrorClass, Outcome};
 pub use transfers::{
     NewAchTransfer, TRANSFER_PAGE_SIZE, Transfer, TransferDirection, TransferQuery, TransferType,
 };

@@ -1,6 +1,7 @@
 //! Transfer creates and cancels through the `Broker` port: exactly the documented request, the full
-//! answer read (requested amount and fee too), the documented refusals (403, 422, 404), a 500 on
-//! create not resent and reported as outcome-unknown; and no credential in any error or log line.
+//! answer read (requested amount and fee too), the documented refusals (403, 422, 404), a create
+//! sent once whatever the failure (a 500 reported as outcome-unknown, a 429 and a connection never
+//! made as not done); and no credential in any error or log line.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests/ may unwrap (STYLE)
 
 mod common;
@@ -197,7 +198,9 @@ async fn a_500_on_create_is_not_resent_and_leaves_the_outcome_unknown() {
 }
 
 #[tokio::test]
-async fn a_429_on_create_is_retried_since_alpaca_did_not_process_it() {
+async fn a_429_on_create_is_answered_once_and_not_retried_by_the_adapter() {
+    // Alpaca did not process it, but a create without an idempotency key is only ever sent again
+    // by the engine, under a live claim (DESIGN §9): never by the adapter's own loop.
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(
@@ -210,7 +213,19 @@ async fn a_429_on_create_is_retried_since_alpaca_did_not_process_it() {
         .respond_with(ResponseTemplate::new(200).set_body_json(transfer_json("QUEUED", "INCOMING")))
         .mount(&server)
         .await;
-    let created = broker(&server.uri())
+    let error = deposit(&server).await;
+    assert_eq!(error.kind, ProviderErrorKind::RateLimited);
+    assert!(error.is_retryable() && !error.outcome_unknown());
+    assert_eq!(error.code, "42910000");
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_create_that_could_not_connect_is_not_processed_and_sent_once() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    drop(listener);
+    let error = broker(&format!("http://{address}"))
         .create_transfer(
             account(),
             relationship_id(),
@@ -218,9 +233,10 @@ async fn a_429_on_create_is_retried_since_alpaca_did_not_process_it() {
             TransferDirection::Deposit,
         )
         .await
-        .unwrap();
-    assert_eq!(created.id, transfer_id());
-    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+        .unwrap_err();
+    assert_eq!(error.kind, ProviderErrorKind::NotProcessed);
+    assert_eq!(error.code, "CONNECT");
+    assert!(error.is_retryable() && !error.outcome_unknown());
 }
 
 #[tokio::test]

@@ -191,12 +191,13 @@ async fn no_log_line_carries_a_secret_through_retries_failures_and_the_event_str
     let server = MockServer::start().await;
     let echo = format!("bad token {TOKEN}");
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(429).set_body_json(alpaca_error(42900000, &echo)))
-        .up_to_n_times(1)
+        .respond_with(ResponseTemplate::new(422).set_body_json(alpaca_error(42210000, &echo)))
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(422).set_body_json(alpaca_error(42210000, &echo)))
+    // A read is retried (and the retry logged); a create never is.
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(429).set_body_json(alpaca_error(42900000, &echo)))
+        .up_to_n_times(1)
         .mount(&server)
         .await;
     Mock::given(method("GET"))
