@@ -24,15 +24,16 @@ mod events;
 #[doc(hidden)]
 pub mod fuzzing;
 mod http;
+mod items;
 mod redact;
 mod relationships;
 mod trading;
+mod transfer_list;
 mod transfers;
 mod wire;
 
 pub use client::{AlpacaClient, ConfigError};
 pub use config::{AlpacaConfig, PRODUCTION_BASE_URL, RetryPolicy, SANDBOX_BASE_URL, StreamPolicy};
 pub use error_classes::{Condition, ERROR_CLASSES, ErrorClass, Outcome};
-pub use transfers::{
-    NewAchTransfer, TRANSFER_PAGE_SIZE, Transfer, TransferDirection, TransferQuery, TransferType,
-};
+pub use transfer_list::{TRANSFER_PAGE_SIZE, TransferQuery};
+pub use transfers::{NewAchTransfer, Transfer, TransferDirection, TransferType};

@@ -334,9 +334,13 @@ async fn no_error_or_log_line_of_the_transfer_calls_shows_a_credential() {
         }
     }
 
+    // A transfer skipped as unreadable: its log line must not quote what it choked on.
+    let mut unreadable = transfer_json("QUEUED", "INCOMING");
+    unreadable["id"] = json!(Uuid::new_v4());
+    unreadable["amount"] = json!(format!("{KEY_ID} {SECRET}"));
     let logs_server = MockServer::start().await;
     Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([unknown])))
+        .respond_with(common::Paged::new(vec![unknown, unreadable]))
         .mount(&logs_server)
         .await;
     broker(&logs_server.uri())

@@ -158,3 +158,35 @@ pub fn event_json(
 pub fn sse_data(event: &Value) -> String {
     format!("data: {event}\n\n")
 }
+
+/// Answers `GET …/transfers` as Alpaca pages it: the elements from `offset`, at most `limit` of
+/// them and never more than `cap` (Alpaca may answer fewer than asked before the end).
+pub struct Paged {
+    pub elements: Vec<Value>,
+    pub cap: usize,
+}
+
+impl Paged {
+    pub fn new(elements: Vec<Value>) -> Self {
+        Self {
+            elements,
+            cap: usize::MAX,
+        }
+    }
+}
+
+impl wiremock::Respond for Paged {
+    fn respond(&self, request: &wiremock::Request) -> wiremock::ResponseTemplate {
+        let param = |name: &str| {
+            request
+                .url
+                .query_pairs()
+                .find(|(key, _)| key == name)
+                .and_then(|(_, value)| value.parse::<usize>().ok())
+        };
+        let offset = param("offset").unwrap_or(0).min(self.elements.len());
+        let take = param("limit").unwrap_or(usize::MAX).min(self.cap);
+        let page: Vec<Value> = self.elements[offset..].iter().take(take).cloned().collect();
+        wiremock::ResponseTemplate::new(200).set_body_json(page)
+    }
+}
