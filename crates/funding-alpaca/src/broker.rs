@@ -1,7 +1,9 @@
 //! [`AlpacaClient`] as funding-core's [`Broker`] port. The transfer methods are the inherent ones
 //! of `transfers.rs` and `trading.rs`, with Alpaca's [`Transfer`] turned into the port's
-//! [`AlpacaTransfer`] (an unknown status stays `Unknown` and was logged when read; an unknown
-//! direction is a `Decode` error, never a dropped transfer).
+//! [`AlpacaTransfer`]: an unknown status stays `Unknown` (logged when read). In a list, a transfer
+//! the port cannot carry (a direction other than INCOMING or OUTGOING, a wire or another rail) is
+//! logged, counted and skipped, never failing the list; in a create's answer, or as the one
+//! transfer asked for by id, it is a `Decode` error.
 
 use async_trait::async_trait;
 use funding_core::ports::{
@@ -13,7 +15,8 @@ use funding_domain::{
 };
 
 use crate::client::AlpacaClient;
-use crate::transfers::{self, NewAchTransfer, Transfer};
+use crate::items::{SkipReason, skipped};
+use crate::transfers::{self, NewAchTransfer, Transfer, TransferType};
 
 /// The port's direction as Alpaca's.
 fn to_alpaca(direction: TransferDirection) -> transfers::TransferDirection {
@@ -23,22 +26,26 @@ fn to_alpaca(direction: TransferDirection) -> transfers::TransferDirection {
     }
 }
 
+/// Why a transfer Alpaca reported has no place in the port's [`AlpacaTransfer`].
+struct Unusable {
+    reason: SkipReason,
+    detail: String,
+}
+
 /// Alpaca's transfer as the port's; a direction other than INCOMING or OUTGOING is refused.
-fn to_port(transfer: Transfer) -> Result<AlpacaTransfer, ProviderError> {
+fn to_port(transfer: Transfer) -> Result<AlpacaTransfer, Unusable> {
     let direction = match &transfer.direction {
         transfers::TransferDirection::Incoming => TransferDirection::Deposit,
         transfers::TransferDirection::Outgoing => TransferDirection::Withdrawal,
         transfers::TransferDirection::Unknown(text) => {
-            tracing::error!(transfer_id = %transfer.id, direction = %text, "Alpaca reported a transfer direction this service does not know");
-            return Err(ProviderError::new(
-                Provider::Alpaca,
-                ProviderErrorKind::Decode,
-                "DIRECTION",
-                format!(
-                    "transfer {} has direction {text:?}, not INCOMING or OUTGOING",
-                    transfer.id
+            return Err(Unusable {
+                reason: SkipReason::Direction,
+                detail: format!(
+                    "transfer {} has direction {:?}, not INCOMING or OUTGOING",
+                    transfer.id,
+                    short(text)
                 ),
-            ));
+            });
         }
     };
     Ok(AlpacaTransfer {
@@ -54,6 +61,45 @@ fn to_port(transfer: Transfer) -> Result<AlpacaTransfer, ProviderError> {
         created_at: transfer.created_at,
         updated_at: transfer.updated_at,
     })
+}
+
+/// A listed transfer as the port's, when it is an ACH transfer the funding flows can use.
+fn listed_to_port(transfer: Transfer) -> Result<AlpacaTransfer, Unusable> {
+    if transfer.transfer_type != TransferType::Ach {
+        return Err(Unusable {
+            reason: SkipReason::NotAch,
+            detail: format!(
+                "transfer {} is of type {:?}, not ach",
+                transfer.id,
+                short(transfer.transfer_type.as_str())
+            ),
+        });
+    }
+    to_port(transfer)
+}
+
+/// At most 32 characters of a provider's enum text, for a log line or a message.
+fn short(text: &str) -> String {
+    text.chars().take(32).collect()
+}
+
+/// The usable transfers of a listing, oldest first; the others logged, counted and left out.
+fn usable(transfers: Vec<Transfer>) -> Vec<AlpacaTransfer> {
+    transfers
+        .into_iter()
+        .filter_map(|transfer| {
+            let id = transfer.id.as_uuid();
+            listed_to_port(transfer)
+                .map_err(|unusable| {
+                    skipped("transfer", Some(id), unusable.reason, &unusable.detail)
+                })
+                .ok()
+        })
+        .collect()
+}
+
+fn decode_error(code: &str, message: String) -> ProviderError {
+    ProviderError::new(Provider::Alpaca, ProviderErrorKind::Decode, code, message)
 }
 
 #[async_trait]
@@ -96,7 +142,11 @@ impl Broker for AlpacaClient {
             amount: *amount,
             direction: to_alpaca(direction),
         };
-        to_port(AlpacaClient::create_transfer(self, account_id, &transfer).await?)
+        let created = AlpacaClient::create_transfer(self, account_id, &transfer).await?;
+        to_port(created).map_err(|unusable| {
+            tracing::error!(detail = %unusable.detail, "Alpaca answered a create with a transfer this service cannot read");
+            decode_error("DIRECTION", unusable.detail)
+        })
     }
 
     async fn list_transfers(
@@ -104,11 +154,10 @@ impl Broker for AlpacaClient {
         account_id: AccountId,
         direction: Option<TransferDirection>,
     ) -> Result<Vec<AlpacaTransfer>, ProviderError> {
-        self.list_all_transfers(account_id, direction.map(to_alpaca))
-            .await?
-            .into_iter()
-            .map(to_port)
-            .collect()
+        let listing = self
+            .read_all_transfers(account_id, direction.map(to_alpaca))
+            .await?;
+        Ok(usable(listing.transfers))
     }
 
     async fn get_transfer(
@@ -116,13 +165,23 @@ impl Broker for AlpacaClient {
         account_id: AccountId,
         transfer_id: ProviderTransferId,
     ) -> Result<Option<AlpacaTransfer>, ProviderError> {
-        // No GET by id at Alpaca: list and match. Only the match is converted, so that another
-        // transfer's odd direction does not hide this one.
-        self.list_all_transfers(account_id, None)
-            .await?
+        // No GET by id at Alpaca: list and match. Only the match is converted; when it is listed
+        // but cannot be used, that is said (`Decode`), not hidden as "not listed".
+        let listing = self.read_all_transfers(account_id, None).await?;
+        if listing.unreadable.contains(&Some(transfer_id.as_uuid())) {
+            return Err(decode_error(
+                "UNREADABLE",
+                format!("Alpaca lists transfer {transfer_id} in a form this service cannot read"),
+            ));
+        }
+        listing
+            .transfers
             .into_iter()
             .find(|transfer| transfer.id == transfer_id)
-            .map(to_port)
+            .map(|transfer| {
+                listed_to_port(transfer)
+                    .map_err(|unusable| decode_error("UNUSABLE", unusable.detail))
+            })
             .transpose()
     }
 

@@ -32,14 +32,15 @@ pub enum ConfigError {
 /// Alpaca's Broker API over HTTP: the [`Broker`](funding_core::ports::Broker) port, plus the
 /// Alpaca-shaped transfer calls it is built on ([`create_transfer`](Self::create_transfer),
 /// [`list_transfers`](Self::list_transfers) (one page), [`list_all_transfers`](Self::list_all_transfers),
-/// [`cancel_transfer`](Self::cancel_transfer), [`withdrawable_cash`](Self::withdrawable_cash)).
+/// [`cancel_transfer`](Self::cancel_transfer), [`account_funds`](Self::account_funds)).
 /// The inherent calls shadow the port's methods of the same names on an `AlpacaClient`: call the
 /// port through `dyn Broker` (or `Broker::create_transfer(&client, …)`).
 ///
-/// Retries: GET and DELETE are retried on 429, 5xx and transport failures. A POST creates something
-/// and Alpaca takes no idempotency key, so it is retried only when Alpaca certainly did not process
-/// it: a 429, or a connection that could not be opened. A 5xx or a timeout on a POST is returned at
-/// once (`Unavailable`/`Transport`: the outcome is unknown).
+/// Retries ([`ERROR_CLASSES`](crate::ERROR_CLASSES)): GET and DELETE are retried on 429, 5xx,
+/// timeouts, lost connections and connections never made. A POST creates something and Alpaca
+/// takes no idempotency key, so the adapter sends it once and never again, whatever the failure:
+/// `RateLimited` (429) and `NotProcessed` (no connection) say it was not done, `Unavailable` and
+/// `Transport` that the outcome is unknown; the engine decides what next, under its claim.
 #[derive(Clone)]
 pub struct AlpacaClient {
     pub(crate) inner: Arc<Inner>,

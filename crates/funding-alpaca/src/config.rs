@@ -86,8 +86,8 @@ impl fmt::Debug for MaskedKeyId<'_> {
 }
 
 /// How REST calls are retried: exponential backoff with jitter between `base_delay` and `max_delay`,
-/// at most `max_attempts` attempts in all. Only what cannot duplicate an effect is retried (see
-/// [`AlpacaClient`](crate::AlpacaClient)).
+/// at most `max_attempts` attempts in all. Only reads and deletes are retried; a create never is
+/// (see [`ERROR_CLASSES`](crate::ERROR_CLASSES)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included; 0 counts as 1.

@@ -1,7 +1,8 @@
 //! From what Alpaca answered (or failed to answer) to a [`ProviderError`]. Alpaca's error body is
-//! `{"code": <int>, "message": "..."}`; the HTTP status decides the kind, the body gives the code and
-//! the message, and a body that cannot be read keeps the status (`code` = `HTTP_<status>`). Messages
-//! are scrubbed of tokens and credentials before they leave.
+//! `{"code": <int>, "message": "..."}`; the HTTP status decides the kind (by the table of
+//! [`crate::error_classes`]), the body gives the code and the message, and a body that cannot be
+//! read keeps the status (`code` = `HTTP_<status>`). Messages are scrubbed of tokens and
+//! credentials before they leave.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -11,6 +12,7 @@ use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use serde::Deserialize;
 
+use crate::error_classes::kind_for_status;
 use crate::redact::scrub;
 
 /// Alpaca's request id header, for support tickets.
@@ -26,25 +28,6 @@ struct ErrorBody {
     code: Option<serde_json::Value>,
     #[serde(default)]
     message: Option<String>,
-}
-
-/// The kind of failure an HTTP status means at Alpaca.
-pub(crate) fn kind_for_status(status: StatusCode) -> ProviderErrorKind {
-    match status.as_u16() {
-        401 => ProviderErrorKind::Unauthorized,
-        403 => ProviderErrorKind::Forbidden,
-        404 => ProviderErrorKind::NotFound,
-        409 => ProviderErrorKind::Conflict,
-        422 => ProviderErrorKind::InvalidInput,
-        429 => ProviderErrorKind::RateLimited,
-        // The server gave up waiting for our request: it was not processed.
-        408 => ProviderErrorKind::Unavailable,
-        500..=599 => ProviderErrorKind::Unavailable,
-        // 400, and 405, 410, 413, 415, …: Alpaca refuses the request as sent.
-        400..=499 => ProviderErrorKind::InvalidRequest,
-        // 1xx/3xx where a 2xx was expected (redirects are not followed).
-        _ => ProviderErrorKind::Decode,
-    }
 }
 
 /// The error for a non-success answer.
@@ -120,18 +103,21 @@ pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Durati
     Some(Duration::from_secs(reset.saturating_sub(now_secs)))
 }
 
-/// No usable answer: connection refused or reset, timeout, TLS failure.
+/// No usable answer. A connection that could not be opened (refused, no such host, TLS refused)
+/// never carried the request: `NotProcessed`, code `CONNECT`. A timeout (a connect timeout too: the
+/// two timers cannot be told apart) or a connection lost after sending leaves the outcome unknown:
+/// `Transport`, code `TIMEOUT` or `TRANSPORT`.
 pub(crate) fn transport_error(error: &reqwest::Error, secrets: &[&str]) -> ProviderError {
-    let code = if error.is_timeout() {
-        "TIMEOUT"
+    let (kind, code) = if error.is_timeout() {
+        (ProviderErrorKind::Transport, "TIMEOUT")
     } else if error.is_connect() {
-        "CONNECT"
+        (ProviderErrorKind::NotProcessed, "CONNECT")
     } else {
-        "TRANSPORT"
+        (ProviderErrorKind::Transport, "TRANSPORT")
     };
     ProviderError::new(
         Provider::Alpaca,
-        ProviderErrorKind::Transport,
+        kind,
         code,
         scrub(&describe(error), secrets),
     )
@@ -182,31 +168,6 @@ mod tests {
             map.insert(*name, HeaderValue::from_str(value).unwrap());
         }
         map
-    }
-
-    #[test]
-    fn each_status_maps_to_its_kind() {
-        use ProviderErrorKind::*;
-        for (status, kind) in [
-            (400, InvalidRequest),
-            (401, Unauthorized),
-            (403, Forbidden),
-            (404, NotFound),
-            (409, Conflict),
-            (422, InvalidInput),
-            (429, RateLimited),
-            (500, Unavailable),
-            (502, Unavailable),
-            (503, Unavailable),
-            (410, InvalidRequest),
-            (302, Decode),
-        ] {
-            assert_eq!(
-                kind_for_status(StatusCode::from_u16(status).unwrap()),
-                kind,
-                "{status}"
-            );
-        }
     }
 
     #[test]

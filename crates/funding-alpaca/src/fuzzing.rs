@@ -61,7 +61,32 @@ pub fn decode_answers(status: u16, header_pairs: &[(String, String)], body: &[u8
     if let Ok(transfer) = answer.json::<crate::transfers::Transfer>("Transfer") {
         transfer.warn_if_unknown();
     }
-    let _ = answer.json::<Vec<crate::transfers::Transfer>>("Transfer list");
+    // The lists as the adapter reads them: each element on its own, the unreadable ones skipped
+    // (their log line names a UUID id and a reason, never a value).
+    if let Ok(page) = answer.json::<Vec<serde_json::Value>>("list") {
+        let (relationships, _) = crate::items::decode_each::<crate::relationships::RelationshipWire>(
+            page.clone(),
+            "ach_relationship",
+        );
+        for wire in relationships {
+            let relationship = wire.into_port();
+            assert!(
+                !leaks(&format!("{relationship:?}")),
+                "a listed relationship kept an account number"
+            );
+        }
+        let _ = crate::items::decode_each::<crate::transfers::Transfer>(page, "transfer");
+    }
+    for element in serde_json::from_slice::<Vec<serde_json::Value>>(body).unwrap_or_default() {
+        if let Err(error) =
+            serde_json::from_value::<crate::relationships::RelationshipWire>(element)
+        {
+            assert!(
+                !leaks(&crate::items::why(&error)),
+                "a skip reason quoted an account number"
+            );
+        }
+    }
     let _ = answer.json::<crate::trading::TradeAccountWire>("TradeAccount");
 
     let mut headers = HeaderMap::new();

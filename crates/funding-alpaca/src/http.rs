@@ -1,7 +1,8 @@
 //! One REST call to Alpaca with its retries. Each attempt sends the request with Basic auth and the
 //! request timeout and reads the whole body; a non-2xx becomes a [`ProviderError`]. `backon` retries
-//! with exponential backoff and jitter, honouring a 429's `Retry-After` (or `X-RateLimit-Reset`),
-//! and only where a retry cannot duplicate an effect (see [`Idempotency`]).
+//! reads with exponential backoff and jitter, honouring a 429's `Retry-After` (or
+//! `X-RateLimit-Reset`); a create is never retried here (see [`Idempotency`] and the table of
+//! [`crate::error_classes`]).
 
 use std::time::Duration;
 
@@ -13,15 +14,25 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::client::AlpacaClient;
+use crate::error_classes::retried;
 use crate::errors::{decode_error, http_error, transport_error};
 
 /// Whether repeating a request may repeat its effect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Idempotency {
-    /// GET, DELETE: retried on 429, 5xx and transport failures.
+    /// GET, DELETE: retried on 429, 5xx, timeouts, lost connections and connections never made.
     Idempotent,
-    /// A POST that creates: retried only on 429 and when the connection could not be opened.
+    /// A POST that creates, without an idempotency key at Alpaca: sent once, never retried by the
+    /// adapter, whatever the failure. Only the engine sends it again, under a live claim and after
+    /// looking the resource up when the outcome is unknown (DESIGN §9).
     CreatesOnce,
+}
+
+impl Idempotency {
+    /// Whether a failure of `kind` is tried again.
+    pub(crate) fn retries(self, kind: ProviderErrorKind) -> bool {
+        retried(kind, self == Self::CreatesOnce)
+    }
 }
 
 /// One request to send.
@@ -48,35 +59,15 @@ impl Answer {
     }
 }
 
-/// A failed attempt, and whether the request certainly never reached Alpaca.
-#[derive(Debug)]
-pub(crate) struct Failure {
-    pub(crate) error: ProviderError,
-    pub(crate) not_sent: bool,
-}
-
-impl Failure {
-    /// Whether another attempt is safe and may succeed.
-    pub(crate) fn retryable(&self, idempotency: Idempotency) -> bool {
-        match self.error.kind {
-            ProviderErrorKind::RateLimited => true,
-            ProviderErrorKind::Unavailable | ProviderErrorKind::Transport => {
-                idempotency == Idempotency::Idempotent || self.not_sent
-            }
-            _ => false,
-        }
-    }
-}
-
 /// The wait before the next attempt: the backoff's, or longer if a 429 asked; `None` (give up now)
 /// when attempts are used up or the 429 asks for longer than `max_delay`.
 pub(crate) fn next_delay(
-    failure: &Failure,
+    error: &ProviderError,
     backoff: Option<Duration>,
     max_delay: Duration,
 ) -> Option<Duration> {
     let delay = backoff?.min(max_delay);
-    match failure.error.retry_after {
+    match error.retry_after {
         Some(asked) if asked > max_delay => None,
         Some(asked) => Some(delay.max(asked)),
         None => Some(delay),
@@ -108,23 +99,22 @@ impl AlpacaClient {
         (|| self.attempt(call))
             .retry(backoff)
             .sleep(tokio::time::sleep)
-            .when(|failure: &Failure| failure.retryable(call.idempotency))
-            .adjust(|failure, backoff| next_delay(failure, backoff, policy.max_delay))
-            .notify(|failure, delay| {
+            .when(|error: &ProviderError| call.idempotency.retries(error.kind))
+            .adjust(|error, backoff| next_delay(error, backoff, policy.max_delay))
+            .notify(|error, delay| {
                 tracing::warn!(
                     operation = call.operation,
-                    kind = ?failure.error.kind,
-                    code = %failure.error.code,
-                    http_status = ?failure.error.http_status,
-                    delay_ms = delay.as_millis() as u64,
+                    kind = ?error.kind,
+                    code = %error.code,
+                    http_status = ?error.http_status,
+                    delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
                     "Alpaca call failed; retrying"
                 );
             })
             .await
-            .map_err(|failure| failure.error)
     }
 
-    async fn attempt(&self, call: &Call) -> Result<Answer, Failure> {
+    async fn attempt(&self, call: &Call) -> Result<Answer, ProviderError> {
         let inner = &self.inner;
         let mut request = inner
             .http
@@ -137,17 +127,16 @@ impl AlpacaClient {
                 .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
                 .body(body.clone());
         }
-        let response = request.send().await.map_err(|error| Failure {
-            // A refused connection never carried the request; a timed-out one may have.
-            not_sent: error.is_connect() && !error.is_timeout(),
-            error: self.transport(&error),
-        })?;
+        let response = request
+            .send()
+            .await
+            .map_err(|error| self.transport(&error))?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(|error| Failure {
-            not_sent: false,
-            error: self.transport(&error),
-        })?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|error| self.transport(&error))?;
         if status.is_success() {
             return Ok(Answer {
                 status,
@@ -161,10 +150,7 @@ impl AlpacaClient {
             code = %error.code,
             "Alpaca refused the call"
         );
-        Err(Failure {
-            error,
-            not_sent: false,
-        })
+        Err(error)
     }
 
     pub(crate) fn transport(&self, error: &reqwest::Error) -> ProviderError {
@@ -185,21 +171,15 @@ mod tests {
     use super::*;
     use funding_core::ports::Provider;
 
-    fn failure(kind: ProviderErrorKind, not_sent: bool) -> Failure {
-        Failure {
-            error: ProviderError::new(Provider::Alpaca, kind, "X", "x"),
-            not_sent,
-        }
+    fn error(kind: ProviderErrorKind) -> ProviderError {
+        ProviderError::new(Provider::Alpaca, kind, "X", "x")
     }
 
     #[test]
-    fn idempotent_calls_retry_every_transient_failure() {
+    fn reads_retry_every_failure_another_attempt_may_cure() {
         use ProviderErrorKind::*;
-        for kind in [RateLimited, Unavailable, Transport] {
-            assert!(
-                failure(kind, false).retryable(Idempotency::Idempotent),
-                "{kind:?}"
-            );
+        for kind in [RateLimited, Unavailable, Transport, NotProcessed] {
+            assert!(Idempotency::Idempotent.retries(kind), "{kind:?}");
         }
         for kind in [
             InvalidRequest,
@@ -210,38 +190,45 @@ mod tests {
             Unauthorized,
             Decode,
         ] {
-            assert!(
-                !failure(kind, false).retryable(Idempotency::Idempotent),
-                "{kind:?}"
-            );
+            assert!(!Idempotency::Idempotent.retries(kind), "{kind:?}");
         }
     }
 
     #[test]
-    fn a_create_is_retried_only_when_alpaca_certainly_did_not_process_it() {
+    fn a_create_is_never_retried_by_the_adapter() {
         use ProviderErrorKind::*;
-        assert!(failure(RateLimited, false).retryable(Idempotency::CreatesOnce));
-        assert!(failure(Transport, true).retryable(Idempotency::CreatesOnce));
-        assert!(!failure(Transport, false).retryable(Idempotency::CreatesOnce));
-        assert!(!failure(Unavailable, false).retryable(Idempotency::CreatesOnce));
-        assert!(!failure(Conflict, false).retryable(Idempotency::CreatesOnce));
+        for kind in [
+            RateLimited,
+            Unavailable,
+            Transport,
+            NotProcessed,
+            InvalidRequest,
+            InvalidInput,
+            NotFound,
+            Conflict,
+            Forbidden,
+            Unauthorized,
+            Decode,
+        ] {
+            assert!(!Idempotency::CreatesOnce.retries(kind), "{kind:?}");
+        }
     }
 
     #[test]
     fn a_429_waits_as_long_as_asked_unless_that_is_longer_than_the_policy_allows() {
         let max = Duration::from_secs(5);
-        let mut limited = failure(ProviderErrorKind::RateLimited, false);
-        limited.error.retry_after = Some(Duration::from_secs(2));
+        let mut limited = error(ProviderErrorKind::RateLimited);
+        limited.retry_after = Some(Duration::from_secs(2));
         assert_eq!(
             next_delay(&limited, Some(Duration::from_millis(100)), max),
             Some(Duration::from_secs(2))
         );
-        limited.error.retry_after = Some(Duration::from_secs(60));
+        limited.retry_after = Some(Duration::from_secs(60));
         assert_eq!(
             next_delay(&limited, Some(Duration::from_millis(100)), max),
             None
         );
-        let plain = failure(ProviderErrorKind::Unavailable, false);
+        let plain = error(ProviderErrorKind::Unavailable);
         assert_eq!(
             next_delay(&plain, Some(Duration::from_secs(9)), max),
             Some(max)

@@ -15,6 +15,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::client::AlpacaClient;
 use crate::http::{Call, Idempotency, encode_body};
+use crate::items::decode_each;
 use crate::wire::{optional_parsed, optional_text};
 
 /// The token-only `CreateACHRelationshipRequest`. No `Debug`: it holds the processor token.
@@ -140,7 +141,9 @@ impl AlpacaClient {
     }
 
     /// `GET /v1/accounts/{account_id}/ach_relationships`, optionally only those in `statuses`
-    /// (sent comma-separated; an empty slice asks for all).
+    /// (sent comma-separated; an empty slice asks for all). Not paged (the spec has no `limit` or
+    /// `offset` here). A relationship that cannot be read is logged, counted and left out; it never
+    /// fails the list.
     #[tracing::instrument(skip_all, fields(account_id = %account_id))]
     pub async fn list_ach_relationships_with_statuses(
         &self,
@@ -165,7 +168,8 @@ impl AlpacaClient {
                 operation: "list ACH relationships",
             })
             .await?;
-        let relationships = answer.json::<Vec<RelationshipWire>>("ACHRelationship list")?;
+        let page = answer.json::<Vec<serde_json::Value>>("ACHRelationship list")?;
+        let (relationships, _) = decode_each::<RelationshipWire>(page, "ach_relationship");
         Ok(relationships
             .into_iter()
             .map(RelationshipWire::into_port)

@@ -1,6 +1,8 @@
 //! The trading account's cash: `GET /v1/trading/accounts/{account_id}/account` (operationId
-//! `getTradingAccount`, schema `TradeAccount`), of which only `cash_withdrawable` is read: the cash
-//! Alpaca lets the account withdraw now, a decimal string (`"17861.91"`, `"0"`).
+//! `getTradingAccount`, schema `TradeAccount`), of which `cash` and `cash_withdrawable` (required)
+//! and `pending_transfer_out` (optional) are read, decimal strings (`"17861.91"`, `"0"`). Alpaca
+//! does not document whether `cash_withdrawable` already nets queued withdrawals, so all three go
+//! to the caller (DESIGN §4.7).
 
 use funding_core::ports::{AccountFunds, ProviderError};
 use funding_domain::AccountId;
@@ -24,11 +26,6 @@ pub(crate) struct TradeAccountWire {
 }
 
 impl AlpacaClient {
-    /// `cash_withdrawable` of `GET /v1/trading/accounts/{account_id}/account`.
-    pub async fn withdrawable_cash(&self, account_id: AccountId) -> Result<Decimal, ProviderError> {
-        Ok(self.account_funds(account_id).await?.cash_withdrawable)
-    }
-
     /// `cash`, `cash_withdrawable` and `pending_transfer_out` of
     /// `GET /v1/trading/accounts/{account_id}/account`. See
     /// [`Broker::account_funds`](funding_core::ports::Broker::account_funds).
@@ -66,22 +63,28 @@ impl AlpacaClient {
 mod tests {
     use super::*;
 
+    fn read(json: &str) -> Result<TradeAccountWire, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
     #[test]
-    fn cash_withdrawable_is_read_exactly_and_is_required() {
-        let read = |json: &str| serde_json::from_str::<TradeAccountWire>(json);
-        assert_eq!(
-            read(r#"{"cash":"24861.91","cash_withdrawable":"17861.91","status":"ACTIVE"}"#)
-                .unwrap()
-                .cash_withdrawable,
-            Decimal::new(1_786_191, 2)
-        );
-        assert_eq!(
-            read(r#"{"cash_withdrawable":"0"}"#)
-                .unwrap()
-                .cash_withdrawable,
-            Decimal::ZERO
-        );
+    fn the_figures_are_read_exactly() {
+        let account = read(
+            r#"{"cash":"24861.91","cash_withdrawable":"17861.91","pending_transfer_out":"12.5","status":"ACTIVE"}"#,
+        )
+        .unwrap();
+        assert_eq!(account.cash, Decimal::new(2_486_191, 2));
+        assert_eq!(account.cash_withdrawable, Decimal::new(1_786_191, 2));
+        assert_eq!(account.pending_transfer_out, Some(Decimal::new(125, 1)));
+        let account = read(r#"{"cash":"0","cash_withdrawable":"0"}"#).unwrap();
+        assert_eq!(account.cash_withdrawable, Decimal::ZERO);
+        assert_eq!(account.pending_transfer_out, None);
+    }
+
+    #[test]
+    fn cash_and_cash_withdrawable_are_required() {
         assert!(read(r#"{"cash":"1"}"#).is_err());
-        assert!(read(r#"{"cash_withdrawable":""}"#).is_err());
+        assert!(read(r#"{"cash_withdrawable":"1"}"#).is_err());
+        assert!(read(r#"{"cash":"1","cash_withdrawable":""}"#).is_err());
     }
 }

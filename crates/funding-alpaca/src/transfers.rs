@@ -2,9 +2,8 @@
 //! `{transfer_type: "ach", relationship_id, amount, direction}` and never `timing` (deprecated by
 //! Alpaca although the 2022 spec requires it). The response [`Transfer`] keeps every field of
 //! Alpaca's object, with `Option` wherever Alpaca has been seen to leave one out.
-//! [`AlpacaClient::list_all_transfers`] reads every page.
+//! The lists are in `transfer_list.rs`.
 
-use std::collections::HashSet;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -111,19 +110,6 @@ struct CreateTransferBody<'a> {
     direction: &'a str,
 }
 
-/// Filters and paging for [`AlpacaClient::list_transfers`]: the spec's `direction`, `limit`, `offset`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TransferQuery {
-    pub direction: Option<TransferDirection>,
-    pub limit: Option<u32>,
-    pub offset: Option<u32>,
-}
-
-/// The page size of [`AlpacaClient::list_all_transfers`].
-pub const TRANSFER_PAGE_SIZE: u32 = 100;
-/// More pages than this (a million transfers) means something is wrong: given up with an error.
-const MAX_TRANSFER_PAGES: u32 = 10_000;
-
 /// Alpaca's `Transfer`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Transfer {
@@ -184,7 +170,7 @@ impl Transfer {
 }
 
 impl AlpacaClient {
-    fn transfers_url(&self, account_id: AccountId) -> reqwest::Url {
+    pub(crate) fn transfers_url(&self, account_id: AccountId) -> reqwest::Url {
         self.endpoint(&["v1", "accounts", &account_id.to_string(), "transfers"])
     }
 
@@ -227,85 +213,6 @@ impl AlpacaClient {
         Ok(created)
     }
 
-    /// `GET /v1/accounts/{account_id}/transfers`: a bare array ordered by `created_at`. Page with
-    /// `offset` until an empty page.
-    #[tracing::instrument(skip_all, fields(account_id = %account_id))]
-    pub async fn list_transfers(
-        &self,
-        account_id: AccountId,
-        query: &TransferQuery,
-    ) -> Result<Vec<Transfer>, ProviderError> {
-        let mut url = self.transfers_url(account_id);
-        {
-            let mut pairs = url.query_pairs_mut();
-            if let Some(direction) = &query.direction {
-                pairs.append_pair("direction", direction.as_str());
-            }
-            // The spec declares int32.
-            if let Some(limit) = query.limit {
-                pairs.append_pair("limit", &limit.min(i32::MAX as u32).to_string());
-            }
-            if let Some(offset) = query.offset {
-                pairs.append_pair("offset", &offset.min(i32::MAX as u32).to_string());
-            }
-        }
-        if url.query() == Some("") {
-            url.set_query(None);
-        }
-        let answer = self
-            .send(Call {
-                method: Method::GET,
-                url,
-                body: None,
-                idempotency: Idempotency::Idempotent,
-                operation: "list transfers",
-            })
-            .await?;
-        let transfers = answer.json::<Vec<Transfer>>("Transfer list")?;
-        transfers.iter().for_each(Transfer::warn_if_unknown);
-        Ok(transfers)
-    }
-
-    /// Every transfer of the account (only `direction` when given), oldest first: pages of
-    /// [`TRANSFER_PAGE_SIZE`] by `limit`/`offset` until a page comes back shorter than asked. A
-    /// transfer seen on two pages (the list moved while it was read) is kept once. Errors: those of
-    /// [`list_transfers`](Self::list_transfers), and `Decode` when a full page brings nothing new
-    /// (Alpaca ignored `offset`: reading on would never end).
-    #[tracing::instrument(skip_all, fields(account_id = %account_id))]
-    pub async fn list_all_transfers(
-        &self,
-        account_id: AccountId,
-        direction: Option<TransferDirection>,
-    ) -> Result<Vec<Transfer>, ProviderError> {
-        let mut all = Vec::new();
-        let mut seen = HashSet::new();
-        let mut offset: u32 = 0;
-        for _ in 0..MAX_TRANSFER_PAGES {
-            let query = TransferQuery {
-                direction: direction.clone(),
-                limit: Some(TRANSFER_PAGE_SIZE),
-                offset: Some(offset),
-            };
-            let page = self.list_transfers(account_id, &query).await?;
-            let count = page.len();
-            let before = all.len();
-            all.extend(page.into_iter().filter(|t| seen.insert(t.id)));
-            if count < TRANSFER_PAGE_SIZE as usize {
-                all.sort_by_key(|t: &Transfer| t.created_at);
-                return Ok(all);
-            }
-            if all.len() == before {
-                return Err(paging_error(format!(
-                    "Alpaca answered a full page of transfers already listed at offset {offset}"
-                )));
-            }
-            offset = offset.saturating_add(u32::try_from(count).unwrap_or(u32::MAX));
-        }
-        Err(paging_error(format!(
-            "more than {MAX_TRANSFER_PAGES} pages of transfers"
-        )))
-    }
-
     /// `DELETE /v1/accounts/{account_id}/transfers/{transfer_id}` (204): asks Alpaca to cancel it;
     /// the final status comes by events. Errors: `NotFound` (404).
     #[tracing::instrument(skip_all, fields(account_id = %account_id, transfer_id = %transfer_id))]
@@ -331,15 +238,6 @@ impl AlpacaClient {
         .await?;
         Ok(())
     }
-}
-
-fn paging_error(message: String) -> ProviderError {
-    ProviderError::new(
-        Provider::Alpaca,
-        ProviderErrorKind::Decode,
-        "PAGING",
-        message,
-    )
 }
 
 #[cfg(test)]

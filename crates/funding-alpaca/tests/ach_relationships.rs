@@ -176,6 +176,41 @@ async fn an_empty_list_is_an_empty_vec() {
 }
 
 #[tokio::test]
+async fn odd_relationships_between_good_ones_are_skipped_and_the_good_ones_returned() {
+    let good: Vec<uuid::Uuid> = (0..3).map(|_| uuid::Uuid::new_v4()).collect();
+    let with_id = |id: uuid::Uuid| {
+        let mut relationship = relationship_json("APPROVED");
+        relationship["id"] = json!(id);
+        relationship
+    };
+    let mut no_status = with_id(uuid::Uuid::new_v4());
+    no_status.as_object_mut().unwrap().remove("status");
+    let mut bad_date = with_id(uuid::Uuid::new_v4());
+    bad_date["created_at"] = json!("yesterday");
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(relationships_path()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            with_id(good[0]),
+            no_status,
+            with_id(good[1]),
+            "a new shape",
+            bad_date,
+            {"id": 7},
+            with_id(good[2]),
+        ])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let listed = client(&server.uri())
+        .list_ach_relationships(account())
+        .await
+        .unwrap();
+    let ids: Vec<uuid::Uuid> = listed.iter().map(|r| r.id.as_uuid()).collect();
+    assert_eq!(ids, good);
+}
+
+#[tokio::test]
 async fn listing_with_statuses_sends_them_comma_separated() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))

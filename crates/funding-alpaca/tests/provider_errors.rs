@@ -1,5 +1,6 @@
-//! Alpaca's refusals and failures become `ProviderError`s of the right kind, with Alpaca's code; and
-//! retries happen exactly where they cannot duplicate an effect.
+//! Alpaca's refusals and failures become `ProviderError`s of the right kind, with Alpaca's code; reads
+//! are retried, creates never by the adapter. (Every row of the table of error classes is driven
+//! through the client in `error_classes.rs`.)
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests/ may unwrap (STYLE)
 
 mod common;
@@ -112,9 +113,20 @@ async fn a_timeout_on_create_is_a_transport_error_and_is_not_resent() {
 }
 
 #[tokio::test]
-async fn a_rate_limited_create_is_retried_and_then_succeeds() {
+async fn a_rate_limited_create_is_sent_once_and_reported_as_not_done() {
+    let (error, requests) = create_answered_with(
+        ResponseTemplate::new(429).set_body_json(alpaca_error(42900000, "rate limit exceeded")),
+    )
+    .await;
+    assert_eq!(error.kind, ProviderErrorKind::RateLimited);
+    assert!(error.is_retryable() && !error.outcome_unknown());
+    assert_eq!(requests, 1, "a create is never retried by the adapter");
+}
+
+#[tokio::test]
+async fn a_rate_limited_list_is_retried_and_then_succeeds() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
+    Mock::given(method("GET"))
         .and(path(relationships_path()))
         .respond_with(
             ResponseTemplate::new(429).set_body_json(alpaca_error(42900000, "rate limit exceeded")),
@@ -123,24 +135,21 @@ async fn a_rate_limited_create_is_retried_and_then_succeeds() {
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
+    Mock::given(method("GET"))
         .and(path(relationships_path()))
-        .respond_with(ResponseTemplate::new(200).set_body_json(relationship_json("QUEUED")))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!([relationship_json("QUEUED")])),
+        )
         .expect(1)
         .mount(&server)
         .await;
 
-    let created = client(&server.uri())
-        .create_ach_relationship(account(), &token(), None)
+    let listed = client(&server.uri())
+        .list_ach_relationships(account())
         .await
         .unwrap();
-    assert_eq!(created.id, relationship_id());
-    let requests = server.received_requests().await.unwrap();
-    assert_eq!(requests.len(), 2);
-    assert_eq!(
-        requests[0].body, requests[1].body,
-        "the retry sends the same body"
-    );
+    assert_eq!(listed[0].id, relationship_id());
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
 }
 
 #[tokio::test]
@@ -224,15 +233,27 @@ async fn a_timeout_on_list_is_retried() {
 
 #[tokio::test]
 async fn a_retry_after_longer_than_the_policy_allows_is_returned_to_the_caller() {
-    let (error, requests) = create_answered_with(
-        ResponseTemplate::new(429)
-            .insert_header("retry-after", "7")
-            .set_body_json(alpaca_error(42900000, "rate limit exceeded")),
-    )
-    .await;
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(relationships_path()))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "7")
+                .set_body_json(alpaca_error(42900000, "rate limit exceeded")),
+        )
+        .mount(&server)
+        .await;
+    let error = client(&server.uri())
+        .list_ach_relationships(account())
+        .await
+        .unwrap_err();
     assert_eq!(error.kind, ProviderErrorKind::RateLimited);
     assert_eq!(error.retry_after, Some(Duration::from_secs(7)));
-    assert_eq!(requests, 1);
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        1,
+        "a read is not retried sooner than asked"
+    );
 }
 
 #[tokio::test]
@@ -292,14 +313,19 @@ async fn a_success_whose_body_is_not_a_relationship_is_a_decode_error() {
 }
 
 #[tokio::test]
-async fn a_refused_connection_is_a_transport_error() {
+async fn a_refused_connection_is_not_processed_even_after_the_retries_of_a_read() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
     drop(listener);
-    let error = client(&format!("http://{address}"))
+    let client = client(&format!("http://{address}"));
+    let error = client
         .create_ach_relationship(account(), &token(), None)
         .await
         .unwrap_err();
-    assert_eq!(error.kind, ProviderErrorKind::Transport);
+    assert_eq!(error.kind, ProviderErrorKind::NotProcessed);
+    assert_eq!(error.code, "CONNECT");
+    assert!(!error.outcome_unknown());
+    let error = client.list_ach_relationships(account()).await.unwrap_err();
+    assert_eq!(error.kind, ProviderErrorKind::NotProcessed);
     assert_eq!(error.code, "CONNECT");
 }

@@ -120,7 +120,7 @@ async fn the_full_account_number_shows_in_no_debug_output_error_or_log_line() {
         .mount(&server)
         .await;
     // A list whose second element is unreadable (a bad id), and whose numbers come as a string
-    // and as a JSON number: the decode error quotes neither.
+    // and as a JSON number: the unreadable one is skipped, and its log line quotes neither.
     let mut broken = relationship_with_number(json!(ACCOUNT_NUMBER));
     broken["id"] = json!("not-a-uuid");
     Mock::given(method("GET"))
@@ -140,7 +140,24 @@ async fn the_full_account_number_shows_in_no_debug_output_error_or_log_line() {
     assert_no_account_number("Debug", &format!("{created:?}"));
     assert_no_account_number("Debug", &format!("{created:#?}"));
 
-    let error = client.list_ach_relationships(account()).await.unwrap_err();
+    let listed = client.list_ach_relationships(account()).await.unwrap();
+    assert_eq!(listed.len(), 1, "the unreadable relationship is skipped");
+    assert_eq!(listed[0].bank_account_mask.as_deref(), Some("0000"));
+    assert_no_account_number("Debug", &format!("{listed:?}"));
+
+    // A page that is not a list at all is an error, and quotes nothing of it either.
+    let broken_page = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "bank_account_number": ACCOUNT_NUMBER,
+            "processor_token": TOKEN
+        })))
+        .mount(&broken_page)
+        .await;
+    let error = common::client(&broken_page.uri())
+        .list_ach_relationships(account())
+        .await
+        .unwrap_err();
     assert_no_account_number("Display", &error.to_string());
     assert_no_account_number("Debug", &format!("{error:?}"));
     assert_no_account_number("message", &error.message);
@@ -191,12 +208,13 @@ async fn no_log_line_carries_a_secret_through_retries_failures_and_the_event_str
     let server = MockServer::start().await;
     let echo = format!("bad token {TOKEN}");
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(429).set_body_json(alpaca_error(42900000, &echo)))
-        .up_to_n_times(1)
+        .respond_with(ResponseTemplate::new(422).set_body_json(alpaca_error(42210000, &echo)))
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(422).set_body_json(alpaca_error(42210000, &echo)))
+    // A read is retried (and the retry logged); a create never is.
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(429).set_body_json(alpaca_error(42900000, &echo)))
+        .up_to_n_times(1)
         .mount(&server)
         .await;
     Mock::given(method("GET"))

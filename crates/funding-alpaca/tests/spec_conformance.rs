@@ -67,12 +67,6 @@ async fn capture_every_request() -> Vec<Request> {
             ResponseTemplate::new(200).set_body_json(transfer_json("QUEUED", "INCOMING")),
         ),
         (
-            "GET",
-            transfers,
-            ResponseTemplate::new(200)
-                .set_body_json(json!([transfer_json("COMPLETE", "OUTGOING")])),
-        ),
-        (
             "DELETE",
             r"^/v1/accounts/[^/]+/transfers/[^/]+$",
             ResponseTemplate::new(204),
@@ -105,6 +99,15 @@ async fn capture_every_request() -> Vec<Request> {
             .mount(&server)
             .await;
     }
+
+    // Paged as Alpaca pages: the list ends on an empty page.
+    Mock::given(method("GET"))
+        .and(path_regex(transfers))
+        .respond_with(common::Paged::new(vec![transfer_json(
+            "COMPLETE", "OUTGOING",
+        )]))
+        .mount(&server)
+        .await;
 
     let client = client(&server.uri());
     let nickname = Nickname::parse("Checking").unwrap();

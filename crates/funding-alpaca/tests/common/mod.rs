@@ -6,8 +6,10 @@ pub mod sse;
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use funding_alpaca::{AlpacaClient, AlpacaConfig, RetryPolicy, StreamPolicy};
-use funding_domain::{AccountId, AchRelationshipId, ProcessorToken, ProviderTransferId};
+use funding_core::ports::Broker;
+use funding_domain::{AccountId, AchRelationshipId, Amount, ProcessorToken, ProviderTransferId};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
@@ -43,6 +45,19 @@ pub fn client(base_url: &str) -> AlpacaClient {
     AlpacaClient::new(config(base_url)).unwrap()
 }
 
+/// The client as the port: the inherent calls of the same names take other arguments.
+pub fn broker(base_url: &str) -> Box<dyn Broker> {
+    Box::new(client(base_url))
+}
+
+pub fn amount(text: &str) -> Amount {
+    Amount::parse(text).unwrap()
+}
+
+pub fn at(text: &str) -> DateTime<Utc> {
+    text.parse().unwrap()
+}
+
 pub fn account() -> AccountId {
     AccountId::parse(ACCOUNT).unwrap()
 }
@@ -65,6 +80,10 @@ pub fn relationships_path() -> String {
 
 pub fn transfers_path() -> String {
     format!("/v1/accounts/{ACCOUNT}/transfers")
+}
+
+pub fn trading_path() -> String {
+    format!("/v1/trading/accounts/{ACCOUNT}/account")
 }
 
 /// A processor-token relationship as Alpaca answers it (the reference's example).
@@ -100,6 +119,15 @@ pub fn transfer_json(status: &str, direction: &str) -> Value {
     })
 }
 
+/// A transfer of the account with its own id, created `minutes` after a fixed instant.
+pub fn listed(id: uuid::Uuid, minutes: i64) -> Value {
+    let mut transfer = transfer_json("COMPLETE", "INCOMING");
+    transfer["id"] = json!(id);
+    let created = at("2025-01-01T00:00:00Z") + chrono::Duration::minutes(minutes);
+    transfer["created_at"] = json!(created.to_rfc3339());
+    transfer
+}
+
 pub fn alpaca_error(code: u64, message: &str) -> Value {
     json!({"code": code, "message": message})
 }
@@ -129,4 +157,36 @@ pub fn event_json(
 /// One SSE message carrying `event`.
 pub fn sse_data(event: &Value) -> String {
     format!("data: {event}\n\n")
+}
+
+/// Answers `GET …/transfers` as Alpaca pages it: the elements from `offset`, at most `limit` of
+/// them and never more than `cap` (Alpaca may answer fewer than asked before the end).
+pub struct Paged {
+    pub elements: Vec<Value>,
+    pub cap: usize,
+}
+
+impl Paged {
+    pub fn new(elements: Vec<Value>) -> Self {
+        Self {
+            elements,
+            cap: usize::MAX,
+        }
+    }
+}
+
+impl wiremock::Respond for Paged {
+    fn respond(&self, request: &wiremock::Request) -> wiremock::ResponseTemplate {
+        let param = |name: &str| {
+            request
+                .url
+                .query_pairs()
+                .find(|(key, _)| key == name)
+                .and_then(|(_, value)| value.parse::<usize>().ok())
+        };
+        let offset = param("offset").unwrap_or(0).min(self.elements.len());
+        let take = param("limit").unwrap_or(usize::MAX).min(self.cap);
+        let page: Vec<Value> = self.elements[offset..].iter().take(take).cloned().collect();
+        wiremock::ResponseTemplate::new(200).set_body_json(page)
+    }
 }
