@@ -10,7 +10,8 @@ use std::net::SocketAddr;
 use funding_client::v1::transfer_service_server::{TransferService, TransferServiceServer};
 use funding_client::v1::{
     CancelTransferRequest, CancelTransferResponse, CreateTransferRequest, CreateTransferResponse,
-    GetTransferRequest, GetTransferResponse, ListTransfersRequest, ListTransfersResponse, Transfer,
+    GetTransferRequest, GetTransferResponse, ListProviderOrphansRequest,
+    ListProviderOrphansResponse, ListTransfersRequest, ListTransfersResponse, Transfer,
     TransferDirection, TransferStatus, WatchTransfersRequest, WatchTransfersResponse,
 };
 use tonic::{Request, Response, Status};
@@ -62,6 +63,13 @@ impl TransferService for Echo {
         &self,
         _request: Request<WatchTransfersRequest>,
     ) -> Result<Response<Self::WatchTransfersStream>, Status> {
+        Err(Status::unimplemented("the baseline only echoes"))
+    }
+
+    async fn list_provider_orphans(
+        &self,
+        _request: Request<ListProviderOrphansRequest>,
+    ) -> Result<Response<ListProviderOrphansResponse>, Status> {
         Err(Status::unimplemented("the baseline only echoes"))
     }
 }

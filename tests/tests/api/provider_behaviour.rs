@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use funding_client::v1::{self, TransferDirection, TransferStatus};
-use funding_sandbox::{Fault, FaultMode, Host, Method};
+use funding_sandbox::{Fault, Host, Method};
 use funding_tests::{AppOptions, Backend, TestApp, error_reason};
 
 async fn app(backend: Backend, settle_ms: u64) -> TestApp {
@@ -57,9 +57,8 @@ async fn a_create_that_got_no_answer_waits_out_the_settle_window_before_it_is_se
     // Long enough for every check below to run inside it.
     let app = app(backend, 6_000).await;
     let (account, link) = app.approved_link().await;
-    app.sandbox.inject_fault(
-        Fault::new(Host::Alpaca, transfers_path(&account), 504).method(Method::POST),
-    );
+    app.sandbox
+        .inject_fault(Fault::new(Host::Alpaca, transfers_path(&account), 504).method(Method::POST));
     let created = app
         .create_transfer(app.transfer_request(&account, &link, "70.00", TransferDirection::Deposit))
         .await
@@ -70,7 +69,11 @@ async fn a_create_that_got_no_answer_waits_out_the_settle_window_before_it_is_se
         t.status_reason.starts_with("settling an unknown outcome")
     })
     .await;
-    assert_eq!(waiting.status(), TransferStatus::Submitting, "neither FAILED nor CANCELED");
+    assert_eq!(
+        waiting.status(),
+        TransferStatus::Submitting,
+        "neither FAILED nor CANCELED"
+    );
     assert_eq!(
         app.provider_calls("POST", &transfers_path(&account)),
         1,
@@ -86,7 +89,11 @@ async fn a_create_that_got_no_answer_waits_out_the_settle_window_before_it_is_se
         .expect_err("a cancel cannot conclude from an empty lookup yet");
     assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
     assert_eq!(error_reason(&refused), "TRANSFER_OUTCOME_SETTLING");
-    assert!(refused.message().contains("settling an unknown outcome"), "{}", refused.message());
+    assert!(
+        refused.message().contains("settling an unknown outcome"),
+        "{}",
+        refused.message()
+    );
     assert_eq!(
         app.get_transfer(&created.id).await.status(),
         TransferStatus::Submitting
@@ -153,7 +160,11 @@ async fn a_transfer_made_at_alpaca_by_no_request_of_ours_is_reported_as_an_orpha
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(found.len(), 1, "only the transfer nothing of ours holds: {found:?}");
+    assert_eq!(
+        found.len(),
+        1,
+        "only the transfer nothing of ours holds: {found:?}"
+    );
     let orphan = &found[0];
     assert_eq!(orphan.kind(), v1::ProviderOrphanKind::Transfer);
     assert_eq!(orphan.provider_id, theirs_id);
@@ -166,7 +177,11 @@ async fn a_transfer_made_at_alpaca_by_no_request_of_ours_is_reported_as_an_orpha
     assert_ne!(ours.provider_transfer_id, theirs_id);
     // Every account's list has it too; another account's has nothing.
     assert_eq!(orphans(&app, "").await.len(), 1);
-    assert!(orphans(&app, &uuid::Uuid::new_v4().to_string()).await.is_empty());
+    assert!(
+        orphans(&app, &uuid::Uuid::new_v4().to_string())
+            .await
+            .is_empty()
+    );
     let bad = app
         .client
         .transfers()
