@@ -46,6 +46,8 @@ pub struct AppOptions {
     /// `unknown_outcome_settle_ms`: short in the suites (a create that got no answer waits this
     /// long before an empty lookup counts), so a test of a late effect sets it above the delay.
     pub unknown_outcome_settle_ms: u64,
+    /// `link_max_attempts`.
+    pub link_max_attempts: u32,
 }
 
 impl Default for AppOptions {
@@ -59,6 +61,7 @@ impl Default for AppOptions {
             metrics: false,
             plaid_sync_interval_ms: 200,
             unknown_outcome_settle_ms: 2_000,
+            link_max_attempts: Settings::default().link_max_attempts,
             nats_url: None,
             limits: None,
         }
@@ -129,6 +132,7 @@ impl TestApp {
             reconcile_after_ms: 2_000,
             plaid_sync_interval_ms: options.plaid_sync_interval_ms,
             unknown_outcome_settle_ms: options.unknown_outcome_settle_ms,
+            link_max_attempts: options.link_max_attempts,
             nats_url: options.nats_url.clone(),
             limits: options.limits.clone().unwrap_or(LimitSettings {
                 calls_per_minute: 0,
