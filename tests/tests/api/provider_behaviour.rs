@@ -216,7 +216,12 @@ async fn a_deposit_whose_create_lands_after_a_504_is_adopted_not_sent_again(back
         .method(Method::POST),
     );
     let created = app
-        .create_transfer(app.transfer_request(&account, &link, "120.00", TransferDirection::Deposit))
+        .create_transfer(app.transfer_request(
+            &account,
+            &link,
+            "120.00",
+            TransferDirection::Deposit,
+        ))
         .await
         .expect("accepted durably");
     let done = app
@@ -224,7 +229,10 @@ async fn a_deposit_whose_create_lands_after_a_504_is_adopted_not_sent_again(back
         .await;
     let at_alpaca = transfers_at_alpaca(&app, &account);
     assert_eq!(at_alpaca.len(), 1, "one Alpaca transfer: {at_alpaca:?}");
-    assert!(at_alpaca.contains(&done.provider_transfer_id), "ours points at it");
+    assert!(
+        at_alpaca.contains(&done.provider_transfer_id),
+        "ours points at it"
+    );
     assert_eq!(
         app.provider_calls("POST", &transfers_path(&account)),
         1,
@@ -248,15 +256,18 @@ async fn create_link_patiently(app: &TestApp, request: v1::CreateBankLinkRequest
     panic!("CreateBankLink kept answering UNAVAILABLE");
 }
 
-async fn a_relationship_create_that_lands_after_a_504_is_adopted_not_sent_again(
-    backend: Backend,
-) {
+async fn a_relationship_create_that_lands_after_a_504_is_adopted_not_sent_again(backend: Backend) {
     let app = app(backend, 8_000).await;
     let request = app.create_request().await;
     let path = format!("/v1/accounts/{}/ach_relationships", request.account_id);
     app.sandbox.inject_fault(
-        Fault::late_effect(Host::Alpaca, path.clone(), 504, Duration::from_millis(2_500))
-            .method(Method::POST),
+        Fault::late_effect(
+            Host::Alpaca,
+            path.clone(),
+            504,
+            Duration::from_millis(2_500),
+        )
+        .method(Method::POST),
     );
     let link = create_link_patiently(&app, request.clone()).await;
     let link = app
@@ -282,8 +293,13 @@ async fn a_link_whose_last_attempt_reached_alpaca_is_adopted_not_failed(backend:
     let request = app.create_request().await;
     let path = format!("/v1/accounts/{}/ach_relationships", request.account_id);
     app.sandbox.inject_fault(
-        Fault::late_effect(Host::Alpaca, path.clone(), 500, Duration::from_millis(2_000))
-            .method(Method::POST),
+        Fault::late_effect(
+            Host::Alpaca,
+            path.clone(),
+            500,
+            Duration::from_millis(2_000),
+        )
+        .method(Method::POST),
     );
     let link = create_link_patiently(&app, request.clone()).await;
     let link = app
@@ -316,7 +332,12 @@ async fn with_a_fee_a_dropped_answer_is_matched_on_the_requested_amount(backend:
             .mode(FaultMode::AfterEffect),
     );
     let created = app
-        .create_transfer(app.transfer_request(&account, &link, "500.00", TransferDirection::Deposit))
+        .create_transfer(app.transfer_request(
+            &account,
+            &link,
+            "500.00",
+            TransferDirection::Deposit,
+        ))
         .await
         .expect("accepted durably");
     let done = app
@@ -348,32 +369,64 @@ async fn with_gross_withdrawable_cash_a_second_withdrawal_that_would_overdraw_is
     app.sandbox
         .set_account_cash(account.parse().unwrap(), Decimal::new(10_000, 2));
     let first = app
-        .create_transfer(app.transfer_request(&account, &link, "60.00", TransferDirection::Withdrawal))
+        .create_transfer(app.transfer_request(
+            &account,
+            &link,
+            "60.00",
+            TransferDirection::Withdrawal,
+        ))
         .await
         .expect("the first fits");
     assert_eq!(first.status(), TransferStatus::Queued);
     let second = app
-        .create_transfer(app.transfer_request(&account, &link, "60.00", TransferDirection::Withdrawal))
+        .create_transfer(app.transfer_request(
+            &account,
+            &link,
+            "60.00",
+            TransferDirection::Withdrawal,
+        ))
         .await
         .expect_err("the second would overdraw");
     assert_eq!(second.code(), tonic::Code::FailedPrecondition);
     assert_eq!(error_reason(&second), "INSUFFICIENT_WITHDRAWABLE_CASH");
-    assert!(second.message().contains("at most 40.00"), "names what fits: {}", second.message());
-    assert_eq!(transfers_at_alpaca(&app, &account).len(), 1, "Alpaca holds one");
+    assert!(
+        second.message().contains("at most 40.00"),
+        "names what fits: {}",
+        second.message()
+    );
+    assert_eq!(
+        transfers_at_alpaca(&app, &account).len(),
+        1,
+        "Alpaca holds one"
+    );
 
     // At once, on another account.
     let (account, link) = app.approved_link().await;
     app.sandbox
         .set_account_cash(account.parse().unwrap(), Decimal::new(10_000, 2));
     let (a, b) = tokio::join!(
-        app.create_transfer(app.transfer_request(&account, &link, "60.00", TransferDirection::Withdrawal)),
-        app.create_transfer(app.transfer_request(&account, &link, "60.00", TransferDirection::Withdrawal)),
+        app.create_transfer(app.transfer_request(
+            &account,
+            &link,
+            "60.00",
+            TransferDirection::Withdrawal
+        )),
+        app.create_transfer(app.transfer_request(
+            &account,
+            &link,
+            "60.00",
+            TransferDirection::Withdrawal
+        )),
     );
     let (sent, refused): (Vec<_>, Vec<_>) = [a, b].into_iter().partition(Result::is_ok);
     assert_eq!((sent.len(), refused.len()), (1, 1), "one sent, one refused");
     let refused = refused.into_iter().next().unwrap().unwrap_err();
     assert_eq!(error_reason(&refused), "INSUFFICIENT_WITHDRAWABLE_CASH");
-    assert_eq!(transfers_at_alpaca(&app, &account).len(), 1, "Alpaca holds one");
+    assert_eq!(
+        transfers_at_alpaca(&app, &account).len(),
+        1,
+        "Alpaca holds one"
+    );
     app.stop().await;
 }
 
@@ -387,9 +440,14 @@ async fn with_pages_capped_at_two_a_lookup_still_finds_the_sixth_transfer(backen
         })
         .unwrap();
     for _ in 0..5 {
-        app.create_transfer(app.transfer_request(&account, &link, "10.00", TransferDirection::Deposit))
-            .await
-            .unwrap();
+        app.create_transfer(app.transfer_request(
+            &account,
+            &link,
+            "10.00",
+            TransferDirection::Deposit,
+        ))
+        .await
+        .unwrap();
     }
     app.sandbox.inject_fault(
         Fault::new(Host::Alpaca, transfers_path(&account), 500)
@@ -405,7 +463,11 @@ async fn with_pages_capped_at_two_a_lookup_still_finds_the_sixth_transfer(backen
     })
     .await;
     let at_alpaca = transfers_at_alpaca(&app, &account);
-    assert_eq!(at_alpaca.len(), 6, "exactly one for the sixth: {at_alpaca:?}");
+    assert_eq!(
+        at_alpaca.len(),
+        6,
+        "exactly one for the sixth: {at_alpaca:?}"
+    );
     assert!(at_alpaca.contains(&sixth.provider_transfer_id));
     assert_eq!(app.provider_calls("POST", &transfers_path(&account)), 6);
     let held: std::collections::BTreeSet<_> = app
@@ -426,7 +488,50 @@ async fn with_pages_capped_at_two_a_lookup_still_finds_the_sixth_transfer(backen
     app.stop().await;
 }
 
+async fn plaids_planned_maintenance_on_the_exchange_is_retried_and_the_link_approved(
+    backend: Backend,
+) {
+    let app = app(backend, 2_000).await;
+    let maintenance = serde_json::json!({
+        "error_type": "API_ERROR",
+        "error_code": "PLANNED_MAINTENANCE",
+        "error_message": "this product is currently undergoing planned maintenance",
+        "display_message": null,
+    });
+    for (times, what) in [(2, "within the adapter's retries"), (6, "beyond them")] {
+        let request = app.create_request().await;
+        let before = app.provider_calls("POST", "/item/public_token/exchange");
+        let issued = app.sandbox.issued_tokens().access_tokens.len();
+        app.sandbox.inject_fault(
+            Fault::new(Host::Plaid, "/item/public_token/exchange", 503)
+                .body(maintenance.clone())
+                .times(times),
+        );
+        let link = create_link_patiently(&app, request).await;
+        let link = app
+            .wait_for_link_status(&link.id, v1::BankLinkStatus::Approved)
+            .await;
+        assert!(
+            link.status_reason.is_empty(),
+            "{what}: {}",
+            link.status_reason
+        );
+        assert_eq!(
+            app.provider_calls("POST", "/item/public_token/exchange") - before,
+            times as usize + 1,
+            "{what}: each maintenance answer, then one exchange that succeeded"
+        );
+        assert_eq!(
+            app.sandbox.issued_tokens().access_tokens.len() - issued,
+            1,
+            "{what}: Plaid exchanged the public token once"
+        );
+    }
+    app.stop().await;
+}
+
 funding_tests::on_both_backends!(
+    plaids_planned_maintenance_on_the_exchange_is_retried_and_the_link_approved,
     a_deposit_whose_create_lands_after_a_504_is_adopted_not_sent_again,
     a_relationship_create_that_lands_after_a_504_is_adopted_not_sent_again,
     a_link_whose_last_attempt_reached_alpaca_is_adopted_not_failed,

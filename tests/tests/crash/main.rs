@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod harness;
+mod late_effects;
 
 use std::time::{Duration, Instant};
 
