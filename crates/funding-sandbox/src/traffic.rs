@@ -101,6 +101,17 @@ pub(crate) async fn record_and_inject(
         return next.run(request).await;
     }
     let method = request.method().clone();
+    // Recorded even when the caller gives up before the answer (its future is then dropped): a
+    // request that reached the provider is a call, answered or not (status 0 then).
+    let mut record = Recorder {
+        shared: shared.clone(),
+        call: Some(RecordedCall {
+            host,
+            method: method.to_string(),
+            path: path.clone(),
+            status: Fault::NO_ANSWER,
+        }),
+    };
     let fault = shared.world().faults.take(host, &method, &path);
     let (response, status) = match fault {
         None => {
@@ -134,11 +145,24 @@ pub(crate) async fn record_and_inject(
         }
     };
     tracing::debug!(%host, %method, %path, status, "provider call");
-    shared.world().calls.push(RecordedCall {
-        host,
-        method: method.to_string(),
-        path,
-        status,
-    });
+    if let Some(call) = record.call.as_mut() {
+        call.status = status;
+    }
+    drop(record);
     response
+}
+
+/// Pushes its call to the call log when dropped: when the answer is ready, or when the caller went
+/// away first.
+struct Recorder {
+    shared: Arc<Shared>,
+    call: Option<RecordedCall>,
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        if let Some(call) = self.call.take() {
+            self.shared.world().calls.push(call);
+        }
+    }
 }

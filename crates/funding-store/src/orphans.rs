@@ -78,8 +78,31 @@ impl OrphanStore for Store {
         account_id: AccountId,
         found: Vec<ProviderOrphan>,
     ) -> Result<(), StoreError> {
-        let (_permit, txn) = self.begin_write().await?;
+        // Most sweeps find what the last one found: then nothing is written (no write lock taken
+        // on SQLite), but for a `last_seen_at` older than a minute.
+        let recorded: BTreeMap<Uuid, provider_orphan::Model> = provider_orphan::Entity::find()
+            .filter(provider_orphan::Column::AccountId.eq(account_id.as_uuid()))
+            .all(&self.db)
+            .await
+            .map_err(from_db)?
+            .into_iter()
+            .map(|row| (row.provider_id, row))
+            .collect();
         let ids: Vec<Uuid> = found.iter().map(|orphan| orphan.provider_id).collect();
+        let gone = recorded.keys().any(|id| !ids.contains(id));
+        let found: Vec<ProviderOrphan> = found
+            .into_iter()
+            .filter(|orphan| {
+                recorded.get(&orphan.provider_id).is_none_or(|row| {
+                    row.status != orphan.status
+                        || orphan.last_seen_at - row.last_seen_at > chrono::Duration::minutes(1)
+                })
+            })
+            .collect();
+        if !gone && found.is_empty() {
+            return Ok(());
+        }
+        let (_permit, txn) = self.begin_write().await?;
         provider_orphan::Entity::delete_many()
             .filter(provider_orphan::Column::AccountId.eq(account_id.as_uuid()))
             .filter(provider_orphan::Column::ProviderId.is_not_in(ids))

@@ -47,6 +47,7 @@ const SCOPES: &[(&str, &str)] = &[
     ),
     ("/funding.v1.TransferService/GetTransfer", "read"),
     ("/funding.v1.TransferService/ListTransfers", "read"),
+    ("/funding.v1.TransferService/ListProviderOrphans", "read"),
     ("/funding.v1.TransferService/WatchTransfers", "read"),
 ];
 
