@@ -15,6 +15,7 @@ mod m20261201_000009_order_work_by_sequence;
 mod m20261201_000010_create_bank_transfers;
 mod m20261201_000011_create_outbox;
 mod m20261206_000012_create_provider_orphans;
+mod m20261206_000015_scope_plaid_idempotency_keys;
 
 use sea_orm_migration::prelude::async_trait;
 pub use sea_orm_migration::prelude::{MigrationTrait, MigratorTrait};
@@ -110,6 +111,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_create_bank_transfers::Migration),
             Box::new(m20261201_000011_create_outbox::Migration),
             Box::new(m20261206_000012_create_provider_orphans::Migration),
+            Box::new(m20261206_000015_scope_plaid_idempotency_keys::Migration),
         ]
     }
 }

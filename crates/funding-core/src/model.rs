@@ -106,11 +106,44 @@ pub struct BankTransfer {
     pub failure_code: Option<String>,
     /// When the create was first sent; a transfer never sent may be cancelled locally.
     pub submit_requested_at: Option<DateTime<Utc>>,
+    /// The idempotency key sent to Plaid: derived from the caller and its key
+    /// ([`BankTransfer::plaid_key_for`]); `None` on transfers made before keys were derived,
+    /// which keep being sent with the caller's own key.
+    pub plaid_idempotency_key: Option<funding_domain::IdempotencyKey>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 impl BankTransfer {
+    /// Plaid's idempotency key for `caller`'s `key` (DESIGN §9): 48 hex digits of
+    /// SHA-256(caller, key), so two callers' keys never meet at Plaid (its keys are shared by
+    /// everything this service sends), stable across retries and replicas, within Plaid's 50.
+    pub fn plaid_key_for(
+        caller: &str,
+        key: &funding_domain::IdempotencyKey,
+    ) -> funding_domain::IdempotencyKey {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(b"funding.v1/plaid-idempotency-key\0");
+        hasher.update(caller.as_bytes());
+        hasher.update(b"\0");
+        hasher.update(key.as_str().as_bytes());
+        let digest = hex::encode(hasher.finalize());
+        funding_domain::IdempotencyKey::parse(&digest[..48]).unwrap_or_else(|_| key.clone())
+    }
+
+    /// The request exactly as Plaid is sent it: the caller's request under the key it was first
+    /// sent with (the derived one, or the caller's own on a transfer made before keys were
+    /// derived).
+    pub fn request_for_plaid(&self) -> funding_domain::BankTransferRequest {
+        let Some(key) = &self.plaid_idempotency_key else {
+            return self.request.clone();
+        };
+        let mut draft = self.request.to_draft();
+        draft.idempotency_key = key.as_str().to_owned();
+        funding_domain::BankTransferRequest::parse(&draft).unwrap_or_else(|_| self.request.clone())
+    }
+
     /// Plaid's id, once Plaid answered.
     pub fn provider_id(&self) -> Option<&funding_domain::BankTransferId> {
         self.plaid.as_ref().map(|plaid| &plaid.id)
@@ -120,5 +153,41 @@ impl BankTransfer {
     pub fn cancellable(&self) -> bool {
         self.status == funding_domain::PlaidBankTransferStatus::Pending
             && self.plaid.as_ref().is_some_and(|plaid| plaid.cancellable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use funding_domain::IdempotencyKey;
+
+    use super::BankTransfer;
+
+    #[test]
+    fn plaids_key_is_scoped_to_the_caller_stable_and_within_plaids_fifty_characters() {
+        let key = IdempotencyKey::parse("deposit-1").unwrap();
+        let a = BankTransfer::plaid_key_for("treasury", &key);
+        assert_eq!(a, BankTransfer::plaid_key_for("treasury", &key), "stable");
+        assert_ne!(
+            a,
+            BankTransfer::plaid_key_for("payroll", &key),
+            "per caller"
+        );
+        assert_ne!(
+            a,
+            BankTransfer::plaid_key_for("treasury", &IdempotencyKey::parse("deposit-2").unwrap())
+        );
+        assert_eq!(a.as_str().len(), 48);
+        // A caller name and key that run into each other do not collide.
+        assert_ne!(
+            BankTransfer::plaid_key_for("ab", &IdempotencyKey::parse("c").unwrap()),
+            BankTransfer::plaid_key_for("a", &IdempotencyKey::parse("bc").unwrap())
+        );
+        let longest = IdempotencyKey::parse(&"k".repeat(50)).unwrap();
+        assert!(
+            BankTransfer::plaid_key_for(&"c".repeat(200), &longest)
+                .as_str()
+                .len()
+                <= 50
+        );
     }
 }

@@ -389,6 +389,10 @@ pub(crate) fn bank_transfer_row(
             .or_else(|| plaid.and_then(|plaid| plaid.origination_account_id.clone())),
         direction: plaid.and_then(|plaid| plaid.direction.clone()),
         submit_requested_at: transfer.submit_requested_at.map(db_time),
+        plaid_idempotency_key: transfer
+            .plaid_idempotency_key
+            .as_ref()
+            .map(|key| key.as_str().to_owned()),
         created_at: db_time(transfer.created_at),
         updated_at: db_time(transfer.updated_at),
     })
@@ -441,6 +445,14 @@ pub(crate) fn bank_transfer_from_row(
         status_reason: row.status_reason,
         failure_code: row.failure_code,
         submit_requested_at: row.submit_requested_at,
+        plaid_idempotency_key: row
+            .plaid_idempotency_key
+            .as_deref()
+            .map(|key| {
+                funding_domain::IdempotencyKey::parse(key)
+                    .map_err(|_| corrupt(BANK_TRANSFERS, id, "plaid_idempotency_key"))
+            })
+            .transpose()?,
         created_at: row.created_at,
         updated_at: row.updated_at,
     })

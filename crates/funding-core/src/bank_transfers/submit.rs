@@ -84,7 +84,13 @@ impl BankTransfers {
         {
             return Ok(Attempt::Done);
         }
-        match self.gateway.create_bank_transfer(&transfer.request).await {
+        // Under the key derived from the caller and its key (the caller's own on a transfer made
+        // before keys were derived): the same key on every attempt.
+        match self
+            .gateway
+            .create_bank_transfer(&transfer.request_for_plaid())
+            .await
+        {
             Ok(plaid) => {
                 self.save_answer(claim, &transfer, plaid, "plaid:create")
                     .await

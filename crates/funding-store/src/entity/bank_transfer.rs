@@ -31,6 +31,9 @@ pub struct Model {
     /// Plaid's.
     pub direction: Option<String>,
     pub submit_requested_at: Option<DateTimeUtc>,
+    /// The key sent to Plaid, derived from the caller and its key; NULL on rows made before it
+    /// was (they are sent with `idempotency_key`).
+    pub plaid_idempotency_key: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -96,6 +96,7 @@ fn new_from(
         status_reason: None,
         failure_code: None,
         submit_requested_at: None,
+        plaid_idempotency_key: None,
         created_at: at,
         updated_at: at,
     };
