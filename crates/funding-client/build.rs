@@ -9,8 +9,14 @@ use prost::Message;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("proto");
-    let files = ["bank_link", "transfer", "bank_transfer", "sandbox"]
-        .map(|name| root.join(format!("funding/v1/{name}.proto")));
+    let files = [
+        "waiting",
+        "bank_link",
+        "transfer",
+        "bank_transfer",
+        "sandbox",
+    ]
+    .map(|name| root.join(format!("funding/v1/{name}.proto")));
     for file in &files {
         println!("cargo:rerun-if-changed={}", file.display());
     }

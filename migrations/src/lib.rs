@@ -16,6 +16,7 @@ mod m20261201_000010_create_bank_transfers;
 mod m20261201_000011_create_outbox;
 mod m20261206_000012_create_provider_orphans;
 mod m20261206_000015_scope_plaid_idempotency_keys;
+mod m20261206_000016_work_error_codes;
 
 use sea_orm_migration::prelude::async_trait;
 pub use sea_orm_migration::prelude::{MigrationTrait, MigratorTrait};
@@ -112,6 +113,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_create_outbox::Migration),
             Box::new(m20261206_000012_create_provider_orphans::Migration),
             Box::new(m20261206_000015_scope_plaid_idempotency_keys::Migration),
+            Box::new(m20261206_000016_work_error_codes::Migration),
         ]
     }
 }

@@ -89,6 +89,7 @@ fn canned() -> Transfer {
         created_at: Some(now),
         updated_at: Some(now),
         ach_return_description: String::new(),
+        waiting: None,
     }
 }
 

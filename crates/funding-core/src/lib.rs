@@ -15,6 +15,7 @@ pub mod orphans;
 mod paging;
 pub mod sandbox;
 pub mod transfers;
+pub mod waiting;
 
 pub use engine::{Engine, EngineSettings};
 pub use error::CoreError;
@@ -27,3 +28,4 @@ pub use sandbox::Sandbox;
 pub use transfers::{
     CreateTransferInput, TransferPage, TransferSettings, TransferWatch, Transfers,
 };
+pub use waiting::{Waiting, WaitingReason};

@@ -44,8 +44,15 @@ impl BankLinkService for BankLinkApi {
                 .create(&caller.name, input)
                 .await
                 .map_err(into_status)?;
+            let mut answer = convert::bank_link(&link);
+            answer.waiting = self
+                .links
+                .waiting(&link)
+                .await
+                .as_ref()
+                .map(convert::waiting);
             Ok(Response::new(CreateBankLinkResponse {
-                bank_link: Some(convert::bank_link(&link)),
+                bank_link: Some(answer),
             }))
         })
         .await
@@ -62,8 +69,15 @@ impl BankLinkService for BankLinkApi {
                 .get(&request.get_ref().id)
                 .await
                 .map_err(into_status)?;
+            let mut answer = convert::bank_link(&link);
+            answer.waiting = self
+                .links
+                .waiting(&link)
+                .await
+                .as_ref()
+                .map(convert::waiting);
             Ok(Response::new(GetBankLinkResponse {
-                bank_link: Some(convert::bank_link(&link)),
+                bank_link: Some(answer),
             }))
         })
         .await

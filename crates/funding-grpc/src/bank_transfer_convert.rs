@@ -226,5 +226,6 @@ pub fn bank_transfer(transfer: &BankTransfer) -> v1::BankTransfer {
         status_reason: transfer.status_reason.clone().unwrap_or_default(),
         failure_code: transfer.failure_code.clone().unwrap_or_default(),
         updated_at: Some(timestamp(transfer.updated_at)),
+        waiting: None,
     }
 }

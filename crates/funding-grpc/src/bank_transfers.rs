@@ -48,8 +48,15 @@ impl BankTransferService for BankTransferApi {
                 .create(&caller.name, draft)
                 .await
                 .map_err(into_status)?;
+            let mut answer = convert::bank_transfer(&transfer);
+            answer.waiting = self
+                .transfers
+                .waiting(&transfer)
+                .await
+                .as_ref()
+                .map(crate::convert::waiting);
             Ok(Response::new(CreateBankTransferResponse {
-                bank_transfer: Some(convert::bank_transfer(&transfer)),
+                bank_transfer: Some(answer),
             }))
         })
         .await
@@ -66,8 +73,15 @@ impl BankTransferService for BankTransferApi {
                 .get(&request.get_ref().id)
                 .await
                 .map_err(into_status)?;
+            let mut answer = convert::bank_transfer(&transfer);
+            answer.waiting = self
+                .transfers
+                .waiting(&transfer)
+                .await
+                .as_ref()
+                .map(crate::convert::waiting);
             Ok(Response::new(GetBankTransferResponse {
-                bank_transfer: Some(convert::bank_transfer(&transfer)),
+                bank_transfer: Some(answer),
             }))
         })
         .await

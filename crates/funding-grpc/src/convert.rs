@@ -53,6 +53,7 @@ pub fn bank_link(link: &BankLink) -> v1::BankLink {
         plaid_account_id: link.plaid_account_id.as_str().to_owned(),
         bank_account_type: link.bank_account_type.clone().unwrap_or_default(),
         bank_account_mask: link.bank_account_mask.clone().unwrap_or_default(),
+        waiting: None,
     }
 }
 
@@ -156,6 +157,26 @@ pub fn transfer_direction_of(
     }
 }
 
+pub fn waiting(waiting: &funding_core::Waiting) -> v1::Waiting {
+    use funding_core::WaitingReason;
+    v1::Waiting {
+        reason: match waiting.reason {
+            WaitingReason::QueuedBehind => v1::WaitingReason::QueuedBehind,
+            WaitingReason::Retrying => v1::WaitingReason::Retrying,
+            WaitingReason::Settling => v1::WaitingReason::Settling,
+            WaitingReason::InProgress => v1::WaitingReason::InProgress,
+            WaitingReason::Provider => v1::WaitingReason::Provider,
+        }
+        .into(),
+        detail: waiting.detail.clone(),
+        behind: waiting.behind.clone().unwrap_or_default(),
+        provider_code: waiting.provider_code.clone().unwrap_or_default(),
+        attempt: i32::try_from(waiting.attempt).unwrap_or(i32::MAX),
+        max_attempts: i32::try_from(waiting.max_attempts).unwrap_or(i32::MAX),
+        next_attempt_at: waiting.next_attempt_at.map(timestamp),
+    }
+}
+
 pub fn provider_orphan(orphan: &funding_core::ports::ProviderOrphan) -> v1::ProviderOrphan {
     use funding_core::ports::OrphanKind;
     v1::ProviderOrphan {
@@ -207,5 +228,6 @@ pub fn transfer(transfer: &funding_core::model::Transfer) -> v1::Transfer {
             .unwrap_or_default(),
         created_at: Some(timestamp(transfer.created_at)),
         updated_at: Some(timestamp(transfer.updated_at)),
+        waiting: None,
     }
 }

@@ -58,8 +58,15 @@ impl TransferService for TransferApi {
                 .create(&caller.name, input)
                 .await
                 .map_err(into_status)?;
+            let mut answer = convert::transfer(&transfer);
+            answer.waiting = self
+                .transfers
+                .waiting(&transfer)
+                .await
+                .as_ref()
+                .map(convert::waiting);
             Ok(Response::new(CreateTransferResponse {
-                transfer: Some(convert::transfer(&transfer)),
+                transfer: Some(answer),
             }))
         })
         .await
@@ -76,8 +83,15 @@ impl TransferService for TransferApi {
                 .get(&request.get_ref().id)
                 .await
                 .map_err(into_status)?;
+            let mut answer = convert::transfer(&transfer);
+            answer.waiting = self
+                .transfers
+                .waiting(&transfer)
+                .await
+                .as_ref()
+                .map(convert::waiting);
             Ok(Response::new(GetTransferResponse {
-                transfer: Some(convert::transfer(&transfer)),
+                transfer: Some(answer),
             }))
         })
         .await

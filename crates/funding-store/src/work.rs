@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use funding_core::ports::{
-    Claim, ClaimedWork, NewWork, StoreError, WorkKind, WorkQueue, WorkStats,
+    Claim, ClaimedWork, NewWork, StoreError, WorkKind, WorkQueue, WorkStats, WorkWaiting,
 };
 use sea_orm::{ConnectionTrait, DatabaseBackend, QueryResult, Value};
 use uuid::Uuid;
@@ -278,13 +278,16 @@ impl WorkQueue for Store {
         claim: &Claim,
         delay: Duration,
         error: &str,
+        provider_code: Option<&str>,
     ) -> Result<bool, StoreError> {
         let mut values = claim_values(claim);
         values.push(millis(delay).into());
         values.push(error.into());
+        values.push(provider_code.map(str::to_owned).into());
         self.settle(
             "UPDATE work_items SET claim_owner = NULL, claim_until_ms = NULL, \
-             due_at_ms = {now_ms} + $4, last_error = $5, updated_at_ms = {now_ms} \
+             due_at_ms = {now_ms} + $4, last_error = $5, last_error_code = $6, \
+             updated_at_ms = {now_ms} \
              WHERE id = $1 AND generation = $2 AND claim_owner = $3 AND state = 'pending'",
             values,
         )
@@ -304,7 +307,8 @@ impl WorkQueue for Store {
         self.settle(
             "UPDATE work_items SET claim_owner = NULL, claim_until_ms = NULL, \
              attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, \
-             due_at_ms = {now_ms} + $4, last_error = $5, updated_at_ms = {now_ms} \
+             due_at_ms = {now_ms} + $4, last_error = $5, last_error_code = NULL, \
+             updated_at_ms = {now_ms} \
              WHERE id = $1 AND generation = $2 AND claim_owner = $3 AND state = 'pending'",
             values,
         )
@@ -322,6 +326,84 @@ impl WorkQueue for Store {
             values,
         )
         .await
+    }
+
+    async fn waiting(
+        &self,
+        kind: WorkKind,
+        subject_id: Uuid,
+    ) -> Result<Option<WorkWaiting>, StoreError> {
+        let backend = self.db.get_database_backend();
+        let Some(row) = self
+            .db
+            .query_one_raw(statement(
+                backend,
+                "SELECT attempts, max_attempts, last_error, last_error_code, due_at_ms, \
+                 claim_until_ms, ordering_key, order_seq, {now_ms} AS now \
+                 FROM work_items WHERE kind = $1 AND subject_id = $2 AND state = 'pending'",
+                [kind.as_str().into(), subject_id.into()],
+            ))
+            .await
+            .map_err(from_db)?
+        else {
+            return Ok(None);
+        };
+        let read = |what: &str| corrupt("work_items", subject_id, what);
+        let attempts: i32 = row.try_get("", "attempts").map_err(|_| read("attempts"))?;
+        let max_attempts: i32 = row
+            .try_get("", "max_attempts")
+            .map_err(|_| read("max_attempts"))?;
+        let last_error: Option<String> = row
+            .try_get("", "last_error")
+            .map_err(|_| read("last_error"))?;
+        let last_error_code: Option<String> = row
+            .try_get("", "last_error_code")
+            .map_err(|_| read("last_error_code"))?;
+        let due_at_ms: i64 = row
+            .try_get("", "due_at_ms")
+            .map_err(|_| read("due_at_ms"))?;
+        let claim_until_ms: Option<i64> = row
+            .try_get("", "claim_until_ms")
+            .map_err(|_| read("claim_until_ms"))?;
+        let now: i64 = row.try_get("", "now").map_err(|_| read("now"))?;
+        let ordering_key: Option<String> = row
+            .try_get("", "ordering_key")
+            .map_err(|_| read("ordering_key"))?;
+        let order_seq: Option<i64> = row
+            .try_get("", "order_seq")
+            .map_err(|_| read("order_seq"))?;
+        let behind = match (ordering_key, order_seq) {
+            (Some(key), Some(seq)) => self
+                .db
+                .query_one_raw(statement(
+                    backend,
+                    "SELECT kind, subject_id FROM work_items WHERE ordering_key = $1 \
+                     AND state = 'pending' AND order_seq < $2 ORDER BY order_seq LIMIT 1",
+                    [key.into(), seq.into()],
+                ))
+                .await
+                .map_err(from_db)?
+                .map(|head| {
+                    let kind: String = head.try_get("", "kind").map_err(|_| read("kind"))?;
+                    let subject: Uuid = head
+                        .try_get("", "subject_id")
+                        .map_err(|_| read("subject_id"))?;
+                    let kind = WorkKind::parse(&kind).ok_or_else(|| read("kind"))?;
+                    Ok::<_, StoreError>((kind, subject))
+                })
+                .transpose()?,
+            _ => None,
+        };
+        Ok(Some(WorkWaiting {
+            kind,
+            attempts: u32::try_from(attempts).unwrap_or(0),
+            max_attempts: u32::try_from(max_attempts).unwrap_or(1),
+            last_error,
+            last_error_code,
+            due_at: chrono::DateTime::from_timestamp_millis(due_at_ms).unwrap_or_default(),
+            claimed: claim_until_ms.is_some_and(|until| until > now),
+            behind,
+        }))
     }
 
     async fn stats(&self) -> Result<WorkStats, StoreError> {

@@ -23,6 +23,7 @@ pub fn bank_link(link: &v1::BankLink) -> Value {
         "plaid_account_id": link.plaid_account_id,
         "bank_account_type": link.bank_account_type,
         "bank_account_mask": link.bank_account_mask,
+        "waiting": waiting(link.waiting.as_ref()),
     })
 }
 
@@ -55,6 +56,7 @@ pub fn transfer(transfer: &v1::Transfer) -> Value {
         "provider_transfer_id": transfer.provider_transfer_id,
         "created_at": timestamp(transfer.created_at.as_ref()),
         "updated_at": timestamp(transfer.updated_at.as_ref()),
+        "waiting": waiting(transfer.waiting.as_ref()),
     })
 }
 
@@ -101,6 +103,7 @@ pub fn bank_transfer(bt: &v1::BankTransfer) -> Value {
         "status_reason": bt.status_reason,
         "failure_code": bt.failure_code,
         "updated_at": timestamp(bt.updated_at.as_ref()),
+        "waiting": waiting(bt.waiting.as_ref()),
     })
 }
 
@@ -120,6 +123,21 @@ pub fn public_token(response: &v1::CreatePublicTokenResponse, checking: Option<&
 
 pub fn processor_token(response: &v1::CreateProcessorTokenResponse) -> Value {
     json!({ "processor_token": response.processor_token })
+}
+
+/// Why a resource waits; null when it does not.
+pub fn waiting(waiting: Option<&v1::Waiting>) -> Value {
+    waiting.map_or(Value::Null, |waiting| {
+        json!({
+            "reason": waiting.reason().as_str_name(),
+            "detail": waiting.detail,
+            "behind": waiting.behind,
+            "provider_code": waiting.provider_code,
+            "attempt": waiting.attempt,
+            "max_attempts": waiting.max_attempts,
+            "next_attempt_at": timestamp(waiting.next_attempt_at.as_ref()),
+        })
+    })
 }
 
 #[cfg(test)]

@@ -426,6 +426,11 @@ fn show_links(json: bool, links: &[v1::BankLink], list: bool) -> Result<(), CliE
         return print_json(&one_or_many(values, list));
     }
     print!("{}", output::bank_links(links));
+    if let [link] = links
+        && !list
+    {
+        print!("{}", output::waiting(link.waiting.as_ref()));
+    }
     Ok(())
 }
 
@@ -435,6 +440,11 @@ fn show_transfers(json: bool, transfers: &[v1::Transfer], list: bool) -> Result<
         return print_json(&one_or_many(values, list));
     }
     print!("{}", output::transfers(transfers));
+    if let [transfer] = transfers
+        && !list
+    {
+        print!("{}", output::waiting(transfer.waiting.as_ref()));
+    }
     Ok(())
 }
 
@@ -444,6 +454,11 @@ fn show_bank_transfers(json: bool, items: &[v1::BankTransfer], list: bool) -> Re
         return print_json(&one_or_many(values, list));
     }
     print!("{}", output::bank_transfers(items));
+    if let [item] = items
+        && !list
+    {
+        print!("{}", output::waiting(item.waiting.as_ref()));
+    }
     Ok(())
 }
 

@@ -212,6 +212,32 @@ pub fn watch_line(event: &v1::WatchTransfersResponse) -> String {
     }
 }
 
+/// Why a single resource waits, as one line after its table (nothing when it does not wait).
+pub fn waiting(waiting: Option<&v1::Waiting>) -> String {
+    let Some(waiting) = waiting else {
+        return String::new();
+    };
+    let mut line = format!(
+        "waiting: {} — {}",
+        short(waiting.reason().as_str_name(), "WAITING_REASON_"),
+        waiting.detail
+    );
+    if !waiting.behind.is_empty() {
+        line.push_str(&format!("; behind {}", waiting.behind));
+    }
+    if !waiting.provider_code.is_empty() {
+        line.push_str(&format!("; provider code {}", waiting.provider_code));
+    }
+    if waiting.next_attempt_at.is_some() {
+        line.push_str(&format!(
+            "; next try {}",
+            timestamp(waiting.next_attempt_at.as_ref())
+        ));
+    }
+    line.push('\n');
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@
 //! own bank transfer; one caller's repeat still makes one.
 
 use funding_client::FundingClient;
-use funding_client::v1::{self, BankTransferStatus};
+use funding_client::v1::BankTransferStatus;
 use funding_tests::{AppOptions, Backend, TestApp};
 use fundingd::settings::ClientSettings;
 

@@ -76,6 +76,7 @@ impl BankTransfers {
             key: request.idempotency_key().as_str().to_owned(),
             fingerprint: fingerprint.encode(),
         };
+        let plaid_key = BankTransfer::plaid_key_for(caller, request.idempotency_key());
         let transfer = BankTransfer {
             id,
             caller: caller.to_owned(),
@@ -85,6 +86,7 @@ impl BankTransfers {
             status_reason: None,
             failure_code: None,
             submit_requested_at: None,
+            plaid_idempotency_key: Some(plaid_key),
             created_at: now,
             updated_at: now,
         };

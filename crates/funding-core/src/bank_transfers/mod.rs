@@ -48,7 +48,7 @@ pub struct BankTransfers {
     store: Arc<dyn BankTransferStore>,
     inbox: Arc<dyn InboxStore>,
     clock: Arc<dyn Clock>,
-    engine: Engine,
+    pub(crate) engine: Engine,
     settings: BankTransferSettings,
     /// One sync at a time in this process (another replica's is harmless: storing is idempotent
     /// and the cursor never moves back).

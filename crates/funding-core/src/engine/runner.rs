@@ -223,7 +223,7 @@ impl Engine {
         let Some(handler) = self.handler(work.kind) else {
             tracing::error!("no handler for this kind of work; it waits");
             let reason = format!("no handler for {} work", work.kind);
-            self.settle_retry(&work, &reason).await;
+            self.settle_retry(&work, &reason, None).await;
             return Attempt::Retry {
                 reason,
                 error: None,
@@ -254,7 +254,8 @@ impl Engine {
                 metrics::counter!("funding_work_attempts_total", "kind" => work.kind.as_str(), "outcome" => "wait").increment(1);
                 attempt
             }
-            Attempt::Retry { reason, .. } if work.is_last_attempt() => {
+            Attempt::Retry { reason, error } if work.is_last_attempt() => {
+                let code = error.as_ref().map(|error| error.code.clone());
                 let reason = format!("gave up after {} attempts: {reason}", work.attempt);
                 tracing::warn!(%reason, "work failed for good");
                 match handler.give_up(&work, &reason).await {
@@ -266,25 +267,28 @@ impl Engine {
                         metrics::counter!("funding_work_attempts_total", "kind" => work.kind.as_str(), "outcome" => "gave_up").increment(1);
                     }
                     Attempt::Fenced => {}
-                    Attempt::Retry { .. } => self.settle_retry(&work, &reason).await,
+                    Attempt::Retry { .. } => {
+                        self.settle_retry(&work, &reason, code.as_deref()).await;
+                    }
                 }
                 attempt
             }
-            Attempt::Retry { reason, .. } => {
+            Attempt::Retry { reason, error } => {
                 tracing::info!(%reason, "attempt failed; the work will be retried");
-                self.settle_retry(&work, reason).await;
+                let code = error.as_ref().map(|error| error.code.as_str());
+                self.settle_retry(&work, reason, code).await;
                 metrics::counter!("funding_work_attempts_total", "kind" => work.kind.as_str(), "outcome" => "retry").increment(1);
                 attempt
             }
         }
     }
 
-    async fn settle_retry(&self, work: &ClaimedWork, reason: &str) {
+    async fn settle_retry(&self, work: &ClaimedWork, reason: &str, provider_code: Option<&str>) {
         let delay = self.inner.settings.backoff.delay(work.attempt);
         self.report(
             self.inner
                 .queue
-                .retry_later(&work.claim, delay, reason)
+                .retry_later(&work.claim, delay, reason, provider_code)
                 .await,
         );
     }
@@ -433,8 +437,21 @@ mod tests {
         async fn finish(&self, _: &Claim) -> Result<bool, StoreError> {
             self.settle("finish")
         }
-        async fn retry_later(&self, _: &Claim, _: Duration, _: &str) -> Result<bool, StoreError> {
+        async fn retry_later(
+            &self,
+            _: &Claim,
+            _: Duration,
+            _: &str,
+            _: Option<&str>,
+        ) -> Result<bool, StoreError> {
             self.settle("retry_later")
+        }
+        async fn waiting(
+            &self,
+            _: WorkKind,
+            _: Uuid,
+        ) -> Result<Option<crate::ports::WorkWaiting>, StoreError> {
+            Ok(None)
         }
         async fn postpone(&self, _: &Claim, _: Duration, _: &str) -> Result<bool, StoreError> {
             self.settle("postpone")

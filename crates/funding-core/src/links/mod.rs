@@ -85,7 +85,7 @@ pub struct BankLinks {
     secrets: Arc<dyn LinkSecretStore>,
     statuses: Arc<dyn LinkStatusStore>,
     clock: Arc<dyn Clock>,
-    engine: Engine,
+    pub(crate) engine: Engine,
     settings: LinkSettings,
 }
 

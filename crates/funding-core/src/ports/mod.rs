@@ -43,4 +43,4 @@ pub use store::{
 pub use transfers::{
     NewTransfer, TransferChange, TransferEvent, TransferFilter, TransferSaved, TransferStore,
 };
-pub use work::{Claim, ClaimedWork, NewWork, WorkKind, WorkQueue, WorkStats};
+pub use work::{Claim, ClaimedWork, NewWork, WorkKind, WorkQueue, WorkStats, WorkWaiting};

@@ -107,6 +107,25 @@ impl ClaimedWork {
     }
 }
 
+/// Where a resource's pending work stands, for saying why the resource waits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkWaiting {
+    pub kind: WorkKind,
+    /// Attempts so far (a wait for an unknown outcome to settle does not count).
+    pub attempts: u32,
+    pub max_attempts: u32,
+    /// What the last attempt failed with (or why it waits), and the provider's code when a
+    /// provider error.
+    pub last_error: Option<String>,
+    pub last_error_code: Option<String>,
+    /// When the work is due again, by the database's clock.
+    pub due_at: chrono::DateTime<chrono::Utc>,
+    /// Whether an attempt holds it right now.
+    pub claimed: bool,
+    /// The older pending work of its ordering key it waits behind, if any.
+    pub behind: Option<(WorkKind, Uuid)>,
+}
+
 /// How much work waits, for metrics.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WorkStats {
@@ -153,12 +172,14 @@ pub trait WorkQueue: Send + Sync + 'static {
     /// Ends the work done. False if the claim is no longer held.
     async fn finish(&self, claim: &Claim) -> Result<bool, StoreError>;
 
-    /// Gives the claim back and makes the work due again after `delay`, recording `error`.
+    /// Gives the claim back and makes the work due again after `delay`, recording `error` and,
+    /// for a provider's error, its code.
     async fn retry_later(
         &self,
         claim: &Claim,
         delay: Duration,
         error: &str,
+        provider_code: Option<&str>,
     ) -> Result<bool, StoreError>;
 
     /// Gives the claim back and makes the work due again after `delay`, recording `reason`, without
@@ -173,6 +194,13 @@ pub trait WorkQueue: Send + Sync + 'static {
 
     /// Ends the work failed with `error` (attempts exhausted).
     async fn give_up(&self, claim: &Claim, error: &str) -> Result<bool, StoreError>;
+
+    /// The pending work of `kind` for `subject_id`, if any, and what it waits behind.
+    async fn waiting(
+        &self,
+        kind: WorkKind,
+        subject_id: Uuid,
+    ) -> Result<Option<WorkWaiting>, StoreError>;
 
     /// Pending and failed work, for metrics.
     async fn stats(&self) -> Result<WorkStats, StoreError>;

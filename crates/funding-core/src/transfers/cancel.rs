@@ -126,6 +126,7 @@ impl Transfers {
                         &work.claim,
                         std::time::Duration::ZERO,
                         "a cancel could not look the transfer up",
+                        None,
                     )
                     .await;
             }

@@ -65,7 +65,7 @@ pub struct Transfers {
     store: Arc<dyn TransferStore>,
     links: Arc<dyn BankLinkStore>,
     clock: Arc<dyn Clock>,
-    engine: Engine,
+    pub(crate) engine: Engine,
     settings: TransferSettings,
     /// Set when the server stops: every watch ends (naming where to resume) so the server can drain.
     closing: Arc<tokio::sync::watch::Sender<bool>>,

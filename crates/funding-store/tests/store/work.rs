@@ -82,7 +82,7 @@ async fn the_generation_grows_with_every_claim(db: &TestDb) {
         .unwrap();
     assert!(
         store
-            .retry_later(&first.claim, Duration::ZERO, "try again")
+            .retry_later(&first.claim, Duration::ZERO, "try again", None)
             .await
             .unwrap()
     );
@@ -139,7 +139,7 @@ async fn an_expired_claim_is_taken_over_and_its_old_owner_is_fenced(db: &TestDb)
     assert!(!store.finish(&old).await.unwrap());
     assert!(
         !store
-            .retry_later(&old, Duration::ZERO, "late")
+            .retry_later(&old, Duration::ZERO, "late", None)
             .await
             .unwrap()
     );
@@ -226,7 +226,12 @@ async fn retried_work_is_due_after_its_delay_with_its_error(db: &TestDb) {
     let first = due(&store, "a").await.remove(0);
     assert!(
         store
-            .retry_later(&first.claim, Duration::from_millis(600), "plaid is down")
+            .retry_later(
+                &first.claim,
+                Duration::from_millis(600),
+                "plaid is down",
+                Some("PLANNED_MAINTENANCE")
+            )
             .await
             .unwrap()
     );
@@ -235,6 +240,20 @@ async fn retried_work_is_due_after_its_delay_with_its_error(db: &TestDb) {
         "the claim was given back"
     );
     assert!(due(&store, "b").await.is_empty(), "not due yet");
+    let waiting = store
+        .waiting(WorkKind::LinkCreate, link.id.as_uuid())
+        .await
+        .unwrap()
+        .expect("pending work says where it stands");
+    assert_eq!(waiting.attempts, 1);
+    assert_eq!(waiting.last_error.as_deref(), Some("plaid is down"));
+    assert_eq!(
+        waiting.last_error_code.as_deref(),
+        Some("PLANNED_MAINTENANCE")
+    );
+    assert!(!waiting.claimed);
+    assert_eq!(waiting.behind, None, "first of its order");
+    assert!(waiting.due_at > chrono::Utc::now(), "due after its delay");
     assert!(
         store
             .claim(WorkKind::LinkCreate, link.id.as_uuid(), "caller", LEASE)
@@ -329,7 +348,7 @@ async fn one_piece_of_work_per_ordering_key_at_a_time(db: &TestDb) {
     // Given back for later, the older is still pending: the newer still waits.
     assert!(
         store
-            .retry_later(&older_claim, Duration::from_millis(300), "later")
+            .retry_later(&older_claim, Duration::from_millis(300), "later", None)
             .await
             .unwrap()
     );
@@ -424,7 +443,7 @@ async fn enqueue_leaves_pending_work_alone_and_re_arms_ended_work(db: &TestDb) {
 
     assert!(
         store
-            .retry_later(&held.claim, Duration::from_millis(300), "boom")
+            .retry_later(&held.claim, Duration::from_millis(300), "boom", None)
             .await
             .unwrap()
     );
