@@ -21,7 +21,8 @@ pub use engine::{Engine, EngineSettings};
 pub use error::CoreError;
 pub use follow::{FollowerSettings, FundingEventFollower};
 pub use links::{
-    BankLinks, CreateBankLinkInput, EventOutcome, LinkSettings, LinkStores, ReconcileReport,
+    BankLinks, CreateBankLinkInput, CreateLinkTokenInput, EventOutcome, LinkSettings, LinkStores,
+    ReconcileReport,
 };
 pub use orphans::{OrphanPage, OrphanReport, OrphanSweep};
 pub use sandbox::Sandbox;

@@ -2,10 +2,11 @@
 
 use funding_client::v1::bank_link_service_server::BankLinkService;
 use funding_client::v1::{
-    CreateBankLinkRequest, CreateBankLinkResponse, DeleteBankLinkRequest, DeleteBankLinkResponse,
-    GetBankLinkRequest, GetBankLinkResponse, ListBankLinksRequest, ListBankLinksResponse,
+    CreateBankLinkRequest, CreateBankLinkResponse, CreateLinkTokenRequest, CreateLinkTokenResponse,
+    DeleteBankLinkRequest, DeleteBankLinkResponse, GetBankLinkRequest, GetBankLinkResponse,
+    ListBankLinksRequest, ListBankLinksResponse,
 };
-use funding_core::{BankLinks, CreateBankLinkInput};
+use funding_core::{BankLinks, CreateBankLinkInput, CreateLinkTokenInput};
 use tonic::{Request, Response, Status};
 
 use crate::auth::{Scope, require};
@@ -25,6 +26,33 @@ impl BankLinkApi {
 
 #[tonic::async_trait]
 impl BankLinkService for BankLinkApi {
+    async fn create_link_token(
+        &self,
+        request: Request<CreateLinkTokenRequest>,
+    ) -> Result<Response<CreateLinkTokenResponse>, Status> {
+        observed("CreateLinkToken", async move {
+            require(&request, Scope::LinksWrite)?;
+            let body = request.into_inner();
+            let token = self
+                .links
+                .create_link_token(CreateLinkTokenInput {
+                    account_id: body.account_id,
+                    bank_link_id: body.bank_link_id,
+                    redirect_uri: body.redirect_uri,
+                    android_package_name: body.android_package_name,
+                    language: body.language,
+                    country_codes: body.country_codes,
+                })
+                .await
+                .map_err(into_status)?;
+            Ok(Response::new(CreateLinkTokenResponse {
+                link_token: token.link_token,
+                expiration: Some(convert::timestamp(token.expiration)),
+            }))
+        })
+        .await
+    }
+
     async fn create_bank_link(
         &self,
         request: Request<CreateBankLinkRequest>,

@@ -6,7 +6,9 @@
 //! (`PLANNED_MAINTENANCE`, rate limiting, no connection made).
 
 use async_trait::async_trait;
-use funding_core::ports::{ExchangedItem, PlaidAccount, PlaidGateway, ProviderError};
+use funding_core::ports::{
+    ExchangedItem, LinkToken, LinkTokenRequest, PlaidAccount, PlaidGateway, ProviderError,
+};
 use funding_domain::{
     AccessToken, PlaidAccountId, PlaidItemId, ProcessorToken, PublicToken, ValidationError,
 };
@@ -17,9 +19,10 @@ use crate::client::PlaidClient;
 use crate::failure::decode_error;
 use crate::wire::link::{
     ALPACA_PROCESSOR, AccountsGetRequest, AccountsGetResponse, ItemRemoveRequest,
-    ItemRemoveResponse, ProcessorTokenCreateRequest, ProcessorTokenCreateResponse,
-    PublicTokenExchangeRequest, PublicTokenExchangeResponse, SANDBOX_INITIAL_PRODUCTS,
-    SandboxPublicTokenCreateRequest, SandboxPublicTokenCreateResponse,
+    ItemRemoveResponse, LinkTokenCreateRequest, LinkTokenCreateResponse, LinkTokenUser,
+    ProcessorTokenCreateRequest, ProcessorTokenCreateResponse, PublicTokenExchangeRequest,
+    PublicTokenExchangeResponse, SANDBOX_INITIAL_PRODUCTS, SandboxPublicTokenCreateRequest,
+    SandboxPublicTokenCreateResponse,
 };
 
 pub(crate) const EXCHANGE_PUBLIC_TOKEN: Endpoint = Endpoint {
@@ -38,6 +41,10 @@ pub(crate) const GET_ACCOUNTS: Endpoint = Endpoint {
     path: "/accounts/get",
     idempotent: true,
 };
+pub(crate) const CREATE_LINK_TOKEN: Endpoint = Endpoint {
+    path: "/link/token/create",
+    idempotent: true,
+};
 pub(crate) const SANDBOX_CREATE_PUBLIC_TOKEN: Endpoint = Endpoint {
     path: "/sandbox/public_token/create",
     idempotent: true,
@@ -45,6 +52,31 @@ pub(crate) const SANDBOX_CREATE_PUBLIC_TOKEN: Endpoint = Endpoint {
 
 #[async_trait]
 impl PlaidGateway for PlaidClient {
+    #[tracing::instrument(skip_all, fields(endpoint = CREATE_LINK_TOKEN.path, update_mode = request.access_token.is_some()))]
+    async fn create_link_token(
+        &self,
+        request: &LinkTokenRequest,
+    ) -> Result<LinkToken, ProviderError> {
+        let wire = LinkTokenCreateRequest {
+            client_name: &request.client_name,
+            language: &request.language,
+            country_codes: &request.country_codes,
+            user: LinkTokenUser {
+                client_user_id: &request.client_user_id,
+            },
+            products: &request.products,
+            access_token: request.access_token.as_ref().map(|t| t.expose_secret()),
+            webhook: request.webhook.as_deref(),
+            redirect_uri: request.redirect_uri.as_deref(),
+            android_package_name: request.android_package_name.as_deref(),
+        };
+        let response: LinkTokenCreateResponse = self.call(CREATE_LINK_TOKEN, &wire).await?;
+        Ok(LinkToken {
+            link_token: response.link_token,
+            expiration: response.expiration,
+        })
+    }
+
     #[tracing::instrument(skip_all, fields(endpoint = EXCHANGE_PUBLIC_TOKEN.path, item_id = tracing::field::Empty))]
     async fn exchange_public_token(
         &self,

@@ -49,6 +49,23 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// A link token to open Plaid Link with (CreateLinkToken); with --bank-link-id, update mode
+    /// for that link's Item.
+    LinkToken {
+        #[arg(long)]
+        account_id: String,
+        #[arg(long, default_value = "")]
+        bank_link_id: String,
+        #[arg(long, default_value = "")]
+        redirect_uri: String,
+        #[arg(long, default_value = "")]
+        android_package_name: String,
+        #[arg(long, default_value = "")]
+        language: String,
+        /// Repeat for several (`--country-code US --country-code CA`); US when absent.
+        #[arg(long = "country-code")]
+        country_codes: Vec<String>,
+    },
     /// Link a bank account (CreateBankLink).
     Link(LinkArgs),
     /// An account's bank links, every page (ListBankLinks).
@@ -259,6 +276,36 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         .map_err(|e| CliError::Other(format!("UNAVAILABLE: {}: {e}", cli.addr)))?;
     let json = cli.json;
     match cli.command {
+        Command::LinkToken {
+            account_id,
+            bank_link_id,
+            redirect_uri,
+            android_package_name,
+            language,
+            country_codes,
+        } => {
+            let token = client
+                .bank_links()
+                .create_link_token(v1::CreateLinkTokenRequest {
+                    account_id,
+                    bank_link_id,
+                    redirect_uri,
+                    android_package_name,
+                    language,
+                    country_codes,
+                })
+                .await?
+                .into_inner();
+            let expiration = output::timestamp(token.expiration.as_ref());
+            if json {
+                return print_json(&serde_json::json!({
+                    "link_token": token.link_token,
+                    "expiration": expiration,
+                }));
+            }
+            println!("{}  (expires {expiration})", token.link_token);
+            Ok(())
+        }
         Command::Link(args) => {
             let request = v1::CreateBankLinkRequest {
                 account_id: args.account_id,

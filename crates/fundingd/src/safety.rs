@@ -204,6 +204,8 @@ mod tests {
                 client_id: "id".into(),
                 secret: Some("secret".to_owned().into()),
                 request_timeout_ms: None,
+                webhook_url: None,
+                client_name: None,
             }),
             alpaca: Some(AlpacaSettings {
                 base_url: alpaca.into(),

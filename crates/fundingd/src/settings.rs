@@ -178,6 +178,13 @@ pub struct PlaidSettings {
     /// How long one request to Plaid may take before it is abandoned (default 30 s).
     #[serde(default)]
     pub request_timeout_ms: Option<u64>,
+    /// Where Plaid sends Item webhooks, given to `/link/token/create`: this service's webhook
+    /// listener as Plaid reaches it (`https://funding.example.com/plaid/webhook`).
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+    /// Shown in Plaid Link (`client_name`); default "Funding".
+    #[serde(default)]
+    pub client_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -386,6 +393,24 @@ impl Settings {
                 self.unknown_outcome_settle_ms,
                 self.work_lease_ms
             );
+        }
+        if let Some(url) = self
+            .plaid
+            .as_ref()
+            .and_then(|plaid| plaid.webhook_url.as_deref())
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            bail!(
+                "plaid.webhook_url must be an http(s) URL where Plaid reaches this service's webhook listener"
+            );
+        }
+        if self
+            .plaid
+            .as_ref()
+            .and_then(|plaid| plaid.client_name.as_deref())
+            .is_some_and(|name| name.trim().is_empty() || name.len() > 30)
+        {
+            bail!("plaid.client_name must be 1 to 30 characters (Plaid shows it in Link)");
         }
         for (name, value) in [
             (

@@ -244,6 +244,19 @@ impl Application {
                 max_attempts: settings.link_max_attempts.max(1),
                 adoption_skew: Duration::from_millis(settings.adoption_skew_ms),
                 unknown_outcome_settle: Duration::from_millis(settings.unknown_outcome_settle_ms),
+                client_name: settings
+                    .plaid
+                    .as_ref()
+                    .and_then(|plaid| plaid.client_name.clone())
+                    .unwrap_or_else(|| LinkSettings::default().client_name),
+                // Items' webhooks come to this service's listener: as configured for Plaid, or
+                // the listener itself in sandbox mode (the emulator reaches it locally).
+                webhook_url: settings
+                    .plaid
+                    .as_ref()
+                    .and_then(|plaid| plaid.webhook_url.clone())
+                    .or_else(|| webhook_url.clone().filter(|_| sandbox_mode)),
+                ..LinkSettings::default()
             },
         );
         let transfer_store: Arc<dyn TransferStore> = Arc::new(store.clone());

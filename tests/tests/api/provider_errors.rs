@@ -367,6 +367,8 @@ async fn refused_service_credentials_are_an_internal_error_and_leave_the_link_to
             client_id: "the-client".into(),
             secret: Some("a-wrong-secret".to_owned().into()),
             request_timeout_ms: None,
+            webhook_url: None,
+            client_name: None,
         }),
         alpaca: Some(fundingd::settings::AlpacaSettings {
             base_url: emulator.alpaca_url(),

@@ -33,6 +33,8 @@ impl Replica {
                 client_id: "client".into(),
                 secret: Some("secret".to_owned().into()),
                 request_timeout_ms: None,
+                webhook_url: None,
+                client_name: None,
             }),
             alpaca: Some(AlpacaSettings {
                 base_url: alpaca_url,

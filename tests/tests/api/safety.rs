@@ -104,6 +104,8 @@ fn providers(database_url: &str, provider: SocketAddr) -> Settings {
             client_id: "client".into(),
             secret: Some("secret".to_owned().into()),
             request_timeout_ms: None,
+            webhook_url: None,
+            client_name: None,
         }),
         alpaca: Some(AlpacaSettings {
             base_url: format!("http://{provider}"),

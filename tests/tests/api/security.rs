@@ -19,6 +19,7 @@ use crate::raw_grpc::{self, Rpc};
 /// The scope each RPC needs: every RPC of `funding.v1`, by its full path. A new RPC must be added
 /// here (with the scope its handler asks `require` for), or the first test fails.
 const SCOPES: &[(&str, &str)] = &[
+    ("/funding.v1.BankLinkService/CreateLinkToken", "links:write"),
     ("/funding.v1.BankLinkService/CreateBankLink", "links:write"),
     ("/funding.v1.BankLinkService/DeleteBankLink", "links:write"),
     ("/funding.v1.BankLinkService/GetBankLink", "read"),

@@ -9,6 +9,7 @@ mod events;
 pub(crate) mod failure;
 mod fingerprint;
 mod item;
+mod link_token;
 mod reconcile;
 pub(crate) mod steps;
 
@@ -20,6 +21,7 @@ use funding_domain::{AccountId, BankLinkId, ValidationErrors};
 pub use create::CreateBankLinkInput;
 pub use events::EventOutcome;
 pub use fingerprint::Fingerprint;
+pub use link_token::{CreateLinkTokenInput, client_user_id};
 pub use reconcile::ReconcileReport;
 
 use crate::engine::Engine;
@@ -42,6 +44,13 @@ pub struct LinkSettings {
     pub unknown_outcome_settle: Duration,
     /// Attempts at creating a link before it ends FAILED.
     pub max_attempts: u32,
+    /// Shown in Plaid Link (`client_name`).
+    pub client_name: String,
+    /// The products a new link asks Plaid for (`auth`; `identity` too when the owner-name check
+    /// needs it).
+    pub products: Vec<String>,
+    /// Where Plaid sends the Items' webhooks (this service's webhook listener).
+    pub webhook_url: Option<String>,
 }
 
 impl Default for LinkSettings {
@@ -50,6 +59,9 @@ impl Default for LinkSettings {
             adoption_skew: Duration::from_secs(5),
             unknown_outcome_settle: Duration::from_secs(600),
             max_attempts: 8,
+            client_name: "Funding".to_owned(),
+            products: vec!["auth".to_owned()],
+            webhook_url: None,
         }
     }
 }

@@ -12,6 +12,35 @@ pub struct ExchangedItem {
     pub item_id: PlaidItemId,
 }
 
+/// What `/link/token/create` is asked for: a new link (with `products`) or, with `access_token`,
+/// update mode for that Item (no products).
+#[derive(Debug, Clone)]
+pub struct LinkTokenRequest {
+    /// Shown in Link.
+    pub client_name: String,
+    /// A stable id for the end user that is not their raw account id.
+    pub client_user_id: String,
+    /// Set: update mode for this Item.
+    pub access_token: Option<AccessToken>,
+    /// `auth` (and `identity` when the owner-name check needs it); empty in update mode.
+    pub products: Vec<String>,
+    /// Where Plaid sends the Item's webhooks.
+    pub webhook: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub android_package_name: Option<String>,
+    /// `en`, `es`, …
+    pub language: String,
+    /// `US`, …
+    pub country_codes: Vec<String>,
+}
+
+/// A link token: the front end opens Plaid Link with it until it expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkToken {
+    pub link_token: String,
+    pub expiration: chrono::DateTime<chrono::Utc>,
+}
+
 /// One account of a Plaid Item, as `/accounts/get` lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlaidAccount {
@@ -55,6 +84,14 @@ pub trait PlaidGateway: Send + Sync + 'static {
         &self,
         access_token: &AccessToken,
     ) -> Result<Vec<PlaidAccount>, ProviderError>;
+
+    /// `/link/token/create`. Errors: `InvalidRequest` / `InvalidInput` naming Plaid's field (an
+    /// unknown language or country, a `redirect_uri` not registered with Plaid, an Item's access
+    /// token it does not know); retryable kinds as above (a link token made twice is harmless).
+    async fn create_link_token(
+        &self,
+        request: &LinkTokenRequest,
+    ) -> Result<LinkToken, ProviderError>;
 
     /// `/sandbox/public_token/create` (sandbox only): a public token for a test Item at `institution_id`.
     async fn sandbox_create_public_token(

@@ -82,3 +82,35 @@ pub(crate) struct SandboxPublicTokenCreateRequest<'a> {
 pub(crate) struct SandboxPublicTokenCreateResponse {
     pub public_token: String,
 }
+
+/// `LinkTokenCreateRequest` (the fields this service sends).
+#[derive(Serialize)]
+pub(crate) struct LinkTokenCreateRequest<'a> {
+    pub client_name: &'a str,
+    pub language: &'a str,
+    pub country_codes: &'a [String],
+    pub user: LinkTokenUser<'a>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub products: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect_uri: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub android_package_name: Option<&'a str>,
+}
+
+/// `LinkTokenCreateRequestUser`.
+#[derive(Serialize)]
+pub(crate) struct LinkTokenUser<'a> {
+    pub client_user_id: &'a str,
+}
+
+/// `LinkTokenCreateResponse`.
+#[derive(Deserialize)]
+pub(crate) struct LinkTokenCreateResponse {
+    pub link_token: String,
+    pub expiration: chrono::DateTime<chrono::Utc>,
+}

@@ -117,3 +117,81 @@ async fn unknown_response_fields_are_ignored() {
 
     assert_eq!(item.item_id.as_str(), ITEM_ID);
 }
+
+fn link_token_answer() -> serde_json::Value {
+    json!({
+        "link_token": "link-sandbox-af1a0311-da53-4636-b754-dd15cc058176",
+        "expiration": "2026-12-06T19:38:30Z",
+        "request_id": "XQVgFigpGHXkb0b"
+    })
+}
+
+fn link_token_request(
+    access_token: Option<funding_domain::AccessToken>,
+) -> funding_core::ports::LinkTokenRequest {
+    funding_core::ports::LinkTokenRequest {
+        client_name: "Funding".into(),
+        client_user_id: "c3b1d5e0a7f24e6b9d8c7a6b5e4d3c2b".into(),
+        products: if access_token.is_some() {
+            vec![]
+        } else {
+            vec!["auth".into()]
+        },
+        access_token,
+        webhook: Some("https://funding.example.com/plaid/webhook".into()),
+        redirect_uri: None,
+        android_package_name: Some("com.example.app".into()),
+        language: "en".into(),
+        country_codes: vec!["US".into()],
+    }
+}
+
+#[tokio::test]
+async fn a_link_token_is_created_with_the_products_the_user_and_the_webhook() {
+    let (server, client) = plaid().await;
+    on("/link/token/create", ok(link_token_answer()))
+        .mount(&server)
+        .await;
+
+    let token = client
+        .create_link_token(&link_token_request(None))
+        .await
+        .unwrap();
+
+    let request = the_request(&server).await;
+    assert_eq!(request.url.path(), "/link/token/create");
+    assert_eq!(
+        body(&request),
+        json!({
+            "client_name": "Funding",
+            "language": "en",
+            "country_codes": ["US"],
+            "user": {"client_user_id": "c3b1d5e0a7f24e6b9d8c7a6b5e4d3c2b"},
+            "products": ["auth"],
+            "webhook": "https://funding.example.com/plaid/webhook",
+            "android_package_name": "com.example.app"
+        })
+    );
+    assert_eq!(
+        token.link_token,
+        "link-sandbox-af1a0311-da53-4636-b754-dd15cc058176"
+    );
+    assert_eq!(token.expiration.to_rfc3339(), "2026-12-06T19:38:30+00:00");
+}
+
+#[tokio::test]
+async fn update_mode_sends_the_items_access_token_and_no_products() {
+    let (server, client) = plaid().await;
+    on("/link/token/create", ok(link_token_answer()))
+        .mount(&server)
+        .await;
+
+    client
+        .create_link_token(&link_token_request(Some(access_token())))
+        .await
+        .unwrap();
+
+    let sent = body(&the_request(&server).await);
+    assert_eq!(sent["access_token"], ACCESS_TOKEN);
+    assert!(sent.get("products").is_none(), "{sent}");
+}
