@@ -131,15 +131,20 @@ impl PlaidApiError {
         serde_json::from_slice(body).ok()
     }
 
-    /// What kind of failure this is, given the HTTP status it came with.
+    /// What kind of failure this is, given the HTTP status it came with. Plaid's documents say to
+    /// read `error_type` and `error_code` in preference to the status; the classes are tabled in
+    /// [`ERROR_CLASSES`](crate::ERROR_CLASSES).
     ///
-    /// `INVALID_API_KEYS` (and a 401) is our credentials; `UNAUTHORIZED_ENVIRONMENT` and
-    /// `UNAUTHORIZED_ROUTE_ACCESS` (and a 403) are features the client is not enabled for; a 404 is
-    /// a missing resource; `RATE_LIMIT_EXCEEDED` (429) is rate limiting; `API_ERROR` and any 5xx are
-    /// Plaid failing; `INVALID_REQUEST` is a malformed request; everything else (`INVALID_INPUT`,
-    /// `ITEM_ERROR`, `BANK_TRANSFER_ERROR`, unknown types…) is input Plaid refuses.
+    /// `API_ERROR` `PLANNED_MAINTENANCE` (503) is Plaid saying it did not process the request:
+    /// `NotProcessed`. `INVALID_API_KEYS` (and a 401) is our credentials; `UNAUTHORIZED_ENVIRONMENT`
+    /// and `UNAUTHORIZED_ROUTE_ACCESS` (and a 403) are features the client is not enabled for; a
+    /// 404 is a missing resource; `RATE_LIMIT_EXCEEDED` (429) is rate limiting; any other
+    /// `API_ERROR` and any 5xx are Plaid failing, the outcome unknown; `INVALID_REQUEST` is a
+    /// malformed request; everything else (`INVALID_INPUT`, `ITEM_ERROR`, `BANK_TRANSFER_ERROR`,
+    /// unknown types…) is input Plaid refuses.
     pub fn kind(&self, http_status: u16) -> ProviderErrorKind {
         match (&self.error_type, self.error_code.as_str(), http_status) {
+            (PlaidErrorType::ApiError, "PLANNED_MAINTENANCE", _) => ProviderErrorKind::NotProcessed,
             (_, "INVALID_API_KEYS", _) | (_, _, 401) => ProviderErrorKind::Unauthorized,
             (_, "UNAUTHORIZED_ENVIRONMENT" | "UNAUTHORIZED_ROUTE_ACCESS", _) | (_, _, 403) => {
                 ProviderErrorKind::Forbidden
@@ -225,7 +230,14 @@ mod tests {
             ),
             ("RATE_LIMIT_EXCEEDED", "RATE_LIMIT", 429, RateLimited),
             ("API_ERROR", "INTERNAL_SERVER_ERROR", 500, Unavailable),
-            ("API_ERROR", "PLANNED_MAINTENANCE", 503, Unavailable),
+            ("API_ERROR", "PLANNED_MAINTENANCE", 503, NotProcessed),
+            ("API_ERROR", "PLANNED_MAINTENANCE", 500, NotProcessed),
+            (
+                "INVALID_REQUEST",
+                "PLANNED_MAINTENANCE",
+                400,
+                InvalidRequest,
+            ),
             ("INSTITUTION_ERROR", "INSTITUTION_DOWN", 502, Unavailable),
             ("BRAND_NEW_ERROR", "SOMETHING", 400, InvalidInput),
         ] {

@@ -4,9 +4,9 @@
 //!
 //! What is repeated after a failure: a create carries its stable `idempotency_key`, so it is
 //! repeated on 5xx and timeouts like the reads (Plaid makes one transfer per key); a cancel, a
-//! simulation and a fired webhook are repeated only when Plaid surely did nothing (429, no
-//! connection), since a second cancel of a cancelled transfer would report a misleading error and a
-//! second simulation could move the transfer twice. Processor tokens never reach a log line: the
+//! simulation and a fired webhook are repeated only when Plaid surely did nothing
+//! (`PLANNED_MAINTENANCE`, rate limiting, no connection), since a second cancel of a cancelled
+//! transfer would report a misleading error and a second simulation could move the transfer twice. Processor tokens never reach a log line: the
 //! spans below skip every argument and name only ids.
 
 use async_trait::async_trait;

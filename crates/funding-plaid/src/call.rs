@@ -1,7 +1,9 @@
 //! One Plaid call: `POST <base_url><path>` with the JSON body serialized once, repeated with
-//! exponential backoff and jitter (backon) while the failure is worth repeating — 429 on any
-//! endpoint, 500/502/503/504 and lost connections only on endpoints safe to repeat — and logged
-//! with Plaid's `request_id`, never with the body.
+//! exponential backoff and jitter (backon) while the failure is worth repeating — what Plaid did
+//! not process (`PLANNED_MAINTENANCE`, rate limiting, a connection never made) on any endpoint,
+//! 500/502/503/504, timeouts and lost connections only on endpoints safe to repeat (see
+//! [`crate::error_classes`]) — and logged with Plaid's `request_id`, never with the body. When the
+//! attempts are used up, the last error is returned with its kind.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -20,8 +22,9 @@ use crate::failure::{AttemptFailure, Retry, describe_json_error, retry_after};
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Endpoint {
     pub path: &'static str,
-    /// Reads, token exchanges and creates carrying an idempotency key: repeat on 5xx and timeouts.
-    /// Otherwise only failures where Plaid surely did nothing (429, no connection) are repeated.
+    /// Reads, processor tokens and creates carrying an idempotency key: repeat on 5xx and timeouts.
+    /// Otherwise only failures where Plaid surely did nothing (`PLANNED_MAINTENANCE`, rate
+    /// limiting, no connection) are repeated.
     pub idempotent: bool,
 }
 

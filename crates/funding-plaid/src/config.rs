@@ -74,8 +74,9 @@ impl fmt::Debug for PlaidConfig {
     }
 }
 
-/// Exponential backoff with jitter for the failures worth another try (429, 500/502/503/504, no
-/// answer). Each wait is at most `max_delay`, a `Retry-After` the provider sent included.
+/// Exponential backoff with jitter for the failures worth another try (see
+/// [`ERROR_CLASSES`](crate::ERROR_CLASSES)). Each wait is at most `max_delay`, a `Retry-After` the
+/// provider sent included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included; at least 1 (1 means no retry).

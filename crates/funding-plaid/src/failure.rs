@@ -1,6 +1,7 @@
 //! What one failed attempt was, as a [`ProviderError`] plus whether another attempt may help: an
-//! error answer from Plaid, a body we cannot read, or no answer at all. Messages are built from the
-//! endpoint, the HTTP status and Plaid's own code and message, never from what we sent.
+//! error answer from Plaid, a body we cannot read, or no answer at all. How each is classed and
+//! retried is tabled in [`crate::error_classes`]. Messages are built from the endpoint, the HTTP
+//! status and Plaid's own code and message, never from what we sent.
 
 use std::time::{Duration, SystemTime};
 
@@ -13,13 +14,30 @@ use crate::api_error::PlaidApiError;
 /// Whether a failed attempt is worth repeating.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Retry {
-    /// No: the answer is final (most 4xx, unreadable 2xx).
+    /// No: the answer is final (most 4xx, unreadable 2xx, a 5xx such as 501 that no retry cures).
     Never,
-    /// Yes, on any endpoint: Plaid did not process the request (429, connection not established).
+    /// Yes, on any endpoint, a single-use one too: Plaid did not process the request
+    /// (`PLANNED_MAINTENANCE`, rate limiting, a connection never made).
     Always,
     /// Only on an endpoint safe to repeat: the request may have taken effect (500/502/503/504,
     /// timeout, connection lost mid-way).
     IfIdempotent,
+}
+
+impl Retry {
+    /// How a failure of `kind` (with the HTTP status it came with, if any) is retried.
+    pub(crate) fn for_failure(kind: ProviderErrorKind, http_status: Option<u16>) -> Self {
+        match kind {
+            ProviderErrorKind::NotProcessed | ProviderErrorKind::RateLimited => Self::Always,
+            ProviderErrorKind::Unavailable
+                if matches!(http_status, Some(500 | 502 | 503 | 504)) =>
+            {
+                Self::IfIdempotent
+            }
+            ProviderErrorKind::Transport => Self::IfIdempotent,
+            _ => Self::Never,
+        }
+    }
 }
 
 /// One failed attempt.
@@ -37,34 +55,44 @@ impl AttemptFailure {
         retry_after: Option<Duration>,
         body: &[u8],
     ) -> Self {
-        let retry = match status.as_u16() {
-            429 => Retry::Always,
-            500 | 502 | 503 | 504 => Retry::IfIdempotent,
-            _ => Retry::Never,
-        };
         let error = match PlaidApiError::from_body(body) {
             Some(api_error) => api_error.into_provider_error(status.as_u16(), retry_after),
             None => unreadable_error_body(endpoint, status, retry_after),
         };
+        let retry = Retry::for_failure(error.kind, Some(status.as_u16()));
         Self { error, retry }
     }
 
-    /// No answer: the connection failed, timed out or broke.
+    /// No answer. A connection that could not be opened (refused, no such host, TLS refused) never
+    /// carried the request: `NotProcessed`, code `CONNECTION_FAILED`. A timeout (one while
+    /// connecting too: it cannot be told from the request's) or a connection lost after sending
+    /// leaves the outcome unknown: `Transport`, code `TIMEOUT` or `TRANSPORT`.
     pub fn transport(endpoint: &str, error: &reqwest::Error) -> Self {
-        let (code, what, retry) = if error.is_connect() {
-            ("CONNECTION_FAILED", "could not connect", Retry::Always)
-        } else if error.is_timeout() {
-            ("TIMEOUT", "timed out", Retry::IfIdempotent)
+        let (kind, code, what) = if error.is_timeout() {
+            (ProviderErrorKind::Transport, "TIMEOUT", "timed out")
+        } else if error.is_connect() {
+            (
+                ProviderErrorKind::NotProcessed,
+                "CONNECTION_FAILED",
+                "could not connect: the request was not sent",
+            )
         } else {
-            ("TRANSPORT", "failed in transit", Retry::IfIdempotent)
+            (
+                ProviderErrorKind::Transport,
+                "TRANSPORT",
+                "failed in transit",
+            )
         };
         let error = ProviderError::new(
             Provider::Plaid,
-            ProviderErrorKind::Transport,
+            kind,
             code,
             format!("POST {endpoint} {what}"),
         );
-        Self { error, retry }
+        Self {
+            retry: Retry::for_failure(kind, None),
+            error,
+        }
     }
 
     /// A 2xx answer we could not read as the endpoint's response.

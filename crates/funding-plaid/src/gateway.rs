@@ -2,8 +2,8 @@
 //! domain values (tokens checked for their shape, ids for theirs). Reads, processor tokens (which
 //! may be created more than once) and Item removal are safe to repeat; the public token exchange is
 //! not: the token is single-use, so a repeat after an unknown outcome could only fail and leave the
-//! first exchange's Item behind. It is repeated only where Plaid surely did nothing (429, no
-//! connection made).
+//! first exchange's Item behind. It is repeated only where Plaid surely did nothing
+//! (`PLANNED_MAINTENANCE`, rate limiting, no connection made).
 
 use async_trait::async_trait;
 use funding_core::ports::{ExchangedItem, PlaidAccount, PlaidGateway, ProviderError};

@@ -7,7 +7,9 @@
 //! the webhooks Plaid signs.
 //!
 //! Every call is a JSON `POST` with the credentials in headers, retried with exponential backoff and
-//! jitter on 429, 5xx and lost connections where that is safe; every failure becomes a
+//! jitter by the table of [`ERROR_CLASSES`]: what Plaid did not process (`PLANNED_MAINTENANCE`, rate
+//! limiting, a connection never made) on every endpoint, an unknown outcome (other 5xx, timeouts,
+//! lost connections) only where repeating is safe. Every failure becomes a
 //! [`ProviderError`](funding_core::ports::ProviderError) carrying Plaid's `error_code`, HTTP status and
 //! `request_id`. Tokens and the secret never reach a log line, an error or a `Debug` output.
 
@@ -16,6 +18,7 @@ mod bank_transfers;
 mod call;
 mod client;
 mod config;
+mod error_classes;
 mod failure;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
@@ -28,6 +31,7 @@ pub use api_error::{PlaidApiError, PlaidErrorType};
 pub use bank_transfers::{ACCOUNT_SELECTION_UNSUPPORTED, MAX_EVENT_SYNC_COUNT};
 pub use client::{PlaidClient, PlaidConfigError};
 pub use config::{PLAID_VERSION, PRODUCTION_BASE_URL, PlaidConfig, RetryPolicy, SANDBOX_BASE_URL};
+pub use error_classes::{Condition, ERROR_CLASSES, ErrorClass, Processed, RetriedOn};
 pub use webhook::{VERIFICATION_HEADER, WebhookRejection, WebhookVerifier, WebhookVerifierConfig};
 pub use wire::OrUnknown;
 pub use wire::bank_transfer::{

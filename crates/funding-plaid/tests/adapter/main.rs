@@ -7,10 +7,12 @@
 
 mod bank_transfers;
 mod conformance;
+mod error_classes;
 mod errors;
 mod fixtures;
 mod link_requests;
 mod logs;
+mod not_processed;
 mod retries;
 mod secrets;
 mod spec;

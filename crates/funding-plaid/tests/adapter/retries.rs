@@ -1,6 +1,7 @@
 //! Retries: 429 and 500/502/503/504 and lost connections are tried again with backoff, up to
 //! `max_attempts`, then the last error is returned; a refusal is never repeated; endpoints that are
-//! not safe to repeat are repeated only when Plaid surely did nothing.
+//! not safe to repeat are repeated only when Plaid surely did nothing. (Every row of the table of
+//! error classes is driven through the client in `error_classes.rs`.)
 
 use std::time::Duration;
 
@@ -161,8 +162,8 @@ async fn every_retryable_gateway_status_is_retried() {
             "/sandbox/public_token/create",
             ResponseTemplate::new(status).set_body_json(plaid_error(
                 "API_ERROR",
-                "PLANNED_MAINTENANCE",
-                "down for maintenance",
+                "INTERNAL_SERVER_ERROR",
+                "an unexpected error occurred",
                 "req-5xx",
             )),
         )
@@ -236,7 +237,7 @@ async fn a_timeout_is_a_transport_error_after_the_retries() {
 }
 
 #[tokio::test]
-async fn a_refused_connection_is_a_transport_error() {
+async fn a_refused_connection_is_not_processed_after_the_retries() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -249,7 +250,8 @@ async fn a_refused_connection_is_a_transport_error() {
         .await
         .unwrap_err();
 
-    assert_eq!(error.kind, ProviderErrorKind::Transport);
+    assert_eq!(error.kind, ProviderErrorKind::NotProcessed);
+    assert!(!error.outcome_unknown() && error.is_retryable());
     assert_eq!(error.code, "CONNECTION_FAILED");
     assert!(
         error.message.contains("/item/public_token/exchange"),
