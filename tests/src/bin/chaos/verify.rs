@@ -29,6 +29,36 @@ const QUIESCENCE_BOUND: Duration = Duration::from_secs(120);
 /// The `reason` Alpaca gives a withdrawal its cash did not cover (gross `cash_withdrawable`).
 const INSUFFICIENT_FUNDS: &str = "R01 insufficient funds";
 
+/// How long before a withdrawal's creation fundingd may have read the account's cash: a deposit
+/// returned since then may have made it uncovered.
+const RETURN_SLACK_S: f64 = 10.0;
+
+/// Alpaca's timestamp (`2021-04-08T23:01:53.35743328Z`) as seconds since 1970 (`NaN` if it is
+/// not one, so that no comparison holds).
+fn seconds(text: &str) -> f64 {
+    let parse = || -> Option<f64> {
+        let text = text.strip_suffix('Z')?;
+        let (date, time) = text.split_once('T')?;
+        let mut date = date.split('-').map(|p| p.parse::<i64>().ok());
+        let (y, m, d) = (date.next()??, date.next()??, date.next()??);
+        let mut time = time.split(':');
+        let (h, min) = (
+            time.next()?.parse::<f64>().ok()?,
+            time.next()?.parse::<f64>().ok()?,
+        );
+        let sec = time.next()?.parse::<f64>().ok()?;
+        // Days from the civil date (Howard Hinnant's algorithm).
+        let y = if m <= 2 { y - 1 } else { y };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        let days = era * 146_097 + doe - 719_468;
+        Some(days as f64 * 86_400.0 + h * 3_600.0 + min * 60.0 + sec)
+    };
+    parse().unwrap_or(f64::NAN)
+}
+
 /// Waits for quiescence (bounded) and returns the violations found then; then lists fundingd's
 /// provider orphans.
 pub async fn check(run: &Run, db: &Db) -> anyhow::Result<Vec<String>> {
@@ -160,6 +190,9 @@ struct SeenTransfer {
     direction: String,
     status: String,
     reason: String,
+    /// `created_at` and `updated_at` (the time of its last change), in seconds.
+    created: f64,
+    updated: f64,
     /// What was asked for (`requested_amount`): our amount.
     requested_cents: i64,
     /// What moves into the account for a deposit (`amount`, net of the fee).
@@ -215,6 +248,8 @@ async fn alpaca_account(run: &Run, account: &str) -> anyhow::Result<AtAlpaca> {
                 direction: text("direction"),
                 status: text("status"),
                 reason: text("reason"),
+                created: seconds(&text("created_at")),
+                updated: seconds(&text("updated_at")),
                 requested_cents: transfer["requested_amount"]
                     .as_str()
                     .and_then(cents)
@@ -527,13 +562,16 @@ async fn examine(run: &Run, db: &Db) -> anyhow::Result<Pass> {
         };
         let mut available = account.initial_cash_cents;
         let mut withdrawn = 0;
-        let mut returned = false;
+        // When the account's deposits were returned.
+        let mut returns = Vec::new();
         for t in seen.transfers.values() {
             if t.direction == "INCOMING"
                 && matches!(t.status.as_str(), "COMPLETE" | "SETTLED" | "RETURNED")
             {
                 available += t.cash_cents();
-                returned |= t.status == "RETURNED";
+                if t.status == "RETURNED" {
+                    returns.push(t.updated);
+                }
             }
             if t.direction == "OUTGOING"
                 && !matches!(t.status.as_str(), "CANCELED" | "REJECTED" | "EXPIRED")
@@ -562,13 +600,18 @@ async fn examine(run: &Run, db: &Db) -> anyhow::Result<Pass> {
         for (id, t) in &seen.transfers {
             if t.direction == "OUTGOING" && t.status == "REJECTED" && t.reason == INSUFFICIENT_FUNDS
             {
-                if returned {
+                // A return between the moment fundingd could have read the cash (shortly before
+                // the create) and the rejection explains it; anything else is ours.
+                if returns
+                    .iter()
+                    .any(|at| *at >= t.created - RETURN_SLACK_S && *at <= t.updated)
+                {
                     rejected_after_return += 1;
                 } else {
                     violations.push(format!(
                         "OVERDRAW: account {}: Alpaca REJECTED withdrawal {id} of {} cents ({:?}): \
                          fundingd sent a withdrawal the account's cash did not cover, and no ACH \
-                         return took cash back",
+                         return took cash back in the meantime",
                         account.account_id, t.requested_cents, t.reason
                     ));
                 }
@@ -931,6 +974,16 @@ mod tests {
             row("t", "QUEUED", "COMPLETE", Some("e1")),
         ];
         assert!(check(&twice, "COMPLETE")[0].starts_with("DUPLICATE"));
+    }
+
+    #[test]
+    fn alpaca_timestamps_read_as_seconds() {
+        assert_eq!(seconds("1970-01-01T00:00:00Z"), 0.0);
+        assert_eq!(seconds("2021-04-08T23:01:53Z"), 1_617_922_913.0);
+        let fraction = seconds("2021-04-08T23:01:53.35743328Z") - 1_617_922_913.0;
+        assert!((fraction - 0.357_433_28).abs() < 1e-6);
+        assert!(seconds("2024-03-01T00:00:00Z") - seconds("2024-02-28T00:00:00Z") == 172_800.0);
+        assert!(seconds("yesterday").is_nan());
     }
 
     #[test]
