@@ -352,6 +352,70 @@ pub async fn all_up(run: &Run) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// After the chaos (faults cleared, callers done): one or two deposits made at Alpaca directly over
+/// the relationship of an account we link, as somebody with the Broker key might. Nothing of ours
+/// holds them, so fundingd must report them as provider orphans. Their amounts differ from every
+/// transfer of ours on the account, so that no lookup of ours could take one for its own.
+pub async fn foreign_deposits(run: &Run, mut rng: Rng) -> anyhow::Result<()> {
+    let accounts = run.ledger().accounts.clone();
+    if accounts.is_empty() {
+        return Ok(());
+    }
+    for _ in 0..rng.between(1, 3) {
+        let account = &accounts[rng.index(accounts.len())];
+        let relationships = run
+            .emulator
+            .alpaca_get(&format!(
+                "/v1/accounts/{}/ach_relationships",
+                account.account_id
+            ))
+            .await?;
+        let Some(relationship) = relationships
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r["status"] == "APPROVED")
+            .and_then(|r| r["id"].as_str())
+            .map(str::to_owned)
+        else {
+            continue;
+        };
+        let taken: Vec<i64> = run
+            .ledger()
+            .transfers
+            .iter()
+            .filter(|t| t.account_id == account.account_id)
+            .map(|t| t.amount_cents)
+            .collect();
+        let mut amount = run.behaviours.fee_cents() + rng.between(100, 30_000) as i64;
+        while taken.contains(&amount) {
+            amount += 1;
+        }
+        let created = run
+            .emulator
+            .alpaca_post(
+                &format!("/v1/accounts/{}/transfers", account.account_id),
+                json!({
+                    "transfer_type": "ach",
+                    "relationship_id": relationship,
+                    "amount": crate::behaviours::cents(amount),
+                    "direction": "INCOMING",
+                }),
+            )
+            .await?;
+        let id = created["id"].as_str().unwrap_or_default().to_owned();
+        println!(
+            "chaos: [{:.1}s] a deposit made at Alpaca directly: {id} of {} cents on account {}",
+            run.at(),
+            amount,
+            account.account_id
+        );
+        run.ledger().foreign.push((id, account.account_id.clone()));
+        run.stats().op("deposit made at Alpaca directly");
+    }
+    Ok(())
+}
+
 /// Now and then, an ACH return (RETURNED, R01) of a deposit Alpaca completed.
 pub async fn return_deposits(run: Arc<Run>, mut rng: Rng) -> anyhow::Result<()> {
     loop {

@@ -128,6 +128,10 @@ pub struct Ledger {
     pub unexpected: Vec<String>,
     /// Same-key requests answered with another resource than the first answer.
     pub key_mismatches: Vec<String>,
+    /// Deposits the run made at Alpaca directly, over our relationships (after the chaos):
+    /// (Alpaca's transfer id, account). fundingd holds none of them and must report each one as a
+    /// provider orphan.
+    pub foreign: Vec<(String, String)>,
     /// Withdrawals refused for want of cash, as expected of the too-large ones.
     pub refused_insufficient: u64,
     pub too_large_accepted: u64,
@@ -349,6 +353,7 @@ async fn run(args: Args, seed: u64) -> anyhow::Result<Vec<String>> {
     let injector = tokio::spawn(faults::inject(Arc::clone(&run), rng.fork()));
     let killer = tokio::spawn(faults::kill(Arc::clone(&run), rng.fork()));
     let returner = tokio::spawn(faults::return_deposits(Arc::clone(&run), rng.fork()));
+    let foreign_rng = rng.fork();
     for task in [injector, killer, returner] {
         task.await??;
     }
@@ -359,6 +364,7 @@ async fn run(args: Args, seed: u64) -> anyhow::Result<Vec<String>> {
     faults::clear_all(&run).await?;
     faults::all_up(&run).await?;
     workload.await??;
+    faults::foreign_deposits(&run, foreign_rng).await?;
     println!(
         "chaos: [{:.1}s] callers done; waiting for quiescence",
         run.at()

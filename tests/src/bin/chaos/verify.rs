@@ -86,14 +86,86 @@ pub async fn check(run: &Run, db: &Db) -> anyhow::Result<Vec<String>> {
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     };
-    orphans(run, &pass.unheld).await?;
-    Ok(pass.violations)
+    let mut violations = pass.violations;
+    violations.extend(orphans(run, &pass.unheld).await?);
+    Ok(violations)
 }
 
-/// fundingd's `ListProviderOrphans` (every account): the count, each orphan, and for each Alpaca
-/// resource verification found held by nothing of ours (each already a DUPLICATE violation)
-/// whether fundingd reports it.
-async fn orphans(run: &Run, unheld: &BTreeSet<String>) -> anyhow::Result<()> {
+/// How long fundingd's orphan sweep may take to report the deposits made at Alpaca directly.
+const ORPHAN_BOUND: Duration = Duration::from_secs(60);
+
+/// fundingd's `ListProviderOrphans` (every account), asked until it reports every deposit the run
+/// made at Alpaca directly (bounded; each one missing is a violation): the count, each orphan, and
+/// for each Alpaca resource verification found held by nothing of ours (any other than those
+/// deposits is already a DUPLICATE violation) whether fundingd reports it.
+async fn orphans(run: &Run, unheld: &BTreeSet<String>) -> anyhow::Result<Vec<String>> {
+    let foreign = run.ledger().foreign.clone();
+    let start = Instant::now();
+    let all = loop {
+        let all = list_orphans(run).await?;
+        let reported: BTreeSet<&str> = all.iter().map(|o| o.provider_id.as_str()).collect();
+        if foreign.iter().all(|(id, _)| reported.contains(id.as_str()))
+            || start.elapsed() > ORPHAN_BOUND
+        {
+            break all;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let reported: BTreeSet<&str> = all.iter().map(|o| o.provider_id.as_str()).collect();
+    let mut violations = Vec::new();
+    for (id, account) in &foreign {
+        if !reported.contains(id.as_str()) {
+            violations.push(format!(
+                "UNREPORTED ORPHAN: Alpaca transfer {id} of account {account}, made at Alpaca directly \
+                 over our relationship, is not listed by ListProviderOrphans after {} s",
+                ORPHAN_BOUND.as_secs()
+            ));
+        }
+    }
+    println!(
+        "chaos: orphans: {} ({} deposits made at Alpaca directly, {} of them reported)",
+        all.len(),
+        foreign.len(),
+        foreign
+            .iter()
+            .filter(|(id, _)| reported.contains(id.as_str()))
+            .count()
+    );
+    for orphan in &all {
+        println!(
+            "chaos:   orphan {} {} of account {} ({} {} over {}, Alpaca status {}){}",
+            short(orphan.kind().as_str_name(), "PROVIDER_ORPHAN_KIND_").to_lowercase(),
+            orphan.provider_id,
+            orphan.account_id,
+            short(orphan.direction().as_str_name(), "TRANSFER_DIRECTION_"),
+            orphan.amount,
+            orphan.relationship_id,
+            orphan.provider_status,
+            if unheld.contains(&orphan.provider_id) {
+                ""
+            } else {
+                " (verification found it held)"
+            }
+        );
+    }
+    for id in unheld {
+        if foreign.iter().any(|(f, _)| f == id) {
+            continue;
+        }
+        println!(
+            "chaos:   unheld at Alpaca: {id} ({})",
+            if reported.contains(id.as_str()) {
+                "reported as an orphan"
+            } else {
+                "NOT reported as an orphan"
+            }
+        );
+    }
+    Ok(violations)
+}
+
+/// Every page of `ListProviderOrphans` for every account.
+async fn list_orphans(run: &Run) -> anyhow::Result<Vec<v1::ProviderOrphan>> {
     let client = FundingClient::connect(run.addresses[0].clone(), None).await?;
     let mut all = Vec::new();
     let mut page_token = String::new();
@@ -116,36 +188,7 @@ async fn orphans(run: &Run, unheld: &BTreeSet<String>) -> anyhow::Result<()> {
         }
         page_token = answer.next_page_token;
     }
-    println!("chaos: orphans: {}", all.len());
-    for orphan in &all {
-        println!(
-            "chaos:   orphan {} {} of account {} ({} {} over {}, Alpaca status {}){}",
-            short(orphan.kind().as_str_name(), "PROVIDER_ORPHAN_KIND_").to_lowercase(),
-            orphan.provider_id,
-            orphan.account_id,
-            short(orphan.direction().as_str_name(), "TRANSFER_DIRECTION_"),
-            orphan.amount,
-            orphan.relationship_id,
-            orphan.provider_status,
-            if unheld.contains(&orphan.provider_id) {
-                ""
-            } else {
-                " (verification found it held)"
-            }
-        );
-    }
-    let reported: BTreeSet<&str> = all.iter().map(|o| o.provider_id.as_str()).collect();
-    for id in unheld {
-        println!(
-            "chaos:   unheld at Alpaca: {id} ({})",
-            if reported.contains(id.as_str()) {
-                "reported as an orphan"
-            } else {
-                "NOT reported as an orphan"
-            }
-        );
-    }
-    Ok(())
+    Ok(all)
 }
 
 /// A read, asked again while the answer is transient (a busy database, the per-caller rate
@@ -324,6 +367,12 @@ async fn examine(run: &Run, db: &Db) -> anyhow::Result<Pass> {
     let connection = db.connect().await?;
     let mut settled = true;
     let mut unheld = BTreeSet::new();
+    let foreign: BTreeSet<String> = run
+        .ledger()
+        .foreign
+        .iter()
+        .map(|(id, _)| id.clone())
+        .collect();
     let mut rejected_after_return = 0;
 
     // Alpaca's side of every account a link was made for.
@@ -530,7 +579,14 @@ async fn examine(run: &Run, db: &Db) -> anyhow::Result<Pass> {
                 .iter()
                 .filter(|r| r[3].as_deref() == Some(provider.as_str()))
                 .count();
-            if holders != 1 {
+            // The run's own deposits made at Alpaca directly are nobody's: fundingd must report
+            // them as orphans (checked after quiescence).
+            let expected = if foreign.contains(provider.as_str()) {
+                0
+            } else {
+                1
+            };
+            if holders != expected {
                 violations.push(format!(
                     "DUPLICATE: Alpaca transfer {provider} of account {account} is held by {holders} of our transfers"
                 ));

@@ -185,6 +185,25 @@ impl Emulator {
         Ok(response.json().await?)
     }
 
+    /// An Alpaca Broker `POST` with the run's key: its JSON body (an error for a non-2xx answer).
+    pub async fn alpaca_post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.alpaca))
+            .basic_auth(
+                &self.secrets.alpaca_key_id,
+                Some(&self.secrets.alpaca_secret),
+            )
+            .json(&body)
+            .send()
+            .await?;
+        let status = response.status();
+        if !status.is_success() {
+            bail!("Alpaca POST {path}: {status} {}", response.text().await?);
+        }
+        Ok(response.json().await?)
+    }
+
     /// Every transfer of an Alpaca account, newest first: `GET /v1/accounts/{id}/transfers` paged
     /// with `limit`/`offset` until an empty page (a short page is not the end: with a
     /// `list_page_cap` Alpaca answers fewer than `limit`).
