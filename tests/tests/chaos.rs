@@ -1,7 +1,10 @@
 //! The short form of the seeded chaos run (`src/bin/chaos`, issue 11), as CI runs it: a mixed
 //! workload under random provider faults and SIGKILLs, checked against the providers at the end,
 //! then a scan for leaked secrets; once with one `fundingd` on SQLite, once with two replicas on a
-//! fresh PostgreSQL database. `FUNDING_CHAOS_SEED=<seed>` replays a run; the long form is
+//! fresh PostgreSQL database. The provider behaviours of DESIGN §7 (late effects, an ACH fee, a
+//! gross `cash_withdrawable`, a list page cap, SETTLED, dropped live events, Plaid maintenance) are
+//! drawn from the seed in the SQLite run and all on in the PostgreSQL one, so every one of them is
+//! exercised each time. `FUNDING_CHAOS_SEED=<seed>` replays a run; the long form is
 //! `just chaos SEED N DURATION`.
 
 use std::process::Command;
@@ -45,6 +48,8 @@ fn chaos(extra: &[&str]) {
     );
     assert!(stdout.contains("chaos: duplicates found: 0"), "{stdout}");
     assert!(stdout.contains("chaos: lost: 0"), "{stdout}");
+    assert!(stdout.contains("chaos: behaviours on: "), "{stdout}");
+    assert!(stdout.contains("chaos: orphans: "), "{stdout}");
 }
 
 #[test]
@@ -59,5 +64,7 @@ fn short_chaos_on_two_replicas_on_postgres() {
         "2",
         "--postgres",
         &funding_tests::postgres_admin_url(),
+        "--behaviours",
+        "all",
     ]);
 }

@@ -21,6 +21,7 @@
 //! real time make the interleaving differ from run to run, which is the point of running many.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod behaviours;
 mod faults;
 mod scan;
 mod verify;
@@ -35,6 +36,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use funding_tests::process::{Replica, Rng, clock_seed};
 
+use behaviours::Behaviours;
 use world::{Db, Emulator, ROLE_VAR, Secrets};
 
 /// The seeded chaos run (issue 11).
@@ -60,6 +62,10 @@ pub struct Args {
     /// Keep the run's directory (configs, logs, SQLite file) even when it passes.
     #[arg(long)]
     pub keep: bool,
+    /// The provider behaviours to turn on (DESIGN §7): `seed` (each drawn from the seed), `all`,
+    /// `none`, or some of late_effect,fee,gross,page_cap,settled,drop_events,maintenance.
+    #[arg(long, default_value = "seed")]
+    pub behaviours: String,
 }
 
 impl Args {
@@ -74,6 +80,9 @@ impl Args {
         }
         if let Some(url) = &self.postgres {
             command.push_str(&format!(" --postgres {url}"));
+        }
+        if self.behaviours != "seed" {
+            command.push_str(&format!(" --behaviours {}", self.behaviours));
         }
         command
     }
@@ -119,6 +128,10 @@ pub struct Ledger {
     pub unexpected: Vec<String>,
     /// Same-key requests answered with another resource than the first answer.
     pub key_mismatches: Vec<String>,
+    /// Deposits the run made at Alpaca directly, over our relationships (after the chaos):
+    /// (Alpaca's transfer id, account). fundingd holds none of them and must report each one as a
+    /// provider orphan.
+    pub foreign: Vec<(String, String)>,
     /// Withdrawals refused for want of cash, as expected of the too-large ones.
     pub refused_insufficient: u64,
     pub too_large_accepted: u64,
@@ -164,6 +177,8 @@ pub struct Run {
     pub retry_until: Instant,
     /// Inject timeouts beyond Plaid's adapter timeout (30 s) too (long runs).
     pub plaid_timeouts: bool,
+    /// The provider behaviours the run turned on.
+    pub behaviours: Behaviours,
 }
 
 impl Run {
@@ -257,6 +272,10 @@ async fn orchestrate(args: Args) -> ExitCode {
 async fn run(args: Args, seed: u64) -> anyhow::Result<Vec<String>> {
     let mut rng = Rng::new(seed);
     let secrets = Secrets::new(&mut rng);
+    let behaviours = Behaviours::choose(&args.behaviours, &mut rng.fork())?;
+    let (on, off) = behaviours.describe();
+    println!("chaos: behaviours on: {on}");
+    println!("chaos: behaviours off: {off}");
     let dir = tempfile::Builder::new().prefix("chaos-").tempdir()?;
     println!("chaos: run directory {}", dir.path().display());
     let emulator = Emulator::start(dir.path(), &secrets)?;
@@ -264,6 +283,14 @@ async fn run(args: Args, seed: u64) -> anyhow::Result<Vec<String>> {
         "chaos: emulator process at {} (Plaid) and {} (Alpaca)",
         emulator.plaid, emulator.alpaca
     );
+    let settings = emulator
+        .control(
+            reqwest::Method::POST,
+            "/alpaca/settings",
+            Some(behaviours.alpaca_settings()),
+        )
+        .await?;
+    println!("chaos: Alpaca settings {settings}");
     let db = Db::create(dir.path(), args.postgres.as_deref(), seed).await?;
     let mut replicas = Vec::new();
     let mut webhook_urls = Vec::new();
@@ -319,12 +346,14 @@ async fn run(args: Args, seed: u64) -> anyhow::Result<Vec<String>> {
         chaos_until,
         retry_until,
         plaid_timeouts,
+        behaviours,
     });
 
     let workload = tokio::spawn(workload::run(Arc::clone(&run), rng.fork()));
     let injector = tokio::spawn(faults::inject(Arc::clone(&run), rng.fork()));
     let killer = tokio::spawn(faults::kill(Arc::clone(&run), rng.fork()));
     let returner = tokio::spawn(faults::return_deposits(Arc::clone(&run), rng.fork()));
+    let foreign_rng = rng.fork();
     for task in [injector, killer, returner] {
         task.await??;
     }
@@ -335,6 +364,7 @@ async fn run(args: Args, seed: u64) -> anyhow::Result<Vec<String>> {
     faults::clear_all(&run).await?;
     faults::all_up(&run).await?;
     workload.await??;
+    faults::foreign_deposits(&run, foreign_rng).await?;
     println!(
         "chaos: [{:.1}s] callers done; waiting for quiescence",
         run.at()

@@ -26,30 +26,169 @@ use crate::{Ledger, Run};
 /// How long the providers and we may take to agree once the chaos is over.
 const QUIESCENCE_BOUND: Duration = Duration::from_secs(120);
 
-/// Waits for quiescence (bounded) and returns the violations found then.
+/// The `reason` Alpaca gives a withdrawal its cash did not cover (gross `cash_withdrawable`).
+const INSUFFICIENT_FUNDS: &str = "R01 insufficient funds";
+
+/// How long before a withdrawal's creation fundingd may have read the account's cash: a deposit
+/// returned since then may have made it uncovered.
+const RETURN_SLACK_S: f64 = 10.0;
+
+/// Alpaca's timestamp (`2021-04-08T23:01:53.35743328Z`) as seconds since 1970 (`NaN` if it is
+/// not one, so that no comparison holds).
+fn seconds(text: &str) -> f64 {
+    let parse = || -> Option<f64> {
+        let text = text.strip_suffix('Z')?;
+        let (date, time) = text.split_once('T')?;
+        let mut date = date.split('-').map(|p| p.parse::<i64>().ok());
+        let (y, m, d) = (date.next()??, date.next()??, date.next()??);
+        let mut time = time.split(':');
+        let (h, min) = (
+            time.next()?.parse::<f64>().ok()?,
+            time.next()?.parse::<f64>().ok()?,
+        );
+        let sec = time.next()?.parse::<f64>().ok()?;
+        // Days from the civil date (Howard Hinnant's algorithm).
+        let y = if m <= 2 { y - 1 } else { y };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        let days = era * 146_097 + doe - 719_468;
+        Some(days as f64 * 86_400.0 + h * 3_600.0 + min * 60.0 + sec)
+    };
+    parse().unwrap_or(f64::NAN)
+}
+
+/// Waits for quiescence (bounded) and returns the violations found then; then lists fundingd's
+/// provider orphans.
 pub async fn check(run: &Run, db: &Db) -> anyhow::Result<Vec<String>> {
     let start = Instant::now();
-    loop {
-        let (violations, settled, checked) = examine(run, db).await?;
-        if violations.is_empty() && settled {
+    let pass = loop {
+        let pass = examine(run, db).await?;
+        if pass.violations.is_empty() && pass.settled {
             println!(
                 "chaos: [{:.1}s] quiescent after {:.1} s: providers and fundingd agree",
                 run.at(),
                 start.elapsed().as_secs_f64()
             );
-            println!("chaos: checked {checked}");
-            return Ok(violations);
+            println!("chaos: checked {}", pass.checked);
+            break pass;
         }
         if start.elapsed() > QUIESCENCE_BOUND {
             println!(
-                "chaos: [{:.1}s] no quiescence within {} s (settled at the providers: {settled})",
+                "chaos: [{:.1}s] no quiescence within {} s (settled at the providers: {})",
                 run.at(),
-                QUIESCENCE_BOUND.as_secs()
+                QUIESCENCE_BOUND.as_secs(),
+                pass.settled
             );
-            return Ok(violations);
+            println!("chaos: checked {}", pass.checked);
+            break pass;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    let mut violations = pass.violations;
+    violations.extend(orphans(run, &pass.unheld).await?);
+    Ok(violations)
+}
+
+/// How long fundingd's orphan sweep may take to report the deposits made at Alpaca directly.
+const ORPHAN_BOUND: Duration = Duration::from_secs(60);
+
+/// fundingd's `ListProviderOrphans` (every account), asked until it reports every deposit the run
+/// made at Alpaca directly (bounded; each one missing is a violation): the count, each orphan, and
+/// for each Alpaca resource verification found held by nothing of ours (any other than those
+/// deposits is already a DUPLICATE violation) whether fundingd reports it.
+async fn orphans(run: &Run, unheld: &BTreeSet<String>) -> anyhow::Result<Vec<String>> {
+    let foreign = run.ledger().foreign.clone();
+    let start = Instant::now();
+    let all = loop {
+        let all = list_orphans(run).await?;
+        let reported: BTreeSet<&str> = all.iter().map(|o| o.provider_id.as_str()).collect();
+        if foreign.iter().all(|(id, _)| reported.contains(id.as_str()))
+            || start.elapsed() > ORPHAN_BOUND
+        {
+            break all;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let reported: BTreeSet<&str> = all.iter().map(|o| o.provider_id.as_str()).collect();
+    let mut violations = Vec::new();
+    for (id, account) in &foreign {
+        if !reported.contains(id.as_str()) {
+            violations.push(format!(
+                "UNREPORTED ORPHAN: Alpaca transfer {id} of account {account}, made at Alpaca directly \
+                 over our relationship, is not listed by ListProviderOrphans after {} s",
+                ORPHAN_BOUND.as_secs()
+            ));
+        }
     }
+    println!(
+        "chaos: orphans: {} ({} deposits made at Alpaca directly, {} of them reported)",
+        all.len(),
+        foreign.len(),
+        foreign
+            .iter()
+            .filter(|(id, _)| reported.contains(id.as_str()))
+            .count()
+    );
+    for orphan in &all {
+        println!(
+            "chaos:   orphan {} {} of account {} ({} {} over {}, Alpaca status {}){}",
+            short(orphan.kind().as_str_name(), "PROVIDER_ORPHAN_KIND_").to_lowercase(),
+            orphan.provider_id,
+            orphan.account_id,
+            short(orphan.direction().as_str_name(), "TRANSFER_DIRECTION_"),
+            orphan.amount,
+            orphan.relationship_id,
+            orphan.provider_status,
+            if unheld.contains(&orphan.provider_id) {
+                ""
+            } else {
+                " (verification found it held)"
+            }
+        );
+    }
+    for id in unheld {
+        if foreign.iter().any(|(f, _)| f == id) {
+            continue;
+        }
+        println!(
+            "chaos:   unheld at Alpaca: {id} ({})",
+            if reported.contains(id.as_str()) {
+                "reported as an orphan"
+            } else {
+                "NOT reported as an orphan"
+            }
+        );
+    }
+    Ok(violations)
+}
+
+/// Every page of `ListProviderOrphans` for every account.
+async fn list_orphans(run: &Run) -> anyhow::Result<Vec<v1::ProviderOrphan>> {
+    let client = FundingClient::connect(run.addresses[0].clone(), None).await?;
+    let mut all = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let answer = patiently(|| {
+            let mut service = client.transfers();
+            let request = v1::ListProviderOrphansRequest {
+                account_id: String::new(),
+                page_size: 500,
+                page_token: page_token.clone(),
+            };
+            async move { service.list_provider_orphans(request).await }
+        })
+        .await
+        .map_err(|status| anyhow::anyhow!("ListProviderOrphans: {status:?}"))?
+        .into_inner();
+        all.extend(answer.orphans);
+        if answer.next_page_token.is_empty() {
+            break;
+        }
+        page_token = answer.next_page_token;
+    }
+    Ok(all)
 }
 
 /// A read, asked again while the answer is transient (a busy database, the per-caller rate
@@ -88,12 +227,44 @@ fn cents(amount: &str) -> Option<i64> {
     scaled.to_string().parse().ok()
 }
 
+/// One Alpaca transfer as verification needs it.
+#[derive(Debug, Clone)]
+struct SeenTransfer {
+    direction: String,
+    status: String,
+    reason: String,
+    /// `created_at` and `updated_at` (the time of its last change), in seconds.
+    created: f64,
+    updated: f64,
+    /// What was asked for (`requested_amount`): our amount.
+    requested_cents: i64,
+    /// What moves into the account for a deposit (`amount`, net of the fee).
+    net_cents: i64,
+}
+
+impl SeenTransfer {
+    /// What the emulator counts in cash: a deposit credits the net amount, a withdrawal debits
+    /// the requested one.
+    fn cash_cents(&self) -> i64 {
+        if self.direction == "INCOMING" {
+            self.net_cents
+        } else {
+            self.requested_cents
+        }
+    }
+}
+
 /// Alpaca's view of one account.
 #[derive(Default)]
 struct AtAlpaca {
     relationships: BTreeMap<String, String>,
-    /// id → (direction, status, amount in cents).
-    transfers: BTreeMap<String, (String, String, i64)>,
+    transfers: BTreeMap<String, SeenTransfer>,
+}
+
+/// Whether our transfer status agrees with Alpaca's: SETTLED (sent after COMPLETE, beyond the
+/// spec) is COMPLETE to us.
+fn same_transfer_status(ours: &str, theirs: &str) -> bool {
+    ours == theirs || (ours == "COMPLETE" && theirs == "SETTLED")
 }
 
 async fn alpaca_account(run: &Run, account: &str) -> anyhow::Result<AtAlpaca> {
@@ -111,29 +282,65 @@ async fn alpaca_account(run: &Run, account: &str) -> anyhow::Result<AtAlpaca> {
                 .to_owned(),
         );
     }
-    let transfers = run
-        .emulator
-        .alpaca_get(&format!("/v1/accounts/{account}/transfers"))
-        .await?;
-    for transfer in transfers.as_array().cloned().unwrap_or_default() {
+    for transfer in run.emulator.alpaca_transfers(account).await? {
+        let text = |field: &str| transfer[field].as_str().unwrap_or_default().to_owned();
+        let net_cents = cents(transfer["amount"].as_str().unwrap_or("0")).unwrap_or(0);
         seen.transfers.insert(
-            transfer["id"].as_str().unwrap_or_default().to_owned(),
-            (
-                transfer["direction"]
+            text("id"),
+            SeenTransfer {
+                direction: text("direction"),
+                status: text("status"),
+                reason: text("reason"),
+                created: seconds(&text("created_at")),
+                updated: seconds(&text("updated_at")),
+                requested_cents: transfer["requested_amount"]
                     .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
-                transfer["status"].as_str().unwrap_or_default().to_owned(),
-                cents(transfer["amount"].as_str().unwrap_or("0")).unwrap_or(0),
-            ),
+                    .and_then(cents)
+                    .unwrap_or(net_cents),
+                net_cents,
+            },
         );
     }
     Ok(seen)
 }
 
-/// One pass of every check: the violations, and whether the providers have settled (every Alpaca
-/// transfer and relationship in a resting state).
-async fn examine(run: &Run, db: &Db) -> anyhow::Result<(Vec<String>, bool, String)> {
+/// A non-terminal resource that has not come to rest where its provider is must say why it waits
+/// (DESIGN §4.9); a failure of ours must say why it failed.
+fn silent(
+    what: &str,
+    id: &str,
+    ours: &str,
+    resolved: bool,
+    failed: bool,
+    reason: &str,
+) -> Option<String> {
+    if !reason.trim().is_empty() {
+        return None;
+    }
+    if failed {
+        return Some(format!(
+            "STUCK: {what} {id} is {ours} with no status_reason"
+        ));
+    }
+    (!resolved).then(|| {
+        format!("STUCK: {what} {id} is {ours}, not resolved at its provider, with no status_reason")
+    })
+}
+
+/// What one pass of every check found.
+struct Pass {
+    violations: Vec<String>,
+    /// Whether the providers have settled (every Alpaca transfer and relationship in a resting
+    /// state).
+    settled: bool,
+    /// What was looked at, for the figures.
+    checked: String,
+    /// Alpaca resources (transfers, relationships) that nothing of ours holds.
+    unheld: BTreeSet<String>,
+}
+
+/// One pass of every check.
+async fn examine(run: &Run, db: &Db) -> anyhow::Result<Pass> {
     let (links, transfers, bank_transfers, accounts) = {
         let ledger: std::sync::MutexGuard<'_, Ledger> = run.ledger();
         (
@@ -159,6 +366,14 @@ async fn examine(run: &Run, db: &Db) -> anyhow::Result<(Vec<String>, bool, Strin
     let client = FundingClient::connect(run.addresses[0].clone(), None).await?;
     let connection = db.connect().await?;
     let mut settled = true;
+    let mut unheld = BTreeSet::new();
+    let foreign: BTreeSet<String> = run
+        .ledger()
+        .foreign
+        .iter()
+        .map(|(id, _)| id.clone())
+        .collect();
+    let mut rejected_after_return = 0;
 
     // Alpaca's side of every account a link was made for.
     let account_ids: BTreeSet<String> = links.iter().map(|(_, a)| a.clone()).collect();
@@ -171,10 +386,10 @@ async fn examine(run: &Run, db: &Db) -> anyhow::Result<(Vec<String>, bool, Strin
             .relationships
             .values()
             .all(|s| matches!(s.as_str(), "APPROVED" | "REJECTED" | "CANCELED"));
-        settled &= seen.transfers.values().all(|(_, s, _)| {
+        settled &= seen.transfers.values().all(|t| {
             matches!(
-                s.as_str(),
-                "COMPLETE" | "RETURNED" | "CANCELED" | "REJECTED" | "EXPIRED"
+                t.status.as_str(),
+                "COMPLETE" | "SETTLED" | "RETURNED" | "CANCELED" | "REJECTED" | "EXPIRED"
             )
         });
     }
@@ -205,6 +420,18 @@ async fn examine(run: &Run, db: &Db) -> anyhow::Result<(Vec<String>, bool, Strin
         };
         let ours = short(link.status().as_str_name(), "BANK_LINK_STATUS_");
         let seen = &alpaca[account];
+        let resolved = seen.relationships.get(&link.ach_relationship_id) == Some(&ours);
+        let status = AchRelationshipStatus::from_stored(&ours);
+        if !status.is_terminal() || ours == "FAILED" {
+            violations.extend(silent(
+                "link",
+                id,
+                &ours,
+                resolved,
+                ours == "FAILED",
+                &link.status_reason,
+            ));
+        }
         match ours.as_str() {
             "CREATING" => {
                 violations.push(format!("LOST: link {id} is still CREATING"));
@@ -237,6 +464,9 @@ async fn examine(run: &Run, db: &Db) -> anyhow::Result<(Vec<String>, bool, Strin
                 violations.push(format!(
                     "DUPLICATE: Alpaca relationship {relationship} of account {account} is held by {holders} links"
                 ));
+            }
+            if holders == 0 {
+                unheld.insert(relationship.clone());
             }
         }
     }
@@ -288,6 +518,18 @@ async fn examine(run: &Run, db: &Db) -> anyhow::Result<(Vec<String>, bool, Strin
         };
         let ours = short(transfer.status().as_str_name(), "TRANSFER_STATUS_");
         let seen = alpaca.get(&record.account_id);
+        let theirs = seen.and_then(|s| s.transfers.get(&transfer.provider_transfer_id));
+        let resolved = theirs.is_some_and(|t| same_transfer_status(&ours, &t.status));
+        if !AlpacaTransferStatus::from_stored(&ours).is_terminal() || ours == "FAILED" {
+            violations.extend(silent(
+                "transfer",
+                &record.id,
+                &ours,
+                resolved,
+                ours == "FAILED",
+                &transfer.status_reason,
+            ));
+        }
         match ours.as_str() {
             "SUBMITTING" => {
                 violations.push(format!("LOST: transfer {} is still SUBMITTING", record.id));
@@ -297,16 +539,16 @@ async fn examine(run: &Run, db: &Db) -> anyhow::Result<(Vec<String>, bool, Strin
                 record.id, transfer.provider_transfer_id
             )),
             "FAILED" => {}
-            _ => match seen.and_then(|s| s.transfers.get(&transfer.provider_transfer_id)) {
+            _ => match theirs {
                 None => violations.push(format!(
                     "LOST: transfer {} ({ours}) holds {:?}, which Alpaca does not have",
                     record.id, transfer.provider_transfer_id
                 )),
-                Some((direction, theirs, amount)) => {
-                    if *theirs != ours {
+                Some(theirs) => {
+                    if !same_transfer_status(&ours, &theirs.status) {
                         violations.push(format!(
-                            "STATUS: transfer {} is {ours}, Alpaca's {} is {theirs}",
-                            record.id, transfer.provider_transfer_id
+                            "STATUS: transfer {} is {ours}, Alpaca's {} is {}",
+                            record.id, transfer.provider_transfer_id, theirs.status
                         ));
                     }
                     let expected = if record.deposit {
@@ -314,10 +556,17 @@ async fn examine(run: &Run, db: &Db) -> anyhow::Result<(Vec<String>, bool, Strin
                     } else {
                         "OUTGOING"
                     };
-                    if direction != expected || *amount != record.amount_cents {
+                    // Our amount is what was asked for: Alpaca's requested_amount (its
+                    // `amount` is net of the fee).
+                    if theirs.direction != expected || theirs.requested_cents != record.amount_cents
+                    {
                         violations.push(format!(
-                            "transfer {} ({expected} {}) is held by Alpaca's {} ({direction} {amount})",
-                            record.id, record.amount_cents, transfer.provider_transfer_id
+                            "transfer {} ({expected} {} cents) is held by Alpaca's {} ({} {} cents requested)",
+                            record.id,
+                            record.amount_cents,
+                            transfer.provider_transfer_id,
+                            theirs.direction,
+                            theirs.requested_cents
                         ));
                     }
                 }
@@ -330,10 +579,20 @@ async fn examine(run: &Run, db: &Db) -> anyhow::Result<(Vec<String>, bool, Strin
                 .iter()
                 .filter(|r| r[3].as_deref() == Some(provider.as_str()))
                 .count();
-            if holders != 1 {
+            // The run's own deposits made at Alpaca directly are nobody's: fundingd must report
+            // them as orphans (checked after quiescence).
+            let expected = if foreign.contains(provider.as_str()) {
+                0
+            } else {
+                1
+            };
+            if holders != expected {
                 violations.push(format!(
                     "DUPLICATE: Alpaca transfer {provider} of account {account} is held by {holders} of our transfers"
                 ));
+            }
+            if holders == 0 {
+                unheld.insert(provider.clone());
             }
         }
     }
@@ -348,22 +607,32 @@ async fn examine(run: &Run, db: &Db) -> anyhow::Result<(Vec<String>, bool, Strin
     }
 
     // No overdraw: what Alpaca let out of each account never exceeds what it had (its cash at the
-    // start plus the deposits that completed, returned ones included, since they were cash then);
-    // and neither does what we accepted.
+    // start plus what the deposits that completed credited, net of any fee, returned ones
+    // included, since they were cash then; a withdrawal debits its requested amount, as the
+    // emulator does); and neither does what we accepted. With a gross `cash_withdrawable` Alpaca
+    // takes any withdrawal and REJECTs the one cash does not cover: fundingd must never send one,
+    // unless an ACH return took back a deposit the account's cash counted.
     for account in &accounts {
         let Some(seen) = alpaca.get(&account.account_id) else {
             continue;
         };
         let mut available = account.initial_cash_cents;
         let mut withdrawn = 0;
-        for (direction, status, amount) in seen.transfers.values() {
-            if direction == "INCOMING" && matches!(status.as_str(), "COMPLETE" | "RETURNED") {
-                available += amount;
-            }
-            if direction == "OUTGOING"
-                && !matches!(status.as_str(), "CANCELED" | "REJECTED" | "EXPIRED")
+        // When the account's deposits were returned.
+        let mut returns = Vec::new();
+        for t in seen.transfers.values() {
+            if t.direction == "INCOMING"
+                && matches!(t.status.as_str(), "COMPLETE" | "SETTLED" | "RETURNED")
             {
-                withdrawn += amount;
+                available += t.cash_cents();
+                if t.status == "RETURNED" {
+                    returns.push(t.updated);
+                }
+            }
+            if t.direction == "OUTGOING"
+                && !matches!(t.status.as_str(), "CANCELED" | "REJECTED" | "EXPIRED")
+            {
+                withdrawn += t.cash_cents();
             }
         }
         let ours: i64 = transfer_rows
@@ -383,6 +652,26 @@ async fn examine(run: &Run, db: &Db) -> anyhow::Result<(Vec<String>, bool, Strin
                 "OVERDRAW: account {}: {withdrawn} cents withdrawn at Alpaca, {ours} accepted by us, against {available} available",
                 account.account_id
             ));
+        }
+        for (id, t) in &seen.transfers {
+            if t.direction == "OUTGOING" && t.status == "REJECTED" && t.reason == INSUFFICIENT_FUNDS
+            {
+                // A return between the moment fundingd could have read the cash (shortly before
+                // the create) and the rejection explains it; anything else is ours.
+                if returns
+                    .iter()
+                    .any(|at| *at >= t.created - RETURN_SLACK_S && *at <= t.updated)
+                {
+                    rejected_after_return += 1;
+                } else {
+                    violations.push(format!(
+                        "OVERDRAW: account {}: Alpaca REJECTED withdrawal {id} of {} cents ({:?}): \
+                         fundingd sent a withdrawal the account's cash did not cover, and no ACH \
+                         return took cash back in the meantime",
+                        account.account_id, t.requested_cents, t.reason
+                    ));
+                }
+            }
         }
     }
 
@@ -427,6 +716,17 @@ async fn examine(run: &Run, db: &Db) -> anyhow::Result<(Vec<String>, bool, Strin
             Err(status) => anyhow::bail!("GetBankTransfer {}: {status:?}", record.id),
         };
         let ours = short(transfer.status().as_str_name(), "BANK_TRANSFER_STATUS_").to_lowercase();
+        let resolved = at_plaid.get(&transfer.provider_bank_transfer_id) == Some(&ours);
+        if !PlaidBankTransferStatus::from_stored(&ours).is_terminal() || ours == "refused" {
+            violations.extend(silent(
+                "bank transfer",
+                &record.id,
+                &ours,
+                resolved,
+                ours == "refused",
+                &transfer.status_reason,
+            ));
+        }
         match ours.as_str() {
             "submitting" => violations.push(format!(
                 "LOST: bank transfer {} is still submitting",
@@ -540,7 +840,8 @@ async fn examine(run: &Run, db: &Db) -> anyhow::Result<(Vec<String>, bool, Strin
     let histories = history.len();
     let _ = connection.close().await;
     let checked = format!(
-        "{} accounts at Alpaca ({} relationships, {} transfers), {} bank transfers at Plaid, \
+        "{} accounts at Alpaca ({} relationships, {} transfers, {rejected_after_return} withdrawals \
+         rejected for cash after an ACH return), {} bank transfers at Plaid, \
          {} links, {} transfers and {} bank transfers of ours ({} bank transfer history rows)",
         alpaca.len(),
         alpaca
@@ -554,7 +855,12 @@ async fn examine(run: &Run, db: &Db) -> anyhow::Result<(Vec<String>, bool, Strin
         bank_rows.len(),
         histories,
     );
-    Ok((violations, settled, checked))
+    Ok(Pass {
+        violations,
+        settled,
+        checked,
+        unheld,
+    })
 }
 
 /// Histories of `(from, to)` rows: from `initial`, each row must start where the previous one
@@ -724,6 +1030,16 @@ mod tests {
             row("t", "QUEUED", "COMPLETE", Some("e1")),
         ];
         assert!(check(&twice, "COMPLETE")[0].starts_with("DUPLICATE"));
+    }
+
+    #[test]
+    fn alpaca_timestamps_read_as_seconds() {
+        assert_eq!(seconds("1970-01-01T00:00:00Z"), 0.0);
+        assert_eq!(seconds("2021-04-08T23:01:53Z"), 1_617_922_913.0);
+        let fraction = seconds("2021-04-08T23:01:53.35743328Z") - 1_617_922_913.0;
+        assert!((fraction - 0.357_433_28).abs() < 1e-6);
+        assert!(seconds("2024-03-01T00:00:00Z") - seconds("2024-02-28T00:00:00Z") == 172_800.0);
+        assert!(seconds("yesterday").is_nan());
     }
 
     #[test]

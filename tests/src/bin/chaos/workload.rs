@@ -13,6 +13,7 @@ use funding_tests::process::Rng;
 use serde_json::json;
 use tonic::{Code, Status};
 
+use crate::behaviours::cents;
 use crate::{Account, BankTransferRecord, Run, TransferRecord};
 
 /// How long one request may take before the caller gives up on it and asks again.
@@ -88,10 +89,6 @@ fn uuid_from(rng: &mut Rng) -> String {
     uuid::Builder::from_random_bytes(bytes)
         .into_uuid()
         .to_string()
-}
-
-fn cents(amount: i64) -> String {
-    format!("{}.{:02}", amount / 100, amount % 100)
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -171,6 +168,15 @@ async fn link(run: &Run, rng: &mut Rng, index: usize) -> anyhow::Result<()> {
             .and_then(|a| a["account_id"].as_str())
             .unwrap_or_default()
             .to_owned();
+        // Its relationship create may be answered 504 (or nothing) and made seconds later.
+        crate::faults::late_effect_before(
+            run,
+            rng,
+            30,
+            &format!("/v1/accounts/{account_id}/ach_relationships"),
+            "late effect (Alpaca relationship create)",
+        )
+        .await?;
         let request = v1::CreateBankLinkRequest {
             account_id: account_id.clone(),
             public_token,
@@ -315,37 +321,41 @@ async fn transfer(run: &Run, rng: &mut Rng, index: usize, deposit: bool) -> anyh
         run.stats().op("skipped (no account yet)");
         return Ok(());
     };
+    let fee = run.behaviours.fee_cents();
     if !deposit && rng.chance(20) {
         // A burst: two or three withdrawals at once (each its own key), each 40 to 70 % of the
         // account's starting cash, so that together they would overdraw it.
         run.stats().op("withdrawal burst");
         let share = rng.between(40, 71) as i64;
-        let amount = (account.initial_cash_cents * share / 100).max(100);
+        let amount = (account.initial_cash_cents * share / 100).max(100 + fee);
         let count = rng.between(2, 4) as usize;
         let mut rngs: Vec<Rng> = (0..count).map(|_| rng.fork()).collect();
         let burst = rngs.iter_mut().enumerate().map(|(n, rng)| {
             let key = format!("chaos-{}-transfer-{index}-burst-{n}", run.seed);
             one_transfer(run, rng, &account, false, amount, key, false)
         });
-        futures::future::join_all(burst).await;
+        for result in futures::future::join_all(burst).await {
+            result?;
+        }
         return Ok(());
     }
     let too_large = !deposit && rng.chance(20);
-    let amount = if deposit {
-        rng.between(100, 30_000) as i64
-    } else if too_large {
-        rng.between(100_000, 10_000_000) as i64
-    } else {
-        rng.between(100, 15_000) as i64
-    };
+    // Above Alpaca's fee, when it takes one (a transfer not above it is refused).
+    let amount = fee
+        + if deposit {
+            rng.between(100, 30_000) as i64
+        } else if too_large {
+            rng.between(100_000, 10_000_000) as i64
+        } else {
+            rng.between(100, 15_000) as i64
+        };
     run.stats().op(match (deposit, too_large) {
         (true, _) => "deposit",
         (false, false) => "withdrawal",
         (false, true) => "withdrawal (too large)",
     });
     let key = format!("chaos-{}-transfer-{index}", run.seed);
-    one_transfer(run, rng, &account, deposit, amount, key, too_large).await;
-    Ok(())
+    one_transfer(run, rng, &account, deposit, amount, key, too_large).await
 }
 
 /// One transfer request, retried under its key until a definite answer, maybe sent twice at once
@@ -358,7 +368,16 @@ async fn one_transfer(
     amount: i64,
     key: String,
     too_large: bool,
-) {
+) -> anyhow::Result<()> {
+    // Its create may be answered 504 (or nothing) and made seconds later.
+    crate::faults::late_effect_before(
+        run,
+        rng,
+        15,
+        &format!("/v1/accounts/{}/transfers", account.account_id),
+        "late effect (Alpaca transfer create)",
+    )
+    .await?;
     let request = v1::CreateTransferRequest {
         account_id: account.account_id.clone(),
         bank_link_id: account.link_id.clone(),
@@ -439,6 +458,7 @@ async fn one_transfer(
                 .push(format!("transfer {}: {last}", request.idempotency_key));
         }
     }
+    Ok(())
 }
 
 /// A Plaid bank transfer over a fresh processor token; then, drawn from the seed, an outcome

@@ -13,6 +13,10 @@ use funding_tests::process::{Replica, Rng, free_port};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 
+/// fundingd's `unknown_outcome_settle_ms` in the run: how long after a create with no answer an
+/// empty lookup still proves nothing (well above every late effect the run injects).
+pub const UNKNOWN_OUTCOME_SETTLE_MS: u64 = 8_000;
+
 /// Selects what this binary does when it is started by the run itself.
 pub const ROLE_VAR: &str = "CHAOS_ROLE";
 
@@ -179,6 +183,53 @@ impl Emulator {
             bail!("Alpaca GET {path}: {status}");
         }
         Ok(response.json().await?)
+    }
+
+    /// An Alpaca Broker `POST` with the run's key: its JSON body (an error for a non-2xx answer).
+    pub async fn alpaca_post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.alpaca))
+            .basic_auth(
+                &self.secrets.alpaca_key_id,
+                Some(&self.secrets.alpaca_secret),
+            )
+            .json(&body)
+            .send()
+            .await?;
+        let status = response.status();
+        if !status.is_success() {
+            bail!("Alpaca POST {path}: {status} {}", response.text().await?);
+        }
+        Ok(response.json().await?)
+    }
+
+    /// Every transfer of an Alpaca account, newest first: `GET /v1/accounts/{id}/transfers` paged
+    /// with `limit`/`offset` until an empty page (a short page is not the end: with a
+    /// `list_page_cap` Alpaca answers fewer than `limit`).
+    pub async fn alpaca_transfers(&self, account: &str) -> anyhow::Result<Vec<Value>> {
+        let mut all: Vec<Value> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut offset = 0;
+        for _ in 0..10_000 {
+            let page = self
+                .alpaca_get(&format!(
+                    "/v1/accounts/{account}/transfers?limit=100&offset={offset}"
+                ))
+                .await?;
+            let items = page.as_array().cloned().unwrap_or_default();
+            if items.is_empty() {
+                return Ok(all);
+            }
+            offset += items.len();
+            for item in items {
+                // A transfer created between two pages shifts the offsets: keep each id once.
+                if seen.insert(item["id"].as_str().unwrap_or_default().to_owned()) {
+                    all.push(item);
+                }
+            }
+        }
+        bail!("Alpaca's transfers of {account}: no empty page after 10000 pages")
     }
 
     /// Plaid's own list of every bank transfer (all pages).
@@ -359,7 +410,7 @@ stream_lease_ms = 1500
 reconcile_interval_ms = 1000
 reconcile_after_ms = 3000
 plaid_sync_interval_ms = 1000
-unknown_outcome_settle_ms = 8000
+unknown_outcome_settle_ms = {settle}
 
 [plaid]
 base_url = "{plaid}"
@@ -374,6 +425,7 @@ secret = "{alpaca_secret}"
 request_timeout_ms = 3000
 "#,
             key = secrets.encryption_key,
+            settle = UNKNOWN_OUTCOME_SETTLE_MS,
             plaid = emulator.plaid,
             alpaca = emulator.alpaca,
             plaid_client_id = secrets.plaid_client_id,
