@@ -17,6 +17,7 @@ mod m20261201_000011_create_outbox;
 mod m20261206_000012_create_provider_orphans;
 mod m20261206_000015_scope_plaid_idempotency_keys;
 mod m20261206_000016_work_error_codes;
+mod m20261206_000017_bank_link_health;
 
 use sea_orm_migration::prelude::async_trait;
 pub use sea_orm_migration::prelude::{MigrationTrait, MigratorTrait};
@@ -92,6 +93,8 @@ pub const INBOX_STATES: &[&str] = &[
     "unreadable",
 ];
 
+pub use m20261206_000017_bank_link_health::BANK_LINK_HEALTHS;
+
 /// All the migrations, in the order they apply.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Migrator;
@@ -114,6 +117,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000012_create_provider_orphans::Migration),
             Box::new(m20261206_000015_scope_plaid_idempotency_keys::Migration),
             Box::new(m20261206_000016_work_error_codes::Migration),
+            Box::new(m20261206_000017_bank_link_health::Migration),
         ]
     }
 }

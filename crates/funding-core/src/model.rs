@@ -36,6 +36,10 @@ pub struct BankLink {
     pub bank_account_type: Option<String>,
     /// The last four digits of the bank account number; never the whole number.
     pub bank_account_mask: Option<String>,
+    /// Whether its bank access still works (Plaid's Item webhooks, ACH returns).
+    pub health: funding_domain::BankLinkHealth,
+    /// Why it has that health, in words (the webhook or return that said so).
+    pub health_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

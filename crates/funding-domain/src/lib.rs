@@ -117,6 +117,7 @@ mod ach;
 mod amount;
 mod bank_transfer;
 mod error;
+mod health;
 mod ids;
 pub mod lifecycle;
 mod metadata;
@@ -131,6 +132,7 @@ pub use bank_transfer::{
     BankTransferDraft, BankTransferRequest, BankTransferUser, BankTransferUserDraft,
 };
 pub use error::{ValidationError, ValidationErrors};
+pub use health::BankLinkHealth;
 pub use ids::{
     AccountId, AchRelationshipId, BankLinkId, BankTransferId, FundingBankTransferId,
     OriginationAccountId, PlaidAccountId, PlaidItemId, ProviderTransferId, TransferId,

@@ -54,6 +54,14 @@ pub fn bank_link(link: &BankLink) -> v1::BankLink {
         bank_account_type: link.bank_account_type.clone().unwrap_or_default(),
         bank_account_mask: link.bank_account_mask.clone().unwrap_or_default(),
         waiting: None,
+        health: match link.health {
+            funding_domain::BankLinkHealth::Healthy => v1::BankLinkHealth::Healthy,
+            funding_domain::BankLinkHealth::NeedsReauth => v1::BankLinkHealth::NeedsReauth,
+            funding_domain::BankLinkHealth::Revoked => v1::BankLinkHealth::Revoked,
+            funding_domain::BankLinkHealth::Unusable => v1::BankLinkHealth::Unusable,
+        }
+        .into(),
+        health_reason: link.health_reason.clone().unwrap_or_default(),
     }
 }
 

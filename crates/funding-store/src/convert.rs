@@ -53,6 +53,8 @@ pub(crate) fn new_link_row(link: &BankLink) -> bank_link::Model {
         bank_account_mask: link.bank_account_mask.clone(),
         lease_owner: None,
         lease_until: None,
+        health: link.health.as_str().to_owned(),
+        health_reason: link.health_reason.clone(),
         created_at: db_time(link.created_at),
         updated_at: db_time(link.updated_at),
     }
@@ -118,6 +120,9 @@ impl TryFrom<bank_link::Model> for BankLink {
             exchange_requested_at: row.exchange_requested_at,
             bank_account_type: row.bank_account_type,
             bank_account_mask: row.bank_account_mask,
+            health: funding_domain::BankLinkHealth::parse(&row.health)
+                .ok_or_else(|| bad("health"))?,
+            health_reason: row.health_reason,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -521,6 +526,8 @@ mod tests {
             exchange_requested_at: None,
             bank_account_type: Some("CHECKING".into()),
             bank_account_mask: Some("0000".into()),
+            health: funding_domain::BankLinkHealth::Healthy,
+            health_reason: None,
             created_at: at,
             updated_at: at,
         }

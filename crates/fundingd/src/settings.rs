@@ -56,6 +56,8 @@ pub struct Settings {
     pub explicit_sandbox: bool,
     /// The built-in emulator, in sandbox mode.
     pub sandbox: EmulatorSettings,
+    /// `[risk]`: the checks before money moves (DESIGN §11).
+    pub risk: RiskSettings,
     /// How often the database is checked for the health service, in milliseconds.
     pub health_check_interval_ms: u64,
     /// How often the engine's workers look for due provider work when nothing wakes them.
@@ -141,6 +143,7 @@ impl Default for Settings {
             limits: LimitSettings::default(),
             explicit_sandbox: false,
             sandbox: EmulatorSettings::default(),
+            risk: RiskSettings::default(),
             health_check_interval_ms: 1_000,
             work_poll_interval_ms: 500,
             work_lease_ms: 30_000,
@@ -255,6 +258,15 @@ impl Default for LimitSettings {
 }
 
 /// The emulator's pace in sandbox mode.
+/// `[risk]`: the checks before money moves (DESIGN §11).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RiskSettings {
+    /// Refuse new transfers on a link whose Plaid Item needs its user to log in again
+    /// (NEEDS_REAUTH). Default false: on the Alpaca rail Alpaca already holds the account numbers.
+    pub refuse_on_needs_reauth: bool,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EmulatorSettings {

@@ -268,6 +268,7 @@ impl Application {
             engine.clone(),
             TransferSettings {
                 watch_buffer: settings.watch_buffer.max(1),
+                refuse_on_needs_reauth: settings.risk.refuse_on_needs_reauth,
                 adoption_skew: Duration::from_millis(settings.adoption_skew_ms),
                 unknown_outcome_settle: Duration::from_millis(settings.unknown_outcome_settle_ms),
                 ..TransferSettings::default()
@@ -431,6 +432,7 @@ impl Application {
                 listener,
                 verifier,
                 bank_transfers.clone(),
+                links.clone(),
                 shutdown.clone(),
             )));
         }

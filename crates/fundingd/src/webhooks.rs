@@ -13,6 +13,7 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
+use funding_core::BankLinks;
 use funding_core::bank_transfers::BankTransfers;
 use funding_plaid::webhook::WebhookVerifier;
 use tokio::net::TcpListener;
@@ -29,6 +30,8 @@ struct Receiver {
     verifier: Arc<WebhookVerifier>,
     /// Asks the syncer for a sync; webhooks that arrive while one runs make one more, not one each.
     sync: Arc<tokio::sync::Notify>,
+    /// Item webhooks move the links' health.
+    links: BankLinks,
 }
 
 /// Serves the webhook endpoint until `shutdown` is cancelled.
@@ -36,6 +39,7 @@ pub async fn serve(
     listener: TcpListener,
     verifier: Arc<WebhookVerifier>,
     transfers: BankTransfers,
+    links: BankLinks,
     shutdown: CancellationToken,
 ) {
     let sync = Arc::new(tokio::sync::Notify::new());
@@ -48,7 +52,11 @@ pub async fn serve(
     let app = Router::new()
         .route(WEBHOOK_PATH, post(receive))
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(Receiver { verifier, sync });
+        .with_state(Receiver {
+            verifier,
+            sync,
+            links,
+        });
     if let Err(error) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
@@ -88,6 +96,17 @@ async fn sync_on_request(
 struct Webhook {
     webhook_type: String,
     webhook_code: String,
+    /// `ITEM` webhooks.
+    #[serde(default)]
+    item_id: Option<String>,
+    #[serde(default)]
+    error: Option<WebhookError>,
+}
+
+#[derive(serde::Deserialize)]
+struct WebhookError {
+    #[serde(default)]
+    error_code: Option<String>,
 }
 
 async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
@@ -117,6 +136,29 @@ async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: Byt
         metrics::counter!("funding_webhooks_total", "outcome" => "sync", "reason" => "")
             .increment(1);
         receiver.sync.notify_one();
+    } else if webhook.webhook_type == "ITEM"
+        && let Some(item_id) = webhook.item_id.as_deref()
+    {
+        let error_code = webhook
+            .error
+            .as_ref()
+            .and_then(|error| error.error_code.as_deref());
+        match receiver
+            .links
+            .apply_item_webhook(item_id, &webhook.webhook_code, error_code, &body)
+            .await
+        {
+            Ok(moved) => {
+                metrics::counter!("funding_webhooks_total", "outcome" => "item", "reason" => "")
+                    .increment(1);
+                tracing::info!(webhook_code = %webhook.webhook_code, moved, "applied an ITEM webhook");
+            }
+            Err(error) => {
+                // Plaid retries a webhook that is not acknowledged.
+                tracing::warn!("cannot apply an ITEM webhook now: {error}");
+                return StatusCode::SERVICE_UNAVAILABLE;
+            }
+        }
     } else {
         tracing::info!(webhook_type = %webhook.webhook_type, webhook_code = %webhook.webhook_code, "a Plaid webhook this service does not act on");
         metrics::counter!("funding_webhooks_total", "outcome" => "ignored", "reason" => "")

@@ -131,6 +131,8 @@ impl BankLinks {
             exchange_requested_at: None,
             bank_account_type: None,
             bank_account_mask: None,
+            health: funding_domain::BankLinkHealth::Healthy,
+            health_reason: None,
             created_at: now,
             updated_at: now,
         };

@@ -8,6 +8,7 @@ mod delete;
 mod events;
 pub(crate) mod failure;
 mod fingerprint;
+mod health;
 mod item;
 mod link_token;
 mod reconcile;

@@ -218,6 +218,20 @@ pub trait LinkStatusStore: Send + Sync + 'static {
         previous: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError>;
 
+    /// Moves the health of every link of Plaid Item `item_id` that may become `to` (a final
+    /// health stays), each with a history entry whose event id is `event_id` (a webhook applied
+    /// before is a no-op) and an outbox row, in one transaction. The links that moved.
+    #[allow(clippy::too_many_arguments)]
+    async fn change_item_health(
+        &self,
+        item_id: &funding_domain::PlaidItemId,
+        to: funding_domain::BankLinkHealth,
+        reason: &str,
+        source: &str,
+        event_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<BankLinkId>, StoreError>;
+
     /// Records why a CREATING link waits (its `status_reason`), fenced; the status does not move.
     async fn note_creating_waiting(
         &self,

@@ -157,6 +157,37 @@ impl Transfers {
         }
     }
 
+    /// Refuses a link whose bank access no longer works (DESIGN §5): REVOKED and UNUSABLE always;
+    /// NEEDS_REAUTH when configured (Alpaca already holds the account numbers, so by default it
+    /// may still move money).
+    fn check_health(&self, link: &crate::model::BankLink) -> Result<(), CoreError> {
+        use funding_domain::BankLinkHealth;
+        let reason = match link.health {
+            BankLinkHealth::Healthy => return Ok(()),
+            BankLinkHealth::NeedsReauth if !self.settings.refuse_on_needs_reauth => return Ok(()),
+            BankLinkHealth::NeedsReauth => "BANK_LINK_NEEDS_REAUTH",
+            BankLinkHealth::Revoked => "BANK_LINK_REVOKED",
+            BankLinkHealth::Unusable => "BANK_LINK_UNUSABLE",
+        };
+        Err(CoreError::FailedPrecondition {
+            reason,
+            subject: format!("bank_links/{}", link.id),
+            message: format!(
+                "the bank link is {}{}; {}",
+                link.health,
+                link.health_reason
+                    .as_deref()
+                    .map(|why| format!(" ({why})"))
+                    .unwrap_or_default(),
+                if link.health == BankLinkHealth::NeedsReauth {
+                    "its user must log in again through Plaid Link in update mode (CreateLinkToken with bank_link_id)"
+                } else {
+                    "link the bank again"
+                }
+            ),
+        })
+    }
+
     /// A new key: the link checked, then the transfer, its key and its work written together (or,
     /// when a concurrent first use of the key won, what it made).
     async fn begin(
@@ -186,6 +217,7 @@ impl Transfers {
                 ),
             });
         };
+        self.check_health(&link)?;
         let now = self.clock.now();
         let transfer = Transfer {
             id: TransferId::generate(),

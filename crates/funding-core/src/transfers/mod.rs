@@ -45,6 +45,9 @@ pub struct TransferSettings {
     pub max_attempts: u32,
     /// Events buffered for one watcher; one that falls this far behind is ended.
     pub watch_buffer: usize,
+    /// Refuse new transfers on a link whose Item needs its user to log in again
+    /// (`[risk] refuse_on_needs_reauth`; default false: Alpaca already holds the account numbers).
+    pub refuse_on_needs_reauth: bool,
 }
 
 impl Default for TransferSettings {
@@ -54,6 +57,7 @@ impl Default for TransferSettings {
             unknown_outcome_settle: Duration::from_secs(600),
             max_attempts: 10,
             watch_buffer: 256,
+            refuse_on_needs_reauth: false,
         }
     }
 }

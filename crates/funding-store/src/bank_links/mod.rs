@@ -3,6 +3,7 @@
 //! reading, secrets, status moves (fenced where a link's work makes them), the reconciler's query.
 
 mod create;
+mod health;
 mod read;
 mod reconcile;
 mod secrets;
@@ -129,6 +130,18 @@ impl LinkStatusStore for Store {
             )],
         )
         .await
+    }
+
+    async fn change_item_health(
+        &self,
+        item_id: &funding_domain::PlaidItemId,
+        to: funding_domain::BankLinkHealth,
+        reason: &str,
+        source: &str,
+        event_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<BankLinkId>, StoreError> {
+        health::change_item_health(self, item_id, to, reason, source, event_id, at).await
     }
 
     async fn note_creating_waiting(

@@ -32,6 +32,9 @@ pub struct Model {
     /// Unused since the engine's work claims (kept for the applied migration).
     pub lease_owner: Option<String>,
     pub lease_until: Option<DateTimeUtc>,
+    /// `BankLinkHealth::as_str`.
+    pub health: String,
+    pub health_reason: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

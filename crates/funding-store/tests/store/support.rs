@@ -278,6 +278,8 @@ pub fn new_link(account: AccountId, key: &str) -> (IdempotencyClaim, NewBankLink
         exchange_requested_at: None,
         bank_account_type: None,
         bank_account_mask: None,
+        health: funding_domain::BankLinkHealth::Healthy,
+        health_reason: None,
         created_at: t0(),
         updated_at: t0(),
     };
