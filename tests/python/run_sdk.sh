@@ -4,7 +4,9 @@
 # made on its Plaid side with plain HTTP), then plaid-python drives its Plaid side (sdk_plaid.py: bank
 # transfers, events, balance, webhook keys and signed webhooks, which it receives on a local port), then
 # both read the switchable provider behaviours (sdk_behaviours.py: ACH fee, SETTLED, gross
-# cash_withdrawable, page cap, late effects, faults with the provider's own error body, wrong credentials).
+# cash_withdrawable, page cap, late effects, faults with the provider's own error body, wrong credentials),
+# then plaid-python drives Link tokens and Item health (sdk_link.py: /link/token/create, reset_login,
+# /item/get's error, fire_webhook, the Item webhooks parsed with its own webhook models).
 # The binary is started with the credentials every module uses (sdk-test-client/sdk-test-secret for
 # Plaid, sdk-test-key/sdk-test-secret for Alpaca), so that wrong ones are refused.
 # DESIGN.md §7: an official SDK pointed at the emulator must not notice.
@@ -130,7 +132,7 @@ run_module() {
 }
 test_status=0
 set +e
-for module in sdk_alpaca sdk_plaid sdk_behaviours; do
+for module in sdk_alpaca sdk_plaid sdk_behaviours sdk_link; do
     run_module "$module"
     module_status=$?
     if [[ $module_status -ne 0 && $test_status -eq 0 ]]; then
