@@ -24,3 +24,4 @@ mod plaid_link_tokens;
 mod plaid_webhooks;
 mod schema_checker;
 mod spec_conformance;
+mod spec_conformance_link;
