@@ -142,7 +142,7 @@ pub(crate) fn item_webhook_body(
     destination: &str,
     now: DateTime<Utc>,
 ) -> Vec<u8> {
-    let ahead = plaid_timestamp(now + NOTICE);
+    let ahead = plaid_timestamp(now.checked_add_signed(NOTICE).unwrap_or(now));
     let mut body = ItemWebhookBody {
         webhook_type: "ITEM",
         webhook_code: code.as_str(),

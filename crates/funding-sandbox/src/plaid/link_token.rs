@@ -301,7 +301,7 @@ fn check(shared: &Shared, request: LinkTokenCreate) -> Result<LinkTokenSnapshot,
     Ok(LinkTokenSnapshot {
         link_token: sandbox_token("link"),
         created_at: now,
-        expiration: now + ttl,
+        expiration: now.checked_add_signed(ttl).unwrap_or(now),
         client_name: request.client_name,
         language: request.language,
         country_codes: request.country_codes,
