@@ -61,3 +61,39 @@ stop_process() {
     fi
     wait "$pid" 2>/dev/null || true
 }
+
+# ensure_chromium: Debian's chromium and chromium-driver for the browser test, installed with apt-get
+# when missing. Exports SANDBOX_CHROMIUM and SANDBOX_CHROMEDRIVER; or, only when apt-get cannot be used
+# here (no apt-get, or not root), SANDBOX_BROWSER_SKIP with the reason, said loudly (the browser
+# tests then skip with that reason). An apt-get that runs and fails is an error (returns 1).
+ensure_chromium() {
+    if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+        local why=""
+        if ! command -v apt-get >/dev/null 2>&1; then
+            why="apt-get is not available on this machine"
+        elif [[ "$(id -u)" -ne 0 ]]; then
+            why="not root, so apt-get cannot install chromium and chromium-driver"
+        fi
+        if [[ -n "$why" ]]; then
+            {
+                echo "################################################################################"
+                echo "## THE BROWSER TEST OF THE LINK PAGE IS SKIPPED: $why."
+                echo "## Install Debian's chromium and chromium-driver to run it."
+                echo "################################################################################"
+            } >&2
+            export SANDBOX_BROWSER_SKIP="$why"
+            return 0
+        fi
+        log "installing chromium and chromium-driver with apt-get (for the browser test)"
+        if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } \
+            >"${TMPDIR:-/tmp}/funding-apt-chromium.log" 2>&1; then
+            cat "${TMPDIR:-/tmp}/funding-apt-chromium.log" >&2
+            log "apt-get could not install chromium and chromium-driver"
+            return 1
+        fi
+    fi
+    SANDBOX_CHROMIUM="$(command -v chromium)"
+    SANDBOX_CHROMEDRIVER="$(command -v chromedriver)"
+    export SANDBOX_CHROMIUM SANDBOX_CHROMEDRIVER
+    unset SANDBOX_BROWSER_SKIP
+}

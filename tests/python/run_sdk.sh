@@ -4,7 +4,12 @@
 # made on its Plaid side with plain HTTP), then plaid-python drives its Plaid side (sdk_plaid.py: bank
 # transfers, events, balance, webhook keys and signed webhooks, which it receives on a local port), then
 # both read the switchable provider behaviours (sdk_behaviours.py: ACH fee, SETTLED, gross
-# cash_withdrawable, page cap, late effects, faults with the provider's own error body, wrong credentials).
+# cash_withdrawable, page cap, late effects, faults with the provider's own error body, wrong credentials),
+# then plaid-python drives Link tokens and Item health (sdk_link.py: /link/token/create, reset_login,
+# /item/get's error, fire_webhook, the Item webhooks parsed with its own webhook models), and last a
+# real browser clicks through the emulator's Link page (browser_link.py: headless Chromium from Debian
+# over WebDriver; chromium and chromium-driver are installed with apt-get when missing, and the test is
+# skipped, loudly, only where apt-get cannot be used).
 # The binary is started with the credentials every module uses (sdk-test-client/sdk-test-secret for
 # Plaid, sdk-test-key/sdk-test-secret for Alpaca), so that wrong ones are refused.
 # DESIGN.md §7: an official SDK pointed at the emulator must not notice.
@@ -120,6 +125,9 @@ for attempt in 1 2 3; do
     exit 1
 done
 
+# --- the browser ----------------------------------------------------------------------------------
+ensure_chromium
+
 # --- the tests ------------------------------------------------------------------------------------
 # Every module runs (even after one failed); the exit code is the first failure's.
 run_module() {
@@ -130,7 +138,7 @@ run_module() {
 }
 test_status=0
 set +e
-for module in sdk_alpaca sdk_plaid sdk_behaviours; do
+for module in sdk_alpaca sdk_plaid sdk_behaviours sdk_link browser_link; do
     run_module "$module"
     module_status=$?
     if [[ $module_status -ne 0 && $test_status -eq 0 ]]; then

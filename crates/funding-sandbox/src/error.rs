@@ -31,6 +31,9 @@ pub enum ControlError {
     /// No transfer has this id.
     #[error("transfer {0} not found")]
     TransferNotFound(uuid::Uuid),
+    /// No Plaid Item has this id (never made, or removed).
+    #[error("item {0} not found")]
+    ItemNotFound(String),
     /// A request to the control API was not understood.
     #[error("{0}")]
     Invalid(String),

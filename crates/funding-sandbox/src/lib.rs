@@ -23,7 +23,8 @@
 //! `/bank_transfer/create`, `/bank_transfer/get`, `/bank_transfer/cancel`, `/bank_transfer/list`,
 //! `/bank_transfer/event/list`, `/bank_transfer/event/sync`, `/bank_transfer/balance/get`,
 //! `/sandbox/bank_transfer/simulate`, `/sandbox/bank_transfer/fire_webhook`; and
-//! `/webhook_verification_key/get`.
+//! `/webhook_verification_key/get`; Link and Items: `/link/token/create`,
+//! `/sandbox/item/reset_login`, `/sandbox/item/fire_webhook`.
 //!
 //! - `Content-Type: application/json` is required (else 400 `INVALID_HEADERS`); bodies over 1 MiB
 //!   are refused; credentials come from `PLAID-CLIENT-ID`/`PLAID-SECRET` or `client_id`/`secret`.
@@ -54,6 +55,22 @@
 //!   JWT (`kid` = current key; claims `iat`, `request_body_sha256`). A failed delivery is logged
 //!   and dropped. The P-256 keys are random per start; `/webhook_verification_key/get` serves
 //!   them as JWKs (an unknown `key_id` is `INVALID_INPUT`/`INVALID_WEBHOOK_VERIFICATION_KEY_ID`).
+//!
+//! - Plaid Link, offline (`GET`, on the Plaid listener; docs/sandbox.md has the element ids):
+//!   `/link/v2/stable/link-initialize.js` (Plaid's CDN path: `Plaid.create({token, onSuccess,
+//!   onExit, onEvent, onLoad})` with `open()`, `exit()`, `destroy()`, framing the Link page and
+//!   relaying its `postMessage`s), the Link page `/link/v2/stable/link.html?token=…&origin=…`
+//!   (institutions, `user_good`/`pass_good`, account choice) and the hosted form
+//!   `/link?token=…&redirect_uri=…`, which ends by redirecting with `public_token` and the
+//!   chosen account (or `status` and the error). A link token lives 4 hours (update mode: 30
+//!   minutes); a Link Item holds the chosen accounts, the token's products and webhook.
+//! - Items: `/sandbox/item/reset_login` puts an Item in `ITEM_LOGIN_REQUIRED` (`/item/get` shows
+//!   it; `/accounts/get`, `/processor/token/create` and the processor reads answer it) and sends
+//!   `ITEM`/`ERROR`; Link in update mode (a link token made with the Item's `access_token`) clears
+//!   it, with no webhook, as at Plaid. `/sandbox/item/fire_webhook` sends Plaid's Item codes
+//!   (`SANDBOX_PRODUCT_NOT_ENABLED` for product codes the Item lacks, `SANDBOX_WEBHOOK_INVALID`
+//!   with nowhere to send). Item webhooks go to the Item's webhook, else to
+//!   [`SandboxConfig::plaid_webhook_url`], signed like the others.
 //!
 //! # Alpaca Broker (HTTP Basic on everything but `/_sandbox`)
 //!
@@ -112,6 +129,11 @@
 //! | `POST /_sandbox/plaid/webhook` | `{"url": "http://…"\|null}` → `{url, key_id}` | [`SandboxControl::set_plaid_webhook_url`] |
 //! | `DELETE /_sandbox/plaid/webhook` | → 204 (no more events-update webhooks) | `set_plaid_webhook_url(None)` |
 //! | `GET /_sandbox/plaid/tokens` | `{access_tokens, processor_tokens}`: every one issued so far | [`SandboxControl::issued_tokens`] |
+//! | `GET /_sandbox/plaid/link_tokens` | every link token issued, with the public tokens Link made | [`SandboxControl::link_tokens`] |
+//! | `POST /_sandbox/plaid/link/complete` | `{"link_token", "institution_id"?}` → `{public_token, link_session_id, item_id, institution_id, institution_name, accounts, metadata}` | [`SandboxControl::complete_link`] |
+//! | `GET /_sandbox/plaid/items/{item_id}` | `{item_id, institution_id, institution_name, webhook, products, error_code, accounts}` | [`SandboxControl::item`] |
+//! | `POST /_sandbox/plaid/items/{item_id}/reset_login` | → 204 | [`SandboxControl::reset_login`] |
+//! | `POST /_sandbox/plaid/items/{item_id}/webhook` | `{"webhook_code": "PENDING_EXPIRATION"}` (any [`ItemWebhookCode`]) → 204 | [`SandboxControl::fire_item_webhook`] |
 //! | `POST /_sandbox/plaid/webhook_key/rotate` | → `{key_id, expired_key_id}` | [`SandboxControl::rotate_webhook_key`] |
 //! | `POST /_sandbox/plaid/webhook_faults` | `{"times"?: 1, "duplicate"?: true, "delay_ms"?: 500}` → 204 | [`SandboxControl::inject_webhook_fault`] |
 //! | `DELETE /_sandbox/plaid/webhook_faults` | → 204 | [`SandboxControl::clear_webhook_faults`] |
@@ -144,8 +166,11 @@ pub use alpaca::store::AccountSnapshot;
 pub use config::{DEFAULT_ALPACA_LISTEN, DEFAULT_PLAID_LISTEN, SandboxConfig};
 pub use control::calls::{Host, RecordedCall};
 pub use control::faults::{EventFault, Fault, FaultMode, WebhookFault};
+pub use control::link::{ItemSnapshot, LinkSuccess};
 pub use control::{Delays, SandboxAccount, SandboxControl, SandboxLink};
 pub use error::{ControlError, SandboxError};
+pub use plaid::item_webhooks::ItemWebhookCode;
+pub use plaid::link_store::LinkTokenSnapshot;
 pub use plaid::store::IssuedTokens;
 pub use plaid::webhooks::WebhookDelivery;
 pub use server::{SandboxHandle, spawn};

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::SandboxControl;
 use super::fields::Fields;
-use super::{http_faults, http_settings};
+use super::{http_faults, http_link, http_settings};
 use crate::error::ControlError;
 use crate::ids::alpaca_timestamp;
 use crate::state::Shared;
@@ -61,6 +61,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
             "/plaid/webhook_deliveries",
             get(webhook_deliveries).delete(reset_webhook_deliveries),
         )
+        .merge(http_link::router())
         .fallback(|| async { refuse(StatusCode::NOT_FOUND, "no such control route") })
 }
 
@@ -75,9 +76,9 @@ pub(super) fn refuse(status: StatusCode, message: impl Into<String>) -> Response
 impl IntoResponse for ControlError {
     fn into_response(self) -> Response {
         let status = match self {
-            ControlError::RelationshipNotFound(_) | ControlError::TransferNotFound(_) => {
-                StatusCode::NOT_FOUND
-            }
+            ControlError::RelationshipNotFound(_)
+            | ControlError::TransferNotFound(_)
+            | ControlError::ItemNotFound(_) => StatusCode::NOT_FOUND,
             ControlError::Invalid(_) => StatusCode::BAD_REQUEST,
             ControlError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };

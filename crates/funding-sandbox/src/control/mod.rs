@@ -1,7 +1,8 @@
 //! In-process control of a running emulator ([`SandboxControl`]): lifecycle delays, driving
 //! relationships and transfers to any status, fault injection, the call log, the clock, account
 //! status and cash, stream disconnects and duplicated or late stream events, sandbox Plaid links,
-//! the tokens Plaid issued, and the Plaid webhooks (URL, key rotation, delivery faults, the
+//! the tokens Plaid issued, link tokens, Items (reset login, Item webhooks, Link without a
+//! browser: [`link`]), and the Plaid webhooks (URL, key rotation, delivery faults, the
 //! delivery log). The HTTP control API (`/_sandbox/…`, see [`http`]) calls exactly these methods.
 
 pub(crate) mod calls;
@@ -9,7 +10,9 @@ pub(crate) mod faults;
 mod fields;
 pub(crate) mod http;
 mod http_faults;
+mod http_link;
 mod http_settings;
+pub(crate) mod link;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -246,16 +249,7 @@ impl SandboxControl {
         let now = self.shared.clock.now();
         let products = vec!["auth".to_owned(), "identity".to_owned()];
         let item = Item::sandbox(institution_id.to_owned(), products, None);
-        let accounts = item
-            .accounts
-            .iter()
-            .map(|account| SandboxAccount {
-                account_id: account.account_id.clone(),
-                name: account.name.to_owned(),
-                mask: account.mask.to_owned(),
-                subtype: account.subtype.to_owned(),
-            })
-            .collect();
+        let accounts = item.accounts.iter().map(link::sandbox_account).collect();
         let mut world = self.shared.world();
         let item_id = world.plaid.add_item(item);
         let public_token = world.plaid.issue_public_token(&item_id, now);

@@ -1,7 +1,8 @@
 //! Plaid's error object (`PlaidError` in the spec) and the constructors for every error the
 //! emulator returns. The body carries `error_type`, `error_code`, `error_message`,
-//! `display_message` (null), `request_id`, `documentation_url` and `suggested_action` (null),
-//! with Plaid's documented messages where Plaid documents one.
+//! `display_message` (null but for the errors an end user sees in Link), `request_id`,
+//! `documentation_url` and `suggested_action` (null), with Plaid's documented messages where
+//! Plaid documents one.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -15,6 +16,8 @@ pub(crate) struct PlaidError {
     pub error_type: &'static str,
     pub error_code: &'static str,
     pub message: String,
+    /// User-facing text (`display_message`); `None` renders as null.
+    pub display: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -40,7 +43,14 @@ impl PlaidError {
             error_type,
             error_code,
             message: message.into(),
+            display: None,
         }
+    }
+
+    /// The same error with a user-facing `display_message`.
+    pub(crate) fn with_display(mut self, display: &'static str) -> Self {
+        self.display = Some(display);
+        self
     }
 
     fn invalid_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -144,6 +154,18 @@ impl PlaidError {
         Self::invalid_input("INVALID_INSTITUTION", "invalid institution_id provided")
     }
 
+    /// The error object as an Item carries it (`/item/get`'s `item.error`): no `request_id`.
+    pub(crate) fn to_object(&self) -> serde_json::Value {
+        serde_json::json!({
+            "display_message": self.display,
+            "documentation_url": documentation_url(self.error_type),
+            "error_code": self.error_code,
+            "error_message": self.message,
+            "error_type": self.error_type,
+            "suggested_action": null,
+        })
+    }
+
     /// The error Plaid answers with a given HTTP status, for injected faults.
     pub(crate) fn for_status(status: u16) -> Self {
         let code = StatusCode::from_u16(status)
@@ -182,7 +204,7 @@ impl PlaidError {
     /// The error as Plaid sends it: JSON body plus `Retry-After` on 429.
     pub(crate) fn render(&self, request_id: &str) -> Response {
         let body = Body {
-            display_message: None,
+            display_message: self.display,
             documentation_url: documentation_url(self.error_type),
             error_code: self.error_code,
             error_message: &self.message,

@@ -171,7 +171,9 @@ pub(crate) async fn accounts_get(
         ACCOUNTS_GET,
         |shared, request: AccountsGet| {
             let world = shared.world();
-            let item = world.plaid.item_by_access_token(&request.access_token)?;
+            let item = world
+                .plaid
+                .usable_item_by_access_token(&request.access_token)?;
             let wanted = request.options.and_then(|options| options.account_ids);
             if let Some(ids) = &wanted
                 && ids.iter().any(|id| item.account(id).is_none())

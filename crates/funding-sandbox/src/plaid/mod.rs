@@ -1,5 +1,7 @@
 //! The Plaid API emulator: every endpoint is `POST` with a JSON body, mounted at the root so a
 //! client only swaps its base URL. Unknown paths answer Plaid's 404 `NOT_FOUND` error object.
+//! The same listener serves Plaid Link, offline (`link_page`): `link-initialize.js` at Plaid's CDN
+//! path, the Link page it frames, and the hosted/redirect form at `/link`.
 
 mod bank_transfer_events;
 mod bank_transfer_rules;
@@ -7,7 +9,13 @@ pub(crate) mod bank_transfer_store;
 mod bank_transfers;
 pub(crate) mod enums;
 pub(crate) mod error;
+pub(crate) mod item_errors;
+pub(crate) mod item_webhooks;
 pub(crate) mod link;
+pub(crate) mod link_flow;
+mod link_page;
+pub(crate) mod link_store;
+mod link_token;
 pub(crate) mod model;
 mod processor;
 mod request;
@@ -38,6 +46,16 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
             "/item/public_token/exchange",
             post(link::item_public_token_exchange),
         )
+        .route("/link/token/create", post(link_token::link_token_create))
+        .route(
+            "/sandbox/item/fire_webhook",
+            post(item_webhooks::sandbox_item_fire_webhook),
+        )
+        .route(
+            "/sandbox/item/reset_login",
+            post(item_webhooks::sandbox_item_reset_login),
+        )
+        .merge(link_page::router())
         .route("/accounts/get", post(link::accounts_get))
         .route("/item/get", post(link::item_get))
         .route("/item/remove", post(link::item_remove))

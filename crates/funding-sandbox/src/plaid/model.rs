@@ -5,6 +5,7 @@
 
 use serde_json::{Value, json};
 
+use super::error::PlaidError;
 use crate::ids::plaid_object_id;
 
 /// Name on every sandbox account, as Plaid's sandbox identity returns it.
@@ -138,6 +139,9 @@ pub(crate) struct Item {
     pub webhook: Option<String>,
     pub products: Vec<String>,
     pub accounts: Vec<PlaidAccount>,
+    /// The Item's error (`ITEM_LOGIN_REQUIRED` after `/sandbox/item/reset_login`); cleared when
+    /// Link in update mode succeeds.
+    pub error: Option<PlaidError>,
 }
 
 impl Item {
@@ -153,7 +157,13 @@ impl Item {
             webhook,
             products,
             accounts: vec![PlaidAccount::checking(), PlaidAccount::savings()],
+            error: None,
         }
+    }
+
+    /// The Item's name for its institution, when it is one of Plaid's sandbox institutions.
+    pub(crate) fn institution_name(&self) -> Option<&'static str> {
+        institution_name(&self.institution_id)
     }
 
     pub(crate) fn account(&self, account_id: &str) -> Option<&PlaidAccount> {
@@ -181,7 +191,7 @@ impl Item {
             "available_products": available,
             "billed_products": self.products,
             "consent_expiration_time": null,
-            "error": null,
+            "error": self.error.as_ref().map(PlaidError::to_object),
             "institution_id": self.institution_id,
             "institution_name": institution_name(&self.institution_id),
             "item_id": self.item_id,
@@ -192,14 +202,19 @@ impl Item {
     }
 }
 
+/// The sandbox institutions Plaid documents (id, name), in the order Link lists them.
+pub(crate) const SANDBOX_INSTITUTIONS: &[(&str, &str)] = &[
+    ("ins_109508", "First Platypus Bank"),
+    ("ins_109509", "First Gingham Credit Union"),
+    ("ins_109510", "Tattersall Federal Credit Union"),
+    ("ins_109511", "Tartan Bank"),
+    ("ins_109512", "Houndstooth Bank"),
+];
+
 /// Names of the sandbox institutions Plaid documents; others are unnamed.
-fn institution_name(institution_id: &str) -> Option<&'static str> {
-    match institution_id {
-        "ins_109508" => Some("First Platypus Bank"),
-        "ins_109509" => Some("First Gingham Credit Union"),
-        "ins_109510" => Some("Tattersall Federal Credit Union"),
-        "ins_109511" => Some("Tartan Bank"),
-        "ins_109512" => Some("Houndstooth Bank"),
-        _ => None,
-    }
+pub(crate) fn institution_name(institution_id: &str) -> Option<&'static str> {
+    SANDBOX_INSTITUTIONS
+        .iter()
+        .find(|(id, _)| *id == institution_id)
+        .map(|(_, name)| *name)
 }

@@ -75,7 +75,9 @@ pub(crate) async fn processor_token_create(
         TOKEN_CREATE,
         |shared, request: TokenCreate| {
             let mut world = shared.world();
-            let item = world.plaid.item_by_access_token(&request.access_token)?;
+            let item = world
+                .plaid
+                .usable_item_by_access_token(&request.access_token)?;
             if item.account(&request.account_id).is_none() {
                 return Err(PlaidError::invalid_account_id());
             }
@@ -119,7 +121,8 @@ pub(crate) async fn sandbox_processor_token_create(
     .await
 }
 
-/// Runs `read` on the item and account behind the request's processor token.
+/// Runs `read` on the item and account behind the request's processor token; an Item in error
+/// (`ITEM_LOGIN_REQUIRED`) answers its error, as the institution cannot be reached.
 fn with_account(
     shared: &Shared,
     processor_token: &str,
@@ -130,6 +133,9 @@ fn with_account(
         .plaid
         .resolve_processor_token(processor_token)
         .ok_or_else(PlaidError::invalid_processor_token)?;
+    if let Some(error) = &item.error {
+        return Err(error.clone());
+    }
     Ok(read(item, account))
 }
 

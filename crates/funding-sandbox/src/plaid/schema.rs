@@ -8,6 +8,10 @@ use serde_json::{Map, Value};
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Kind {
     Str,
+    /// `true` or `false`.
+    Bool,
+    /// Any JSON value (not checked: a field the emulator accepts and ignores).
+    Any,
     /// An integer within `min..=max`.
     Int {
         min: i64,
@@ -102,6 +106,7 @@ fn walk(object: &Map<String, Value>, fields: &[Field], prefix: &str, out: &mut V
 fn check_kind(value: &Value, kind: &Kind, path: &str, out: &mut Violations) {
     match kind {
         Kind::Str if !value.is_string() => out.invalid.push(format!("{path} must be a string")),
+        Kind::Bool if !value.is_boolean() => out.invalid.push(format!("{path} must be a boolean")),
         Kind::Int { min, max } => match value.as_i64() {
             Some(number) if (*min..=*max).contains(&number) => {}
             _ => out
@@ -134,7 +139,7 @@ fn check_kind(value: &Value, kind: &Kind, path: &str, out: &mut Violations) {
         Kind::FreeObject if !value.is_object() => {
             out.invalid.push(format!("{path} must be an object"));
         }
-        Kind::Str | Kind::FreeObject => {}
+        Kind::Str | Kind::Bool | Kind::Any | Kind::FreeObject => {}
     }
 }
 

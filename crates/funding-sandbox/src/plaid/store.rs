@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::bank_transfer_store::BankTransfers;
 use super::error::PlaidError;
+use super::link_store::LinkBook;
 use super::model::{Item, PlaidAccount};
 use crate::ids::sandbox_token;
 
@@ -41,6 +42,8 @@ pub(crate) struct PlaidWorld {
     pub issued: IssuedTokens,
     /// Legacy Bank Transfers and their events.
     pub bank_transfers: BankTransfers,
+    /// Link tokens and Link sessions.
+    pub links: LinkBook,
 }
 
 /// The secrets the emulator's Plaid side has handed out.
@@ -60,9 +63,12 @@ impl PlaidWorld {
         item_id
     }
 
-    #[cfg(test)]
     pub(crate) fn item(&self, item_id: &str) -> Option<&Item> {
         self.items.get(item_id)
+    }
+
+    pub(crate) fn item_mut(&mut self, item_id: &str) -> Option<&mut Item> {
+        self.items.get_mut(item_id)
     }
 
     pub(crate) fn issue_public_token(&mut self, item_id: &str, now: DateTime<Utc>) -> String {
@@ -112,6 +118,19 @@ impl PlaidWorld {
             .get(access_token)
             .and_then(|item_id| self.items.get(item_id))
             .ok_or_else(PlaidError::invalid_access_token)
+    }
+
+    /// The item behind an access token, refused with the Item's own error when it has one
+    /// (`ITEM_LOGIN_REQUIRED` after a reset login): what endpoints that reach the institution do.
+    pub(crate) fn usable_item_by_access_token(
+        &self,
+        access_token: &str,
+    ) -> Result<&Item, PlaidError> {
+        let item = self.item_by_access_token(access_token)?;
+        match &item.error {
+            Some(error) => Err(error.clone()),
+            None => Ok(item),
+        }
     }
 
     pub(crate) fn issue_processor_token(

@@ -1,6 +1,7 @@
 //! Signed Plaid webhooks. After every new bank transfer event the emulator POSTs
 //! `BANK_TRANSFERS_EVENTS_UPDATE` to the configured webhook URL (if any), and
-//! `/sandbox/bank_transfer/fire_webhook` sends one to the URL it is given. The body is Plaid's,
+//! `/sandbox/bank_transfer/fire_webhook` sends one to the URL it is given; Item webhooks (see
+//! `item_webhooks`) go to the Item's own webhook URL, else the configured one. The body is Plaid's,
 //! pretty-printed with 2-space indentation; the `Plaid-Verification` header is an ES256 JWT
 //! (`kid` = the current key) whose claims are `iat` (emulator clock) and `request_body_sha256`
 //! (lowercase hex of the exact body bytes). `/webhook_verification_key/get` serves the keys.
@@ -48,6 +49,14 @@ pub(crate) enum Outgoing {
     EventsUpdated,
     /// `/sandbox/bank_transfer/fire_webhook`: tell this URL.
     FireTo(String),
+    /// An Item webhook (`webhook_type` `ITEM`), already serialized: to `url` (the Item's
+    /// webhook), else to the configured URL, else nowhere.
+    Item {
+        url: Option<String>,
+        item_id: String,
+        code: &'static str,
+        body: Vec<u8>,
+    },
 }
 
 /// The sending end, held by [`Shared`].
@@ -60,8 +69,10 @@ pub(crate) type Inbox = mpsc::UnboundedReceiver<Outgoing>;
 pub struct WebhookDelivery {
     /// Where it was sent.
     pub url: String,
-    /// `BANK_TRANSFERS_EVENTS_UPDATE`.
+    /// `BANK_TRANSFERS_EVENTS_UPDATE`, or an Item webhook's code (`ERROR`, `LOGIN_REPAIRED`, …).
     pub webhook_code: String,
+    /// The Item an Item webhook is about; `None` for bank transfer webhooks.
+    pub item_id: Option<String>,
     /// `kid` of the key that signed it.
     pub key_id: String,
     /// The receiver's HTTP status; `None` when no answer came.
@@ -138,6 +149,9 @@ struct Job {
     url: String,
     key: SigningKey,
     fault: Option<WebhookFault>,
+    code: String,
+    item_id: Option<String>,
+    body: Vec<u8>,
 }
 
 /// The dispatcher task; ends when the emulator shuts down.
@@ -150,14 +164,38 @@ pub(crate) async fn run(shared: Arc<Shared>, mut inbox: Inbox, client: reqwest::
         let Some(next) = next else { break };
         let job = {
             let mut world = shared.world();
-            let url = match next {
-                Outgoing::EventsUpdated => world.webhooks.url.clone(),
-                Outgoing::FireTo(url) => Some(url),
+            let (url, code, item_id, body) = match next {
+                Outgoing::EventsUpdated => (
+                    world.webhooks.url.clone(),
+                    EVENTS_UPDATE.to_owned(),
+                    None,
+                    events_update_body(),
+                ),
+                Outgoing::FireTo(url) => (
+                    Some(url),
+                    EVENTS_UPDATE.to_owned(),
+                    None,
+                    events_update_body(),
+                ),
+                Outgoing::Item {
+                    url,
+                    item_id,
+                    code,
+                    body,
+                } => (
+                    url.or_else(|| world.webhooks.url.clone()),
+                    code.to_owned(),
+                    Some(item_id),
+                    body,
+                ),
             };
             url.map(|url| Job {
                 url,
                 key: world.webhooks.keys.current().clone(),
                 fault: world.webhooks.faults.take(),
+                code,
+                item_id,
+                body,
             })
         };
         let Some(job) = job else { continue };
@@ -176,7 +214,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut inbox: Inbox, client: reqwest::
 
 /// Signs now, waits out any delay, then POSTs (twice for a duplicate).
 async fn deliver(shared: &Shared, client: &reqwest::Client, job: Job, iat: i64) {
-    let body = events_update_body();
+    let body = job.body;
     let jwt = match job.key.sign(&body, iat) {
         Ok(jwt) => jwt,
         Err(error) => {
@@ -218,7 +256,8 @@ async fn deliver(shared: &Shared, client: &reqwest::Client, job: Job, iat: i64) 
         }
         shared.world().webhooks.deliveries.push(WebhookDelivery {
             url: job.url.clone(),
-            webhook_code: EVENTS_UPDATE.to_owned(),
+            webhook_code: job.code.clone(),
+            item_id: job.item_id.clone(),
             key_id: job.key.kid.clone(),
             status,
             error,

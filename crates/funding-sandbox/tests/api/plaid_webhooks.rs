@@ -102,7 +102,7 @@ fn kid_of(webhook: &ReceivedWebhook) -> String {
 
 /// Verifies a webhook as Plaid's docs say: ES256 only, the key by `kid`, the signature, `iat`
 /// within five minutes, the body's SHA-256. Returns the claims.
-async fn verify(sandbox: &TestSandbox, webhook: &ReceivedWebhook) -> Result<Value, String> {
+pub async fn verify(sandbox: &TestSandbox, webhook: &ReceivedWebhook) -> Result<Value, String> {
     let token = jwt(webhook);
     let header = jsonwebtoken::decode_header(&token).map_err(|e| e.to_string())?;
     if header.alg != Algorithm::ES256 || header.typ.as_deref() != Some("JWT") {
