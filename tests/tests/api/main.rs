@@ -8,6 +8,7 @@ mod events;
 mod hostile;
 mod idempotency;
 mod link_flow;
+mod link_lifecycle;
 mod plaid_keys;
 mod provider_behaviour;
 mod provider_errors;
