@@ -80,7 +80,6 @@ async fn a_link_through_link_and_its_item_health(backend: Backend) {
             plaid_account_id: checking.account_id.clone(),
             nickname: "Checking".into(),
             idempotency_key: uuid::Uuid::new_v4().to_string(),
-            ..Default::default()
         })
         .await
         .expect("CreateBankLink");
@@ -201,7 +200,6 @@ async fn a_redelivered_item_webhook_changes_nothing_and_a_forged_one_is_refused(
             plaid_account_id: checking.account_id.clone(),
             nickname: "Checking".into(),
             idempotency_key: uuid::Uuid::new_v4().to_string(),
-            ..Default::default()
         })
         .await
         .unwrap();
