@@ -15,6 +15,7 @@ mod m20261201_000009_order_work_by_sequence;
 mod m20261201_000010_create_bank_transfers;
 mod m20261201_000011_create_outbox;
 mod m20261206_000012_create_provider_orphans;
+mod m20261206_000013_reconcile_rotation;
 
 use sea_orm_migration::prelude::async_trait;
 pub use sea_orm_migration::prelude::{MigrationTrait, MigratorTrait};
@@ -90,6 +91,10 @@ pub const INBOX_STATES: &[&str] = &[
     "unreadable",
 ];
 
+/// What the `reconcile_issue` CHECKs (transfers, bank transfers, bank links) accept, as the core's
+/// `Unresolved::as_str` writes them: why the reconciler's last look left a resource unresolved.
+pub const RECONCILE_ISSUES: &[&str] = &["unchanged", "missing", "lookup_failed", "unknown_status"];
+
 /// All the migrations, in the order they apply.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Migrator;
@@ -110,6 +115,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_create_bank_transfers::Migration),
             Box::new(m20261201_000011_create_outbox::Migration),
             Box::new(m20261206_000012_create_provider_orphans::Migration),
+            Box::new(m20261206_000013_reconcile_rotation::Migration),
         ]
     }
 }

@@ -13,16 +13,16 @@ pub mod links;
 pub mod observe;
 pub mod orphans;
 mod paging;
+pub mod reconcile;
 pub mod sandbox;
 pub mod transfers;
 
 pub use engine::{Engine, EngineSettings};
 pub use error::CoreError;
 pub use follow::{FollowerSettings, FundingEventFollower};
-pub use links::{
-    BankLinks, CreateBankLinkInput, EventOutcome, LinkSettings, LinkStores, ReconcileReport,
-};
+pub use links::{BankLinks, CreateBankLinkInput, EventOutcome, LinkSettings, LinkStores};
 pub use orphans::{OrphanPage, OrphanReport, OrphanSweep};
+pub use reconcile::{Pacer, PassReport, ReconcileReport, ReconcileSettings, Reconciler};
 pub use sandbox::Sandbox;
 pub use transfers::{
     CreateTransferInput, TransferPage, TransferSettings, TransferWatch, Transfers,

@@ -55,6 +55,8 @@ pub(crate) fn new_link_row(link: &BankLink) -> bank_link::Model {
         lease_until: None,
         created_at: db_time(link.created_at),
         updated_at: db_time(link.updated_at),
+        reconciled_at: None,
+        reconcile_issue: None,
     }
 }
 
@@ -151,6 +153,8 @@ pub(crate) fn transfer_row(transfer: &Transfer) -> transfer::Model {
         submit_requested_at: transfer.submit_requested_at.map(db_time),
         created_at: db_time(transfer.created_at),
         updated_at: db_time(transfer.updated_at),
+        reconciled_at: None,
+        reconcile_issue: None,
     }
 }
 
@@ -391,6 +395,8 @@ pub(crate) fn bank_transfer_row(
         submit_requested_at: transfer.submit_requested_at.map(db_time),
         created_at: db_time(transfer.created_at),
         updated_at: db_time(transfer.updated_at),
+        reconciled_at: None,
+        reconcile_issue: None,
     })
 }
 

@@ -20,7 +20,6 @@ use funding_domain::{AccountId, BankLinkId, ValidationErrors};
 pub use create::CreateBankLinkInput;
 pub use events::EventOutcome;
 pub use fingerprint::Fingerprint;
-pub use reconcile::ReconcileReport;
 
 use crate::engine::Engine;
 use crate::error::CoreError;
