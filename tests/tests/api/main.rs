@@ -11,6 +11,7 @@ mod link_flow;
 mod provider_behaviour;
 mod provider_errors;
 mod raw_grpc;
+mod reconcile;
 mod reflection_and_health;
 mod replicas;
 mod rotate_key_cli;
