@@ -5,7 +5,8 @@
 //! a look that moved nothing left them the oldest, so the same 100 were read every pass and the rest
 //! never. The passes run by hand ([`AppOptions::reconcile_by_hand`]), so the test counts passes,
 //! never time. The ones that never resolve are counted as stuck (`unchanged`); an Alpaca account's
-//! transfers are listed once a pass, not once per transfer.
+//! transfers are listed once a pass, not once per transfer, and that list serves every due transfer
+//! of the account.
 
 use std::time::Duration;
 
@@ -63,20 +64,22 @@ where
 async fn transfers_that_never_resolve_starve_none_of_the_others(backend: Backend) {
     let app = app(backend, true).await;
     const ACCOUNTS: usize = 10;
-    let accounts = many(ACCOUNTS, |_| app.approved_link()).await;
+    let links = many(ACCOUNTS, |_| app.approved_link()).await;
     cut_the_events(&app);
     // Every transfer stays QUEUED at Alpaca until the test moves it.
     app.sandbox
         .set_transfer_step_delay(Duration::from_secs(86_400));
-    // The ones that never resolve first, so they are the oldest; each account's creates one after
-    // another (one Alpaca create per account at a time).
-    let create = |count: usize| {
+    // The ones that never resolve first, so they are the oldest, on half of the accounts (an
+    // account's list serves all of its due transfers, so healthy ones on the same accounts would
+    // come with them); each account's creates one after another (one Alpaca create per account at
+    // a time).
+    let create = |count: usize, accounts: &'static [usize]| {
         let app = &app;
-        let accounts = &accounts;
+        let links = &links;
         async move {
-            let per_account = count / ACCOUNTS;
-            let made: Vec<Vec<v1::Transfer>> = many(ACCOUNTS, |a| async move {
-                let (account, link) = &accounts[a];
+            let per_account = count / accounts.len();
+            let made: Vec<Vec<v1::Transfer>> = many(accounts.len(), |a| async move {
+                let (account, link) = &links[accounts[a]];
                 let mut made = Vec::new();
                 for _ in 0..per_account {
                     let request =
@@ -91,8 +94,8 @@ async fn transfers_that_never_resolve_starve_none_of_the_others(backend: Backend
             made.into_iter().flatten().collect::<Vec<_>>()
         }
     };
-    let stuck = create(NEVER_RESOLVING).await;
-    let healthy = create(IN_FLIGHT - NEVER_RESOLVING).await;
+    let stuck = create(NEVER_RESOLVING, &[0, 1, 2, 3, 4]).await;
+    let healthy = create(IN_FLIGHT - NEVER_RESOLVING, &[5, 6, 7, 8, 9]).await;
     // At Alpaca the healthy ones complete; their events never arrive.
     for transfer in &healthy {
         app.sandbox

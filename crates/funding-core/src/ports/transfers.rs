@@ -211,6 +211,15 @@ pub trait TransferStore: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<Transfer>, StoreError>;
 
+    /// For the reconciler, which lists these accounts at Alpaca anyway: every transfer of theirs
+    /// in flight (as [`transfers_to_reconcile`](Self::transfers_to_reconcile)) that has not moved
+    /// since `before`, each marked as looked at now.
+    async fn account_transfers_to_reconcile(
+        &self,
+        accounts: &[AccountId],
+        before: DateTime<Utc>,
+    ) -> Result<Vec<Transfer>, StoreError>;
+
     /// Records what the reconciler's look found of each transfer: why it is still unresolved, or
     /// `None` (it moved, or is within its expected time).
     async fn record_transfer_checks(

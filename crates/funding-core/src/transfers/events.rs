@@ -3,10 +3,12 @@
 //! out-of-order reports change nothing. A RETURNED transfer keeps Alpaca's reason and the ACH return
 //! code found in it (`R01`), whose description the API shows.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use funding_domain::lifecycle::{self, Transition, TransitionError};
-use funding_domain::{AchReturnCode, AlpacaTransferStatus, ProviderTransferId, TransferId};
+use funding_domain::{
+    AccountId, AchReturnCode, AlpacaTransferStatus, ProviderTransferId, TransferId,
+};
 
 use super::Transfers;
 use crate::error::CoreError;
@@ -122,7 +124,22 @@ impl Transfers {
             tracing::debug!("no transfer holds this Alpaca transfer (yet)");
             return Ok(EventOutcome::NoSuchLink);
         };
-        match judge(&transfer, reported) {
+        self.apply_status_to(&transfer, reported, reason, event_id, source, at)
+            .await
+    }
+
+    /// As [`apply_status`](Self::apply_status), to `transfer` as it was read (the move is
+    /// conditional on the status read: `Ignored` if it moved meanwhile).
+    async fn apply_status_to(
+        &self,
+        transfer: &Transfer,
+        reported: AlpacaTransferStatus,
+        reason: Option<String>,
+        event_id: Option<String>,
+        source: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<EventOutcome, CoreError> {
+        match judge(transfer, reported) {
             Judged::Moved { from, to } => {
                 let change = change(from, to, reason, event_id, source, at);
                 if self
@@ -133,9 +150,7 @@ impl Transfers {
                     moved(transfer.id, &change);
                     Ok(EventOutcome::MovedTransfer)
                 } else {
-                    Ok(EventOutcome::Ignored(
-                        "the transfer moved meanwhile or the event was applied before",
-                    ))
+                    Ok(EventOutcome::Ignored(MOVED_MEANWHILE))
                 }
             }
             Judged::Not(outcome) => Ok(outcome),
@@ -145,8 +160,9 @@ impl Transfers {
     /// Looks up, at Alpaca, up to `settings.pass_size` transfers in flight that have not moved for
     /// longer than `settings.after` (those looked at least recently first), and a few COMPLETE ones
     /// still open to a return; applies any difference and records what stays unresolved. Alpaca
-    /// has no GET by id for a transfer: each account's transfers are listed once, in their turn of
-    /// `pacer`, for all of its due transfers.
+    /// has no GET by id for a transfer: each of their accounts is listed once, in its turn of
+    /// `pacer`, and every due transfer of the account is looked at in that list (so a pass makes at
+    /// most `pass_size` lookups, and may look at more transfers).
     pub async fn reconcile(
         &self,
         settings: &ReconcileSettings,
@@ -155,13 +171,34 @@ impl Transfers {
         let now = self.clock.now();
         let before = ago(now, settings.after);
         let stuck_before = ago(now, settings.stuck_after);
-        let due: Vec<Transfer> = self
+        let mut due: Vec<Transfer> = self
             .store
             .transfers_to_reconcile(before, settings.pass_size)
             .await?
             .into_iter()
             .filter(|transfer| transfer.provider_transfer_id.is_some())
             .collect();
+        // An account's list holds all of its transfers: every one of its due transfers is looked
+        // at with the ones this pass took, so a lookup serves all of them.
+        let mut accounts: Vec<AccountId> = Vec::new();
+        for transfer in &due {
+            if transfer.status != AlpacaTransferStatus::Complete
+                && !accounts.contains(&transfer.account_id)
+            {
+                accounts.push(transfer.account_id);
+            }
+        }
+        if !accounts.is_empty() {
+            let taken: HashSet<TransferId> = due.iter().map(|transfer| transfer.id).collect();
+            let more = self
+                .store
+                .account_transfers_to_reconcile(&accounts, before)
+                .await?;
+            due.extend(
+                more.into_iter()
+                    .filter(|transfer| !taken.contains(&transfer.id)),
+            );
+        }
         let mut report = ReconcileReport::default();
         let mut checks: Vec<(TransferId, Option<Unresolved>)> = Vec::with_capacity(due.len());
         for (account_id, transfers) in by_account(due, |transfer| transfer.account_id) {
@@ -197,9 +234,9 @@ impl Transfers {
                     checks.push((transfer.id, in_flight.then_some(Unresolved::Missing)));
                     continue;
                 };
-                let outcome = self
-                    .apply_status(
-                        provider_id,
+                let mut outcome = self
+                    .apply_status_to(
+                        &transfer,
                         found.status.clone(),
                         found.reason.clone(),
                         None,
@@ -207,6 +244,19 @@ impl Transfers {
                         self.clock.now(),
                     )
                     .await?;
+                if outcome == EventOutcome::Ignored(MOVED_MEANWHILE) {
+                    // An event moved it since it was read: judge from where it is now.
+                    outcome = self
+                        .apply_status(
+                            provider_id,
+                            found.status.clone(),
+                            found.reason.clone(),
+                            None,
+                            "reconciler",
+                            self.clock.now(),
+                        )
+                        .await?;
+                }
                 let unresolved = match outcome {
                     EventOutcome::MovedTransfer => {
                         report.moved += 1;
@@ -229,6 +279,9 @@ impl Transfers {
         Ok(report)
     }
 }
+
+/// What a conditional move that found its transfer elsewhere says.
+const MOVED_MEANWHILE: &str = "the transfer moved meanwhile or the event was applied before";
 
 /// Alpaca's status beyond COMPLETE that its spec does not list.
 const SETTLED: &str = "SETTLED";

@@ -163,6 +163,14 @@ impl TransferStore for Store {
         reconcile::transfers_to_reconcile(self, before, limit).await
     }
 
+    async fn account_transfers_to_reconcile(
+        &self,
+        accounts: &[AccountId],
+        before: DateTime<Utc>,
+    ) -> Result<Vec<Transfer>, StoreError> {
+        reconcile::account_transfers_to_reconcile(self, accounts, before).await
+    }
+
     async fn record_transfer_checks(
         &self,
         checks: &[(TransferId, Option<Unresolved>)],

@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 use funding_core::model::Transfer;
 use funding_core::ports::{StoreError, Unresolved, UnresolvedCounts};
-use funding_domain::{AlpacaTransferStatus, TransferId};
+use funding_domain::{AccountId, AlpacaTransferStatus, TransferId};
 use sea_orm::{
     ColumnTrait as _, Condition, EntityTrait as _, QueryFilter as _, QueryOrder as _,
     QuerySelect as _, Select,
@@ -100,6 +100,24 @@ pub(super) async fn transfers_to_reconcile(
 
 /// How long after COMPLETE an ACH return may still come (R10 and its kin: 60 days).
 const RETURN_WINDOW: chrono::TimeDelta = chrono::TimeDelta::days(60);
+
+pub(super) async fn account_transfers_to_reconcile(
+    store: &Store,
+    accounts: &[AccountId],
+    before: DateTime<Utc>,
+) -> Result<Vec<Transfer>, StoreError> {
+    let mut rows = Vec::new();
+    for chunk in accounts.chunks(ACCOUNTS_PER_TAKE) {
+        let due = in_flight()
+            .filter(Column::AccountId.is_in(chunk.iter().map(|account| account.as_uuid())))
+            .filter(Column::UpdatedAt.lte(db_time(before)));
+        rows.extend(reconcile::take(store, due, &ROTATION, u32::MAX, |row| row.id).await?);
+    }
+    rows.into_iter().map(Transfer::try_from).collect()
+}
+
+/// Accounts per statement of [`account_transfers_to_reconcile`].
+const ACCOUNTS_PER_TAKE: usize = 500;
 
 pub(super) async fn record_transfer_checks(
     store: &Store,

@@ -1009,6 +1009,56 @@ async fn every_transfer_in_flight_is_taken_once_before_any_is_taken_again(db: &T
     );
 }
 
+/// Alpaca lists an account's transfers at once: the reconciler looks at every due transfer of an
+/// account it lists, and those are marked like the ones it took.
+async fn every_due_transfer_of_the_accounts_listed_is_taken_with_them(db: &TestDb) {
+    let clock = ManualClock::at(t0() + seconds(100));
+    let store = db.store().await.with_clock(clock.clone());
+    let (a, b, c) = (account(), account(), account());
+    let link_a = created_link(&store, a, "link-a").await.id;
+    let link_b = created_link(&store, b, "link-b").await.id;
+    let link_c = created_link(&store, c, "link-c").await.id;
+    let (a1, _) = queued(&store, link_a, a, "a1", t0()).await;
+    let (a2, _) = queued(&store, link_a, a, "a2", t0() + seconds(1)).await;
+    // Moved since the cutoff: not due.
+    queued(&store, link_a, a, "a3", t0() + seconds(90)).await;
+    let (a4, _) = queued(&store, link_a, a, "a4", t0()).await;
+    store
+        .change_transfer_status(
+            a4.id,
+            change(Queued, Complete, Some("e1"), t0() + seconds(2)),
+        )
+        .await
+        .unwrap();
+    let (b1, _) = queued(&store, link_b, b, "b1", t0()).await;
+    let (c1, _) = queued(&store, link_c, c, "c1", t0() + seconds(3)).await;
+
+    let mut taken: Vec<TransferId> = store
+        .account_transfers_to_reconcile(&[a, b], t0() + seconds(60))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|transfer| transfer.id)
+        .collect();
+    taken.sort();
+    let mut expected = vec![a1.id, a2.id, b1.id];
+    expected.sort();
+    assert_eq!(taken, expected, "in flight, due, of those accounts");
+    clock.set(t0() + seconds(101));
+    assert_eq!(
+        store
+            .transfers_to_reconcile(t0() + seconds(60), 1)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|transfer| transfer.status != Complete)
+            .map(|transfer| transfer.id)
+            .collect::<Vec<_>>(),
+        vec![c1.id],
+        "the ones taken with their account were marked (in flight; COMPLETE ones are walked apart)"
+    );
+}
+
 /// Replicas share the rotation: two taking at once get different transfers (PostgreSQL: the rows
 /// one holds are skipped by the other; SQLite: one writer at a time).
 async fn two_replicas_taking_at_once_never_take_the_same_transfer(db: &TestDb) {
@@ -1613,6 +1663,7 @@ on_both_backends!(
     list_filters_and_pages_in_creation_order,
     the_reconciler_sees_transfers_alpaca_has_that_have_not_moved_since_the_cutoff,
     every_transfer_in_flight_is_taken_once_before_any_is_taken_again,
+    every_due_transfer_of_the_accounts_listed_is_taken_with_them,
     two_replicas_taking_at_once_never_take_the_same_transfer,
     what_a_look_found_is_counted_until_the_transfer_moves,
     completed_transfers_within_the_return_window_are_reconciled_after_the_ones_in_flight,
