@@ -15,6 +15,7 @@ mod m20261201_000009_order_work_by_sequence;
 mod m20261201_000010_create_bank_transfers;
 mod m20261201_000011_create_outbox;
 mod m20261206_000012_create_provider_orphans;
+mod m20261206_000013_reconcile_rotation;
 mod m20261206_000015_scope_plaid_idempotency_keys;
 mod m20261206_000016_work_error_codes;
 mod m20261206_000017_bank_link_health;
@@ -95,6 +96,10 @@ pub const INBOX_STATES: &[&str] = &[
 
 pub use m20261206_000017_bank_link_health::BANK_LINK_HEALTHS;
 
+/// What the `reconcile_issue` CHECKs (transfers, bank transfers, bank links) accept, as the core's
+/// `Unresolved::as_str` writes them: why the reconciler's last look left a resource unresolved.
+pub const RECONCILE_ISSUES: &[&str] = &["unchanged", "missing", "lookup_failed", "unknown_status"];
+
 /// All the migrations, in the order they apply.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Migrator;
@@ -115,6 +120,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_create_bank_transfers::Migration),
             Box::new(m20261201_000011_create_outbox::Migration),
             Box::new(m20261206_000012_create_provider_orphans::Migration),
+            Box::new(m20261206_000013_reconcile_rotation::Migration),
             Box::new(m20261206_000015_scope_plaid_idempotency_keys::Migration),
             Box::new(m20261206_000016_work_error_codes::Migration),
             Box::new(m20261206_000017_bank_link_health::Migration),

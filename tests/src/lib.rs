@@ -48,6 +48,12 @@ pub struct AppOptions {
     pub unknown_outcome_settle_ms: u64,
     /// `link_max_attempts`.
     pub link_max_attempts: u32,
+    /// The reconciler runs only when the test asks ([`TestApp::reconcile_pass`]): its loop waits a
+    /// day, everything in flight is due at once (`reconcile_after_ms` 0), unmoved counts as stuck
+    /// at once (`reconcile_stuck_after_ms` 0). (The suites never pace its provider calls.)
+    pub reconcile_by_hand: bool,
+    /// `reconcile_pass_size`.
+    pub reconcile_pass_size: u32,
 }
 
 impl Default for AppOptions {
@@ -64,6 +70,8 @@ impl Default for AppOptions {
             link_max_attempts: Settings::default().link_max_attempts,
             nats_url: None,
             limits: None,
+            reconcile_by_hand: false,
+            reconcile_pass_size: Settings::default().reconcile_pass_size,
         }
     }
 }
@@ -89,6 +97,7 @@ pub struct TestApp {
     pub alpaca_url: String,
     pub dir: tempfile::TempDir,
     postgres_db: Option<String>,
+    reconciler: funding_core::Reconciler,
     shutdown: CancellationToken,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -127,9 +136,21 @@ impl TestApp {
             work_lease_ms: if options.resume { 600 } else { 30_000 },
             work_backoff_base_ms: 50,
             work_backoff_cap_ms: 500,
-            reconcile_interval_ms: 200,
+            reconcile_interval_ms: if options.reconcile_by_hand {
+                86_400_000
+            } else {
+                200
+            },
             watch_buffer: 16,
-            reconcile_after_ms: 2_000,
+            reconcile_after_ms: if options.reconcile_by_hand { 0 } else { 2_000 },
+            reconcile_pass_size: options.reconcile_pass_size,
+            // Not paced: the suites' few resources and the local emulator.
+            reconcile_calls_per_second: 0,
+            reconcile_stuck_after_ms: if options.reconcile_by_hand {
+                0
+            } else {
+                Settings::default().reconcile_stuck_after_ms
+            },
             plaid_sync_interval_ms: options.plaid_sync_interval_ms,
             unknown_outcome_settle_ms: options.unknown_outcome_settle_ms,
             link_max_attempts: options.link_max_attempts,
@@ -152,6 +173,7 @@ impl TestApp {
         );
         let (plaid_url, alpaca_url) = app.sandbox_urls().expect("sandbox mode");
         let shutdown = app.shutdown_token();
+        let reconciler = app.reconciler();
         let server = tokio::spawn(app.run_until_stopped());
         let client = FundingClient::connect(address.clone(), options.token.as_deref())
             .await
@@ -167,9 +189,15 @@ impl TestApp {
             alpaca_url,
             dir,
             postgres_db,
+            reconciler,
             shutdown,
             server,
         }
+    }
+
+    /// One pass of the reconciler, now (see [`AppOptions::reconcile_by_hand`]).
+    pub async fn reconcile_pass(&self) -> funding_core::PassReport {
+        self.reconciler.pass().await
     }
 
     /// Stops the service gracefully and drops its PostgreSQL database.

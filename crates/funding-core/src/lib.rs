@@ -13,6 +13,7 @@ pub mod links;
 pub mod observe;
 pub mod orphans;
 mod paging;
+pub mod reconcile;
 pub mod sandbox;
 pub mod transfers;
 pub mod waiting;
@@ -22,9 +23,9 @@ pub use error::CoreError;
 pub use follow::{FollowerSettings, FundingEventFollower};
 pub use links::{
     BankLinks, CreateBankLinkInput, CreateLinkTokenInput, EventOutcome, LinkSettings, LinkStores,
-    ReconcileReport,
 };
 pub use orphans::{OrphanPage, OrphanReport, OrphanSweep};
+pub use reconcile::{Pacer, PassReport, ReconcileReport, ReconcileSettings, Reconciler};
 pub use sandbox::Sandbox;
 pub use transfers::{
     CreateTransferInput, TransferPage, TransferSettings, TransferWatch, Transfers,

@@ -57,6 +57,8 @@ pub(crate) fn new_link_row(link: &BankLink) -> bank_link::Model {
         health_reason: link.health_reason.clone(),
         created_at: db_time(link.created_at),
         updated_at: db_time(link.updated_at),
+        reconciled_at: None,
+        reconcile_issue: None,
     }
 }
 
@@ -156,6 +158,8 @@ pub(crate) fn transfer_row(transfer: &Transfer) -> transfer::Model {
         submit_requested_at: transfer.submit_requested_at.map(db_time),
         created_at: db_time(transfer.created_at),
         updated_at: db_time(transfer.updated_at),
+        reconciled_at: None,
+        reconcile_issue: None,
     }
 }
 
@@ -400,6 +404,8 @@ pub(crate) fn bank_transfer_row(
             .map(|key| key.as_str().to_owned()),
         created_at: db_time(transfer.created_at),
         updated_at: db_time(transfer.updated_at),
+        reconciled_at: None,
+        reconcile_issue: None,
     })
 }
 

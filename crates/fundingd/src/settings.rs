@@ -85,10 +85,22 @@ pub struct Settings {
     /// Transfer changes buffered for one WatchTransfers caller; one that falls this far behind is
     /// ended with RESOURCE_EXHAUSTED (and resumes from the event id it names).
     pub watch_buffer: usize,
-    /// How often the reconciler runs.
+    /// The pause between two passes of the reconciler.
     pub reconcile_interval_ms: u64,
-    /// A link waiting on Alpaca that has not moved for this long is looked up by the reconciler.
+    /// A link, transfer or bank transfer in flight that has not moved for this long is looked up
+    /// by the reconciler.
     pub reconcile_after_ms: u64,
+    /// Resources of each kind (links, transfers, bank transfers) one pass looks at, those looked at
+    /// least recently first: a pass goes on where the last one stopped, so everything in flight is
+    /// looked at in turn.
+    pub reconcile_pass_size: u32,
+    /// Provider lookups the reconciler makes per second, per provider (Alpaca, Plaid), spread
+    /// evenly; an Alpaca account's list counts once, for all of the account's due resources.
+    /// 0: no limit.
+    pub reconcile_calls_per_second: u32,
+    /// A resource in flight whose provider still reports the status we have, and that has not
+    /// moved for this long, counts as stuck (`funding_reconciler_unresolved{reason="unchanged"}`).
+    pub reconcile_stuck_after_ms: u64,
     /// How long a replica holds Alpaca's event stream; another takes over this long after it dies.
     pub stream_lease_ms: u64,
     /// How often Plaid's bank-transfer events are synced when no webhook wakes the sync.
@@ -118,6 +130,14 @@ pub struct Settings {
     /// Bank transfers are JSON either way.
     pub nats_payload: String,
 }
+
+/// The most resources of one kind a reconciler pass may take (one pass's rows are read and marked
+/// in one transaction).
+pub const MAX_RECONCILE_PASS_SIZE: u32 = 10_000;
+/// The highest reconciler budget, per provider.
+pub const MAX_RECONCILE_CALLS_PER_SECOND: u32 = 1_000;
+/// The longest `reconcile_after_ms` and `reconcile_stuck_after_ms`: a year.
+pub const MAX_RECONCILE_AGE_MS: u64 = 366 * 86_400_000;
 
 /// Plaid's default per-request timeout.
 pub const PLAID_REQUEST_TIMEOUT_MS: u64 = 30_000;
@@ -156,6 +176,9 @@ impl Default for Settings {
             watch_buffer: 256,
             reconcile_interval_ms: 30_000,
             reconcile_after_ms: 120_000,
+            reconcile_pass_size: 500,
+            reconcile_calls_per_second: 5,
+            reconcile_stuck_after_ms: 432_000_000,
             stream_lease_ms: 15_000,
             plaid_sync_interval_ms: 5_000,
             bank_transfer_max_attempts: 10,
@@ -386,6 +409,22 @@ impl Settings {
         ] {
             if value == 0 {
                 bail!("{name} must be at least 1");
+            }
+        }
+        if self.reconcile_pass_size == 0 || self.reconcile_pass_size > MAX_RECONCILE_PASS_SIZE {
+            bail!("reconcile_pass_size must be between 1 and {MAX_RECONCILE_PASS_SIZE}");
+        }
+        if self.reconcile_calls_per_second > MAX_RECONCILE_CALLS_PER_SECOND {
+            bail!(
+                "reconcile_calls_per_second must be at most {MAX_RECONCILE_CALLS_PER_SECOND} (0: no limit)"
+            );
+        }
+        for (name, value) in [
+            ("reconcile_after_ms", self.reconcile_after_ms),
+            ("reconcile_stuck_after_ms", self.reconcile_stuck_after_ms),
+        ] {
+            if value > MAX_RECONCILE_AGE_MS {
+                bail!("{name} must be at most {MAX_RECONCILE_AGE_MS} (one year)");
             }
         }
         if self.adoption_skew_ms > 60_000 {

@@ -18,7 +18,7 @@ use funding_core::ports::{
 };
 use funding_core::{
     BankLinks, Engine, EngineSettings, FollowerSettings, FundingEventFollower, LinkSettings,
-    LinkStores, OrphanSweep, Sandbox, TransferSettings, Transfers,
+    LinkStores, OrphanSweep, ReconcileSettings, Reconciler, Sandbox, TransferSettings, Transfers,
 };
 use funding_grpc::{
     Auth, BankLinkApi, BankTransferApi, ClientKey, Guard, Rate, RateLimits, SandboxApi, Scope,
@@ -82,6 +82,7 @@ pub struct Application {
     transfers: Transfers,
     orphans: OrphanSweep,
     bank_transfers: BankTransfers,
+    reconciler: Reconciler,
     plaid: Arc<PlaidClient>,
     engine: Engine,
     broker: Arc<dyn Broker>,
@@ -294,6 +295,17 @@ impl Application {
                 max_attempts: settings.bank_transfer_max_attempts.max(1),
             },
         );
+        let reconciler = Reconciler::new(
+            links.clone(),
+            transfers.clone(),
+            bank_transfers.clone(),
+            ReconcileSettings {
+                after: Duration::from_millis(settings.reconcile_after_ms),
+                pass_size: settings.reconcile_pass_size.max(1),
+                stuck_after: Duration::from_millis(settings.reconcile_stuck_after_ms),
+                calls_per_second: settings.reconcile_calls_per_second,
+            },
+        );
         let sandbox = sandbox_handle.map(|handle| {
             let use_case = Sandbox::new(
                 Arc::new(EmulatorSandbox::new(handle.control())),
@@ -315,6 +327,7 @@ impl Application {
             transfers,
             orphans,
             bank_transfers,
+            reconciler,
             plaid,
             engine,
             broker,
@@ -361,6 +374,12 @@ impl Application {
             .map(|(handle, _)| (handle.plaid_url(), handle.alpaca_url()))
     }
 
+    /// The reconciler, for a test that runs its passes by hand (with a `reconcile_interval_ms` long
+    /// enough that the service's own loop stays out of the way).
+    pub fn reconciler(&self) -> Reconciler {
+        self.reconciler.clone()
+    }
+
     /// Cancelling this token stops the service gracefully.
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()
@@ -379,6 +398,7 @@ impl Application {
             transfers,
             orphans,
             bank_transfers,
+            reconciler,
             plaid,
             engine,
             broker,
@@ -456,12 +476,9 @@ impl Application {
         let stop = shutdown.clone();
         workers.push(tokio::spawn(engine.clone().run(stop.cancelled_owned())));
         workers.push(tokio::spawn(reconcile_loop(
-            links.clone(),
-            transfers.clone(),
+            reconciler,
             orphans.clone(),
-            bank_transfers.clone(),
             Duration::from_millis(settings.reconcile_interval_ms.max(10)),
-            Duration::from_millis(settings.reconcile_after_ms),
             shutdown.clone(),
         )));
         workers.push(tokio::spawn(crate::metrics::watch_engine(
@@ -622,15 +639,13 @@ fn api_without_sandbox() -> prost_types::FileDescriptorSet {
     set
 }
 
-/// The reconciler: every `interval`, links and transfers whose events are overdue are looked up at
-/// Alpaca, and bank transfers at Plaid.
+/// The reconciler: a pass every `interval` (after the previous one ended; a pass paces its
+/// provider calls, so it may take a while and stops where it stands at shutdown), then a step of the
+/// orphan sweep.
 async fn reconcile_loop(
-    links: BankLinks,
-    transfers: Transfers,
+    reconciler: Reconciler,
     orphans: OrphanSweep,
-    bank_transfers: BankTransfers,
     interval: Duration,
-    after: Duration,
     shutdown: CancellationToken,
 ) {
     // Where the orphan sweep goes on from: a few accounts a pass, every account in turn.
@@ -640,29 +655,9 @@ async fn reconcile_loop(
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(interval) => {}
         }
-        match links.reconcile(after, 100).await {
-            Ok(report) if report.checked > 0 => {
-                tracing::info!(
-                    checked = report.checked,
-                    moved = report.moved,
-                    missing = report.missing,
-                    "reconciled bank links"
-                )
-            }
-            Ok(_) => {}
-            Err(error) => tracing::warn!("reconciling bank links failed: {error}"),
-        }
-        match transfers.reconcile(after, 100).await {
-            Ok(report) if report.checked > 0 => {
-                tracing::info!(
-                    checked = report.checked,
-                    moved = report.moved,
-                    missing = report.missing,
-                    "reconciled transfers"
-                )
-            }
-            Ok(_) => {}
-            Err(error) => tracing::warn!("reconciling transfers failed: {error}"),
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = reconciler.pass() => {}
         }
         match orphans.sweep(&mut orphan_cursor, 20).await {
             Ok(report) if report.orphans > 0 => {
@@ -675,18 +670,6 @@ async fn reconcile_loop(
             }
             Ok(_) => {}
             Err(error) => tracing::warn!("the orphan sweep failed: {error}"),
-        }
-        match bank_transfers.reconcile(after, 100).await {
-            Ok(report) if report.checked > 0 => {
-                tracing::info!(
-                    checked = report.checked,
-                    moved = report.moved,
-                    missing = report.missing,
-                    "reconciled bank transfers"
-                )
-            }
-            Ok(_) => {}
-            Err(error) => tracing::warn!("reconciling bank transfers failed: {error}"),
         }
     }
 }

@@ -94,6 +94,18 @@ fn each_bad_configuration_gets_one_line_naming_the_setting() {
             "work_lease_ms = \"soon\"\n".into(),
             "work_lease_ms must be a whole number",
         ),
+        (
+            "reconcile_pass_size = 0\n".into(),
+            "reconcile_pass_size must be between 1 and 10000",
+        ),
+        (
+            "reconcile_calls_per_second = 5000\n".into(),
+            "reconcile_calls_per_second must be at most 1000",
+        ),
+        (
+            "reconcile_stuck_after_ms = 100000000000\n".into(),
+            "reconcile_stuck_after_ms must be at most",
+        ),
         ("log_format = \"xml\"\n".into(), "log_format must be \"pretty\" or \"json\""),
         (
             "database_url = \"mysql://db/funding\"\n".into(),

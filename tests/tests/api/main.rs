@@ -13,6 +13,7 @@ mod plaid_keys;
 mod provider_behaviour;
 mod provider_errors;
 mod raw_grpc;
+mod reconcile;
 mod reflection_and_health;
 mod replicas;
 mod rotate_key_cli;

@@ -23,7 +23,6 @@ pub use create::CreateBankLinkInput;
 pub use events::EventOutcome;
 pub use fingerprint::Fingerprint;
 pub use link_token::{CreateLinkTokenInput, client_user_id};
-pub use reconcile::ReconcileReport;
 
 use crate::engine::Engine;
 use crate::error::CoreError;

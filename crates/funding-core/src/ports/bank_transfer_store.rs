@@ -10,7 +10,7 @@ use funding_domain::{BankTransferId, FundingBankTransferId, PlaidBankTransferSta
 
 use super::{
     BankTransferFailure, Begin, Claim, IdempotencyClaim, InboxMark, NewWork, PlaidBankTransfer,
-    PlaidBankTransferEvent, StoreError,
+    PlaidBankTransferEvent, StoreError, Unresolved, UnresolvedCounts,
 };
 use crate::model::BankTransfer;
 
@@ -196,12 +196,26 @@ pub trait BankTransferStore: Send + Sync + 'static {
         id: FundingBankTransferId,
     ) -> Result<Vec<BankTransferHistoryEntry>, StoreError>;
 
-    /// PENDING transfers (Plaid knows them) not updated since `cutoff`, oldest first.
+    /// For the reconciler: up to `limit` PENDING transfers (Plaid knows them) not updated since
+    /// `cutoff`, those looked at least recently first (never, then longest ago; oldest change
+    /// first among equals), each marked as looked at now, so that the next call, on any replica,
+    /// takes others.
     async fn bank_transfers_to_reconcile(
         &self,
         cutoff: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<BankTransfer>, StoreError>;
+
+    /// Records what the reconciler's look found of each bank transfer: why it is still
+    /// unresolved, or `None`.
+    async fn record_bank_transfer_checks(
+        &self,
+        checks: &[(FundingBankTransferId, Option<Unresolved>)],
+    ) -> Result<(), StoreError>;
+
+    /// PENDING bank transfers whose last look found them unresolved and that have not moved
+    /// since, counted by reason.
+    async fn unresolved_bank_transfers(&self) -> Result<UnresolvedCounts, StoreError>;
 
     /// In one transaction: stores every event not stored before (by its `event_id`, with its raw
     /// JSON) as pending in the inbox of [`PLAID_BANK_TRANSFER_STREAM`], under entity type

@@ -10,6 +10,7 @@ mod orphans;
 mod outbox;
 mod plaid;
 mod provider_error;
+mod reconcile;
 mod sandbox;
 mod store;
 mod transfers;
@@ -34,6 +35,7 @@ pub use orphans::{OrphanKind, OrphanStore, ProviderOrphan, SweptAccount};
 pub use outbox::{OutboxEntry, OutboxResource, OutboxStore};
 pub use plaid::{ExchangedItem, LinkToken, LinkTokenRequest, PlaidAccount, PlaidGateway};
 pub use provider_error::{Provider, ProviderError, ProviderErrorKind};
+pub use reconcile::{Unresolved, UnresolvedCounts};
 pub use sandbox::SandboxProvider;
 pub use store::{
     BankLinkStore, Begin, CursorStore, IdempotencyClaim, LinkSecretStore, LinkSecrets,

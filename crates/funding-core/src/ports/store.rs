@@ -8,7 +8,7 @@ use funding_domain::{
     ProcessorToken, PublicToken,
 };
 
-use super::{Claim, NewWork};
+use super::{Claim, NewWork, Unresolved, UnresolvedCounts};
 use crate::model::BankLink;
 
 /// A storage failure. Adapters keep the cause for logs; none of them carries a secret.
@@ -146,13 +146,26 @@ pub trait BankLinkStore: Send + Sync + 'static {
         page: PageRequest,
     ) -> Result<Page<BankLink>, StoreError>;
 
-    /// Links in a status that waits on Alpaca (not CREATING, not terminal) that have not moved since
-    /// `before`, oldest change first: for the reconciler.
+    /// For the reconciler: up to `limit` links with a relationship, in a status that waits on
+    /// Alpaca (not CREATING, not terminal), that have not moved since `before`, those looked at
+    /// least recently first (never, then longest ago; oldest change first among equals), each
+    /// marked as looked at now, so that the next call, on any replica, takes others.
     async fn links_to_reconcile(
         &self,
         before: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<BankLink>, StoreError>;
+
+    /// Records what the reconciler's look found of each link: why it is still unresolved, or
+    /// `None`.
+    async fn record_link_checks(
+        &self,
+        checks: &[(BankLinkId, Option<Unresolved>)],
+    ) -> Result<(), StoreError>;
+
+    /// Links waiting on Alpaca whose last look found them unresolved and that have not moved
+    /// since, counted by reason.
+    async fn unresolved_links(&self) -> Result<UnresolvedCounts, StoreError>;
 
     /// Whether the database answers.
     async fn ping(&self) -> Result<(), StoreError>;

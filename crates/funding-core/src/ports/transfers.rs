@@ -6,7 +6,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use funding_domain::{AccountId, AlpacaTransferStatus, ProviderTransferId, TransferId};
 
-use super::{Begin, Claim, IdempotencyClaim, InboxMark, NewWork, StoreError, TransferDirection};
+use super::{
+    Begin, Claim, IdempotencyClaim, InboxMark, NewWork, StoreError, TransferDirection, Unresolved,
+    UnresolvedCounts,
+};
 use crate::model::Transfer;
 
 /// A new transfer, stored SUBMITTING with its idempotency record and its submit work.
@@ -196,13 +199,35 @@ pub trait TransferStore: Send + Sync + 'static {
     /// The newest sequence number in the log (0 when it is empty): where a live-only watch starts.
     async fn latest_transfer_event(&self) -> Result<i64, StoreError>;
 
-    /// Transfers Alpaca knows that are in flight (QUEUED … APPROVED) and have not moved since
-    /// `before`, oldest change first, then up to a quarter of `limit` COMPLETE ones that have not
-    /// moved since `before` and may still be returned, each in turn from sweep to sweep: for the
-    /// reconciler.
+    /// For the reconciler: up to `limit` transfers Alpaca knows that are in flight (QUEUED …
+    /// APPROVED) and have not moved since `before`, those looked at least recently first (never,
+    /// then longest ago; oldest change first among equals), each marked as looked at now, so that
+    /// the next call, on any replica, takes others and every one comes in turn however many never
+    /// resolve. Then up to a quarter of `limit` COMPLETE ones that have not moved since `before`
+    /// and may still be returned, each in turn from sweep to sweep.
     async fn transfers_to_reconcile(
         &self,
         before: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<Transfer>, StoreError>;
+
+    /// For the reconciler, which lists these accounts at Alpaca anyway: every transfer of theirs
+    /// in flight (as [`transfers_to_reconcile`](Self::transfers_to_reconcile)) that has not moved
+    /// since `before`, each marked as looked at now.
+    async fn account_transfers_to_reconcile(
+        &self,
+        accounts: &[AccountId],
+        before: DateTime<Utc>,
+    ) -> Result<Vec<Transfer>, StoreError>;
+
+    /// Records what the reconciler's look found of each transfer: why it is still unresolved, or
+    /// `None` (it moved, or is within its expected time).
+    async fn record_transfer_checks(
+        &self,
+        checks: &[(TransferId, Option<Unresolved>)],
+    ) -> Result<(), StoreError>;
+
+    /// Transfers in flight whose last look found them unresolved and that have not moved since,
+    /// counted by reason.
+    async fn unresolved_transfers(&self) -> Result<UnresolvedCounts, StoreError>;
 }

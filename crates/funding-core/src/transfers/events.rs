@@ -3,17 +3,23 @@
 //! out-of-order reports change nothing. A RETURNED transfer keeps Alpaca's reason and the ACH return
 //! code found in it (`R01`), whose description the API shows.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use chrono::Duration as ChronoDuration;
 use funding_domain::lifecycle::{self, Transition, TransitionError};
-use funding_domain::{AchReturnCode, AlpacaTransferStatus, ProviderTransferId, TransferId};
+use funding_domain::{
+    AccountId, AchReturnCode, AlpacaTransferStatus, ProviderTransferId, TransferId,
+};
 
 use super::Transfers;
 use crate::error::CoreError;
-use crate::links::{EventOutcome, ReconcileReport};
+use crate::links::EventOutcome;
 use crate::model::Transfer;
-use crate::ports::{FundingEntity, FundingEvent, InboxEvent, InboxMark, TransferChange};
+use crate::ports::{
+    AlpacaTransfer, FundingEntity, FundingEvent, InboxEvent, InboxMark, TransferChange, Unresolved,
+};
+use crate::reconcile::{
+    Pacer, ReconcileReport, ReconcileSettings, ago, by_account, publish_unresolved,
+};
 
 impl Transfers {
     /// Applies one funding event to the transfer that holds its Alpaca transfer.
@@ -118,7 +124,22 @@ impl Transfers {
             tracing::debug!("no transfer holds this Alpaca transfer (yet)");
             return Ok(EventOutcome::NoSuchLink);
         };
-        match judge(&transfer, reported) {
+        self.apply_status_to(&transfer, reported, reason, event_id, source, at)
+            .await
+    }
+
+    /// As [`apply_status`](Self::apply_status), to `transfer` as it was read (the move is
+    /// conditional on the status read: `Ignored` if it moved meanwhile).
+    async fn apply_status_to(
+        &self,
+        transfer: &Transfer,
+        reported: AlpacaTransferStatus,
+        reason: Option<String>,
+        event_id: Option<String>,
+        source: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<EventOutcome, CoreError> {
+        match judge(transfer, reported) {
             Judged::Moved { from, to } => {
                 let change = change(from, to, reason, event_id, source, at);
                 if self
@@ -129,68 +150,138 @@ impl Transfers {
                     moved(transfer.id, &change);
                     Ok(EventOutcome::MovedTransfer)
                 } else {
-                    Ok(EventOutcome::Ignored(
-                        "the transfer moved meanwhile or the event was applied before",
-                    ))
+                    Ok(EventOutcome::Ignored(MOVED_MEANWHILE))
                 }
             }
             Judged::Not(outcome) => Ok(outcome),
         }
     }
 
-    /// Looks up, at Alpaca, up to `limit` transfers in flight that have not moved for longer than
-    /// `older_than`, and applies any difference.
+    /// Looks up, at Alpaca, up to `settings.pass_size` transfers in flight that have not moved for
+    /// longer than `settings.after` (those looked at least recently first), and a few COMPLETE ones
+    /// still open to a return; applies any difference and records what stays unresolved. Alpaca
+    /// has no GET by id for a transfer: each of their accounts is listed once, in its turn of
+    /// `pacer`, and every due transfer of the account is looked at in that list (so a pass makes at
+    /// most `pass_size` lookups, and may look at more transfers).
     pub async fn reconcile(
         &self,
-        older_than: std::time::Duration,
-        limit: u32,
+        settings: &ReconcileSettings,
+        pacer: &Pacer,
     ) -> Result<ReconcileReport, CoreError> {
-        let before = self.clock.now()
-            - ChronoDuration::from_std(older_than).unwrap_or(ChronoDuration::minutes(1));
+        let now = self.clock.now();
+        let before = ago(now, settings.after);
+        let stuck_before = ago(now, settings.stuck_after);
+        let mut due: Vec<Transfer> = self
+            .store
+            .transfers_to_reconcile(before, settings.pass_size)
+            .await?
+            .into_iter()
+            .filter(|transfer| transfer.provider_transfer_id.is_some())
+            .collect();
+        // An account's list holds all of its transfers: every one of its due transfers is looked
+        // at with the ones this pass took, so a lookup serves all of them.
+        let mut accounts: Vec<AccountId> = Vec::new();
+        for transfer in &due {
+            if transfer.status != AlpacaTransferStatus::Complete
+                && !accounts.contains(&transfer.account_id)
+            {
+                accounts.push(transfer.account_id);
+            }
+        }
+        if !accounts.is_empty() {
+            let taken: HashSet<TransferId> = due.iter().map(|transfer| transfer.id).collect();
+            let more = self
+                .store
+                .account_transfers_to_reconcile(&accounts, before)
+                .await?;
+            due.extend(
+                more.into_iter()
+                    .filter(|transfer| !taken.contains(&transfer.id)),
+            );
+        }
         let mut report = ReconcileReport::default();
-        for transfer in self.store.transfers_to_reconcile(before, limit).await? {
-            let Some(provider_id) = transfer.provider_transfer_id else {
-                continue;
-            };
-            report.checked += 1;
-            let found = match self
+        let mut checks: Vec<(TransferId, Option<Unresolved>)> = Vec::with_capacity(due.len());
+        for (account_id, transfers) in by_account(due, |transfer| transfer.account_id) {
+            pacer.wait().await;
+            report.lookups += 1;
+            let listed: HashMap<ProviderTransferId, AlpacaTransfer> = match self
                 .broker
-                .get_transfer(transfer.account_id, provider_id)
+                .list_transfers(account_id, None)
                 .await
             {
-                Ok(found) => found,
+                Ok(listed) => listed.into_iter().map(|found| (found.id, found)).collect(),
                 Err(error) => {
-                    tracing::warn!(transfer_id = %transfer.id, "cannot reconcile the transfer: {error}");
+                    tracing::warn!(%account_id, transfers = transfers.len(), "cannot reconcile the account's transfers: {error}");
+                    for transfer in transfers {
+                        report.checked += 1;
+                        checks.push((transfer.id, Some(Unresolved::LookupFailed)));
+                    }
                     continue;
                 }
             };
-            let Some(found) = found else {
-                report.missing += 1;
-                tracing::error!(transfer_id = %transfer.id, %provider_id, "Alpaca does not list the transfer");
-                metrics::counter!("funding_reconciler_missing_total", "resource" => "transfer")
-                    .increment(1);
-                continue;
-            };
-            if let EventOutcome::MovedTransfer = self
-                .apply_status(
-                    provider_id,
-                    found.status,
-                    found.reason,
-                    None,
-                    "reconciler",
-                    self.clock.now(),
-                )
-                .await?
-            {
-                report.moved += 1;
-                tracing::warn!(transfer_id = %transfer.id, "the reconciler moved a transfer its events had not");
-                metrics::counter!("funding_reconciler_moves_total", "resource" => "transfer")
-                    .increment(1);
+            for transfer in transfers {
+                let Some(provider_id) = transfer.provider_transfer_id else {
+                    continue;
+                };
+                report.checked += 1;
+                // COMPLETE ones are looked at for a late return; staying COMPLETE is no trouble.
+                let in_flight = transfer.status != AlpacaTransferStatus::Complete;
+                let Some(found) = listed.get(&provider_id) else {
+                    report.missing += 1;
+                    tracing::error!(transfer_id = %transfer.id, %provider_id, "Alpaca does not list the transfer");
+                    metrics::counter!("funding_reconciler_missing_total", "resource" => "transfer")
+                        .increment(1);
+                    checks.push((transfer.id, in_flight.then_some(Unresolved::Missing)));
+                    continue;
+                };
+                let mut outcome = self
+                    .apply_status_to(
+                        &transfer,
+                        found.status.clone(),
+                        found.reason.clone(),
+                        None,
+                        "reconciler",
+                        self.clock.now(),
+                    )
+                    .await?;
+                if outcome == EventOutcome::Ignored(MOVED_MEANWHILE) {
+                    // An event moved it since it was read: judge from where it is now.
+                    outcome = self
+                        .apply_status(
+                            provider_id,
+                            found.status.clone(),
+                            found.reason.clone(),
+                            None,
+                            "reconciler",
+                            self.clock.now(),
+                        )
+                        .await?;
+                }
+                let unresolved = match outcome {
+                    EventOutcome::MovedTransfer => {
+                        report.moved += 1;
+                        tracing::warn!(transfer_id = %transfer.id, "the reconciler moved a transfer its events had not");
+                        metrics::counter!("funding_reconciler_moves_total", "resource" => "transfer")
+                            .increment(1);
+                        None
+                    }
+                    _ if !in_flight => None,
+                    EventOutcome::UnknownStatus(_) => Some(Unresolved::UnknownStatus),
+                    _ if transfer.updated_at <= stuck_before => Some(Unresolved::Unchanged),
+                    _ => None,
+                };
+                checks.push((transfer.id, unresolved));
             }
         }
+        self.store.record_transfer_checks(&checks).await?;
+        report.unresolved = self.store.unresolved_transfers().await?;
+        publish_unresolved("transfer", &report.unresolved);
         Ok(report)
     }
 }
+
+/// What a conditional move that found its transfer elsewhere says.
+const MOVED_MEANWHILE: &str = "the transfer moved meanwhile or the event was applied before";
 
 /// Alpaca's status beyond COMPLETE that its spec does not list.
 const SETTLED: &str = "SETTLED";

@@ -15,6 +15,7 @@ use funding_core::model::BankLink;
 use funding_core::ports::{
     BankLinkStore, Begin, Claim, IdempotencyClaim, LinkSecretStore, LinkSecrets, LinkStatusStore,
     NewBankLink, Page, PageRequest, RelationshipSaved, SavedRelationship, StatusChange, StoreError,
+    Unresolved, UnresolvedCounts,
 };
 use funding_domain::{
     AccessToken, AccountId, AchRelationshipId, BankLinkId, PlaidItemId, ProcessorToken,
@@ -57,6 +58,17 @@ impl BankLinkStore for Store {
         limit: u32,
     ) -> Result<Vec<BankLink>, StoreError> {
         reconcile::links_to_reconcile(self, before, limit).await
+    }
+
+    async fn record_link_checks(
+        &self,
+        checks: &[(BankLinkId, Option<Unresolved>)],
+    ) -> Result<(), StoreError> {
+        reconcile::record_link_checks(self, checks).await
+    }
+
+    async fn unresolved_links(&self) -> Result<UnresolvedCounts, StoreError> {
+        reconcile::unresolved_links(self).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -17,7 +17,7 @@ use funding_core::model::BankTransfer;
 use funding_core::ports::{
     BankTransferChange, BankTransferFilter, BankTransferHistoryEntry, BankTransferStore, Begin,
     Claim, IdempotencyClaim, InboxMark, NewBankTransfer, PendingPlaidEvent, PlaidAnswerSaved,
-    PlaidBankTransfer, PlaidBankTransferEvent, StoreError,
+    PlaidBankTransfer, PlaidBankTransferEvent, StoreError, Unresolved, UnresolvedCounts,
 };
 use funding_domain::{BankTransferId, FundingBankTransferId};
 
@@ -151,6 +151,17 @@ impl BankTransferStore for Store {
         limit: u32,
     ) -> Result<Vec<BankTransfer>, StoreError> {
         reconcile::bank_transfers_to_reconcile(self, cutoff, limit).await
+    }
+
+    async fn record_bank_transfer_checks(
+        &self,
+        checks: &[(FundingBankTransferId, Option<Unresolved>)],
+    ) -> Result<(), StoreError> {
+        reconcile::record_bank_transfer_checks(self, checks).await
+    }
+
+    async fn unresolved_bank_transfers(&self) -> Result<UnresolvedCounts, StoreError> {
+        reconcile::unresolved_bank_transfers(self).await
     }
 
     #[tracing::instrument(skip_all, fields(count = events.len(), after_id))]

@@ -36,6 +36,11 @@ pub struct Model {
     pub plaid_idempotency_key: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// When the reconciler last took the row to look it up; NULL: never.
+    pub reconciled_at: Option<DateTimeUtc>,
+    /// Why that look left it unresolved (`unchanged`, `missing`, `lookup_failed`,
+    /// `unknown_status`); NULL: nothing wrong.
+    pub reconcile_issue: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use funding_core::model::Transfer;
 use funding_core::ports::{
     Begin, Claim, IdempotencyClaim, InboxMark, NewTransfer, StoreError, TransferChange,
-    TransferEvent, TransferFilter, TransferSaved, TransferStore,
+    TransferEvent, TransferFilter, TransferSaved, TransferStore, Unresolved, UnresolvedCounts,
 };
 use funding_domain::{AccountId, ProviderTransferId, TransferId};
 
@@ -161,6 +161,25 @@ impl TransferStore for Store {
         limit: u32,
     ) -> Result<Vec<Transfer>, StoreError> {
         reconcile::transfers_to_reconcile(self, before, limit).await
+    }
+
+    async fn account_transfers_to_reconcile(
+        &self,
+        accounts: &[AccountId],
+        before: DateTime<Utc>,
+    ) -> Result<Vec<Transfer>, StoreError> {
+        reconcile::account_transfers_to_reconcile(self, accounts, before).await
+    }
+
+    async fn record_transfer_checks(
+        &self,
+        checks: &[(TransferId, Option<Unresolved>)],
+    ) -> Result<(), StoreError> {
+        reconcile::record_transfer_checks(self, checks).await
+    }
+
+    async fn unresolved_transfers(&self) -> Result<UnresolvedCounts, StoreError> {
+        reconcile::unresolved_transfers(self).await
     }
 
     #[tracing::instrument(skip_all, fields(account_id = %account_id, after))]

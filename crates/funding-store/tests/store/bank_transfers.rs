@@ -13,7 +13,7 @@ use funding_core::ports::{
     BankTransferChange, BankTransferFailure, BankTransferFilter, BankTransferStore as _, Begin,
     Claim, IdempotencyClaim, InboxMark, InboxState, InboxStore as _, NewBankTransfer, NewWork,
     PLAID_BANK_TRANSFER_STREAM, PlaidAnswerSaved, PlaidBankTransfer, PlaidBankTransferEvent,
-    StoreError, WorkKind, WorkQueue as _,
+    StoreError, Unresolved, WorkKind, WorkQueue as _,
 };
 use funding_domain::PlaidBankTransferStatus::{
     self, Cancelled, Failed, Pending, Posted, Refused, Reversed, Submitting,
@@ -27,7 +27,7 @@ use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
 use sea_orm::{ConnectionTrait as _, DatabaseConnection};
 use uuid::Uuid;
 
-use crate::support::{Backend, LEASE, TestDb, count, seconds, t0};
+use crate::support::{Backend, LEASE, ManualClock, TestDb, count, seconds, t0};
 
 const CALLER: &str = "portfolio-service";
 const OPERATION: &str = "CreateBankTransfer";
@@ -1626,7 +1626,8 @@ async fn list_filters_and_pages_in_creation_order(db: &TestDb) {
 async fn the_reconciler_sees_pending_transfers_plaid_has_that_have_not_moved_since_the_cutoff(
     db: &TestDb,
 ) {
-    let store = db.store().await;
+    let clock = ManualClock::at(t0() + seconds(100));
+    let store = db.store().await.with_clock(clock.clone());
     // Still SUBMITTING (Plaid may not know it): never reconciled here.
     created(&store, "submitting").await;
     let (late, _) = pending(&store, "late", t0() + seconds(30)).await;
@@ -1643,14 +1644,12 @@ async fn the_reconciler_sees_pending_transfers_plaid_has_that_have_not_moved_sin
         .unwrap();
 
     let ids = |found: Vec<BankTransfer>| found.into_iter().map(|t| t.id).collect::<Vec<_>>();
-    let cutoff = t0() + seconds(10) + chrono::TimeDelta::microseconds(1);
-    assert_eq!(
-        ids(store
-            .bank_transfers_to_reconcile(cutoff, 100)
+    assert!(
+        store
+            .bank_transfers_to_reconcile(t0() + seconds(4), 100)
             .await
-            .unwrap()),
-        vec![older.id, old.id],
-        "oldest change first"
+            .unwrap()
+            .is_empty()
     );
     assert_eq!(
         ids(store
@@ -1660,23 +1659,56 @@ async fn the_reconciler_sees_pending_transfers_plaid_has_that_have_not_moved_sin
         vec![older.id],
         "updated before the cutoff"
     );
+    let cutoff = t0() + seconds(10) + chrono::TimeDelta::microseconds(1);
+    clock.set(t0() + seconds(101));
     assert_eq!(
-        ids(store.bank_transfers_to_reconcile(cutoff, 1).await.unwrap()),
-        vec![older.id]
+        ids(store
+            .bank_transfers_to_reconcile(cutoff, 100)
+            .await
+            .unwrap()),
+        vec![old.id, older.id],
+        "never looked at first, then by the last look"
     );
+    clock.set(t0() + seconds(102));
+    assert_eq!(
+        ids(store
+            .bank_transfers_to_reconcile(t0() + seconds(60), 2)
+            .await
+            .unwrap()),
+        vec![late.id, older.id]
+    );
+    clock.set(t0() + seconds(103));
     assert_eq!(
         ids(store
             .bank_transfers_to_reconcile(t0() + seconds(60), 100)
             .await
             .unwrap()),
-        vec![older.id, old.id, late.id]
+        vec![old.id, older.id, late.id],
+        "by the last look, then oldest change first"
     );
-    assert!(
-        store
-            .bank_transfers_to_reconcile(t0() + seconds(4), 100)
-            .await
-            .unwrap()
-            .is_empty()
+    // What the looks found, counted while it holds.
+    store
+        .record_bank_transfer_checks(&[
+            (older.id, Some(Unresolved::Missing)),
+            (late.id, Some(Unresolved::Unchanged)),
+            (old.id, None),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.unresolved_bank_transfers().await.unwrap(),
+        vec![(Unresolved::Unchanged, 1), (Unresolved::Missing, 1)]
+    );
+    store
+        .change_bank_transfer_status(
+            late.id,
+            change(Pending, Posted, Some("2"), t0() + seconds(104)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.unresolved_bank_transfers().await.unwrap(),
+        vec![(Unresolved::Missing, 1)]
     );
 }
 

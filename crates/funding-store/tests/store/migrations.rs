@@ -1,9 +1,9 @@
 //! The schema: migrations apply once however often they run (even from two replicas at once), and
 //! the database itself refuses rows that break the invariants the code relies on.
 
-use funding_core::ports::{InboxState, WorkKind};
+use funding_core::ports::{InboxState, Unresolved, WorkKind};
 use funding_domain::AchRelationshipStatus;
-use funding_store::{BANK_LINK_STATUSES, INBOX_STATES, WORK_KINDS};
+use funding_store::{BANK_LINK_STATUSES, INBOX_STATES, RECONCILE_ISSUES, WORK_KINDS};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ConnectionTrait as _, DatabaseConnection, DbErr};
 use uuid::Uuid;
@@ -86,6 +86,19 @@ fn the_inbox_state_check_admits_exactly_the_core_states() {
     for state in InboxState::ALL {
         assert_eq!(InboxState::parse(state.as_str()), Some(state));
     }
+}
+
+#[test]
+fn the_reconcile_issue_check_admits_exactly_the_core_reasons() {
+    let core: Vec<&str> = Unresolved::ALL
+        .iter()
+        .map(|reason| reason.as_str())
+        .collect();
+    assert_eq!(
+        RECONCILE_ISSUES.to_vec(),
+        core,
+        "a new reason needs a migration that widens the CHECKs"
+    );
 }
 
 async fn migrations_run_twice_without_error(db: &TestDb) {

@@ -3,7 +3,7 @@
 
 use funding_core::ports::{
     BankLinkStore as _, LinkSecretStore as _, LinkStatusStore as _, RelationshipSaved,
-    StatusChange, StoreError, WorkKind, WorkQueue as _,
+    StatusChange, StoreError, Unresolved, WorkKind, WorkQueue as _,
 };
 use funding_domain::AchRelationshipId;
 use funding_domain::AchRelationshipStatus::{
@@ -13,8 +13,8 @@ use sea_orm::sea_query::{Expr, ExprTrait as _};
 use uuid::Uuid;
 
 use crate::support::{
-    LEASE, TestDb, account, change, claim_for, claim_link, count, created_link, history_count,
-    saved, seconds, t0,
+    LEASE, ManualClock, TestDb, account, change, claim_for, claim_link, count, created_link,
+    history_count, saved, seconds, t0,
 };
 
 /// The `plaid_item_remove` work of `link`, if any (of any state).
@@ -526,7 +526,8 @@ async fn fenced_status_writes_need_a_held_claim(db: &TestDb) {
 }
 
 async fn links_waiting_on_alpaca_are_reconciled_oldest_change_first(db: &TestDb) {
-    let store = db.store().await;
+    let clock = ManualClock::at(t0() + seconds(100));
+    let store = db.store().await.with_clock(clock.clone());
     let account = account();
     let creating = created_link(&store, account, "creating").await;
     let mut waiting = Vec::new();
@@ -557,22 +558,62 @@ async fn links_waiting_on_alpaca_are_reconciled_oldest_change_first(db: &TestDb)
     let ids = |links: Vec<funding_core::model::BankLink>| -> Vec<_> {
         links.into_iter().map(|link| link.id).collect()
     };
-    let all = ids(store
-        .links_to_reconcile(t0() + seconds(60), 10)
-        .await
-        .unwrap());
-    assert_eq!(all, vec![waiting[2], waiting[1], waiting[0]]);
-    assert!(!all.contains(&creating.id) && !all.contains(&failed.id));
-    let limited = ids(store
-        .links_to_reconcile(t0() + seconds(60), 1)
-        .await
-        .unwrap());
-    assert_eq!(limited, vec![waiting[2]]);
     let before = ids(store
         .links_to_reconcile(t0() + seconds(20), 10)
         .await
         .unwrap());
     assert_eq!(before, vec![waiting[2], waiting[1]], "not moved since");
+    clock.set(t0() + seconds(101));
+    let all = ids(store
+        .links_to_reconcile(t0() + seconds(60), 10)
+        .await
+        .unwrap());
+    assert_eq!(
+        all,
+        vec![waiting[0], waiting[2], waiting[1]],
+        "never looked at first, then by the last look (oldest change first)"
+    );
+    assert!(!all.contains(&creating.id) && !all.contains(&failed.id));
+    clock.set(t0() + seconds(102));
+    let limited = ids(store
+        .links_to_reconcile(t0() + seconds(60), 1)
+        .await
+        .unwrap());
+    assert_eq!(limited, vec![waiting[2]]);
+    clock.set(t0() + seconds(103));
+    let next = ids(store
+        .links_to_reconcile(t0() + seconds(60), 2)
+        .await
+        .unwrap());
+    assert_eq!(
+        next,
+        vec![waiting[1], waiting[0]],
+        "looked at last at 101 (oldest change first), before c at 102"
+    );
+    // What the looks found, counted while it holds.
+    store
+        .record_link_checks(&[
+            (waiting[0], Some(Unresolved::Unchanged)),
+            (waiting[1], Some(Unresolved::LookupFailed)),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.unresolved_links().await.unwrap(),
+        vec![(Unresolved::Unchanged, 1), (Unresolved::LookupFailed, 1)]
+    );
+    let mut approved = change(Queued, Approved, Some("e1"));
+    approved.at = t0() + seconds(104);
+    assert!(
+        store
+            .change_link_status(waiting[0], approved, false)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.unresolved_links().await.unwrap(),
+        vec![(Unresolved::LookupFailed, 1)]
+    );
 }
 
 on_both_backends!(

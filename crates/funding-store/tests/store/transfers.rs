@@ -7,7 +7,8 @@ use funding_core::model::Transfer;
 use funding_core::ports::{
     Begin, Claim, FundingEntity, FundingEvent, IdempotencyClaim, InboxMark, InboxState,
     InboxStore as _, IncomingEvent, NewTransfer, NewWork, StoreError, TransferChange,
-    TransferDirection, TransferFilter, TransferSaved, TransferStore as _, WorkKind, WorkQueue as _,
+    TransferDirection, TransferFilter, TransferSaved, TransferStore as _, Unresolved, WorkKind,
+    WorkQueue as _,
 };
 use funding_domain::AlpacaTransferStatus::{
     self, Approved, Canceled, Complete, Failed, Pending, Queued, Rejected, Returned,
@@ -22,7 +23,7 @@ use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
 use sea_orm::{ConnectionTrait as _, DatabaseConnection};
 use uuid::Uuid;
 
-use crate::support::{LEASE, TestDb, account, count, created_link, seconds, t0};
+use crate::support::{LEASE, ManualClock, TestDb, account, count, created_link, seconds, t0};
 
 const CALLER: &str = "portfolio-service";
 const OPERATION: &str = "CreateTransfer";
@@ -904,7 +905,8 @@ async fn list_filters_and_pages_in_creation_order(db: &TestDb) {
 async fn the_reconciler_sees_transfers_alpaca_has_that_have_not_moved_since_the_cutoff(
     db: &TestDb,
 ) {
-    let store = db.store().await;
+    let clock = ManualClock::at(t0() + seconds(100));
+    let store = db.store().await.with_clock(clock.clone());
     let (link, account) = link(&store).await;
     // Still SUBMITTING (Alpaca may not know it): never reconciled here.
     deposit(&store, link, account, "submitting").await;
@@ -929,29 +931,225 @@ async fn the_reconciler_sees_transfers_alpaca_has_that_have_not_moved_since_the_
         .unwrap();
 
     let ids = |found: Vec<Transfer>| found.into_iter().map(|t| t.id).collect::<Vec<_>>();
-    let cutoff = t0() + seconds(10);
-    assert_eq!(
-        ids(store.transfers_to_reconcile(cutoff, 100).await.unwrap()),
-        vec![older.id, old.id],
-        "oldest change first, the cutoff included"
-    );
-    assert_eq!(
-        ids(store.transfers_to_reconcile(cutoff, 1).await.unwrap()),
-        vec![older.id]
-    );
-    assert_eq!(
-        ids(store
-            .transfers_to_reconcile(t0() + seconds(60), 100)
-            .await
-            .unwrap()),
-        vec![older.id, old.id, late.id]
-    );
     assert!(
         store
             .transfers_to_reconcile(t0() + seconds(4), 100)
             .await
             .unwrap()
-            .is_empty()
+            .is_empty(),
+        "none unmoved since"
+    );
+    assert_eq!(
+        ids(store
+            .transfers_to_reconcile(t0() + seconds(10), 100)
+            .await
+            .unwrap()),
+        vec![older.id, old.id],
+        "never looked at: oldest change first, the cutoff included"
+    );
+    // Each one handed out was marked: what was never looked at comes first, then the others in
+    // the order of their last look (the same look: oldest change first).
+    clock.set(t0() + seconds(101));
+    assert_eq!(
+        ids(store
+            .transfers_to_reconcile(t0() + seconds(60), 100)
+            .await
+            .unwrap()),
+        vec![late.id, older.id, old.id]
+    );
+    clock.set(t0() + seconds(102));
+    assert_eq!(
+        ids(store
+            .transfers_to_reconcile(t0() + seconds(60), 1)
+            .await
+            .unwrap()),
+        vec![older.id]
+    );
+    clock.set(t0() + seconds(103));
+    assert_eq!(
+        ids(store
+            .transfers_to_reconcile(t0() + seconds(60), 2)
+            .await
+            .unwrap()),
+        vec![old.id, late.id],
+        "looked at last at 101 (oldest change first), before older at 102"
+    );
+}
+
+/// The reconciler rotates: with more due than a pass takes, every one is taken once before any is
+/// taken again, however often the ones taken stay as they are (DESIGN §9).
+async fn every_transfer_in_flight_is_taken_once_before_any_is_taken_again(db: &TestDb) {
+    let clock = ManualClock::at(t0() + seconds(100));
+    let store = db.store().await.with_clock(clock.clone());
+    let (link, account) = link(&store).await;
+    let mut all = Vec::new();
+    for n in 0..25 {
+        let (transfer, _) =
+            queued(&store, link, account, &format!("t{n}"), t0() + seconds(n)).await;
+        all.push(transfer.id);
+    }
+    let mut passes = Vec::new();
+    for pass in 0..3 {
+        clock.set(t0() + seconds(200 + pass));
+        let taken: Vec<TransferId> = store
+            .transfers_to_reconcile(t0() + seconds(60), 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|transfer| transfer.id)
+            .collect();
+        passes.push(taken);
+    }
+    assert_eq!(passes[0], all[..10], "never looked at: oldest change first");
+    assert_eq!(passes[1], all[10..20]);
+    assert_eq!(
+        passes[2],
+        [&all[20..], &all[..5]].concat(),
+        "the last five never looked at, then the five looked at longest ago"
+    );
+}
+
+/// Alpaca lists an account's transfers at once: the reconciler looks at every due transfer of an
+/// account it lists, and those are marked like the ones it took.
+async fn every_due_transfer_of_the_accounts_listed_is_taken_with_them(db: &TestDb) {
+    let clock = ManualClock::at(t0() + seconds(100));
+    let store = db.store().await.with_clock(clock.clone());
+    let (a, b, c) = (account(), account(), account());
+    let link_a = created_link(&store, a, "link-a").await.id;
+    let link_b = created_link(&store, b, "link-b").await.id;
+    let link_c = created_link(&store, c, "link-c").await.id;
+    let (a1, _) = queued(&store, link_a, a, "a1", t0()).await;
+    let (a2, _) = queued(&store, link_a, a, "a2", t0() + seconds(1)).await;
+    // Moved since the cutoff: not due.
+    queued(&store, link_a, a, "a3", t0() + seconds(90)).await;
+    let (a4, _) = queued(&store, link_a, a, "a4", t0()).await;
+    store
+        .change_transfer_status(
+            a4.id,
+            change(Queued, Complete, Some("e1"), t0() + seconds(2)),
+        )
+        .await
+        .unwrap();
+    let (b1, _) = queued(&store, link_b, b, "b1", t0()).await;
+    let (c1, _) = queued(&store, link_c, c, "c1", t0() + seconds(3)).await;
+
+    let mut taken: Vec<TransferId> = store
+        .account_transfers_to_reconcile(&[a, b], t0() + seconds(60))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|transfer| transfer.id)
+        .collect();
+    taken.sort();
+    let mut expected = vec![a1.id, a2.id, b1.id];
+    expected.sort();
+    assert_eq!(taken, expected, "in flight, due, of those accounts");
+    clock.set(t0() + seconds(101));
+    assert_eq!(
+        store
+            .transfers_to_reconcile(t0() + seconds(60), 1)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|transfer| transfer.status != Complete)
+            .map(|transfer| transfer.id)
+            .collect::<Vec<_>>(),
+        vec![c1.id],
+        "the ones taken with their account were marked (in flight; COMPLETE ones are walked apart)"
+    );
+}
+
+/// Replicas share the rotation: two taking at once get different transfers (PostgreSQL: the rows
+/// one holds are skipped by the other; SQLite: one writer at a time).
+async fn two_replicas_taking_at_once_never_take_the_same_transfer(db: &TestDb) {
+    let store = db.store().await;
+    let other = db.store().await;
+    let (link, account) = link(&store).await;
+    for n in 0..40 {
+        queued(&store, link, account, &format!("t{n}"), t0()).await;
+    }
+    for _ in 0..3 {
+        let (mine, theirs) = tokio::join!(
+            store.transfers_to_reconcile(t0() + seconds(60), 10),
+            other.transfers_to_reconcile(t0() + seconds(60), 10)
+        );
+        let mut taken: Vec<TransferId> = mine
+            .unwrap()
+            .into_iter()
+            .chain(theirs.unwrap())
+            .map(|transfer| transfer.id)
+            .collect();
+        assert_eq!(taken.len(), 20);
+        taken.sort();
+        taken.dedup();
+        assert_eq!(taken.len(), 20, "no transfer taken by both");
+    }
+}
+
+/// What a look found is counted while it holds: until the next look, or until the transfer moves
+/// (the look is stale then) or ends.
+async fn what_a_look_found_is_counted_until_the_transfer_moves(db: &TestDb) {
+    let clock = ManualClock::at(t0() + seconds(100));
+    let store = db.store().await.with_clock(clock.clone());
+    let (link, account) = link(&store).await;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let (transfer, _) = queued(&store, link, account, &format!("t{n}"), t0()).await;
+        ids.push(transfer.id);
+    }
+    assert_eq!(
+        store
+            .transfers_to_reconcile(t0() + seconds(60), 10)
+            .await
+            .unwrap()
+            .len(),
+        5
+    );
+    store
+        .record_transfer_checks(&[
+            (ids[0], Some(Unresolved::Unchanged)),
+            (ids[1], Some(Unresolved::Unchanged)),
+            (ids[2], Some(Unresolved::Missing)),
+            (ids[3], Some(Unresolved::LookupFailed)),
+            (ids[4], None),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.unresolved_transfers().await.unwrap(),
+        vec![
+            (Unresolved::Unchanged, 2),
+            (Unresolved::Missing, 1),
+            (Unresolved::LookupFailed, 1)
+        ]
+    );
+    // An event moves one after the look; another ends.
+    store
+        .change_transfer_status(
+            ids[1],
+            change(Queued, SentToClearing, Some("e1"), t0() + seconds(101)),
+        )
+        .await
+        .unwrap();
+    store
+        .change_transfer_status(
+            ids[2],
+            change(Queued, Rejected, Some("e2"), t0() + seconds(101)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.unresolved_transfers().await.unwrap(),
+        vec![(Unresolved::Unchanged, 1), (Unresolved::LookupFailed, 1)]
+    );
+    // The next look found the lookup working again.
+    store
+        .record_transfer_checks(&[(ids[3], None)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.unresolved_transfers().await.unwrap(),
+        vec![(Unresolved::Unchanged, 1)]
     );
 }
 
@@ -1464,6 +1662,10 @@ on_both_backends!(
     moves_without_event_ids_are_all_recorded,
     list_filters_and_pages_in_creation_order,
     the_reconciler_sees_transfers_alpaca_has_that_have_not_moved_since_the_cutoff,
+    every_transfer_in_flight_is_taken_once_before_any_is_taken_again,
+    every_due_transfer_of_the_accounts_listed_is_taken_with_them,
+    two_replicas_taking_at_once_never_take_the_same_transfer,
+    what_a_look_found_is_counted_until_the_transfer_moves,
     completed_transfers_within_the_return_window_are_reconciled_after_the_ones_in_flight,
     the_sweep_walks_every_completed_transfer_once_before_any_again,
     the_sweep_unparks_transfer_events_parked_after_alpacas_id_was_stored,
