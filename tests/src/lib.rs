@@ -131,6 +131,8 @@ impl TestApp {
             watch_buffer: 16,
             reconcile_after_ms: 2_000,
             plaid_sync_interval_ms: options.plaid_sync_interval_ms,
+            // The inbox sweep (unparking, gauges) as often as the old in-reader sweep ran here.
+            inbox_sweep_interval_ms: 100,
             unknown_outcome_settle_ms: options.unknown_outcome_settle_ms,
             link_max_attempts: options.link_max_attempts,
             nats_url: options.nats_url.clone(),

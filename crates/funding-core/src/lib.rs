@@ -9,6 +9,7 @@ pub mod bank_transfers;
 pub mod engine;
 pub mod error;
 pub mod follow;
+pub mod inbox_sweep;
 pub mod links;
 pub mod observe;
 pub mod orphans;
@@ -19,6 +20,7 @@ pub mod transfers;
 pub use engine::{Engine, EngineSettings};
 pub use error::CoreError;
 pub use follow::{FollowerSettings, FundingEventFollower};
+pub use inbox_sweep::{InboxSweepReport, InboxSweepSettings, InboxSweeper};
 pub use links::{
     BankLinks, CreateBankLinkInput, EventOutcome, LinkSettings, LinkStores, ReconcileReport,
 };
