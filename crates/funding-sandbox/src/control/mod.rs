@@ -1,8 +1,9 @@
 //! In-process control of a running emulator ([`SandboxControl`]): lifecycle delays, driving
 //! relationships and transfers to any status, fault injection, the call log, the clock, account
 //! status and cash, stream disconnects and duplicated or late stream events, sandbox Plaid links,
-//! the tokens Plaid issued, and the Plaid webhooks (URL, key rotation, delivery faults, the
-//! delivery log). The HTTP control API (`/_sandbox/…`, see [`http`]) calls exactly these methods.
+//! the tokens Plaid issued, Plaid bank-transfer events written as given (malformed ones), and the
+//! Plaid webhooks (URL, key rotation, delivery faults, the delivery log). The HTTP control API
+//! (`/_sandbox/…`, see [`http`]) calls exactly these methods (raw Plaid events are in-process only).
 
 pub(crate) mod calls;
 pub(crate) mod faults;
@@ -10,6 +11,7 @@ mod fields;
 pub(crate) mod http;
 mod http_faults;
 mod http_settings;
+mod plaid_events;
 
 use std::sync::Arc;
 use std::time::Duration;
