@@ -48,6 +48,8 @@ pub struct AppOptions {
     pub unknown_outcome_settle_ms: u64,
     /// `link_max_attempts`.
     pub link_max_attempts: u32,
+    /// `reconcile_after_ms`: long in a test that must see a status come from events alone.
+    pub reconcile_after_ms: u64,
 }
 
 impl Default for AppOptions {
@@ -62,6 +64,7 @@ impl Default for AppOptions {
             plaid_sync_interval_ms: 200,
             unknown_outcome_settle_ms: 2_000,
             link_max_attempts: Settings::default().link_max_attempts,
+            reconcile_after_ms: 2_000,
             nats_url: None,
             limits: None,
         }
@@ -129,7 +132,7 @@ impl TestApp {
             work_backoff_cap_ms: 500,
             reconcile_interval_ms: 200,
             watch_buffer: 16,
-            reconcile_after_ms: 2_000,
+            reconcile_after_ms: options.reconcile_after_ms,
             plaid_sync_interval_ms: options.plaid_sync_interval_ms,
             // The inbox sweep (unparking, gauges) as often as the old in-reader sweep ran here.
             inbox_sweep_interval_ms: 100,

@@ -7,6 +7,7 @@ mod engine;
 mod events;
 mod hostile;
 mod idempotency;
+mod inbox;
 mod link_flow;
 mod provider_behaviour;
 mod provider_errors;
