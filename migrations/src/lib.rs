@@ -16,12 +16,13 @@ mod m20261201_000010_create_bank_transfers;
 mod m20261201_000011_create_outbox;
 mod m20261206_000012_create_provider_orphans;
 mod m20261206_000013_reconcile_rotation;
+mod m20261206_000014_inbox_foreign_and_pruning;
 mod m20261206_000015_scope_plaid_idempotency_keys;
 mod m20261206_000016_work_error_codes;
 mod m20261206_000017_bank_link_health;
 
 use sea_orm_migration::prelude::async_trait;
-pub use sea_orm_migration::prelude::{MigrationTrait, MigratorTrait};
+pub use sea_orm_migration::prelude::{MigrationName, MigrationTrait, MigratorTrait};
 
 /// The statuses the `bank_links.status` CHECK accepts, as `AchRelationshipStatus::as_str` writes
 /// them. Frozen with the migration that created the check: a new status needs a new migration (the
@@ -84,7 +85,8 @@ pub const WORK_KINDS: &[&str] = &[
     "bank_transfer_cancel",
 ];
 
-/// The states the `inbox_events.state` CHECK accepts, as `InboxState::as_str` writes them.
+/// The states the `inbox_events.state` CHECK accepted when migration 000006 created it. Frozen with
+/// that migration; [`INBOX_STATES_WITH_FOREIGN`] is what the CHECK accepts now.
 pub const INBOX_STATES: &[&str] = &[
     "pending",
     "applied",
@@ -99,6 +101,19 @@ pub use m20261206_000017_bank_link_health::BANK_LINK_HEALTHS;
 /// What the `reconcile_issue` CHECKs (transfers, bank transfers, bank links) accept, as the core's
 /// `Unresolved::as_str` writes them: why the reconciler's last look left a resource unresolved.
 pub const RECONCILE_ISSUES: &[&str] = &["unchanged", "missing", "lookup_failed", "unknown_status"];
+
+/// The states the `inbox_events.state` CHECK accepts since migration 000014, as
+/// `InboxState::as_str` writes them (the store's tests compare this list with the core's). Frozen
+/// with that migration: a new state needs a new migration.
+pub const INBOX_STATES_WITH_FOREIGN: &[&str] = &[
+    "pending",
+    "applied",
+    "parked_no_subject",
+    "parked_error",
+    "unhandled",
+    "unreadable",
+    "foreign",
+];
 
 /// All the migrations, in the order they apply.
 #[derive(Debug, Clone, Copy, Default)]
@@ -121,6 +136,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_create_outbox::Migration),
             Box::new(m20261206_000012_create_provider_orphans::Migration),
             Box::new(m20261206_000013_reconcile_rotation::Migration),
+            Box::new(m20261206_000014_inbox_foreign_and_pruning::Migration),
             Box::new(m20261206_000015_scope_plaid_idempotency_keys::Migration),
             Box::new(m20261206_000016_work_error_codes::Migration),
             Box::new(m20261206_000017_bank_link_health::Migration),

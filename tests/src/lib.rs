@@ -54,6 +54,8 @@ pub struct AppOptions {
     pub reconcile_by_hand: bool,
     /// `reconcile_pass_size`.
     pub reconcile_pass_size: u32,
+    /// `reconcile_after_ms`: long in a test that must see a status come from events alone.
+    pub reconcile_after_ms: u64,
 }
 
 impl Default for AppOptions {
@@ -68,6 +70,7 @@ impl Default for AppOptions {
             plaid_sync_interval_ms: 200,
             unknown_outcome_settle_ms: 2_000,
             link_max_attempts: Settings::default().link_max_attempts,
+            reconcile_after_ms: 2_000,
             nats_url: None,
             limits: None,
             reconcile_by_hand: false,
@@ -142,7 +145,11 @@ impl TestApp {
                 200
             },
             watch_buffer: 16,
-            reconcile_after_ms: if options.reconcile_by_hand { 0 } else { 2_000 },
+            reconcile_after_ms: if options.reconcile_by_hand {
+                0
+            } else {
+                options.reconcile_after_ms
+            },
             reconcile_pass_size: options.reconcile_pass_size,
             // Not paced: the suites' few resources and the local emulator.
             reconcile_calls_per_second: 0,
@@ -152,6 +159,8 @@ impl TestApp {
                 Settings::default().reconcile_stuck_after_ms
             },
             plaid_sync_interval_ms: options.plaid_sync_interval_ms,
+            // The inbox sweep (unparking, gauges) as often as the old in-reader sweep ran here.
+            inbox_sweep_interval_ms: 100,
             unknown_outcome_settle_ms: options.unknown_outcome_settle_ms,
             link_max_attempts: options.link_max_attempts,
             nats_url: options.nats_url.clone(),

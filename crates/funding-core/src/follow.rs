@@ -6,7 +6,10 @@
 //! the cursor, so a restart or a takeover neither skips nor loses an event; then the applier applies
 //! the pending events in order, dispatched by `entity_type`. An event whose link is not stored yet is
 //! parked and applied once it is; one that fails to apply is parked with its error; neither stops
-//! the events after it.
+//! the events after it. The inbox's upkeep (unparking, classing foreign events, pruning, gauges) is
+//! not done here but by the [`InboxSweeper`](crate::inbox_sweep::InboxSweeper), on its own timer:
+//! the reader only looks for pending events now and then, one indexed read, to apply what the
+//! sweep made pending.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -35,6 +38,10 @@ const BATCH: usize = 256;
 const BATCH_WINDOW: Duration = Duration::from_millis(20);
 /// Pending events applied per read of the inbox.
 const APPLY_PAGE: u32 = 200;
+/// Pages applied before the reader looks at its lease and the stream again: a backlog (events the
+/// sweep made pending by the thousand) is applied a slice at a time, never for longer than the
+/// lease between two renewals.
+const APPLY_PAGES_AT_ONCE: usize = 10;
 
 /// With no stored cursor (a new deployment), reading starts this far back rather than live, so an
 /// event emitted before the first connection is not missed; replayed events are no-ops.
@@ -48,7 +55,8 @@ pub struct FollowerSettings {
     /// How long the lease lasts; it is renewed every third of it, and another replica takes over
     /// this long after a holder dies.
     pub lease: Duration,
-    /// How often parked events are looked at again (and the inbox's gauges refreshed).
+    /// How often the reader looks for pending events it did not store itself (events the inbox
+    /// sweep made pending, or another holder left): one indexed read.
     pub apply_interval: Duration,
 }
 
@@ -133,14 +141,8 @@ impl FundingEventFollower {
     }
 
     async fn claim(&self) -> Result<bool, StoreError> {
-        let lease = chrono::Duration::from_std(self.settings.lease)
-            .unwrap_or(chrono::Duration::seconds(15));
         self.cursors
-            .claim_stream(
-                FUNDING_STREAM,
-                &self.settings.owner,
-                self.clock.now() + lease,
-            )
+            .claim_stream(FUNDING_STREAM, &self.settings.owner, self.settings.lease)
             .await
     }
 
@@ -165,9 +167,9 @@ impl FundingEventFollower {
         };
         tracing::info!(since = %cursor, owner = %self.settings.owner, "following Alpaca funding events");
         // Whatever an earlier holder stored but did not apply goes first.
-        self.applier.apply_pending().await;
+        let mut more = self.applier.apply_pending().await;
         // The batch lives in the stream, not in `next()`'s future: the select below may drop that
-        // future (a lease renewal, a sweep) without losing what was gathered.
+        // future (a lease renewal, a look for pending events) without losing what was gathered.
         let events = tokio_stream::StreamExt::chunks_timeout(
             self.broker.funding_events(Some(cursor)),
             BATCH,
@@ -176,9 +178,13 @@ impl FundingEventFollower {
         let mut events = std::pin::pin!(events);
         let mut renew = tokio::time::interval(self.settings.lease / 3);
         renew.tick().await;
-        let mut sweep = tokio::time::interval(self.settings.apply_interval);
-        sweep.tick().await;
+        let mut look = tokio::time::interval(self.settings.apply_interval);
+        look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        look.tick().await;
         loop {
+            if more {
+                look.reset_immediately();
+            }
             let chunk = tokio::select! {
                 chunk = events.next() => chunk,
                 _ = renew.tick() => {
@@ -191,11 +197,12 @@ impl FundingEventFollower {
                         }
                     }
                 }
-                _ = sweep.tick() => {
-                    self.applier.sweep().await;
+                _ = look.tick() => {
+                    more = self.applier.apply_pending().await;
                     continue;
                 }
             };
+            more = false;
             let Some(chunk) = chunk else {
                 return Stop::Pause(RETRY_PAUSE);
             };
@@ -240,7 +247,7 @@ impl FundingEventFollower {
                         return Stop::Pause(RETRY_PAUSE);
                     }
                 }
-                self.applier.apply_pending().await;
+                more = self.applier.apply_pending().await;
             }
             if let Some(error) = fatal {
                 tracing::error!("the funding event stream stopped: {error}");
@@ -258,41 +265,20 @@ struct InboxApplier {
 }
 
 impl InboxApplier {
-    /// Parked events whose subject is stored now are made pending and applied; gauges refreshed.
-    async fn sweep(&self) {
-        match self.inbox.unpark_known_subjects().await {
-            Ok(0) => {}
-            Ok(count) => {
-                tracing::info!(count, "parked events whose link is stored now are applied")
-            }
-            Err(error) => tracing::warn!("cannot look at parked events: {error}"),
-        }
-        self.apply_pending().await;
-        if let Ok(stats) = self.inbox.inbox_stats().await {
-            for state in InboxState::ALL {
-                let count = stats
-                    .by_state
-                    .iter()
-                    .find(|(s, _)| *s == state)
-                    .map_or(0, |(_, n)| *n);
-                metrics::gauge!("funding_inbox_events", "state" => state.as_str())
-                    .set(count as f64);
-            }
-        }
-    }
-
-    /// Applies pending events until none are left (or the store fails; they stay pending).
-    async fn apply_pending(&self) {
-        loop {
+    /// Applies pending events until none are left, the store fails (they stay pending), or
+    /// [`APPLY_PAGES_AT_ONCE`] pages were applied; whether it stopped at that bound with more to
+    /// apply.
+    async fn apply_pending(&self) -> bool {
+        for _ in 0..APPLY_PAGES_AT_ONCE {
             let events = match self.inbox.pending_events(FUNDING_STREAM, APPLY_PAGE).await {
                 Ok(events) => events,
                 Err(error) => {
                     tracing::warn!("cannot read the inbox: {error}");
-                    return;
+                    return false;
                 }
             };
             if events.is_empty() {
-                return;
+                return false;
             }
             let mut rest = events.as_slice();
             while let Some(first) = rest.first() {
@@ -310,11 +296,12 @@ impl InboxApplier {
                     self.apply(first).await
                 };
                 if !applied {
-                    return;
+                    return false;
                 }
                 rest = &rest[run.max(1)..];
             }
         }
+        true
     }
 
     /// Applies a run of Transfer events together with their inbox marks (one transaction), or one

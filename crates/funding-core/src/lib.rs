@@ -9,6 +9,7 @@ pub mod bank_transfers;
 pub mod engine;
 pub mod error;
 pub mod follow;
+pub mod inbox_sweep;
 pub mod links;
 pub mod observe;
 pub mod orphans;
@@ -21,6 +22,7 @@ pub mod waiting;
 pub use engine::{Engine, EngineSettings};
 pub use error::CoreError;
 pub use follow::{FollowerSettings, FundingEventFollower};
+pub use inbox_sweep::{InboxSweepReport, InboxSweepSettings, InboxSweeper};
 pub use links::{
     BankLinks, CreateBankLinkInput, CreateLinkTokenInput, EventOutcome, LinkSettings, LinkStores,
 };

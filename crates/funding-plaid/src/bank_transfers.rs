@@ -14,7 +14,7 @@ use funding_core::ports::{
     BankTransferBalance, BankTransferFailure, BankTransferGateway, BankTransferSandbox,
     PlaidBankTransfer, PlaidBankTransferEvent, PlaidBankTransferEventFilter,
     PlaidBankTransferListFilter, Provider, ProviderError, ProviderErrorKind,
-    SimulatedBankTransferEvent, WebhookVerificationKey,
+    SimulatedBankTransferEvent, SyncedPlaidEvent, WebhookVerificationKey,
 };
 use funding_domain::{BankTransferId, BankTransferRequest, ProcessorToken};
 
@@ -172,11 +172,15 @@ impl BankTransferGateway for PlaidClient {
         skip_all,
         fields(endpoint = SYNC_BANK_TRANSFER_EVENTS.path, after_id = after_id, events = tracing::field::Empty)
     )]
+    ///
+    /// Each event is read on its own: one that cannot be read (malformed, or of a shape Plaid
+    /// introduced later) comes back raw with why, logged with its `event_id`; an `event_type` this
+    /// adapter does not know is read as `PlaidBankTransferStatus::Unknown`, never dropped.
     async fn sync_bank_transfer_events(
         &self,
         after_id: u64,
         count: u8,
-    ) -> Result<Vec<PlaidBankTransferEvent>, ProviderError> {
+    ) -> Result<Vec<SyncedPlaidEvent>, ProviderError> {
         let body = BankTransferEventSyncRequest {
             after_id,
             count: Some(count.clamp(1, MAX_EVENT_SYNC_COUNT)),
@@ -184,11 +188,22 @@ impl BankTransferGateway for PlaidClient {
         let response: BankTransferEventSyncResponse =
             self.call(SYNC_BANK_TRANSFER_EVENTS, &body).await?;
         tracing::Span::current().record("events", response.bank_transfer_events.len());
-        Ok(response
+        let events: Vec<SyncedPlaidEvent> = response
             .bank_transfer_events
-            .into_iter()
-            .map(Into::into)
-            .collect())
+            .iter()
+            .map(|raw| wire::read_synced_event(raw))
+            .collect();
+        for event in &events {
+            if let Err(error) = &event.event {
+                tracing::error!(
+                    event_id = event.event_id,
+                    bytes = event.raw.len(),
+                    %error,
+                    "a Plaid bank-transfer event cannot be read; it is kept raw"
+                );
+            }
+        }
+        Ok(events)
     }
 
     #[tracing::instrument(skip_all, fields(endpoint = GET_BANK_TRANSFER_BALANCE.path))]

@@ -17,8 +17,8 @@ use crate::webhook::{
     signing_kid, validation,
 };
 use crate::wire::bank_transfer::{
-    BankTransferBalanceGetResponse, BankTransferEventSyncResponse, BankTransferListResponse,
-    BankTransferResponse,
+    BankTransferBalanceGetResponse, BankTransferEventListResponse, BankTransferEventSyncResponse,
+    BankTransferListResponse, BankTransferResponse, read_synced_event,
 };
 use crate::wire::link::{
     AccountsGetResponse, ProcessorTokenCreateResponse, PublicTokenExchangeResponse,
@@ -50,6 +50,16 @@ pub fn decode_answers(status: u16, body: &[u8]) {
         let _: Vec<PlaidBankTransfer> = answer.bank_transfers.into_iter().map(Into::into).collect();
     }
     if let Some(answer) = read::<BankTransferEventSyncResponse>(body) {
+        for raw in &answer.bank_transfer_events {
+            let synced = read_synced_event(raw);
+            // Kept as sent, and an unreadable event's id is the one it carries.
+            assert_eq!(synced.raw, raw.get());
+            if let Ok(event) = &synced.event {
+                assert_eq!(synced.event_id, Some(event.event_id));
+            }
+        }
+    }
+    if let Some(answer) = read::<BankTransferEventListResponse>(body) {
         let _: Vec<PlaidBankTransferEvent> = answer
             .bank_transfer_events
             .into_iter()

@@ -1,18 +1,26 @@
 //! [`CursorStore`] on a [`Store`]: where each provider event stream was read up to, one row per stream,
 //! written with an upsert so that the last save wins; and which replica reads it, as a lease taken
 //! with one conditional upsert (`ON CONFLICT … DO UPDATE … WHERE` the lease is ours or expired).
+//! A lease's expiry is measured by the database's clock (`lease_until_ms`), as work claims are, so
+//! a replica whose clock is off can neither take a live lease nor keep an expired one.
+
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use funding_core::ports::{CursorStore, StoreError};
-use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict};
-use sea_orm::{ActiveValue::Set, ColumnTrait as _, EntityTrait as _, QueryFilter as _};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait as _, ConnectionTrait as _, DatabaseBackend, EntityTrait as _,
+    QueryFilter as _,
+};
 
 use crate::Store;
 use crate::convert::db_time;
 use crate::entity::stream_cursor::{ActiveModel, Column, Entity};
 use crate::entity::stream_lease;
 use crate::error::from_db;
+use crate::sql::statement;
 
 #[async_trait]
 impl CursorStore for Store {
@@ -50,32 +58,33 @@ impl CursorStore for Store {
         &self,
         stream: &str,
         owner: &str,
-        until: DateTime<Utc>,
+        lease: Duration,
     ) -> Result<bool, StoreError> {
-        let _permit = self.write_permit().await;
-        let now = db_time(self.clock.now());
-        let row = stream_lease::ActiveModel {
-            stream: Set(stream.to_owned()),
-            owner: Set(owner.to_owned()),
-            lease_until: Set(db_time(until)),
+        let backend = self.db.get_database_backend();
+        // `lease_until` says the same instant as `lease_until_ms`, for whoever reads the table.
+        let lease_until = match backend {
+            DatabaseBackend::Postgres => "to_timestamp(({now_ms} + $3) / 1000.0)",
+            _ => "strftime('%Y-%m-%dT%H:%M:%fZ', ({now_ms} + $3) / 1000.0, 'unixepoch')",
         };
-        let ours_or_expired = Expr::col((stream_lease::Entity, stream_lease::Column::Owner))
-            .eq(owner)
-            .or(Expr::col((stream_lease::Entity, stream_lease::Column::LeaseUntil)).lte(now));
-        let written = stream_lease::Entity::insert(row)
-            .on_conflict(
-                OnConflict::column(stream_lease::Column::Stream)
-                    .update_columns([
-                        stream_lease::Column::Owner,
-                        stream_lease::Column::LeaseUntil,
-                    ])
-                    .action_and_where(ours_or_expired)
-                    .to_owned(),
-            )
-            .exec_without_returning(&self.db)
+        let sql = format!(
+            "INSERT INTO stream_leases (stream, owner, lease_until, lease_until_ms) \
+             VALUES ($1, $2, {lease_until}, {{now_ms}} + $3) \
+             ON CONFLICT (stream) DO UPDATE SET owner = excluded.owner, \
+             lease_until = excluded.lease_until, lease_until_ms = excluded.lease_until_ms \
+             WHERE stream_leases.owner = excluded.owner OR stream_leases.lease_until_ms <= {{now_ms}}"
+        );
+        let millis = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+        let _permit = self.write_permit().await;
+        let written = self
+            .db
+            .execute_raw(statement(
+                backend,
+                &sql,
+                [stream.into(), owner.into(), millis.into()],
+            ))
             .await
             .map_err(from_db)?;
-        Ok(written == 1)
+        Ok(written.rows_affected() == 1)
     }
 
     #[tracing::instrument(skip_all, fields(stream = stream, owner = owner))]
@@ -86,6 +95,7 @@ impl CursorStore for Store {
                 stream_lease::Column::LeaseUntil,
                 Expr::value(db_time(DateTime::<Utc>::UNIX_EPOCH)),
             )
+            .col_expr(stream_lease::Column::LeaseUntilMs, Expr::value(0i64))
             .filter(stream_lease::Column::Stream.eq(stream))
             .filter(stream_lease::Column::Owner.eq(owner))
             .exec(&self.db)

@@ -4,6 +4,8 @@
 //! each did. The event is kept as received (`payload`) and as read (`event`, JSON of the port's
 //! `FundingEvent`), or raw only when it could not be read.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use funding_core::ports::{
     FundingEvent, InboxEvent, InboxMark, InboxState, InboxStats, InboxStore, IncomingEvent,
@@ -11,23 +13,27 @@ use funding_core::ports::{
 };
 use sea_orm::Value;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _,
-};
-use uuid::Uuid;
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseBackend, EntityTrait as _};
 
 use crate::Store;
 use crate::convert::db_time;
-use crate::entity::{bank_link, bank_transfer, stream_cursor, transfer};
+use crate::entity::stream_cursor;
 use crate::error::{corrupt, from_db};
 use crate::sql::statement;
 
-/// In the caller's transaction: the events parked for lack of `entity_id` are pending again.
+/// The states of events waiting for their subject: parked, or classed foreign after the grace
+/// period (a subject stored late brings those back too).
+const WAITING_FOR_SUBJECT: &str = "state IN ('parked_no_subject', 'foreign')";
+
+/// In the caller's transaction: the events parked for lack of `entity_id` (or classed foreign) are
+/// pending again.
 pub(crate) async fn unpark(db: &impl ConnectionTrait, entity_id: &str) -> Result<u64, StoreError> {
     let result = db
         .execute_raw(statement(
             db.get_database_backend(),
-            "UPDATE inbox_events SET state = 'pending' WHERE entity_id = $1 AND state = 'parked_no_subject'",
+            &format!(
+                "UPDATE inbox_events SET state = 'pending' WHERE entity_id = $1 AND {WAITING_FOR_SUBJECT}"
+            ),
             [entity_id.into()],
         ))
         .await
@@ -35,8 +41,8 @@ pub(crate) async fn unpark(db: &impl ConnectionTrait, entity_id: &str) -> Result
     Ok(result.rows_affected())
 }
 
-/// In the caller's transaction: the events of `stream` parked for lack of `entity_id` are pending
-/// again.
+/// In the caller's transaction: the events of `stream` parked for lack of `entity_id` (or classed
+/// foreign) are pending again.
 pub(crate) async fn unpark_in(
     db: &impl ConnectionTrait,
     stream: &str,
@@ -45,8 +51,10 @@ pub(crate) async fn unpark_in(
     let result = db
         .execute_raw(statement(
             db.get_database_backend(),
-            "UPDATE inbox_events SET state = 'pending' \
-             WHERE stream = $1 AND entity_id = $2 AND state = 'parked_no_subject'",
+            &format!(
+                "UPDATE inbox_events SET state = 'pending' \
+                 WHERE stream = $1 AND entity_id = $2 AND {WAITING_FOR_SUBJECT}"
+            ),
             [stream.into(), entity_id.into()],
         ))
         .await
@@ -95,6 +103,10 @@ pub(crate) async fn mark_all(
         }
     }
     Ok(())
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Rows (or ids) in one multi-row statement at most: well within SQLite's 32,766 parameters.
@@ -164,118 +176,42 @@ pub(crate) async fn insert_events(
     Ok(new)
 }
 
-/// The kinds of subject an event may be parked for, and where this service stores their ids.
-#[derive(Debug, Clone, Copy)]
-enum Subject {
-    /// An ACH relationship: `bank_links.ach_relationship_id` (a UUID).
-    BankRelationship,
-    /// An Alpaca transfer: `transfers.provider_transfer_id` (a UUID).
-    Transfer,
-    /// A Plaid bank transfer: `bank_transfers.plaid_bank_transfer_id` (Plaid's opaque string).
-    BankTransfer,
+/// The parked events whose subject is stored now are pending again, in one statement: each kind
+/// of subject is looked up through its unique index (Alpaca's UUIDs in `bank_links` and
+/// `transfers`, unique across Alpaca's streams; Plaid's ids in `bank_transfers`, only within
+/// Plaid's stream). An Alpaca id that is not a UUID is never one of ours.
+fn unpark_known_sql(backend: DatabaseBackend) -> String {
+    // The event's subject as the type its table stores: a UUID on PostgreSQL (cast only when it
+    // is one), 16 bytes on SQLite (sqlx stores UUIDs as blobs; `unhex` of anything else is NULL).
+    let uuid = match backend {
+        DatabaseBackend::Postgres => {
+            "CASE WHEN e.entity_id ~ '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' \
+             THEN CAST(e.entity_id AS uuid) END"
+        }
+        _ => "CASE WHEN length(e.entity_id) = 36 THEN unhex(replace(e.entity_id, '-', '')) END",
+    };
+    format!(
+        "UPDATE inbox_events AS e SET state = 'pending' \
+         WHERE e.state = 'parked_no_subject' AND ( \
+         (e.entity_type = 'BankRelationship' AND EXISTS (SELECT 1 FROM bank_links AS b \
+         WHERE b.ach_relationship_id = {uuid})) \
+         OR (e.entity_type = 'Transfer' AND EXISTS (SELECT 1 FROM transfers AS t \
+         WHERE t.provider_transfer_id = {uuid})) \
+         OR (e.stream = '{PLAID_BANK_TRANSFER_STREAM}' AND e.entity_type = '{bank_transfer}' \
+         AND EXISTS (SELECT 1 FROM bank_transfers AS p WHERE p.plaid_bank_transfer_id = e.entity_id)))",
+        bank_transfer = crate::bank_transfers::events::ENTITY_TYPE,
+    )
 }
 
-impl Subject {
-    const ALL: [Subject; 3] = [Self::BankRelationship, Self::Transfer, Self::BankTransfer];
-
-    /// The event's `entity_type`.
-    fn entity_type(self) -> &'static str {
-        match self {
-            Self::BankRelationship => "BankRelationship",
-            Self::Transfer => "Transfer",
-            Self::BankTransfer => crate::bank_transfers::events::ENTITY_TYPE,
-        }
-    }
-
-    /// Whether this service stores the subject `entity_id` (an Alpaca id that is not a UUID is
-    /// never one of ours).
-    async fn is_known(
-        self,
-        db: &impl ConnectionTrait,
-        entity_id: &str,
-    ) -> Result<bool, StoreError> {
-        let uuid = || Uuid::try_parse(entity_id).ok();
-        let found = match self {
-            Self::BankRelationship => match uuid() {
-                Some(id) => bank_link::Entity::find()
-                    .filter(bank_link::Column::AchRelationshipId.eq(id))
-                    .one(db)
-                    .await
-                    .map_err(from_db)?
-                    .is_some(),
-                None => false,
-            },
-            Self::Transfer => match uuid() {
-                Some(id) => transfer::Entity::find()
-                    .filter(transfer::Column::ProviderTransferId.eq(id))
-                    .one(db)
-                    .await
-                    .map_err(from_db)?
-                    .is_some(),
-                None => false,
-            },
-            Self::BankTransfer => bank_transfer::Entity::find()
-                .filter(bank_transfer::Column::PlaidBankTransferId.eq(entity_id))
-                .one(db)
-                .await
-                .map_err(from_db)?
-                .is_some(),
-        };
-        Ok(found)
-    }
-
-    /// Makes pending the events parked for the subject `entity_id`: Alpaca's UUIDs are unique
-    /// across its streams; Plaid's ids only within Plaid's stream.
-    async fn unpark(self, db: &impl ConnectionTrait, entity_id: &str) -> Result<u64, StoreError> {
-        match self {
-            Self::BankRelationship | Self::Transfer => unpark(db, entity_id).await,
-            Self::BankTransfer => unpark_in(db, PLAID_BANK_TRANSFER_STREAM, entity_id).await,
-        }
-    }
-}
-
-impl Store {
-    /// Makes pending the parked events of every stored subject of one kind.
-    async fn unpark_known(&self, subject: Subject) -> Result<u64, StoreError> {
-        // Every parked subject is looked at, page by page: subjects this service never made (other
-        // systems' relationships and transfers) stay parked for good and must not hide the ones it
-        // now knows.
-        const PAGE: i64 = 500;
-        let mut count = 0;
-        let mut after = String::new();
-        loop {
-            let rows = self
-                .db
-                .query_all_raw(statement(
-                    self.db.get_database_backend(),
-                    "SELECT DISTINCT entity_id FROM inbox_events WHERE state = 'parked_no_subject' \
-                     AND entity_type = $1 AND entity_id > $2 \
-                     ORDER BY entity_id LIMIT $3",
-                    [
-                        subject.entity_type().into(),
-                        after.clone().into(),
-                        PAGE.into(),
-                    ],
-                ))
-                .await
-                .map_err(from_db)?;
-            let fetched = rows.len();
-            for row in rows {
-                let entity_id: Option<String> = row.try_get("", "entity_id").map_err(from_db)?;
-                let Some(entity_id) = entity_id else {
-                    continue;
-                };
-                after.clone_from(&entity_id);
-                if subject.is_known(&self.db, &entity_id).await? {
-                    let _permit = self.write_permit().await;
-                    count += subject.unpark(&self.db, &entity_id).await?;
-                }
-            }
-            if i64::try_from(fetched).unwrap_or(0) < PAGE {
-                return Ok(count);
-            }
-        }
-    }
+/// Every state but `applied`: what the gauges count (through the (`state`, `received_at_ms`)
+/// index, one range per state).
+fn waiting_states() -> String {
+    InboxState::ALL
+        .iter()
+        .filter(|state| **state != InboxState::Applied)
+        .map(|state| format!("'{}'", state.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[async_trait]
@@ -401,12 +337,53 @@ impl InboxStore for Store {
         mark_all(&self.db, std::slice::from_ref(&one)).await
     }
 
+    #[tracing::instrument(skip_all)]
     async fn unpark_known_subjects(&self) -> Result<u64, StoreError> {
-        let mut count = 0;
-        for subject in Subject::ALL {
-            count += self.unpark_known(subject).await?;
-        }
-        Ok(count)
+        let backend = self.db.get_database_backend();
+        let _permit = self.write_permit().await;
+        let result = self
+            .db
+            .execute_raw(statement(backend, &unpark_known_sql(backend), []))
+            .await
+            .map_err(from_db)?;
+        Ok(result.rows_affected())
+    }
+
+    #[tracing::instrument(skip_all, fields(limit))]
+    async fn class_foreign(&self, older_than: Duration, limit: u32) -> Result<u64, StoreError> {
+        let _permit = self.write_permit().await;
+        let result = self
+            .db
+            .execute_raw(statement(
+                self.db.get_database_backend(),
+                "UPDATE inbox_events SET state = 'foreign' \
+                 WHERE state = 'parked_no_subject' AND (stream, event_id) IN ( \
+                 SELECT stream, event_id FROM inbox_events \
+                 WHERE state = 'parked_no_subject' AND received_at_ms <= {now_ms} - $1 \
+                 ORDER BY received_at_ms LIMIT $2)",
+                [millis(older_than).into(), i64::from(limit).into()],
+            ))
+            .await
+            .map_err(from_db)?;
+        Ok(result.rows_affected())
+    }
+
+    #[tracing::instrument(skip_all, fields(limit))]
+    async fn prune_applied(&self, older_than: Duration, limit: u32) -> Result<u64, StoreError> {
+        let _permit = self.write_permit().await;
+        let result = self
+            .db
+            .execute_raw(statement(
+                self.db.get_database_backend(),
+                "DELETE FROM inbox_events WHERE (stream, event_id) IN ( \
+                 SELECT stream, event_id FROM inbox_events \
+                 WHERE state = 'applied' AND applied_at_ms <= {now_ms} - $1 \
+                 ORDER BY applied_at_ms LIMIT $2)",
+                [millis(older_than).into(), i64::from(limit).into()],
+            ))
+            .await
+            .map_err(from_db)?;
+        Ok(result.rows_affected())
     }
 
     async fn inbox_stats(&self) -> Result<InboxStats, StoreError> {
@@ -414,7 +391,10 @@ impl InboxStore for Store {
             .db
             .query_all_raw(statement(
                 self.db.get_database_backend(),
-                "SELECT state, COUNT(*) AS n FROM inbox_events WHERE state <> 'applied' GROUP BY state",
+                &format!(
+                    "SELECT state, COUNT(*) AS n FROM inbox_events WHERE state IN ({}) GROUP BY state",
+                    waiting_states()
+                ),
                 [],
             ))
             .await

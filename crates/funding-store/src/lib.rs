@@ -37,8 +37,8 @@ mod work;
 pub use cipher::{Cipher, CipherError};
 pub use deployment::{DeploymentError, DeploymentMode, ProviderHosts};
 pub use migration::{
-    BANK_LINK_STATUSES, BANK_TRANSFER_STATUSES, INBOX_STATES, Migrator, RECONCILE_ISSUES,
-    TRANSFER_STATUSES, WORK_KINDS,
+    BANK_LINK_STATUSES, BANK_TRANSFER_STATUSES, INBOX_STATES, INBOX_STATES_WITH_FOREIGN, Migrator,
+    RECONCILE_ISSUES, TRANSFER_STATUSES, WORK_KINDS,
 };
 pub use rotate::{DEFAULT_ROTATION_BATCH, RotationProgress, RotationReport};
 pub use store::Store;

@@ -136,6 +136,18 @@ impl Store {
         self
     }
 
+    /// The same store, calling `observer` with the SQL of every statement it runs on its pool
+    /// (this store and its clones made from now on; not the store it was made from). For tests
+    /// and diagnostics that count what an operation costs in statements.
+    pub fn with_statement_observer(
+        mut self,
+        observer: impl Fn(&str) + Send + Sync + 'static,
+    ) -> Store {
+        self.db
+            .set_metric_callback(move |info| observer(&info.statement.sql));
+        self
+    }
+
     /// Applies the pending migrations; a no-op when there are none. On PostgreSQL the whole run holds
     /// an advisory lock in one transaction, so replicas that start together apply them once; on SQLite
     /// the run is one write transaction.

@@ -105,6 +105,17 @@ pub struct Settings {
     pub stream_lease_ms: u64,
     /// How often Plaid's bank-transfer events are synced when no webhook wakes the sync.
     pub plaid_sync_interval_ms: u64,
+    /// How often the inbox is swept (on one replica, apart from the stream readers): parked events
+    /// whose subject is stored now made pending, events past `inbox_foreign_grace_ms` classed
+    /// foreign, applied events past `inbox_retention_ms` pruned, gauges refreshed. Tens of seconds.
+    pub inbox_sweep_interval_ms: u64,
+    /// How long an event may wait for its subject (a relationship, a transfer) before it is classed
+    /// foreign: about a subject this service never made. It is counted and no longer looked for;
+    /// storing its subject later still applies it.
+    pub inbox_foreign_grace_ms: u64,
+    /// How long an applied event is kept in the inbox before it is pruned (at least an hour: the
+    /// stream's first read looks an hour back, and an event still kept is not stored twice).
+    pub inbox_retention_ms: u64,
     /// Attempts at submitting a bank transfer on the engine's schedule (one that may have reached
     /// Plaid is resent with its idempotency key until Plaid answers).
     pub bank_transfer_max_attempts: u32,
@@ -138,6 +149,8 @@ pub const MAX_RECONCILE_PASS_SIZE: u32 = 10_000;
 pub const MAX_RECONCILE_CALLS_PER_SECOND: u32 = 1_000;
 /// The longest `reconcile_after_ms` and `reconcile_stuck_after_ms`: a year.
 pub const MAX_RECONCILE_AGE_MS: u64 = 366 * 86_400_000;
+/// The shortest `inbox_retention_ms`: the Alpaca stream's first read looks this far back.
+pub const INBOX_MIN_RETENTION_MS: u64 = 3_600_000;
 
 /// Plaid's default per-request timeout.
 pub const PLAID_REQUEST_TIMEOUT_MS: u64 = 30_000;
@@ -181,6 +194,9 @@ impl Default for Settings {
             reconcile_stuck_after_ms: 432_000_000,
             stream_lease_ms: 15_000,
             plaid_sync_interval_ms: 5_000,
+            inbox_sweep_interval_ms: 30_000,
+            inbox_foreign_grace_ms: 3_600_000,
+            inbox_retention_ms: 30 * 86_400_000,
             bank_transfer_max_attempts: 10,
             log_format: "pretty".into(),
             otlp_endpoint: None,
@@ -406,6 +422,8 @@ impl Settings {
             ("reconcile_interval_ms", self.reconcile_interval_ms),
             ("stream_lease_ms", self.stream_lease_ms),
             ("plaid_sync_interval_ms", self.plaid_sync_interval_ms),
+            ("inbox_sweep_interval_ms", self.inbox_sweep_interval_ms),
+            ("inbox_foreign_grace_ms", self.inbox_foreign_grace_ms),
         ] {
             if value == 0 {
                 bail!("{name} must be at least 1");
@@ -426,6 +444,11 @@ impl Settings {
             if value > MAX_RECONCILE_AGE_MS {
                 bail!("{name} must be at most {MAX_RECONCILE_AGE_MS} (one year)");
             }
+        }
+        if self.inbox_retention_ms < INBOX_MIN_RETENTION_MS {
+            bail!(
+                "inbox_retention_ms must be at least {INBOX_MIN_RETENTION_MS} (an hour): the event stream's first read looks an hour back, and an applied event must still be known when it comes again"
+            );
         }
         if self.adoption_skew_ms > 60_000 {
             bail!(

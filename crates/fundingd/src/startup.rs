@@ -17,8 +17,9 @@ use funding_core::ports::{
     PlaidGateway, SystemClock, TransferStore, WorkQueue,
 };
 use funding_core::{
-    BankLinks, Engine, EngineSettings, FollowerSettings, FundingEventFollower, LinkSettings,
-    LinkStores, OrphanSweep, ReconcileSettings, Reconciler, Sandbox, TransferSettings, Transfers,
+    BankLinks, Engine, EngineSettings, FollowerSettings, FundingEventFollower, InboxSweepSettings,
+    InboxSweeper, LinkSettings, LinkStores, OrphanSweep, ReconcileSettings, Reconciler, Sandbox,
+    TransferSettings, Transfers,
 };
 use funding_grpc::{
     Auth, BankLinkApi, BankTransferApi, ClientKey, Guard, Rate, RateLimits, SandboxApi, Scope,
@@ -456,6 +457,24 @@ impl Application {
                 shutdown.clone(),
             )));
         }
+        // The inbox's upkeep: its own timer and task, never inside a stream reader's loop.
+        let sweep_interval = Duration::from_millis(settings.inbox_sweep_interval_ms.max(1));
+        let sweeper = InboxSweeper::new(
+            inbox.clone(),
+            cursors.clone(),
+            InboxSweepSettings {
+                owner: instance.clone(),
+                // Held from one sweep to the next, so the same replica keeps sweeping.
+                lease: Duration::from_millis(settings.stream_lease_ms).max(sweep_interval * 2),
+                interval: sweep_interval,
+                foreign_grace: Duration::from_millis(settings.inbox_foreign_grace_ms),
+                retention: Duration::from_millis(settings.inbox_retention_ms),
+            },
+        );
+        let stop = shutdown.clone();
+        workers.push(tokio::spawn(async move {
+            sweeper.run(stop.cancelled_owned()).await
+        }));
         let follower = FundingEventFollower::new(
             broker,
             links.clone(),

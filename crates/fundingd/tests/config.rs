@@ -301,6 +301,18 @@ fn bad_tls_and_limit_settings_get_one_line_naming_the_setting() {
             "[limits]\ncalls_per_minute = -5\n".into(),
             "limits.calls_per_minute must be",
         ),
+        (
+            "inbox_sweep_interval_ms = 0\n".into(),
+            "inbox_sweep_interval_ms must be at least 1",
+        ),
+        (
+            "inbox_foreign_grace_ms = 0\n".into(),
+            "inbox_foreign_grace_ms must be at least 1",
+        ),
+        (
+            "inbox_retention_ms = 60000\n".into(),
+            "inbox_retention_ms must be at least 3600000",
+        ),
     ];
     let mut failures = Vec::new();
     for (index, (toml, expected)) in cases.iter().enumerate() {

@@ -7,6 +7,7 @@ mod engine;
 mod events;
 mod hostile;
 mod idempotency;
+mod inbox;
 mod link_flow;
 mod link_lifecycle;
 mod plaid_keys;

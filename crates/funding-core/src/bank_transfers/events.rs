@@ -2,7 +2,7 @@
 //!
 //! A sync reads `/bank_transfer/event/sync` from the stored cursor (`after_id`), page after page
 //! until a page comes back short, and stores each page in the inbox in the transaction that moves
-//! the cursor; then the pending events are applied in `event_id` order. Each reported status moves
+//! the cursor (an event that cannot be read is kept raw, and the cursor moves past it); then the pending events are applied in `event_id` order. Each reported status moves
 //! the transfer along the lifecycle table once; duplicates, late and out-of-order events change
 //! nothing; an event for a transfer whose create answer is not stored yet is parked and applied
 //! when it is. A sync runs when a verified webhook arrives, and periodically on the replica that
@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use chrono::Duration as ChronoDuration;
 use funding_domain::lifecycle::{self, Transition, TransitionError};
 use funding_domain::{FundingBankTransferId, PlaidBankTransferStatus};
 
@@ -72,16 +71,30 @@ impl BankTransfers {
                 .gateway
                 .sync_bank_transfer_events(after, SYNC_PAGE)
                 .await?;
-            let full = page.len() >= usize::from(SYNC_PAGE);
-            let Some(last) = page.iter().map(|event| event.event_id).max() else {
+            if page.is_empty() {
                 break;
-            };
-            let last_at = page.iter().map(|event| event.timestamp).max();
-            let events = page
-                .into_iter()
-                .map(|event| (serde_json::to_string(&event).unwrap_or_default(), event))
-                .collect();
-            let stored = self.store.store_plaid_events(events, last).await?;
+            }
+            let full = page.len() >= usize::from(SYNC_PAGE);
+            // Unreadable events count for the cursor when their id could be read: the sync moves
+            // past them (they are kept raw).
+            let last = page.iter().filter_map(|event| event.event_id).max();
+            let last_at = page
+                .iter()
+                .filter_map(|event| event.event.as_ref().ok().map(|event| event.timestamp))
+                .max();
+            let unreadable = page.iter().filter(|event| event.event.is_err()).count();
+            if unreadable > 0 {
+                tracing::error!(
+                    unreadable,
+                    "Plaid bank-transfer events could not be read; kept raw, the sync goes on"
+                );
+                metrics::counter!("funding_provider_events_unreadable_total", "stream" => PLAID_BANK_TRANSFER_STREAM)
+                    .increment(unreadable as u64);
+            }
+            let stored = self
+                .store
+                .store_plaid_events(page, last.unwrap_or(after).max(after))
+                .await?;
             report.stored += stored;
             unapplied += stored;
             // Applied as they come, a batch at a time: a long backlog is never sorted whole.
@@ -90,7 +103,16 @@ impl BankTransfers {
                 unapplied = 0;
             }
             crate::observe::stream_advanced(PLAID_BANK_TRANSFER_STREAM, self.clock.now(), last_at);
-            after = after.max(last);
+            let Some(last) = last.filter(|last| *last > after) else {
+                // Not one id on the page could be read, or none beyond the cursor: asking again
+                // would return the same page.
+                tracing::error!(
+                    after_id = after,
+                    "a Plaid event sync page moved the cursor nowhere; stopping this sync"
+                );
+                break;
+            };
+            after = last;
             if !full {
                 break;
             }
@@ -485,11 +507,9 @@ impl BankTransferSyncFollower {
         tokio::pin!(shutdown);
         let lease_name = format!("{PLAID_BANK_TRANSFER_STREAM}:sync");
         loop {
-            let until = self.transfers.clock.now()
-                + ChronoDuration::from_std(self.lease).unwrap_or(ChronoDuration::seconds(15));
             match self
                 .cursors
-                .claim_stream(&lease_name, &self.owner, until)
+                .claim_stream(&lease_name, &self.owner, self.lease)
                 .await
             {
                 Ok(true) => match self.transfers.sync().await {

@@ -10,7 +10,7 @@ use funding_domain::{BankTransferId, FundingBankTransferId, PlaidBankTransferSta
 
 use super::{
     BankTransferFailure, Begin, Claim, IdempotencyClaim, InboxMark, NewWork, PlaidBankTransfer,
-    PlaidBankTransferEvent, StoreError, Unresolved, UnresolvedCounts,
+    PlaidBankTransferEvent, StoreError, SyncedPlaidEvent, Unresolved, UnresolvedCounts,
 };
 use crate::model::BankTransfer;
 
@@ -218,12 +218,13 @@ pub trait BankTransferStore: Send + Sync + 'static {
     async fn unresolved_bank_transfers(&self) -> Result<UnresolvedCounts, StoreError>;
 
     /// In one transaction: stores every event not stored before (by its `event_id`, with its raw
-    /// JSON) as pending in the inbox of [`PLAID_BANK_TRANSFER_STREAM`], under entity type
-    /// `BankTransfer` and Plaid's transfer id, and moves the stream's cursor to `after_id` (never
-    /// back). Returns how many were new.
+    /// JSON) in the inbox of [`PLAID_BANK_TRANSFER_STREAM`]: a readable one as pending, under entity
+    /// type `BankTransfer` and Plaid's transfer id; an unreadable one as unreadable, with why,
+    /// under its `event_id` (or, without one, a digest of its JSON). Moves the stream's cursor to
+    /// `after_id` (never back). Returns how many were new.
     async fn store_plaid_events(
         &self,
-        events: Vec<(String, PlaidBankTransferEvent)>,
+        events: Vec<SyncedPlaidEvent>,
         after_id: u64,
     ) -> Result<u64, StoreError>;
 

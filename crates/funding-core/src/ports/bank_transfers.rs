@@ -76,6 +76,30 @@ pub struct PlaidBankTransferEvent {
     pub direction: Option<String>,
 }
 
+/// One event of a `/bank_transfer/event/sync` page, read on its own: an event this service cannot
+/// read (a malformed one, or one of a shape Plaid introduced later) is kept raw instead of failing
+/// the page, so the cursor moves past it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncedPlaidEvent {
+    /// Plaid's `event_id`, when one could be read (from an unreadable event too).
+    pub event_id: Option<u64>,
+    /// The event's JSON exactly as Plaid sent it.
+    pub raw: String,
+    /// The event, or why it could not be read.
+    pub event: Result<PlaidBankTransferEvent, String>,
+}
+
+impl SyncedPlaidEvent {
+    /// A readable event, with its JSON as this service writes it (tests, fakes).
+    pub fn read(event: PlaidBankTransferEvent) -> Self {
+        Self {
+            event_id: Some(event.event_id),
+            raw: serde_json::to_string(&event).unwrap_or_default(),
+            event: Ok(event),
+        }
+    }
+}
+
 /// The filters of `/bank_transfer/list` (all optional); `count` 1..=25, `offset` ≥ 0.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PlaidBankTransferListFilter {
@@ -172,12 +196,14 @@ pub trait BankTransferGateway: Send + Sync + 'static {
     ) -> Result<Vec<PlaidBankTransferEvent>, ProviderError>;
 
     /// `/bank_transfer/event/sync`: the events after `after_id` (0 at first), oldest first, at
-    /// most `count` (1..=25). Fewer than `count` means there are no more for now.
+    /// most `count` (1..=25). Fewer than `count` means there are no more for now. Each event is
+    /// read on its own: one that cannot be read comes back raw, with why (and its `event_id` when
+    /// that much can be read); only a page that is not a list of events at all is an error.
     async fn sync_bank_transfer_events(
         &self,
         after_id: u64,
         count: u8,
-    ) -> Result<Vec<PlaidBankTransferEvent>, ProviderError>;
+    ) -> Result<Vec<SyncedPlaidEvent>, ProviderError>;
 
     /// `/bank_transfer/balance/get`.
     async fn bank_transfer_balance(

@@ -2,7 +2,11 @@
 //! the same transaction that advances the stream's cursor, so that no event is lost between reading
 //! and applying, and none is applied twice. An event waits in the inbox until it is applied; one
 //! whose subject is not known yet, or that failed to apply, is parked (with why) and the stream goes
-//! on; one that cannot be read is kept raw.
+//! on; one that cannot be read is kept raw. One parked for lack of a subject for longer than a grace
+//! period is about a subject this service never made: it is classed foreign and no longer looked
+//! for (storing that subject still brings it back). Applied events are pruned after a retention.
+
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -23,16 +27,21 @@ pub enum InboxState {
     Unhandled,
     /// It could not be read; kept raw.
     Unreadable,
+    /// Parked for lack of a subject for longer than the grace period: about a subject this service
+    /// never made (another system's relationship or transfer on the same provider account). No
+    /// longer looked for by the sweep; storing its subject still makes it pending.
+    Foreign,
 }
 
 impl InboxState {
-    pub const ALL: [InboxState; 6] = [
+    pub const ALL: [InboxState; 7] = [
         Self::Pending,
         Self::Applied,
         Self::ParkedNoSubject,
         Self::ParkedError,
         Self::Unhandled,
         Self::Unreadable,
+        Self::Foreign,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -43,6 +52,7 @@ impl InboxState {
             Self::ParkedError => "parked_error",
             Self::Unhandled => "unhandled",
             Self::Unreadable => "unreadable",
+            Self::Foreign => "foreign",
         }
     }
 
@@ -115,11 +125,20 @@ pub trait InboxStore: Send + Sync + 'static {
         error: Option<&str>,
     ) -> Result<(), StoreError>;
 
-    /// Makes the events parked for lack of a subject pending again where the subject is stored now.
-    /// (Storing a subject unparks its events in the same transaction; this sweep closes the race
-    /// with an event parked at that very moment.) Returns how many.
+    /// Makes the events parked for lack of a subject pending again where the subject is stored now,
+    /// in one statement (a join, whatever the number of parked subjects). (Storing a subject unparks
+    /// its events in the same transaction; this sweep closes the race with an event parked at that
+    /// very moment.) Returns how many.
     async fn unpark_known_subjects(&self) -> Result<u64, StoreError>;
 
-    /// Counts by state, for metrics.
+    /// Classes `foreign` at most `limit` events parked for lack of a subject that were received
+    /// more than `older_than` ago by the database's clock (one statement). Returns how many.
+    async fn class_foreign(&self, older_than: Duration, limit: u32) -> Result<u64, StoreError>;
+
+    /// Deletes at most `limit` applied events applied more than `older_than` ago by the database's
+    /// clock (one statement). Returns how many.
+    async fn prune_applied(&self, older_than: Duration, limit: u32) -> Result<u64, StoreError>;
+
+    /// Counts by state of every event not applied, for metrics (one read of an index).
     async fn inbox_stats(&self) -> Result<InboxStats, StoreError>;
 }

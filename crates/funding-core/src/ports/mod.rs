@@ -23,7 +23,8 @@ pub use bank_transfer_store::{
 pub use bank_transfers::{
     BankTransferBalance, BankTransferFailure, BankTransferGateway, BankTransferSandbox,
     PlaidBankTransfer, PlaidBankTransferEvent, PlaidBankTransferEventFilter,
-    PlaidBankTransferListFilter, SimulatedBankTransferEvent, WebhookVerificationKey,
+    PlaidBankTransferListFilter, SimulatedBankTransferEvent, SyncedPlaidEvent,
+    WebhookVerificationKey,
 };
 pub use broker::{
     AccountFunds, AchRelationship, AlpacaTransfer, Broker, FundingEntity, FundingEvent,

@@ -291,14 +291,15 @@ pub trait CursorStore: Send + Sync + 'static {
     async fn load_cursor(&self, stream: &str) -> Result<Option<String>, StoreError>;
     async fn save_cursor(&self, stream: &str, cursor: &str) -> Result<(), StoreError>;
 
-    /// Takes the right to read `stream` until `until` if nobody holds it or its holder's lease ran
-    /// out, or renews it for `owner`. Returns whether `owner` holds it now. One conditional write, safe
-    /// for any number of replicas.
+    /// Takes the right to read `stream` for `lease` if nobody holds it or its holder's lease ran
+    /// out, or renews it for `owner`. Returns whether `owner` holds it now. One conditional write,
+    /// safe for any number of replicas; the lease's expiry is measured by the database's clock, so
+    /// replicas whose clocks disagree still agree on when it runs out.
     async fn claim_stream(
         &self,
         stream: &str,
         owner: &str,
-        until: DateTime<Utc>,
+        lease: std::time::Duration,
     ) -> Result<bool, StoreError>;
 
     /// Gives the stream up, so another replica can take it at once.

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use funding_core::ports::{
     self, BankTransferBalance, PlaidBankTransfer, PlaidBankTransferEvent,
-    PlaidBankTransferEventFilter, PlaidBankTransferListFilter,
+    PlaidBankTransferEventFilter, PlaidBankTransferListFilter, SyncedPlaidEvent,
 };
 use funding_domain::{
     AchClass, AchReturnCode, Amount, BankTransferId, BankTransferRequest, BankTransferType,
@@ -21,8 +21,10 @@ use funding_domain::{
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use super::OrUnknown;
+use crate::failure::describe_json_error;
 
 /// Plaid's `BankTransfer` object (all 17 fields).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -192,14 +194,49 @@ pub(crate) struct BankTransferEventSyncRequest {
     pub count: Option<u8>,
 }
 
-/// `BankTransferEventSyncResponse`.
+/// `BankTransferEventSyncResponse`, each event kept as sent: the events are read one by one
+/// ([`read_synced_event`]), so one this adapter cannot read never fails the page (and the cursor
+/// moves past it).
 #[derive(Deserialize)]
 pub(crate) struct BankTransferEventSyncResponse {
+    pub bank_transfer_events: Vec<Box<RawValue>>,
+}
+
+/// `BankTransferEventListResponse`.
+#[derive(Deserialize)]
+pub(crate) struct BankTransferEventListResponse {
     pub bank_transfer_events: Vec<BankTransferEvent>,
 }
 
-/// `BankTransferEventListResponse`: the same list as the sync's.
-pub(crate) type BankTransferEventListResponse = BankTransferEventSyncResponse;
+/// One event of a sync page: read, or kept raw with why (and its `event_id` if that much is
+/// readable). The error names where the event broke, never a value from it.
+pub(crate) fn read_synced_event(raw: &RawValue) -> SyncedPlaidEvent {
+    let text = raw.get();
+    match serde_json::from_str::<BankTransferEvent>(text) {
+        Ok(event) => SyncedPlaidEvent {
+            event_id: Some(event.event_id),
+            raw: text.to_owned(),
+            event: Ok(event.into()),
+        },
+        Err(error) => {
+            #[derive(Deserialize)]
+            struct IdOnly {
+                event_id: u64,
+            }
+            let event_id = serde_json::from_str::<IdOnly>(text)
+                .ok()
+                .map(|only| only.event_id);
+            SyncedPlaidEvent {
+                event_id,
+                raw: text.to_owned(),
+                event: Err(format!(
+                    "a BankTransferEvent that cannot be read: {}",
+                    describe_json_error(&error)
+                )),
+            }
+        }
+    }
+}
 
 /// `BankTransferListRequest`: every filter optional, unset ones left out.
 #[derive(Debug, Serialize)]

@@ -206,7 +206,7 @@ impl BankTransferGateway for FakeKeys {
         &self,
         _: u64,
         _: u8,
-    ) -> Result<Vec<PlaidBankTransferEvent>, ProviderError> {
+    ) -> Result<Vec<funding_core::ports::SyncedPlaidEvent>, ProviderError> {
         Err(not_faked())
     }
     async fn bank_transfer_balance(

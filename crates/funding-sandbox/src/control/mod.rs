@@ -2,8 +2,9 @@
 //! relationships and transfers to any status, fault injection, the call log, the clock, account
 //! status and cash, stream disconnects and duplicated or late stream events, sandbox Plaid links,
 //! the tokens Plaid issued, link tokens, Items (reset login, Item webhooks, Link without a
-//! browser: [`link`]), and the Plaid webhooks (URL, key rotation, delivery faults, the
-//! delivery log). The HTTP control API (`/_sandbox/…`, see [`http`]) calls exactly these methods.
+//! browser: [`link`]), Plaid bank-transfer events written as given (malformed ones), and the Plaid
+//! webhooks (URL, key rotation, delivery faults, the delivery log). The HTTP control API
+//! (`/_sandbox/…`, see [`http`]) calls exactly these methods (raw Plaid events are in-process only).
 
 pub(crate) mod calls;
 pub(crate) mod faults;
@@ -13,6 +14,7 @@ mod http_faults;
 mod http_link;
 mod http_settings;
 pub(crate) mod link;
+mod plaid_events;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -198,6 +198,38 @@ impl BankTransfers {
             .sum()
     }
 
+    /// Appends `wire` as the next event, sent exactly as given (fault injection): its place in
+    /// the log is the next `event_id`, which is written into it unless it (an object) carries an
+    /// `event_id` already (sent as given, readable or not). Returns its place.
+    pub(crate) fn record_raw(&mut self, mut wire: Value, now: DateTime<Utc>) -> u64 {
+        let event_id = self.events.last().map_or(1, |last| last.event_id + 1);
+        if let Some(object) = wire.as_object_mut() {
+            object.entry("event_id").or_insert(json!(event_id));
+        }
+        let text = |key: &str| {
+            wire.get(key)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let (event_type, bank_transfer_id, account_id, kind) = (
+            text("event_type"),
+            text("bank_transfer_id"),
+            text("account_id"),
+            text("bank_transfer_type"),
+        );
+        self.events.push(StoredEvent {
+            event_id,
+            timestamp: now,
+            event_type,
+            bank_transfer_id,
+            account_id,
+            kind,
+            wire,
+        });
+        event_id
+    }
+
     fn record(&mut self, id: &str, event_type: &str, now: DateTime<Utc>) {
         let Some(transfer) = self
             .by_id

@@ -77,6 +77,46 @@ async fn a_bank_transfer_is_created_pending_with_plaids_shape() {
 }
 
 #[tokio::test]
+async fn an_event_written_raw_is_synced_exactly_as_given_in_its_place() {
+    let sandbox = spawn_sandbox().await;
+    let transfer = create(&sandbox, "key-raw").await;
+    let mut malformed = sync(&sandbox, 0).await[0].clone();
+    malformed
+        .as_object_mut()
+        .unwrap()
+        .remove("event_id")
+        .unwrap();
+    malformed["bank_transfer_amount"] = json!({"not": "a decimal"});
+    let placed = sandbox
+        .control
+        .emit_raw_bank_transfer_event(malformed.clone());
+    assert_eq!(placed, 2, "the next place in the log");
+    let unreadable_id = json!({"event_id": "three", "event_type": "posted"});
+    assert_eq!(
+        sandbox
+            .control
+            .emit_raw_bank_transfer_event(unreadable_id.clone()),
+        3
+    );
+    let posted = sandbox
+        .plaid_ok(
+            "/sandbox/bank_transfer/simulate",
+            json!({"bank_transfer_id": transfer["id"], "event_type": "posted"}),
+        )
+        .await;
+    assert!(posted.get("request_id").is_some());
+
+    let events = sync(&sandbox, 0).await;
+    assert_eq!(events.len(), 4);
+    malformed["event_id"] = json!(2);
+    assert_eq!(events[1], malformed, "as given, with its event_id");
+    assert_eq!(events[2], unreadable_id, "an event_id given is kept");
+    assert_eq!(events[3]["event_id"], 4, "later events go on counting");
+    assert_eq!(sync(&sandbox, 2).await.len(), 2, "after_id counts places");
+    assert_eq!(sync(&sandbox, 3).await, vec![events[3].clone()]);
+}
+
+#[tokio::test]
 async fn a_wire_without_ach_class_shows_a_class_from_the_enum() {
     let sandbox = spawn_sandbox().await;
     let token = sandbox.processor_token().await;

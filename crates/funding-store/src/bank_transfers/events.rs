@@ -1,16 +1,19 @@
 //! The inbox of Plaid's bank-transfer events: the shared `inbox_events` table under stream
 //! [`PLAID_BANK_TRANSFER_STREAM`], each event under its `event_id` (the u64 as a decimal string),
 //! entity type `BankTransfer` and Plaid's transfer id, kept as received (`payload`) and as read
-//! (`event`, JSON of the port's `PlaidBankTransferEvent`). A batch and the sync cursor
+//! (`event`, JSON of the port's `PlaidBankTransferEvent`); one that could not be read is kept raw,
+//! `unreadable`, with why, under its `event_id` when that much could be read. A batch and the sync cursor
 //! (`stream_cursors`, `after_id` as a decimal string) are written in one transaction; the cursor
 //! only ever moves forward. Event ids are compared as numbers (shorter decimal first, then
 //! lexically: `"9"` before `"10"`) without casting, so every u64 is ordered right on both backends.
 
 use funding_core::ports::{
     InboxState, PLAID_BANK_TRANSFER_STREAM, PendingPlaidEvent, PlaidBankTransferEvent, StoreError,
+    SyncedPlaidEvent,
 };
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveValue::Set, ConnectionTrait as _, EntityTrait as _};
+use sha2::{Digest as _, Sha256};
 
 use crate::Store;
 use crate::convert::db_time;
@@ -27,25 +30,50 @@ const CURSOR_MOVES_FORWARD: &str = "length(stream_cursors.cursor) < length(exclu
      OR (length(stream_cursors.cursor) = length(excluded.cursor) \
      AND stream_cursors.cursor < excluded.cursor)";
 
+/// The key an unreadable event without a readable `event_id` is kept under: a digest of its JSON,
+/// so the same bytes are kept once (never a decimal string: it cannot take a real event's place).
+fn unreadable_key(raw: &str) -> String {
+    let digest = Sha256::digest(raw.as_bytes());
+    format!("unreadable:{}", hex::encode(&digest[..16]))
+}
+
 pub(super) async fn store_plaid_events(
     store: &Store,
-    events: Vec<(String, PlaidBankTransferEvent)>,
+    events: Vec<SyncedPlaidEvent>,
     after_id: u64,
 ) -> Result<u64, StoreError> {
     let mut rows = Vec::with_capacity(events.len());
-    for (raw, event) in events {
-        let json = serde_json::to_string(&event)
-            .map_err(|error| StoreError::Other(format!("a Plaid event as JSON: {error}")))?;
-        rows.push(NewInboxRow {
-            stream: PLAID_BANK_TRANSFER_STREAM.to_owned(),
-            event_id: event.event_id.to_string(),
-            entity_type: Some(ENTITY_TYPE.to_owned()),
-            entity_id: Some(event.bank_transfer_id.as_str().to_owned()),
-            payload: raw,
-            event: Some(json),
-            state: InboxState::Pending,
-            error: None,
-        });
+    for synced in events {
+        let row = match synced.event {
+            Ok(event) => {
+                let json = serde_json::to_string(&event).map_err(|error| {
+                    StoreError::Other(format!("a Plaid event as JSON: {error}"))
+                })?;
+                NewInboxRow {
+                    stream: PLAID_BANK_TRANSFER_STREAM.to_owned(),
+                    event_id: event.event_id.to_string(),
+                    entity_type: Some(ENTITY_TYPE.to_owned()),
+                    entity_id: Some(event.bank_transfer_id.as_str().to_owned()),
+                    payload: synced.raw,
+                    event: Some(json),
+                    state: InboxState::Pending,
+                    error: None,
+                }
+            }
+            Err(error) => NewInboxRow {
+                stream: PLAID_BANK_TRANSFER_STREAM.to_owned(),
+                event_id: synced
+                    .event_id
+                    .map_or_else(|| unreadable_key(&synced.raw), |id| id.to_string()),
+                entity_type: None,
+                entity_id: None,
+                payload: synced.raw,
+                event: None,
+                state: InboxState::Unreadable,
+                error: Some(error),
+            },
+        };
+        rows.push(row);
     }
     let (_permit, txn) = store.begin_write().await?;
     let new = insert_events(&txn, rows).await?;

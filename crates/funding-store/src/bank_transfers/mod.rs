@@ -17,7 +17,7 @@ use funding_core::model::BankTransfer;
 use funding_core::ports::{
     BankTransferChange, BankTransferFilter, BankTransferHistoryEntry, BankTransferStore, Begin,
     Claim, IdempotencyClaim, InboxMark, NewBankTransfer, PendingPlaidEvent, PlaidAnswerSaved,
-    PlaidBankTransfer, PlaidBankTransferEvent, StoreError, Unresolved, UnresolvedCounts,
+    PlaidBankTransfer, StoreError, SyncedPlaidEvent, Unresolved, UnresolvedCounts,
 };
 use funding_domain::{BankTransferId, FundingBankTransferId};
 
@@ -167,7 +167,7 @@ impl BankTransferStore for Store {
     #[tracing::instrument(skip_all, fields(count = events.len(), after_id))]
     async fn store_plaid_events(
         &self,
-        events: Vec<(String, PlaidBankTransferEvent)>,
+        events: Vec<SyncedPlaidEvent>,
         after_id: u64,
     ) -> Result<u64, StoreError> {
         events::store_plaid_events(self, events, after_id).await

@@ -1,4 +1,5 @@
-//! A row of `stream_leases`: which replica reads one provider event stream, and until when.
+//! A row of `stream_leases`: which replica reads one provider event stream, and until when (epoch
+//! milliseconds of the database's clock; `lease_until` says the same instant as a time).
 
 use sea_orm::entity::prelude::*;
 
@@ -9,6 +10,7 @@ pub struct Model {
     pub stream: String,
     pub owner: String,
     pub lease_until: DateTimeUtc,
+    pub lease_until_ms: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,7 +13,7 @@ use funding_core::ports::{
     BankTransferChange, BankTransferFailure, BankTransferFilter, BankTransferStore as _, Begin,
     Claim, IdempotencyClaim, InboxMark, InboxState, InboxStore as _, NewBankTransfer, NewWork,
     PLAID_BANK_TRANSFER_STREAM, PlaidAnswerSaved, PlaidBankTransfer, PlaidBankTransferEvent,
-    StoreError, Unresolved, WorkKind, WorkQueue as _,
+    StoreError, SyncedPlaidEvent, Unresolved, WorkKind, WorkQueue as _,
 };
 use funding_domain::PlaidBankTransferStatus::{
     self, Cancelled, Failed, Pending, Posted, Refused, Reversed, Submitting,
@@ -258,7 +258,7 @@ fn micros(at: DateTime<Utc>) -> i64 {
     at.timestamp_micros()
 }
 
-fn plaid_event(id: u64, transfer: &BankTransferId) -> (String, PlaidBankTransferEvent) {
+fn plaid_event(id: u64, transfer: &BankTransferId) -> SyncedPlaidEvent {
     let event = PlaidBankTransferEvent {
         event_id: id,
         timestamp: t0() + seconds(2),
@@ -272,12 +272,12 @@ fn plaid_event(id: u64, transfer: &BankTransferId) -> (String, PlaidBankTransfer
         failure_reason: None,
         direction: Some("inbound".to_owned()),
     };
-    (serde_json::to_string(&event).unwrap(), event)
+    SyncedPlaidEvent::read(event)
 }
 
 /// Stores the events (the cursor at the largest) and parks them for lack of their subject.
-async fn park(store: &Store, events: Vec<(String, PlaidBankTransferEvent)>) {
-    let ids: Vec<u64> = events.iter().map(|(_, event)| event.event_id).collect();
+async fn park(store: &Store, events: Vec<SyncedPlaidEvent>) {
+    let ids: Vec<u64> = events.iter().filter_map(|event| event.event_id).collect();
     let after = ids.iter().copied().max().unwrap_or(0);
     store.store_plaid_events(events, after).await.unwrap();
     for id in ids {
@@ -1712,6 +1712,75 @@ async fn the_reconciler_sees_pending_transfers_plaid_has_that_have_not_moved_sin
     );
 }
 
+/// An event of a sync page that could not be read is kept raw, `unreadable`, with why, under its
+/// `event_id` (or a digest of its bytes when not even that was readable); it is never pending, and
+/// the cursor moves past it with the page.
+async fn an_unreadable_plaid_event_is_kept_raw_under_its_event_id_and_the_cursor_moves_past_it(
+    db: &TestDb,
+) {
+    let store = db.store().await;
+    let subject = plaid_id();
+    let with_id = SyncedPlaidEvent {
+        event_id: Some(2),
+        raw: r#"{"event_id":2,"bank_transfer_amount":{}}"#.to_owned(),
+        event: Err("a BankTransferEvent that cannot be read: unexpected value".to_owned()),
+    };
+    let without_id = SyncedPlaidEvent {
+        event_id: None,
+        raw: r#"{"event_id":"three"}"#.to_owned(),
+        event: Err("a BankTransferEvent that cannot be read: unexpected value".to_owned()),
+    };
+    let page = vec![
+        plaid_event(1, &subject),
+        with_id.clone(),
+        without_id.clone(),
+        plaid_event(4, &subject),
+    ];
+    assert_eq!(store.store_plaid_events(page.clone(), 4).await.unwrap(), 4);
+    assert_eq!(store.plaid_sync_cursor().await.unwrap(), 4);
+    assert_eq!(
+        store.store_plaid_events(page, 4).await.unwrap(),
+        0,
+        "each kept once, the one without an id too"
+    );
+    let pending: Vec<u64> = store
+        .pending_plaid_events(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|waiting| waiting.event.event_id)
+        .collect();
+    assert_eq!(pending, vec![1, 4], "the unreadable ones are never pending");
+    let raw = db.raw().await;
+    let unreadable = |event_id: &str, payload: &str| {
+        Expr::col("stream")
+            .eq(PLAID_BANK_TRANSFER_STREAM)
+            .and(Expr::col("event_id").eq(event_id))
+            .and(Expr::col("state").eq("unreadable"))
+            .and(Expr::col("payload").eq(payload))
+            .and(Expr::col("error").like("a BankTransferEvent that cannot be read%"))
+            .and(Expr::col("event").is_null())
+            .and(Expr::col("entity_id").is_null())
+    };
+    assert_eq!(
+        count(&raw, "inbox_events", unreadable("2", &with_id.raw)).await,
+        1,
+        "under its event_id"
+    );
+    assert_eq!(
+        count(
+            &raw,
+            "inbox_events",
+            Expr::col("event_id")
+                .like("unreadable:%")
+                .and(Expr::col("payload").eq(without_id.raw.as_str()))
+        )
+        .await,
+        1,
+        "under a digest of its bytes"
+    );
+}
+
 async fn plaid_events_stored_twice_are_stored_once_with_their_cursor(db: &TestDb) {
     let store = db.store().await;
     assert_eq!(store.plaid_sync_cursor().await.unwrap(), 0, "0 at first");
@@ -1754,13 +1823,13 @@ async fn plaid_events_stored_twice_are_stored_once_with_their_cursor(db: &TestDb
     );
     assert_eq!(
         row.try_get::<String>("", "payload").unwrap(),
-        batch[1].0,
+        batch[1].raw,
         "kept raw"
     );
     assert_eq!(row.try_get::<String>("", "state").unwrap(), "pending");
     let pending = store.pending_plaid_events(10).await.unwrap();
     assert_eq!(pending.len(), 3);
-    assert_eq!(pending[1].event, batch[1].1, "as read");
+    assert_eq!(pending[1].event, batch[1].event.clone().unwrap(), "as read");
     assert_eq!(pending[1].attempts, 0);
 }
 
@@ -1939,6 +2008,7 @@ on_both_backends!(
     list_filters_and_pages_in_creation_order,
     the_reconciler_sees_pending_transfers_plaid_has_that_have_not_moved_since_the_cutoff,
     plaid_events_stored_twice_are_stored_once_with_their_cursor,
+    an_unreadable_plaid_event_is_kept_raw_under_its_event_id_and_the_cursor_moves_past_it,
     the_plaid_cursor_never_moves_back,
     pending_plaid_events_come_in_numeric_order,
     the_sweep_unparks_plaid_events_parked_after_the_answer_was_stored,

@@ -12,6 +12,7 @@ mod cursors;
 mod deployment;
 mod health;
 mod inbox;
+mod inbox_sweep;
 mod migrations;
 mod outbox;
 mod reads;

@@ -3,8 +3,10 @@
 
 use funding_core::ports::{InboxState, Unresolved, WorkKind};
 use funding_domain::AchRelationshipStatus;
-use funding_store::{BANK_LINK_STATUSES, INBOX_STATES, RECONCILE_ISSUES, WORK_KINDS};
-use sea_orm::sea_query::{Expr, Query};
+use funding_store::{
+    BANK_LINK_STATUSES, INBOX_STATES, INBOX_STATES_WITH_FOREIGN, RECONCILE_ISSUES, WORK_KINDS,
+};
+use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
 use sea_orm::{ConnectionTrait as _, DatabaseConnection, DbErr};
 use uuid::Uuid;
 
@@ -79,9 +81,15 @@ fn the_work_kind_check_admits_exactly_the_core_kinds() {
 fn the_inbox_state_check_admits_exactly_the_core_states() {
     let core: Vec<&str> = InboxState::ALL.iter().map(|state| state.as_str()).collect();
     assert_eq!(
-        INBOX_STATES.to_vec(),
+        INBOX_STATES_WITH_FOREIGN.to_vec(),
         core,
         "a new inbox state needs a migration that widens the CHECK"
+    );
+    assert!(
+        INBOX_STATES
+            .iter()
+            .all(|state| INBOX_STATES_WITH_FOREIGN.contains(state)),
+        "migration 000014 only widened the CHECK"
     );
     for state in InboxState::ALL {
         assert_eq!(InboxState::parse(state.as_str()), Some(state));
@@ -218,7 +226,116 @@ async fn a_required_column_cannot_be_null(db: &TestDb) {
         .expect_err("fingerprint is NOT NULL");
 }
 
+/// An inbox row through raw SQL.
+async fn insert_inbox_row(
+    db: &DatabaseConnection,
+    event_id: &str,
+    state: &str,
+) -> Result<(), DbErr> {
+    let insert = Query::insert()
+        .into_table("inbox_events")
+        .columns([
+            "stream",
+            "event_id",
+            "entity_type",
+            "entity_id",
+            "payload",
+            "state",
+            "attempts",
+            "received_at_ms",
+        ])
+        .values_panic([
+            Expr::value("alpaca:funding_status"),
+            Expr::value(event_id),
+            Expr::value("BankRelationship"),
+            Expr::value(Uuid::new_v4().to_string()),
+            Expr::value("{}"),
+            Expr::value(state),
+            Expr::value(0),
+            Expr::value(1_767_225_600_000i64),
+        ])
+        .to_owned();
+    db.execute(&insert).await.map(|_| ())
+}
+
+/// Migration 000014 on a database that already holds events and a lease: every event survives
+/// (SQLite rebuilds the table to widen its CHECK), `foreign` is admitted and anything unknown is
+/// still refused, and a lease held across the upgrade keeps its expiry in `lease_until_ms`.
+async fn the_inbox_upgrade_keeps_every_event_and_admits_foreign(db: &TestDb) {
+    use migration::MigratorTrait as _;
+    // Connecting creates the SQLite file.
+    let _unmigrated = db.unmigrated_store(db.cipher()).await;
+    let raw = db.raw().await;
+    let before = funding_store::Migrator::migrations()
+        .iter()
+        .position(|m| m.name().contains("_000014_"))
+        .expect("migration 000014");
+    funding_store::Migrator::up(&raw, Some(u32::try_from(before).unwrap()))
+        .await
+        .unwrap();
+    for (id, state) in [
+        ("e1", "pending"),
+        ("e2", "parked_no_subject"),
+        ("e3", "applied"),
+    ] {
+        insert_inbox_row(&raw, id, state).await.unwrap();
+    }
+    insert_inbox_row(&raw, "too-early", "foreign")
+        .await
+        .expect_err("not before 000014");
+    let until = t0() + chrono::TimeDelta::seconds(15);
+    raw.execute(
+        &Query::insert()
+            .into_table("stream_leases")
+            .columns(["stream", "owner", "lease_until"])
+            .values_panic([
+                Expr::value("alpaca:funding_status"),
+                Expr::value("old-replica"),
+                Expr::value(until),
+            ])
+            .to_owned(),
+    )
+    .await
+    .unwrap();
+
+    db.store().await;
+    assert_eq!(count(&raw, "inbox_events", Expr::value(true)).await, 3);
+    for state in ["pending", "parked_no_subject", "applied"] {
+        assert_eq!(
+            count(&raw, "inbox_events", Expr::col("state").eq(state)).await,
+            1,
+            "{state}"
+        );
+    }
+    insert_inbox_row(&raw, "e4", "foreign")
+        .await
+        .expect("foreign is admitted");
+    insert_inbox_row(&raw, "e5", "bogus")
+        .await
+        .expect_err("an unknown state is still refused");
+    insert_inbox_row(&raw, "e1", "pending")
+        .await
+        .expect_err("the primary key survived");
+    let row = raw
+        .query_one(
+            &Query::select()
+                .column("lease_until_ms")
+                .from("stream_leases")
+                .to_owned(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let ms: i64 = row.try_get_by_index(0).unwrap();
+    assert!(
+        (ms - until.timestamp_millis()).abs() <= 1,
+        "the lease keeps its expiry: {ms} vs {}",
+        until.timestamp_millis()
+    );
+}
+
 on_both_backends!(
+    the_inbox_upgrade_keeps_every_event_and_admits_foreign,
     migrations_run_twice_without_error,
     replicas_starting_together_migrate_once,
     an_unknown_status_is_refused_by_the_database,
