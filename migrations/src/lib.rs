@@ -18,7 +18,7 @@ mod m20261206_000012_create_provider_orphans;
 mod m20261206_000014_inbox_foreign_and_pruning;
 
 use sea_orm_migration::prelude::async_trait;
-pub use sea_orm_migration::prelude::{MigrationName, MigrationTrait, MigratorTrait};
+pub use sea_orm_migration::prelude::{MigrationTrait, MigratorTrait};
 
 /// The statuses the `bank_links.status` CHECK accepts, as `AchRelationshipStatus::as_str` writes
 /// them. Frozen with the migration that created the check: a new status needs a new migration (the

@@ -247,7 +247,7 @@ async fn insert_inbox_row(
 /// (SQLite rebuilds the table to widen its CHECK), `foreign` is admitted and anything unknown is
 /// still refused, and a lease held across the upgrade keeps its expiry in `lease_until_ms`.
 async fn the_inbox_upgrade_keeps_every_event_and_admits_foreign(db: &TestDb) {
-    use migration::{MigrationName as _, MigratorTrait as _};
+    use migration::MigratorTrait as _;
     // Connecting creates the SQLite file.
     let _unmigrated = db.unmigrated_store(db.cipher()).await;
     let raw = db.raw().await;
@@ -317,6 +317,25 @@ async fn the_inbox_upgrade_keeps_every_event_and_admits_foreign(db: &TestDb) {
         "the lease keeps its expiry: {ms} vs {}",
         until.timestamp_millis()
     );
+
+    // Down (000014 and any later one): foreign events are parked again, the CHECK as it was; and
+    // up once more.
+    let from_000014 = funding_store::Migrator::migrations().len() - before;
+    funding_store::Migrator::down(&raw, Some(u32::try_from(from_000014).unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(
+        count(&raw, "inbox_events", Expr::col("state").eq("parked_no_subject")).await,
+        2
+    );
+    insert_inbox_row(&raw, "e6", "foreign")
+        .await
+        .expect_err("not after 000014 is undone");
+    db.store().await;
+    assert_eq!(count(&raw, "inbox_events", Expr::value(true)).await, 4);
+    insert_inbox_row(&raw, "e6", "foreign")
+        .await
+        .expect("foreign is admitted again");
 }
 
 on_both_backends!(
