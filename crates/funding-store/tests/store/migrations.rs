@@ -325,7 +325,12 @@ async fn the_inbox_upgrade_keeps_every_event_and_admits_foreign(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!(
-        count(&raw, "inbox_events", Expr::col("state").eq("parked_no_subject")).await,
+        count(
+            &raw,
+            "inbox_events",
+            Expr::col("state").eq("parked_no_subject")
+        )
+        .await,
         2
     );
     insert_inbox_row(&raw, "e6", "foreign")
