@@ -22,7 +22,7 @@ mod m20261206_000016_work_error_codes;
 mod m20261206_000017_bank_link_health;
 
 use sea_orm_migration::prelude::async_trait;
-pub use sea_orm_migration::prelude::{MigrationName, MigrationTrait, MigratorTrait};
+pub use sea_orm_migration::prelude::{MigrationTrait, MigratorTrait};
 
 /// The statuses the `bank_links.status` CHECK accepts, as `AchRelationshipStatus::as_str` writes
 /// them. Frozen with the migration that created the check: a new status needs a new migration (the

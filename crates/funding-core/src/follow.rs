@@ -228,6 +228,14 @@ impl FundingEventFollower {
                     .rev()
                     .find_map(|event| event.event.as_ref().ok().map(|e| e.at));
                 let count = batch.len();
+                let unreadable = batch.iter().filter(|event| event.event.is_err()).count();
+                if unreadable > 0 {
+                    metrics::counter!(
+                        "funding_provider_events_unreadable_total",
+                        "stream" => FUNDING_STREAM
+                    )
+                    .increment(unreadable as u64);
+                }
                 match self
                     .applier
                     .inbox

@@ -203,6 +203,25 @@ fn unpark_known_sql(backend: DatabaseBackend) -> String {
     )
 }
 
+/// `action` (an `UPDATE … SET …` or a `DELETE FROM`) on the first `$2` rows of `inbox_events` by
+/// `order` that meet `condition`, in one statement that finds its rows by their physical address
+/// (PostgreSQL's `ctid`, SQLite's `rowid`): the rows are looked up once, through the index the
+/// condition uses, whatever the planner knows of the table (a join on the primary key was planned
+/// as a scan per row on a table without statistics: seconds per batch). The condition is checked
+/// again on the rows written, so a row another transaction moved meanwhile is left alone.
+fn batch_sql(backend: DatabaseBackend, action: &str, condition: &str, order: &str) -> String {
+    match backend {
+        DatabaseBackend::Postgres => format!(
+            "{action} WHERE ctid = ANY(ARRAY(SELECT ctid FROM inbox_events WHERE {condition} \
+             ORDER BY {order} LIMIT $2)) AND {condition}"
+        ),
+        _ => format!(
+            "{action} WHERE rowid IN (SELECT rowid FROM inbox_events WHERE {condition} \
+             ORDER BY {order} LIMIT $2) AND {condition}"
+        ),
+    }
+}
+
 /// Every state but `applied`: what the gauges count (through the (`state`, `received_at_ms`)
 /// index, one range per state).
 fn waiting_states() -> String {
@@ -351,16 +370,19 @@ impl InboxStore for Store {
 
     #[tracing::instrument(skip_all, fields(limit))]
     async fn class_foreign(&self, older_than: Duration, limit: u32) -> Result<u64, StoreError> {
+        let backend = self.db.get_database_backend();
+        let sql = batch_sql(
+            backend,
+            "UPDATE inbox_events SET state = 'foreign'",
+            "state = 'parked_no_subject' AND received_at_ms <= {now_ms} - $1",
+            "received_at_ms",
+        );
         let _permit = self.write_permit().await;
         let result = self
             .db
             .execute_raw(statement(
-                self.db.get_database_backend(),
-                "UPDATE inbox_events SET state = 'foreign' \
-                 WHERE state = 'parked_no_subject' AND (stream, event_id) IN ( \
-                 SELECT stream, event_id FROM inbox_events \
-                 WHERE state = 'parked_no_subject' AND received_at_ms <= {now_ms} - $1 \
-                 ORDER BY received_at_ms LIMIT $2)",
+                backend,
+                &sql,
                 [millis(older_than).into(), i64::from(limit).into()],
             ))
             .await
@@ -370,15 +392,19 @@ impl InboxStore for Store {
 
     #[tracing::instrument(skip_all, fields(limit))]
     async fn prune_applied(&self, older_than: Duration, limit: u32) -> Result<u64, StoreError> {
+        let backend = self.db.get_database_backend();
+        let sql = batch_sql(
+            backend,
+            "DELETE FROM inbox_events",
+            "state = 'applied' AND applied_at_ms <= {now_ms} - $1",
+            "applied_at_ms",
+        );
         let _permit = self.write_permit().await;
         let result = self
             .db
             .execute_raw(statement(
-                self.db.get_database_backend(),
-                "DELETE FROM inbox_events WHERE (stream, event_id) IN ( \
-                 SELECT stream, event_id FROM inbox_events \
-                 WHERE state = 'applied' AND applied_at_ms <= {now_ms} - $1 \
-                 ORDER BY applied_at_ms LIMIT $2)",
+                backend,
+                &sql,
                 [millis(older_than).into(), i64::from(limit).into()],
             ))
             .await

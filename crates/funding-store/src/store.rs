@@ -136,15 +136,15 @@ impl Store {
         self
     }
 
-    /// The same store, calling `observer` with the SQL of every statement it runs on its pool
-    /// (this store and its clones made from now on; not the store it was made from). For tests
-    /// and diagnostics that count what an operation costs in statements.
+    /// The same store, calling `observer` with the SQL of every statement it runs on its pool and
+    /// how long it took (this store and its clones made from now on; not the store it was made
+    /// from). For tests and diagnostics that count what an operation costs in statements.
     pub fn with_statement_observer(
         mut self,
-        observer: impl Fn(&str) + Send + Sync + 'static,
+        observer: impl Fn(&str, Duration) + Send + Sync + 'static,
     ) -> Store {
         self.db
-            .set_metric_callback(move |info| observer(&info.statement.sql));
+            .set_metric_callback(move |info| observer(&info.statement.sql, info.elapsed));
         self
     }
 

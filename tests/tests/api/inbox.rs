@@ -570,3 +570,298 @@ on_both!(
     the_stream_is_read_and_applied_while_a_sweep_of_ten_thousand_foreign_events_is_held,
     a_malformed_plaid_event_between_good_ones_is_kept_raw_and_the_sync_moves_past_it,
 );
+
+// ---- scale: `cargo test -p funding-tests --test api inbox_sweep_at_scale -- --ignored --nocapture`
+
+/// What the sweep cost before this change, reconstructed statement for statement: for each kind
+/// of subject, the distinct parked subjects a page of 500 at a time, and one lookup per subject;
+/// then a count over the whole table. Returns how many statements it ran.
+async fn the_old_sweep(db: &DatabaseConnection) -> usize {
+    use sea_orm::{Statement, Value};
+    let backend = db.get_database_backend();
+    let sql = |text: &str| {
+        if backend == sea_orm::DatabaseBackend::Postgres {
+            text.to_owned()
+        } else {
+            text.replace('$', "?")
+        }
+    };
+    let mut statements = 0;
+    for (entity_type, lookup) in [
+        (
+            "BankRelationship",
+            "SELECT id FROM bank_links WHERE ach_relationship_id = $1",
+        ),
+        (
+            "Transfer",
+            "SELECT id FROM transfers WHERE provider_transfer_id = $1",
+        ),
+        (
+            "BankTransfer",
+            "SELECT id FROM bank_transfers WHERE plaid_bank_transfer_id = $1",
+        ),
+    ] {
+        let mut after = String::new();
+        loop {
+            let rows = db
+                .query_all_raw(Statement::from_sql_and_values(
+                    backend,
+                    sql("SELECT DISTINCT entity_id FROM inbox_events \
+                         WHERE state = 'parked_no_subject' AND entity_type = $1 \
+                         AND entity_id > $2 ORDER BY entity_id LIMIT 500"),
+                    [entity_type.into(), after.clone().into()],
+                ))
+                .await
+                .unwrap();
+            statements += 1;
+            let fetched = rows.len();
+            for row in rows {
+                let entity_id: String = row.try_get_by_index(0).unwrap();
+                after.clone_from(&entity_id);
+                let value: Value = if entity_type == "BankTransfer" {
+                    entity_id.into()
+                } else {
+                    uuid::Uuid::parse_str(&entity_id).unwrap().into()
+                };
+                db.query_all_raw(Statement::from_sql_and_values(
+                    backend,
+                    sql(lookup),
+                    [value],
+                ))
+                .await
+                .unwrap();
+                statements += 1;
+            }
+            if fetched < 500 {
+                break;
+            }
+        }
+    }
+    db.query_all_raw(Statement::from_string(
+        backend,
+        "SELECT state, COUNT(*) AS n FROM inbox_events WHERE state <> 'applied' GROUP BY state",
+    ))
+    .await
+    .unwrap();
+    statements + 1
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1_000.0
+}
+
+/// 20,000 events about other systems' relationships parked (past the grace), and as many applied
+/// events past the retention; Alpaca's stream followed (15 s lease, as by default) and fed
+/// 20 events a second throughout; the sweep run back to back ten times. Prints the old sweep's
+/// cost on the same rows, each sweep's duration and statements, the lease's holder throughout,
+/// and whether every streamed event was stored and applied.
+async fn inbox_sweep_at_scale(backend: Backend) {
+    const FOREIGN: usize = 20_000;
+    let db = Db::new(backend).await;
+    let statements = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = statements.clone();
+    let store = db.store().await.with_statement_observer(move |sql, took| {
+        counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if took > Duration::from_millis(100) {
+            let head: String = sql.chars().take(90).collect();
+            println!("  slow statement: {:.0} ms: {head}", millis(took));
+        }
+    });
+    let raw = db.raw().await;
+    park_foreign(&store, &raw, FOREIGN).await;
+    // As many applied events, past the 30-day retention.
+    let applied: Vec<IncomingEvent> = (0..FOREIGN)
+        .map(|i| {
+            let id = format!("done-{i:06}");
+            IncomingEvent {
+                event_id: id.clone(),
+                raw: "{}".to_owned(),
+                event: Ok(about_a_stranger(&id)),
+            }
+        })
+        .collect();
+    for chunk in applied.chunks(1_000) {
+        store
+            .store_events("alpaca:applied", chunk.to_vec(), None)
+            .await
+            .unwrap();
+    }
+    raw.execute_unprepared(&format!(
+        "UPDATE inbox_events SET state = 'applied', applied_at_ms = received_at_ms - {} \
+         WHERE stream = 'alpaca:applied'",
+        31 * 24 * HOUR_MS
+    ))
+    .await
+    .unwrap();
+
+    let started = Instant::now();
+    let old_statements = the_old_sweep(&raw).await;
+    let old = started.elapsed();
+    println!(
+        "{backend:?}: the old sweep over {FOREIGN} parked subjects: {:.0} ms, {old_statements} statements (it ran every 500 ms inside the reader)",
+        millis(old)
+    );
+
+    let sandbox = funding_sandbox::spawn(SandboxConfig::ephemeral())
+        .await
+        .unwrap();
+    let stop = CancellationToken::new();
+    let reader = follower(
+        &store,
+        Arc::new(store.clone()),
+        &sandbox,
+        "reader",
+        Duration::from_secs(15),
+    );
+    let reading = tokio::spawn(reader.run(stop.clone().cancelled_owned()));
+    until_count(
+        &raw,
+        &format!(
+            "SELECT COUNT(*) FROM stream_leases WHERE stream = '{STREAM}' AND owner = 'reader'"
+        ),
+        1,
+    )
+    .await;
+    // The stream goes on: 20 events a second, and the lease's holder looked at every 100 ms.
+    let feeding = {
+        let control = sandbox.control();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut sent = Vec::new();
+            while !stop.is_cancelled() {
+                let (event_id, event) = foreign_event();
+                control.emit_raw_funding_event(&event);
+                sent.push((event_id, chrono::Utc::now().timestamp_millis()));
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            sent
+        })
+    };
+    let watching = {
+        let url = db.url.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let raw = Database::connect(&url).await.unwrap();
+            let mut holders = std::collections::BTreeSet::new();
+            let mut looks = 0;
+            while !stop.is_cancelled() {
+                holders.insert(
+                    text(
+                        &raw,
+                        &format!("SELECT owner FROM stream_leases WHERE stream = '{STREAM}'"),
+                    )
+                    .await,
+                );
+                looks += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            (holders, looks)
+        })
+    };
+
+    let sweeper = InboxSweeper::new(
+        Arc::new(store.clone()),
+        Arc::new(store.clone()),
+        InboxSweepSettings {
+            owner: "sweeper".into(),
+            lease: Duration::from_secs(60),
+            interval: Duration::from_secs(30),
+            foreign_grace: Duration::from_secs(3600),
+            retention: Duration::from_secs(30 * 86_400),
+        },
+    );
+    let mut first_sweep = (0, 0);
+    for round in 1..=10 {
+        let before = statements.load(std::sync::atomic::Ordering::Relaxed);
+        let started = Instant::now();
+        let from = chrono::Utc::now().timestamp_millis();
+        let report = sweeper.sweep().await.unwrap();
+        let took = started.elapsed();
+        if round == 1 {
+            first_sweep = (from, chrono::Utc::now().timestamp_millis());
+        }
+        // Statements of the sweep and of the reader meanwhile; the sweep's own are at most 10.
+        let during = statements.load(std::sync::atomic::Ordering::Relaxed) - before;
+        println!(
+            "{backend:?}: sweep {round}: {:.1} ms; unparked {}, classed foreign {}, pruned {}, more {}; {during} statements on the pool meanwhile (reader included)",
+            millis(took),
+            report.unparked,
+            report.foreign,
+            report.pruned,
+            report.more
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    stop.cancel();
+    let sent = feeding.await.unwrap();
+    let (holders, looks) = watching.await.unwrap();
+    // Every event sent was stored and applied (parked: nobody here holds its relationship).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    reading.await.unwrap();
+    let stored = scalar(
+        &raw,
+        &format!(
+            "SELECT COUNT(*) FROM inbox_events WHERE stream = '{STREAM}' \
+             AND state = 'parked_no_subject' AND event_id LIKE '01%'"
+        ),
+    )
+    .await;
+    // How long each streamed event took from the emulator to the inbox (the database's clock and
+    // this process's are the same machine's).
+    let mut delays = Vec::new();
+    let mut during_first = Vec::new();
+    for (event_id, sent_at) in &sent {
+        // The last one may have been sent as the reader stopped.
+        let Some(row) = raw
+            .query_one_raw(sea_orm::Statement::from_string(
+                raw.get_database_backend(),
+                format!("SELECT received_at_ms FROM inbox_events WHERE event_id = '{event_id}'"),
+            ))
+            .await
+            .unwrap()
+        else {
+            continue;
+        };
+        let received: i64 = row.try_get_by_index(0).unwrap();
+        delays.push(received - sent_at);
+        if (first_sweep.0..=first_sweep.1).contains(sent_at) {
+            during_first.push(received - sent_at);
+        }
+    }
+    delays.sort_unstable();
+    during_first.sort_unstable();
+    println!(
+        "{backend:?}: the stream lease's holders over {looks} looks: {holders:?}; {} events streamed during the sweeps, {stored} stored and applied; from the emulator to the inbox: median {} ms, max {} ms; during the first sweep ({} events): max {} ms",
+        sent.len(),
+        delays.get(delays.len() / 2).copied().unwrap_or_default(),
+        delays.last().copied().unwrap_or_default(),
+        during_first.len(),
+        during_first.last().copied().unwrap_or_default(),
+    );
+    assert_eq!(holders.len(), 1, "the lease never changed hands");
+    assert_eq!(
+        scalar(
+            &raw,
+            "SELECT COUNT(*) FROM inbox_events WHERE state = 'foreign'"
+        )
+        .await,
+        FOREIGN as i64
+    );
+    store.close().await.unwrap();
+    db.drop().await;
+}
+
+mod inbox_sweep_at_scale {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    #[ignore = "a measurement (docs/BENCHMARKS.md), not a check: run with --ignored --nocapture"]
+    async fn postgres() {
+        super::inbox_sweep_at_scale(funding_tests::Backend::Postgres).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    #[ignore = "a measurement (docs/BENCHMARKS.md), not a check: run with --ignored --nocapture"]
+    async fn sqlite() {
+        super::inbox_sweep_at_scale(funding_tests::Backend::Sqlite).await;
+    }
+}

@@ -2,11 +2,11 @@
 //!
 //! A sync reads `/bank_transfer/event/sync` from the stored cursor (`after_id`), page after page
 //! until a page comes back short, and stores each page in the inbox in the transaction that moves
-//! the cursor (an event that cannot be read is kept raw, and the cursor moves past it); then the pending events are applied in `event_id` order. Each reported status moves
-//! the transfer along the lifecycle table once; duplicates, late and out-of-order events change
-//! nothing; an event for a transfer whose create answer is not stored yet is parked and applied
-//! when it is. A sync runs when a verified webhook arrives, and periodically on the replica that
-//! holds the stream's lease.
+//! the cursor (an event that cannot be read is kept raw, and the cursor moves past it); then the
+//! pending events are applied in `event_id` order. Each reported status moves the transfer along
+//! the lifecycle table once; duplicates, late and out-of-order events change nothing; an event for
+//! a transfer whose create answer is not stored yet is parked and applied when it is. A sync runs
+//! when a verified webhook arrives, and periodically on the replica that holds the stream's lease.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -88,8 +88,11 @@ impl BankTransfers {
                     unreadable,
                     "Plaid bank-transfer events could not be read; kept raw, the sync goes on"
                 );
-                metrics::counter!("funding_provider_events_unreadable_total", "stream" => PLAID_BANK_TRANSFER_STREAM)
-                    .increment(unreadable as u64);
+                metrics::counter!(
+                    "funding_provider_events_unreadable_total",
+                    "stream" => PLAID_BANK_TRANSFER_STREAM
+                )
+                .increment(unreadable as u64);
             }
             let stored = self
                 .store

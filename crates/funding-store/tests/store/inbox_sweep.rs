@@ -275,7 +275,7 @@ async fn a_sweep_of_ten_thousand_parked_foreign_events_is_a_bounded_number_of_st
 
     let statements = Arc::new(AtomicUsize::new(0));
     let counted = statements.clone();
-    let store = db.store().await.with_statement_observer(move |_| {
+    let store = db.store().await.with_statement_observer(move |_, _| {
         counted.fetch_add(1, Ordering::SeqCst);
     });
     let sweeper = sweeper(&store, HOUR, 30 * 24 * HOUR);

@@ -332,6 +332,30 @@ async fn the_inbox_upgrade_keeps_every_event_and_admits_foreign(db: &TestDb) {
         "the lease keeps its expiry: {ms} vs {}",
         until.timestamp_millis()
     );
+
+    // Down (000014 and any later one): foreign events are parked again, the CHECK as it was; and
+    // up once more.
+    let from_000014 = funding_store::Migrator::migrations().len() - before;
+    funding_store::Migrator::down(&raw, Some(u32::try_from(from_000014).unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(
+        count(
+            &raw,
+            "inbox_events",
+            Expr::col("state").eq("parked_no_subject")
+        )
+        .await,
+        2
+    );
+    insert_inbox_row(&raw, "e6", "foreign")
+        .await
+        .expect_err("not after 000014 is undone");
+    db.store().await;
+    assert_eq!(count(&raw, "inbox_events", Expr::value(true)).await, 4);
+    insert_inbox_row(&raw, "e6", "foreign")
+        .await
+        .expect("foreign is admitted again");
 }
 
 on_both_backends!(
