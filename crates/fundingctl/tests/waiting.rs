@@ -30,6 +30,19 @@ async fn fundingctl(app: &TestApp, args: &[&str]) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
+/// Runs fundingctl until its output satisfies `shows` (bounded); that output.
+async fn fundingctl_until(app: &TestApp, args: &[&str], shows: impl Fn(&str) -> bool) -> String {
+    let mut last = String::new();
+    for _ in 0..100 {
+        last = fundingctl(app, args).await;
+        if shows(&last) {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("fundingctl {args:?} never showed what was expected; last: {last}");
+}
+
 /// Polls GetTransfer until it waits for `reason`; the transfer then.
 async fn waiting_for(app: &TestApp, id: &str, reason: WaitingReason) -> v1::Transfer {
     let mut last = None;
@@ -105,31 +118,38 @@ async fn every_waiting_transfer_says_why(backend: Backend) {
     assert!(r.attempt >= 1 && r.max_attempts >= r.attempt, "{r:?}");
     assert!(r.next_attempt_at.is_some());
 
-    // The same through fundingctl, as a person reads it and as JSON.
-    let out = fundingctl(&app, &["transfer", &settling.id]).await;
-    assert!(
-        out.contains("waiting: SETTLING — settling an unknown outcome"),
-        "{out}"
-    );
-    let out = fundingctl(&app, &["transfer", &queued.id]).await;
-    assert!(out.contains("waiting: QUEUED_BEHIND"), "{out}");
+    // The same through fundingctl, as a person reads it and as JSON. A transfer that is retried
+    // is IN_PROGRESS while an attempt runs, so its reason is read until it shows (bounded).
+    let out = fundingctl_until(&app, &["transfer", &settling.id], |out| {
+        out.contains("waiting: SETTLING — settling an unknown outcome")
+    })
+    .await;
+    assert!(out.contains("next try "), "{out}");
+    let out = fundingctl_until(&app, &["transfer", &queued.id], |out| {
+        out.contains("waiting: QUEUED_BEHIND")
+    })
+    .await;
     assert!(
         out.contains(&format!("behind transfers/{}", settling.id)),
         "{out}"
     );
-    let out = fundingctl(&app, &["transfer", &retrying.id]).await;
-    assert!(
-        out.contains("waiting: RETRYING — retrying after attempt"),
-        "{out}"
-    );
+    let out = fundingctl_until(&app, &["transfer", &retrying.id], |out| {
+        out.contains("waiting: RETRYING — retrying after attempt")
+    })
+    .await;
     assert!(out.contains("provider code "), "{out}");
-    let json: serde_json::Value = serde_json::from_str(
-        fundingctl(&app, &["--json", "transfer", &retrying.id])
-            .await
-            .trim(),
-    )
-    .unwrap();
+    let json = fundingctl_until(&app, &["--json", "transfer", &retrying.id], |out| {
+        out.contains("WAITING_REASON_RETRYING")
+    })
+    .await;
+    let json: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
     assert_eq!(json["waiting"]["reason"], "WAITING_REASON_RETRYING");
+    assert!(
+        !json["waiting"]["provider_code"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty()
+    );
 
     // A finished transfer does not wait.
     app.sandbox.clear_faults();
