@@ -167,7 +167,7 @@ class FundingServiceSpecification(unittest.TestCase):
         pool = descriptor_pool.DescriptorPool(database)
         bank_links = pool.FindServiceByName("funding.v1.BankLinkService")
         self.assertEqual(
-            {"CreateBankLink", "GetBankLink", "ListBankLinks", "DeleteBankLink"},
+            {"CreateLinkToken", "CreateBankLink", "GetBankLink", "ListBankLinks", "DeleteBankLink"},
             {method.name for method in bank_links.methods},
         )
         created_at = pool.FindMessageTypeByName("funding.v1.BankLink").fields_by_name["created_at"]
