@@ -20,6 +20,7 @@ mod m20261206_000014_inbox_foreign_and_pruning;
 mod m20261206_000015_scope_plaid_idempotency_keys;
 mod m20261206_000016_work_error_codes;
 mod m20261206_000017_bank_link_health;
+mod m20261206_000018_bank_link_replacement;
 
 use sea_orm_migration::prelude::async_trait;
 pub use sea_orm_migration::prelude::{MigrationTrait, MigratorTrait};
@@ -140,6 +141,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000015_scope_plaid_idempotency_keys::Migration),
             Box::new(m20261206_000016_work_error_codes::Migration),
             Box::new(m20261206_000017_bank_link_health::Migration),
+            Box::new(m20261206_000018_bank_link_replacement::Migration),
         ]
     }
 }

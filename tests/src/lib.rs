@@ -246,6 +246,7 @@ impl TestApp {
             plaid_account_id,
             nickname: "Checking".into(),
             idempotency_key: uuid::Uuid::new_v4().to_string(),
+            replace_bank_link_id: String::new(),
         }
     }
 

@@ -470,6 +470,7 @@ async fn link_and_deposit_on(
             plaid_account_id: checking,
             nickname: "Checking".into(),
             idempotency_key: uuid::Uuid::new_v4().to_string(),
+            replace_bank_link_id: String::new(),
         })
         .await
         .unwrap()

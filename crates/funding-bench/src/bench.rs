@@ -326,6 +326,7 @@ pub async fn make_links(
                 plaid_account_id: checking,
                 nickname: "Bench".into(),
                 idempotency_key: format!("link-{i}"),
+                replace_bank_link_id: String::new(),
             })
             .await
             .context("CreateBankLink")?

@@ -43,6 +43,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         plaid_account_id: checking.account_id.clone(),
         nickname: "Demo checking".into(),
         idempotency_key: uuid::Uuid::new_v4().to_string(),
+        replace_bank_link_id: String::new(),
     };
     let link = client
         .bank_links()

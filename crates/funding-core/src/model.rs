@@ -40,6 +40,9 @@ pub struct BankLink {
     pub health: funding_domain::BankLinkHealth,
     /// Why it has that health, in words (the webhook or return that said so).
     pub health_reason: Option<String>,
+    /// The link of the same account this one replaces (changing banks): its relationship is
+    /// cancelled at Alpaca before this one's is created.
+    pub replaces: Option<BankLinkId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -162,6 +162,8 @@ pub struct PassReport {
     pub links: Result<ReconcileReport, CoreError>,
     pub transfers: Result<ReconcileReport, CoreError>,
     pub bank_transfers: Result<ReconcileReport, CoreError>,
+    /// The Item check (`/item/get`, on Plaid's budget).
+    pub items: Result<ReconcileReport, CoreError>,
 }
 
 /// The reconciler: links and Alpaca transfers (one Alpaca budget), and Plaid bank transfers (a
@@ -205,15 +207,25 @@ impl Reconciler {
             let transfers = self.transfers.reconcile(&self.settings, &self.alpaca).await;
             (links, transfers)
         };
-        let plaid = self.bank_transfers.reconcile(&self.settings, &self.plaid);
-        let ((links, transfers), bank_transfers) = futures::future::join(alpaca, plaid).await;
+        let plaid = async {
+            let bank_transfers = self
+                .bank_transfers
+                .reconcile(&self.settings, &self.plaid)
+                .await;
+            let items = self.links.check_items(&self.settings, &self.plaid).await;
+            (bank_transfers, items)
+        };
+        let ((links, transfers), (bank_transfers, items)) =
+            futures::future::join(alpaca, plaid).await;
         log("bank links", &links);
         log("transfers", &transfers);
         log("bank transfers", &bank_transfers);
+        log("Plaid Items", &items);
         PassReport {
             links,
             transfers,
             bank_transfers,
+            items,
         }
     }
 }

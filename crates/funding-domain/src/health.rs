@@ -70,7 +70,42 @@ impl BankLinkHealth {
             _ => None,
         }
     }
+
+    /// What Plaid's `/item/get` says of a link whose health is `self` (with `reason`): an Item
+    /// whose `error` is one only the user can mend (a login, a lock, consent) needs
+    /// re-authentication; one that works again mends a NEEDS_REAUTH that came from such an error
+    /// (not one from `PENDING_EXPIRATION` / `PENDING_DISCONNECT`, which warn of the future and
+    /// which `/item/get` cannot show resolved). `None`: no move (a transient error such as
+    /// `INSTITUTION_DOWN` says nothing of the link).
+    pub fn from_item_state(self, error_code: Option<&str>, reason: Option<&str>) -> Option<Self> {
+        let next = match error_code {
+            Some(code) if USER_MENDED_ITEM_ERRORS.contains(&code) => Self::NeedsReauth,
+            Some(_) => return None,
+            None => {
+                let warned_of_future = reason.is_some_and(|reason| reason.contains("PENDING_"));
+                if self != Self::NeedsReauth || warned_of_future {
+                    return None;
+                }
+                Self::Healthy
+            }
+        };
+        self.can_become(next).then_some(next)
+    }
 }
+
+/// Item errors only the user can mend, in Link's update mode.
+pub const USER_MENDED_ITEM_ERRORS: &[&str] = &[
+    "ITEM_LOGIN_REQUIRED",
+    "INVALID_CREDENTIALS",
+    "INVALID_MFA",
+    "INSUFFICIENT_CREDENTIALS",
+    "ITEM_LOCKED",
+    "USER_SETUP_REQUIRED",
+    "MFA_NOT_SUPPORTED",
+    "ACCESS_NOT_GRANTED",
+    "PASSWORD_RESET_REQUIRED",
+    "NO_ACCOUNTS",
+];
 
 impl fmt::Display for BankLinkHealth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -81,6 +116,36 @@ impl fmt::Display for BankLinkHealth {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn item_get_moves_health_only_where_it_can_tell() {
+        use BankLinkHealth::*;
+        let login = Some("Plaid's ERROR webhook (ITEM_LOGIN_REQUIRED)");
+        let expiring = Some("Plaid's PENDING_EXPIRATION webhook");
+        for (from, error, reason, to) in [
+            (
+                Healthy,
+                Some("ITEM_LOGIN_REQUIRED"),
+                None,
+                Some(NeedsReauth),
+            ),
+            (Healthy, Some("ITEM_LOCKED"), None, Some(NeedsReauth)),
+            (Healthy, Some("INSTITUTION_DOWN"), None, None),
+            (Healthy, None, None, None),
+            (NeedsReauth, Some("ITEM_LOGIN_REQUIRED"), login, None),
+            (NeedsReauth, None, login, Some(Healthy)),
+            (NeedsReauth, None, expiring, None),
+            (Revoked, None, None, None),
+            (Revoked, Some("ITEM_LOGIN_REQUIRED"), None, None),
+            (Unusable, None, None, None),
+        ] {
+            assert_eq!(
+                from.from_item_state(error, reason),
+                to,
+                "{from} {error:?} {reason:?}"
+            );
+        }
+    }
 
     #[test]
     fn item_webhooks_map_to_plaids_meaning() {

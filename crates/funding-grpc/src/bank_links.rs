@@ -66,6 +66,7 @@ impl BankLinkService for BankLinkApi {
                 plaid_account_id: body.plaid_account_id,
                 nickname: body.nickname,
                 idempotency_key: body.idempotency_key,
+                replace_bank_link_id: body.replace_bank_link_id,
             };
             let link = self
                 .links

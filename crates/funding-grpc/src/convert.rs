@@ -62,6 +62,7 @@ pub fn bank_link(link: &BankLink) -> v1::BankLink {
         }
         .into(),
         health_reason: link.health_reason.clone().unwrap_or_default(),
+        replaces_bank_link_id: link.replaces.map(|id| id.to_string()).unwrap_or_default(),
     }
 }
 

@@ -7,7 +7,8 @@
 
 use async_trait::async_trait;
 use funding_core::ports::{
-    ExchangedItem, LinkToken, LinkTokenRequest, PlaidAccount, PlaidGateway, ProviderError,
+    ExchangedItem, ItemState, LinkToken, LinkTokenRequest, PlaidAccount, PlaidGateway,
+    ProviderError,
 };
 use funding_domain::{
     AccessToken, PlaidAccountId, PlaidItemId, ProcessorToken, PublicToken, ValidationError,
@@ -18,11 +19,11 @@ use crate::call::Endpoint;
 use crate::client::PlaidClient;
 use crate::failure::decode_error;
 use crate::wire::link::{
-    ALPACA_PROCESSOR, AccountsGetRequest, AccountsGetResponse, ItemRemoveRequest,
-    ItemRemoveResponse, LinkTokenCreateRequest, LinkTokenCreateResponse, LinkTokenUser,
-    ProcessorTokenCreateRequest, ProcessorTokenCreateResponse, PublicTokenExchangeRequest,
-    PublicTokenExchangeResponse, SANDBOX_INITIAL_PRODUCTS, SandboxPublicTokenCreateRequest,
-    SandboxPublicTokenCreateResponse,
+    ALPACA_PROCESSOR, AccountsGetRequest, AccountsGetResponse, ItemGetRequest, ItemGetResponse,
+    ItemRemoveRequest, ItemRemoveResponse, LinkTokenCreateRequest, LinkTokenCreateResponse,
+    LinkTokenUser, ProcessorTokenCreateRequest, ProcessorTokenCreateResponse,
+    PublicTokenExchangeRequest, PublicTokenExchangeResponse, SANDBOX_INITIAL_PRODUCTS,
+    SandboxPublicTokenCreateRequest, SandboxPublicTokenCreateResponse,
 };
 
 pub(crate) const EXCHANGE_PUBLIC_TOKEN: Endpoint = Endpoint {
@@ -35,6 +36,10 @@ pub(crate) const REMOVE_ITEM: Endpoint = Endpoint {
 };
 pub(crate) const CREATE_PROCESSOR_TOKEN: Endpoint = Endpoint {
     path: "/processor/token/create",
+    idempotent: true,
+};
+pub(crate) const GET_ITEM: Endpoint = Endpoint {
+    path: "/item/get",
     idempotent: true,
 };
 pub(crate) const GET_ACCOUNTS: Endpoint = Endpoint {
@@ -124,6 +129,17 @@ impl PlaidGateway for PlaidClient {
         };
         let _: ItemRemoveResponse = self.call(REMOVE_ITEM, &request).await?;
         Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(endpoint = GET_ITEM.path))]
+    async fn get_item(&self, access_token: &AccessToken) -> Result<ItemState, ProviderError> {
+        let request = ItemGetRequest {
+            access_token: access_token.expose_secret(),
+        };
+        let response: ItemGetResponse = self.call(GET_ITEM, &request).await?;
+        Ok(ItemState {
+            error_code: response.item.error.map(|error| error.error_code),
+        })
     }
 
     #[tracing::instrument(skip_all, fields(endpoint = GET_ACCOUNTS.path))]

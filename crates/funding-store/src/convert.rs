@@ -59,6 +59,8 @@ pub(crate) fn new_link_row(link: &BankLink) -> bank_link::Model {
         updated_at: db_time(link.updated_at),
         reconciled_at: None,
         reconcile_issue: None,
+        replaces_bank_link_id: link.replaces.map(|id| id.as_uuid()),
+        item_checked_at: None,
     }
 }
 
@@ -125,6 +127,7 @@ impl TryFrom<bank_link::Model> for BankLink {
             health: funding_domain::BankLinkHealth::parse(&row.health)
                 .ok_or_else(|| bad("health"))?,
             health_reason: row.health_reason,
+            replaces: row.replaces_bank_link_id.map(BankLinkId::from_uuid),
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -534,6 +537,7 @@ mod tests {
             bank_account_mask: Some("0000".into()),
             health: funding_domain::BankLinkHealth::Healthy,
             health_reason: None,
+            replaces: None,
             created_at: at,
             updated_at: at,
         }

@@ -24,6 +24,9 @@ pub fn bank_link(link: &v1::BankLink) -> Value {
         "bank_account_type": link.bank_account_type,
         "bank_account_mask": link.bank_account_mask,
         "waiting": waiting(link.waiting.as_ref()),
+        "health": link.health().as_str_name(),
+        "health_reason": link.health_reason,
+        "replaces_bank_link_id": link.replaces_bank_link_id,
     })
 }
 

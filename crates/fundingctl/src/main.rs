@@ -121,6 +121,9 @@ struct LinkArgs {
     /// Default: a new UUID.
     #[arg(long)]
     idempotency_key: Option<String>,
+    /// Changing banks: the account's current link, which this one replaces.
+    #[arg(long, default_value = "")]
+    replace_bank_link_id: String,
 }
 
 #[derive(Debug, Args)]
@@ -313,6 +316,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 plaid_account_id: args.plaid_account_id,
                 nickname: args.nickname,
                 idempotency_key: new_key(args.idempotency_key),
+                replace_bank_link_id: args.replace_bank_link_id,
             };
             let link = client
                 .bank_links()

@@ -66,7 +66,7 @@ fn dash(text: &str) -> String {
 
 pub fn bank_links<'a>(links: impl IntoIterator<Item = &'a v1::BankLink>) -> String {
     let mut table = Table::new(vec![
-        "ID", "STATUS", "ACCOUNT", "NICKNAME", "BANK", "REASON", "CREATED",
+        "ID", "STATUS", "HEALTH", "ACCOUNT", "NICKNAME", "BANK", "REASON", "CREATED",
     ]);
     for link in links {
         let bank = if link.bank_account_mask.is_empty() {
@@ -81,10 +81,18 @@ pub fn bank_links<'a>(links: impl IntoIterator<Item = &'a v1::BankLink>) -> Stri
         table.row(vec![
             link.id.clone(),
             short(link.status().as_str_name(), "BANK_LINK_STATUS_"),
+            short(link.health().as_str_name(), "BANK_LINK_HEALTH_"),
             link.account_id.clone(),
             dash(&link.nickname),
             bank,
-            dash(&link.status_reason),
+            dash(
+                &[link.status_reason.as_str(), link.health_reason.as_str()]
+                    .iter()
+                    .filter(|text| !text.is_empty())
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
             timestamp(link.created_at.as_ref()),
         ]);
     }

@@ -80,6 +80,7 @@ async fn a_link_through_link_and_its_item_health(backend: Backend) {
             plaid_account_id: checking.account_id.clone(),
             nickname: "Checking".into(),
             idempotency_key: uuid::Uuid::new_v4().to_string(),
+            replace_bank_link_id: String::new(),
         })
         .await
         .expect("CreateBankLink");
@@ -200,6 +201,7 @@ async fn a_redelivered_item_webhook_changes_nothing_and_a_forged_one_is_refused(
             plaid_account_id: checking.account_id.clone(),
             nickname: "Checking".into(),
             idempotency_key: uuid::Uuid::new_v4().to_string(),
+            replace_bank_link_id: String::new(),
         })
         .await
         .unwrap();

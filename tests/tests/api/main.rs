@@ -3,6 +3,7 @@
 
 mod auth_and_request_ids;
 mod bank_transfers;
+mod change_bank;
 mod engine;
 mod events;
 mod hostile;

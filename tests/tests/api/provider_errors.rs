@@ -397,6 +397,7 @@ async fn refused_service_credentials_are_an_internal_error_and_leave_the_link_to
         plaid_account_id: link.accounts[0].account_id.clone(),
         nickname: String::new(),
         idempotency_key: "creds".into(),
+        replace_bank_link_id: String::new(),
     };
     let status = client
         .bank_links()

@@ -148,6 +148,7 @@ fn create_request(control: &SandboxControl) -> v1::CreateBankLinkRequest {
         plaid_account_id: checking.account_id.clone(),
         nickname: String::new(),
         idempotency_key: uuid::Uuid::new_v4().to_string(),
+        replace_bank_link_id: String::new(),
     }
 }
 

@@ -559,6 +559,7 @@ async fn a_caller_over_its_rate_is_refused_with_retry_info_and_its_neighbour_is_
             plaid_account_id: checking.account_id.clone(),
             nickname: "Checking".into(),
             idempotency_key: uuid::Uuid::new_v4().to_string(),
+            replace_bank_link_id: String::new(),
         });
     }
 

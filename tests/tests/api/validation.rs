@@ -14,6 +14,7 @@ async fn bad_input_is_refused_naming_each_field_and_changes_nothing() {
         plaid_account_id: "acc".into(),
         nickname: String::new(),
         idempotency_key: "k".repeat(51),
+        replace_bank_link_id: String::new(),
     };
     let status = app.create_link(request).await.unwrap_err();
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
@@ -53,6 +54,7 @@ async fn odd_input_never_crashes_the_server() {
             plaid_account_id: text.into(),
             nickname: text.into(),
             idempotency_key: text.into(),
+            replace_bank_link_id: String::new(),
         };
         let status = app.create_link(request).await.unwrap_err();
         assert_eq!(status.code(), tonic::Code::InvalidArgument, "{text:?}");

@@ -118,6 +118,7 @@ async fn a_relationship_that_lands_late_survives_a_sigkill_during_its_settle_wai
         plaid_account_id,
         nickname: "Checking".into(),
         idempotency_key: "link-late".into(),
+        replace_bank_link_id: String::new(),
     };
     // The fast path answers UNAVAILABLE (Alpaca's 504); the link is stored and waits.
     let _ = client.bank_links().create_bank_link(request.clone()).await;

@@ -49,6 +49,7 @@ async fn caller(
             plaid_account_id: plaid_account_id.clone(),
             nickname: "Checking".into(),
             idempotency_key: key.clone(),
+            replace_bank_link_id: String::new(),
         };
         let answer = match FundingClient::connect(address.clone(), None).await {
             Ok(client) => {
@@ -275,6 +276,7 @@ async fn a_replica_paused_past_its_claim_cannot_store_its_late_answer() {
         plaid_account_id,
         nickname: "Checking".into(),
         idempotency_key: "paused-1".into(),
+        replace_bank_link_id: String::new(),
     };
     let client = FundingClient::connect(paused.address.clone(), None)
         .await
@@ -367,6 +369,7 @@ async fn approved_link(cluster: &Cluster, replica: &Replica) -> (String, v1::Ban
             plaid_account_id,
             nickname: "Checking".into(),
             idempotency_key: uuid::Uuid::new_v4().to_string(),
+            replace_bank_link_id: String::new(),
         })
         .await
         .unwrap()

@@ -22,6 +22,8 @@ pub struct CreateBankLinkInput {
     pub plaid_account_id: String,
     pub nickname: String,
     pub idempotency_key: String,
+    /// Changing banks: the account's current link, which the new one replaces.
+    pub replace_bank_link_id: String,
 }
 
 impl std::fmt::Debug for CreateBankLinkInput {
@@ -32,6 +34,7 @@ impl std::fmt::Debug for CreateBankLinkInput {
             .field("plaid_account_id", &self.plaid_account_id)
             .field("nickname", &self.nickname)
             .field("idempotency_key", &self.idempotency_key)
+            .field("replace_bank_link_id", &self.replace_bank_link_id)
             .finish()
     }
 }
@@ -43,6 +46,7 @@ struct CreateBankLink {
     plaid_account_id: PlaidAccountId,
     nickname: Option<Nickname>,
     idempotency_key: IdempotencyKey,
+    replaces: Option<BankLinkId>,
 }
 
 impl CreateBankLink {
@@ -57,12 +61,23 @@ impl CreateBankLink {
             errors.check(Nickname::parse(&input.nickname)).map(Some)
         };
         let idempotency_key = errors.check(IdempotencyKey::parse(&input.idempotency_key));
+        let replaces = if input.replace_bank_link_id.is_empty() {
+            Some(None)
+        } else {
+            errors
+                .check(
+                    BankLinkId::parse(&input.replace_bank_link_id)
+                        .map_err(|e| e.at("replace_bank_link_id")),
+                )
+                .map(Some)
+        };
         match (
             account_id,
             public_token,
             plaid_account_id,
             nickname,
             idempotency_key,
+            replaces,
         ) {
             (
                 Some(account_id),
@@ -70,12 +85,14 @@ impl CreateBankLink {
                 Some(plaid_account_id),
                 Some(nickname),
                 Some(idempotency_key),
+                Some(replaces),
             ) => Ok(Self {
                 account_id,
                 public_token,
                 plaid_account_id,
                 nickname,
                 idempotency_key,
+                replaces,
             }),
             _ => Err(errors),
         }
@@ -92,6 +109,10 @@ impl CreateBankLink {
                     .as_ref()
                     .map(Nickname::as_str)
                     .unwrap_or_default(),
+            )
+            .field(
+                "replace_bank_link_id",
+                self.replaces.map(|id| id.to_string()).unwrap_or_default(),
             )
     }
 }
@@ -112,6 +133,9 @@ impl BankLinks {
         input: CreateBankLinkInput,
     ) -> Result<BankLink, CoreError> {
         let request = CreateBankLink::parse(&input)?;
+        if let Some(old) = request.replaces {
+            self.check_replaceable(caller, &request, old).await?;
+        }
         let fingerprint = request.fingerprint();
         let now = self.clock.now();
         let link = BankLink {
@@ -133,6 +157,7 @@ impl BankLinks {
             bank_account_mask: None,
             health: funding_domain::BankLinkHealth::Healthy,
             health_reason: None,
+            replaces: request.replaces,
             created_at: now,
             updated_at: now,
         };
@@ -153,7 +178,20 @@ impl BankLinks {
             public_token: request.public_token,
             work,
         };
-        let link = match self.store.begin_link(claim, new).await? {
+        let begun = match self.store.begin_link(claim, new).await {
+            Ok(begun) => begun,
+            // Another request replacing the same link won the race (a unique index holds one
+            // replacement per link).
+            Err(error) => {
+                if let Some(old) = request.replaces
+                    && let Some(other) = self.store.find_replacement(old).await?
+                {
+                    return Err(replaced_already(old, other.id));
+                }
+                return Err(error.into());
+            }
+        };
+        let link = match begun {
             Begin::Created(link) => link,
             Begin::Existing {
                 fingerprint: stored,
@@ -192,6 +230,67 @@ impl BankLinks {
             }
             _ => answer(link),
         }
+    }
+}
+
+impl BankLinks {
+    /// Whether `old` may be replaced by this request: a link of the same account that Alpaca
+    /// holds (not CREATING, not ended), and not replaced by another request already. A repeat of
+    /// the request that replaces it passes, to be answered from its idempotency record.
+    async fn check_replaceable(
+        &self,
+        caller: &str,
+        request: &CreateBankLink,
+        old: BankLinkId,
+    ) -> Result<(), CoreError> {
+        let invalid = |message: String| {
+            CoreError::InvalidArgument(ValidationErrors::from(
+                funding_domain::ValidationError::new("replace_bank_link_id", message),
+            ))
+        };
+        let Some(link) = self.store.get_link(old).await? else {
+            return Err(invalid(format!("no bank link {old}")));
+        };
+        if link.account_id != request.account_id {
+            return Err(invalid(format!(
+                "bank link {old} belongs to another account"
+            )));
+        }
+        if let Some(replacement) = self.store.find_replacement(old).await? {
+            if replacement.caller == caller
+                && replacement.idempotency_key == request.idempotency_key
+            {
+                return Ok(());
+            }
+            return Err(replaced_already(old, replacement.id));
+        }
+        use AchRelationshipStatus::*;
+        match link.status {
+            Queued | Approved | Pending | SentToClearing => Ok(()),
+            Creating => Err(CoreError::FailedPrecondition {
+                reason: "BANK_LINK_CREATING",
+                subject: format!("bank_links/{old}"),
+                message: format!(
+                    "bank link {old} is still being created; replace it once Alpaca has its relationship"
+                ),
+            }),
+            status => Err(CoreError::FailedPrecondition {
+                reason: "BANK_LINK_NOT_ACTIVE",
+                subject: format!("bank_links/{old}"),
+                message: format!(
+                    "bank link {old} is {status}: there is nothing to replace; create the new link without replace_bank_link_id"
+                ),
+            }),
+        }
+    }
+}
+
+/// The answer when another link already replaces `old`.
+pub(crate) fn replaced_already(old: BankLinkId, by: BankLinkId) -> CoreError {
+    CoreError::FailedPrecondition {
+        reason: "BANK_LINK_ALREADY_REPLACED",
+        subject: format!("bank_links/{old}"),
+        message: format!("bank link {old} is already being replaced by bank link {by}"),
     }
 }
 

@@ -58,10 +58,15 @@ impl BankLinks {
         let reported = AchRelationshipStatus::from_provider(&event.status_to);
         match lifecycle::apply(&link.status, reported) {
             Ok(Transition::Moved { from, to }) => {
+                let mut reason = event.reason.clone();
+                if to == AchRelationshipStatus::Rejected && link.replaces.is_some() {
+                    let note = self.replacement_note(&link).await?;
+                    reason = Some(reason.unwrap_or_default() + &note);
+                }
                 let change = StatusChange {
                     from: from.clone(),
                     to: to.clone(),
-                    reason: event.reason.clone(),
+                    reason,
                     source: source.into(),
                     // The reconciler's observations carry no event id.
                     event_id: (!event.event_id.is_empty()).then(|| event.event_id.clone()),

@@ -10,8 +10,10 @@ pub(crate) mod failure;
 mod fingerprint;
 mod health;
 mod item;
+mod item_check;
 mod link_token;
 mod reconcile;
+mod replace;
 pub(crate) mod steps;
 
 use std::sync::Arc;

@@ -21,6 +21,7 @@ use async_trait::async_trait;
 use funding_domain::lifecycle::{self, Transition};
 use funding_domain::{AccessToken, AchRelationshipStatus, BankLinkId, ProcessorToken};
 
+use super::replace::Way;
 use super::{BankLinks, failure};
 use crate::engine::{Attempt, Settling, Stop, WorkHandler};
 use crate::model::BankLink;
@@ -113,6 +114,14 @@ impl BankLinks {
                 Err(error) => return Err(Stop::provider(error)),
             },
         };
+        if link.relationship_requested_at.is_none()
+            && let Some(old) = link.replaces
+        {
+            match self.clear_the_way(claim, &link, old).await? {
+                Way::Clear => {}
+                Way::Refused(error) => return self.fail(claim, id, &error, true).await,
+            }
+        }
         self.create_relationship(claim, &link, &processor_token)
             .await
     }
@@ -355,10 +364,11 @@ impl BankLinks {
         source: &str,
         remove_item: bool,
     ) -> Result<(), Stop> {
+        let note = self.replacement_note(&self.load(id).await?).await?;
         let change = StatusChange {
             from: AchRelationshipStatus::Creating,
             to: AchRelationshipStatus::Failed,
-            reason: Some(reason),
+            reason: Some(reason + &note),
             source: source.to_owned(),
             event_id: None,
             at: self.clock.now(),

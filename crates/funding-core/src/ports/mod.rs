@@ -34,7 +34,9 @@ pub use clock::{Clock, SystemClock};
 pub use inbox::{InboxEvent, InboxMark, InboxState, InboxStats, InboxStore, IncomingEvent};
 pub use orphans::{OrphanKind, OrphanStore, ProviderOrphan, SweptAccount};
 pub use outbox::{OutboxEntry, OutboxResource, OutboxStore};
-pub use plaid::{ExchangedItem, LinkToken, LinkTokenRequest, PlaidAccount, PlaidGateway};
+pub use plaid::{
+    ExchangedItem, ItemState, LinkToken, LinkTokenRequest, PlaidAccount, PlaidGateway,
+};
 pub use provider_error::{Provider, ProviderError, ProviderErrorKind};
 pub use reconcile::{Unresolved, UnresolvedCounts};
 pub use sandbox::SandboxProvider;

@@ -12,6 +12,14 @@ pub struct ExchangedItem {
     pub item_id: PlaidItemId,
 }
 
+/// An Item as `/item/get` shows it: whether its login still works.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemState {
+    /// `item.error.error_code` (`ITEM_LOGIN_REQUIRED`, …) when the Item is in error, `None` when
+    /// it works.
+    pub error_code: Option<String>,
+}
+
 /// What `/link/token/create` is asked for: a new link (with `products`) or, with `access_token`,
 /// update mode for that Item (no products).
 #[derive(Debug, Clone)]
@@ -78,6 +86,11 @@ pub trait PlaidGateway: Send + Sync + 'static {
     /// processor tokens stop working. Errors: `InvalidInput` with `ITEM_NOT_FOUND` or
     /// `INVALID_ACCESS_TOKEN` when it is gone already; retryable kinds as above.
     async fn remove_item(&self, access_token: &AccessToken) -> Result<(), ProviderError>;
+
+    /// `/item/get`: the Item's state. An Item in error is a successful answer with its `error`
+    /// set (`ITEM_LOGIN_REQUIRED`); errors: `InvalidInput` with `ITEM_NOT_FOUND` or
+    /// `INVALID_ACCESS_TOKEN` when it is gone; retryable kinds as above.
+    async fn get_item(&self, access_token: &AccessToken) -> Result<ItemState, ProviderError>;
 
     /// `/accounts/get`: the accounts of an Item.
     async fn list_accounts(

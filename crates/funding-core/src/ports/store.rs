@@ -139,6 +139,9 @@ pub trait BankLinkStore: Send + Sync + 'static {
         id: AchRelationshipId,
     ) -> Result<Option<BankLink>, StoreError>;
 
+    /// The link that replaces `old` (changing banks), if any.
+    async fn find_replacement(&self, old: BankLinkId) -> Result<Option<BankLink>, StoreError>;
+
     /// The account's links, oldest first.
     async fn list_links(
         &self,
@@ -151,6 +154,15 @@ pub trait BankLinkStore: Send + Sync + 'static {
     /// least recently first (never, then longest ago; oldest change first among equals), each
     /// marked as looked at now, so that the next call, on any replica, takes others.
     async fn links_to_reconcile(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<BankLink>, StoreError>;
+
+    /// For the Item check: up to `limit` APPROVED links with a Plaid Item whose health may still
+    /// move (HEALTHY, NEEDS_REAUTH), whose Item was not read since `before`, those read least
+    /// recently first, each marked as read now (so every one comes in turn, on any replica).
+    async fn items_to_check(
         &self,
         before: DateTime<Utc>,
         limit: u32,
@@ -277,6 +289,10 @@ pub trait LinkStatusStore: Send + Sync + 'static {
     /// Moves the status if it is still `change.from` and appends the history entry; a
     /// `change.event_id` already in this link's history is a no-op. Returns whether it moved. When
     /// `remove_item`, the link's Plaid Item removal is queued in the same transaction.
+    ///
+    /// A link that replaces another and reaches APPROVED or an end (here or through
+    /// [`fail_link`](Self::fail_link)) also queues, in the same transaction, the removal of the
+    /// replaced link's Item, once that link has been cancelled.
     async fn change_link_status(
         &self,
         id: BankLinkId,

@@ -45,6 +45,32 @@ pub(crate) struct ItemRemoveRequest<'a> {
 #[derive(Deserialize)]
 pub(crate) struct ItemRemoveResponse {}
 
+/// `/item/get` is asked with the access token only.
+#[derive(Serialize)]
+pub(crate) struct ItemGetRequest<'a> {
+    pub access_token: &'a str,
+}
+
+/// `ItemGetResponse`: only the Item's error is read; every other field (and any new one) is
+/// ignored.
+#[derive(Deserialize)]
+pub(crate) struct ItemGetResponse {
+    pub item: ItemWire,
+}
+
+/// `Item`, as far as its health goes.
+#[derive(Deserialize)]
+pub(crate) struct ItemWire {
+    #[serde(default)]
+    pub error: Option<ItemErrorWire>,
+}
+
+/// `PlaidError` as an Item carries it.
+#[derive(Deserialize)]
+pub(crate) struct ItemErrorWire {
+    pub error_code: String,
+}
+
 /// `AccountsGetRequest` (without `options`: every account of the Item).
 #[derive(Serialize)]
 pub(crate) struct AccountsGetRequest<'a> {

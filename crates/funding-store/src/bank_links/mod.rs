@@ -44,6 +44,10 @@ impl BankLinkStore for Store {
         read::find_link_by_relationship(self, id).await
     }
 
+    async fn find_replacement(&self, old: BankLinkId) -> Result<Option<BankLink>, StoreError> {
+        read::find_replacement(self, old).await
+    }
+
     async fn list_links(
         &self,
         account_id: AccountId,
@@ -58,6 +62,14 @@ impl BankLinkStore for Store {
         limit: u32,
     ) -> Result<Vec<BankLink>, StoreError> {
         reconcile::links_to_reconcile(self, before, limit).await
+    }
+
+    async fn items_to_check(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<BankLink>, StoreError> {
+        reconcile::items_to_check(self, before, limit).await
     }
 
     async fn record_link_checks(

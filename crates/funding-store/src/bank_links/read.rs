@@ -40,6 +40,19 @@ pub(super) async fn find_link_by_relationship(
         .transpose()
 }
 
+pub(super) async fn find_replacement(
+    store: &Store,
+    old: BankLinkId,
+) -> Result<Option<BankLink>, StoreError> {
+    Entity::find()
+        .filter(Column::ReplacesBankLinkId.eq(old.as_uuid()))
+        .one(&store.db)
+        .await
+        .map_err(from_db)?
+        .map(BankLink::try_from)
+        .transpose()
+}
+
 pub(super) async fn list_links(
     store: &Store,
     account_id: AccountId,

@@ -44,6 +44,38 @@ pub(super) async fn links_to_reconcile(
         .collect()
 }
 
+/// The Item check's rotation: by when each link's Item was last read.
+const ITEM_ROTATION: Rotation<Column> = Rotation {
+    id: Column::Id,
+    updated_at: Column::UpdatedAt,
+    reconciled_at: Column::ItemCheckedAt,
+    issue: Column::ReconcileIssue,
+};
+
+pub(super) async fn items_to_check(
+    store: &Store,
+    before: DateTime<Utc>,
+    limit: u32,
+) -> Result<Vec<BankLink>, StoreError> {
+    use funding_domain::BankLinkHealth::{Healthy, NeedsReauth};
+    let before = db_time(before);
+    let due = Entity::find()
+        .filter(Column::Status.eq(AchRelationshipStatus::Approved.as_str()))
+        .filter(Column::PlaidItemId.is_not_null())
+        .filter(Column::AccessToken.is_not_null())
+        .filter(Column::Health.is_in([Healthy.as_str(), NeedsReauth.as_str()]))
+        .filter(
+            sea_orm::Condition::any()
+                .add(Column::ItemCheckedAt.is_null())
+                .add(Column::ItemCheckedAt.lte(before)),
+        );
+    reconcile::take(store, due, &ITEM_ROTATION, limit, |row| row.id)
+        .await?
+        .into_iter()
+        .map(BankLink::try_from)
+        .collect()
+}
+
 pub(super) async fn record_link_checks(
     store: &Store,
     checks: &[(BankLinkId, Option<Unresolved>)],

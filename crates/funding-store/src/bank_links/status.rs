@@ -34,7 +34,7 @@ pub(super) async fn change_link_status(
 ) -> Result<bool, StoreError> {
     let (_permit, txn) = store.begin_write().await?;
     let moved = apply(&txn, id, moving(id, &change), &change).await?;
-    finish(txn, id, moved, remove_item).await
+    finish(txn, id, &change.to, moved, remove_item).await
 }
 
 pub(super) async fn fail_link(
@@ -54,7 +54,7 @@ pub(super) async fn fail_link(
             Expr::value(Option::<Vec<u8>>::None),
         );
     let moved = apply(&txn, id, update, &change).await?;
-    finish(txn, id, moved, remove_item).await
+    finish(txn, id, &change.to, moved, remove_item).await
 }
 
 pub(super) async fn save_relationship(
@@ -113,6 +113,9 @@ pub(super) async fn save_relationship(
         return Ok(RelationshipSaved::NotCreating);
     }
     crate::inbox::unpark(&txn, &relationship.relationship_id.as_uuid().to_string()).await?;
+    if let Some(old) = replaced_link_to_clear(&txn, id, &change.to).await? {
+        queue_item_removal(&txn, old).await?;
+    }
     txn.commit().await.map_err(from_db)?;
     Ok(RelationshipSaved::Saved)
 }
@@ -155,10 +158,12 @@ pub(super) async fn note_creating_waiting(
     .await
 }
 
-/// Queues the Item's removal when asked and the link moved, and commits.
+/// Queues the Item's removal when asked and the link moved (and the replaced link's, when a
+/// replacement is settled), and commits.
 async fn finish(
     txn: DatabaseTransaction,
     id: BankLinkId,
+    to: &AchRelationshipStatus,
     moved: bool,
     remove_item: bool,
 ) -> Result<bool, StoreError> {
@@ -167,19 +172,58 @@ async fn finish(
         return Ok(false);
     }
     if remove_item {
-        insert_work(
-            &txn,
-            &NewWork {
-                kind: WorkKind::PlaidItemRemove,
-                subject_id: id.as_uuid(),
-                ordering_key: None,
-                max_attempts: ITEM_REMOVAL_ATTEMPTS,
-            },
-        )
-        .await?;
+        queue_item_removal(&txn, id.as_uuid()).await?;
+    }
+    if let Some(old) = replaced_link_to_clear(&txn, id, to).await? {
+        queue_item_removal(&txn, old).await?;
     }
     txn.commit().await.map_err(from_db)?;
     Ok(true)
+}
+
+async fn queue_item_removal(txn: &DatabaseTransaction, link: uuid::Uuid) -> Result<(), StoreError> {
+    insert_work(
+        txn,
+        &NewWork {
+            kind: WorkKind::PlaidItemRemove,
+            subject_id: link,
+            ordering_key: None,
+            max_attempts: ITEM_REMOVAL_ATTEMPTS,
+        },
+    )
+    .await
+}
+
+/// The link `id` replaced, when `id` has just settled its replacement (APPROVED, or ended) and
+/// the old link was cancelled for it: its Item is no longer needed.
+async fn replaced_link_to_clear(
+    txn: &DatabaseTransaction,
+    id: BankLinkId,
+    to: &AchRelationshipStatus,
+) -> Result<Option<uuid::Uuid>, StoreError> {
+    use AchRelationshipStatus::*;
+    if !matches!(to, Approved | Rejected | Failed | Canceled) {
+        return Ok(None);
+    }
+    let Some(old) = bank_link::Entity::find_by_id(id.as_uuid())
+        .one(txn)
+        .await
+        .map_err(from_db)?
+        .and_then(|row| row.replaces_bank_link_id)
+    else {
+        return Ok(None);
+    };
+    let cancelled = bank_link::Entity::find_by_id(old)
+        .one(txn)
+        .await
+        .map_err(from_db)?
+        .is_some_and(|row| {
+            matches!(
+                AchRelationshipStatus::from_stored(&row.status),
+                CancelRequested | CancelSent | Canceled
+            )
+        });
+    Ok(cancelled.then_some(old))
 }
 
 /// The conditional update of a move: the new status, reason and time, only from `change.from`.

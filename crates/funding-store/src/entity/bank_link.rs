@@ -42,6 +42,10 @@ pub struct Model {
     /// Why that look left it unresolved (`unchanged`, `missing`, `lookup_failed`,
     /// `unknown_status`); NULL: nothing wrong.
     pub reconcile_issue: Option<String>,
+    /// The link of the same account this one replaces (changing banks); NULL: none.
+    pub replaces_bank_link_id: Option<Uuid>,
+    /// When the reconciler last read the link's Item at Plaid (`/item/get`); NULL: never.
+    pub item_checked_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

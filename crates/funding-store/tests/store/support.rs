@@ -280,6 +280,7 @@ pub fn new_link(account: AccountId, key: &str) -> (IdempotencyClaim, NewBankLink
         bank_account_mask: None,
         health: funding_domain::BankLinkHealth::Healthy,
         health_reason: None,
+        replaces: None,
         created_at: t0(),
         updated_at: t0(),
     };

@@ -183,6 +183,7 @@ async fn link(run: &Run, rng: &mut Rng, index: usize) -> anyhow::Result<()> {
             plaid_account_id,
             nickname: "Checking".into(),
             idempotency_key: format!("chaos-{}-link-{index}-{round}", run.seed),
+            replace_bank_link_id: String::new(),
         };
         let create = |client: FundingClient| {
             let request = request.clone();
