@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use funding_client::v1::{self, BankLinkHealth, TransferDirection};
-use funding_sandbox::ItemWebhookCode;
+use funding_sandbox::{ItemWebhookCode, WebhookFault};
 use funding_tests::{AppOptions, Backend, TestApp, error_reason};
 
 async fn link_token(
@@ -257,7 +257,82 @@ async fn a_redelivered_item_webhook_changes_nothing_and_a_forged_one_is_refused(
     app.stop().await;
 }
 
+/// Webhooks get lost: the reconciler's Item check (`/item/get`) finds a reset login within one
+/// pass, and, after the user went through update mode (no webhook says so), the Item working again.
+async fn the_item_check_finds_a_broken_login_without_its_webhook(backend: Backend) {
+    let app = TestApp::spawn_with(AppOptions {
+        backend,
+        reconcile_by_hand: true,
+        ..AppOptions::default()
+    })
+    .await;
+    let account_id = uuid::Uuid::new_v4().to_string();
+    let token = link_token(&app, &account_id, "").await;
+    let success = app
+        .sandbox
+        .complete_link(&token.link_token, "ins_109508")
+        .expect("Link succeeds");
+    let checking = success
+        .accounts
+        .iter()
+        .find(|account| account.subtype == "checking")
+        .unwrap();
+    let link = app
+        .create_link(v1::CreateBankLinkRequest {
+            account_id: account_id.clone(),
+            public_token: success.public_token.clone(),
+            plaid_account_id: checking.account_id.clone(),
+            nickname: String::new(),
+            idempotency_key: uuid::Uuid::new_v4().to_string(),
+            replace_bank_link_id: String::new(),
+        })
+        .await
+        .unwrap();
+    let link = app
+        .wait_for_link_status(&link.id, v1::BankLinkStatus::Approved)
+        .await;
+    let healthy = app.reconcile_pass().await.items.expect("the Item check");
+    assert_eq!((healthy.lookups, healthy.moved), (1, 0), "{healthy:?}");
+
+    // The ERROR webhook is held back for an hour: only the Item check can tell.
+    app.sandbox
+        .inject_webhook_fault(WebhookFault::delayed(Duration::from_secs(3_600)));
+    app.sandbox.reset_login(&success.item_id).unwrap();
+    assert_eq!(
+        app.get_link(&link.id).await.health(),
+        BankLinkHealth::Healthy
+    );
+    let pass = app.reconcile_pass().await.items.expect("the Item check");
+    assert_eq!(pass.moved, 1, "{pass:?}");
+    let needs = app.get_link(&link.id).await;
+    assert_eq!(needs.health(), BankLinkHealth::NeedsReauth);
+    assert!(
+        needs.health_reason.contains("ITEM_LOGIN_REQUIRED"),
+        "{}",
+        needs.health_reason
+    );
+
+    // Update mode repairs the login; the next pass sees the Item working.
+    let update = link_token(&app, &account_id, &link.id).await;
+    app.sandbox
+        .complete_link(&update.link_token, "ins_109508")
+        .expect("update mode succeeds");
+    let pass = app.reconcile_pass().await.items.expect("the Item check");
+    assert_eq!(pass.moved, 1, "{pass:?}");
+    assert_eq!(
+        app.get_link(&link.id).await.health(),
+        BankLinkHealth::Healthy
+    );
+    assert_eq!(
+        app.count_rows_where("bank_link_status_history", "source = 'reconciler:item_get'")
+            .await,
+        2
+    );
+    app.stop().await;
+}
+
 funding_tests::on_both_backends!(
     a_link_through_link_and_its_item_health,
     a_redelivered_item_webhook_changes_nothing_and_a_forged_one_is_refused,
+    the_item_check_finds_a_broken_login_without_its_webhook,
 );
