@@ -4,6 +4,7 @@
 //! an APPROVED link. The seed is printed; `FUNDING_CHAOS_SEED=<seed>` replays a run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod change_bank;
 mod harness;
 mod late_effects;
 
