@@ -123,6 +123,7 @@ pub mod lifecycle;
 mod metadata;
 mod redact;
 mod return_code;
+pub mod risk;
 mod secret;
 mod text;
 
