@@ -456,6 +456,7 @@ async fn run_backend(
         &FundingdOptions {
             name: &format!("fundingd-{label}"),
             database_url: &main_db.url,
+            extra: "",
         },
         &emulator,
     )
@@ -1026,6 +1027,7 @@ async fn growth(
     let options = FundingdOptions {
         name: &format!("fundingd-growth-{label}"),
         database_url: &database.url,
+        extra: "",
     };
     Fundingd::migrate(binary, dir, &options, &emulator)?;
     let mut scenarios = Vec::new();
