@@ -457,6 +457,7 @@ async fn run_backend(
         &FundingdOptions {
             name: &format!("fundingd-{label}"),
             database_url: &main_db.url,
+            extra: "",
         },
         &emulator,
     )
@@ -1027,6 +1028,7 @@ async fn growth(
     let options = FundingdOptions {
         name: &format!("fundingd-growth-{label}"),
         database_url: &database.url,
+        extra: "",
     };
     Fundingd::migrate(binary, dir, &options, &emulator)?;
     let mut scenarios = Vec::new();

@@ -5,11 +5,16 @@
 //!   scenario, the table on stdout; exits 1 if any scenario had an error (never for speed).
 //! - `funding-bench soak --duration 60 --rate R --postgres URL`: a fixed rate of mixed requests;
 //!   exits 1 on any error or if fundingd's memory keeps growing.
+//! - `funding-bench reconcile-scale --postgres URL`: the reconciler with 50,000 transfers in flight,
+//!   1,000 of which never resolve; exits 1 if a healthy one was not reconciled or the stream lease
+//!   changed hands. `--quick` runs a small form of it after the other scenarios.
 
 mod bench;
 mod db;
 mod echo;
 mod load;
+mod reconcile_scale;
+mod reconcile_seed;
 mod service;
 mod soak;
 
@@ -72,6 +77,9 @@ struct RunArgs {
 enum Command {
     /// A fixed rate of mixed requests against fundingd on PostgreSQL; zero errors and flat memory.
     Soak(soak::SoakArgs),
+    /// The reconciler with many transfers in flight, some never resolving: time until every
+    /// healthy one is reconciled, and the stream lease held by one replica throughout.
+    ReconcileScale(reconcile_scale::ReconcileArgs),
     /// The baseline no-op server (run by the bench itself).
     #[command(hide = true)]
     EchoServer {
@@ -109,6 +117,29 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             },
+            Some(Command::ReconcileScale(args)) => {
+                let json = args.json.clone();
+                match reconcile_scale::run(args).await {
+                    Ok(report) => {
+                        reconcile_scale::print(&report);
+                        if let Some(path) = json
+                            && let Err(error) = write_json(&path, &report)
+                        {
+                            eprintln!("funding-bench: {error:#}");
+                            return ExitCode::FAILURE;
+                        }
+                        if report.errors.is_empty() {
+                            ExitCode::SUCCESS
+                        } else {
+                            ExitCode::FAILURE
+                        }
+                    }
+                    Err(error) => {
+                        eprintln!("funding-bench reconcile-scale: {error:#}");
+                        ExitCode::FAILURE
+                    }
+                }
+            }
             None => run(cli.run).await,
         }
     })
@@ -132,6 +163,22 @@ async fn run(args: RunArgs) -> ExitCode {
         quick,
     };
     let json = plan.json.clone();
+    let small_reconcile = quick.then(|| {
+        let mut backends = Vec::new();
+        if !args.skip_sqlite {
+            backends.push(reconcile_scale::ReconcileArgs::quick(
+                None,
+                plan.fundingd.clone(),
+            ));
+        }
+        if let Some(url) = &plan.postgres {
+            backends.push(reconcile_scale::ReconcileArgs::quick(
+                Some(url.clone()),
+                plan.fundingd.clone(),
+            ));
+        }
+        backends
+    });
     let report = match bench::run(plan).await {
         Ok(report) => report,
         Err(error) => {
@@ -154,10 +201,29 @@ async fn run(args: RunArgs) -> ExitCode {
             }
         }
     }
-    let errors: u64 = report.scenarios.iter().map(|s| s.errors).sum();
+    let mut errors: u64 = report.scenarios.iter().map(|s| s.errors).sum();
+    // The quick form of `reconcile-scale`, so that it runs in CI's smoke.
+    for args in small_reconcile.into_iter().flatten() {
+        match reconcile_scale::run(args).await {
+            Ok(reconciled) => {
+                reconcile_scale::print(&reconciled);
+                errors += reconciled.errors.len() as u64;
+            }
+            Err(error) => {
+                eprintln!("funding-bench reconcile-scale: {error:#}");
+                errors += 1;
+            }
+        }
+    }
     if errors > 0 {
         eprintln!("funding-bench: {errors} errors");
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    std::fs::write(path, text)
+        .map_err(|error| anyhow::anyhow!("cannot write {}: {error}", path.display()))
 }

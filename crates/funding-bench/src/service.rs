@@ -67,15 +67,23 @@ pub struct Fundingd {
 pub struct FundingdOptions<'a> {
     pub name: &'a str,
     pub database_url: &'a str,
+    /// More top-level settings (TOML lines), e.g. the reconciler's.
+    pub extra: &'a str,
 }
 
-fn config_text(listen: u16, webhook: u16, database_url: &str, emulator: &SandboxHandle) -> String {
+fn config_text(
+    listen: u16,
+    webhook: u16,
+    options: &FundingdOptions<'_>,
+    emulator: &SandboxHandle,
+) -> String {
     format!(
         r#"listen = "127.0.0.1:{listen}"
 webhook_listen = "127.0.0.1:{webhook}"
 database_url = "{database_url}"
 encryption_key = "{KEY}"
 log_format = "json"
+{extra}
 
 [plaid]
 base_url = "{plaid}"
@@ -97,6 +105,8 @@ name = "funding-bench"
 token_sha256 = "{TOKEN_SHA256}"
 scopes = ["links:write", "transfers:write", "bank_transfers:write", "read"]
 "#,
+        database_url = options.database_url,
+        extra = options.extra,
         plaid = emulator.plaid_url(),
         alpaca = emulator.alpaca_url(),
     )
@@ -127,7 +137,7 @@ impl Fundingd {
         let config = dir.join(format!("{}.toml", options.name));
         std::fs::write(
             &config,
-            config_text(free_port()?, free_port()?, options.database_url, emulator),
+            config_text(free_port()?, free_port()?, options, emulator),
         )?;
         let output = clean_command(binary)
             .arg("--config")
@@ -156,10 +166,7 @@ impl Fundingd {
         let listen = free_port()?;
         let webhook = free_port()?;
         let config = dir.join(format!("{}.toml", options.name));
-        std::fs::write(
-            &config,
-            config_text(listen, webhook, options.database_url, emulator),
-        )?;
+        std::fs::write(&config, config_text(listen, webhook, options, emulator))?;
         let log = dir.join(format!("{}.log", options.name));
         let file = std::fs::OpenOptions::new()
             .create(true)

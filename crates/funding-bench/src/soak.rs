@@ -83,6 +83,7 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<bool> {
         &FundingdOptions {
             name: "fundingd-soak",
             database_url: &database.url,
+            extra: "",
         },
         &emulator,
     )
