@@ -6,7 +6,7 @@ ensure_chromium) and exports SANDBOX_CHROMIUM and SANDBOX_CHROMEDRIVER; when the
 (no apt-get, not root) it exports SANDBOX_BROWSER_SKIP with the reason, says so loudly, and these
 tests are skipped with that reason.
 
-A front end on another origin (a local HTTP server here, FRONT_END) loads the emulator's
+A front end on another origin (browser_front_end.FrontEnd, a local HTTP server) loads the emulator's
 /link/v2/stable/link-initialize.js, creates a handler with a token from /link/token/create and
 opens Link; the test clicks First Platypus Bank, logs in and picks the checking account by the
 page's documented element ids (docs/sandbox.md), and the front end's callbacks receive what Plaid's
@@ -14,9 +14,7 @@ Link gives them. The hosted form (/link?token=&redirect_uri=) is driven the same
 LINK_SCREENSHOT=path saves a PNG of the Link page (docs/img/sandbox-link.png was made so).
 """
 
-import http.server
 import os
-import threading
 import unittest
 from urllib.parse import parse_qs, urlparse
 
@@ -29,84 +27,19 @@ from plaid.model.link_token_create_request_user import LinkTokenCreateRequestUse
 from plaid.model.products import Products
 from plaid.model.sandbox_item_reset_login_request import SandboxItemResetLoginRequest
 
+from browser_front_end import FrontEnd, start_chromium
 from sdk_plaid import PLAID_URL, make_client
 
 SKIP = os.environ.get("SANDBOX_BROWSER_SKIP")
 WAIT_S = 20
-
-# The front end: Link in a few lines, as docs/sandbox.md shows it, plus a record of the callbacks.
-FRONT_END_PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>A front end</title></head>
-<body>
-<h1>A front end on another origin</h1>
-<button id="open-link" disabled>Link a bank account</button>
-<script src="PLAID_URL/link/v2/stable/link-initialize.js"></script>
-<script>
-  window.linkResults = {events: [], success: null, exit: null, loaded: false};
-  var handler = Plaid.create({
-    token: new URLSearchParams(location.search).get('token'),
-    onLoad: function () {
-      window.linkResults.loaded = true;
-      document.getElementById('open-link').disabled = false;
-    },
-    onSuccess: function (public_token, metadata) {
-      window.linkResults.success = {public_token: public_token, metadata: metadata};
-    },
-    onExit: function (error, metadata) {
-      window.linkResults.exit = {error: error, metadata: metadata};
-    },
-    onEvent: function (eventName, metadata) {
-      window.linkResults.events.push({eventName: eventName, metadata: metadata});
-    }
-  });
-  document.getElementById('open-link').addEventListener('click', function () { handler.open(); });
-</script>
-</body></html>
-""".replace("PLAID_URL", PLAID_URL)
-
-
-class FrontEnd:
-    """Serves FRONT_END_PAGE at / and a landing page at /done, on its own port (another origin)."""
-
-    def __init__(self):
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (http.server's name)
-                body = (FRONT_END_PAGE if urlparse(self.path).path == "/" else "<p id='landed'>done</p>")
-                data = body.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @unittest.skipIf(SKIP, f"no browser: {SKIP}")
 class LinkInABrowser(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-
-        os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must download nothing
-        options = webdriver.ChromeOptions()
-        options.binary_location = os.environ.get("SANDBOX_CHROMIUM", "/usr/bin/chromium")
-        for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                         "--disable-gpu", "--window-size=900,800", "--force-device-scale-factor=1"]:
-            options.add_argument(argument)
-        service = Service(executable_path=os.environ.get("SANDBOX_CHROMEDRIVER", "/usr/bin/chromedriver"))
-        cls.driver = webdriver.Chrome(service=service, options=options)
-        cls.front_end = FrontEnd()
+        cls.driver = start_chromium()
+        cls.front_end = FrontEnd(PLAID_URL)
         cls.client = make_client()
 
     @classmethod

@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # The polyglot end-to-end test: a Python grpcio client, generated from proto/funding/v1/*.proto,
-# drives the real fundingd binary in sandbox mode.
+# drives the real fundingd binary in sandbox mode (e2e.py); then a real browser opens Plaid Link
+# with a link token from fundingd's CreateLinkToken and the bank link is made with what Link gave
+# (browser_fundingd.py: headless Chromium from Debian over WebDriver, against the emulator inside
+# fundingd, whose Plaid base URL fundingd's startup line names; chromium and chromium-driver are
+# installed with apt-get when missing, and the browser test is skipped, loudly, only where apt-get
+# cannot be used).
 #
 # It builds nothing: it runs the binary at $FUNDINGD_BIN (default: ${CARGO_TARGET_DIR:-target}/debug/fundingd,
 # relative to the repository root), so `cargo build -p fundingd` first.
@@ -26,6 +31,9 @@ log() { echo "run.sh: $*" >&2; }
 
 # --- the virtualenv -------------------------------------------------------------------------------
 ensure_venv "${FUNDING_PY_VENV:-${TMPDIR:-/tmp}/funding-py-venv}" "$here/requirements.txt"
+
+# --- the browser ----------------------------------------------------------------------------------
+ensure_chromium
 
 # --- the temporary directory and the cleanup ------------------------------------------------------
 work="$(mktemp -d "${TMPDIR:-/tmp}/funding-py-e2e.XXXXXX")"
@@ -93,10 +101,37 @@ for attempt in 1 2 3; do
     exit 1
 done
 
-# --- the test -------------------------------------------------------------------------------------
+# The in-process emulator's Plaid base URL, from the startup line fundingd prints once it is built
+# ("… in SANDBOX mode (emulated Plaid at http://127.0.0.1:PORT, Alpaca at …)"): the browser loads
+# Link from there. It may be printed just after the health check first answers.
+plaid_url=""
+for _ in $(seq 1 100); do
+    plaid_url="$(sed -n 's/.*emulated Plaid at \(http:[^,]*\), Alpaca at .*/\1/p' "$work/server.log" | head -n 1)"
+    [[ -n "$plaid_url" ]] && break
+    sleep 0.1
+done
+if [[ -z "$plaid_url" ]]; then
+    log "fundingd's log does not name the emulated Plaid's URL"
+    exit 1
+fi
+log "fundingd's emulated Plaid is at $plaid_url"
+
+# --- the tests ------------------------------------------------------------------------------------
+# Every module runs (even after one failed); the exit code is the first failure's.
+run_module() {
+    log "running $1"
+    FUNDINGD_ADDR="$addr" FUNDINGD_PLAID_URL="$plaid_url" \
+        PYTHONPATH="$gen:$here${PYTHONPATH:+:$PYTHONPATH}" PYTHONDONTWRITEBYTECODE=1 \
+        "$py" -m unittest -v "$1"
+}
+test_status=0
 set +e
-FUNDINGD_ADDR="$addr" PYTHONPATH="$gen:$here${PYTHONPATH:+:$PYTHONPATH}" PYTHONDONTWRITEBYTECODE=1 \
-    "$py" -m unittest -v e2e
-test_status=$?
+for module in e2e browser_fundingd; do
+    run_module "$module"
+    module_status=$?
+    if [[ $module_status -ne 0 && $test_status -eq 0 ]]; then
+        test_status=$module_status
+    fi
+done
 set -e
 exit "$test_status"
