@@ -81,7 +81,7 @@ impl Store {
             let mut after: Option<Uuid> = None;
             loop {
                 let batch = self
-                    .rotate_batch(&opener, new, table, columns, after, batch_size)
+                    .rotate_batch_patiently(&opener, new, table, columns, after, batch_size)
                     .await?;
                 if batch.rows == 0 {
                     break;
@@ -109,6 +109,42 @@ impl Store {
         }
         report.complete = true;
         Ok(report)
+    }
+
+    /// [`rotate_batch`](Self::rotate_batch), again after a pause when SQLite answers that the
+    /// database is locked (the running service holds the write lock longer than the busy timeout,
+    /// on a loaded machine): a batch rolls back whole, so sending it again is safe.
+    async fn rotate_batch_patiently(
+        &self,
+        opener: &Cipher,
+        new: &Cipher,
+        table: &'static str,
+        columns: &'static [&'static str],
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Batch, StoreError> {
+        const TRIES: u32 = 5;
+        let mut tries = 0;
+        loop {
+            match self
+                .rotate_batch(opener, new, table, columns, after, limit)
+                .await
+            {
+                Err(StoreError::Unavailable(message))
+                    if message.contains("database is locked") && tries + 1 < TRIES =>
+                {
+                    tries += 1;
+                    tracing::warn!(
+                        table,
+                        tries,
+                        "the database is locked; the batch is tried again"
+                    );
+                    tokio::time::sleep(std::time::Duration::from_millis(500 * u64::from(tries)))
+                        .await;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// One transaction: up to `limit` rows of `table` after `after`, each stale value re-sealed.

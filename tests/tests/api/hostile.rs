@@ -27,6 +27,10 @@ const BACKGROUND_TABLES: &[&str] = &[
     "deployment",
 ];
 
+/// Provider calls only the background workers make, whatever the requests: the reconciler's Item
+/// check reads approved links' Items.
+const BACKGROUND_CALLS: &[&str] = &["POST /item/get"];
+
 /// What a request could leave behind: the rows of every table, and the calls the emulator got
 /// (but the followers' own reading).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -75,6 +79,7 @@ impl Snapshot {
             .into_iter()
             .filter(|call| !ignored.iter().any(|id| call.path.contains(id.as_str())))
             .map(|call| format!("{} {}", call.method, call.path))
+            .filter(|call| !BACKGROUND_CALLS.contains(&call.as_str()))
             .collect();
         Snapshot {
             rows,
