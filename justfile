@@ -81,6 +81,11 @@ e2e-python:
     cargo build -p fundingd
     bash tests/python/run.sh
 
+# docs/api.md's examples through the real grpcurl (installed from PyPI) against the built server.
+e2e-grpcurl:
+    cargo build -p fundingd
+    bash tests/grpcurl/run.sh
+
 # Fuzz the parsers and decoders (cargo-fuzz, nightly): TARGET is one of `tools/fuzz.sh`'s list
 # (amount, metadata, bank_transfer_request, redact_tokens, alpaca_sse, alpaca_answers,
 # plaid_answers, plaid_webhook_jwt) or `all`, each for SECONDS.

@@ -2,6 +2,11 @@
 //! that `main` runs) on port 0 with the in-process emulator and a fresh database — a SQLite file in a
 //! temporary directory, or a PostgreSQL database of its own that is dropped afterwards — and connects
 //! the typed client to it.
+//!
+//! `TEST_LOG=1` ([`test_log`]) shows the servers' logs (zero2prod's switch): the in-process ones'
+//! on stderr through `fundingd`'s own subscriber (filtered by `RUST_LOG`, default `info`), and
+//! every spawned `fundingd` process's lines prefixed with its name ([`process::Replica`]). Without
+//! it the suites stay silent.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod process;
@@ -79,6 +84,11 @@ impl Default for AppOptions {
     }
 }
 
+/// Whether the servers' logs are shown: `TEST_LOG` is set to anything but empty or `0`.
+pub fn test_log() -> bool {
+    std::env::var_os("TEST_LOG").is_some_and(|value| !value.is_empty() && value != "0")
+}
+
 /// The PostgreSQL server the suites use: `FUNDING_TEST_POSTGRES_URL`, or the local one.
 pub fn postgres_admin_url() -> String {
     std::env::var("FUNDING_TEST_POSTGRES_URL")
@@ -111,6 +121,10 @@ impl TestApp {
     }
 
     pub async fn spawn_with(options: AppOptions) -> Self {
+        if test_log() {
+            // The first call installs the subscriber; later ones, and a suite's own, are kept.
+            fundingd::telemetry::init("pretty");
+        }
         let dir = tempfile::tempdir().unwrap();
         let (database_url, postgres_db) = match options.backend {
             Backend::Sqlite => (

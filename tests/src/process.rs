@@ -1,8 +1,11 @@
 //! Real processes for the crash tests and the chaos run: a seeded generator, so a failing run
 //! replays from its printed seed, and [`Replica`], one `fundingd` process with its own config
 //! file and log that can be SIGKILLed, SIGSTOPped, SIGCONTinued and restarted on the same address.
+//! With `TEST_LOG=1` ([`crate::test_log`]) each replica's log lines are also written to stderr as
+//! they come, prefixed with its name.
 
 use std::ffi::OsString;
+use std::io::{BufRead as _, BufReader, Read, Write as _};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -139,13 +142,22 @@ impl Replica {
             .append(true)
             .open(&self.log)
             .map_err(|error| format!("{}: cannot open its log: {error}", self.name))?;
+        let test_log = crate::test_log();
+        let (stdout, stderr) = if test_log {
+            (Stdio::piped(), Stdio::piped())
+        } else {
+            (
+                log.try_clone().map_err(|error| error.to_string())?.into(),
+                log.try_clone().map_err(|error| error.to_string())?.into(),
+            )
+        };
         let mut command = Command::new(&self.program);
         command
             .arg("--config")
             .arg(&self.config)
             .stdin(Stdio::null())
-            .stdout(log.try_clone().map_err(|error| error.to_string())?)
-            .stderr(log)
+            .stdout(stdout)
+            .stderr(stderr)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1");
         for (name, _) in std::env::vars_os() {
@@ -156,11 +168,28 @@ impl Replica {
         for (key, value) in &self.envs {
             command.env(key, value);
         }
-        self.child = Some(
-            command
-                .spawn()
-                .map_err(|error| format!("{}: cannot start: {error}", self.name))?,
-        );
+        let mut child = command
+            .spawn()
+            .map_err(|error| format!("{}: cannot start: {error}", self.name))?;
+        if test_log {
+            for output in [
+                child
+                    .stdout
+                    .take()
+                    .map(|o| Box::new(o) as Box<dyn Read + Send>),
+                child
+                    .stderr
+                    .take()
+                    .map(|e| Box::new(e) as Box<dyn Read + Send>),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let log = log.try_clone().map_err(|error| error.to_string())?;
+                tee(output, log, self.name.clone());
+            }
+        }
+        self.child = Some(child);
         for _ in 0..400 {
             if self.answers().await {
                 return Ok(());
@@ -227,6 +256,26 @@ impl Replica {
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+}
+
+/// Copies a process's output line by line to its log file and to stderr (`[name] line`), until the
+/// process closes it (exits or is killed). Straight to the process's stderr, as zero2prod's
+/// TEST_LOG does: the test harness captures only `print!`/`eprint!`.
+fn tee(output: Box<dyn Read + Send>, mut log: std::fs::File, name: String) {
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(output);
+        let mut line = Vec::new();
+        while reader
+            .read_until(b'\n', &mut line)
+            .is_ok_and(|read| read > 0)
+        {
+            let _ = log.write_all(&line);
+            let mut shown = format!("[{name}] ").into_bytes();
+            shown.extend_from_slice(&line);
+            let _ = std::io::stderr().write_all(&shown);
+            line.clear();
+        }
+    });
 }
 
 impl Drop for Replica {

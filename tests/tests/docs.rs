@@ -1,8 +1,11 @@
 //! `docs/api.md` is executable: every ```sh block holding a `grpcurl` command is run, in document
 //! order, against a real sandbox server (the same `Application` that `fundingd` runs), and its answer
-//! is compared with the ```json block that follows it.
+//! is compared with the ```json block that follows it, or, for an error, with the ```text block of
+//! grpcurl's error output that follows it (its `Code`, its `Message` and its `google.rpc` details as
+//! JSON).
 //!
-//! grpcurl itself is not installed here, so this test does what it does: it reads the API's
+//! The same page also runs through the real grpcurl binary (`tests/grpcurl/run.sh`, in `.ci/run`);
+//! this test does what grpcurl does, in process and without a download: it reads the API's
 //! descriptors (the ones `funding-client` compiles and serves through reflection, and
 //! `grpc.health.v1`'s), builds a dynamic message from the request JSON, calls the method with a tonic
 //! client over a dynamic codec and prints the answer as grpcurl does (proto3 JSON, camelCase, default
@@ -49,8 +52,59 @@ struct Example {
     method: String,
     /// The request JSON, placeholders unsubstituted (`{}` when the command has no `-d`).
     request: String,
-    /// The documented messages (one for unary calls, the first N for a stream).
+    /// The documented messages (one for unary calls, the first N for a stream); none for an error.
     answer: Vec<Value>,
+    /// The documented error, as grpcurl prints it.
+    error: Option<DocError>,
+}
+
+/// An error as grpcurl prints it: `Code: InvalidArgument`, `Message: …`, and each detail's JSON
+/// after `1)`, `2)`, ….
+#[derive(Debug)]
+struct DocError {
+    code: String,
+    message: String,
+    details: Vec<Value>,
+}
+
+/// grpcurl's error output (`ERROR:`, `Code:`, `Message:`, `Details:` with `N)` before each detail).
+fn parse_error(line: usize, text: &str) -> DocError {
+    let mut code = None;
+    let mut message = String::new();
+    let mut details: Vec<String> = Vec::new();
+    let mut in_details = false;
+    for row in text.lines().map(str::trim) {
+        if in_details {
+            let start = row
+                .split_once(')')
+                .filter(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
+            match start {
+                Some((_, detail)) => details.push(detail.trim().to_string()),
+                None if !row.is_empty() => details
+                    .last_mut()
+                    .unwrap_or_else(|| panic!("docs/api.md:{line}: a detail without `1)`"))
+                    .push_str(row),
+                None => {}
+            }
+        } else if let Some(rest) = row.strip_prefix("Code:") {
+            code = Some(rest.trim().to_string());
+        } else if let Some(rest) = row.strip_prefix("Message:") {
+            message = rest.trim().to_string();
+        } else if row == "Details:" {
+            in_details = true;
+        }
+    }
+    DocError {
+        code: code.unwrap_or_else(|| panic!("docs/api.md:{line}: an error without `Code:`")),
+        message,
+        details: details
+            .iter()
+            .map(|d| {
+                serde_json::from_str(d)
+                    .unwrap_or_else(|e| panic!("docs/api.md:{line}: a detail is not JSON: {e}"))
+            })
+            .collect(),
+    }
 }
 
 fn fenced_blocks(doc: &str) -> Vec<(usize, String, String)> {
@@ -174,11 +228,21 @@ fn examples(doc: &str) -> Vec<Example> {
         let (_, answer_info, answer_body) = blocks
             .get(index)
             .unwrap_or_else(|| panic!("docs/api.md:{line}: no ```json answer after the command"));
+        index += 1;
+        if answer_info == "text" {
+            examples.push(Example {
+                line: *line,
+                method,
+                request,
+                answer: Vec::new(),
+                error: Some(parse_error(*line, answer_body)),
+            });
+            continue;
+        }
         assert_eq!(
             answer_info, "json",
-            "docs/api.md:{line}: the block after a command is its ```json answer"
+            "docs/api.md:{line}: the block after a command is its ```json answer or ```text error"
         );
-        index += 1;
         let answer: Vec<Value> = serde_json::Deserializer::from_str(answer_body)
             .into_iter::<Value>()
             .collect::<Result<_, _>>()
@@ -189,6 +253,7 @@ fn examples(doc: &str) -> Vec<Example> {
             method,
             request,
             answer,
+            error: None,
         });
     }
     examples
@@ -373,7 +438,27 @@ fn descriptors() -> DescriptorPool {
         .expect("grpc.health.v1 descriptors");
     pool.decode_file_descriptor_set(funding_client::FILE_DESCRIPTOR_SET)
         .expect("funding.v1 descriptors");
+    pool.decode_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+        .expect("google.rpc descriptors");
     pool
+}
+
+/// An error as grpcurl shows it: the code's name, the message, and each `google.rpc` detail as
+/// JSON (decoded through the descriptors, `@type` first), to compare with a [`DocError`].
+fn error_json(pool: &DescriptorPool, status: &tonic::Status) -> Value {
+    let descriptor = pool
+        .get_message_by_name("google.rpc.Status")
+        .expect("google.rpc.Status");
+    let details = DynamicMessage::decode(descriptor, status.details())
+        .map(|message| to_json(&message))
+        .ok()
+        .and_then(|json| json.get("details").cloned())
+        .unwrap_or_else(|| Value::Array(Vec::new()));
+    serde_json::json!({
+        "code": format!("{:?}", status.code()),
+        "message": status.message(),
+        "details": details,
+    })
 }
 
 fn find_method(pool: &DescriptorPool, full: &str) -> Option<MethodDescriptor> {
@@ -517,7 +602,23 @@ async fn every_example_in_the_api_doc_answers_as_documented() {
             };
         let outcome = loop {
             let attempt = match call(&channel, &method, &request, example.answer.len()).await {
+                Err(status) if example.error.is_some() => {
+                    let doc = example.error.as_ref().expect("an error example");
+                    let doc = serde_json::json!({
+                        "code": doc.code,
+                        "message": substitute(&doc.message, &bound, line),
+                        "details": doc.details,
+                    });
+                    let real = error_json(&pool, &status);
+                    let mut bind = HashMap::new();
+                    matches("", &doc, &real, &bound, &mut bind)
+                        .map(|()| bind)
+                        .map_err(|e| format!("{e}\nanswered: {real:#}"))
+                }
                 Err(status) => Err(format!("{status:?}")),
+                Ok(answer) if example.error.is_some() => {
+                    Err(format!("documented an error, answered {answer:?}"))
+                }
                 Ok(answer) => {
                     if print {
                         bind_leniently(

@@ -2,6 +2,7 @@
 //! workers and shutdown. `main` is a thin shell over this library, and the end-to-end tests start the
 //! service through the same [`Application`].
 
+mod check;
 pub mod cli;
 pub mod events_out;
 pub mod health;
@@ -14,23 +15,9 @@ pub mod telemetry;
 mod tls;
 pub mod webhooks;
 
+pub use check::check;
 pub use settings::Settings;
 pub use startup::Application;
-
-/// Checks the settings as a start would, without binding a port, touching the database or calling a
-/// provider (`fundingd --check`); on success the line to print.
-pub fn check(settings: &Settings) -> anyhow::Result<String> {
-    let validated = startup::validate(settings)?;
-    let mode = if settings.is_sandbox() {
-        "sandbox mode".to_owned()
-    } else {
-        format!("real providers ({:?})", validated.deployment)
-    };
-    Ok(format!(
-        "configuration OK: {mode}, database {}",
-        settings.redacted_database_url()
-    ))
-}
 
 /// Re-encrypts every sealed value of the database under the key in `new_key_file`
 /// (`fundingd rotate-key`), `batch_size` rows per transaction, printing a line per batch. The
@@ -54,12 +41,15 @@ pub async fn rotate_key(
                 settings.redacted_database_url()
             )
         })?;
+    let old_keys = match cipher.old_key_ids() {
+        ids if ids.is_empty() => "none".to_owned(),
+        ids => ids.join(", "),
+    };
     println!(
-        "rotating every sealed value of {} to key {} (configured: key {}, old keys {:?})",
+        "rotating every sealed value of {} to key {} (configured: key {}, old keys: {old_keys})",
         settings.redacted_database_url(),
         new.key_id(),
         cipher.key_id(),
-        cipher.old_key_ids()
     );
     let result = store
         .rotate_key(&new, batch_size, |step| {

@@ -621,6 +621,8 @@ const SERVED_OUTSIDE_SANDBOX: &[&str] = &[
 
 /// Server reflection over the funding API and health: v1 for current clients, v1alpha for older
 /// ones (Python's grpcio-reflection asks v1alpha), each listing itself (`reflection_service`).
+/// It also resolves the `google.rpc` error details every error carries (`ErrorInfo`, `BadRequest`,
+/// `PreconditionFailure`, `RetryInfo`; tonic-types' descriptors), so that grpcurl decodes them.
 /// In sandbox mode it lists every service of the descriptors; outside it, only the services served
 /// (`funding.v1.SandboxService` is not).
 fn reflection(
@@ -628,7 +630,8 @@ fn reflection(
     reflection_service: Option<&'static str>,
 ) -> tonic_reflection::server::Builder<'static> {
     let builder = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET);
     if sandbox_mode {
         return builder.register_encoded_file_descriptor_set(funding_client::FILE_DESCRIPTOR_SET);
     }

@@ -1,4 +1,4 @@
-//! Reflection (v1 and v1alpha) lists every service, and health says SERVING while the database
+//! Reflection (v1 and v1alpha) lists every service and resolves the `google.rpc` error details, and health says SERVING while the database
 //! answers and NOT_SERVING once it does not.
 
 use std::time::Duration;
@@ -56,6 +56,67 @@ macro_rules! reflection_lists_every_service {
 
 reflection_lists_every_service!(reflection_v1_lists_every_service, v1);
 reflection_lists_every_service!(reflection_v1alpha_lists_every_service, v1alpha);
+
+/// The `google.rpc` error details every error carries, as grpcurl resolves an `Any` by its type.
+const ERROR_DETAILS: &[&str] = &[
+    "google.rpc.ErrorInfo",
+    "google.rpc.BadRequest",
+    "google.rpc.PreconditionFailure",
+    "google.rpc.RetryInfo",
+];
+
+/// A test that asks one version of the reflection API for the file of each error detail.
+macro_rules! reflection_resolves_the_error_details {
+    ($name:ident, $version:ident) => {
+        #[tokio::test]
+        async fn $name() {
+            use tonic_reflection::pb::$version::ServerReflectionRequest;
+            use tonic_reflection::pb::$version::server_reflection_client::ServerReflectionClient;
+            use tonic_reflection::pb::$version::server_reflection_request::MessageRequest;
+            use tonic_reflection::pb::$version::server_reflection_response::MessageResponse;
+
+            let app = TestApp::spawn().await;
+            let mut client = ServerReflectionClient::new(app.client.channel());
+            for symbol in ERROR_DETAILS {
+                let request = ServerReflectionRequest {
+                    host: String::new(),
+                    message_request: Some(MessageRequest::FileContainingSymbol(
+                        (*symbol).to_owned(),
+                    )),
+                };
+                let mut responses = client
+                    .server_reflection_info(tokio_stream_once(request))
+                    .await
+                    .unwrap()
+                    .into_inner();
+                let response = responses.message().await.unwrap().unwrap();
+                let Some(MessageResponse::FileDescriptorResponse(files)) =
+                    response.message_response
+                else {
+                    panic!("{symbol}: unexpected reflection answer {response:?}");
+                };
+                use prost::Message as _;
+                let file = prost_types::FileDescriptorProto::decode(
+                    files.file_descriptor_proto[0].as_slice(),
+                )
+                .unwrap();
+                let name = symbol.trim_start_matches("google.rpc.");
+                assert_eq!(file.package(), "google.rpc", "{symbol}");
+                assert!(
+                    file.message_type
+                        .iter()
+                        .any(|message| message.name() == name),
+                    "{symbol} is not in {}",
+                    file.name()
+                );
+            }
+            app.stop().await;
+        }
+    };
+}
+
+reflection_resolves_the_error_details!(reflection_v1_resolves_the_error_details, v1);
+reflection_resolves_the_error_details!(reflection_v1alpha_resolves_the_error_details, v1alpha);
 
 fn tokio_stream_once<T: Send + 'static>(
     item: T,
