@@ -13,9 +13,9 @@ use funding_domain::{AchReturnCode, BankTransferId, PlaidBankTransferStatus};
 use serde_json::Value;
 use wiremock::ResponseTemplate;
 
-use crate::bank_transfers::{full_request, minimal_request};
 use crate::fixtures::{self, BANK_TRANSFER_ID};
 use crate::spec::{Direction, component, request_schema, response_schema, violations};
+use crate::support::bank_transfers::{full_request, minimal_request};
 use crate::support::*;
 
 fn assert_conforms(what: &str, found: Vec<String>) {

@@ -14,8 +14,8 @@ use funding_core::ports::{PlaidGateway, ProviderError, ProviderErrorKind};
 use funding_plaid::{Condition, ERROR_CLASSES, PlaidClient, Processed, RetriedOn};
 use wiremock::{MockServer, ResponseTemplate};
 
-use crate::bank_transfers::call_endpoint;
 use crate::fixtures::{self, plaid_error};
+use crate::support::bank_transfers::call_endpoint;
 use crate::support::*;
 
 /// The four retry classes: (endpoint, safe to repeat after an unknown outcome).

@@ -11,8 +11,8 @@ use funding_plaid::PlaidClient;
 use serde_json::json;
 use wiremock::ResponseTemplate;
 
-use crate::bank_transfers::{RAIL_ENDPOINTS, call_endpoint, full_request};
 use crate::fixtures::{self, plaid_error};
+use crate::support::bank_transfers::{RAIL_ENDPOINTS, call_endpoint, full_request};
 use crate::support::*;
 
 fn internal_error() -> ResponseTemplate {

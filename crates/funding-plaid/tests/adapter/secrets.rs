@@ -9,8 +9,8 @@ use secrecy::SecretString;
 use serde_json::json;
 use wiremock::ResponseTemplate;
 
-use crate::bank_transfers::full_request;
 use crate::fixtures::{self, plaid_error};
+use crate::support::bank_transfers::full_request;
 use crate::support::*;
 
 fn assert_no_secret(what: &str, text: &str) {

@@ -6,7 +6,7 @@ use funding_core::ports::CursorStore as _;
 use sea_orm::ConnectionTrait as _;
 use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
 
-use crate::support::{ManualClock, TestDb, seconds};
+use crate::support::{ManualClock, TestDb, execute, seconds};
 
 async fn a_cursor_is_saved_loaded_and_overwritten(db: &TestDb) {
     let store = db.store().await;
@@ -59,15 +59,6 @@ async fn a_cursor_is_saved_loaded_and_overwritten(db: &TestDb) {
 }
 
 on_both_backends!(a_cursor_is_saved_loaded_and_overwritten);
-
-/// Runs `sql` on a connection of its own.
-async fn execute(db: &TestDb, sql: &str) {
-    db.raw()
-        .await
-        .execute_unprepared(sql)
-        .await
-        .expect("raw statement");
-}
 
 /// The stream's lease expiry, epoch milliseconds of the database's clock.
 async fn lease_until_ms(db: &TestDb, stream: &str) -> i64 {

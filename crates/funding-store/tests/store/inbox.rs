@@ -14,7 +14,9 @@ use funding_store::Store;
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use uuid::Uuid;
 
-use crate::support::{TestDb, account, change, claim_link, count, created_link, saved, t0};
+use crate::support::{
+    TestDb, account, change, claim_link, count, created_link, inbox_stats, saved, t0,
+};
 
 const STREAM: &str = "alpaca:funding";
 
@@ -55,19 +57,6 @@ async fn pending_ids(store: &Store, stream: &str) -> Vec<String> {
         .into_iter()
         .map(|event| event.event_id)
         .collect()
-}
-
-async fn stats(store: &Store) -> Vec<(&'static str, u64)> {
-    let mut by_state: Vec<_> = store
-        .inbox_stats()
-        .await
-        .unwrap()
-        .by_state
-        .into_iter()
-        .map(|(state, n)| (state.as_str(), n))
-        .collect();
-    by_state.sort_unstable();
-    by_state
 }
 
 async fn a_batch_and_its_cursor_are_stored_together(db: &TestDb) {
@@ -200,7 +189,10 @@ async fn an_unreadable_event_is_kept_raw_and_never_pending(db: &TestDb) {
         pending_ids(&store, STREAM).await,
         vec!["01J0000000000000000000000A"]
     );
-    assert_eq!(stats(&store).await, vec![("pending", 1), ("unreadable", 1)]);
+    assert_eq!(
+        inbox_stats(&store).await,
+        vec![("pending", 1), ("unreadable", 1)]
+    );
     let raw = db.raw().await;
     assert_eq!(
         count(
@@ -223,7 +215,10 @@ async fn an_unreadable_event_is_kept_raw_and_never_pending(db: &TestDb) {
         0,
         "kept once"
     );
-    assert_eq!(stats(&store).await, vec![("pending", 1), ("unreadable", 1)]);
+    assert_eq!(
+        inbox_stats(&store).await,
+        vec![("pending", 1), ("unreadable", 1)]
+    );
 }
 
 async fn pending_events_come_in_arrival_order(db: &TestDb) {
@@ -316,7 +311,7 @@ async fn storing_the_relationship_unparks_its_events(db: &TestDb) {
     );
     assert_eq!(pending[0].attempts, 1);
     assert_eq!(
-        stats(&store).await,
+        inbox_stats(&store).await,
         vec![
             ("parked_error", 1),
             ("parked_no_subject", 1),
@@ -369,7 +364,7 @@ async fn the_sweep_unparks_events_parked_after_their_subject_was_stored(db: &Tes
     assert_eq!(pending_ids(&store, STREAM).await, vec!["e1", "e2"]);
     assert_eq!(store.unpark_known_subjects().await.unwrap(), 0);
     assert_eq!(
-        stats(&store).await,
+        inbox_stats(&store).await,
         vec![("parked_no_subject", 1), ("pending", 2)]
     );
 }
@@ -445,7 +440,7 @@ async fn inbox_stats_count_the_events_by_state(db: &TestDb) {
     }
     // Applied events are done with: the stats are of what is parked or waiting.
     assert_eq!(
-        stats(&store).await,
+        inbox_stats(&store).await,
         vec![
             ("parked_error", 1),
             ("parked_no_subject", 2),

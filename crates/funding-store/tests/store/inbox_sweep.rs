@@ -17,11 +17,12 @@ use funding_domain::AccountId;
 use funding_domain::AchRelationshipId;
 use funding_domain::AchRelationshipStatus::{Creating, Queued};
 use funding_store::Store;
-use sea_orm::ConnectionTrait as _;
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use uuid::Uuid;
 
-use crate::support::{TestDb, account, change, claim_link, count, created_link, saved, t0};
+use crate::support::{
+    TestDb, account, change, claim_link, count, created_link, execute, inbox_stats, saved, t0,
+};
 
 const STREAM: &str = "alpaca:funding_status";
 const HOUR: Duration = Duration::from_secs(3600);
@@ -59,14 +60,6 @@ async fn park_all(db: &TestDb, store: &Store, events: Vec<IncomingEvent>) {
     .await;
 }
 
-async fn execute(db: &TestDb, sql: &str) {
-    db.raw()
-        .await
-        .execute_unprepared(sql)
-        .await
-        .expect("raw statement");
-}
-
 /// Moves every event's arrival (and application) `ms` into the database's past.
 async fn age(db: &TestDb, ms: i64) {
     execute(
@@ -86,19 +79,6 @@ async fn in_state(db: &TestDb, state: &str) -> i64 {
         Expr::col("state").eq(state),
     )
     .await
-}
-
-async fn stats(store: &Store) -> Vec<(&'static str, u64)> {
-    let mut by_state: Vec<_> = store
-        .inbox_stats()
-        .await
-        .unwrap()
-        .by_state
-        .into_iter()
-        .map(|(state, n)| (state.as_str(), n))
-        .collect();
-    by_state.sort_unstable();
-    by_state
 }
 
 fn settings(grace: Duration, retention: Duration) -> InboxSweepSettings {
@@ -149,7 +129,7 @@ async fn events_parked_past_the_grace_are_classed_foreign_and_come_back_with_the
     );
     assert_eq!(store.class_foreign(HOUR, 100).await.unwrap(), 1);
     assert_eq!(
-        stats(&store).await,
+        inbox_stats(&store).await,
         vec![("foreign", 3), ("parked_no_subject", 1)],
         "counted; the one within the grace is still parked"
     );

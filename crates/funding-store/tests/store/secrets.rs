@@ -7,7 +7,8 @@ use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
 use sea_orm::{ConnectionTrait as _, DatabaseConnection};
 
 use crate::support::{
-    Backend, PUBLIC_TOKEN, TestDb, account, claim_for, claim_link, created_link, raw_bytes,
+    Backend, PUBLIC_TOKEN, TestDb, account, claim_for, claim_link, contains, created_link,
+    raw_bytes,
 };
 
 const ACCESS: &str = "access-sandbox-de3ce8ef-33f8-452c-a685-8671031fc0f6";
@@ -23,12 +24,6 @@ fn processor() -> ProcessorToken {
 
 fn item() -> PlaidItemId {
     PlaidItemId::parse("Ed6bjNrDLJfGvZWwnkQlfxwoNz54B5C97ejBr").unwrap()
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|window| window == needle)
 }
 
 async fn set_raw(db: &DatabaseConnection, link: BankLinkId, column: &'static str, value: Vec<u8>) {

@@ -1,7 +1,8 @@
 //! What the tests share: a fresh database per test on either backend ([`TestDb`]), the
 //! [`on_both_backends!`] macro that turns one test body into a SQLite test and a PostgreSQL test,
 //! fixtures for links and status moves, a clock the tests move by hand, and raw SQL helpers that go
-//! around the store to look at (or tamper with) what it wrote.
+//! around the store to look at (or tamper with) what it wrote. The fixtures of the other resources
+//! live beside: [`bank_transfers`], [`transfers`] and [`work`].
 //!
 //! PostgreSQL is never skipped: if it cannot be reached the test fails and says how to start it.
 
@@ -14,8 +15,8 @@ use base64::Engine as _;
 use chrono::{DateTime, TimeZone as _, Utc};
 use funding_core::model::BankLink;
 use funding_core::ports::{
-    Claim, Clock, IdempotencyClaim, NewBankLink, NewWork, SavedRelationship, StatusChange,
-    WorkKind, WorkQueue as _,
+    Claim, Clock, IdempotencyClaim, InboxStore as _, NewBankLink, NewWork, SavedRelationship,
+    StatusChange, WorkKind, WorkQueue as _,
 };
 use funding_domain::{
     AccountId, AchRelationshipId, AchRelationshipStatus, BankLinkId, IdempotencyKey, Nickname,
@@ -25,6 +26,10 @@ use funding_store::{Cipher, Store};
 use sea_orm::sea_query::{Asterisk, Expr, ExprTrait as _, Func, Query, SimpleExpr};
 use sea_orm::{ConnectOptions, ConnectionTrait as _, Database, DatabaseConnection};
 use uuid::Uuid;
+
+pub mod bank_transfers;
+pub mod transfers;
+pub mod work;
 
 /// Turns each named `async fn name(db: &TestDb)` into a module `name` with two tests, `sqlite` and
 /// `postgres`, each running the body on a fresh database of its backend.
@@ -424,4 +429,54 @@ pub async fn raw_bytes(
         .expect("select")
         .expect("the link");
     row.try_get::<Option<Vec<u8>>>("", column).expect("bytes")
+}
+
+/// The `plaid_item_remove` work of `link`, if any (of any state).
+pub async fn item_removals(db: &TestDb, link: BankLinkId) -> i64 {
+    count(
+        &db.raw().await,
+        "work_items",
+        Expr::col("kind")
+            .eq(WorkKind::PlaidItemRemove.as_str())
+            .and(Expr::col("subject_id").eq(link.as_uuid())),
+    )
+    .await
+}
+
+/// `claim` as it was before a newer claim of its work: its generation is no longer the work's.
+pub fn stale(claim: &Claim) -> Claim {
+    Claim {
+        generation: claim.generation + 1,
+        ..claim.clone()
+    }
+}
+
+/// Whether `needle` stands anywhere in `haystack` (a search of stored bytes for a secret).
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
+}
+
+/// Runs `sql` on a connection of its own.
+pub async fn execute(db: &TestDb, sql: &str) {
+    db.raw()
+        .await
+        .execute_unprepared(sql)
+        .await
+        .expect("raw statement");
+}
+
+/// The inbox's events counted by state, sorted by state.
+pub async fn inbox_stats(store: &Store) -> Vec<(&'static str, u64)> {
+    let mut by_state: Vec<_> = store
+        .inbox_stats()
+        .await
+        .unwrap()
+        .by_state
+        .into_iter()
+        .map(|(state, n)| (state.as_str(), n))
+        .collect();
+    by_state.sort_unstable();
+    by_state
 }

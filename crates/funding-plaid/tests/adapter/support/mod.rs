@@ -1,5 +1,7 @@
 //! Shared test setup: a wiremock Plaid, a client pointed at it with tiny retry delays, the
-//! credentials and tokens the tests use, and checks on what the client sent.
+//! credentials and tokens the tests use, and checks on what the client sent. The processor rail's
+//! requests and endpoints are in [`bank_transfers`], the webhook tests' signer, key endpoint and
+//! clock in [`webhook`].
 
 use std::time::Duration;
 
@@ -9,6 +11,9 @@ use secrecy::SecretString;
 use serde_json::Value;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+pub mod bank_transfers;
+pub mod webhook;
 
 pub const CLIENT_ID: &str = "client-id-5f1a";
 pub const SECRET: &str = "secret-d81c2e0b7a";
