@@ -115,6 +115,7 @@
 
 mod ach;
 mod amount;
+pub mod audit;
 mod bank_transfer;
 mod error;
 mod health;
@@ -123,6 +124,7 @@ pub mod lifecycle;
 mod metadata;
 mod redact;
 mod return_code;
+pub mod returns;
 pub mod risk;
 mod secret;
 mod text;
