@@ -197,6 +197,13 @@ impl Broker for AlpacaClient {
         AlpacaClient::account_funds(self, account_id).await
     }
 
+    async fn account_owner_name(
+        &self,
+        account_id: AccountId,
+    ) -> Result<Option<String>, ProviderError> {
+        AlpacaClient::account_owner_name(self, account_id).await
+    }
+
     fn funding_events(&self, since_event_id: Option<String>) -> FundingEventStream {
         crate::events::funding_events(self.clone(), since_event_id)
     }

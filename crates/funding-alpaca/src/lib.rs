@@ -25,6 +25,7 @@ mod events;
 pub mod fuzzing;
 mod http;
 mod items;
+mod owner;
 mod redact;
 mod relationships;
 mod trading;

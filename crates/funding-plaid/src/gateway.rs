@@ -7,8 +7,8 @@
 
 use async_trait::async_trait;
 use funding_core::ports::{
-    ExchangedItem, ItemState, LinkToken, LinkTokenRequest, PlaidAccount, PlaidGateway,
-    ProviderError,
+    AccountBalance, ExchangedItem, ItemState, LinkToken, LinkTokenRequest, PlaidAccount,
+    PlaidGateway, ProviderError,
 };
 use funding_domain::{
     AccessToken, PlaidAccountId, PlaidItemId, ProcessorToken, PublicToken, ValidationError,
@@ -129,6 +129,31 @@ impl PlaidGateway for PlaidClient {
         };
         let _: ItemRemoveResponse = self.call(REMOVE_ITEM, &request).await?;
         Ok(())
+    }
+
+    async fn account_balance(
+        &self,
+        access_token: &AccessToken,
+        account_id: &PlaidAccountId,
+    ) -> Result<AccountBalance, ProviderError> {
+        PlaidClient::account_balance(self, access_token, account_id).await
+    }
+
+    async fn owner_names(
+        &self,
+        access_token: &AccessToken,
+        account_id: &PlaidAccountId,
+    ) -> Result<Vec<String>, ProviderError> {
+        PlaidClient::owner_names(self, access_token, account_id).await
+    }
+
+    async fn match_owner_name(
+        &self,
+        access_token: &AccessToken,
+        account_id: &PlaidAccountId,
+        legal_name: &str,
+    ) -> Result<Option<u8>, ProviderError> {
+        PlaidClient::match_owner_name(self, access_token, account_id, legal_name).await
     }
 
     #[tracing::instrument(skip_all, fields(endpoint = GET_ITEM.path))]

@@ -24,6 +24,7 @@ mod failure;
 #[doc(hidden)]
 pub mod fuzzing;
 mod gateway;
+mod identity;
 pub mod webhook;
 pub mod wire;
 

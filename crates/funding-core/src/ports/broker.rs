@@ -223,6 +223,14 @@ pub trait Broker: Send + Sync + 'static {
     /// decimal (a missing `pending_transfer_out` is `None`).
     async fn account_funds(&self, account_id: AccountId) -> Result<AccountFunds, ProviderError>;
 
+    /// The brokerage account owner's full name (`identity.given_name`, `middle_name`,
+    /// `family_name` of `GET /v1/accounts/{id}`), for the owner-name check; `None` when Alpaca
+    /// holds no name. A read: retried on 429 and 5xx. Errors: `NotFound`, `Decode`.
+    async fn account_owner_name(
+        &self,
+        account_id: AccountId,
+    ) -> Result<Option<String>, ProviderError>;
+
     /// The funding status stream, from just after `since_event_id` (or live only when `None`).
     fn funding_events(&self, since_event_id: Option<String>) -> FundingEventStream;
 }

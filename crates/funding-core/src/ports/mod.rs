@@ -35,7 +35,8 @@ pub use inbox::{InboxEvent, InboxMark, InboxState, InboxStats, InboxStore, Incom
 pub use orphans::{OrphanKind, OrphanStore, ProviderOrphan, SweptAccount};
 pub use outbox::{OutboxEntry, OutboxResource, OutboxStore};
 pub use plaid::{
-    ExchangedItem, ItemState, LinkToken, LinkTokenRequest, PlaidAccount, PlaidGateway,
+    AccountBalance, ExchangedItem, ItemState, LinkToken, LinkTokenRequest, PlaidAccount,
+    PlaidGateway,
 };
 pub use provider_error::{Provider, ProviderError, ProviderErrorKind};
 pub use reconcile::{Unresolved, UnresolvedCounts};

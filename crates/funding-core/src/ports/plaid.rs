@@ -12,6 +12,15 @@ pub struct ExchangedItem {
     pub item_id: PlaidItemId,
 }
 
+/// A linked account's balances as Plaid reads them from the bank in real time
+/// (`/accounts/balance/get`); either may be unknown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountBalance {
+    pub available: Option<rust_decimal::Decimal>,
+    pub current: Option<rust_decimal::Decimal>,
+    pub iso_currency_code: Option<String>,
+}
+
 /// An Item as `/item/get` shows it: whether its login still works.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemState {
@@ -91,6 +100,31 @@ pub trait PlaidGateway: Send + Sync + 'static {
     /// set (`ITEM_LOGIN_REQUIRED`); errors: `InvalidInput` with `ITEM_NOT_FOUND` or
     /// `INVALID_ACCESS_TOKEN` when it is gone; retryable kinds as above.
     async fn get_item(&self, access_token: &AccessToken) -> Result<ItemState, ProviderError>;
+
+    /// `/accounts/balance/get` for one account of the Item: its real-time balances. Errors: Plaid's
+    /// when the bank cannot be reached for them (the risk settings say what that means), and the
+    /// kinds above.
+    async fn account_balance(
+        &self,
+        access_token: &AccessToken,
+        account_id: &PlaidAccountId,
+    ) -> Result<AccountBalance, ProviderError>;
+
+    /// `/identity/get` for one account: its owners' names, as the bank holds them.
+    async fn owner_names(
+        &self,
+        access_token: &AccessToken,
+        account_id: &PlaidAccountId,
+    ) -> Result<Vec<String>, ProviderError>;
+
+    /// `/identity/match` for one account: Plaid's score (0–100; 70 and above match) of its owners'
+    /// names against `legal_name`, `None` when Plaid could not score it.
+    async fn match_owner_name(
+        &self,
+        access_token: &AccessToken,
+        account_id: &PlaidAccountId,
+        legal_name: &str,
+    ) -> Result<Option<u8>, ProviderError>;
 
     /// `/accounts/get`: the accounts of an Item.
     async fn list_accounts(

@@ -14,6 +14,7 @@ mod link_requests;
 mod logs;
 mod not_processed;
 mod retries;
+mod risk_reads;
 mod secrets;
 mod spec;
 mod support;
