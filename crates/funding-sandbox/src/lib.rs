@@ -167,6 +167,7 @@ pub use config::{DEFAULT_ALPACA_LISTEN, DEFAULT_PLAID_LISTEN, SandboxConfig};
 pub use control::calls::{Host, RecordedCall};
 pub use control::faults::{EventFault, Fault, FaultMode, WebhookFault};
 pub use control::link::{ItemSnapshot, LinkSuccess};
+pub use control::risk::ItemRiskSettings;
 pub use control::{Delays, SandboxAccount, SandboxControl, SandboxLink};
 pub use error::{ControlError, SandboxError};
 pub use plaid::item_webhooks::ItemWebhookCode;
