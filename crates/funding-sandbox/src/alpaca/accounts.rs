@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use rust_decimal::Decimal;
 use serde_json::json;
 
+use super::error::AlpacaError;
 use super::request::{parse_id, path_error};
 use super::store::{ACTIVE, Direction};
 use crate::ids::alpaca_timestamp;
@@ -42,10 +43,9 @@ fn previous_close(now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono
     }
 }
 
-fn account_id(path: Result<Path<String>, PathRejection>) -> Result<uuid::Uuid, Response> {
+fn account_id(path: Result<Path<String>, PathRejection>) -> Result<uuid::Uuid, AlpacaError> {
     path.map_err(|rejection| path_error(&rejection))
         .and_then(|Path(raw)| parse_id("account_id", &raw))
-        .map_err(IntoResponse::into_response)
 }
 
 /// The account's number: a stable 10-digit one derived from its id.
@@ -60,7 +60,7 @@ pub(crate) async fn trading_account(
 ) -> Response {
     let account_id = match account_id(path) {
         Ok(id) => id,
-        Err(error) => return error,
+        Err(error) => return error.into_response(),
     };
     let world = shared.world();
     let account = world.alpaca.account(account_id);
@@ -121,11 +121,12 @@ pub(crate) async fn broker_account(
 ) -> Response {
     let account_id = match account_id(path) {
         Ok(id) => id,
-        Err(error) => return error,
+        Err(error) => return error.into_response(),
     };
     let account = shared.world().alpaca.account(account_id);
     let opened = alpaca_timestamp(ACCOUNTS_OPENED);
-    let agreement = |kind: &str| json!({"agreement": kind, "signed_at": opened, "ip_address": "127.0.0.1", "revision": null});
+    let agreement =
+        |kind: &str| json!({"agreement": kind, "signed_at": opened, "ip_address": "127.0.0.1"});
     Json(json!({
         "id": account_id,
         "account_number": account_number(account_id),
@@ -164,7 +165,6 @@ pub(crate) async fn broker_account(
             agreement("margin_agreement"),
         ],
         "documents": [],
-        "trading_configurations": null,
     }))
     .into_response()
 }

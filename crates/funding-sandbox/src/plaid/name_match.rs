@@ -265,7 +265,6 @@ mod tests {
             street: Some("2992 cameron road".into()),
             city: Some("Malakoff".into()),
             postal_code: Some("14236-1234".into()),
-            ..MatchAddress::default()
         };
         assert_eq!(
             address(Some(&full)),
