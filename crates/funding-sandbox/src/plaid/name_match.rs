@@ -1,8 +1,11 @@
 //! The scores of `/identity/match` and `/processor/identity/match`: how well what the caller knows
 //! of its user (`user.legal_name`, `phone_number`, `email_address`, `address`) matches what the
 //! bank knows of the account's owner. Each is 0 to 100 on Plaid's scale (100 perfect; names: 85
-//! and above strong, 70 and above partial, below 70 a mismatch) and null when the caller gave
-//! nothing to compare, as Plaid documents (`NameMatchScore`, `PhoneNumberMatchScore`, …).
+//! and above strong, 70 and above partial, below 70 a mismatch), and a null `score` (flags null
+//! too) when there is nothing to compare, as Plaid documents. The score objects themselves are
+//! never null: plaid-python 46 (`NameMatchScore`, `PhoneNumberMatchScore`, … with
+//! `_nullable = False` and every key required) refuses a null one, although the 2020-09-14 spec
+//! allows it; an object with a null score satisfies both.
 //!
 //! - Legal name: the best score over the Item's owner names, from the service's own scorer
 //!   ([`funding_domain::risk::names::name_score`]: normalised names, nicknames, initials, typos,
@@ -89,17 +92,16 @@ fn is_business(words: &[String]) -> bool {
         .any(|word| BUSINESS_WORDS.contains(&word.as_str()))
 }
 
-/// `NameMatchScore`: the best of the owner names against `given`; null without a given name.
+/// `NameMatchScore`: the best of the owner names against `given`; a null score when either side
+/// has no name.
 pub(crate) fn legal_name(owner_names: &[String], given: Option<&str>) -> Value {
-    let Some(given) = given else {
-        return Value::Null;
-    };
-    let best = owner_names
-        .iter()
-        .map(|owner| (name_score(owner, given), owner))
-        .max_by_key(|(score, _)| *score);
-    let Some((score, owner)) = best else {
-        // The bank has no name: Plaid's score is null then.
+    let best = given.and_then(|given| {
+        owner_names
+            .iter()
+            .map(|owner| (name_score(owner, given), owner, given))
+            .max_by_key(|(score, _, _)| *score)
+    });
+    let Some((score, owner, given)) = best else {
         return json!({
             "score": null,
             "is_first_name_or_last_name_match": null,
@@ -146,7 +148,7 @@ fn digits(phone: &str) -> String {
 /// `PhoneNumberMatchScore`.
 fn phone(given: Option<&str>) -> Value {
     let Some(given) = given else {
-        return Value::Null;
+        return json!({ "score": null });
     };
     let score = if digits(given) == digits(OWNER_PHONE) {
         100
@@ -169,7 +171,7 @@ fn without_tag(email: &str) -> String {
 /// `EmailAddressMatchScore`.
 fn email(given: Option<&str>) -> Value {
     let Some(given) = given else {
-        return Value::Null;
+        return json!({ "score": null });
     };
     let (given, owner) = (given.to_lowercase(), OWNER_EMAIL.to_lowercase());
     let score = if given == owner {
@@ -190,16 +192,17 @@ fn postal(code: &str) -> String {
         .to_uppercase()
 }
 
-/// `AddressMatchScore`: null when the caller gave no street, city or postal code.
+/// `AddressMatchScore`: a null score when the caller gave no street, city or postal code.
 fn address(given: Option<&MatchAddress>) -> Value {
+    let nothing = json!({ "score": null, "is_postal_code_match": null });
     let Some(given) = given else {
-        return Value::Null;
+        return nothing;
     };
     let street = non_empty(&given.street);
     let city = non_empty(&given.city);
     let postal_code = non_empty(&given.postal_code);
     if street.is_none() && city.is_none() && postal_code.is_none() {
-        return Value::Null;
+        return nothing;
     }
     let same_street = street.is_some_and(|street| words(street) == words(OWNER_STREET));
     let same_postal = postal_code.map(|code| postal(code) == postal(OWNER_POSTAL_CODE));
@@ -247,11 +250,20 @@ mod tests {
     }
 
     #[test]
-    fn nothing_given_is_null_and_no_bank_name_is_a_null_score() {
-        assert_eq!(legal_name(&owners(&["A B"]), None), Value::Null);
-        assert_eq!(legal_name(&[], Some("A B"))["score"], Value::Null);
-        assert_eq!(phone(None), Value::Null);
-        assert_eq!(address(Some(&MatchAddress::default())), Value::Null);
+    fn nothing_to_compare_is_a_null_score_never_a_null_object() {
+        let none = legal_name(&owners(&["A B"]), None);
+        assert_eq!(
+            none,
+            json!({"score": null, "is_first_name_or_last_name_match": null,
+                   "is_nickname_match": null, "is_business_name_detected": null})
+        );
+        assert_eq!(legal_name(&[], Some("A B")), none);
+        assert_eq!(phone(None), json!({"score": null}));
+        assert_eq!(email(None), json!({"score": null}));
+        assert_eq!(
+            address(Some(&MatchAddress::default())),
+            json!({"score": null, "is_postal_code_match": null})
+        );
     }
 
     #[test]

@@ -294,7 +294,7 @@ async fn identity_match_scores_the_users_name_against_the_owner() {
     );
     assert_eq!(
         checking["phone_number"],
-        Value::Null,
+        json!({"score": null}),
         "nothing given, nothing scored"
     );
     assert_eq!(checking["balances"]["available"], Value::Null);
@@ -344,14 +344,16 @@ async fn identity_match_scores_the_users_name_against_the_owner() {
     );
     assert_eq!(account["account_id"], linked.checking_account_id.as_str());
 
-    // No user at all: every score is null.
+    // No user at all: every score is null (the objects are there: plaid-python requires them).
     let nothing = sandbox
         .plaid_ok(
             "/processor/identity/match",
             json!({"processor_token": processor}),
         )
         .await;
-    assert_eq!(nothing["account"]["legal_name"], Value::Null);
+    for key in ["legal_name", "phone_number", "email_address", "address"] {
+        assert_eq!(nothing["account"][key]["score"], Value::Null, "{key}");
+    }
 }
 
 #[tokio::test]
