@@ -6,7 +6,9 @@
 # both read the switchable provider behaviours (sdk_behaviours.py: ACH fee, SETTLED, gross
 # cash_withdrawable, page cap, late effects, faults with the provider's own error body, wrong credentials),
 # then plaid-python drives Link tokens and Item health (sdk_link.py: /link/token/create, reset_login,
-# /item/get's error, fire_webhook, the Item webhooks parsed with its own webhook models), and last a
+# /item/get's error, fire_webhook, the Item webhooks parsed with its own webhook models), then both
+# read what the risk checks read (sdk_risk.py: balances, an unavailable balance, identities and
+# identity matches with plaid-python, the account's owner with alpaca-py), and last a
 # real browser clicks through the emulator's Link page (browser_link.py: headless Chromium from Debian
 # over WebDriver; chromium and chromium-driver are installed with apt-get when missing, and the test is
 # skipped, loudly, only where apt-get cannot be used).
@@ -138,7 +140,7 @@ run_module() {
 }
 test_status=0
 set +e
-for module in sdk_alpaca sdk_plaid sdk_behaviours sdk_link browser_link; do
+for module in sdk_alpaca sdk_plaid sdk_behaviours sdk_link sdk_risk browser_link; do
     run_module "$module"
     module_status=$?
     if [[ $module_status -ne 0 && $test_status -eq 0 ]]; then

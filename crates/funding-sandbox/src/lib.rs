@@ -19,7 +19,8 @@
 //! `/sandbox/public_token/create`, `/item/public_token/exchange`, `/accounts/get`, `/item/get`,
 //! `/item/remove`, `/processor/token/create`, `/sandbox/processor_token/create`,
 //! `/processor/auth/get`, `/processor/identity/get`, `/processor/balance/get`,
-//! `/processor/account/get`; and the legacy Bank Transfers rail: `/processor/bank_transfer/create`,
+//! `/processor/account/get`; the risk reads: `/accounts/balance/get`, `/identity/get`,
+//! `/identity/match`, `/processor/identity/match`; and the legacy Bank Transfers rail: `/processor/bank_transfer/create`,
 //! `/bank_transfer/create`, `/bank_transfer/get`, `/bank_transfer/cancel`, `/bank_transfer/list`,
 //! `/bank_transfer/event/list`, `/bank_transfer/event/sync`, `/bank_transfer/balance/get`,
 //! `/sandbox/bank_transfer/simulate`, `/sandbox/bank_transfer/fire_webhook`; and
@@ -38,6 +39,12 @@
 //! - Every item has "Plaid Checking" (mask 0000) and "Plaid Saving" (mask 1111); the owner is
 //!   "Alberta Bobbeth Charleson". Institutions are ids starting with `ins_`.
 //! - `/item/remove` revokes the item's access and processor tokens.
+//! - Risk data (DESIGN §11), set through control ([`SandboxControl::set_item_risk`]): each account's
+//!   `available`/`current` (100/110 and 200/210 by default, nullable) answer `/accounts/balance/get`,
+//!   `/processor/balance/get` and `/accounts/get`; the Item's owner names (default the one above)
+//!   answer the identity reads and are scored by `/identity/match` and `/processor/identity/match`
+//!   (the service's scorer, `funding_domain::risk::names::name_score`); with `balance_unavailable`
+//!   the two balance reads answer 400 `INSTITUTION_ERROR`/`INSTITUTION_NOT_RESPONDING`.
 //! - A bank transfer is created `pending` and stays so until cancelled or simulated (`posted`,
 //!   `failed`; `reversed` after `posted`); each change is an event with the next integer
 //!   `event_id`. The same `idempotency_key` with the same request returns the first transfer; with
@@ -96,7 +103,9 @@
 //!   PENDING (422 after). A status set through control stops automatic progress of that entity;
 //!   changed delays apply to steps scheduled afterwards.
 //! - `GET /v1/trading/accounts/{account_id}/account`: cash, `cash_withdrawable`, pending
-//!   transfers.
+//!   transfers. `GET /v1/accounts/{account_id}`: the account (`AccountExtended`) with its owner's
+//!   `identity.given_name`/`family_name` ("Alberta Bobbeth" "Charleson" until control says
+//!   otherwise: [`SandboxControl::set_account_owner_name`]).
 //! - `GET /v2/events/funding/status`: SSE of `StatusFundingEvent`s with ULID ids; `since`,
 //!   `until`, `since_id`, `until_id` with Alpaca's cursor rules; `:heartbeat` comments.
 //! - Any well-formed account UUID is an ACTIVE account with zero cash until told otherwise.
@@ -116,8 +125,8 @@
 //! | `DELETE /_sandbox/calls` | → 204 | [`SandboxControl::reset_calls`] |
 //! | `GET /_sandbox/clock` | `{"now": "..."}` | [`SandboxControl::now`] |
 //! | `POST /_sandbox/clock/advance` | `{"seconds": 1800}` → `{"now": "..."}` | [`SandboxControl::advance_clock`] |
-//! | `GET /_sandbox/accounts/{id}` | `{account_id, status, cash}` | [`SandboxControl::account`] |
-//! | `POST /_sandbox/accounts/{id}` | `{"status"?: "ACCOUNT_CLOSED", "cash"?: "100.00"}` | `set_account_status`, `set_account_cash` |
+//! | `GET /_sandbox/accounts/{id}` | `{account_id, status, cash, owner_name, given_name, family_name}` | [`SandboxControl::account`] |
+//! | `POST /_sandbox/accounts/{id}` | `{"status"?: "ACCOUNT_CLOSED", "cash"?: "100.00", "owner_name"?: "John Q Public"}` (or `given_name` with `family_name`) | `set_account_status`, `set_account_cash`, `set_account_owner_name`, `set_account_owner` |
 //! | `POST /_sandbox/streams/disconnect` | → 204; open event streams close | [`SandboxControl::disconnect_streams`] |
 //! | `GET /_sandbox/events` | every funding event so far | [`SandboxControl::funding_events`] |
 //! | `POST /_sandbox/events/faults` | `{"times"?: 1, "duplicate"?: true, "delay_ms"?: 500}` → 204: the next live funding events are sent twice and/or late (after newer ones); or `{"drop": 3}`: the live stream skips the next 3 and says `: you are reading too slowly, dropped 3 messages`; the log and replays keep them once, in order | [`SandboxControl::inject_event_fault`], [`SandboxControl::drop_live_events`] |
@@ -131,7 +140,8 @@
 //! | `GET /_sandbox/plaid/tokens` | `{access_tokens, processor_tokens}`: every one issued so far | [`SandboxControl::issued_tokens`] |
 //! | `GET /_sandbox/plaid/link_tokens` | every link token issued, with the public tokens Link made | [`SandboxControl::link_tokens`] |
 //! | `POST /_sandbox/plaid/link/complete` | `{"link_token", "institution_id"?}` → `{public_token, link_session_id, item_id, institution_id, institution_name, accounts, metadata}` | [`SandboxControl::complete_link`] |
-//! | `GET /_sandbox/plaid/items/{item_id}` | `{item_id, institution_id, institution_name, webhook, products, error_code, accounts}` | [`SandboxControl::item`] |
+//! | `GET /_sandbox/plaid/items/{item_id}` | `{item_id, institution_id, institution_name, webhook, products, error_code, accounts, owner_names, balance_unavailable}` | [`SandboxControl::item`] |
+//! | `POST /_sandbox/plaid/items/{item_id}` | `{"available"?: "120.00", "current"?: 130, "account_id"?: "…", "owner_names"?: ["John Q Public"], "balance_unavailable"?: true}` → the Item | [`SandboxControl::set_item_risk`] |
 //! | `POST /_sandbox/plaid/items/{item_id}/reset_login` | → 204 | [`SandboxControl::reset_login`] |
 //! | `POST /_sandbox/plaid/items/{item_id}/webhook` | `{"webhook_code": "PENDING_EXPIRATION"}` (any [`ItemWebhookCode`]) → 204 | [`SandboxControl::fire_item_webhook`] |
 //! | `POST /_sandbox/plaid/webhook_key/rotate` | → `{key_id, expired_key_id}` | [`SandboxControl::rotate_webhook_key`] |
@@ -167,6 +177,7 @@ pub use config::{DEFAULT_ALPACA_LISTEN, DEFAULT_PLAID_LISTEN, SandboxConfig};
 pub use control::calls::{Host, RecordedCall};
 pub use control::faults::{EventFault, Fault, FaultMode, WebhookFault};
 pub use control::link::{ItemSnapshot, LinkSuccess};
+pub use control::risk::ItemRiskSettings;
 pub use control::{Delays, SandboxAccount, SandboxControl, SandboxLink};
 pub use error::{ControlError, SandboxError};
 pub use plaid::item_webhooks::ItemWebhookCode;

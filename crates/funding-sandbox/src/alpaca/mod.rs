@@ -44,6 +44,7 @@ pub(crate) fn router(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
             "/v1/accounts/{account_id}/transfers/{transfer_id}",
             delete(transfers::delete),
         )
+        .route("/v1/accounts/{account_id}", get(accounts::broker_account))
         .route(
             "/v1/trading/accounts/{account_id}/account",
             get(accounts::trading_account),

@@ -91,7 +91,7 @@ fn manual_details(request: &CreateRelationship) -> Result<BankDetails, AlpacaErr
 fn processor_details(shared: &Shared, token: &str) -> Result<BankDetails, AlpacaError> {
     let world = shared.world();
     let invalid = || AlpacaError::unprocessable("invalid processor token");
-    let (grant, _, account) = world
+    let (grant, item, account) = world
         .plaid
         .resolve_processor_token(token)
         .ok_or_else(invalid)?;
@@ -99,9 +99,10 @@ fn processor_details(shared: &Shared, token: &str) -> Result<BankDetails, Alpaca
         return Err(invalid());
     }
     // What Alpaca reads from Plaid's /processor/auth/get and /processor/identity/get: the
-    // account's kind, its ACH numbers (kept masked, as for manual details) and the owner.
+    // account's kind, its ACH numbers (kept masked, as for manual details) and the (first) owner.
+    let owner_name = item.owner_names.first().map_or(OWNER_NAME, String::as_str);
     Ok(BankDetails {
-        owner_name: OWNER_NAME.to_owned(),
+        owner_name: owner_name.to_owned(),
         account_type: account.alpaca_account_type().to_owned(),
         account_number: mask(account.account_number),
         routing_number: account.routing().to_owned(),

@@ -33,13 +33,30 @@ pub(crate) const SETTLED_TRANSFER: &[&str] = &["COMPLETE", "SETTLED"];
 /// Transfer statuses in which a DELETE still cancels.
 pub(crate) const CANCELABLE_TRANSFER: &[&str] = &["QUEUED", "APPROVAL_PENDING", "PENDING"];
 
-/// A brokerage account as far as funding cares.
+/// Owner every account has until control says otherwise: Plaid's sandbox owner, so that a
+/// default link passes an owner-name check. `identity.given_name` is all but the last word.
+pub(crate) const DEFAULT_GIVEN_NAME: &str = "Alberta Bobbeth";
+/// `identity.family_name` of the default owner.
+pub(crate) const DEFAULT_FAMILY_NAME: &str = "Charleson";
+
+/// A brokerage account as far as funding (and its risk checks) cares.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AccountSnapshot {
     /// Account status (`ACTIVE`, `ACCOUNT_CLOSED`, …).
     pub status: String,
     /// Settled cash: completed deposits minus completed withdrawals (plus control adjustments).
     pub cash: Decimal,
+    /// The owner's `identity.given_name` (first and middle names), `Alberta Bobbeth` by default.
+    pub given_name: String,
+    /// The owner's `identity.family_name`, `Charleson` by default.
+    pub family_name: String,
+}
+
+impl AccountSnapshot {
+    /// The owner's full name: given name, then family name.
+    pub fn owner_name(&self) -> String {
+        format!("{} {}", self.given_name, self.family_name)
+    }
 }
 
 impl Default for AccountSnapshot {
@@ -47,6 +64,8 @@ impl Default for AccountSnapshot {
         Self {
             status: ACTIVE.to_owned(),
             cash: Decimal::ZERO,
+            given_name: DEFAULT_GIVEN_NAME.to_owned(),
+            family_name: DEFAULT_FAMILY_NAME.to_owned(),
         }
     }
 }

@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use super::SandboxControl;
 use super::fields::Fields;
+use super::risk::{checked_owner, split_owner_name};
 use super::{http_faults, http_link, http_settings};
 use crate::error::ControlError;
 use crate::ids::alpaca_timestamp;
@@ -204,7 +205,32 @@ fn account_json(control: &SandboxControl, id: Uuid) -> Json<serde_json::Value> {
         "account_id": id,
         "status": account.status,
         "cash": account.cash.normalize().to_string(),
+        "owner_name": account.owner_name(),
+        "given_name": account.given_name,
+        "family_name": account.family_name,
     }))
+}
+
+/// The owner a `POST /_sandbox/accounts/{id}` asks for: `owner_name` (split at its last word), or
+/// `given_name` with `family_name`; checked before anything changes.
+fn requested_owner(fields: &mut Fields) -> Result<Option<(String, String)>, ControlError> {
+    let owner_name = fields.take::<String>("owner_name")?;
+    let given_name = fields.take::<String>("given_name")?;
+    let family_name = fields.take::<String>("family_name")?;
+    match (owner_name, given_name, family_name) {
+        (None, None, None) => Ok(None),
+        (Some(name), None, None) => split_owner_name(&name).map(Some),
+        (None, Some(given), Some(family)) => checked_owner(&given, &family).map(Some),
+        (Some(_), _, _) => Err(ControlError::Invalid(
+            "owner_name: give either owner_name or given_name with family_name, not both".into(),
+        )),
+        (None, Some(_), None) => Err(ControlError::Invalid(
+            "family_name is required with given_name".into(),
+        )),
+        (None, None, Some(_)) => Err(ControlError::Invalid(
+            "given_name is required with family_name".into(),
+        )),
+    }
 }
 
 async fn account(
@@ -224,6 +250,7 @@ async fn update_account(
         let mut fields = Fields::read(body).await?;
         let status = fields.take::<String>("status")?;
         let cash = fields.take_decimal("cash")?.flatten();
+        let owner = requested_owner(&mut fields)?;
         fields.finish()?;
         let control = control(shared);
         if let Some(status) = status {
@@ -231,6 +258,9 @@ async fn update_account(
         }
         if let Some(cash) = cash {
             control.set_account_cash(id, cash);
+        }
+        if let Some((given, family)) = owner {
+            control.store_owner(id, given, family);
         }
         Ok(account_json(&control, id))
     };

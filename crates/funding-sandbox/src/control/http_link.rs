@@ -1,6 +1,6 @@
 //! The HTTP control routes of Plaid Link and Items (`/_sandbox/plaid/…`): the link tokens
-//! issued, an Item's state, a reset login, any Item webhook, and a Link session completed
-//! without a browser. Each calls the [`SandboxControl`] method of the same name.
+//! issued, an Item's state (and its risk data: `http_risk`), a reset login, any Item webhook, and
+//! a Link session completed without a browser. Each calls the [`SandboxControl`] method of the same name.
 
 use std::sync::Arc;
 
@@ -15,6 +15,7 @@ use axum::{Json, Router};
 use super::SandboxControl;
 use super::fields::Fields;
 use super::http::{control, respond};
+use super::http_risk;
 use crate::error::ControlError;
 use crate::plaid::item_webhooks::ItemWebhookCode;
 use crate::state::Shared;
@@ -24,12 +25,15 @@ pub(super) fn router() -> Router<Arc<Shared>> {
     Router::new()
         .route("/plaid/link_tokens", get(link_tokens))
         .route("/plaid/link/complete", post(complete_link))
-        .route("/plaid/items/{item_id}", get(item))
+        .route(
+            "/plaid/items/{item_id}",
+            get(item).post(http_risk::set_item_risk),
+        )
         .route("/plaid/items/{item_id}/reset_login", post(reset_login))
         .route("/plaid/items/{item_id}/webhook", post(fire_item_webhook))
 }
 
-fn item_id(path: Result<Path<String>, PathRejection>) -> Result<String, ControlError> {
+pub(super) fn item_id(path: Result<Path<String>, PathRejection>) -> Result<String, ControlError> {
     path.map(|Path(id)| id)
         .map_err(|rejection| ControlError::Invalid(rejection.to_string()))
 }

@@ -28,8 +28,12 @@ pub struct ItemSnapshot {
     pub products: Vec<String>,
     /// `item.error.error_code` (`ITEM_LOGIN_REQUIRED` after a reset login), `None` when healthy.
     pub error_code: Option<String>,
-    /// The accounts the user shared.
+    /// The accounts the user shared, with their balances.
     pub accounts: Vec<SandboxAccount>,
+    /// The names on its accounts (`owners[].names`; `["Alberta Bobbeth Charleson"]` by default).
+    pub owner_names: Vec<String>,
+    /// Whether its real-time balance reads fail (`INSTITUTION_NOT_RESPONDING`).
+    pub balance_unavailable: bool,
 }
 
 /// A Link session that succeeded: what `onSuccess(public_token, metadata)` receives.
@@ -57,6 +61,8 @@ pub(super) fn sandbox_account(account: &PlaidAccount) -> SandboxAccount {
         name: account.name.to_owned(),
         mask: account.mask.to_owned(),
         subtype: account.subtype.to_owned(),
+        available: account.available,
+        current: account.current,
     }
 }
 
@@ -87,6 +93,8 @@ impl SandboxControl {
             products: item.products.clone(),
             error_code: item.error.as_ref().map(|error| error.error_code.to_owned()),
             accounts: item.accounts.iter().map(sandbox_account).collect(),
+            owner_names: item.owner_names.clone(),
+            balance_unavailable: item.balance_unavailable,
         })
     }
 

@@ -2,8 +2,9 @@
 //! relationships and transfers to any status, fault injection, the call log, the clock, account
 //! status and cash, stream disconnects and duplicated or late stream events, sandbox Plaid links,
 //! the tokens Plaid issued, link tokens, Items (reset login, Item webhooks, Link without a
-//! browser: [`link`]), Plaid bank-transfer events written as given (malformed ones), and the Plaid
-//! webhooks (URL, key rotation, delivery faults, the delivery log). The HTTP control API
+//! browser: [`link`]), Plaid bank-transfer events written as given (malformed ones), the Plaid
+//! webhooks (URL, key rotation, delivery faults, the delivery log), and what the risk checks read
+//! (an Item's balances and owner names, an unavailable balance, an account's owner: [`risk`]). The HTTP control API
 //! (`/_sandbox/…`, see [`http`]) calls exactly these methods (raw Plaid events are in-process only).
 
 pub(crate) mod calls;
@@ -12,9 +13,11 @@ mod fields;
 pub(crate) mod http;
 mod http_faults;
 mod http_link;
+mod http_risk;
 mod http_settings;
 pub(crate) mod link;
 mod plaid_events;
+pub(crate) mod risk;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,7 +66,7 @@ pub struct SandboxLink {
     pub accounts: Vec<SandboxAccount>,
 }
 
-/// One account of a [`SandboxLink`].
+/// One account of a [`SandboxLink`] (or of an Item).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SandboxAccount {
     /// Plaid `account_id`.
@@ -74,6 +77,10 @@ pub struct SandboxAccount {
     pub mask: String,
     /// `checking` or `savings`.
     pub subtype: String,
+    /// `balances.available` (100 and 200 by default; `None`: null). JSON: a decimal string.
+    pub available: Option<Decimal>,
+    /// `balances.current` (110 and 210 by default; `None`: null). JSON: a decimal string.
+    pub current: Option<Decimal>,
 }
 
 impl SandboxControl {

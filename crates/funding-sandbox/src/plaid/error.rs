@@ -150,6 +150,24 @@ impl PlaidError {
         )
     }
 
+    /// What a real-time balance read answers when the bank cannot give a balance now. Plaid's
+    /// `/accounts/balance/get` fetches the balance from the institution synchronously, so a bank
+    /// that does not answer is `INSTITUTION_ERROR`/`INSTITUTION_NOT_RESPONDING` (HTTP 400, "failing
+    /// to respond to some of our requests … may be successful if they retry"), with the body of
+    /// Plaid's errors page. `PRODUCT_NOT_READY` is not it: Plaid documents that one for the
+    /// asynchronous products (Auth, Transactions, Assets, Signal, …), not for Balance.
+    pub(crate) fn institution_not_responding() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "INSTITUTION_ERROR",
+            "INSTITUTION_NOT_RESPONDING",
+            "this institution is not currently responding to this request. please try again soon",
+        )
+        .with_display(
+            "This financial institution is not currently responding to requests. We apologize for the inconvenience.",
+        )
+    }
+
     pub(crate) fn invalid_institution() -> Self {
         Self::invalid_input("INVALID_INSTITUTION", "invalid institution_id provided")
     }

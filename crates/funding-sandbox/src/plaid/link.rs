@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::enums::{ITEM_REMOVE_REASON_CODES, PRODUCTS};
 use super::error::PlaidError;
-use super::model::Item;
+use super::model::{Item, PlaidAccount};
 use super::request::serve;
 use super::schema::{Field, Kind, nullable, optional, required};
 use crate::state::Shared;
@@ -95,15 +95,16 @@ struct AccessTokenOnly {
     access_token: String,
 }
 
+/// `AccountsGetRequest`, `AccountsBalanceGetRequest`, `IdentityGetRequest`.
 #[derive(Deserialize)]
-struct AccountsGet {
-    access_token: String,
-    options: Option<AccountsOptions>,
+pub(crate) struct AccountsGet {
+    pub access_token: String,
+    pub options: Option<AccountsOptions>,
 }
 
 #[derive(Deserialize)]
-struct AccountsOptions {
-    account_ids: Option<Vec<String>>,
+pub(crate) struct AccountsOptions {
+    pub account_ids: Option<Vec<String>>,
 }
 
 /// Sandbox institutions are the ones whose id looks like Plaid's (`ins_<digits>`).
@@ -175,20 +176,10 @@ pub(crate) async fn accounts_get(
                 .plaid
                 .usable_item_by_access_token(&request.access_token)?;
             let wanted = request.options.and_then(|options| options.account_ids);
-            if let Some(ids) = &wanted
-                && ids.iter().any(|id| item.account(id).is_none())
-            {
-                return Err(PlaidError::invalid_account_id());
-            }
             let accounts: Vec<Value> = item
-                .accounts
-                .iter()
-                .filter(|account| {
-                    wanted
-                        .as_ref()
-                        .is_none_or(|ids| ids.contains(&account.account_id))
-                })
-                .map(|account| account.to_wire())
+                .selected(wanted.as_deref())?
+                .into_iter()
+                .map(PlaidAccount::to_wire)
                 .collect();
             Ok(json!({ "accounts": accounts, "item": item.to_wire() }))
         },

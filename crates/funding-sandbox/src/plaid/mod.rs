@@ -17,8 +17,10 @@ mod link_page;
 pub(crate) mod link_store;
 mod link_token;
 pub(crate) mod model;
+mod name_match;
 mod processor;
 mod request;
+mod risk_reads;
 pub(crate) mod schema;
 pub(crate) mod store;
 mod webhook_keys;
@@ -57,6 +59,16 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         )
         .merge(link_page::router())
         .route("/accounts/get", post(link::accounts_get))
+        .route(
+            "/accounts/balance/get",
+            post(risk_reads::accounts_balance_get),
+        )
+        .route("/identity/get", post(risk_reads::identity_get))
+        .route("/identity/match", post(risk_reads::identity_match))
+        .route(
+            "/processor/identity/match",
+            post(risk_reads::processor_identity_match),
+        )
         .route("/item/get", post(link::item_get))
         .route("/item/remove", post(link::item_remove))
         .route(

@@ -1,8 +1,11 @@
 //! What a Plaid sandbox item looks like: the institution, products, and the two depository
 //! accounts every sandbox item gets ("Plaid Checking" mask 0000 and "Plaid Saving" mask 1111, with
 //! Plaid's sandbox balances, ACH numbers and the identity of "Alberta Bobbeth Charleson"), and their
-//! wire shapes (`AccountBase`, `Item`, `NumbersACH`, `Owner`).
+//! wire shapes (`AccountBase`, `Item`, `NumbersACH`, `Owner`). Balances and owner names can be
+//! changed through control, and balance reads can be made to fail (the risk checks of DESIGN §11).
 
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
 use serde_json::{Value, json};
 
 use super::error::PlaidError;
@@ -25,8 +28,10 @@ pub(crate) struct PlaidAccount {
     pub official_name: &'static str,
     pub mask: &'static str,
     pub subtype: &'static str,
-    pub available: f64,
-    pub current: f64,
+    /// `balances.available`; `None` is null (an institution that reports no available balance).
+    pub available: Option<Decimal>,
+    /// `balances.current`; `None` is null.
+    pub current: Option<Decimal>,
     pub account_number: &'static str,
 }
 
@@ -38,8 +43,8 @@ impl PlaidAccount {
             official_name: "Plaid Gold Standard 0% Interest Checking",
             mask: "0000",
             subtype: "checking",
-            available: 100.0,
-            current: 110.0,
+            available: Some(Decimal::from(100)),
+            current: Some(Decimal::from(110)),
             account_number: "1111222233330000",
         }
     }
@@ -51,8 +56,8 @@ impl PlaidAccount {
             official_name: "Plaid Silver Standard 0.1% Interest Saving",
             mask: "1111",
             subtype: "savings",
-            available: 200.0,
-            current: 210.0,
+            available: Some(Decimal::from(200)),
+            current: Some(Decimal::from(210)),
             account_number: "1111222233331111",
         }
     }
@@ -62,8 +67,8 @@ impl PlaidAccount {
         json!({
             "account_id": self.account_id,
             "balances": {
-                "available": self.available,
-                "current": self.current,
+                "available": self.available.as_ref().and_then(ToPrimitive::to_f64),
+                "current": self.current.as_ref().and_then(ToPrimitive::to_f64),
                 "iso_currency_code": "USD",
                 "limit": null,
                 "unofficial_currency_code": null,
@@ -77,11 +82,12 @@ impl PlaidAccount {
         })
     }
 
-    /// `AccountIdentity`: `AccountBase` plus `owners`.
-    pub(crate) fn to_identity_wire(&self) -> Value {
+    /// `AccountIdentity`: `AccountBase` plus `owners` (one owner object carrying every name, as
+    /// Plaid represents joint owners).
+    pub(crate) fn to_identity_wire(&self, owner_names: &[String]) -> Value {
         let mut account = self.to_wire();
         if let Value::Object(map) = &mut account {
-            map.insert("owners".into(), json!([owner()]));
+            map.insert("owners".into(), json!([owner(owner_names)]));
         }
         account
     }
@@ -113,21 +119,29 @@ impl PlaidAccount {
     }
 }
 
-fn owner() -> Value {
+/// The sandbox owner's contact details, as Plaid's sandbox identity returns them.
+pub(crate) const OWNER_EMAIL: &str = "accountholder0@example.com";
+pub(crate) const OWNER_PHONE: &str = "1112223333";
+pub(crate) const OWNER_STREET: &str = "2992 Cameron Road";
+pub(crate) const OWNER_CITY: &str = "Malakoff";
+pub(crate) const OWNER_REGION: &str = "NY";
+pub(crate) const OWNER_POSTAL_CODE: &str = "14236";
+
+fn owner(names: &[String]) -> Value {
     json!({
         "addresses": [{
             "data": {
-                "city": "Malakoff",
+                "city": OWNER_CITY,
                 "country": "US",
-                "postal_code": "14236",
-                "region": "NY",
-                "street": "2992 Cameron Road",
+                "postal_code": OWNER_POSTAL_CODE,
+                "region": OWNER_REGION,
+                "street": OWNER_STREET,
             },
             "primary": true,
         }],
-        "emails": [{"data": "accountholder0@example.com", "primary": true, "type": "primary"}],
-        "names": [OWNER_NAME],
-        "phone_numbers": [{"data": "1112223333", "primary": false, "type": "home"}],
+        "emails": [{"data": OWNER_EMAIL, "primary": true, "type": "primary"}],
+        "names": names,
+        "phone_numbers": [{"data": OWNER_PHONE, "primary": false, "type": "home"}],
     })
 }
 
@@ -142,6 +156,10 @@ pub(crate) struct Item {
     /// The Item's error (`ITEM_LOGIN_REQUIRED` after `/sandbox/item/reset_login`); cleared when
     /// Link in update mode succeeds.
     pub error: Option<PlaidError>,
+    /// The names on every account of the Item (`owners[].names`), what `/identity/match` scores.
+    pub owner_names: Vec<String>,
+    /// Set through control: real-time balance reads fail with the institution's error.
+    pub balance_unavailable: bool,
 }
 
 impl Item {
@@ -158,7 +176,18 @@ impl Item {
             products,
             accounts: vec![PlaidAccount::checking(), PlaidAccount::savings()],
             error: None,
+            owner_names: vec![OWNER_NAME.to_owned()],
+            balance_unavailable: false,
         }
+    }
+
+    /// Why a real-time balance read (`/accounts/balance/get`, `/processor/balance/get`) fails now,
+    /// if it does: the Item's own error first (`ITEM_LOGIN_REQUIRED`), then an unavailable balance.
+    pub(crate) fn balance_error(&self) -> Option<PlaidError> {
+        self.error.clone().or_else(|| {
+            self.balance_unavailable
+                .then(PlaidError::institution_not_responding)
+        })
     }
 
     /// The Item's name for its institution, when it is one of Plaid's sandbox institutions.
@@ -170,6 +199,24 @@ impl Item {
         self.accounts
             .iter()
             .find(|account| account.account_id == account_id)
+    }
+
+    /// The accounts `account_ids` names, in the Item's order (all of them without a list); an id
+    /// that is not the Item's is `INVALID_ACCOUNT_ID`, as at Plaid.
+    pub(crate) fn selected(
+        &self,
+        account_ids: Option<&[String]>,
+    ) -> Result<Vec<&PlaidAccount>, PlaidError> {
+        if let Some(ids) = account_ids
+            && ids.iter().any(|id| self.account(id).is_none())
+        {
+            return Err(PlaidError::invalid_account_id());
+        }
+        Ok(self
+            .accounts
+            .iter()
+            .filter(|account| account_ids.is_none_or(|ids| ids.contains(&account.account_id)))
+            .collect())
     }
 
     /// The item's checking account (every sandbox item has one).

@@ -180,7 +180,7 @@ pub(crate) async fn processor_identity_get(
             with_account(
                 shared,
                 &request.processor_token,
-                |_, account| json!({ "account": account.to_identity_wire() }),
+                |item, account| json!({ "account": account.to_identity_wire(&item.owner_names) }),
             )
         },
     )
@@ -198,11 +198,16 @@ pub(crate) async fn processor_balance_get(
         body,
         BALANCE_GET,
         |shared, request: ProcessorRead| {
-            with_account(
-                shared,
-                &request.processor_token,
-                |_, account| json!({ "account": account.to_wire() }),
-            )
+            let world = shared.world();
+            let (_, item, account) = world
+                .plaid
+                .resolve_processor_token(&request.processor_token)
+                .ok_or_else(PlaidError::invalid_processor_token)?;
+            // The Item's own error first, then a balance the bank cannot give now.
+            match item.balance_error() {
+                Some(error) => Err(error),
+                None => Ok(json!({ "account": account.to_wire() })),
+            }
         },
     )
     .await
