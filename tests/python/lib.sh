@@ -97,3 +97,26 @@ ensure_chromium() {
     export SANDBOX_CHROMIUM SANDBOX_CHROMEDRIVER
     unset SANDBOX_BROWSER_SKIP
 }
+
+# with_work_dir PREFIX: a new temporary directory in $work, removed when the script exits; the
+# fundingd whose pid is in $server_pid is stopped then, and when the script failed its log
+# ($work/server.log) is shown first.
+with_work_dir() {
+    work="$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")"
+    server_pid=""
+    trap cleanup_work_dir EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
+cleanup_work_dir() {
+    local status=$?
+    stop_process "$server_pid"
+    if [[ $status -ne 0 && -f "$work/server.log" ]]; then
+        echo "----- fundingd log ($work/server.log) -----" >&2
+        cat "$work/server.log" >&2
+        echo "----- end of fundingd log -----" >&2
+    fi
+    rm -rf "$work"
+    exit "$status"
+}

@@ -36,22 +36,7 @@ ensure_venv "${FUNDING_PY_VENV:-${TMPDIR:-/tmp}/funding-py-venv}" "$here/require
 ensure_chromium
 
 # --- the temporary directory and the cleanup ------------------------------------------------------
-work="$(mktemp -d "${TMPDIR:-/tmp}/funding-py-e2e.XXXXXX")"
-server_pid=""
-cleanup() {
-    local status=$?
-    stop_process "$server_pid"
-    if [[ $status -ne 0 && -f "$work/server.log" ]]; then
-        echo "----- fundingd log ($work/server.log) -----" >&2
-        cat "$work/server.log" >&2
-        echo "----- end of fundingd log -----" >&2
-    fi
-    rm -rf "$work"
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+with_work_dir funding-py-e2e
 
 # --- the stubs ------------------------------------------------------------------------------------
 gen="$work/gen"

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use funding_client::v1::{self, BankLinkHealth, TransferDirection};
-use funding_sandbox::{ItemWebhookCode, WebhookFault};
+use funding_sandbox::{ItemWebhookCode, LinkSuccess, WebhookFault};
 use funding_tests::{AppOptions, Backend, TestApp, error_reason};
 
 async fn link_token(
@@ -24,6 +24,39 @@ async fn link_token(
         .await
         .expect("CreateLinkToken")
         .into_inner()
+}
+
+/// Link (the emulator's, clicked through as `user_good` picking checking) opened with
+/// `link_token`, then `CreateBankLink` with its answer, waited to APPROVED.
+async fn approved_through_link(
+    app: &TestApp,
+    account_id: &str,
+    link_token: &str,
+) -> (LinkSuccess, v1::BankLink) {
+    let success = app
+        .sandbox
+        .complete_link(link_token, "ins_109508")
+        .expect("Link succeeds for user_good");
+    let checking = success
+        .accounts
+        .iter()
+        .find(|account| account.subtype == "checking")
+        .expect("the checking account was picked");
+    let link = app
+        .create_link(v1::CreateBankLinkRequest {
+            account_id: account_id.to_owned(),
+            public_token: success.public_token.clone(),
+            plaid_account_id: checking.account_id.clone(),
+            nickname: "Checking".into(),
+            idempotency_key: uuid::Uuid::new_v4().to_string(),
+            replace_bank_link_id: String::new(),
+        })
+        .await
+        .expect("CreateBankLink");
+    let link = app
+        .wait_for_link_status(&link.id, v1::BankLinkStatus::Approved)
+        .await;
+    (success, link)
 }
 
 /// Polls GetBankLink until its health is `health` (bounded).
@@ -64,29 +97,7 @@ async fn a_link_through_link_and_its_item_health(backend: Backend) {
         .link_token(&token.link_token)
         .expect("the emulator issued it");
     assert!(!issued.is_update_mode());
-    let success = app
-        .sandbox
-        .complete_link(&token.link_token, "ins_109508")
-        .expect("Link succeeds for user_good");
-    let checking = success
-        .accounts
-        .iter()
-        .find(|account| account.subtype == "checking")
-        .expect("the checking account was picked");
-    let link = app
-        .create_link(v1::CreateBankLinkRequest {
-            account_id: account_id.clone(),
-            public_token: success.public_token.clone(),
-            plaid_account_id: checking.account_id.clone(),
-            nickname: "Checking".into(),
-            idempotency_key: uuid::Uuid::new_v4().to_string(),
-            replace_bank_link_id: String::new(),
-        })
-        .await
-        .expect("CreateBankLink");
-    let link = app
-        .wait_for_link_status(&link.id, v1::BankLinkStatus::Approved)
-        .await;
+    let (success, link) = approved_through_link(&app, &account_id, &token.link_token).await;
     assert_eq!(link.health(), BankLinkHealth::Healthy);
     let item = app.sandbox.item(&success.item_id).expect("the Item");
     assert_eq!(
@@ -268,29 +279,7 @@ async fn the_item_check_finds_a_broken_login_without_its_webhook(backend: Backen
     .await;
     let account_id = uuid::Uuid::new_v4().to_string();
     let token = link_token(&app, &account_id, "").await;
-    let success = app
-        .sandbox
-        .complete_link(&token.link_token, "ins_109508")
-        .expect("Link succeeds");
-    let checking = success
-        .accounts
-        .iter()
-        .find(|account| account.subtype == "checking")
-        .unwrap();
-    let link = app
-        .create_link(v1::CreateBankLinkRequest {
-            account_id: account_id.clone(),
-            public_token: success.public_token.clone(),
-            plaid_account_id: checking.account_id.clone(),
-            nickname: String::new(),
-            idempotency_key: uuid::Uuid::new_v4().to_string(),
-            replace_bank_link_id: String::new(),
-        })
-        .await
-        .unwrap();
-    let link = app
-        .wait_for_link_status(&link.id, v1::BankLinkStatus::Approved)
-        .await;
+    let (success, link) = approved_through_link(&app, &account_id, &token.link_token).await;
     let healthy = app.reconcile_pass().await.items.expect("the Item check");
     assert_eq!((healthy.lookups, healthy.moved), (1, 0), "{healthy:?}");
 

@@ -28,13 +28,7 @@ async fn get(client: &FundingClient, id: &str) -> v1::BankLink {
 }
 
 fn relationship_posts(cluster: &Cluster, account_id: &str) -> usize {
-    let path = format!("/v1/accounts/{account_id}/ach_relationships");
-    cluster
-        .control
-        .calls()
-        .iter()
-        .filter(|call| call.method == "POST" && call.path == path)
-        .count()
+    cluster.posts(&format!("/v1/accounts/{account_id}/ach_relationships"))
 }
 
 async fn changing_banks_survives_a_sigkill_between_the_delete_and_the_create(backend: Backend) {

@@ -126,6 +126,15 @@ request_timeout_ms = 1500
         (link.public_token, checking)
     }
 
+    /// The emulator's POSTs to exactly `path`, answered or not.
+    pub fn posts(&self, path: &str) -> usize {
+        self.control
+            .calls()
+            .iter()
+            .filter(|call| call.method == "POST" && call.path == path)
+            .count()
+    }
+
     /// One number from the database.
     pub async fn count(&self, sql: &str) -> i64 {
         let db = Database::connect(&self.database_url).await.unwrap();

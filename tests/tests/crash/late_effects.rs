@@ -14,15 +14,6 @@ use super::{approved_link, transfers_at_alpaca, wait_for_transfer};
 
 const LANDS_AFTER: Duration = Duration::from_millis(2_500);
 
-fn posts(cluster: &Cluster, path: &str) -> usize {
-    cluster
-        .control
-        .calls()
-        .iter()
-        .filter(|call| call.method == "POST" && call.path == path)
-        .count()
-}
-
 async fn a_deposit_that_lands_late_survives_a_sigkill_during_its_settle_wait(backend: Backend) {
     let cluster = Cluster::start(backend).await;
     let mut replica = cluster.replica("replica").await;
@@ -93,7 +84,7 @@ async fn a_deposit_that_lands_late_survives_a_sigkill_during_its_settle_wait(bac
         "made once at Alpaca"
     );
     assert!(!done.provider_transfer_id.is_empty());
-    assert_eq!(posts(&cluster, &path), 1, "never sent again");
+    assert_eq!(cluster.posts(&path), 1, "never sent again");
     drop(replica);
     cluster.stop().await;
 }
@@ -178,7 +169,7 @@ async fn a_relationship_that_lands_late_survives_a_sigkill_during_its_settle_wai
     let made = cluster.relationships_at_alpaca(&account_id);
     assert_eq!(made.len(), 1, "{made:?}");
     assert!(made.contains(&approved.ach_relationship_id), "adopted");
-    assert_eq!(posts(&cluster, &path), 1, "never sent again");
+    assert_eq!(cluster.posts(&path), 1, "never sent again");
     drop(replica);
     cluster.stop().await;
 }
