@@ -16,12 +16,12 @@ use funding_tests::{AppOptions, Backend, TestApp, bad_request_fields, error_reas
 fn active_relationships(sandbox: &SandboxControl, account_id: &str) -> Vec<String> {
     let mut last: BTreeMap<String, String> = BTreeMap::new();
     for event in sandbox.funding_events() {
-        if event["entity_type"] == "BankRelationship" && event["account_id"] == account_id {
-            if let (Some(id), Some(status)) =
+        if event["entity_type"] == "BankRelationship"
+            && event["account_id"] == account_id
+            && let (Some(id), Some(status)) =
                 (event["entity_id"].as_str(), event["status_to"].as_str())
-            {
-                last.insert(id.to_owned(), status.to_owned());
-            }
+        {
+            last.insert(id.to_owned(), status.to_owned());
         }
     }
     last.into_iter()
@@ -183,10 +183,9 @@ async fn a_lost_answer_to_the_cancel_is_sent_again_safely(backend: Backend) {
         .create_link(replacing(&app, &account_id, &old.id).await)
         .await
         .map(|link| link.id)
-        .or_else(|status| {
+        .inspect_err(|status| {
             // The fast path may answer the provider error it met; the link goes on.
             assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
-            Err(status)
         });
     let links = app.list_links(&account_id).await;
     let new_id = match new {

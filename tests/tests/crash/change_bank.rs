@@ -118,9 +118,9 @@ async fn changing_banks_survives_a_sigkill_between_the_delete_and_the_create(bac
     let last_status = |id: &str| {
         events
             .iter()
+            .rev()
             .filter(|event| event["entity_id"] == id)
-            .filter_map(|event| event["status_to"].as_str())
-            .last()
+            .find_map(|event| event["status_to"].as_str())
             .map(str::to_owned)
     };
     assert_eq!(
