@@ -33,14 +33,7 @@ pub async fn rotate_key(
     let cipher = validated.key.settle()?;
     let new = funding_store::Cipher::load_private(new_key_file)
         .with_context(|| format!("cannot use the new key file {}", new_key_file.display()))?;
-    let store = funding_store::Store::connect(&settings.database_url, cipher.clone())
-        .await
-        .with_context(|| {
-            format!(
-                "cannot open the database {}",
-                settings.redacted_database_url()
-            )
-        })?;
+    let store = startup::connect(settings, cipher.clone()).await?;
     let old_keys = match cipher.old_key_ids() {
         ids if ids.is_empty() => "none".to_owned(),
         ids => ids.join(", "),

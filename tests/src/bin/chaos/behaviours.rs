@@ -3,7 +3,7 @@
 //! creates, an ACH fee, a gross `cash_withdrawable`, a small list page cap, COMPLETE → SETTLED,
 //! dropped live events and Plaid's `PLANNED_MAINTENANCE` answers. The Alpaca settings are set once,
 //! before the replicas start; the faults are injected during the chaos (`faults.rs`, and just before
-//! some creates in `workload.rs`).
+//! some creates in `workload/links.rs` and `workload/transfers.rs`).
 
 use funding_tests::process::Rng;
 use serde_json::{Value, json};

@@ -234,27 +234,19 @@ impl Emulator {
 
     /// Plaid's own list of every bank transfer (all pages).
     pub async fn plaid_bank_transfers(&self) -> anyhow::Result<Vec<Value>> {
-        let mut all = Vec::new();
-        loop {
+        funding_tests::plaid_bank_transfer_pages(|offset| async move {
             let (status, page) = self
                 .plaid(
                     "/bank_transfer/list",
-                    json!({"count": 25, "offset": all.len()}),
+                    json!({"count": 25, "offset": offset}),
                 )
                 .await?;
             if status != 200 {
                 bail!("/bank_transfer/list: {status} {page}");
             }
-            let transfers = page["bank_transfers"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
-            let full = transfers.len() == 25;
-            all.extend(transfers);
-            if !full {
-                return Ok(all);
-            }
-        }
+            Ok(page)
+        })
+        .await
     }
 
     /// Stops the process (SIGTERM would do; the run is over, so SIGKILL).
