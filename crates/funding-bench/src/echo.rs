@@ -1,5 +1,5 @@
 //! The transport ceiling: a tonic server with a no-op unary handler, built the way fundingd builds
-//! its server (`crates/fundingd/src/startup.rs`: `Server::builder()` with the request-id and trace
+//! its server (`crates/fundingd/src/startup/grpc.rs`: `Server::builder()` with the request-id and trace
 //! layers, plain HTTP/2 on a TCP listener, a tracing subscriber at `info`), run as a process of its
 //! own (`funding-bench echo-server`) as fundingd is. Its `GetTransfer` answers a fixed transfer of
 //! the same shape as fundingd's, so Echo and GetTransfer move the same bytes. (fundingd's auth,
