@@ -17,7 +17,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 
-use crate::links::{BankLinks, EventOutcome};
+use crate::event_outcome::EventOutcome;
+use crate::links::BankLinks;
 use crate::ports::{
     Broker, Clock, CursorStore, FundingEntity, InboxEvent, InboxMark, InboxState, InboxStore,
     IncomingEvent, StoreError,

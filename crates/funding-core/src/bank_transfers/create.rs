@@ -12,8 +12,8 @@ use funding_domain::{
 use super::{BankTransfers, ordering_key};
 use crate::engine::Attempt;
 use crate::error::CoreError;
-use crate::links::Fingerprint;
-use crate::links::failure;
+use crate::failure;
+use crate::fingerprint::Fingerprint;
 use crate::model::BankTransfer;
 use crate::ports::{Begin, IdempotencyClaim, NewBankTransfer, NewWork, WorkKind};
 

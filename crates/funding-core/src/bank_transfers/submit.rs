@@ -14,8 +14,7 @@ use funding_domain::{FundingBankTransferId, PlaidBankTransferStatus};
 use super::BankTransfers;
 use super::create::KEY_HELD_BY_ANOTHER;
 use crate::engine::{Attempt, Stop, WorkHandler};
-use crate::links::failure;
-use crate::links::steps::refuses_the_link;
+use crate::failure;
 use crate::model::BankTransfer;
 use crate::ports::{
     BankTransferChange, Claim, ClaimedWork, PlaidAnswerSaved, PlaidBankTransfer, ProviderError,
@@ -212,5 +211,5 @@ impl BankTransfers {
 /// Whether Plaid definitely refused the create (nothing was made). Refused credentials, limits
 /// and outages are not refusals of the transfer: they are retried.
 fn refuses(error: &ProviderError) -> bool {
-    refuses_the_link(error) && !error.outcome_unknown()
+    error.is_refusal() && !error.outcome_unknown()
 }

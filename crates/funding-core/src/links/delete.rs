@@ -8,7 +8,6 @@ use funding_domain::lifecycle::{self, Transition};
 use funding_domain::{AchRelationshipStatus, BankLinkId, ValidationErrors};
 
 use super::BankLinks;
-use super::steps::refuses_the_link;
 use crate::engine::Stop;
 use crate::engine::{Attempt, WorkHandler};
 use crate::error::CoreError;
@@ -85,7 +84,7 @@ impl BankLinks {
                 .await?;
                 Ok(Attempt::Done)
             }
-            Err(error) if refuses_the_link(&error) => Ok(Attempt::Refused(error)),
+            Err(error) if error.is_refusal() => Ok(Attempt::Refused(error)),
             Err(error) => Ok(Attempt::retry(error)),
         }
     }

@@ -6,8 +6,6 @@ mod adopt;
 pub(crate) mod create;
 mod delete;
 mod events;
-pub(crate) mod failure;
-mod fingerprint;
 mod health;
 mod item;
 mod item_check;
@@ -22,8 +20,6 @@ use std::time::Duration;
 use funding_domain::{AccountId, BankLinkId, ValidationErrors};
 
 pub use create::CreateBankLinkInput;
-pub use events::EventOutcome;
-pub use fingerprint::Fingerprint;
 pub use link_token::{CreateLinkTokenInput, client_user_id};
 
 use crate::engine::Engine;

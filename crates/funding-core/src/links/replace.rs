@@ -16,7 +16,6 @@ use funding_domain::lifecycle::{self, Transition};
 use funding_domain::{AchRelationshipStatus, BankLinkId};
 
 use super::BankLinks;
-use super::steps::refuses_the_link;
 use crate::engine::Stop;
 use crate::error::CoreError;
 use crate::model::BankLink;
@@ -75,7 +74,7 @@ impl BankLinks {
                 self.move_replaced(&old, link, Canceled).await?;
                 Ok(Way::Clear)
             }
-            Err(error) if refuses_the_link(&error) => Ok(Way::Refused(error)),
+            Err(error) if error.is_refusal() => Ok(Way::Refused(error)),
             Err(error) => Err(Stop::provider(error)),
         }
     }

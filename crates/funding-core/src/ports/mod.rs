@@ -48,4 +48,6 @@ pub use store::{
 pub use transfers::{
     NewTransfer, TransferChange, TransferEvent, TransferFilter, TransferSaved, TransferStore,
 };
-pub use work::{Claim, ClaimedWork, NewWork, WorkKind, WorkQueue, WorkStats, WorkWaiting};
+pub use work::{
+    Claim, ClaimedWork, NewWork, WorkKind, WorkQueue, WorkStats, WorkWaiting, alpaca_account_key,
+};

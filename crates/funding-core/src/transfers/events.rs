@@ -12,7 +12,7 @@ use funding_domain::{
 
 use super::Transfers;
 use crate::error::CoreError;
-use crate::links::EventOutcome;
+use crate::event_outcome::EventOutcome;
 use crate::model::Transfer;
 use crate::ports::{
     AlpacaTransfer, FundingEntity, FundingEvent, InboxEvent, InboxMark, TransferChange, Unresolved,
