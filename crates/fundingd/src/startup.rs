@@ -13,8 +13,8 @@ use funding_alpaca::{AlpacaClient, AlpacaConfig};
 use funding_core::bank_transfers::{BankTransferSettings, BankTransferSyncFollower, BankTransfers};
 use funding_core::engine::Backoff;
 use funding_core::ports::{
-    BankLinkStore, BankTransferGateway, BankTransferStore, Broker, Clock, CursorStore, InboxStore,
-    PlaidGateway, SystemClock, TransferStore, WorkQueue,
+    BankLinkStore, BankTransferGateway, BankTransferStore, Broker, Clock, CursorStore,
+    DatabasePing, InboxStore, PlaidGateway, SystemClock, TransferStore, WorkQueue,
 };
 use funding_core::{
     BankLinks, Engine, EngineSettings, FollowerSettings, FundingEventFollower, InboxSweepSettings,
@@ -414,7 +414,7 @@ impl Application {
         let served = health::Served::new(sandbox.is_some());
         health::set_all(&reporter, &served, ServingStatus::Serving).await;
 
-        let store_port: Arc<dyn BankLinkStore> = Arc::new(store.clone());
+        let store_port: Arc<dyn DatabasePing> = Arc::new(store.clone());
         let cursors: Arc<dyn CursorStore> = Arc::new(store.clone());
         let inbox: Arc<dyn InboxStore> = Arc::new(store.clone());
         let mut workers: Vec<JoinHandle<()>> = Vec::new();

@@ -12,7 +12,7 @@ use crate::engine::Stop;
 use crate::engine::{Attempt, WorkHandler};
 use crate::error::CoreError;
 use crate::model::BankLink;
-use crate::ports::{ClaimedWork, NewWork, ProviderErrorKind, StatusChange, WorkKind};
+use crate::ports::{ClaimedWork, LinkStatusChange, NewWork, ProviderErrorKind, WorkKind};
 
 /// Attempts at a relationship delete before it is given up (the link keeps its status).
 const DELETE_ATTEMPTS: u32 = 10;
@@ -96,7 +96,7 @@ impl BankLinks {
         reason: Option<String>,
     ) -> Result<(), Stop> {
         if let Ok(Transition::Moved { from, to }) = lifecycle::apply(&link.status, to) {
-            let change = StatusChange {
+            let change = LinkStatusChange {
                 from,
                 to,
                 reason,

@@ -8,7 +8,7 @@ use funding_domain::{AchRelationshipId, AchRelationshipStatus};
 use super::BankLinks;
 use crate::error::CoreError;
 use crate::event_outcome::EventOutcome;
-use crate::ports::{FundingEntity, FundingEvent, StatusChange};
+use crate::ports::{FundingEntity, FundingEvent, LinkStatusChange};
 
 impl BankLinks {
     /// Applies one funding event to the link that holds its relationship.
@@ -43,7 +43,7 @@ impl BankLinks {
                     let note = self.replacement_note(&link).await?;
                     reason = Some(reason.unwrap_or_default() + &note);
                 }
-                let change = StatusChange {
+                let change = LinkStatusChange {
                     from: from.clone(),
                     to: to.clone(),
                     reason,

@@ -26,7 +26,7 @@ use crate::engine::Engine;
 use crate::error::CoreError;
 use crate::model::BankLink;
 use crate::ports::{
-    BankLinkStore, Broker, Clock, LinkSecretStore, LinkStatusStore, Page, PageRequest,
+    BankLinkStore, Broker, Clock, LinkPage, LinkPageRequest, LinkSecretStore, LinkStatusStore,
     PlaidGateway, WorkKind,
 };
 
@@ -149,7 +149,7 @@ impl BankLinks {
         account_id: &str,
         page_size: i32,
         page_token: &str,
-    ) -> Result<Page<BankLink>, CoreError> {
+    ) -> Result<LinkPage<BankLink>, CoreError> {
         let mut errors = ValidationErrors::new();
         let account = errors.check(AccountId::parse(account_id));
         let (size, after) = crate::paging::read_page(
@@ -178,7 +178,7 @@ impl BankLinks {
         }
         Ok(self
             .store
-            .list_links(account, PageRequest { size, after })
+            .list_links(account, LinkPageRequest { size, after })
             .await?)
     }
 

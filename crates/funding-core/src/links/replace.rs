@@ -19,7 +19,7 @@ use super::BankLinks;
 use crate::engine::Stop;
 use crate::error::CoreError;
 use crate::model::BankLink;
-use crate::ports::{Claim, ProviderError, ProviderErrorKind, StatusChange};
+use crate::ports::{Claim, LinkStatusChange, ProviderError, ProviderErrorKind};
 
 /// How often the new link looks again while Alpaca cancels the old relationship.
 const LOOK_AGAIN: Duration = Duration::from_secs(1);
@@ -106,7 +106,7 @@ impl BankLinks {
         to: AchRelationshipStatus,
     ) -> Result<(), Stop> {
         if let Ok(Transition::Moved { from, to }) = lifecycle::apply(&old.status, to) {
-            let change = StatusChange {
+            let change = LinkStatusChange {
                 from,
                 to: to.clone(),
                 reason: Some(format!("replaced by bank link {}", by.id)),

@@ -27,8 +27,8 @@ use crate::engine::{Attempt, Settling, Stop, WorkHandler};
 use crate::failure;
 use crate::model::BankLink;
 use crate::ports::{
-    AchRelationship, Claim, ClaimedWork, ProviderError, ProviderErrorKind, RelationshipSaved,
-    SavedRelationship, StatusChange,
+    AchRelationship, Claim, ClaimedWork, LinkStatusChange, ProviderError, ProviderErrorKind,
+    RelationshipSaved, SavedRelationship,
 };
 
 /// The handler of link creation work.
@@ -286,7 +286,7 @@ impl BankLinks {
                 AchRelationshipStatus::Queued
             }
         };
-        let change = StatusChange {
+        let change = LinkStatusChange {
             from: AchRelationshipStatus::Creating,
             to: status.clone(),
             reason: None,
@@ -364,7 +364,7 @@ impl BankLinks {
         remove_item: bool,
     ) -> Result<(), Stop> {
         let note = self.replacement_note(&self.load(id).await?).await?;
-        let change = StatusChange {
+        let change = LinkStatusChange {
             from: AchRelationshipStatus::Creating,
             to: AchRelationshipStatus::Failed,
             reason: Some(reason + &note),
