@@ -135,8 +135,8 @@ pub use bank_transfer::{
 pub use error::{ValidationError, ValidationErrors};
 pub use health::BankLinkHealth;
 pub use ids::{
-    AccountId, AchRelationshipId, BankLinkId, BankTransferId, FundingBankTransferId,
-    OriginationAccountId, PlaidAccountId, PlaidItemId, ProviderTransferId, TransferId,
+    AccountId, AchRelationshipId, AlpacaTransferId, BankLinkId, BankTransferId,
+    OriginationAccountId, PlaidAccountId, PlaidBankTransferId, PlaidItemId, TransferId,
 };
 pub use lifecycle::{AchRelationshipStatus, AlpacaTransferStatus, PlaidBankTransferStatus};
 pub use metadata::Metadata;

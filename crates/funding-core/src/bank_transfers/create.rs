@@ -6,7 +6,7 @@
 //! answers).
 
 use funding_domain::{
-    BankTransferDraft, BankTransferRequest, FundingBankTransferId, PlaidBankTransferStatus,
+    BankTransferDraft, BankTransferId, BankTransferRequest, PlaidBankTransferStatus,
 };
 
 use super::{BankTransfers, ordering_key};
@@ -69,7 +69,7 @@ impl BankTransfers {
         let request = BankTransferRequest::parse(&draft)?;
         let fingerprint = fingerprint(&request);
         let now = self.clock.now();
-        let id = FundingBankTransferId::generate();
+        let id = BankTransferId::generate();
         let claim = IdempotencyClaim {
             caller: caller.to_owned(),
             operation: OPERATION,

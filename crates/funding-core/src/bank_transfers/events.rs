@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use funding_domain::lifecycle::{self, Transition, TransitionError};
-use funding_domain::{FundingBankTransferId, PlaidBankTransferStatus};
+use funding_domain::{BankTransferId, PlaidBankTransferStatus};
 
 use super::BankTransfers;
 use crate::error::CoreError;
@@ -365,8 +365,7 @@ impl BankTransfers {
             .store
             .bank_transfers_to_reconcile(cutoff, settings.pass_size)
             .await?;
-        let mut checks: Vec<(FundingBankTransferId, Option<Unresolved>)> =
-            Vec::with_capacity(due.len());
+        let mut checks: Vec<(BankTransferId, Option<Unresolved>)> = Vec::with_capacity(due.len());
         for transfer in due {
             pacer.wait().await;
             report.lookups += 1;
@@ -455,7 +454,7 @@ fn change(
 }
 
 /// Logs and counts a stored move.
-fn moved(id: FundingBankTransferId, change: &BankTransferChange) {
+fn moved(id: BankTransferId, change: &BankTransferChange) {
     let BankTransferChange {
         from, to, source, ..
     } = change;

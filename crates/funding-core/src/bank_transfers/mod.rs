@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use funding_domain::{FundingBankTransferId, ValidationError, ValidationErrors};
+use funding_domain::{BankTransferId, ValidationError, ValidationErrors};
 
 pub use events::{BankTransferSyncFollower, PlaidEventOutcome, SyncReport};
 
@@ -142,7 +142,7 @@ impl BankTransfers {
                 default: 50,
                 max: 500,
             },
-            FundingBankTransferId::parse,
+            BankTransferId::parse,
         );
         if let (Some(start), Some(end)) = (input.start, input.end)
             && end <= start
@@ -202,7 +202,7 @@ impl BankTransfers {
         })
     }
 
-    async fn load(&self, id: FundingBankTransferId) -> Result<BankTransfer, CoreError> {
+    async fn load(&self, id: BankTransferId) -> Result<BankTransfer, CoreError> {
         self.store
             .get_bank_transfer(id)
             .await?
@@ -213,12 +213,12 @@ impl BankTransfers {
     }
 }
 
-fn parse_id(id: &str) -> Result<FundingBankTransferId, CoreError> {
-    Ok(FundingBankTransferId::parse(id).map_err(ValidationErrors::from)?)
+fn parse_id(id: &str) -> Result<BankTransferId, CoreError> {
+    Ok(BankTransferId::parse(id).map_err(ValidationErrors::from)?)
 }
 
 /// The ordering key of a bank transfer's work: its cancel runs after its submit.
-fn ordering_key(id: FundingBankTransferId) -> String {
+fn ordering_key(id: BankTransferId) -> String {
     format!("plaid:bank_transfer:{id}")
 }
 

@@ -9,7 +9,7 @@
 
 use async_trait::async_trait;
 use funding_domain::lifecycle::{self, Transition, TransitionError};
-use funding_domain::{FundingBankTransferId, PlaidBankTransferStatus};
+use funding_domain::{BankTransferId, PlaidBankTransferStatus};
 
 use super::BankTransfers;
 use super::create::KEY_HELD_BY_ANOTHER;
@@ -25,7 +25,7 @@ pub(super) struct BankTransferSubmission(pub(super) BankTransfers);
 #[async_trait]
 impl WorkHandler for BankTransferSubmission {
     async fn run(&self, work: &ClaimedWork) -> Attempt {
-        let id = FundingBankTransferId::from_uuid(work.subject_id);
+        let id = BankTransferId::from_uuid(work.subject_id);
         match self.0.submit(&work.claim, id).await {
             Ok(attempt) => attempt,
             Err(stop) => stop.into_attempt(),
@@ -33,7 +33,7 @@ impl WorkHandler for BankTransferSubmission {
     }
 
     async fn give_up(&self, work: &ClaimedWork, reason: &str) -> Attempt {
-        let id = FundingBankTransferId::from_uuid(work.subject_id);
+        let id = BankTransferId::from_uuid(work.subject_id);
         let transfers = &self.0;
         let result = async {
             let transfer = transfers.load(id).await?;
@@ -71,7 +71,7 @@ impl WorkHandler for BankTransferSubmission {
 }
 
 impl BankTransfers {
-    async fn submit(&self, claim: &Claim, id: FundingBankTransferId) -> Result<Attempt, Stop> {
+    async fn submit(&self, claim: &Claim, id: BankTransferId) -> Result<Attempt, Stop> {
         let transfer = self.load(id).await?;
         if transfer.status != PlaidBankTransferStatus::Submitting {
             return Ok(Attempt::Done);

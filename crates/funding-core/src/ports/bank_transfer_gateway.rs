@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use funding_domain::{
-    AchReturnCode, BankTransferId, BankTransferRequest, PlaidBankTransferStatus, ProcessorToken,
+    AchReturnCode, BankTransferRequest, PlaidBankTransferId, PlaidBankTransferStatus,
+    ProcessorToken,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -28,7 +29,7 @@ pub struct BankTransferFailure {
 /// never lost.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlaidBankTransfer {
-    pub id: BankTransferId,
+    pub id: PlaidBankTransferId,
     pub ach_class: Option<String>,
     /// The Plaid account of the end user.
     pub account_id: String,
@@ -65,7 +66,7 @@ pub struct PlaidBankTransferEvent {
     /// The status the transfer moved to.
     pub event_type: PlaidBankTransferStatus,
     pub account_id: String,
-    pub bank_transfer_id: BankTransferId,
+    pub bank_transfer_id: PlaidBankTransferId,
     pub origination_account_id: Option<String>,
     /// `debit` or `credit`.
     pub bank_transfer_type: String,
@@ -118,7 +119,7 @@ pub struct PlaidBankTransferListFilter {
 pub struct PlaidBankTransferEventFilter {
     pub start_date: Option<DateTime<Utc>>,
     pub end_date: Option<DateTime<Utc>>,
-    pub bank_transfer_id: Option<BankTransferId>,
+    pub bank_transfer_id: Option<PlaidBankTransferId>,
     pub account_id: Option<String>,
     /// `debit` or `credit`.
     pub bank_transfer_type: Option<String>,
@@ -176,12 +177,12 @@ pub trait BankTransferGateway: Send + Sync + 'static {
     /// `/bank_transfer/get`. Errors: `NotFound` or `InvalidInput` for an unknown id.
     async fn get_bank_transfer(
         &self,
-        id: &BankTransferId,
+        id: &PlaidBankTransferId,
     ) -> Result<PlaidBankTransfer, ProviderError>;
 
     /// `/bank_transfer/cancel`. Errors: `InvalidInput` with `BANK_TRANSFER_NOT_CANCELLABLE` once
     /// the transfer is no longer `cancellable`.
-    async fn cancel_bank_transfer(&self, id: &BankTransferId) -> Result<(), ProviderError>;
+    async fn cancel_bank_transfer(&self, id: &PlaidBankTransferId) -> Result<(), ProviderError>;
 
     /// `/bank_transfer/list`.
     async fn list_bank_transfers(
@@ -245,7 +246,7 @@ pub trait BankTransferSandbox: Send + Sync + 'static {
     /// `SANDBOX_BANK_TRANSFER_EVENT_TRANSITION_INVALID` off the lifecycle.
     async fn simulate_bank_transfer(
         &self,
-        id: &BankTransferId,
+        id: &PlaidBankTransferId,
         event: SimulatedBankTransferEvent,
         failure_reason: Option<&BankTransferFailure>,
     ) -> Result<(), ProviderError>;

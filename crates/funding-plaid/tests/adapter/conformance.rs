@@ -9,7 +9,7 @@ use funding_core::ports::{
     BankTransferFailure, BankTransferGateway, BankTransferSandbox, PlaidBankTransferEventFilter,
     PlaidBankTransferListFilter, PlaidGateway, SimulatedBankTransferEvent,
 };
-use funding_domain::{AchReturnCode, BankTransferId, PlaidBankTransferStatus};
+use funding_domain::{AchReturnCode, PlaidBankTransferId, PlaidBankTransferStatus};
 use serde_json::Value;
 use wiremock::ResponseTemplate;
 
@@ -32,7 +32,7 @@ async fn every_request_the_adapter_sends_matches_the_spec() {
     for (endpoint, answer) in fixtures::all_responses() {
         on(endpoint, ok(answer)).mount(&server).await;
     }
-    let id = BankTransferId::parse(BANK_TRANSFER_ID).unwrap();
+    let id = PlaidBankTransferId::parse(BANK_TRANSFER_ID).unwrap();
     let failure = BankTransferFailure {
         ach_return_code: Some(AchReturnCode::parse("R01")),
         description: Some("Insufficient funds".into()),

@@ -14,7 +14,7 @@ use funding_core::ports::{
     BankTransferChange, Claim, InboxMark, OutboxResource, PLAID_BANK_TRANSFER_STREAM,
     PlaidAnswerSaved, PlaidBankTransfer, StoreError,
 };
-use funding_domain::{FundingBankTransferId, PlaidBankTransferStatus};
+use funding_domain::{BankTransferId, PlaidBankTransferStatus};
 use sea_orm::sea_query::{Expr, Func, OnConflict};
 use sea_orm::{
     ColumnTrait as _, DatabaseTransaction, EntityTrait as _, IntoActiveModel as _,
@@ -31,7 +31,7 @@ use crate::work::fence;
 pub(super) async fn mark_bank_transfer_submit_requested(
     store: &Store,
     claim: &Claim,
-    id: FundingBankTransferId,
+    id: BankTransferId,
     at: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let (_permit, txn) = store.begin_write().await?;
@@ -54,7 +54,7 @@ pub(super) async fn mark_bank_transfer_submit_requested(
 pub(super) async fn save_plaid_answer(
     store: &Store,
     claim: &Claim,
-    id: FundingBankTransferId,
+    id: BankTransferId,
     plaid: PlaidBankTransfer,
     change: BankTransferChange,
 ) -> Result<PlaidAnswerSaved, StoreError> {
@@ -107,7 +107,7 @@ pub(super) async fn save_plaid_answer(
 pub(super) async fn refuse_bank_transfer(
     store: &Store,
     claim: &Claim,
-    id: FundingBankTransferId,
+    id: BankTransferId,
     change: BankTransferChange,
 ) -> Result<bool, StoreError> {
     from_submitting(&change, "a bank transfer is refused")?;
@@ -128,7 +128,7 @@ pub(super) async fn refuse_bank_transfer(
 /// finds the row changed, so a transfer is never both cancelled locally and sent.
 pub(super) async fn cancel_unsent_bank_transfer(
     store: &Store,
-    id: FundingBankTransferId,
+    id: BankTransferId,
     change: BankTransferChange,
 ) -> Result<bool, StoreError> {
     from_submitting(&change, "a bank transfer is cancelled unsent")?;
@@ -146,7 +146,7 @@ pub(super) async fn cancel_unsent_bank_transfer(
 
 pub(super) async fn change_bank_transfer_status(
     store: &Store,
-    id: FundingBankTransferId,
+    id: BankTransferId,
     change: BankTransferChange,
 ) -> Result<bool, StoreError> {
     let (_permit, txn) = store.begin_write().await?;
@@ -160,7 +160,7 @@ const BATCH_LOCK: &str = "funding:apply:plaid_bank_transfer_events";
 /// Event moves and their inbox marks in one transaction; nothing at all unless every move applies.
 pub(super) async fn apply_events(
     store: &Store,
-    moves: Vec<(FundingBankTransferId, BankTransferChange)>,
+    moves: Vec<(BankTransferId, BankTransferChange)>,
     marks: Vec<InboxMark>,
 ) -> Result<bool, StoreError> {
     let (_permit, txn) = store.begin_write().await?;
@@ -268,7 +268,7 @@ pub(super) async fn apply_events(
 
 pub(super) async fn set_bank_transfer_cancellable(
     store: &Store,
-    id: FundingBankTransferId,
+    id: BankTransferId,
     cancellable: bool,
 ) -> Result<bool, StoreError> {
     let _permit = store.write_permit().await;
@@ -309,7 +309,7 @@ async fn finish(txn: DatabaseTransaction, moved: bool) -> Result<bool, StoreErro
 /// The conditional update of a move, only from `change.from`: the new status, `cancellable`, the
 /// failure (cleared when the change has none), the reason and the time; and the failure code when
 /// the change carries one.
-fn moving(id: FundingBankTransferId, change: &BankTransferChange) -> UpdateMany<Entity> {
+fn moving(id: BankTransferId, change: &BankTransferChange) -> UpdateMany<Entity> {
     let (ach_return_code, description) = failure_columns(change.failure.as_ref());
     let mut update = Entity::update_many()
         .col_expr(Column::Status, Expr::value(change.to.as_str()))
@@ -330,7 +330,7 @@ fn moving(id: FundingBankTransferId, change: &BankTransferChange) -> UpdateMany<
 /// took the row: an event already recorded means the move must be rolled back).
 async fn apply(
     txn: &DatabaseTransaction,
-    id: FundingBankTransferId,
+    id: BankTransferId,
     update: UpdateMany<Entity>,
     change: &BankTransferChange,
 ) -> Result<bool, StoreError> {

@@ -8,8 +8,8 @@ use funding_core::ports::{
     StoreError,
 };
 use funding_domain::{
-    AchReturnCode, BankTransferDraft, BankTransferRequest, BankTransferUserDraft,
-    FundingBankTransferId, PlaidBankTransferStatus,
+    AchReturnCode, BankTransferDraft, BankTransferId, BankTransferRequest, BankTransferUserDraft,
+    PlaidBankTransferStatus,
 };
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -242,7 +242,7 @@ pub(crate) fn bank_transfer_from_row(
         }
     };
     Ok(BankTransfer {
-        id: FundingBankTransferId::from_uuid(id),
+        id: BankTransferId::from_uuid(id),
         caller: row.caller,
         request,
         status,
@@ -266,7 +266,7 @@ pub(crate) fn bank_transfer_from_row(
 /// The history row recording that `transfer_id` took `change.to`: the failure's return code, and
 /// in words the failure's description or else the change's reason.
 pub(crate) fn bank_transfer_history_row(
-    transfer_id: FundingBankTransferId,
+    transfer_id: BankTransferId,
     change: &BankTransferChange,
 ) -> bank_transfer_status_history::Model {
     let (ach_return_code, description) = failure_columns(change.failure.as_ref());

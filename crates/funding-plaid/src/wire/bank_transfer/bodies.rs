@@ -11,8 +11,8 @@ use funding_core::ports::{
     SyncedPlaidEvent,
 };
 use funding_domain::{
-    AchClass, Amount, BankTransferId, BankTransferRequest, BankTransferType, Currency, Network,
-    PlaidBankTransferStatus,
+    AchClass, Amount, BankTransferRequest, BankTransferType, Currency, Network,
+    PlaidBankTransferId, PlaidBankTransferStatus,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -210,7 +210,10 @@ impl<'a> BankTransferEventListRequest<'a> {
         Self {
             start_date: filter.start_date,
             end_date: filter.end_date,
-            bank_transfer_id: filter.bank_transfer_id.as_ref().map(BankTransferId::as_str),
+            bank_transfer_id: filter
+                .bank_transfer_id
+                .as_ref()
+                .map(PlaidBankTransferId::as_str),
             account_id: filter.account_id.as_deref(),
             bank_transfer_type: filter.bank_transfer_type.as_deref(),
             event_types: &filter.event_types,

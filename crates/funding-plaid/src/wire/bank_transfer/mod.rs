@@ -17,7 +17,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use funding_core::ports::{self, PlaidBankTransfer, PlaidBankTransferEvent};
 use funding_domain::{
-    AchClass, AchReturnCode, BankTransferId, BankTransferType, Network, PlaidBankTransferStatus,
+    AchClass, AchReturnCode, BankTransferType, Network, PlaidBankTransferId,
+    PlaidBankTransferStatus,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -36,7 +37,7 @@ pub(crate) use bodies::{
 /// Plaid's `BankTransfer` object (all 17 fields).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct BankTransfer {
-    pub id: BankTransferId,
+    pub id: PlaidBankTransferId,
     /// Required by the spec; `None` if Plaid ever sends `null` (wires carry no ACH class).
     pub ach_class: Option<OrUnknown<AchClass>>,
     /// The Plaid account of the end user.
@@ -103,7 +104,7 @@ pub struct BankTransferEvent {
     /// `BankTransferEventType`: its values are the statuses the transfer moves to.
     pub event_type: PlaidBankTransferStatus,
     pub account_id: String,
-    pub bank_transfer_id: BankTransferId,
+    pub bank_transfer_id: PlaidBankTransferId,
     /// Kept as given; Plaid may send `null` or an empty string.
     pub origination_account_id: Option<String>,
     pub bank_transfer_type: OrUnknown<BankTransferType>,

@@ -6,7 +6,7 @@ use funding_core::ports::{
     BankTransferChange, BankTransferFilter, BankTransferStore as _, PlaidAnswerSaved, StoreError,
     WorkKind, WorkQueue as _,
 };
-use funding_domain::FundingBankTransferId;
+use funding_domain::BankTransferId;
 use funding_domain::PlaidBankTransferStatus::{Failed, Pending, Refused, Submitting};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 
@@ -65,7 +65,7 @@ async fn fenced_writes_are_refused_with_a_stale_claim(db: &TestDb) {
         .unwrap()
         .expect("claimable");
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    let id = FundingBankTransferId::from_uuid(expired.subject_id);
+    let id = BankTransferId::from_uuid(expired.subject_id);
     assert!(matches!(
         store
             .mark_bank_transfer_submit_requested(&expired.claim, id, t0())

@@ -14,7 +14,7 @@ use funding_core::ports::{
 use funding_domain::PlaidBankTransferStatus::{self, Pending, Posted, Submitting};
 use funding_domain::{
     Amount, BankTransferDraft, BankTransferId, BankTransferRequest, BankTransferUserDraft,
-    FundingBankTransferId,
+    PlaidBankTransferId,
 };
 use funding_store::Store;
 use sea_orm::DatabaseConnection;
@@ -81,7 +81,7 @@ pub fn new_from(
 ) -> (IdempotencyClaim, NewBankTransfer) {
     let request = BankTransferRequest::parse(draft).unwrap();
     let transfer = BankTransfer {
-        id: FundingBankTransferId::generate(),
+        id: BankTransferId::generate(),
         caller: caller.to_owned(),
         request,
         status: Submitting,
@@ -121,7 +121,7 @@ pub async fn created(store: &Store, key: &str) -> BankTransfer {
 }
 
 /// Claims the `bank_transfer_submit` work `begin_bank_transfer` wrote: the fence of its writes.
-pub async fn claim_submit(store: &Store, id: FundingBankTransferId) -> Claim {
+pub async fn claim_submit(store: &Store, id: BankTransferId) -> Claim {
     store
         .claim(WorkKind::BankTransferSubmit, id.as_uuid(), "owner", LEASE)
         .await
@@ -158,13 +158,13 @@ pub fn answered(at: DateTime<Utc>) -> BankTransferChange {
     }
 }
 
-pub fn plaid_id() -> BankTransferId {
-    BankTransferId::parse(&Uuid::new_v4().to_string()).unwrap()
+pub fn plaid_id() -> PlaidBankTransferId {
+    PlaidBankTransferId::parse(&Uuid::new_v4().to_string()).unwrap()
 }
 
 /// Plaid's object with every field set.
 pub fn plaid(
-    id: &BankTransferId,
+    id: &PlaidBankTransferId,
     origination: Option<&str>,
     direction: Option<&str>,
 ) -> PlaidBankTransfer {
@@ -195,7 +195,7 @@ pub fn plaid(
 }
 
 /// Plaid's object with every optional field absent.
-pub fn bare_plaid(id: &BankTransferId) -> PlaidBankTransfer {
+pub fn bare_plaid(id: &PlaidBankTransferId) -> PlaidBankTransfer {
     PlaidBankTransfer {
         ach_class: None,
         user_email_address: None,
@@ -213,7 +213,7 @@ pub async fn pending(
     store: &Store,
     key: &str,
     at: DateTime<Utc>,
-) -> (BankTransfer, BankTransferId) {
+) -> (BankTransfer, PlaidBankTransferId) {
     let transfer = created(store, key).await;
     let fence = claim_submit(store, transfer.id).await;
     let id = plaid_id();
@@ -227,7 +227,7 @@ pub async fn pending(
     (stored(store, transfer.id).await, id)
 }
 
-pub async fn stored(store: &Store, id: FundingBankTransferId) -> BankTransfer {
+pub async fn stored(store: &Store, id: BankTransferId) -> BankTransfer {
     store
         .get_bank_transfer(id)
         .await
@@ -235,7 +235,7 @@ pub async fn stored(store: &Store, id: FundingBankTransferId) -> BankTransfer {
         .expect("the bank transfer")
 }
 
-pub async fn history_count(db: &DatabaseConnection, id: FundingBankTransferId) -> i64 {
+pub async fn history_count(db: &DatabaseConnection, id: BankTransferId) -> i64 {
     count(
         db,
         "bank_transfer_status_history",
@@ -248,7 +248,7 @@ pub fn micros(at: DateTime<Utc>) -> i64 {
     at.timestamp_micros()
 }
 
-pub fn plaid_event(id: u64, transfer: &BankTransferId) -> SyncedPlaidEvent {
+pub fn plaid_event(id: u64, transfer: &PlaidBankTransferId) -> SyncedPlaidEvent {
     let event = PlaidBankTransferEvent {
         event_id: id,
         timestamp: t0() + seconds(2),
