@@ -121,13 +121,14 @@ mod health;
 mod ids;
 pub mod lifecycle;
 mod metadata;
+mod or_unknown;
 mod redact;
 mod return_code;
 pub mod risk;
 mod secret;
 mod text;
 
-pub use ach::{AchClass, BankTransferType, Network};
+pub use ach::{AchClass, BankTransferDirection, BankTransferType, Network};
 pub use amount::{Amount, Currency, MAX_AMOUNT_CENTS};
 pub use bank_transfer::{
     BankTransferDraft, BankTransferRequest, BankTransferUser, BankTransferUserDraft,
@@ -140,6 +141,7 @@ pub use ids::{
 };
 pub use lifecycle::{AchRelationshipStatus, AlpacaTransferStatus, PlaidBankTransferStatus};
 pub use metadata::Metadata;
+pub use or_unknown::OrUnknown;
 pub use redact::redact_tokens;
 pub use return_code::{AchReturnCode, ReturnCategory};
 pub use secret::{AccessToken, PlaidEnvironment, ProcessorToken, PublicToken};

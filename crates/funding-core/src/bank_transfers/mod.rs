@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use funding_domain::{BankTransferId, ValidationError, ValidationErrors};
+use funding_domain::{BankTransferDirection, BankTransferId, ValidationError, ValidationErrors};
 
 pub use events::{BankTransferSyncFollower, PlaidEventOutcome, SyncReport};
 
@@ -73,8 +73,8 @@ pub struct BankTransferListInput {
     pub start: Option<DateTime<Utc>>,
     pub end: Option<DateTime<Utc>>,
     pub origination_account_id: String,
-    /// `outbound` or `inbound`; `None` for any.
-    pub direction: Option<String>,
+    /// `None` for any.
+    pub direction: Option<BankTransferDirection>,
     pub page_size: i32,
     pub page_token: String,
 }
@@ -152,17 +152,6 @@ impl BankTransfers {
                 "must be later than start_date",
             ));
         }
-        let direction = match input.direction.as_deref() {
-            None => None,
-            Some(direction @ ("outbound" | "inbound")) => Some(direction.to_owned()),
-            Some(_) => {
-                errors.push(ValidationError::new(
-                    "direction",
-                    "must be BANK_TRANSFER_DIRECTION_OUTBOUND or BANK_TRANSFER_DIRECTION_INBOUND",
-                ));
-                None
-            }
-        };
         let origination_account_id = if input.origination_account_id.is_empty() {
             None
         } else {
@@ -190,7 +179,7 @@ impl BankTransfers {
             start: input.start,
             end: input.end,
             origination_account_id,
-            direction,
+            direction: input.direction,
         };
         let (transfers, next) = self
             .store

@@ -6,7 +6,9 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use funding_domain::{BankTransferId, PlaidBankTransferId, PlaidBankTransferStatus};
+use funding_domain::{
+    BankTransferDirection, BankTransferId, PlaidBankTransferId, PlaidBankTransferStatus,
+};
 
 use super::{
     BankTransferFailure, Begin, Claim, IdempotencyClaim, InboxMark, NewWork, PlaidBankTransfer,
@@ -65,8 +67,8 @@ pub struct BankTransferFilter {
     pub end: Option<DateTime<Utc>>,
     /// As requested, or as Plaid answered when the request named none.
     pub origination_account_id: Option<String>,
-    /// Plaid's `direction` (`outbound`, `inbound`).
-    pub direction: Option<String>,
+    /// Plaid's `direction`.
+    pub direction: Option<BankTransferDirection>,
 }
 
 /// What storing Plaid's answer for a bank transfer did.

@@ -96,7 +96,7 @@ pub(super) async fn list_bank_transfers(
         query = query.filter(Column::OriginationAccountId.eq(origination));
     }
     if let Some(direction) = filter.direction {
-        query = query.filter(Column::Direction.eq(direction));
+        query = query.filter(Column::Direction.eq(direction.as_str()));
     }
     if let Some(after) = after {
         query = query.filter(Column::Id.gt(after.as_uuid()));

@@ -22,7 +22,9 @@ use sea_orm::{
 };
 
 use crate::Store;
-use crate::convert::{bank_transfer_history_row, db_time, failure_columns, plaid_json};
+use crate::convert::{
+    bank_transfer_history_row, db_time, failure_columns, plaid_json, stored_direction,
+};
 use crate::entity::bank_transfer::{Column, Entity};
 use crate::entity::bank_transfer_status_history as history;
 use crate::error::{from_db, is_unique_violation};
@@ -77,7 +79,7 @@ pub(super) async fn save_plaid_answer(
     let mut update = moving(id, &change)
         .col_expr(Column::PlaidBankTransferId, Expr::value(plaid_id.clone()))
         .col_expr(Column::Plaid, Expr::value(json))
-        .col_expr(Column::Direction, Expr::value(plaid.direction.clone()));
+        .col_expr(Column::Direction, Expr::value(stored_direction(&plaid)));
     if let Some(origination) = &plaid.origination_account_id {
         // The request's origination account stays; Plaid's fills in when the request had none.
         let kept = Func::coalesce([

@@ -151,6 +151,11 @@ pub(crate) fn plaid_json(plaid: &PlaidBankTransfer) -> Result<String, StoreError
         .map_err(|error| StoreError::Other(format!("Plaid's bank transfer as JSON: {error}")))
 }
 
+/// Plaid's `direction` as the `direction` column keeps it: Plaid's string, an unknown one as sent.
+pub(crate) fn stored_direction(plaid: &PlaidBankTransfer) -> Option<String> {
+    plaid.direction.as_ref().map(ToString::to_string)
+}
+
 /// A bank transfer status as stored; the CHECK constraint admits only known ones.
 fn stored_bank_transfer_status(
     table: &str,
@@ -190,7 +195,7 @@ pub(crate) fn bank_transfer_row(
             .origination_account_id()
             .map(|id| id.as_str().to_owned())
             .or_else(|| plaid.and_then(|plaid| plaid.origination_account_id.clone())),
-        direction: plaid.and_then(|plaid| plaid.direction.clone()),
+        direction: plaid.and_then(stored_direction),
         submit_requested_at: transfer.submit_requested_at.map(db_time),
         plaid_idempotency_key: transfer
             .plaid_idempotency_key

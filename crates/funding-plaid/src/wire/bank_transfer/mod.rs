@@ -17,13 +17,11 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use funding_core::ports::{self, PlaidBankTransfer, PlaidBankTransferEvent};
 use funding_domain::{
-    AchClass, AchReturnCode, BankTransferType, Network, PlaidBankTransferId,
-    PlaidBankTransferStatus,
+    AchClass, AchReturnCode, BankTransferDirection, BankTransferType, Network, OrUnknown,
+    PlaidBankTransferId, PlaidBankTransferStatus,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-
-use super::OrUnknown;
 
 pub(crate) use bodies::{
     BankTransferBalanceGetRequest, BankTransferBalanceGetResponse, BankTransferEventListRequest,
@@ -82,15 +80,6 @@ pub struct BankTransferFailure {
     pub ach_return_code: Option<AchReturnCode>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-}
-
-/// `BankTransferDirection`: `outbound` transfers were made through the API, `inbound` ones were
-/// received by the origination account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BankTransferDirection {
-    Outbound,
-    Inbound,
 }
 
 /// Plaid's `BankTransferEvent`, as `/bank_transfer/event/sync` and `/bank_transfer/event/list`
@@ -155,13 +144,14 @@ impl From<ports::SimulatedBankTransferEvent> for SimulatedBankTransferEvent {
 }
 
 impl From<BankTransfer> for PlaidBankTransfer {
-    /// Enum values become the strings Plaid sent; a `null` metadata an empty map.
+    /// Enum values as read (an unknown one as the string Plaid sent); a `null` metadata an empty
+    /// map.
     fn from(transfer: BankTransfer) -> Self {
         Self {
             id: transfer.id,
-            ach_class: transfer.ach_class.map(|class| class.to_string()),
+            ach_class: transfer.ach_class,
             account_id: transfer.account_id,
-            transfer_type: transfer.transfer_type.to_string(),
+            transfer_type: transfer.transfer_type,
             user_legal_name: transfer.user.legal_name,
             user_email_address: transfer.user.email_address,
             user_routing_number: transfer.user.routing_number,
@@ -170,19 +160,19 @@ impl From<BankTransfer> for PlaidBankTransfer {
             description: transfer.description,
             created: transfer.created,
             status: transfer.status,
-            network: transfer.network.to_string(),
+            network: transfer.network,
             cancellable: transfer.cancellable,
             failure_reason: transfer.failure_reason.map(Into::into),
             custom_tag: transfer.custom_tag,
             metadata: transfer.metadata.unwrap_or_default(),
             origination_account_id: transfer.origination_account_id,
-            direction: transfer.direction.map(|direction| direction.to_string()),
+            direction: transfer.direction,
         }
     }
 }
 
 impl From<BankTransferEvent> for PlaidBankTransferEvent {
-    /// Enum values become the strings Plaid sent.
+    /// Enum values as read (an unknown one as the string Plaid sent).
     fn from(event: BankTransferEvent) -> Self {
         Self {
             event_id: event.event_id,
@@ -191,11 +181,11 @@ impl From<BankTransferEvent> for PlaidBankTransferEvent {
             account_id: event.account_id,
             bank_transfer_id: event.bank_transfer_id,
             origination_account_id: event.origination_account_id,
-            bank_transfer_type: event.bank_transfer_type.to_string(),
+            bank_transfer_type: event.bank_transfer_type,
             bank_transfer_amount: event.bank_transfer_amount,
             bank_transfer_iso_currency_code: event.bank_transfer_iso_currency_code,
             failure_reason: event.failure_reason.map(Into::into),
-            direction: event.direction.map(|direction| direction.to_string()),
+            direction: event.direction,
         }
     }
 }

@@ -6,8 +6,8 @@ use funding_core::ports::{
     BankTransferChange, BankTransferFilter, BankTransferStore as _, PlaidAnswerSaved, StoreError,
     WorkKind, WorkQueue as _,
 };
-use funding_domain::BankTransferId;
 use funding_domain::PlaidBankTransferStatus::{Failed, Pending, Refused, Submitting};
+use funding_domain::{BankTransferDirection, BankTransferId};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 
 use crate::support::bank_transfers::{
@@ -179,7 +179,7 @@ async fn saving_plaids_answer_moves_the_transfer_and_unparks_its_events(db: &Tes
             CALLER,
             BankTransferFilter {
                 origination_account_id: Some("orig_plaid".to_owned()),
-                direction: Some("inbound".to_owned()),
+                direction: Some(BankTransferDirection::Inbound),
                 ..BankTransferFilter::default()
             },
             10,

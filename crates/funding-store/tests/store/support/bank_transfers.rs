@@ -11,10 +11,11 @@ use funding_core::ports::{
     InboxStore as _, NewBankTransfer, NewWork, PLAID_BANK_TRANSFER_STREAM, PlaidAnswerSaved,
     PlaidBankTransfer, PlaidBankTransferEvent, SyncedPlaidEvent, WorkKind, WorkQueue as _,
 };
+use funding_domain::OrUnknown::Known;
 use funding_domain::PlaidBankTransferStatus::{self, Pending, Posted, Submitting};
 use funding_domain::{
-    Amount, BankTransferDraft, BankTransferId, BankTransferRequest, BankTransferUserDraft,
-    PlaidBankTransferId,
+    AchClass, Amount, BankTransferDirection, BankTransferDraft, BankTransferId,
+    BankTransferRequest, BankTransferType, BankTransferUserDraft, Network, PlaidBankTransferId,
 };
 use funding_store::Store;
 use sea_orm::DatabaseConnection;
@@ -170,9 +171,9 @@ pub fn plaid(
 ) -> PlaidBankTransfer {
     PlaidBankTransfer {
         id: id.clone(),
-        ach_class: Some("web".to_owned()),
+        ach_class: Some(Known(AchClass::Web)),
         account_id: "3MqrrrP5pWUGgmnvaQlPu19R6DvwPRHwNbLr9".to_owned(),
-        transfer_type: "debit".to_owned(),
+        transfer_type: Known(BankTransferType::Debit),
         user_legal_name: "Jane Q. Doe-Smith".to_owned(),
         user_email_address: Some("jane@example.com".to_owned()),
         user_routing_number: Some("011401533".to_owned()),
@@ -181,7 +182,7 @@ pub fn plaid(
         description: "Deposit".to_owned(),
         created: t0() + seconds(1),
         status: Pending,
-        network: "same-day-ach".to_owned(),
+        network: Known(Network::SameDayAch),
         cancellable: true,
         failure_reason: None,
         custom_tag: Some("tag \"quoted\" ünïcode".to_owned()),
@@ -190,7 +191,7 @@ pub fn plaid(
             ("order".to_owned(), "A-1".to_owned()),
         ]),
         origination_account_id: origination.map(str::to_owned),
-        direction: direction.map(str::to_owned),
+        direction: direction.map(|text| Known(BankTransferDirection::parse(text).unwrap())),
     }
 }
 
@@ -256,11 +257,11 @@ pub fn plaid_event(id: u64, transfer: &PlaidBankTransferId) -> SyncedPlaidEvent 
         account_id: "3MqrrrP5pWUGgmnvaQlPu19R6DvwPRHwNbLr9".to_owned(),
         bank_transfer_id: transfer.clone(),
         origination_account_id: None,
-        bank_transfer_type: "debit".to_owned(),
+        bank_transfer_type: Known(BankTransferType::Debit),
         bank_transfer_amount: Amount::parse("12.34").unwrap().as_decimal(),
         bank_transfer_iso_currency_code: "USD".to_owned(),
         failure_reason: None,
-        direction: Some("inbound".to_owned()),
+        direction: Some(Known(BankTransferDirection::Inbound)),
     };
     SyncedPlaidEvent::read(event)
 }
