@@ -5,10 +5,13 @@
 //! following each transfer from Plaid's event sync (woken by verified webhooks, backed up by a
 //! periodic sync) and reconciling the ones whose events are late.
 
+mod applier;
+mod apply;
 mod cancel;
 mod create;
-mod events;
+mod reconcile;
 mod submit;
+mod sync;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +19,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use funding_domain::{BankTransferDirection, BankTransferId, ValidationError, ValidationErrors};
 
-pub use events::{BankTransferSyncFollower, PlaidEventOutcome, SyncReport};
+pub use apply::PlaidEventOutcome;
+pub use sync::SyncReport;
+
+pub use crate::follow::BankTransferSyncFollower;
 
 use crate::engine::Engine;
 use crate::error::CoreError;
