@@ -11,7 +11,7 @@ use funding_core::ports::{
     ProviderError, ProviderErrorKind, TransferDirection,
 };
 use funding_domain::{
-    AccountId, AchRelationshipId, Amount, Nickname, ProcessorToken, ProviderTransferId,
+    AccountId, AchRelationshipId, AlpacaTransferId, Amount, Nickname, ProcessorToken,
 };
 
 use crate::client::AlpacaClient;
@@ -163,7 +163,7 @@ impl Broker for AlpacaClient {
     async fn get_transfer(
         &self,
         account_id: AccountId,
-        transfer_id: ProviderTransferId,
+        transfer_id: AlpacaTransferId,
     ) -> Result<Option<AlpacaTransfer>, ProviderError> {
         // No GET by id at Alpaca: list and match. Only the match is converted; when it is listed
         // but cannot be used, that is said (`Decode`), not hidden as "not listed".
@@ -188,7 +188,7 @@ impl Broker for AlpacaClient {
     async fn cancel_transfer(
         &self,
         account_id: AccountId,
-        transfer_id: ProviderTransferId,
+        transfer_id: AlpacaTransferId,
     ) -> Result<(), ProviderError> {
         AlpacaClient::cancel_transfer(self, account_id, transfer_id).await
     }

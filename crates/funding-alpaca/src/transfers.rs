@@ -9,7 +9,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use funding_core::ports::{Provider, ProviderError, ProviderErrorKind};
 use funding_domain::{
-    AccountId, AchRelationshipId, AlpacaTransferStatus, Amount, ProviderTransferId,
+    AccountId, AchRelationshipId, AlpacaTransferId, AlpacaTransferStatus, Amount,
 };
 use reqwest::Method;
 use rust_decimal::Decimal;
@@ -113,7 +113,7 @@ struct CreateTransferBody<'a> {
 /// Alpaca's `Transfer`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Transfer {
-    pub id: ProviderTransferId,
+    pub id: AlpacaTransferId,
     pub account_id: AccountId,
     #[serde(rename = "type")]
     pub transfer_type: TransferType,
@@ -219,7 +219,7 @@ impl AlpacaClient {
     pub async fn cancel_transfer(
         &self,
         account_id: AccountId,
-        transfer_id: ProviderTransferId,
+        transfer_id: AlpacaTransferId,
     ) -> Result<(), ProviderError> {
         let url = self.endpoint(&[
             "v1",

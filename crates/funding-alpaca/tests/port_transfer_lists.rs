@@ -11,7 +11,7 @@ use common::{
     transfers_path,
 };
 use funding_core::ports::{ProviderErrorKind, TransferDirection};
-use funding_domain::{AlpacaTransferStatus, ProviderTransferId};
+use funding_domain::{AlpacaTransferId, AlpacaTransferStatus};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -252,13 +252,13 @@ async fn get_transfer_says_when_the_transfer_asked_for_cannot_be_read() {
     let server = alpaca_listing(elements, usize::MAX).await;
     let client = broker(&server.uri());
     let found = client
-        .get_transfer(account(), ProviderTransferId::from_uuid(good[2]))
+        .get_transfer(account(), AlpacaTransferId::from_uuid(good[2]))
         .await
         .unwrap();
     assert_eq!(found.unwrap().id.as_uuid(), good[2]);
     for id in odd {
         let error = client
-            .get_transfer(account(), ProviderTransferId::from_uuid(id))
+            .get_transfer(account(), AlpacaTransferId::from_uuid(id))
             .await
             .unwrap_err();
         assert_eq!(error.kind, ProviderErrorKind::Decode, "{id}");
@@ -292,7 +292,7 @@ async fn get_transfer_finds_the_id_in_the_list_and_none_when_it_is_not_there() {
     assert_eq!(found.fee, Some(Decimal::from(2)));
     assert_eq!(found.requested(), Decimal::from(500));
     let missing = client
-        .get_transfer(account(), ProviderTransferId::from_uuid(Uuid::new_v4()))
+        .get_transfer(account(), AlpacaTransferId::from_uuid(Uuid::new_v4()))
         .await
         .unwrap();
     assert_eq!(missing, None);

@@ -8,6 +8,9 @@ pub mod ports;
 pub mod bank_transfers;
 pub mod engine;
 pub mod error;
+pub mod event_outcome;
+pub(crate) mod failure;
+pub mod fingerprint;
 pub mod follow;
 pub mod inbox_sweep;
 pub mod links;
@@ -21,11 +24,11 @@ pub mod waiting;
 
 pub use engine::{Engine, EngineSettings};
 pub use error::CoreError;
+pub use event_outcome::EventOutcome;
+pub use fingerprint::Fingerprint;
 pub use follow::{FollowerSettings, FundingEventFollower};
 pub use inbox_sweep::{InboxSweepReport, InboxSweepSettings, InboxSweeper};
-pub use links::{
-    BankLinks, CreateBankLinkInput, CreateLinkTokenInput, EventOutcome, LinkSettings, LinkStores,
-};
+pub use links::{BankLinks, CreateBankLinkInput, CreateLinkTokenInput, LinkSettings, LinkStores};
 pub use orphans::{OrphanPage, OrphanReport, OrphanSweep};
 pub use reconcile::{Pacer, PassReport, ReconcileReport, ReconcileSettings, Reconciler};
 pub use sandbox::Sandbox;

@@ -85,7 +85,7 @@ pub struct Transfer {
     /// How a FAILED transfer failed (`provider/kind/code`, or a `service/…` code).
     pub failure_code: Option<String>,
     /// Alpaca's id, once Alpaca has the transfer (UNIQUE: one of ours per Alpaca transfer).
-    pub provider_transfer_id: Option<funding_domain::ProviderTransferId>,
+    pub provider_transfer_id: Option<funding_domain::AlpacaTransferId>,
     /// When the create was last sent to Alpaca; set before the call, so that a retry after an
     /// unknown outcome looks the transfer up instead of creating another.
     pub submit_requested_at: Option<DateTime<Utc>>,
@@ -98,7 +98,7 @@ pub struct Transfer {
 /// Plaid's object once Plaid answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BankTransfer {
-    pub id: funding_domain::FundingBankTransferId,
+    pub id: funding_domain::BankTransferId,
     /// The calling service that created it; idempotency keys are scoped to it.
     pub caller: String,
     pub request: funding_domain::BankTransferRequest,
@@ -152,7 +152,7 @@ impl BankTransfer {
     }
 
     /// Plaid's id, once Plaid answered.
-    pub fn provider_id(&self) -> Option<&funding_domain::BankTransferId> {
+    pub fn provider_id(&self) -> Option<&funding_domain::PlaidBankTransferId> {
         self.plaid.as_ref().map(|plaid| &plaid.id)
     }
 

@@ -19,8 +19,8 @@ use funding_domain::{AccountId, AchRelationshipStatus, AlpacaTransferStatus};
 use crate::error::CoreError;
 use crate::model::{BankLink, Transfer};
 use crate::ports::{
-    AchRelationship, AlpacaTransfer, BankLinkStore, Broker, Clock, OrphanKind, OrphanStore,
-    PageRequest, ProviderOrphan, SweptAccount, TransferFilter, TransferStore,
+    AchRelationship, AlpacaTransfer, BankLinkStore, Broker, Clock, LinkPageRequest, OrphanKind,
+    OrphanStore, ProviderOrphan, SweptAccount, TransferFilter, TransferStore,
 };
 
 /// What one pass saw.
@@ -202,7 +202,7 @@ impl OrphanSweep {
         loop {
             let page = self
                 .links
-                .list_links(account_id, PageRequest { size: 500, after })
+                .list_links(account_id, LinkPageRequest { size: 500, after })
                 .await?;
             links.extend(page.items);
             match page.next_after {

@@ -86,7 +86,7 @@ impl Sandbox {
         let (plaid, store) = self.bank_transfer_sandbox()?;
         let mut errors = ValidationErrors::new();
         let id = errors.check(
-            funding_domain::FundingBankTransferId::parse(bank_transfer_id)
+            funding_domain::BankTransferId::parse(bank_transfer_id)
                 .map_err(|e| e.at("bank_transfer_id")),
         );
         let event = match event_type {

@@ -1,6 +1,6 @@
 //! The kinds that shape a Plaid bank transfer: its [`BankTransferType`] (debit pulls money from the
 //! user, credit pushes it to them), its [`Network`], and its [`AchClass`] (the NACHA SEC code), with
-//! the rule of which classes each type allows.
+//! the rule of which classes each type allows; and the [`BankTransferDirection`] Plaid reports.
 
 use std::fmt;
 
@@ -125,6 +125,35 @@ impl AchClass {
     }
 }
 
+/// `outbound` transfers were made through the API, `inbound` ones were received by the
+/// origination account (Plaid's `BankTransferDirection`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BankTransferDirection {
+    Outbound,
+    Inbound,
+}
+
+impl BankTransferDirection {
+    pub fn parse(input: &str) -> Result<Self, ValidationError> {
+        match input {
+            "outbound" => Ok(Self::Outbound),
+            "inbound" => Ok(Self::Inbound),
+            _ => Err(ValidationError::new(
+                "direction",
+                "must be outbound or inbound",
+            )),
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Outbound => "outbound",
+            Self::Inbound => "inbound",
+        }
+    }
+}
+
 macro_rules! display_as_str {
     ($($name:ident),*) => {$(
         impl fmt::Display for $name {
@@ -134,7 +163,7 @@ macro_rules! display_as_str {
         }
     )*};
 }
-display_as_str!(BankTransferType, Network, AchClass);
+display_as_str!(BankTransferType, Network, AchClass, BankTransferDirection);
 
 #[cfg(test)]
 mod tests {
@@ -178,6 +207,14 @@ mod tests {
         }
         for text in ["debit", "credit"] {
             assert_eq!(BankTransferType::parse(text).unwrap().as_str(), text);
+        }
+        for text in ["outbound", "inbound"] {
+            assert_eq!(BankTransferDirection::parse(text).unwrap().as_str(), text);
+            let json = format!("\"{text}\"");
+            assert_eq!(
+                serde_json::to_string(&BankTransferDirection::parse(text).unwrap()).unwrap(),
+                json
+            );
         }
     }
 

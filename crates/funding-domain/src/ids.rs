@@ -1,6 +1,9 @@
 //! Identifiers. Alpaca's account, ACH relationship and transfer ids are UUIDs, and so are the ids this
 //! service gives its own bank links and transfers; each gets its own type so one can never be passed
 //! for another. Plaid's ids are opaque strings with their own light checks.
+//!
+//! Ours are unprefixed ([`BankLinkId`], [`TransferId`], [`BankTransferId`]); a provider's are named
+//! for the provider ([`AlpacaTransferId`], [`PlaidBankTransferId`], [`PlaidItemId`], …).
 
 use std::fmt;
 use std::str::FromStr;
@@ -84,25 +87,25 @@ uuid_id!(
     AchRelationshipId, "ach_relationship_id"
 );
 uuid_id!(
-    /// A transfer at Alpaca (the provider's id, not ours).
-    ProviderTransferId, "provider_transfer_id"
+    /// A transfer at Alpaca (Alpaca's id; ours is [`TransferId`]).
+    AlpacaTransferId, "provider_transfer_id"
 );
 uuid_id!(
     /// A bank link of this service: one Plaid account linked to one Alpaca account.
     BankLinkId, "bank_link_id"
 );
 uuid_id!(
-    /// A transfer of this service on the Alpaca rail.
+    /// A transfer of this service on the Alpaca rail (ours; Alpaca's is [`AlpacaTransferId`]).
     TransferId, "transfer_id"
 );
 uuid_id!(
     /// A bank transfer of this service on the Plaid processor rail (ours; Plaid's is
-    /// [`BankTransferId`]).
-    FundingBankTransferId, "id"
+    /// [`PlaidBankTransferId`]).
+    BankTransferId, "id"
 );
 new_uuid_id!(BankLinkId);
 new_uuid_id!(TransferId);
-new_uuid_id!(FundingBankTransferId);
+new_uuid_id!(BankTransferId);
 
 /// The longest opaque provider id accepted.
 const MAX_OPAQUE_ID_LEN: usize = 128;
@@ -186,8 +189,8 @@ opaque_id!(
     PlaidItemId, "item_id"
 );
 opaque_id!(
-    /// A Plaid bank transfer (`bank_transfer_id`).
-    BankTransferId, "bank_transfer_id"
+    /// A Plaid bank transfer (`bank_transfer_id`: Plaid's id; ours is [`BankTransferId`]).
+    PlaidBankTransferId, "bank_transfer_id"
 );
 opaque_id!(
     /// A Plaid origination account (the FBO account transfers move money into or out of).
@@ -226,7 +229,7 @@ mod tests {
         assert_eq!(BankLinkId::parse("x").unwrap_err().field(), "bank_link_id");
         assert_eq!(TransferId::parse("x").unwrap_err().field(), "transfer_id");
         assert_eq!(
-            ProviderTransferId::parse("x").unwrap_err().field(),
+            AlpacaTransferId::parse("x").unwrap_err().field(),
             "provider_transfer_id"
         );
     }
@@ -242,7 +245,7 @@ mod tests {
     #[test]
     fn opaque_ids_accept_plaid_shapes_and_refuse_others() {
         PlaidAccountId::parse("vzeNDwK7KQIm4yEog683uElbp9GRLEFXGK98D").unwrap();
-        BankTransferId::parse("460cbe92-2dcc-8eae-5ad6-b37d0ec90fd9").unwrap();
+        PlaidBankTransferId::parse("460cbe92-2dcc-8eae-5ad6-b37d0ec90fd9").unwrap();
         assert_eq!(
             PlaidAccountId::parse("").unwrap_err().field(),
             "plaid_account_id"

@@ -122,6 +122,7 @@ mod health;
 mod ids;
 pub mod lifecycle;
 mod metadata;
+mod or_unknown;
 mod redact;
 mod return_code;
 pub mod returns;
@@ -129,7 +130,7 @@ pub mod risk;
 mod secret;
 mod text;
 
-pub use ach::{AchClass, BankTransferType, Network};
+pub use ach::{AchClass, BankTransferDirection, BankTransferType, Network};
 pub use amount::{Amount, Currency, MAX_AMOUNT_CENTS};
 pub use bank_transfer::{
     BankTransferDraft, BankTransferRequest, BankTransferUser, BankTransferUserDraft,
@@ -137,11 +138,12 @@ pub use bank_transfer::{
 pub use error::{ValidationError, ValidationErrors};
 pub use health::BankLinkHealth;
 pub use ids::{
-    AccountId, AchRelationshipId, BankLinkId, BankTransferId, FundingBankTransferId,
-    OriginationAccountId, PlaidAccountId, PlaidItemId, ProviderTransferId, TransferId,
+    AccountId, AchRelationshipId, AlpacaTransferId, BankLinkId, BankTransferId,
+    OriginationAccountId, PlaidAccountId, PlaidBankTransferId, PlaidItemId, TransferId,
 };
 pub use lifecycle::{AchRelationshipStatus, AlpacaTransferStatus, PlaidBankTransferStatus};
 pub use metadata::Metadata;
+pub use or_unknown::OrUnknown;
 pub use redact::redact_tokens;
 pub use return_code::{AchReturnCode, ReturnCategory};
 pub use secret::{AccessToken, PlaidEnvironment, ProcessorToken, PublicToken};

@@ -5,7 +5,10 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use funding_client::v1;
 use funding_core::model::BankTransfer;
-use funding_domain::{BankTransferDraft, BankTransferUserDraft, PlaidBankTransferStatus};
+use funding_domain::{
+    AchClass, BankTransferDirection, BankTransferDraft, BankTransferType, BankTransferUserDraft,
+    Network, OrUnknown, PlaidBankTransferStatus,
+};
 
 use crate::convert::timestamp;
 
@@ -13,21 +16,21 @@ use crate::convert::timestamp;
 /// version does not know) is "not given", and the domain names the field.
 pub(crate) fn draft(request: v1::CreateBankTransferRequest) -> BankTransferDraft {
     let transfer_type = match v1::BankTransferType::try_from(request.r#type) {
-        Ok(v1::BankTransferType::Debit) => "debit",
-        Ok(v1::BankTransferType::Credit) => "credit",
-        _ => "",
+        Ok(v1::BankTransferType::Debit) => Some(BankTransferType::Debit),
+        Ok(v1::BankTransferType::Credit) => Some(BankTransferType::Credit),
+        _ => None,
     };
     let network = match v1::BankTransferNetwork::try_from(request.network) {
-        Ok(v1::BankTransferNetwork::Ach) => "ach",
-        Ok(v1::BankTransferNetwork::SameDayAch) => "same-day-ach",
-        Ok(v1::BankTransferNetwork::Wire) => "wire",
-        _ => "",
+        Ok(v1::BankTransferNetwork::Ach) => Some(Network::Ach),
+        Ok(v1::BankTransferNetwork::SameDayAch) => Some(Network::SameDayAch),
+        Ok(v1::BankTransferNetwork::Wire) => Some(Network::Wire),
+        _ => None,
     };
     let ach_class = match v1::AchClass::try_from(request.ach_class) {
-        Ok(v1::AchClass::Ccd) => Some("ccd"),
-        Ok(v1::AchClass::Ppd) => Some("ppd"),
-        Ok(v1::AchClass::Tel) => Some("tel"),
-        Ok(v1::AchClass::Web) => Some("web"),
+        Ok(v1::AchClass::Ccd) => Some(AchClass::Ccd),
+        Ok(v1::AchClass::Ppd) => Some(AchClass::Ppd),
+        Ok(v1::AchClass::Tel) => Some(AchClass::Tel),
+        Ok(v1::AchClass::Web) => Some(AchClass::Web),
         _ => None,
     };
     let user = request.user.unwrap_or_default();
@@ -37,12 +40,12 @@ pub(crate) fn draft(request: v1::CreateBankTransferRequest) -> BankTransferDraft
     BankTransferDraft {
         idempotency_key: request.idempotency_key,
         processor_token: request.processor_token,
-        transfer_type: transfer_type.to_owned(),
-        network: network.to_owned(),
+        transfer_type: transfer_type.map_or_else(String::new, |kind| kind.as_str().to_owned()),
+        network: network.map_or_else(String::new, |network| network.as_str().to_owned()),
         amount: request.amount,
         iso_currency_code: request.iso_currency_code,
         description: request.description,
-        ach_class: ach_class.map(str::to_owned),
+        ach_class: ach_class.map(|class| class.as_str().to_owned()),
         user: BankTransferUserDraft {
             legal_name: user.legal_name,
             email_address: given(user.email_address),
@@ -67,48 +70,53 @@ pub(crate) fn status(status: &PlaidBankTransferStatus) -> v1::BankTransferStatus
     }
 }
 
-fn transfer_type(text: &str) -> v1::BankTransferType {
-    match text {
-        "debit" => v1::BankTransferType::Debit,
-        "credit" => v1::BankTransferType::Credit,
-        _ => v1::BankTransferType::Unspecified,
+/// A value Plaid reported, or UNSPECIFIED when it is one this service does not know.
+fn known<T: Copy>(value: Option<&OrUnknown<T>>) -> Option<T> {
+    value.and_then(OrUnknown::known).copied()
+}
+
+fn transfer_type(kind: Option<BankTransferType>) -> v1::BankTransferType {
+    match kind {
+        Some(BankTransferType::Debit) => v1::BankTransferType::Debit,
+        Some(BankTransferType::Credit) => v1::BankTransferType::Credit,
+        None => v1::BankTransferType::Unspecified,
     }
 }
 
-fn network(text: &str) -> v1::BankTransferNetwork {
-    match text {
-        "ach" => v1::BankTransferNetwork::Ach,
-        "same-day-ach" => v1::BankTransferNetwork::SameDayAch,
-        "wire" => v1::BankTransferNetwork::Wire,
-        _ => v1::BankTransferNetwork::Unspecified,
+fn network(network: Option<Network>) -> v1::BankTransferNetwork {
+    match network {
+        Some(Network::Ach) => v1::BankTransferNetwork::Ach,
+        Some(Network::SameDayAch) => v1::BankTransferNetwork::SameDayAch,
+        Some(Network::Wire) => v1::BankTransferNetwork::Wire,
+        None => v1::BankTransferNetwork::Unspecified,
     }
 }
 
-fn ach_class(text: &str) -> v1::AchClass {
-    match text {
-        "ccd" => v1::AchClass::Ccd,
-        "ppd" => v1::AchClass::Ppd,
-        "tel" => v1::AchClass::Tel,
-        "web" => v1::AchClass::Web,
-        _ => v1::AchClass::Unspecified,
+fn ach_class(class: Option<AchClass>) -> v1::AchClass {
+    match class {
+        Some(AchClass::Ccd) => v1::AchClass::Ccd,
+        Some(AchClass::Ppd) => v1::AchClass::Ppd,
+        Some(AchClass::Tel) => v1::AchClass::Tel,
+        Some(AchClass::Web) => v1::AchClass::Web,
+        None => v1::AchClass::Unspecified,
     }
 }
 
-pub(crate) fn direction(text: &str) -> v1::BankTransferDirection {
-    match text {
-        "outbound" => v1::BankTransferDirection::Outbound,
-        "inbound" => v1::BankTransferDirection::Inbound,
-        _ => v1::BankTransferDirection::Unspecified,
+pub(crate) fn direction(direction: Option<BankTransferDirection>) -> v1::BankTransferDirection {
+    match direction {
+        Some(BankTransferDirection::Outbound) => v1::BankTransferDirection::Outbound,
+        Some(BankTransferDirection::Inbound) => v1::BankTransferDirection::Inbound,
+        None => v1::BankTransferDirection::Unspecified,
     }
 }
 
 /// The direction filter of a list request: `Ok(None)` for any, `Err` for a number this version
 /// does not know.
-pub(crate) fn direction_filter(number: i32) -> Result<Option<String>, ()> {
+pub(crate) fn direction_filter(number: i32) -> Result<Option<BankTransferDirection>, ()> {
     match v1::BankTransferDirection::try_from(number) {
         Ok(v1::BankTransferDirection::Unspecified) => Ok(None),
-        Ok(v1::BankTransferDirection::Outbound) => Ok(Some("outbound".to_owned())),
-        Ok(v1::BankTransferDirection::Inbound) => Ok(Some("inbound".to_owned())),
+        Ok(v1::BankTransferDirection::Outbound) => Ok(Some(BankTransferDirection::Outbound)),
+        Ok(v1::BankTransferDirection::Inbound) => Ok(Some(BankTransferDirection::Inbound)),
         Err(_) => Err(()),
     }
 }
@@ -138,21 +146,18 @@ pub fn bank_transfer(transfer: &BankTransfer) -> v1::BankTransfer {
     };
     v1::BankTransfer {
         id: transfer.id.to_string(),
-        ach_class: ach_class(
-            plaid
-                .and_then(|plaid| plaid.ach_class.as_deref())
-                .or(draft.ach_class.as_deref())
-                .unwrap_or_default(),
-        )
+        ach_class: ach_class(match plaid.and_then(|plaid| plaid.ach_class.as_ref()) {
+            Some(reported) => reported.known().copied(),
+            None => transfer.request.ach_class(),
+        })
         .into(),
         account_id: plaid
             .map(|plaid| plaid.account_id.clone())
             .unwrap_or_default(),
-        r#type: transfer_type(
-            plaid
-                .map(|plaid| plaid.transfer_type.as_str())
-                .unwrap_or(&draft.transfer_type),
-        )
+        r#type: transfer_type(match plaid {
+            Some(plaid) => known(Some(&plaid.transfer_type)),
+            None => Some(transfer.request.transfer_type()),
+        })
         .into(),
         user: Some(v1::BankTransferUser {
             legal_name: plaid
@@ -179,11 +184,10 @@ pub fn bank_transfer(transfer: &BankTransfer) -> v1::BankTransfer {
             plaid.map_or(transfer.created_at, |plaid| plaid.created),
         )),
         status: status(&transfer.status).into(),
-        network: network(
-            plaid
-                .map(|plaid| plaid.network.as_str())
-                .unwrap_or(&draft.network),
-        )
+        network: network(match plaid {
+            Some(plaid) => known(Some(&plaid.network)),
+            None => Some(transfer.request.network()),
+        })
         .into(),
         cancellable: transfer.cancellable(),
         failure_reason: failure.map(|failure| v1::BankTransferFailure {
@@ -213,12 +217,7 @@ pub fn bank_transfer(transfer: &BankTransfer) -> v1::BankTransfer {
             .and_then(|plaid| plaid.origination_account_id.clone())
             .or(draft.origination_account_id)
             .unwrap_or_default(),
-        direction: direction(
-            plaid
-                .and_then(|plaid| plaid.direction.as_deref())
-                .unwrap_or_default(),
-        )
-        .into(),
+        direction: direction(known(plaid.and_then(|plaid| plaid.direction.as_ref()))).into(),
         provider_bank_transfer_id: transfer
             .provider_id()
             .map(|id| id.as_str().to_owned())

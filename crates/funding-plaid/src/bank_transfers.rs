@@ -16,7 +16,7 @@ use funding_core::ports::{
     PlaidBankTransferListFilter, Provider, ProviderError, ProviderErrorKind,
     SimulatedBankTransferEvent, SyncedPlaidEvent, WebhookVerificationKey,
 };
-use funding_domain::{BankTransferId, BankTransferRequest, ProcessorToken};
+use funding_domain::{BankTransferRequest, PlaidBankTransferId, ProcessorToken};
 
 use crate::call::Endpoint;
 use crate::client::PlaidClient;
@@ -114,7 +114,7 @@ impl BankTransferGateway for PlaidClient {
     #[tracing::instrument(skip_all, fields(endpoint = GET_BANK_TRANSFER.path, bank_transfer_id = %id))]
     async fn get_bank_transfer(
         &self,
-        id: &BankTransferId,
+        id: &PlaidBankTransferId,
     ) -> Result<PlaidBankTransfer, ProviderError> {
         let body = BankTransferIdRequest {
             bank_transfer_id: id.as_str(),
@@ -124,7 +124,7 @@ impl BankTransferGateway for PlaidClient {
     }
 
     #[tracing::instrument(skip_all, fields(endpoint = CANCEL_BANK_TRANSFER.path, bank_transfer_id = %id))]
-    async fn cancel_bank_transfer(&self, id: &BankTransferId) -> Result<(), ProviderError> {
+    async fn cancel_bank_transfer(&self, id: &PlaidBankTransferId) -> Result<(), ProviderError> {
         let body = BankTransferIdRequest {
             bank_transfer_id: id.as_str(),
         };
@@ -275,7 +275,7 @@ impl BankTransferSandbox for PlaidClient {
     )]
     async fn simulate_bank_transfer(
         &self,
-        id: &BankTransferId,
+        id: &PlaidBankTransferId,
         event: SimulatedBankTransferEvent,
         failure_reason: Option<&BankTransferFailure>,
     ) -> Result<(), ProviderError> {

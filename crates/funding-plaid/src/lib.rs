@@ -34,8 +34,7 @@ pub use client::{PlaidClient, PlaidConfigError};
 pub use config::{PLAID_VERSION, PRODUCTION_BASE_URL, PlaidConfig, RetryPolicy, SANDBOX_BASE_URL};
 pub use error_classes::{Condition, ERROR_CLASSES, ErrorClass, Processed, RetriedOn};
 pub use webhook::{VERIFICATION_HEADER, WebhookRejection, WebhookVerifier, WebhookVerifierConfig};
-pub use wire::OrUnknown;
 pub use wire::bank_transfer::{
-    BankTransfer, BankTransferDirection, BankTransferEvent, BankTransferFailure,
-    BankTransferUserDetails, SimulatedBankTransferEvent,
+    BankTransfer, BankTransferEvent, BankTransferFailure, BankTransferUserDetails,
+    SimulatedBankTransferEvent,
 };

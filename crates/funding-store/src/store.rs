@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use funding_core::ports::{Clock, StoreError, SystemClock};
+use funding_core::ports::{Clock, DatabasePing, StoreError, SystemClock};
 use migration::{Migrator, MigratorTrait as _};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
@@ -205,6 +205,13 @@ impl Store {
             },
             None => WritePermit { _permit: None },
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl DatabasePing for Store {
+    async fn ping(&self) -> Result<(), StoreError> {
+        Store::ping(self).await
     }
 }
 

@@ -28,7 +28,7 @@ use funding_core::ports::{
     TransferStore,
 };
 use funding_domain::{
-    AchRelationshipStatus, AlpacaTransferStatus, BankLinkId, FundingBankTransferId,
+    AchRelationshipStatus, AlpacaTransferStatus, BankLinkId, BankTransferId,
     PlaidBankTransferStatus, TransferId,
 };
 use prost::Message as _;
@@ -295,7 +295,7 @@ impl EventsOut {
                 Ok((message.encode_to_vec().into(), "application/protobuf"))
             }
             OutboxResource::BankTransfer => {
-                let id = FundingBankTransferId::from_uuid(row.resource_id);
+                let id = BankTransferId::from_uuid(row.resource_id);
                 let mut transfer = self
                     .bank_transfers
                     .get_bank_transfer(id)

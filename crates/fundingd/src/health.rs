@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use funding_core::ports::BankLinkStore;
+use funding_core::ports::DatabasePing;
 use tokio_util::sync::CancellationToken;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
@@ -46,7 +46,7 @@ pub async fn set_all(reporter: &HealthReporter, served: &Served, status: Serving
 pub async fn watch(
     reporter: HealthReporter,
     served: Served,
-    store: Arc<dyn BankLinkStore>,
+    store: Arc<dyn DatabasePing>,
     interval: Duration,
     shutdown: CancellationToken,
 ) {

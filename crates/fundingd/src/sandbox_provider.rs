@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use funding_core::ports::{
     PlaidAccount, Provider, ProviderError, ProviderErrorKind, SandboxProvider,
 };
-use funding_domain::{AchRelationshipId, PlaidAccountId, ProviderTransferId, PublicToken};
+use funding_domain::{AchRelationshipId, AlpacaTransferId, PlaidAccountId, PublicToken};
 use funding_sandbox::SandboxControl;
 
 pub struct EmulatorSandbox {
@@ -74,7 +74,7 @@ impl SandboxProvider for EmulatorSandbox {
 
     async fn set_transfer_status(
         &self,
-        transfer_id: ProviderTransferId,
+        transfer_id: AlpacaTransferId,
         status: &str,
         reason: Option<&str>,
     ) -> Result<(), ProviderError> {

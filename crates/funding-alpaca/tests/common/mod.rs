@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use funding_alpaca::{AlpacaClient, AlpacaConfig, RetryPolicy, StreamPolicy};
 use funding_core::ports::Broker;
-use funding_domain::{AccountId, AchRelationshipId, Amount, ProcessorToken, ProviderTransferId};
+use funding_domain::{AccountId, AchRelationshipId, AlpacaTransferId, Amount, ProcessorToken};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
@@ -66,8 +66,8 @@ pub fn relationship_id() -> AchRelationshipId {
     AchRelationshipId::parse(RELATIONSHIP).unwrap()
 }
 
-pub fn transfer_id() -> ProviderTransferId {
-    ProviderTransferId::parse(TRANSFER).unwrap()
+pub fn transfer_id() -> AlpacaTransferId {
+    AlpacaTransferId::parse(TRANSFER).unwrap()
 }
 
 pub fn token() -> ProcessorToken {

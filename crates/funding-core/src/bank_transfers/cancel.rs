@@ -6,7 +6,7 @@
 //! ever asks Plaid about a transfer Plaid has answered for.
 
 use async_trait::async_trait;
-use funding_domain::{FundingBankTransferId, PlaidBankTransferStatus};
+use funding_domain::{BankTransferId, PlaidBankTransferStatus};
 
 use super::{BankTransfers, ordering_key, parse_id};
 use crate::engine::{Attempt, Stop, WorkHandler};
@@ -23,7 +23,7 @@ pub(super) struct BankTransferCancellation(pub(super) BankTransfers);
 #[async_trait]
 impl WorkHandler for BankTransferCancellation {
     async fn run(&self, work: &ClaimedWork) -> Attempt {
-        let id = FundingBankTransferId::from_uuid(work.subject_id);
+        let id = BankTransferId::from_uuid(work.subject_id);
         match self.0.cancel_at_plaid(id).await {
             Ok(attempt) => attempt,
             Err(stop) => stop.into_attempt(),
@@ -95,7 +95,7 @@ impl BankTransfers {
         }
     }
 
-    async fn cancel_at_plaid(&self, id: FundingBankTransferId) -> Result<Attempt, Stop> {
+    async fn cancel_at_plaid(&self, id: BankTransferId) -> Result<Attempt, Stop> {
         let transfer = self.load(id).await?;
         let plaid_id = match (&transfer.status, transfer.provider_id()) {
             (PlaidBankTransferStatus::Submitting, _) => {

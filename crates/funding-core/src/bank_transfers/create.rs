@@ -6,14 +6,14 @@
 //! answers).
 
 use funding_domain::{
-    BankTransferDraft, BankTransferRequest, FundingBankTransferId, PlaidBankTransferStatus,
+    BankTransferDraft, BankTransferId, BankTransferRequest, PlaidBankTransferStatus,
 };
 
 use super::{BankTransfers, ordering_key};
 use crate::engine::Attempt;
 use crate::error::CoreError;
-use crate::links::Fingerprint;
-use crate::links::failure;
+use crate::failure;
+use crate::fingerprint::Fingerprint;
 use crate::model::BankTransfer;
 use crate::ports::{Begin, IdempotencyClaim, NewBankTransfer, NewWork, WorkKind};
 
@@ -69,7 +69,7 @@ impl BankTransfers {
         let request = BankTransferRequest::parse(&draft)?;
         let fingerprint = fingerprint(&request);
         let now = self.clock.now();
-        let id = FundingBankTransferId::generate();
+        let id = BankTransferId::generate();
         let claim = IdempotencyClaim {
             caller: caller.to_owned(),
             operation: OPERATION,

@@ -5,18 +5,24 @@
 //! following each transfer from Plaid's event sync (woken by verified webhooks, backed up by a
 //! periodic sync) and reconciling the ones whose events are late.
 
+mod applier;
+mod apply;
 mod cancel;
 mod create;
-mod events;
+mod reconcile;
 mod submit;
+mod sync;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use funding_domain::{FundingBankTransferId, ValidationError, ValidationErrors};
+use funding_domain::{BankTransferDirection, BankTransferId, ValidationError, ValidationErrors};
 
-pub use events::{BankTransferSyncFollower, PlaidEventOutcome, SyncReport};
+pub use apply::PlaidEventOutcome;
+pub use sync::SyncReport;
+
+pub use crate::follow::BankTransferSyncFollower;
 
 use crate::engine::Engine;
 use crate::error::CoreError;
@@ -73,8 +79,8 @@ pub struct BankTransferListInput {
     pub start: Option<DateTime<Utc>>,
     pub end: Option<DateTime<Utc>>,
     pub origination_account_id: String,
-    /// `outbound` or `inbound`; `None` for any.
-    pub direction: Option<String>,
+    /// `None` for any.
+    pub direction: Option<BankTransferDirection>,
     pub page_size: i32,
     pub page_token: String,
 }
@@ -142,7 +148,7 @@ impl BankTransfers {
                 default: 50,
                 max: 500,
             },
-            FundingBankTransferId::parse,
+            BankTransferId::parse,
         );
         if let (Some(start), Some(end)) = (input.start, input.end)
             && end <= start
@@ -152,17 +158,6 @@ impl BankTransfers {
                 "must be later than start_date",
             ));
         }
-        let direction = match input.direction.as_deref() {
-            None => None,
-            Some(direction @ ("outbound" | "inbound")) => Some(direction.to_owned()),
-            Some(_) => {
-                errors.push(ValidationError::new(
-                    "direction",
-                    "must be BANK_TRANSFER_DIRECTION_OUTBOUND or BANK_TRANSFER_DIRECTION_INBOUND",
-                ));
-                None
-            }
-        };
         let origination_account_id = if input.origination_account_id.is_empty() {
             None
         } else {
@@ -190,7 +185,7 @@ impl BankTransfers {
             start: input.start,
             end: input.end,
             origination_account_id,
-            direction,
+            direction: input.direction,
         };
         let (transfers, next) = self
             .store
@@ -202,7 +197,7 @@ impl BankTransfers {
         })
     }
 
-    async fn load(&self, id: FundingBankTransferId) -> Result<BankTransfer, CoreError> {
+    async fn load(&self, id: BankTransferId) -> Result<BankTransfer, CoreError> {
         self.store
             .get_bank_transfer(id)
             .await?
@@ -213,12 +208,12 @@ impl BankTransfers {
     }
 }
 
-fn parse_id(id: &str) -> Result<FundingBankTransferId, CoreError> {
-    Ok(FundingBankTransferId::parse(id).map_err(ValidationErrors::from)?)
+fn parse_id(id: &str) -> Result<BankTransferId, CoreError> {
+    Ok(BankTransferId::parse(id).map_err(ValidationErrors::from)?)
 }
 
 /// The ordering key of a bank transfer's work: its cancel runs after its submit.
-fn ordering_key(id: FundingBankTransferId) -> String {
+fn ordering_key(id: BankTransferId) -> String {
     format!("plaid:bank_transfer:{id}")
 }
 

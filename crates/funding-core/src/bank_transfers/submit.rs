@@ -9,13 +9,12 @@
 
 use async_trait::async_trait;
 use funding_domain::lifecycle::{self, Transition, TransitionError};
-use funding_domain::{FundingBankTransferId, PlaidBankTransferStatus};
+use funding_domain::{BankTransferId, PlaidBankTransferStatus};
 
 use super::BankTransfers;
 use super::create::KEY_HELD_BY_ANOTHER;
 use crate::engine::{Attempt, Stop, WorkHandler};
-use crate::links::failure;
-use crate::links::steps::refuses_the_link;
+use crate::failure;
 use crate::model::BankTransfer;
 use crate::ports::{
     BankTransferChange, Claim, ClaimedWork, PlaidAnswerSaved, PlaidBankTransfer, ProviderError,
@@ -26,7 +25,7 @@ pub(super) struct BankTransferSubmission(pub(super) BankTransfers);
 #[async_trait]
 impl WorkHandler for BankTransferSubmission {
     async fn run(&self, work: &ClaimedWork) -> Attempt {
-        let id = FundingBankTransferId::from_uuid(work.subject_id);
+        let id = BankTransferId::from_uuid(work.subject_id);
         match self.0.submit(&work.claim, id).await {
             Ok(attempt) => attempt,
             Err(stop) => stop.into_attempt(),
@@ -34,7 +33,7 @@ impl WorkHandler for BankTransferSubmission {
     }
 
     async fn give_up(&self, work: &ClaimedWork, reason: &str) -> Attempt {
-        let id = FundingBankTransferId::from_uuid(work.subject_id);
+        let id = BankTransferId::from_uuid(work.subject_id);
         let transfers = &self.0;
         let result = async {
             let transfer = transfers.load(id).await?;
@@ -72,7 +71,7 @@ impl WorkHandler for BankTransferSubmission {
 }
 
 impl BankTransfers {
-    async fn submit(&self, claim: &Claim, id: FundingBankTransferId) -> Result<Attempt, Stop> {
+    async fn submit(&self, claim: &Claim, id: BankTransferId) -> Result<Attempt, Stop> {
         let transfer = self.load(id).await?;
         if transfer.status != PlaidBankTransferStatus::Submitting {
             return Ok(Attempt::Done);
@@ -212,5 +211,5 @@ impl BankTransfers {
 /// Whether Plaid definitely refused the create (nothing was made). Refused credentials, limits
 /// and outages are not refusals of the transfer: they are retried.
 fn refuses(error: &ProviderError) -> bool {
-    refuses_the_link(error) && !error.outcome_unknown()
+    error.is_refusal() && !error.outcome_unknown()
 }

@@ -6,11 +6,13 @@ use funding_domain::{
     PublicToken, ValidationErrors,
 };
 
-use super::{BankLinks, failure, fingerprint::Fingerprint};
+use super::BankLinks;
 use crate::engine::Attempt;
 use crate::error::CoreError;
+use crate::failure;
+use crate::fingerprint::Fingerprint;
 use crate::model::BankLink;
-use crate::ports::{Begin, IdempotencyClaim, NewBankLink, NewWork, WorkKind};
+use crate::ports::{Begin, IdempotencyClaim, NewBankLink, NewWork, WorkKind, alpaca_account_key};
 
 const OPERATION: &str = "CreateBankLink";
 
@@ -292,11 +294,6 @@ pub(crate) fn replaced_already(old: BankLinkId, by: BankLinkId) -> CoreError {
         subject: format!("bank_links/{old}"),
         message: format!("bank link {old} is already being replaced by bank link {by}"),
     }
-}
-
-/// The ordering key of work that creates something at an Alpaca account: one at a time per account.
-pub(crate) fn alpaca_account_key(account_id: AccountId) -> String {
-    format!("alpaca:account:{account_id}")
 }
 
 /// The answer for a link as it stands: a FAILED link answers the error it failed with.

@@ -8,12 +8,11 @@ use funding_domain::lifecycle::{self, Transition};
 use funding_domain::{AchRelationshipStatus, BankLinkId, ValidationErrors};
 
 use super::BankLinks;
-use super::steps::refuses_the_link;
 use crate::engine::Stop;
 use crate::engine::{Attempt, WorkHandler};
 use crate::error::CoreError;
 use crate::model::BankLink;
-use crate::ports::{ClaimedWork, NewWork, ProviderErrorKind, StatusChange, WorkKind};
+use crate::ports::{ClaimedWork, LinkStatusChange, NewWork, ProviderErrorKind, WorkKind};
 
 /// Attempts at a relationship delete before it is given up (the link keeps its status).
 const DELETE_ATTEMPTS: u32 = 10;
@@ -85,7 +84,7 @@ impl BankLinks {
                 .await?;
                 Ok(Attempt::Done)
             }
-            Err(error) if refuses_the_link(&error) => Ok(Attempt::Refused(error)),
+            Err(error) if error.is_refusal() => Ok(Attempt::Refused(error)),
             Err(error) => Ok(Attempt::retry(error)),
         }
     }
@@ -97,7 +96,7 @@ impl BankLinks {
         reason: Option<String>,
     ) -> Result<(), Stop> {
         if let Ok(Transition::Moved { from, to }) = lifecycle::apply(&link.status, to) {
-            let change = StatusChange {
+            let change = LinkStatusChange {
                 from,
                 to,
                 reason,

@@ -7,28 +7,8 @@ use funding_domain::{AchRelationshipId, AchRelationshipStatus};
 
 use super::BankLinks;
 use crate::error::CoreError;
-use crate::ports::{FundingEntity, FundingEvent, StatusChange};
-
-/// What an event did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EventOutcome {
-    /// A link's status moved.
-    Moved {
-        from: AchRelationshipStatus,
-        to: AchRelationshipStatus,
-    },
-    /// Nothing to do: a duplicate, a late or out-of-order event, or an event seen before.
-    Ignored(&'static str),
-    /// The status string is unknown to the service; the link kept its status.
-    UnknownStatus(String),
-    /// A transfer's status moved.
-    MovedTransfer,
-    /// No link (or transfer) holds this relationship (or Alpaca transfer) yet: the inbox parks the
-    /// event until one does.
-    NoSuchLink,
-    /// Not a relationship event.
-    NotMine,
-}
+use crate::event_outcome::EventOutcome;
+use crate::ports::{FundingEntity, FundingEvent, LinkStatusChange};
 
 impl BankLinks {
     /// Applies one funding event to the link that holds its relationship.
@@ -63,7 +43,7 @@ impl BankLinks {
                     let note = self.replacement_note(&link).await?;
                     reason = Some(reason.unwrap_or_default() + &note);
                 }
-                let change = StatusChange {
+                let change = LinkStatusChange {
                     from: from.clone(),
                     to: to.clone(),
                     reason,

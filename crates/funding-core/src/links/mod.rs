@@ -6,8 +6,6 @@ mod adopt;
 pub(crate) mod create;
 mod delete;
 mod events;
-pub(crate) mod failure;
-mod fingerprint;
 mod health;
 mod item;
 mod item_check;
@@ -22,15 +20,13 @@ use std::time::Duration;
 use funding_domain::{AccountId, BankLinkId, ValidationErrors};
 
 pub use create::CreateBankLinkInput;
-pub use events::EventOutcome;
-pub use fingerprint::Fingerprint;
 pub use link_token::{CreateLinkTokenInput, client_user_id};
 
 use crate::engine::Engine;
 use crate::error::CoreError;
 use crate::model::BankLink;
 use crate::ports::{
-    BankLinkStore, Broker, Clock, LinkSecretStore, LinkStatusStore, Page, PageRequest,
+    BankLinkStore, Broker, Clock, LinkPage, LinkPageRequest, LinkSecretStore, LinkStatusStore,
     PlaidGateway, WorkKind,
 };
 
@@ -153,7 +149,7 @@ impl BankLinks {
         account_id: &str,
         page_size: i32,
         page_token: &str,
-    ) -> Result<Page<BankLink>, CoreError> {
+    ) -> Result<LinkPage<BankLink>, CoreError> {
         let mut errors = ValidationErrors::new();
         let account = errors.check(AccountId::parse(account_id));
         let (size, after) = crate::paging::read_page(
@@ -182,7 +178,7 @@ impl BankLinks {
         }
         Ok(self
             .store
-            .list_links(account, PageRequest { size, after })
+            .list_links(account, LinkPageRequest { size, after })
             .await?)
     }
 

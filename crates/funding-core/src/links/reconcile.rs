@@ -6,8 +6,9 @@
 
 use funding_domain::{AchRelationshipStatus, BankLinkId};
 
-use super::{BankLinks, EventOutcome};
+use super::BankLinks;
 use crate::error::CoreError;
+use crate::event_outcome::EventOutcome;
 use crate::ports::{FundingEntity, FundingEvent, Unresolved};
 use crate::reconcile::{
     Pacer, ReconcileReport, ReconcileSettings, ago, by_account, publish_unresolved,

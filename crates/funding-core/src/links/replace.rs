@@ -16,11 +16,10 @@ use funding_domain::lifecycle::{self, Transition};
 use funding_domain::{AchRelationshipStatus, BankLinkId};
 
 use super::BankLinks;
-use super::steps::refuses_the_link;
 use crate::engine::Stop;
 use crate::error::CoreError;
 use crate::model::BankLink;
-use crate::ports::{Claim, ProviderError, ProviderErrorKind, StatusChange};
+use crate::ports::{Claim, LinkStatusChange, ProviderError, ProviderErrorKind};
 
 /// How often the new link looks again while Alpaca cancels the old relationship.
 const LOOK_AGAIN: Duration = Duration::from_secs(1);
@@ -75,7 +74,7 @@ impl BankLinks {
                 self.move_replaced(&old, link, Canceled).await?;
                 Ok(Way::Clear)
             }
-            Err(error) if refuses_the_link(&error) => Ok(Way::Refused(error)),
+            Err(error) if error.is_refusal() => Ok(Way::Refused(error)),
             Err(error) => Err(Stop::provider(error)),
         }
     }
@@ -107,7 +106,7 @@ impl BankLinks {
         to: AchRelationshipStatus,
     ) -> Result<(), Stop> {
         if let Ok(Transition::Moved { from, to }) = lifecycle::apply(&old.status, to) {
-            let change = StatusChange {
+            let change = LinkStatusChange {
                 from,
                 to: to.clone(),
                 reason: Some(format!("replaced by bank link {}", by.id)),

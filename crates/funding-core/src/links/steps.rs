@@ -21,13 +21,14 @@ use async_trait::async_trait;
 use funding_domain::lifecycle::{self, Transition};
 use funding_domain::{AccessToken, AchRelationshipStatus, BankLinkId, ProcessorToken};
 
+use super::BankLinks;
 use super::replace::Way;
-use super::{BankLinks, failure};
 use crate::engine::{Attempt, Settling, Stop, WorkHandler};
+use crate::failure;
 use crate::model::BankLink;
 use crate::ports::{
-    AchRelationship, Claim, ClaimedWork, ProviderError, ProviderErrorKind, RelationshipSaved,
-    SavedRelationship, StatusChange,
+    AchRelationship, Claim, ClaimedWork, LinkStatusChange, ProviderError, ProviderErrorKind,
+    RelationshipSaved, SavedRelationship,
 };
 
 /// The handler of link creation work.
@@ -108,7 +109,7 @@ impl BankLinks {
                     self.secrets.save_processor_token(claim, id, &token).await?;
                     token
                 }
-                Err(error) if refuses_the_link(&error) => {
+                Err(error) if error.is_refusal() => {
                     return self.fail(claim, id, &error, true).await;
                 }
                 Err(error) => return Err(Stop::provider(error)),
@@ -174,9 +175,7 @@ impl BankLinks {
                 .await
                 .map(Err)
             }
-            Err(error) if refuses_the_link(&error) => {
-                self.fail(claim, id, &error, false).await.map(Err)
-            }
+            Err(error) if error.is_refusal() => self.fail(claim, id, &error, false).await.map(Err),
             Err(error) => {
                 // Refused before it was processed (429, our credentials): safe to send again.
                 self.secrets
@@ -234,7 +233,7 @@ impl BankLinks {
                 }
                 self.fail(claim, link.id, &error, true).await
             }
-            Err(error) if refuses_the_link(&error) => self.fail(claim, link.id, &error, true).await,
+            Err(error) if error.is_refusal() => self.fail(claim, link.id, &error, true).await,
             Err(error) if error.certainly_not_processed() => {
                 // Certainly not processed: nothing can land late.
                 self.statuses
@@ -287,7 +286,7 @@ impl BankLinks {
                 AchRelationshipStatus::Queued
             }
         };
-        let change = StatusChange {
+        let change = LinkStatusChange {
             from: AchRelationshipStatus::Creating,
             to: status.clone(),
             reason: None,
@@ -365,7 +364,7 @@ impl BankLinks {
         remove_item: bool,
     ) -> Result<(), Stop> {
         let note = self.replacement_note(&self.load(id).await?).await?;
-        let change = StatusChange {
+        let change = LinkStatusChange {
             from: AchRelationshipStatus::Creating,
             to: AchRelationshipStatus::Failed,
             reason: Some(reason + &note),
@@ -385,15 +384,5 @@ impl BankLinks {
             }
         }
         Ok(())
-    }
-}
-
-/// Whether a provider's answer is a definite "no" to this link. Our own credentials being refused,
-/// an unreadable answer or an outage are not: the link stays CREATING, to be retried.
-pub(crate) fn refuses_the_link(error: &ProviderError) -> bool {
-    use ProviderErrorKind::*;
-    match error.kind {
-        InvalidRequest | InvalidInput | NotFound | Conflict | Forbidden => true,
-        Unauthorized | RateLimited | Unavailable | Transport | NotProcessed | Decode => false,
     }
 }

@@ -6,7 +6,9 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use funding_domain::{BankTransferId, FundingBankTransferId, PlaidBankTransferStatus};
+use funding_domain::{
+    BankTransferDirection, BankTransferId, PlaidBankTransferId, PlaidBankTransferStatus,
+};
 
 use super::{
     BankTransferFailure, Begin, Claim, IdempotencyClaim, InboxMark, NewWork, PlaidBankTransfer,
@@ -65,8 +67,8 @@ pub struct BankTransferFilter {
     pub end: Option<DateTime<Utc>>,
     /// As requested, or as Plaid answered when the request named none.
     pub origination_account_id: Option<String>,
-    /// Plaid's `direction` (`outbound`, `inbound`).
-    pub direction: Option<String>,
+    /// Plaid's `direction`.
+    pub direction: Option<BankTransferDirection>,
 }
 
 /// What storing Plaid's answer for a bank transfer did.
@@ -101,18 +103,18 @@ pub trait BankTransferStore: Send + Sync + 'static {
 
     async fn get_bank_transfer(
         &self,
-        id: FundingBankTransferId,
+        id: BankTransferId,
     ) -> Result<Option<BankTransfer>, StoreError>;
 
     async fn find_bank_transfer_by_plaid_id(
         &self,
-        id: &BankTransferId,
+        id: &PlaidBankTransferId,
     ) -> Result<Option<BankTransfer>, StoreError>;
 
     /// The bank transfers that hold any of these Plaid transfers (one read for a batch of events).
     async fn find_bank_transfers_by_plaid_ids(
         &self,
-        ids: &[BankTransferId],
+        ids: &[PlaidBankTransferId],
     ) -> Result<Vec<BankTransfer>, StoreError>;
 
     /// A batch of event moves in one transaction: each move as
@@ -122,7 +124,7 @@ pub trait BankTransferStore: Send + Sync + 'static {
     /// caller applies the events one by one).
     async fn apply_bank_transfer_events(
         &self,
-        moves: Vec<(FundingBankTransferId, BankTransferChange)>,
+        moves: Vec<(BankTransferId, BankTransferChange)>,
         marks: Vec<InboxMark>,
     ) -> Result<bool, StoreError>;
 
@@ -133,15 +135,15 @@ pub trait BankTransferStore: Send + Sync + 'static {
         caller: &str,
         filter: BankTransferFilter,
         size: u32,
-        after: Option<FundingBankTransferId>,
-    ) -> Result<(Vec<BankTransfer>, Option<FundingBankTransferId>), StoreError>;
+        after: Option<BankTransferId>,
+    ) -> Result<(Vec<BankTransfer>, Option<BankTransferId>), StoreError>;
 
     /// Records when the create was first sent (fenced; a later send keeps the first time), only
     /// while the transfer is SUBMITTING; false if it is not (a local cancel won the race).
     async fn mark_bank_transfer_submit_requested(
         &self,
         fence: &Claim,
-        id: FundingBankTransferId,
+        id: BankTransferId,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
 
@@ -151,7 +153,7 @@ pub trait BankTransferStore: Send + Sync + 'static {
     async fn save_plaid_answer(
         &self,
         fence: &Claim,
-        id: FundingBankTransferId,
+        id: BankTransferId,
         plaid: PlaidBankTransfer,
         change: BankTransferChange,
     ) -> Result<PlaidAnswerSaved, StoreError>;
@@ -160,7 +162,7 @@ pub trait BankTransferStore: Send + Sync + 'static {
     async fn refuse_bank_transfer(
         &self,
         fence: &Claim,
-        id: FundingBankTransferId,
+        id: BankTransferId,
         change: BankTransferChange,
     ) -> Result<bool, StoreError>;
 
@@ -169,7 +171,7 @@ pub trait BankTransferStore: Send + Sync + 'static {
     /// moved.
     async fn cancel_unsent_bank_transfer(
         &self,
-        id: FundingBankTransferId,
+        id: BankTransferId,
         change: BankTransferChange,
     ) -> Result<bool, StoreError>;
 
@@ -178,7 +180,7 @@ pub trait BankTransferStore: Send + Sync + 'static {
     /// Returns whether it moved.
     async fn change_bank_transfer_status(
         &self,
-        id: FundingBankTransferId,
+        id: BankTransferId,
         change: BankTransferChange,
     ) -> Result<bool, StoreError>;
 
@@ -186,14 +188,14 @@ pub trait BankTransferStore: Send + Sync + 'static {
     /// it changed.
     async fn set_bank_transfer_cancellable(
         &self,
-        id: FundingBankTransferId,
+        id: BankTransferId,
         cancellable: bool,
     ) -> Result<bool, StoreError>;
 
     /// The transfer's history, oldest first.
     async fn bank_transfer_history(
         &self,
-        id: FundingBankTransferId,
+        id: BankTransferId,
     ) -> Result<Vec<BankTransferHistoryEntry>, StoreError>;
 
     /// For the reconciler: up to `limit` PENDING transfers (Plaid knows them) not updated since
@@ -210,7 +212,7 @@ pub trait BankTransferStore: Send + Sync + 'static {
     /// unresolved, or `None`.
     async fn record_bank_transfer_checks(
         &self,
-        checks: &[(FundingBankTransferId, Option<Unresolved>)],
+        checks: &[(BankTransferId, Option<Unresolved>)],
     ) -> Result<(), StoreError>;
 
     /// PENDING bank transfers whose last look found them unresolved and that have not moved

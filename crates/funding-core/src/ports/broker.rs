@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use funding_domain::{
-    AccountId, AchRelationshipId, AchRelationshipStatus, AlpacaTransferStatus, Amount, Nickname,
-    ProcessorToken, ProviderTransferId,
+    AccountId, AchRelationshipId, AchRelationshipStatus, AlpacaTransferId, AlpacaTransferStatus,
+    Amount, Nickname, ProcessorToken,
 };
 use futures::stream::BoxStream;
 use rust_decimal::Decimal;
@@ -60,7 +60,7 @@ impl TransferDirection {
 /// An Alpaca transfer as Alpaca reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlpacaTransfer {
-    pub id: ProviderTransferId,
+    pub id: AlpacaTransferId,
     pub account_id: AccountId,
     /// Present for ACH transfers (absent for wires).
     pub relationship_id: Option<AchRelationshipId>,
@@ -204,7 +204,7 @@ pub trait Broker: Send + Sync + 'static {
     async fn get_transfer(
         &self,
         account_id: AccountId,
-        transfer_id: ProviderTransferId,
+        transfer_id: AlpacaTransferId,
     ) -> Result<Option<AlpacaTransfer>, ProviderError>;
 
     /// `DELETE /v1/accounts/{id}/transfers/{transfer_id}` (204): only asks Alpaca to cancel; the
@@ -214,7 +214,7 @@ pub trait Broker: Send + Sync + 'static {
     async fn cancel_transfer(
         &self,
         account_id: AccountId,
-        transfer_id: ProviderTransferId,
+        transfer_id: AlpacaTransferId,
     ) -> Result<(), ProviderError>;
 
     /// `cash`, `cash_withdrawable` and `pending_transfer_out` of

@@ -1,37 +1,49 @@
 //! The ports: what the use cases need from the outside, as traits owned here. Adapters (Plaid,
 //! Alpaca, the store) implement them; each method says which error it returns in which case.
 
+mod bank_transfer_gateway;
 mod bank_transfer_store;
-mod bank_transfers;
 mod broker;
 mod clock;
+mod cursors;
+mod database;
+mod idempotency;
 mod inbox;
+mod link_secrets;
+mod link_status;
+mod link_store;
 mod orphans;
 mod outbox;
 mod plaid;
 mod provider_error;
 mod reconcile;
 mod sandbox;
-mod store;
-mod transfers;
+mod store_error;
+mod transfer_store;
 mod work;
 
-pub use bank_transfer_store::{
-    BankTransferChange, BankTransferFilter, BankTransferHistoryEntry, BankTransferStore,
-    NewBankTransfer, PLAID_BANK_TRANSFER_STREAM, PendingPlaidEvent, PlaidAnswerSaved,
-};
-pub use bank_transfers::{
+pub use bank_transfer_gateway::{
     BankTransferBalance, BankTransferFailure, BankTransferGateway, BankTransferSandbox,
     PlaidBankTransfer, PlaidBankTransferEvent, PlaidBankTransferEventFilter,
     PlaidBankTransferListFilter, SimulatedBankTransferEvent, SyncedPlaidEvent,
     WebhookVerificationKey,
+};
+pub use bank_transfer_store::{
+    BankTransferChange, BankTransferFilter, BankTransferHistoryEntry, BankTransferStore,
+    NewBankTransfer, PLAID_BANK_TRANSFER_STREAM, PendingPlaidEvent, PlaidAnswerSaved,
 };
 pub use broker::{
     AccountFunds, AchRelationship, AlpacaTransfer, Broker, FundingEntity, FundingEvent,
     FundingEventStream, TransferDirection,
 };
 pub use clock::{Clock, SystemClock};
+pub use cursors::CursorStore;
+pub use database::DatabasePing;
+pub use idempotency::{Begin, IdempotencyClaim};
 pub use inbox::{InboxEvent, InboxMark, InboxState, InboxStats, InboxStore, IncomingEvent};
+pub use link_secrets::{LinkSecretStore, LinkSecrets};
+pub use link_status::{LinkStatusChange, LinkStatusStore, RelationshipSaved, SavedRelationship};
+pub use link_store::{BankLinkStore, LinkPage, LinkPageRequest, NewBankLink};
 pub use orphans::{OrphanKind, OrphanStore, ProviderOrphan, SweptAccount};
 pub use outbox::{OutboxEntry, OutboxResource, OutboxStore};
 pub use plaid::{
@@ -41,12 +53,10 @@ pub use plaid::{
 pub use provider_error::{Provider, ProviderError, ProviderErrorKind};
 pub use reconcile::{Unresolved, UnresolvedCounts};
 pub use sandbox::SandboxProvider;
-pub use store::{
-    BankLinkStore, Begin, CursorStore, IdempotencyClaim, LinkSecretStore, LinkSecrets,
-    LinkStatusStore, NewBankLink, Page, PageRequest, RelationshipSaved, SavedRelationship,
-    StatusChange, StoreError,
-};
-pub use transfers::{
+pub use store_error::StoreError;
+pub use transfer_store::{
     NewTransfer, TransferChange, TransferEvent, TransferFilter, TransferSaved, TransferStore,
 };
-pub use work::{Claim, ClaimedWork, NewWork, WorkKind, WorkQueue, WorkStats, WorkWaiting};
+pub use work::{
+    Claim, ClaimedWork, NewWork, WorkKind, WorkQueue, WorkStats, WorkWaiting, alpaca_account_key,
+};

@@ -131,4 +131,15 @@ impl ProviderError {
             ProviderErrorKind::Unavailable | ProviderErrorKind::Transport
         )
     }
+
+    /// Whether the answer is a definite "no" to the request: the provider refuses this link,
+    /// transfer or cancel as asked. Our own credentials being refused, an unreadable answer or an
+    /// outage are not: the work stays pending, to be retried.
+    pub fn is_refusal(&self) -> bool {
+        use ProviderErrorKind::*;
+        match self.kind {
+            InvalidRequest | InvalidInput | NotFound | Conflict | Forbidden => true,
+            Unauthorized | RateLimited | Unavailable | Transport | NotProcessed | Decode => false,
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //! when the service runs against the built-in emulator.
 
 use async_trait::async_trait;
-use funding_domain::{AchRelationshipId, ProviderTransferId, PublicToken};
+use funding_domain::{AchRelationshipId, AlpacaTransferId, PublicToken};
 
 use super::{PlaidAccount, ProviderError};
 
@@ -27,7 +27,7 @@ pub trait SandboxProvider: Send + Sync + 'static {
     /// a reason (a return's carries its ACH return code); the emulator emits the funding event.
     async fn set_transfer_status(
         &self,
-        transfer_id: ProviderTransferId,
+        transfer_id: AlpacaTransferId,
         status: &str,
         reason: Option<&str>,
     ) -> Result<(), ProviderError>;

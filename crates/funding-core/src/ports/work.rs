@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use funding_domain::AccountId;
 use uuid::Uuid;
 
 use super::StoreError;
@@ -76,6 +77,11 @@ pub struct NewWork {
     pub ordering_key: Option<String>,
     /// After this many attempts the work ends failed, with its last error.
     pub max_attempts: u32,
+}
+
+/// The ordering key of work that creates something at an Alpaca account: one at a time per account.
+pub fn alpaca_account_key(account_id: AccountId) -> String {
+    format!("alpaca:account:{account_id}")
 }
 
 /// The right to drive one piece of work, as long as the store still agrees.

@@ -12,11 +12,12 @@ use funding_domain::{
 use super::Transfers;
 use crate::engine::Attempt;
 use crate::error::CoreError;
-use crate::links::Fingerprint;
-use crate::links::create::alpaca_account_key;
-use crate::links::failure;
+use crate::failure;
+use crate::fingerprint::Fingerprint;
 use crate::model::Transfer;
-use crate::ports::{Begin, IdempotencyClaim, NewTransfer, NewWork, TransferDirection, WorkKind};
+use crate::ports::{
+    Begin, IdempotencyClaim, NewTransfer, NewWork, TransferDirection, WorkKind, alpaca_account_key,
+};
 
 const OPERATION: &str = "CreateTransfer";
 

@@ -7,12 +7,12 @@ use std::collections::{HashMap, HashSet};
 
 use funding_domain::lifecycle::{self, Transition, TransitionError};
 use funding_domain::{
-    AccountId, AchReturnCode, AlpacaTransferStatus, ProviderTransferId, TransferId,
+    AccountId, AchReturnCode, AlpacaTransferId, AlpacaTransferStatus, TransferId,
 };
 
 use super::Transfers;
 use crate::error::CoreError;
-use crate::links::EventOutcome;
+use crate::event_outcome::EventOutcome;
 use crate::model::Transfer;
 use crate::ports::{
     AlpacaTransfer, FundingEntity, FundingEvent, InboxEvent, InboxMark, TransferChange, Unresolved,
@@ -29,7 +29,7 @@ impl Transfers {
             return Ok(EventOutcome::NotMine);
         }
         self.apply_status(
-            ProviderTransferId::from_uuid(event.entity_id),
+            AlpacaTransferId::from_uuid(event.entity_id),
             AlpacaTransferStatus::from_provider(&event.status_to),
             event.reason.clone(),
             (!event.event_id.is_empty()).then(|| event.event_id.clone()),
@@ -49,12 +49,12 @@ impl Transfers {
         events: &[InboxEvent],
         mark: impl Fn(&InboxEvent, &EventOutcome) -> InboxMark,
     ) -> Result<Option<Vec<EventOutcome>>, CoreError> {
-        let ids: Vec<ProviderTransferId> = events
+        let ids: Vec<AlpacaTransferId> = events
             .iter()
             .filter(|stored| stored.event.entity == FundingEntity::Transfer)
-            .map(|stored| ProviderTransferId::from_uuid(stored.event.entity_id))
+            .map(|stored| AlpacaTransferId::from_uuid(stored.event.entity_id))
             .collect();
-        let mut known: HashMap<ProviderTransferId, Transfer> = self
+        let mut known: HashMap<AlpacaTransferId, Transfer> = self
             .store
             .find_transfers_by_provider_ids(&ids)
             .await?
@@ -68,7 +68,7 @@ impl Transfers {
             let outcome = if event.entity != FundingEntity::Transfer {
                 EventOutcome::NotMine
             } else {
-                match known.get_mut(&ProviderTransferId::from_uuid(event.entity_id)) {
+                match known.get_mut(&AlpacaTransferId::from_uuid(event.entity_id)) {
                     None => EventOutcome::NoSuchLink,
                     Some(transfer) => {
                         let reported = AlpacaTransferStatus::from_provider(&event.status_to);
@@ -113,7 +113,7 @@ impl Transfers {
 
     async fn apply_status(
         &self,
-        provider_id: ProviderTransferId,
+        provider_id: AlpacaTransferId,
         reported: AlpacaTransferStatus,
         reason: Option<String>,
         event_id: Option<String>,
@@ -204,7 +204,7 @@ impl Transfers {
         for (account_id, transfers) in by_account(due, |transfer| transfer.account_id) {
             pacer.wait().await;
             report.lookups += 1;
-            let listed: HashMap<ProviderTransferId, AlpacaTransfer> = match self
+            let listed: HashMap<AlpacaTransferId, AlpacaTransfer> = match self
                 .broker
                 .list_transfers(account_id, None)
                 .await

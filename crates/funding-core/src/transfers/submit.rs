@@ -29,8 +29,7 @@ use rust_decimal::Decimal;
 use super::Transfers;
 use super::create::INSUFFICIENT_WITHDRAWABLE;
 use crate::engine::{Attempt, Settling, Stop, WorkHandler};
-use crate::links::failure;
-use crate::links::steps::refuses_the_link;
+use crate::failure;
 use crate::model::Transfer;
 use crate::ports::{
     AlpacaTransfer, Claim, ClaimedWork, TransferChange, TransferDirection, TransferSaved,
@@ -141,7 +140,7 @@ impl Transfers {
                     .await?;
                 Ok(Attempt::Done)
             }
-            Err(error) if refuses_the_link(&error) && !error.outcome_unknown() => {
+            Err(error) if error.is_refusal() && !error.outcome_unknown() => {
                 tracing::warn!(transfer_id = %id, code = %error.code, "Alpaca refused the transfer: {}", error.message);
                 self.fail(
                     claim,

@@ -5,7 +5,4 @@
 
 pub mod bank_transfer;
 pub(crate) mod link;
-mod or_unknown;
 pub(crate) mod webhook;
-
-pub use or_unknown::OrUnknown;

@@ -9,7 +9,10 @@ use funding_core::ports::{
     BankTransferFailure, BankTransferGateway, BankTransferSandbox, PlaidBankTransferEventFilter,
     PlaidBankTransferListFilter, PlaidGateway, SimulatedBankTransferEvent,
 };
-use funding_domain::{AchReturnCode, BankTransferId, PlaidBankTransferStatus};
+use funding_domain::{
+    AchReturnCode, BankTransferDirection, BankTransferType, PlaidBankTransferId,
+    PlaidBankTransferStatus,
+};
 use serde_json::Value;
 use wiremock::ResponseTemplate;
 
@@ -32,7 +35,7 @@ async fn every_request_the_adapter_sends_matches_the_spec() {
     for (endpoint, answer) in fixtures::all_responses() {
         on(endpoint, ok(answer)).mount(&server).await;
     }
-    let id = BankTransferId::parse(BANK_TRANSFER_ID).unwrap();
+    let id = PlaidBankTransferId::parse(BANK_TRANSFER_ID).unwrap();
     let failure = BankTransferFailure {
         ach_return_code: Some(AchReturnCode::parse("R01")),
         description: Some("Insufficient funds".into()),
@@ -61,7 +64,7 @@ async fn every_request_the_adapter_sends_matches_the_spec() {
             count: Some(25),
             offset: Some(25),
             origination_account_id: Some("8945fedc-e703-463d-86b1-dc0607b55460".into()),
-            direction: Some("inbound".into()),
+            direction: Some(BankTransferDirection::Inbound),
         })
         .await
         .unwrap();
@@ -75,7 +78,7 @@ async fn every_request_the_adapter_sends_matches_the_spec() {
             end_date: Some(Utc.with_ymd_and_hms(2024, 2, 1, 0, 0, 0).unwrap()),
             bank_transfer_id: Some(id.clone()),
             account_id: Some("6qL6lWoQkAfNE3mB8Kk5tAnvpX81qefrvvl7B".into()),
-            bank_transfer_type: Some("credit".into()),
+            bank_transfer_type: Some(BankTransferType::Credit),
             event_types: vec![
                 PlaidBankTransferStatus::Pending,
                 PlaidBankTransferStatus::Cancelled,
@@ -86,7 +89,7 @@ async fn every_request_the_adapter_sends_matches_the_spec() {
             count: Some(1),
             offset: Some(3),
             origination_account_id: Some("8945fedc-e703-463d-86b1-dc0607b55460".into()),
-            direction: Some("outbound".into()),
+            direction: Some(BankTransferDirection::Outbound),
         })
         .await
         .unwrap();

@@ -227,7 +227,7 @@ async fn a_missing_resource_is_not_found() {
         .mount(&server)
         .await;
 
-    let id = funding_domain::BankTransferId::parse(fixtures::BANK_TRANSFER_ID).unwrap();
+    let id = funding_domain::PlaidBankTransferId::parse(fixtures::BANK_TRANSFER_ID).unwrap();
     let error = client.get_bank_transfer(&id).await.unwrap_err();
 
     assert_eq!(error.kind, ProviderErrorKind::NotFound);

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use funding_core::ports::{BankTransferGateway, PlaidGateway, ProviderErrorKind};
-use funding_domain::BankTransferId;
+use funding_domain::PlaidBankTransferId;
 use funding_plaid::PlaidClient;
 use serde_json::json;
 use wiremock::ResponseTemplate;
@@ -333,7 +333,7 @@ async fn a_lasting_failure_of_a_create_is_unavailable_with_an_unknown_outcome() 
 
 #[tokio::test]
 async fn a_cancel_is_not_repeated_when_its_outcome_is_unknown_but_is_after_a_rate_limit() {
-    let id = BankTransferId::parse(fixtures::BANK_TRANSFER_ID).unwrap();
+    let id = PlaidBankTransferId::parse(fixtures::BANK_TRANSFER_ID).unwrap();
 
     let (server, client) = plaid().await;
     on("/bank_transfer/cancel", internal_error())
@@ -368,7 +368,7 @@ async fn a_cancel_that_timed_out_is_not_repeated() {
     let mut config = config(&server.uri());
     config.request_timeout = Duration::from_millis(200);
     let client = PlaidClient::new(config).unwrap();
-    let id = BankTransferId::parse(fixtures::BANK_TRANSFER_ID).unwrap();
+    let id = PlaidBankTransferId::parse(fixtures::BANK_TRANSFER_ID).unwrap();
 
     let error = client.cancel_bank_transfer(&id).await.unwrap_err();
 

@@ -13,9 +13,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use funding_core::model::BankLink;
 use funding_core::ports::{
-    BankLinkStore, Begin, Claim, IdempotencyClaim, LinkSecretStore, LinkSecrets, LinkStatusStore,
-    NewBankLink, Page, PageRequest, RelationshipSaved, SavedRelationship, StatusChange, StoreError,
-    Unresolved, UnresolvedCounts,
+    BankLinkStore, Begin, Claim, IdempotencyClaim, LinkPage, LinkPageRequest, LinkSecretStore,
+    LinkSecrets, LinkStatusChange, LinkStatusStore, NewBankLink, RelationshipSaved,
+    SavedRelationship, StoreError, Unresolved, UnresolvedCounts,
 };
 use funding_domain::{
     AccessToken, AccountId, AchRelationshipId, BankLinkId, PlaidItemId, ProcessorToken,
@@ -51,8 +51,8 @@ impl BankLinkStore for Store {
     async fn list_links(
         &self,
         account_id: AccountId,
-        page: PageRequest,
-    ) -> Result<Page<BankLink>, StoreError> {
+        page: LinkPageRequest,
+    ) -> Result<LinkPage<BankLink>, StoreError> {
         read::list_links(self, account_id, page).await
     }
 
@@ -81,10 +81,6 @@ impl BankLinkStore for Store {
 
     async fn unresolved_links(&self) -> Result<UnresolvedCounts, StoreError> {
         reconcile::unresolved_links(self).await
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        Store::ping(self).await
     }
 }
 
@@ -182,7 +178,7 @@ impl LinkStatusStore for Store {
         fence: &Claim,
         id: BankLinkId,
         relationship: SavedRelationship,
-        change: StatusChange,
+        change: LinkStatusChange,
     ) -> Result<RelationshipSaved, StoreError> {
         status::save_relationship(self, fence, id, relationship, change).await
     }
@@ -191,7 +187,7 @@ impl LinkStatusStore for Store {
         &self,
         fence: &Claim,
         id: BankLinkId,
-        change: StatusChange,
+        change: LinkStatusChange,
         failure_code: String,
         remove_item: bool,
     ) -> Result<bool, StoreError> {
@@ -201,7 +197,7 @@ impl LinkStatusStore for Store {
     async fn change_link_status(
         &self,
         id: BankLinkId,
-        change: StatusChange,
+        change: LinkStatusChange,
         remove_item: bool,
     ) -> Result<bool, StoreError> {
         status::change_link_status(self, id, change, remove_item).await

@@ -2,7 +2,7 @@
 //! (ids are UUIDv7, so id order is creation order).
 
 use funding_core::model::BankLink;
-use funding_core::ports::{Page, PageRequest, StoreError};
+use funding_core::ports::{LinkPage, LinkPageRequest, StoreError};
 use funding_domain::{AccountId, AchRelationshipId, BankLinkId};
 use sea_orm::{
     ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _,
@@ -56,8 +56,8 @@ pub(super) async fn find_replacement(
 pub(super) async fn list_links(
     store: &Store,
     account_id: AccountId,
-    page: PageRequest,
-) -> Result<Page<BankLink>, StoreError> {
+    page: LinkPageRequest,
+) -> Result<LinkPage<BankLink>, StoreError> {
     let size = page.size.clamp(1, MAX_PAGE_SIZE) as usize;
     let mut query = Entity::find()
         .filter(Column::AccountId.eq(account_id.as_uuid()))
@@ -78,5 +78,5 @@ pub(super) async fn list_links(
     } else {
         None
     };
-    Ok(Page { items, next_after })
+    Ok(LinkPage { items, next_after })
 }

@@ -7,8 +7,8 @@
 
 use chrono::{DateTime, Utc};
 use funding_core::ports::{
-    Claim, NewWork, OutboxResource, RelationshipSaved, SavedRelationship, StatusChange, StoreError,
-    WorkKind,
+    Claim, LinkStatusChange, NewWork, OutboxResource, RelationshipSaved, SavedRelationship,
+    StoreError, WorkKind,
 };
 use funding_domain::{AchRelationshipStatus, BankLinkId};
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -29,7 +29,7 @@ const ITEM_REMOVAL_ATTEMPTS: u32 = 10;
 pub(super) async fn change_link_status(
     store: &Store,
     id: BankLinkId,
-    change: StatusChange,
+    change: LinkStatusChange,
     remove_item: bool,
 ) -> Result<bool, StoreError> {
     let (_permit, txn) = store.begin_write().await?;
@@ -41,7 +41,7 @@ pub(super) async fn fail_link(
     store: &Store,
     claim: &Claim,
     id: BankLinkId,
-    change: StatusChange,
+    change: LinkStatusChange,
     failure_code: String,
     remove_item: bool,
 ) -> Result<bool, StoreError> {
@@ -62,7 +62,7 @@ pub(super) async fn save_relationship(
     claim: &Claim,
     id: BankLinkId,
     relationship: SavedRelationship,
-    change: StatusChange,
+    change: LinkStatusChange,
 ) -> Result<RelationshipSaved, StoreError> {
     if change.from != AchRelationshipStatus::Creating {
         return Err(StoreError::Other(format!(
@@ -227,7 +227,7 @@ async fn replaced_link_to_clear(
 }
 
 /// The conditional update of a move: the new status, reason and time, only from `change.from`.
-fn moving(id: BankLinkId, change: &StatusChange) -> UpdateMany<bank_link::Entity> {
+fn moving(id: BankLinkId, change: &LinkStatusChange) -> UpdateMany<bank_link::Entity> {
     bank_link::Entity::update_many()
         .col_expr(bank_link::Column::Status, Expr::value(change.to.as_str()))
         .col_expr(
@@ -248,7 +248,7 @@ async fn apply(
     txn: &DatabaseTransaction,
     id: BankLinkId,
     update: UpdateMany<bank_link::Entity>,
-    change: &StatusChange,
+    change: &LinkStatusChange,
 ) -> Result<bool, StoreError> {
     let moved = update.exec(txn).await.map_err(from_db)?.rows_affected;
     if moved == 0 {

@@ -19,7 +19,7 @@ use funding_core::ports::{
     Claim, IdempotencyClaim, InboxMark, NewBankTransfer, PendingPlaidEvent, PlaidAnswerSaved,
     PlaidBankTransfer, StoreError, SyncedPlaidEvent, Unresolved, UnresolvedCounts,
 };
-use funding_domain::{BankTransferId, FundingBankTransferId};
+use funding_domain::{BankTransferId, PlaidBankTransferId};
 
 use crate::Store;
 
@@ -36,21 +36,21 @@ impl BankTransferStore for Store {
 
     async fn get_bank_transfer(
         &self,
-        id: FundingBankTransferId,
+        id: BankTransferId,
     ) -> Result<Option<BankTransfer>, StoreError> {
         read::get_bank_transfer(self, id).await
     }
 
     async fn find_bank_transfer_by_plaid_id(
         &self,
-        id: &BankTransferId,
+        id: &PlaidBankTransferId,
     ) -> Result<Option<BankTransfer>, StoreError> {
         read::find_bank_transfer_by_plaid_id(self, id).await
     }
 
     async fn find_bank_transfers_by_plaid_ids(
         &self,
-        ids: &[BankTransferId],
+        ids: &[PlaidBankTransferId],
     ) -> Result<Vec<BankTransfer>, StoreError> {
         read::find_bank_transfers_by_plaid_ids(self, ids).await
     }
@@ -58,7 +58,7 @@ impl BankTransferStore for Store {
     #[tracing::instrument(skip_all, fields(moves = moves.len(), marks = marks.len()))]
     async fn apply_bank_transfer_events(
         &self,
-        moves: Vec<(FundingBankTransferId, BankTransferChange)>,
+        moves: Vec<(BankTransferId, BankTransferChange)>,
         marks: Vec<InboxMark>,
     ) -> Result<bool, StoreError> {
         status::apply_events(self, moves, marks).await
@@ -69,8 +69,8 @@ impl BankTransferStore for Store {
         caller: &str,
         filter: BankTransferFilter,
         size: u32,
-        after: Option<FundingBankTransferId>,
-    ) -> Result<(Vec<BankTransfer>, Option<FundingBankTransferId>), StoreError> {
+        after: Option<BankTransferId>,
+    ) -> Result<(Vec<BankTransfer>, Option<BankTransferId>), StoreError> {
         read::list_bank_transfers(self, caller, filter, size, after).await
     }
 
@@ -78,7 +78,7 @@ impl BankTransferStore for Store {
     async fn mark_bank_transfer_submit_requested(
         &self,
         fence: &Claim,
-        id: FundingBankTransferId,
+        id: BankTransferId,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         status::mark_bank_transfer_submit_requested(self, fence, id, at).await
@@ -91,7 +91,7 @@ impl BankTransferStore for Store {
     async fn save_plaid_answer(
         &self,
         fence: &Claim,
-        id: FundingBankTransferId,
+        id: BankTransferId,
         plaid: PlaidBankTransfer,
         change: BankTransferChange,
     ) -> Result<PlaidAnswerSaved, StoreError> {
@@ -102,7 +102,7 @@ impl BankTransferStore for Store {
     async fn refuse_bank_transfer(
         &self,
         fence: &Claim,
-        id: FundingBankTransferId,
+        id: BankTransferId,
         change: BankTransferChange,
     ) -> Result<bool, StoreError> {
         status::refuse_bank_transfer(self, fence, id, change).await
@@ -111,7 +111,7 @@ impl BankTransferStore for Store {
     #[tracing::instrument(skip_all, fields(bank_transfer_id = %id, to = %change.to))]
     async fn cancel_unsent_bank_transfer(
         &self,
-        id: FundingBankTransferId,
+        id: BankTransferId,
         change: BankTransferChange,
     ) -> Result<bool, StoreError> {
         status::cancel_unsent_bank_transfer(self, id, change).await
@@ -123,7 +123,7 @@ impl BankTransferStore for Store {
     )]
     async fn change_bank_transfer_status(
         &self,
-        id: FundingBankTransferId,
+        id: BankTransferId,
         change: BankTransferChange,
     ) -> Result<bool, StoreError> {
         status::change_bank_transfer_status(self, id, change).await
@@ -132,7 +132,7 @@ impl BankTransferStore for Store {
     #[tracing::instrument(skip_all, fields(bank_transfer_id = %id, cancellable))]
     async fn set_bank_transfer_cancellable(
         &self,
-        id: FundingBankTransferId,
+        id: BankTransferId,
         cancellable: bool,
     ) -> Result<bool, StoreError> {
         status::set_bank_transfer_cancellable(self, id, cancellable).await
@@ -140,7 +140,7 @@ impl BankTransferStore for Store {
 
     async fn bank_transfer_history(
         &self,
-        id: FundingBankTransferId,
+        id: BankTransferId,
     ) -> Result<Vec<BankTransferHistoryEntry>, StoreError> {
         read::bank_transfer_history(self, id).await
     }
@@ -155,7 +155,7 @@ impl BankTransferStore for Store {
 
     async fn record_bank_transfer_checks(
         &self,
-        checks: &[(FundingBankTransferId, Option<Unresolved>)],
+        checks: &[(BankTransferId, Option<Unresolved>)],
     ) -> Result<(), StoreError> {
         reconcile::record_bank_transfer_checks(self, checks).await
     }

@@ -5,7 +5,7 @@
 
 use funding_core::model::BankTransfer;
 use funding_core::ports::{BankTransferFilter, BankTransferHistoryEntry, StoreError};
-use funding_domain::{BankTransferId, FundingBankTransferId};
+use funding_domain::{BankTransferId, PlaidBankTransferId};
 use sea_orm::{
     ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _,
 };
@@ -34,7 +34,7 @@ pub(super) fn records(
 
 pub(super) async fn get_bank_transfer(
     store: &Store,
-    id: FundingBankTransferId,
+    id: BankTransferId,
 ) -> Result<Option<BankTransfer>, StoreError> {
     Entity::find_by_id(id.as_uuid())
         .one(&store.db)
@@ -46,7 +46,7 @@ pub(super) async fn get_bank_transfer(
 
 pub(super) async fn find_bank_transfer_by_plaid_id(
     store: &Store,
-    id: &BankTransferId,
+    id: &PlaidBankTransferId,
 ) -> Result<Option<BankTransfer>, StoreError> {
     Entity::find()
         .filter(Column::PlaidBankTransferId.eq(id.as_str()))
@@ -59,7 +59,7 @@ pub(super) async fn find_bank_transfer_by_plaid_id(
 
 pub(super) async fn find_bank_transfers_by_plaid_ids(
     store: &Store,
-    ids: &[BankTransferId],
+    ids: &[PlaidBankTransferId],
 ) -> Result<Vec<BankTransfer>, StoreError> {
     let mut found = Vec::with_capacity(ids.len());
     // Bounded IN lists: SQLite allows 32,766 parameters, PostgreSQL 65,535.
@@ -79,8 +79,8 @@ pub(super) async fn list_bank_transfers(
     caller: &str,
     filter: BankTransferFilter,
     size: u32,
-    after: Option<FundingBankTransferId>,
-) -> Result<(Vec<BankTransfer>, Option<FundingBankTransferId>), StoreError> {
+    after: Option<BankTransferId>,
+) -> Result<(Vec<BankTransfer>, Option<BankTransferId>), StoreError> {
     let size = size.clamp(1, MAX_PAGE_SIZE) as usize;
     let mut query = Entity::find()
         .filter(Column::Caller.eq(caller))
@@ -96,7 +96,7 @@ pub(super) async fn list_bank_transfers(
         query = query.filter(Column::OriginationAccountId.eq(origination));
     }
     if let Some(direction) = filter.direction {
-        query = query.filter(Column::Direction.eq(direction));
+        query = query.filter(Column::Direction.eq(direction.as_str()));
     }
     if let Some(after) = after {
         query = query.filter(Column::Id.gt(after.as_uuid()));
@@ -116,7 +116,7 @@ pub(super) async fn list_bank_transfers(
 /// Oldest first: history ids are UUIDv7, drawn when the move is stored.
 pub(super) async fn bank_transfer_history(
     store: &Store,
-    id: FundingBankTransferId,
+    id: BankTransferId,
 ) -> Result<Vec<BankTransferHistoryEntry>, StoreError> {
     history::Entity::find()
         .filter(history::Column::BankTransferId.eq(id.as_uuid()))

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use funding_core::model::BankTransfer;
 use funding_core::ports::{StoreError, Unresolved, UnresolvedCounts};
-use funding_domain::{FundingBankTransferId, PlaidBankTransferStatus};
+use funding_domain::{BankTransferId, PlaidBankTransferStatus};
 use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _, Select};
 
 use crate::Store;
@@ -40,7 +40,7 @@ pub(super) async fn bank_transfers_to_reconcile(
 
 pub(super) async fn record_bank_transfer_checks(
     store: &Store,
-    checks: &[(FundingBankTransferId, Option<Unresolved>)],
+    checks: &[(BankTransferId, Option<Unresolved>)],
 ) -> Result<(), StoreError> {
     let checks = checks.iter().map(|(id, issue)| (id.as_uuid(), *issue));
     reconcile::record::<Entity>(store, &ROTATION, checks).await

@@ -14,7 +14,7 @@ use funding_core::ports::{
     BankTransferChange, Claim, InboxMark, OutboxResource, PLAID_BANK_TRANSFER_STREAM,
     PlaidAnswerSaved, PlaidBankTransfer, StoreError,
 };
-use funding_domain::{FundingBankTransferId, PlaidBankTransferStatus};
+use funding_domain::{BankTransferId, PlaidBankTransferStatus};
 use sea_orm::sea_query::{Expr, Func, OnConflict};
 use sea_orm::{
     ColumnTrait as _, DatabaseTransaction, EntityTrait as _, IntoActiveModel as _,
@@ -22,7 +22,9 @@ use sea_orm::{
 };
 
 use crate::Store;
-use crate::convert::{bank_transfer_history_row, db_time, failure_columns, plaid_json};
+use crate::convert::{
+    bank_transfer_history_row, db_time, failure_columns, plaid_json, stored_direction,
+};
 use crate::entity::bank_transfer::{Column, Entity};
 use crate::entity::bank_transfer_status_history as history;
 use crate::error::{from_db, is_unique_violation};
@@ -31,7 +33,7 @@ use crate::work::fence;
 pub(super) async fn mark_bank_transfer_submit_requested(
     store: &Store,
     claim: &Claim,
-    id: FundingBankTransferId,
+    id: BankTransferId,
     at: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let (_permit, txn) = store.begin_write().await?;
@@ -54,7 +56,7 @@ pub(super) async fn mark_bank_transfer_submit_requested(
 pub(super) async fn save_plaid_answer(
     store: &Store,
     claim: &Claim,
-    id: FundingBankTransferId,
+    id: BankTransferId,
     plaid: PlaidBankTransfer,
     change: BankTransferChange,
 ) -> Result<PlaidAnswerSaved, StoreError> {
@@ -77,7 +79,7 @@ pub(super) async fn save_plaid_answer(
     let mut update = moving(id, &change)
         .col_expr(Column::PlaidBankTransferId, Expr::value(plaid_id.clone()))
         .col_expr(Column::Plaid, Expr::value(json))
-        .col_expr(Column::Direction, Expr::value(plaid.direction.clone()));
+        .col_expr(Column::Direction, Expr::value(stored_direction(&plaid)));
     if let Some(origination) = &plaid.origination_account_id {
         // The request's origination account stays; Plaid's fills in when the request had none.
         let kept = Func::coalesce([
@@ -107,7 +109,7 @@ pub(super) async fn save_plaid_answer(
 pub(super) async fn refuse_bank_transfer(
     store: &Store,
     claim: &Claim,
-    id: FundingBankTransferId,
+    id: BankTransferId,
     change: BankTransferChange,
 ) -> Result<bool, StoreError> {
     from_submitting(&change, "a bank transfer is refused")?;
@@ -128,7 +130,7 @@ pub(super) async fn refuse_bank_transfer(
 /// finds the row changed, so a transfer is never both cancelled locally and sent.
 pub(super) async fn cancel_unsent_bank_transfer(
     store: &Store,
-    id: FundingBankTransferId,
+    id: BankTransferId,
     change: BankTransferChange,
 ) -> Result<bool, StoreError> {
     from_submitting(&change, "a bank transfer is cancelled unsent")?;
@@ -146,7 +148,7 @@ pub(super) async fn cancel_unsent_bank_transfer(
 
 pub(super) async fn change_bank_transfer_status(
     store: &Store,
-    id: FundingBankTransferId,
+    id: BankTransferId,
     change: BankTransferChange,
 ) -> Result<bool, StoreError> {
     let (_permit, txn) = store.begin_write().await?;
@@ -160,7 +162,7 @@ const BATCH_LOCK: &str = "funding:apply:plaid_bank_transfer_events";
 /// Event moves and their inbox marks in one transaction; nothing at all unless every move applies.
 pub(super) async fn apply_events(
     store: &Store,
-    moves: Vec<(FundingBankTransferId, BankTransferChange)>,
+    moves: Vec<(BankTransferId, BankTransferChange)>,
     marks: Vec<InboxMark>,
 ) -> Result<bool, StoreError> {
     let (_permit, txn) = store.begin_write().await?;
@@ -268,7 +270,7 @@ pub(super) async fn apply_events(
 
 pub(super) async fn set_bank_transfer_cancellable(
     store: &Store,
-    id: FundingBankTransferId,
+    id: BankTransferId,
     cancellable: bool,
 ) -> Result<bool, StoreError> {
     let _permit = store.write_permit().await;
@@ -309,7 +311,7 @@ async fn finish(txn: DatabaseTransaction, moved: bool) -> Result<bool, StoreErro
 /// The conditional update of a move, only from `change.from`: the new status, `cancellable`, the
 /// failure (cleared when the change has none), the reason and the time; and the failure code when
 /// the change carries one.
-fn moving(id: FundingBankTransferId, change: &BankTransferChange) -> UpdateMany<Entity> {
+fn moving(id: BankTransferId, change: &BankTransferChange) -> UpdateMany<Entity> {
     let (ach_return_code, description) = failure_columns(change.failure.as_ref());
     let mut update = Entity::update_many()
         .col_expr(Column::Status, Expr::value(change.to.as_str()))
@@ -330,7 +332,7 @@ fn moving(id: FundingBankTransferId, change: &BankTransferChange) -> UpdateMany<
 /// took the row: an event already recorded means the move must be rolled back).
 async fn apply(
     txn: &DatabaseTransaction,
-    id: FundingBankTransferId,
+    id: BankTransferId,
     update: UpdateMany<Entity>,
     change: &BankTransferChange,
 ) -> Result<bool, StoreError> {

@@ -2,7 +2,7 @@
 //! row read back into a [`BankLink`] (a value the domain would refuse is `Corrupt`).
 
 use funding_core::model::BankLink;
-use funding_core::ports::{StatusChange, StoreError};
+use funding_core::ports::{LinkStatusChange, StoreError};
 use funding_domain::{
     AccountId, AchRelationshipId, AchRelationshipStatus, BankLinkId, IdempotencyKey, Nickname,
     PlaidAccountId, PlaidItemId,
@@ -51,7 +51,7 @@ pub(crate) fn new_link_row(link: &BankLink) -> bank_link::Model {
 /// The history row recording `change` on `link_id`.
 pub(crate) fn history_row(
     link_id: BankLinkId,
-    change: &StatusChange,
+    change: &LinkStatusChange,
 ) -> bank_link_status_history::Model {
     bank_link_status_history::Model {
         id: Uuid::now_v7(),

@@ -8,8 +8,8 @@ use funding_core::ports::{
     StoreError,
 };
 use funding_domain::{
-    AchReturnCode, BankTransferDraft, BankTransferRequest, BankTransferUserDraft,
-    FundingBankTransferId, PlaidBankTransferStatus,
+    AchReturnCode, BankTransferDraft, BankTransferId, BankTransferRequest, BankTransferUserDraft,
+    PlaidBankTransferStatus,
 };
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -151,6 +151,11 @@ pub(crate) fn plaid_json(plaid: &PlaidBankTransfer) -> Result<String, StoreError
         .map_err(|error| StoreError::Other(format!("Plaid's bank transfer as JSON: {error}")))
 }
 
+/// Plaid's `direction` as the `direction` column keeps it: Plaid's string, an unknown one as sent.
+pub(crate) fn stored_direction(plaid: &PlaidBankTransfer) -> Option<String> {
+    plaid.direction.as_ref().map(ToString::to_string)
+}
+
 /// A bank transfer status as stored; the CHECK constraint admits only known ones.
 fn stored_bank_transfer_status(
     table: &str,
@@ -190,7 +195,7 @@ pub(crate) fn bank_transfer_row(
             .origination_account_id()
             .map(|id| id.as_str().to_owned())
             .or_else(|| plaid.and_then(|plaid| plaid.origination_account_id.clone())),
-        direction: plaid.and_then(|plaid| plaid.direction.clone()),
+        direction: plaid.and_then(stored_direction),
         submit_requested_at: transfer.submit_requested_at.map(db_time),
         plaid_idempotency_key: transfer
             .plaid_idempotency_key
@@ -242,7 +247,7 @@ pub(crate) fn bank_transfer_from_row(
         }
     };
     Ok(BankTransfer {
-        id: FundingBankTransferId::from_uuid(id),
+        id: BankTransferId::from_uuid(id),
         caller: row.caller,
         request,
         status,
@@ -266,7 +271,7 @@ pub(crate) fn bank_transfer_from_row(
 /// The history row recording that `transfer_id` took `change.to`: the failure's return code, and
 /// in words the failure's description or else the change's reason.
 pub(crate) fn bank_transfer_history_row(
-    transfer_id: FundingBankTransferId,
+    transfer_id: BankTransferId,
     change: &BankTransferChange,
 ) -> bank_transfer_status_history::Model {
     let (ach_return_code, description) = failure_columns(change.failure.as_ref());

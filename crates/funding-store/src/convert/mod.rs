@@ -13,7 +13,7 @@ use chrono::{DateTime, SubsecRound as _, Utc};
 pub(crate) use bank_link::{history_row, new_link_row};
 pub(crate) use bank_transfer::{
     bank_transfer_from_row, bank_transfer_history_row, bank_transfer_row, failure_columns,
-    plaid_json,
+    plaid_json, stored_direction,
 };
 pub(crate) use transfer::{direction_str, transfer_history_row, transfer_row};
 

@@ -5,8 +5,8 @@
 use funding_core::model::Transfer;
 use funding_core::ports::{StoreError, TransferChange, TransferDirection};
 use funding_domain::{
-    AccountId, AchRelationshipId, AlpacaTransferStatus, Amount, BankLinkId, IdempotencyKey,
-    ProviderTransferId, TransferId,
+    AccountId, AchRelationshipId, AlpacaTransferId, AlpacaTransferStatus, Amount, BankLinkId,
+    IdempotencyKey, TransferId,
 };
 use uuid::Uuid;
 
@@ -99,7 +99,7 @@ impl TryFrom<transfer::Model> for Transfer {
             status_reason: row.status_reason,
             ach_return_code: row.ach_return_code,
             failure_code: row.failure_code,
-            provider_transfer_id: row.provider_transfer_id.map(ProviderTransferId::from_uuid),
+            provider_transfer_id: row.provider_transfer_id.map(AlpacaTransferId::from_uuid),
             submit_requested_at: row.submit_requested_at,
             created_at: row.created_at,
             updated_at: row.updated_at,
@@ -128,7 +128,7 @@ mod tests {
             status_reason: Some("Insufficient Funds".into()),
             ach_return_code: Some("R01".into()),
             failure_code: None,
-            provider_transfer_id: Some(ProviderTransferId::from_uuid(Uuid::new_v4())),
+            provider_transfer_id: Some(AlpacaTransferId::from_uuid(Uuid::new_v4())),
             submit_requested_at: Some(at),
             created_at: at,
             updated_at: at,

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use funding_core::model::Transfer;
 use funding_core::ports::{OutboxResource, StoreError, TransferEvent};
-use funding_domain::{AccountId, AlpacaTransferStatus, ProviderTransferId, TransferId};
+use funding_domain::{AccountId, AlpacaTransferId, AlpacaTransferStatus, TransferId};
 use sea_orm::{
     ColumnTrait as _, ConnectionTrait, DatabaseBackend, EntityTrait as _, QueryFilter as _, Value,
 };
@@ -219,7 +219,7 @@ pub(super) async fn transfer_events(
             transfer.provider_transfer_id = row
                 .try_get::<Option<Uuid>>("", "provider_transfer_id")
                 .map_err(from_db)?
-                .map(ProviderTransferId::from_uuid);
+                .map(AlpacaTransferId::from_uuid);
             transfer.updated_at = row.try_get("", "at").map_err(from_db)?;
             Ok(TransferEvent { seq, transfer })
         })

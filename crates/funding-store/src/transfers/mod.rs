@@ -15,7 +15,7 @@ use funding_core::ports::{
     Begin, Claim, IdempotencyClaim, InboxMark, NewTransfer, StoreError, TransferChange,
     TransferEvent, TransferFilter, TransferSaved, TransferStore, Unresolved, UnresolvedCounts,
 };
-use funding_domain::{AccountId, ProviderTransferId, TransferId};
+use funding_domain::{AccountId, AlpacaTransferId, TransferId};
 
 use crate::Store;
 
@@ -43,14 +43,14 @@ impl TransferStore for Store {
 
     async fn find_transfer_by_provider_id(
         &self,
-        id: ProviderTransferId,
+        id: AlpacaTransferId,
     ) -> Result<Option<Transfer>, StoreError> {
         read::find_transfer_by_provider_id(self, id).await
     }
 
     async fn find_transfers_by_provider_ids(
         &self,
-        ids: &[ProviderTransferId],
+        ids: &[AlpacaTransferId],
     ) -> Result<Vec<Transfer>, StoreError> {
         read::find_transfers_by_provider_ids(self, ids).await
     }
@@ -120,7 +120,7 @@ impl TransferStore for Store {
         &self,
         fence: &Claim,
         id: TransferId,
-        provider_id: ProviderTransferId,
+        provider_id: AlpacaTransferId,
         change: TransferChange,
     ) -> Result<TransferSaved, StoreError> {
         status::save_submitted(self, fence, id, provider_id, change).await

@@ -4,7 +4,7 @@
 use funding_core::model::Transfer;
 use funding_core::ports::TransferDirection;
 use funding_core::ports::{StoreError, TransferFilter};
-use funding_domain::{AccountId, AlpacaTransferStatus, Amount, ProviderTransferId, TransferId};
+use funding_domain::{AccountId, AlpacaTransferId, AlpacaTransferStatus, Amount, TransferId};
 use sea_orm::{
     ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _,
 };
@@ -32,7 +32,7 @@ pub(super) async fn get_transfer(
 
 pub(super) async fn find_transfer_by_provider_id(
     store: &Store,
-    id: ProviderTransferId,
+    id: AlpacaTransferId,
 ) -> Result<Option<Transfer>, StoreError> {
     Entity::find()
         .filter(Column::ProviderTransferId.eq(id.as_uuid()))
@@ -78,7 +78,7 @@ pub(super) async fn withdrawals_in_flight(
 
 pub(super) async fn find_transfers_by_provider_ids(
     store: &Store,
-    ids: &[ProviderTransferId],
+    ids: &[AlpacaTransferId],
 ) -> Result<Vec<Transfer>, StoreError> {
     let mut found = Vec::with_capacity(ids.len());
     // Bounded IN lists: SQLite allows 32,766 parameters, PostgreSQL 65,535.

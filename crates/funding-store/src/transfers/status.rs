@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use funding_core::ports::{Claim, InboxMark, StoreError, TransferChange, TransferSaved};
-use funding_domain::{AlpacaTransferStatus, ProviderTransferId, TransferId};
+use funding_domain::{AlpacaTransferId, AlpacaTransferStatus, TransferId};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ColumnTrait as _, DatabaseTransaction, EntityTrait as _, IntoActiveModel as _,
@@ -88,7 +88,7 @@ pub(super) async fn save_submitted(
     store: &Store,
     claim: &Claim,
     id: TransferId,
-    provider_id: ProviderTransferId,
+    provider_id: AlpacaTransferId,
     change: TransferChange,
 ) -> Result<TransferSaved, StoreError> {
     from_submitting(&change, "Alpaca's id is saved")?;

@@ -1,7 +1,7 @@
 //! Connecting and health: a SQLite URL creates its file, and `ping` tells whether the database is
 //! there.
 
-use funding_core::ports::{BankLinkStore, StoreError};
+use funding_core::ports::{BankLinkStore, DatabasePing, StoreError};
 use funding_store::{Cipher, Store};
 
 use crate::support::TestDb;
@@ -9,7 +9,7 @@ use crate::support::TestDb;
 async fn ping_answers_while_the_database_is_there_and_fails_once_it_is_gone(db: &TestDb) {
     let store = db.store().await;
     store.ping().await.expect("the database answers");
-    BankLinkStore::ping(&store)
+    DatabasePing::ping(&store)
         .await
         .expect("through the port too");
     db.take_away(&store).await;

@@ -1,6 +1,6 @@
 //! Reading links back: by id, by relationship, and an account's links oldest first, page by page.
 
-use funding_core::ports::{BankLinkStore as _, PageRequest};
+use funding_core::ports::{BankLinkStore as _, LinkPageRequest};
 use funding_domain::{AchRelationshipId, BankLinkId};
 use uuid::Uuid;
 
@@ -20,7 +20,7 @@ async fn an_accounts_links_are_listed_oldest_first_page_by_page(db: &TestDb) {
     let mut pages = 0;
     loop {
         let page = store
-            .list_links(account, PageRequest { size: 2, after })
+            .list_links(account, LinkPageRequest { size: 2, after })
             .await
             .unwrap();
         pages += 1;
@@ -38,7 +38,7 @@ async fn an_accounts_links_are_listed_oldest_first_page_by_page(db: &TestDb) {
     let exact = store
         .list_links(
             account,
-            PageRequest {
+            LinkPageRequest {
                 size: 5,
                 after: None,
             },
@@ -62,7 +62,7 @@ async fn missing_links_are_none(db: &TestDb) {
     let empty = store
         .list_links(
             account(),
-            PageRequest {
+            LinkPageRequest {
                 size: 10,
                 after: None,
             },

@@ -11,8 +11,8 @@ use funding_core::ports::{
 };
 use funding_domain::PlaidBankTransferStatus::Submitting;
 use funding_domain::{
-    AccessToken, BankLinkId, BankTransferDraft, BankTransferRequest, BankTransferUserDraft,
-    FundingBankTransferId, PlaidItemId, ProcessorToken,
+    AccessToken, BankLinkId, BankTransferDraft, BankTransferId, BankTransferRequest,
+    BankTransferUserDraft, PlaidItemId, ProcessorToken,
 };
 use funding_store::{Cipher, RotationProgress, Store};
 use sea_orm::ConnectionTrait as _;
@@ -46,9 +46,9 @@ fn draft(key: &str) -> BankTransferDraft {
     }
 }
 
-async fn bank_transfer(store: &Store, key: &str) -> FundingBankTransferId {
+async fn bank_transfer(store: &Store, key: &str) -> BankTransferId {
     let transfer = BankTransfer {
-        id: FundingBankTransferId::generate(),
+        id: BankTransferId::generate(),
         caller: "rotation-test".to_owned(),
         request: BankTransferRequest::parse(&draft(key)).unwrap(),
         status: Submitting,
@@ -87,7 +87,7 @@ async fn bank_transfer(store: &Store, key: &str) -> FundingBankTransferId {
 struct Written {
     exchanged: Vec<BankLinkId>,
     pending: Vec<BankLinkId>,
-    transfers: Vec<FundingBankTransferId>,
+    transfers: Vec<BankTransferId>,
 }
 
 async fn write_under(store: &Store, links: usize, transfers: usize) -> Written {

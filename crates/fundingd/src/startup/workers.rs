@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use funding_core::bank_transfers::BankTransferSyncFollower;
 use funding_core::ports::{
-    BankLinkStore, BankTransferGateway, CursorStore, InboxStore, SystemClock,
+    BankTransferGateway, CursorStore, DatabasePing, InboxStore, SystemClock,
 };
 use funding_core::{
     FollowerSettings, FundingEventFollower, InboxSweepSettings, InboxSweeper, OrphanSweep,
@@ -40,7 +40,7 @@ pub(super) fn spawn(
     health: &Health,
     shutdown: &CancellationToken,
 ) -> Vec<JoinHandle<()>> {
-    let store_port: Arc<dyn BankLinkStore> = Arc::new(parts.store.clone());
+    let store_port: Arc<dyn DatabasePing> = Arc::new(parts.store.clone());
     let cursors: Arc<dyn CursorStore> = Arc::new(parts.store.clone());
     let inbox: Arc<dyn InboxStore> = Arc::new(parts.store.clone());
     let mut workers: Vec<JoinHandle<()>> = Vec::new();

@@ -11,8 +11,8 @@ use funding_core::ports::{
     SyncedPlaidEvent,
 };
 use funding_domain::{
-    AchClass, Amount, BankTransferId, BankTransferRequest, BankTransferType, Currency, Network,
-    PlaidBankTransferStatus,
+    AchClass, Amount, BankTransferDirection, BankTransferRequest, BankTransferType, Currency,
+    Network, PlaidBankTransferId, PlaidBankTransferStatus,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -155,7 +155,7 @@ pub(crate) struct BankTransferListRequest<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub origination_account_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub direction: Option<&'a str>,
+    pub direction: Option<BankTransferDirection>,
 }
 
 impl<'a> BankTransferListRequest<'a> {
@@ -167,7 +167,7 @@ impl<'a> BankTransferListRequest<'a> {
             count: filter.count.map(|count| count.clamp(1, max_count)),
             offset: filter.offset,
             origination_account_id: filter.origination_account_id.as_deref(),
-            direction: filter.direction.as_deref(),
+            direction: filter.direction,
         }
     }
 }
@@ -191,7 +191,7 @@ pub(crate) struct BankTransferEventListRequest<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub bank_transfer_type: Option<&'a str>,
+    pub bank_transfer_type: Option<BankTransferType>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub event_types: &'a [PlaidBankTransferStatus],
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -201,7 +201,7 @@ pub(crate) struct BankTransferEventListRequest<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub origination_account_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub direction: Option<&'a str>,
+    pub direction: Option<BankTransferDirection>,
 }
 
 impl<'a> BankTransferEventListRequest<'a> {
@@ -210,14 +210,17 @@ impl<'a> BankTransferEventListRequest<'a> {
         Self {
             start_date: filter.start_date,
             end_date: filter.end_date,
-            bank_transfer_id: filter.bank_transfer_id.as_ref().map(BankTransferId::as_str),
+            bank_transfer_id: filter
+                .bank_transfer_id
+                .as_ref()
+                .map(PlaidBankTransferId::as_str),
             account_id: filter.account_id.as_deref(),
-            bank_transfer_type: filter.bank_transfer_type.as_deref(),
+            bank_transfer_type: filter.bank_transfer_type,
             event_types: &filter.event_types,
             count: filter.count.map(|count| count.clamp(1, max_count)),
             offset: filter.offset,
             origination_account_id: filter.origination_account_id.as_deref(),
-            direction: filter.direction.as_deref(),
+            direction: filter.direction,
         }
     }
 }

@@ -17,12 +17,11 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use funding_core::ports::{self, PlaidBankTransfer, PlaidBankTransferEvent};
 use funding_domain::{
-    AchClass, AchReturnCode, BankTransferId, BankTransferType, Network, PlaidBankTransferStatus,
+    AchClass, AchReturnCode, BankTransferDirection, BankTransferType, Network, OrUnknown,
+    PlaidBankTransferId, PlaidBankTransferStatus,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-
-use super::OrUnknown;
 
 pub(crate) use bodies::{
     BankTransferBalanceGetRequest, BankTransferBalanceGetResponse, BankTransferEventListRequest,
@@ -36,7 +35,7 @@ pub(crate) use bodies::{
 /// Plaid's `BankTransfer` object (all 17 fields).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct BankTransfer {
-    pub id: BankTransferId,
+    pub id: PlaidBankTransferId,
     /// Required by the spec; `None` if Plaid ever sends `null` (wires carry no ACH class).
     pub ach_class: Option<OrUnknown<AchClass>>,
     /// The Plaid account of the end user.
@@ -83,15 +82,6 @@ pub struct BankTransferFailure {
     pub description: Option<String>,
 }
 
-/// `BankTransferDirection`: `outbound` transfers were made through the API, `inbound` ones were
-/// received by the origination account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BankTransferDirection {
-    Outbound,
-    Inbound,
-}
-
 /// Plaid's `BankTransferEvent`, as `/bank_transfer/event/sync` and `/bank_transfer/event/list`
 /// list them. Fields this adapter does not read (`receiver_details`, which newer API versions
 /// require) are ignored.
@@ -103,7 +93,7 @@ pub struct BankTransferEvent {
     /// `BankTransferEventType`: its values are the statuses the transfer moves to.
     pub event_type: PlaidBankTransferStatus,
     pub account_id: String,
-    pub bank_transfer_id: BankTransferId,
+    pub bank_transfer_id: PlaidBankTransferId,
     /// Kept as given; Plaid may send `null` or an empty string.
     pub origination_account_id: Option<String>,
     pub bank_transfer_type: OrUnknown<BankTransferType>,
@@ -154,13 +144,14 @@ impl From<ports::SimulatedBankTransferEvent> for SimulatedBankTransferEvent {
 }
 
 impl From<BankTransfer> for PlaidBankTransfer {
-    /// Enum values become the strings Plaid sent; a `null` metadata an empty map.
+    /// Enum values as read (an unknown one as the string Plaid sent); a `null` metadata an empty
+    /// map.
     fn from(transfer: BankTransfer) -> Self {
         Self {
             id: transfer.id,
-            ach_class: transfer.ach_class.map(|class| class.to_string()),
+            ach_class: transfer.ach_class,
             account_id: transfer.account_id,
-            transfer_type: transfer.transfer_type.to_string(),
+            transfer_type: transfer.transfer_type,
             user_legal_name: transfer.user.legal_name,
             user_email_address: transfer.user.email_address,
             user_routing_number: transfer.user.routing_number,
@@ -169,19 +160,19 @@ impl From<BankTransfer> for PlaidBankTransfer {
             description: transfer.description,
             created: transfer.created,
             status: transfer.status,
-            network: transfer.network.to_string(),
+            network: transfer.network,
             cancellable: transfer.cancellable,
             failure_reason: transfer.failure_reason.map(Into::into),
             custom_tag: transfer.custom_tag,
             metadata: transfer.metadata.unwrap_or_default(),
             origination_account_id: transfer.origination_account_id,
-            direction: transfer.direction.map(|direction| direction.to_string()),
+            direction: transfer.direction,
         }
     }
 }
 
 impl From<BankTransferEvent> for PlaidBankTransferEvent {
-    /// Enum values become the strings Plaid sent.
+    /// Enum values as read (an unknown one as the string Plaid sent).
     fn from(event: BankTransferEvent) -> Self {
         Self {
             event_id: event.event_id,
@@ -190,11 +181,11 @@ impl From<BankTransferEvent> for PlaidBankTransferEvent {
             account_id: event.account_id,
             bank_transfer_id: event.bank_transfer_id,
             origination_account_id: event.origination_account_id,
-            bank_transfer_type: event.bank_transfer_type.to_string(),
+            bank_transfer_type: event.bank_transfer_type,
             bank_transfer_amount: event.bank_transfer_amount,
             bank_transfer_iso_currency_code: event.bank_transfer_iso_currency_code,
             failure_reason: event.failure_reason.map(Into::into),
-            direction: event.direction.map(|direction| direction.to_string()),
+            direction: event.direction,
         }
     }
 }

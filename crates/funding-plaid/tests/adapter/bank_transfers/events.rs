@@ -4,7 +4,10 @@
 
 use chrono::{TimeZone, Utc};
 use funding_core::ports::{BankTransferGateway, PlaidBankTransferEventFilter};
-use funding_domain::{AchReturnCode, PlaidBankTransferStatus};
+use funding_domain::OrUnknown::Known;
+use funding_domain::{
+    AchReturnCode, BankTransferDirection, BankTransferType, PlaidBankTransferStatus,
+};
 use rust_decimal::Decimal;
 use serde_json::json;
 
@@ -44,8 +47,8 @@ async fn an_event_with_receiver_details_and_unknown_fields_is_read() {
         let event = &events[0];
         assert_eq!(event.event_id, event_id);
         assert_eq!(event.event_type, PlaidBankTransferStatus::Posted);
-        assert_eq!(event.bank_transfer_type, "debit");
-        assert_eq!(event.direction.as_deref(), Some("inbound"));
+        assert_eq!(event.bank_transfer_type, Known(BankTransferType::Debit));
+        assert_eq!(event.direction, Some(Known(BankTransferDirection::Inbound)));
         assert_eq!(event.bank_transfer_amount, Decimal::new(10000, 2));
         assert_eq!(
             event.timestamp,
@@ -84,11 +87,14 @@ async fn events_are_synced_after_a_cursor_and_read_with_their_failure_reasons() 
     assert_eq!(first.event_id, 1);
     assert_eq!(first.event_type, PlaidBankTransferStatus::Pending);
     assert_eq!(first.bank_transfer_id.as_str(), BANK_TRANSFER_ID);
-    assert_eq!(first.bank_transfer_type, "credit");
+    assert_eq!(first.bank_transfer_type, Known(BankTransferType::Credit));
     assert_eq!(first.bank_transfer_amount.to_string(), "12.34");
     assert_eq!(first.bank_transfer_iso_currency_code, "USD");
     assert_eq!(first.origination_account_id.as_deref(), Some(""));
-    assert_eq!(first.direction.as_deref(), Some("outbound"));
+    assert_eq!(
+        first.direction,
+        Some(Known(BankTransferDirection::Outbound))
+    );
     assert_eq!(second.event_type, PlaidBankTransferStatus::Reversed);
     assert_eq!(second.direction, None);
     assert_eq!(second.origination_account_id, None);

@@ -5,7 +5,9 @@ use chrono::{TimeZone, Utc};
 use funding_core::ports::{
     BankTransferGateway, PlaidBankTransferEventFilter, PlaidBankTransferListFilter,
 };
-use funding_domain::{AchReturnCode, PlaidBankTransferStatus};
+use funding_domain::{
+    AchReturnCode, BankTransferDirection, BankTransferType, PlaidBankTransferStatus,
+};
 use serde_json::json;
 
 use crate::fixtures::{self, BANK_TRANSFER_ID};
@@ -24,7 +26,7 @@ async fn bank_transfers_are_listed_with_every_filter_given() {
         count: Some(10),
         offset: Some(20),
         origination_account_id: Some("8945fedc-e703-463d-86b1-dc0607b55460".into()),
-        direction: Some("outbound".into()),
+        direction: Some(BankTransferDirection::Outbound),
     };
 
     let transfers = client.list_bank_transfers(&filter).await.unwrap();
@@ -86,7 +88,7 @@ async fn bank_transfer_events_are_listed_with_every_filter_given() {
         end_date: Some(Utc.with_ymd_and_hms(2024, 3, 2, 0, 0, 0).unwrap()),
         bank_transfer_id: Some(transfer_id()),
         account_id: Some("6qL6lWoQkAfNE3mB8Kk5tAnvpX81qefrvvl7B".into()),
-        bank_transfer_type: Some("debit".into()),
+        bank_transfer_type: Some(BankTransferType::Debit),
         event_types: vec![
             PlaidBankTransferStatus::Posted,
             PlaidBankTransferStatus::Reversed,
@@ -94,7 +96,7 @@ async fn bank_transfer_events_are_listed_with_every_filter_given() {
         count: Some(99),
         offset: Some(0),
         origination_account_id: Some("8945fedc-e703-463d-86b1-dc0607b55460".into()),
-        direction: Some("inbound".into()),
+        direction: Some(BankTransferDirection::Inbound),
     };
 
     let events = client.list_bank_transfer_events(&filter).await.unwrap();

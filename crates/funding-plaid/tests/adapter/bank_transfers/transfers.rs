@@ -6,7 +6,11 @@ use std::collections::BTreeMap;
 
 use chrono::{TimeZone, Utc};
 use funding_core::ports::{BankTransferFailure, BankTransferGateway};
-use funding_domain::{AchReturnCode, PlaidBankTransferStatus};
+use funding_domain::OrUnknown::{Known, Unknown};
+use funding_domain::{
+    AchClass, AchReturnCode, BankTransferDirection, BankTransferType, Network,
+    PlaidBankTransferStatus,
+};
 use serde_json::json;
 
 use crate::fixtures::{self, BANK_TRANSFER_ID};
@@ -91,9 +95,9 @@ async fn the_bank_transfer_plaid_returns_is_read_field_by_field() {
     let transfer = client.create_bank_transfer(&full_request()).await.unwrap();
 
     assert_eq!(transfer.id.as_str(), BANK_TRANSFER_ID);
-    assert_eq!(transfer.ach_class.as_deref(), Some("ppd"));
+    assert_eq!(transfer.ach_class, Some(Known(AchClass::Ppd)));
     assert_eq!(transfer.account_id, "6qL6lWoQkAfNE3mB8Kk5tAnvpX81qefrvvl7B");
-    assert_eq!(transfer.transfer_type, "credit");
+    assert_eq!(transfer.transfer_type, Known(BankTransferType::Credit));
     assert_eq!(transfer.user_legal_name, "John Smith");
     assert_eq!(
         transfer.user_email_address.as_deref(),
@@ -108,7 +112,7 @@ async fn the_bank_transfer_plaid_returns_is_read_field_by_field() {
         Utc.with_ymd_and_hms(2020, 8, 6, 17, 27, 15).unwrap()
     );
     assert_eq!(transfer.status, PlaidBankTransferStatus::Pending);
-    assert_eq!(transfer.network, "ach");
+    assert_eq!(transfer.network, Known(Network::Ach));
     assert!(transfer.cancellable);
     assert_eq!(transfer.failure_reason, None);
     assert_eq!(transfer.custom_tag.as_deref(), Some("my tag"));
@@ -123,7 +127,10 @@ async fn the_bank_transfer_plaid_returns_is_read_field_by_field() {
         transfer.origination_account_id.as_deref(),
         Some("11111111-1111-1111-1111-111111111111")
     );
-    assert_eq!(transfer.direction.as_deref(), Some("outbound"));
+    assert_eq!(
+        transfer.direction,
+        Some(Known(BankTransferDirection::Outbound))
+    );
 }
 
 #[tokio::test]
@@ -154,10 +161,10 @@ async fn a_bank_transfer_is_fetched_by_id_and_values_plaid_added_later_are_kept_
         transfer.status,
         PlaidBankTransferStatus::Unknown("settled".into())
     );
-    assert_eq!(transfer.network, "rtp");
-    assert_eq!(transfer.ach_class.as_deref(), Some("iat"));
-    assert_eq!(transfer.transfer_type, "refund");
-    assert_eq!(transfer.direction.as_deref(), Some("sideways"));
+    assert_eq!(transfer.network, Unknown("rtp".into()));
+    assert_eq!(transfer.ach_class, Some(Unknown("iat".into())));
+    assert_eq!(transfer.transfer_type, Unknown("refund".into()));
+    assert_eq!(transfer.direction, Some(Unknown("sideways".into())));
     assert!(transfer.metadata.is_empty());
     assert_eq!(
         transfer.failure_reason,

@@ -7,7 +7,7 @@ use funding_core::ports::{
     PlaidBankTransferListFilter, SimulatedBankTransferEvent,
 };
 use funding_domain::{
-    BankTransferDraft, BankTransferId, BankTransferRequest, BankTransferUserDraft,
+    BankTransferDraft, BankTransferRequest, BankTransferUserDraft, PlaidBankTransferId,
 };
 
 use crate::fixtures::{self, BANK_TRANSFER_ID};
@@ -62,8 +62,8 @@ pub fn minimal_request() -> BankTransferRequest {
     .unwrap()
 }
 
-pub fn transfer_id() -> BankTransferId {
-    BankTransferId::parse(BANK_TRANSFER_ID).unwrap()
+pub fn transfer_id() -> PlaidBankTransferId {
+    PlaidBankTransferId::parse(BANK_TRANSFER_ID).unwrap()
 }
 
 /// Every endpoint of the rail's two ports.

@@ -18,7 +18,7 @@ use funding_core::ports::{
     PlaidBankTransferEventFilter, PlaidBankTransferListFilter, Provider, ProviderError,
     ProviderErrorKind, WebhookVerificationKey,
 };
-use funding_domain::{BankTransferId, BankTransferRequest};
+use funding_domain::{BankTransferRequest, PlaidBankTransferId};
 use funding_plaid::{WebhookRejection, WebhookVerifier, WebhookVerifierConfig};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
@@ -177,11 +177,11 @@ impl BankTransferGateway for FakeKeys {
     }
     async fn get_bank_transfer(
         &self,
-        _: &BankTransferId,
+        _: &PlaidBankTransferId,
     ) -> Result<PlaidBankTransfer, ProviderError> {
         Err(not_faked())
     }
-    async fn cancel_bank_transfer(&self, _: &BankTransferId) -> Result<(), ProviderError> {
+    async fn cancel_bank_transfer(&self, _: &PlaidBankTransferId) -> Result<(), ProviderError> {
         Err(not_faked())
     }
     async fn list_bank_transfers(

@@ -9,7 +9,7 @@ use funding_core::ports::{
     StoreError, WorkKind,
 };
 use funding_domain::PlaidBankTransferStatus::{self, Pending, Submitting};
-use funding_domain::{BankTransferRequest, FundingBankTransferId};
+use funding_domain::{BankTransferId, BankTransferRequest};
 use funding_store::{BANK_TRANSFER_STATUSES, Cipher};
 use sea_orm::ConnectionTrait as _;
 use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
@@ -362,7 +362,7 @@ async fn the_database_refuses_an_unknown_status_and_a_second_holder_of_plaids_id
     let (first, ours) = pending(&store, "first", t0()).await;
     let second = created(&store, "second").await;
     let raw = db.raw().await;
-    let set = |id: FundingBankTransferId, column: &'static str, value: &str| {
+    let set = |id: BankTransferId, column: &'static str, value: &str| {
         Query::update()
             .table("bank_transfers")
             .value(column, value)

@@ -2,6 +2,7 @@
 
 use funding_core::model::BankTransfer;
 use funding_core::ports::{BankTransferFilter, BankTransferStore as _};
+use funding_domain::BankTransferDirection;
 
 use crate::support::bank_transfers::{
     answered, begin, claim_submit, draft, new_from, plaid, plaid_id,
@@ -110,7 +111,7 @@ async fn list_filters_and_pages_in_creation_order(db: &TestDb) {
     };
     assert_eq!(
         list(BankTransferFilter {
-            direction: Some("inbound".to_owned()),
+            direction: Some(BankTransferDirection::Inbound),
             ..every()
         })
         .await,
@@ -127,7 +128,7 @@ async fn list_filters_and_pages_in_creation_order(db: &TestDb) {
     assert!(
         list(BankTransferFilter {
             origination_account_id: Some("orig_b".to_owned()),
-            direction: Some("inbound".to_owned()),
+            direction: Some(BankTransferDirection::Inbound),
             ..every()
         })
         .await
@@ -145,7 +146,7 @@ async fn list_filters_and_pages_in_creation_order(db: &TestDb) {
     assert_eq!(list(window.clone()).await, expected);
     assert_eq!(
         list(BankTransferFilter {
-            direction: Some("outbound".to_owned()),
+            direction: Some(BankTransferDirection::Outbound),
             ..window
         })
         .await,

@@ -7,7 +7,7 @@ use funding_core::ports::{
     PLAID_BANK_TRANSFER_STREAM,
 };
 use funding_domain::PlaidBankTransferStatus::{Failed, Pending, Posted, Reversed, Submitting};
-use funding_domain::{AchReturnCode, FundingBankTransferId};
+use funding_domain::{AchReturnCode, BankTransferId};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 
 use crate::support::bank_transfers::{
@@ -185,7 +185,7 @@ async fn batches_of_one_set_of_transfers_in_opposite_orders_never_deadlock(db: &
             let (transfer, _) = pending(&store, &format!("r{round}-{n}"), t0()).await;
             ids.push(transfer.id);
         }
-        let batch = |order: Vec<FundingBankTransferId>, tag: &str| {
+        let batch = |order: Vec<BankTransferId>, tag: &str| {
             order
                 .into_iter()
                 .enumerate()
@@ -375,7 +375,7 @@ async fn cancellable_is_refreshed_without_a_move(db: &TestDb) {
     assert_eq!(history_count(&db.raw().await, transfer.id).await, 2);
     assert!(
         !store
-            .set_bank_transfer_cancellable(FundingBankTransferId::generate(), true)
+            .set_bank_transfer_cancellable(BankTransferId::generate(), true)
             .await
             .unwrap()
     );

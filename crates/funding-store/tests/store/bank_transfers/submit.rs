@@ -6,8 +6,8 @@ use funding_core::ports::{
     BankTransferChange, BankTransferFilter, BankTransferStore as _, PlaidAnswerSaved, StoreError,
     WorkKind, WorkQueue as _,
 };
-use funding_domain::FundingBankTransferId;
 use funding_domain::PlaidBankTransferStatus::{Failed, Pending, Refused, Submitting};
+use funding_domain::{BankTransferDirection, BankTransferId};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 
 use crate::support::bank_transfers::{
@@ -65,7 +65,7 @@ async fn fenced_writes_are_refused_with_a_stale_claim(db: &TestDb) {
         .unwrap()
         .expect("claimable");
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    let id = FundingBankTransferId::from_uuid(expired.subject_id);
+    let id = BankTransferId::from_uuid(expired.subject_id);
     assert!(matches!(
         store
             .mark_bank_transfer_submit_requested(&expired.claim, id, t0())
@@ -179,7 +179,7 @@ async fn saving_plaids_answer_moves_the_transfer_and_unparks_its_events(db: &Tes
             CALLER,
             BankTransferFilter {
                 origination_account_id: Some("orig_plaid".to_owned()),
-                direction: Some("inbound".to_owned()),
+                direction: Some(BankTransferDirection::Inbound),
                 ..BankTransferFilter::default()
             },
             10,

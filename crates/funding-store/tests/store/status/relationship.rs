@@ -3,7 +3,7 @@
 //! wins.
 
 use funding_core::ports::{
-    BankLinkStore as _, LinkStatusStore as _, RelationshipSaved, StatusChange, WorkQueue as _,
+    BankLinkStore as _, LinkStatusChange, LinkStatusStore as _, RelationshipSaved, WorkQueue as _,
 };
 use funding_domain::AchRelationshipId;
 use funding_domain::AchRelationshipStatus::{Creating, Queued};
@@ -22,7 +22,7 @@ async fn saving_the_relationship_moves_a_creating_link_once(db: &TestDb) {
         .mark_relationship_requested(&fence, link.id, t0() + seconds(1))
         .await
         .unwrap();
-    let queued = StatusChange {
+    let queued = LinkStatusChange {
         source: "alpaca:create".into(),
         ..change(Creating, Queued, None)
     };

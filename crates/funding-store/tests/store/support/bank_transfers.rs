@@ -11,10 +11,11 @@ use funding_core::ports::{
     InboxStore as _, NewBankTransfer, NewWork, PLAID_BANK_TRANSFER_STREAM, PlaidAnswerSaved,
     PlaidBankTransfer, PlaidBankTransferEvent, SyncedPlaidEvent, WorkKind, WorkQueue as _,
 };
+use funding_domain::OrUnknown::Known;
 use funding_domain::PlaidBankTransferStatus::{self, Pending, Posted, Submitting};
 use funding_domain::{
-    Amount, BankTransferDraft, BankTransferId, BankTransferRequest, BankTransferUserDraft,
-    FundingBankTransferId,
+    AchClass, Amount, BankTransferDirection, BankTransferDraft, BankTransferId,
+    BankTransferRequest, BankTransferType, BankTransferUserDraft, Network, PlaidBankTransferId,
 };
 use funding_store::Store;
 use sea_orm::DatabaseConnection;
@@ -81,7 +82,7 @@ pub fn new_from(
 ) -> (IdempotencyClaim, NewBankTransfer) {
     let request = BankTransferRequest::parse(draft).unwrap();
     let transfer = BankTransfer {
-        id: FundingBankTransferId::generate(),
+        id: BankTransferId::generate(),
         caller: caller.to_owned(),
         request,
         status: Submitting,
@@ -121,7 +122,7 @@ pub async fn created(store: &Store, key: &str) -> BankTransfer {
 }
 
 /// Claims the `bank_transfer_submit` work `begin_bank_transfer` wrote: the fence of its writes.
-pub async fn claim_submit(store: &Store, id: FundingBankTransferId) -> Claim {
+pub async fn claim_submit(store: &Store, id: BankTransferId) -> Claim {
     store
         .claim(WorkKind::BankTransferSubmit, id.as_uuid(), "owner", LEASE)
         .await
@@ -158,21 +159,21 @@ pub fn answered(at: DateTime<Utc>) -> BankTransferChange {
     }
 }
 
-pub fn plaid_id() -> BankTransferId {
-    BankTransferId::parse(&Uuid::new_v4().to_string()).unwrap()
+pub fn plaid_id() -> PlaidBankTransferId {
+    PlaidBankTransferId::parse(&Uuid::new_v4().to_string()).unwrap()
 }
 
 /// Plaid's object with every field set.
 pub fn plaid(
-    id: &BankTransferId,
+    id: &PlaidBankTransferId,
     origination: Option<&str>,
     direction: Option<&str>,
 ) -> PlaidBankTransfer {
     PlaidBankTransfer {
         id: id.clone(),
-        ach_class: Some("web".to_owned()),
+        ach_class: Some(Known(AchClass::Web)),
         account_id: "3MqrrrP5pWUGgmnvaQlPu19R6DvwPRHwNbLr9".to_owned(),
-        transfer_type: "debit".to_owned(),
+        transfer_type: Known(BankTransferType::Debit),
         user_legal_name: "Jane Q. Doe-Smith".to_owned(),
         user_email_address: Some("jane@example.com".to_owned()),
         user_routing_number: Some("011401533".to_owned()),
@@ -181,7 +182,7 @@ pub fn plaid(
         description: "Deposit".to_owned(),
         created: t0() + seconds(1),
         status: Pending,
-        network: "same-day-ach".to_owned(),
+        network: Known(Network::SameDayAch),
         cancellable: true,
         failure_reason: None,
         custom_tag: Some("tag \"quoted\" ünïcode".to_owned()),
@@ -190,12 +191,12 @@ pub fn plaid(
             ("order".to_owned(), "A-1".to_owned()),
         ]),
         origination_account_id: origination.map(str::to_owned),
-        direction: direction.map(str::to_owned),
+        direction: direction.map(|text| Known(BankTransferDirection::parse(text).unwrap())),
     }
 }
 
 /// Plaid's object with every optional field absent.
-pub fn bare_plaid(id: &BankTransferId) -> PlaidBankTransfer {
+pub fn bare_plaid(id: &PlaidBankTransferId) -> PlaidBankTransfer {
     PlaidBankTransfer {
         ach_class: None,
         user_email_address: None,
@@ -213,7 +214,7 @@ pub async fn pending(
     store: &Store,
     key: &str,
     at: DateTime<Utc>,
-) -> (BankTransfer, BankTransferId) {
+) -> (BankTransfer, PlaidBankTransferId) {
     let transfer = created(store, key).await;
     let fence = claim_submit(store, transfer.id).await;
     let id = plaid_id();
@@ -227,7 +228,7 @@ pub async fn pending(
     (stored(store, transfer.id).await, id)
 }
 
-pub async fn stored(store: &Store, id: FundingBankTransferId) -> BankTransfer {
+pub async fn stored(store: &Store, id: BankTransferId) -> BankTransfer {
     store
         .get_bank_transfer(id)
         .await
@@ -235,7 +236,7 @@ pub async fn stored(store: &Store, id: FundingBankTransferId) -> BankTransfer {
         .expect("the bank transfer")
 }
 
-pub async fn history_count(db: &DatabaseConnection, id: FundingBankTransferId) -> i64 {
+pub async fn history_count(db: &DatabaseConnection, id: BankTransferId) -> i64 {
     count(
         db,
         "bank_transfer_status_history",
@@ -248,7 +249,7 @@ pub fn micros(at: DateTime<Utc>) -> i64 {
     at.timestamp_micros()
 }
 
-pub fn plaid_event(id: u64, transfer: &BankTransferId) -> SyncedPlaidEvent {
+pub fn plaid_event(id: u64, transfer: &PlaidBankTransferId) -> SyncedPlaidEvent {
     let event = PlaidBankTransferEvent {
         event_id: id,
         timestamp: t0() + seconds(2),
@@ -256,11 +257,11 @@ pub fn plaid_event(id: u64, transfer: &BankTransferId) -> SyncedPlaidEvent {
         account_id: "3MqrrrP5pWUGgmnvaQlPu19R6DvwPRHwNbLr9".to_owned(),
         bank_transfer_id: transfer.clone(),
         origination_account_id: None,
-        bank_transfer_type: "debit".to_owned(),
+        bank_transfer_type: Known(BankTransferType::Debit),
         bank_transfer_amount: Amount::parse("12.34").unwrap().as_decimal(),
         bank_transfer_iso_currency_code: "USD".to_owned(),
         failure_reason: None,
-        direction: Some("inbound".to_owned()),
+        direction: Some(Known(BankTransferDirection::Inbound)),
     };
     SyncedPlaidEvent::read(event)
 }

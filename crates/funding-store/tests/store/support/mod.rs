@@ -15,8 +15,8 @@ use base64::Engine as _;
 use chrono::{DateTime, TimeZone as _, Utc};
 use funding_core::model::BankLink;
 use funding_core::ports::{
-    Claim, Clock, IdempotencyClaim, InboxStore as _, NewBankLink, NewWork, SavedRelationship,
-    StatusChange, WorkKind, WorkQueue as _,
+    Claim, Clock, IdempotencyClaim, InboxStore as _, LinkStatusChange, NewBankLink, NewWork,
+    SavedRelationship, WorkKind, WorkQueue as _,
 };
 use funding_domain::{
     AccountId, AchRelationshipId, AchRelationshipStatus, BankLinkId, IdempotencyKey, Nickname,
@@ -370,8 +370,8 @@ pub fn change(
     from: AchRelationshipStatus,
     to: AchRelationshipStatus,
     event: Option<&str>,
-) -> StatusChange {
-    StatusChange {
+) -> LinkStatusChange {
+    LinkStatusChange {
         from,
         to,
         reason: None,

@@ -11,8 +11,7 @@ use funding_core::ports::{
 };
 use funding_domain::AlpacaTransferStatus::{self, Queued, Submitting};
 use funding_domain::{
-    AccountId, AchRelationshipId, Amount, BankLinkId, IdempotencyKey, ProviderTransferId,
-    TransferId,
+    AccountId, AchRelationshipId, AlpacaTransferId, Amount, BankLinkId, IdempotencyKey, TransferId,
 };
 use funding_store::Store;
 use sea_orm::DatabaseConnection;
@@ -133,8 +132,8 @@ pub fn submitted(at: DateTime<Utc>) -> TransferChange {
     }
 }
 
-pub fn provider_id() -> ProviderTransferId {
-    ProviderTransferId::from_uuid(Uuid::new_v4())
+pub fn provider_id() -> AlpacaTransferId {
+    AlpacaTransferId::from_uuid(Uuid::new_v4())
 }
 
 /// Creates a transfer and stores Alpaca's id for it (QUEUED at `at`).
@@ -144,7 +143,7 @@ pub async fn queued(
     account: AccountId,
     key: &str,
     at: DateTime<Utc>,
-) -> (Transfer, ProviderTransferId) {
+) -> (Transfer, AlpacaTransferId) {
     let transfer = deposit(store, link, account, key).await;
     let fence = claim_submit(store, transfer.id).await;
     let provider = provider_id();
@@ -171,7 +170,7 @@ pub async fn stored(store: &Store, id: TransferId) -> Transfer {
     store.get_transfer(id).await.unwrap().expect("the transfer")
 }
 
-pub fn transfer_event(id: &str, provider: ProviderTransferId) -> IncomingEvent {
+pub fn transfer_event(id: &str, provider: AlpacaTransferId) -> IncomingEvent {
     let event = FundingEvent {
         event_id: id.to_owned(),
         at: t0(),

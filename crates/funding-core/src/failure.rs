@@ -1,12 +1,13 @@
-//! How a link's definite failure is kept, so that a repeat of the same create (same idempotency key)
-//! answers with the same error as the first time. The provider, the kind of failure and the provider's
-//! code are stored together in the link's `failure_code` as `provider/kind/code`.
+//! How a definite provider failure is kept, for links, transfers and bank transfers alike, so that a
+//! repeat of the same create (same idempotency key) answers with the same error as the first time.
+//! The provider, the kind of failure and the provider's code are stored together in the resource's
+//! `failure_code` as `provider/kind/code`.
 
 use crate::ports::{Provider, ProviderError, ProviderErrorKind};
 
 /// A link whose public token exchange had an unknown outcome: a new public token is needed.
 pub const PUBLIC_TOKEN_NEEDED: &str = "service/public_token_needed";
-/// A link whose work ran out of attempts.
+/// A link, transfer or bank transfer whose work ran out of attempts.
 pub const ATTEMPTS_EXHAUSTED: &str = "service/attempts_exhausted";
 
 const KINDS: &[(ProviderErrorKind, &str)] = &[
@@ -32,7 +33,7 @@ pub fn encode(error: &ProviderError) -> String {
     format!("{}/{}/{}", error.provider, kind, error.code)
 }
 
-/// The error a stored failure stands for, with `message` as stored in the link's status reason.
+/// The error a stored failure stands for, with `message` as stored in the resource's status reason.
 pub fn decode(stored: &str, message: &str) -> Option<ProviderError> {
     let mut parts = stored.splitn(3, '/');
     let provider = match parts.next()? {

@@ -1,12 +1,13 @@
-//! [`OrUnknown`]: an enum value Plaid sent, or the string itself when this adapter does not know it,
-//! so a value Plaid adds later is kept and reported instead of failing the whole response.
+//! [`OrUnknown`]: an enum value a provider sent, or the string itself when this service does not
+//! know it, so a value the provider adds later is kept and reported instead of failing the whole
+//! answer. It reads and writes as the provider's string, so stored JSON keeps the wire's text.
 
 use std::fmt;
 
 use serde::de::{DeserializeOwned, IntoDeserializer};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// A known `T`, or the unknown string as Plaid sent it.
+/// A known `T`, or the unknown string as the provider sent it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum OrUnknown<T> {
     Known(T),
@@ -29,14 +30,11 @@ impl<T> From<T> for OrUnknown<T> {
     }
 }
 
-impl<T: Serialize> fmt::Display for OrUnknown<T> {
-    /// The wire string.
+impl<T: fmt::Display> fmt::Display for OrUnknown<T> {
+    /// The provider's string.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Known(value) => match serde_json::to_value(value) {
-                Ok(serde_json::Value::String(text)) => f.write_str(&text),
-                _ => f.write_str("?"),
-            },
+            Self::Known(value) => value.fmt(f),
             Self::Unknown(text) => f.write_str(text),
         }
     }
@@ -63,7 +61,7 @@ impl<T: Serialize> Serialize for OrUnknown<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use funding_domain::Network;
+    use crate::Network;
 
     #[test]
     fn known_values_are_read_and_unknown_ones_kept() {
@@ -73,6 +71,7 @@ mod tests {
         let unknown: OrUnknown<Network> = serde_json::from_str(r#""rtp""#).unwrap();
         assert_eq!(unknown, OrUnknown::Unknown("rtp".into()));
         assert_eq!(serde_json::to_string(&unknown).unwrap(), r#""rtp""#);
+        assert_eq!(unknown.to_string(), "rtp");
         assert_eq!(unknown.known(), None);
     }
 }

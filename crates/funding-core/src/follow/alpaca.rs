@@ -1,15 +1,8 @@
-//! The follower of Alpaca's funding event stream, and the inbox's applier. Exactly one replica reads
-//! the stream at a time: it holds a lease on it in the store, renews it while reading, and gives it
-//! up on shutdown; the others wait and take over when the lease runs out.
-//!
-//! The reader stores what it reads in the inbox, in batches, in the same transaction that advances
-//! the cursor, so a restart or a takeover neither skips nor loses an event; then the applier applies
-//! the pending events in order, dispatched by `entity_type`. An event whose link is not stored yet is
-//! parked and applied once it is; one that fails to apply is parked with its error; neither stops
-//! the events after it. The inbox's upkeep (unparking, classing foreign events, pruning, gauges) is
-//! not done here but by the [`InboxSweeper`](crate::inbox_sweep::InboxSweeper), on its own timer:
-//! the reader only looks for pending events now and then, one indexed read, to apply what the
-//! sweep made pending.
+//! The follower of Alpaca's funding event stream. Exactly one replica reads the stream at a time:
+//! it holds a lease on it in the store, renews it while reading, and gives it up on shutdown; the
+//! others wait and take over when the lease runs out. What it reads is stored in the inbox, in
+//! batches, in the same transaction that advances the cursor, so a restart or a takeover neither
+//! skips nor loses an event; then the [`InboxApplier`] applies the pending events.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -17,11 +10,9 @@ use std::time::Duration;
 
 use futures::StreamExt;
 
-use crate::links::{BankLinks, EventOutcome};
-use crate::ports::{
-    Broker, Clock, CursorStore, FundingEntity, InboxEvent, InboxMark, InboxState, InboxStore,
-    IncomingEvent, StoreError,
-};
+use super::inbox::InboxApplier;
+use crate::links::BankLinks;
+use crate::ports::{Broker, Clock, CursorStore, InboxStore, IncomingEvent, StoreError};
 use crate::transfers::Transfers;
 
 /// The cursor's and the lease's name in the store.
@@ -36,13 +27,6 @@ const BATCH: usize = 256;
 /// cost two commits of its own (stored, then applied) and a burst was applied at a few hundred
 /// events a second. A lone event is applied this much later, no more.
 const BATCH_WINDOW: Duration = Duration::from_millis(20);
-/// Pending events applied per read of the inbox.
-const APPLY_PAGE: u32 = 200;
-/// Pages applied before the reader looks at its lease and the stream again: a backlog (events the
-/// sweep made pending by the thousand) is applied a slice at a time, never for longer than the
-/// lease between two renewals.
-const APPLY_PAGES_AT_ONCE: usize = 10;
-
 /// With no stored cursor (a new deployment), reading starts this far back rather than live, so an
 /// event emitted before the first connection is not missed; replayed events are no-ops.
 const FIRST_READ_LOOKBACK: Duration = Duration::from_secs(3600);
@@ -262,152 +246,5 @@ impl FundingEventFollower {
                 return Stop::Pause(FATAL_PAUSE);
             }
         }
-    }
-}
-
-/// Applies the inbox's pending events, dispatched by what they are about.
-struct InboxApplier {
-    links: BankLinks,
-    transfers: Option<Transfers>,
-    inbox: Arc<dyn InboxStore>,
-}
-
-impl InboxApplier {
-    /// Applies pending events until none are left, the store fails (they stay pending), or
-    /// [`APPLY_PAGES_AT_ONCE`] pages were applied; whether it stopped at that bound with more to
-    /// apply.
-    async fn apply_pending(&self) -> bool {
-        for _ in 0..APPLY_PAGES_AT_ONCE {
-            let events = match self.inbox.pending_events(FUNDING_STREAM, APPLY_PAGE).await {
-                Ok(events) => events,
-                Err(error) => {
-                    tracing::warn!("cannot read the inbox: {error}");
-                    return false;
-                }
-            };
-            if events.is_empty() {
-                return false;
-            }
-            let mut rest = events.as_slice();
-            while let Some(first) = rest.first() {
-                // A run of Transfer events is applied in one transaction; anything else one by one.
-                let run = match &self.transfers {
-                    Some(_) if first.event.entity == FundingEntity::Transfer => rest
-                        .iter()
-                        .take_while(|stored| stored.event.entity == FundingEntity::Transfer)
-                        .count(),
-                    _ => 0,
-                };
-                let applied = if run > 1 {
-                    self.apply_transfers(&rest[..run]).await
-                } else {
-                    self.apply(first).await
-                };
-                if !applied {
-                    return false;
-                }
-                rest = &rest[run.max(1)..];
-            }
-        }
-        true
-    }
-
-    /// Applies a run of Transfer events together with their inbox marks (one transaction), or one
-    /// by one when they cannot be applied together; false when the store failed (stop for now).
-    async fn apply_transfers(&self, run: &[InboxEvent]) -> bool {
-        let Some(transfers) = &self.transfers else {
-            return false;
-        };
-        let mark = |stored: &InboxEvent, outcome: &EventOutcome| InboxMark {
-            stream: stored.stream.clone(),
-            event_id: stored.event_id.clone(),
-            state: recorded(outcome).0,
-            error: None,
-        };
-        match transfers.apply_events_together(run, mark).await {
-            Ok(Some(outcomes)) => {
-                for outcome in &outcomes {
-                    metrics::counter!("funding_alpaca_events_total", "outcome" => recorded(outcome).1)
-                        .increment(1);
-                }
-                return true;
-            }
-            Ok(None) => {
-                tracing::debug!(
-                    events = run.len(),
-                    "the events could not be applied together; applying them one by one"
-                );
-            }
-            Err(crate::CoreError::Store(StoreError::Unavailable(message))) => {
-                tracing::warn!("cannot apply events now: {message}");
-                return false;
-            }
-            Err(error) => {
-                tracing::warn!(
-                    "applying events together failed ({error}); applying them one by one"
-                );
-            }
-        }
-        for stored in run {
-            if !self.apply(stored).await {
-                return false;
-            }
-        }
-        true
-    }
-
-    /// Applies one event and records the outcome; false when the store failed (stop for now).
-    async fn apply(&self, stored: &InboxEvent) -> bool {
-        let event = &stored.event;
-        let outcome = match &event.entity {
-            FundingEntity::BankRelationship => Some(self.links.apply_event(event).await),
-            FundingEntity::Transfer => match &self.transfers {
-                Some(transfers) => Some(transfers.apply_event(event).await),
-                None => None,
-            },
-            FundingEntity::Other(_) => None,
-        };
-        let (state, error, label) = match outcome {
-            // Nobody handles this kind of subject (yet): kept, to be applied when one does.
-            None => (InboxState::Unhandled, None, "unhandled"),
-            Some(Ok(outcome)) => {
-                let (state, label) = recorded(&outcome);
-                (state, None, label)
-            }
-            Some(Err(crate::CoreError::Store(StoreError::Unavailable(message)))) => {
-                tracing::warn!(event_id = %stored.event_id, "cannot apply the event now: {message}");
-                return false;
-            }
-            Some(Err(error)) => {
-                tracing::error!(event_id = %stored.event_id, "applying the event failed; it is parked: {error}");
-                (
-                    InboxState::ParkedError,
-                    Some(error.to_string()),
-                    "parked_error",
-                )
-            }
-        };
-        metrics::counter!("funding_alpaca_events_total", "outcome" => label).increment(1);
-        match self
-            .inbox
-            .mark_event(&stored.stream, &stored.event_id, state, error.as_deref())
-            .await
-        {
-            Ok(()) => true,
-            Err(error) => {
-                tracing::warn!(event_id = %stored.event_id, "cannot record the event's outcome: {error}");
-                false
-            }
-        }
-    }
-}
-
-/// How an event's outcome is recorded: its inbox state and its metrics label.
-fn recorded(outcome: &EventOutcome) -> (InboxState, &'static str) {
-    match outcome {
-        EventOutcome::NoSuchLink => (InboxState::ParkedNoSubject, "parked_no_subject"),
-        EventOutcome::Moved { .. } | EventOutcome::MovedTransfer => (InboxState::Applied, "moved"),
-        EventOutcome::Ignored(_) | EventOutcome::NotMine => (InboxState::Applied, "ignored"),
-        EventOutcome::UnknownStatus(_) => (InboxState::Applied, "unknown_status"),
     }
 }

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use funding_domain::{AccountId, AlpacaTransferStatus, ProviderTransferId, TransferId};
+use funding_domain::{AccountId, AlpacaTransferId, AlpacaTransferStatus, TransferId};
 
 use super::{
     Begin, Claim, IdempotencyClaim, InboxMark, NewWork, StoreError, TransferDirection, Unresolved,
@@ -81,13 +81,13 @@ pub trait TransferStore: Send + Sync + 'static {
 
     async fn find_transfer_by_provider_id(
         &self,
-        id: ProviderTransferId,
+        id: AlpacaTransferId,
     ) -> Result<Option<Transfer>, StoreError>;
 
     /// The transfers that hold any of these Alpaca transfers (one read for a batch of events).
     async fn find_transfers_by_provider_ids(
         &self,
-        ids: &[ProviderTransferId],
+        ids: &[AlpacaTransferId],
     ) -> Result<Vec<Transfer>, StoreError>;
 
     /// A batch of event moves in one transaction: each move as
@@ -154,7 +154,7 @@ pub trait TransferStore: Send + Sync + 'static {
         &self,
         fence: &Claim,
         id: TransferId,
-        provider_id: ProviderTransferId,
+        provider_id: AlpacaTransferId,
         change: TransferChange,
     ) -> Result<TransferSaved, StoreError>;
 

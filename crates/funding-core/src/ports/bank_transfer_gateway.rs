@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use funding_domain::{
-    AchReturnCode, BankTransferId, BankTransferRequest, PlaidBankTransferStatus, ProcessorToken,
+    AchClass, AchReturnCode, BankTransferDirection, BankTransferRequest, BankTransferType, Network,
+    OrUnknown, PlaidBankTransferId, PlaidBankTransferStatus, ProcessorToken,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -23,17 +24,16 @@ pub struct BankTransferFailure {
     pub description: Option<String>,
 }
 
-/// Plaid's `BankTransfer` object, every field. Enum strings are kept exactly as Plaid sent them
-/// (`"debit"`, `"same-day-ach"`, `"ppd"`, `"outbound"`), so a value newer than this service is
-/// never lost.
+/// Plaid's `BankTransfer` object, every field. Its enums are typed; a value newer than this service
+/// is kept as the string Plaid sent ([`OrUnknown::Unknown`]), so it is never lost. Serialized,
+/// every enum is Plaid's string (`"debit"`, `"same-day-ach"`, `"ppd"`, `"outbound"`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlaidBankTransfer {
-    pub id: BankTransferId,
-    pub ach_class: Option<String>,
+    pub id: PlaidBankTransferId,
+    pub ach_class: Option<OrUnknown<AchClass>>,
     /// The Plaid account of the end user.
     pub account_id: String,
-    /// `debit` or `credit`.
-    pub transfer_type: String,
+    pub transfer_type: OrUnknown<BankTransferType>,
     pub user_legal_name: String,
     pub user_email_address: Option<String>,
     /// Response-only; never sent.
@@ -43,16 +43,15 @@ pub struct PlaidBankTransfer {
     pub description: String,
     pub created: DateTime<Utc>,
     pub status: PlaidBankTransferStatus,
-    /// `ach`, `same-day-ach` or `wire`.
-    pub network: String,
+    pub network: OrUnknown<Network>,
     /// Whether `/bank_transfer/cancel` may still cancel it.
     pub cancellable: bool,
     pub failure_reason: Option<BankTransferFailure>,
     pub custom_tag: Option<String>,
     pub metadata: BTreeMap<String, String>,
     pub origination_account_id: Option<String>,
-    /// `outbound`, `inbound`, or `None`.
-    pub direction: Option<String>,
+    /// `None` when Plaid gave none.
+    pub direction: Option<OrUnknown<BankTransferDirection>>,
 }
 
 /// Plaid's `BankTransferEvent`, as `/bank_transfer/event/sync` and `/bank_transfer/event/list`
@@ -65,15 +64,14 @@ pub struct PlaidBankTransferEvent {
     /// The status the transfer moved to.
     pub event_type: PlaidBankTransferStatus,
     pub account_id: String,
-    pub bank_transfer_id: BankTransferId,
+    pub bank_transfer_id: PlaidBankTransferId,
     pub origination_account_id: Option<String>,
-    /// `debit` or `credit`.
-    pub bank_transfer_type: String,
+    pub bank_transfer_type: OrUnknown<BankTransferType>,
     pub bank_transfer_amount: Decimal,
     pub bank_transfer_iso_currency_code: String,
     pub failure_reason: Option<BankTransferFailure>,
-    /// `outbound`, `inbound`, or `None`.
-    pub direction: Option<String>,
+    /// `None` when Plaid gave none.
+    pub direction: Option<OrUnknown<BankTransferDirection>>,
 }
 
 /// One event of a `/bank_transfer/event/sync` page, read on its own: an event this service cannot
@@ -108,8 +106,7 @@ pub struct PlaidBankTransferListFilter {
     pub count: Option<u8>,
     pub offset: Option<u32>,
     pub origination_account_id: Option<String>,
-    /// `outbound` or `inbound`.
-    pub direction: Option<String>,
+    pub direction: Option<BankTransferDirection>,
 }
 
 /// The filters of `/bank_transfer/event/list` (all optional); if more match than `count` (1..=25),
@@ -118,15 +115,14 @@ pub struct PlaidBankTransferListFilter {
 pub struct PlaidBankTransferEventFilter {
     pub start_date: Option<DateTime<Utc>>,
     pub end_date: Option<DateTime<Utc>>,
-    pub bank_transfer_id: Option<BankTransferId>,
+    pub bank_transfer_id: Option<PlaidBankTransferId>,
     pub account_id: Option<String>,
-    /// `debit` or `credit`.
-    pub bank_transfer_type: Option<String>,
+    pub bank_transfer_type: Option<BankTransferType>,
     pub event_types: Vec<PlaidBankTransferStatus>,
     pub count: Option<u8>,
     pub offset: Option<u32>,
     pub origination_account_id: Option<String>,
-    pub direction: Option<String>,
+    pub direction: Option<BankTransferDirection>,
 }
 
 /// `/bank_transfer/balance/get`: `available` (successful debits less credits) and `transactable`
@@ -176,12 +172,12 @@ pub trait BankTransferGateway: Send + Sync + 'static {
     /// `/bank_transfer/get`. Errors: `NotFound` or `InvalidInput` for an unknown id.
     async fn get_bank_transfer(
         &self,
-        id: &BankTransferId,
+        id: &PlaidBankTransferId,
     ) -> Result<PlaidBankTransfer, ProviderError>;
 
     /// `/bank_transfer/cancel`. Errors: `InvalidInput` with `BANK_TRANSFER_NOT_CANCELLABLE` once
     /// the transfer is no longer `cancellable`.
-    async fn cancel_bank_transfer(&self, id: &BankTransferId) -> Result<(), ProviderError>;
+    async fn cancel_bank_transfer(&self, id: &PlaidBankTransferId) -> Result<(), ProviderError>;
 
     /// `/bank_transfer/list`.
     async fn list_bank_transfers(
@@ -245,7 +241,7 @@ pub trait BankTransferSandbox: Send + Sync + 'static {
     /// `SANDBOX_BANK_TRANSFER_EVENT_TRANSITION_INVALID` off the lifecycle.
     async fn simulate_bank_transfer(
         &self,
-        id: &BankTransferId,
+        id: &PlaidBankTransferId,
         event: SimulatedBankTransferEvent,
         failure_reason: Option<&BankTransferFailure>,
     ) -> Result<(), ProviderError>;
