@@ -423,10 +423,15 @@ mod policy_table {
         deserializer: D,
     ) -> Result<ReturnPolicy, D::Error> {
         let table = BTreeMap::<String, String>::deserialize(deserializer)?;
+        // Upper case, so that a message names `R99` as the file would, not the environment's `r99`.
+        let table: Vec<(String, &str)> = table
+            .iter()
+            .map(|(code, consequence)| (code.trim().to_ascii_uppercase(), consequence.as_str()))
+            .collect();
         ReturnPolicy::with_overrides(
             table
                 .iter()
-                .map(|(code, consequence)| (code.as_str(), consequence.as_str())),
+                .map(|(code, consequence)| (code.as_str(), *consequence)),
         )
         .map_err(|error| D::Error::custom(error.to_string()))
     }
