@@ -229,7 +229,7 @@ fn duration(ms: u64) -> String {
         (60_000, "minute", "minutes"),
         (1_000, "second", "seconds"),
     ] {
-        if ms >= unit_ms && ms % unit_ms == 0 {
+        if ms >= unit_ms && ms.is_multiple_of(unit_ms) {
             let count = ms / unit_ms;
             return format!("{count} {}", if count == 1 { one } else { many });
         }
