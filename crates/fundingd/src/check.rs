@@ -1,10 +1,15 @@
 //! `fundingd --check`: every start-up check of the settings that needs no port, database or
 //! provider, and on success what the service would start as, in lines a person reads — the mode,
 //! each provider's base URL, the database (its password redacted), the listeners, who may call, the
-//! encryption key (its id, never the key) and where events and traces go. Never a secret.
+//! encryption key (its id, never the key), where events go, the risk checks, limits and return
+//! policy, and where traces go. Never a secret.
+
+use funding_domain::returns::ReturnPolicy;
+use funding_domain::risk::balance::BalanceCheck;
+use funding_domain::risk::names::NameCheck;
 
 use crate::safety::Key;
-use crate::settings::Settings;
+use crate::settings::{Settings, describe_limit};
 use crate::startup;
 
 /// Checks the settings as a start would, without binding a port, touching the database or calling a
@@ -34,6 +39,9 @@ pub fn check(settings: &Settings) -> anyhow::Result<String> {
     );
     line("Plaid webhooks", webhooks(settings));
     line("events out", events_out(settings));
+    line("risk", risk(settings));
+    line("risk limits", risk_limits(settings));
+    line("returns", returns(settings));
     line(
         "traces",
         settings
@@ -135,6 +143,100 @@ fn webhooks(settings: &Settings) -> String {
     }
 }
 
+/// The checks before money moves (`[risk]`): which are on and how they decide.
+fn risk(settings: &Settings) -> String {
+    use crate::settings::Choice as _;
+    let risk = &settings.risk;
+    let balance = match risk.balance_check {
+        BalanceCheck::Off => "balance check off".to_owned(),
+        check => format!(
+            "balance check {} (balance unavailable: {})",
+            check.word(),
+            risk.balance_unavailable.word()
+        ),
+    };
+    let name = match risk.name_check {
+        NameCheck::Off => "owner-name check off".to_owned(),
+        check => format!(
+            "owner-name check {} below {}",
+            check.word(),
+            risk.name_match_threshold
+        ),
+    };
+    let reauth = if risk.refuse_on_needs_reauth {
+        "links needing re-authentication refused"
+    } else {
+        "links needing re-authentication allowed"
+    };
+    format!(
+        "{balance}, {name}, reviews expire after {}, {reauth}",
+        duration(risk.review_expiry_ms)
+    )
+}
+
+/// The default limits (`[risk.limits]`), rail and direction by rail and direction.
+fn risk_limits(settings: &Settings) -> String {
+    let tables: Vec<String> = settings
+        .risk
+        .limits
+        .each()
+        .into_iter()
+        .filter_map(|(rail, direction, limits)| {
+            let windows: Vec<String> = [
+                ("per transfer", limits.per_transfer),
+                ("daily", limits.daily),
+                ("rolling 30 days", limits.rolling_30_days),
+            ]
+            .iter()
+            .filter_map(|(name, limit)| describe_limit(limit).map(|text| format!("{name} {text}")))
+            .collect();
+            (!windows.is_empty()).then(|| format!("{rail} {direction}: {}", windows.join(", ")))
+        })
+        .collect();
+    if tables.is_empty() {
+        "none".to_owned()
+    } else {
+        tables.join("; ")
+    }
+}
+
+/// What returns lead to (`[returns]`): the review count and the codes changed from the default.
+fn returns(settings: &Settings) -> String {
+    let returns = &settings.returns;
+    let default = ReturnPolicy::default();
+    let changed: Vec<String> = returns
+        .policy
+        .entries()
+        .filter(|(code, consequence)| default.consequence(code) != *consequence)
+        .map(|(code, consequence)| format!("{} {consequence}", code.code()))
+        .collect();
+    let policy = if changed.is_empty() {
+        "the default return policy".to_owned()
+    } else {
+        format!("the default return policy but {}", changed.join(", "))
+    };
+    format!(
+        "a link's deposits go to review after {} insufficient-funds returns in 60 days; {policy}",
+        returns.r01_review_after
+    )
+}
+
+/// Milliseconds in the largest whole unit: `3 days`, `90 s`, `1500 ms`.
+fn duration(ms: u64) -> String {
+    for (unit_ms, one, many) in [
+        (86_400_000, "day", "days"),
+        (3_600_000, "hour", "hours"),
+        (60_000, "minute", "minutes"),
+        (1_000, "second", "seconds"),
+    ] {
+        if ms >= unit_ms && ms.is_multiple_of(unit_ms) {
+            let count = ms / unit_ms;
+            return format!("{count} {}", if count == 1 { one } else { many });
+        }
+    }
+    format!("{ms} ms")
+}
+
 fn events_out(settings: &Settings) -> String {
     match &settings.nats_url {
         Some(url) => format!(
@@ -166,7 +268,16 @@ fn shown_url(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::shown_url;
+    use super::{duration, shown_url};
+
+    #[test]
+    fn a_duration_is_shown_in_its_largest_whole_unit() {
+        assert_eq!(duration(259_200_000), "3 days");
+        assert_eq!(duration(86_400_000), "1 day");
+        assert_eq!(duration(5_400_000), "90 minutes");
+        assert_eq!(duration(1_000), "1 second");
+        assert_eq!(duration(1_500), "1500 ms");
+    }
 
     #[test]
     fn a_shown_url_has_no_user_info_query_or_fragment() {

@@ -219,6 +219,9 @@ fn the_example_configuration_checks_ok() {
         "  metrics: http://0.0.0.0:9090/metrics",
         "  Plaid webhooks: POST http://0.0.0.0:8080/plaid/webhook",
         "  events out: off",
+        "  risk: balance check off, owner-name check off, reviews expire after 3 days, links needing re-authentication allowed",
+        "  risk limits: none",
+        "  returns: a link's deposits go to review after 3 insufficient-funds returns in 60 days; the default return policy",
         "  traces: off",
     ] {
         assert!(
@@ -282,9 +285,102 @@ fn the_defaults_check_ok_as_sandbox_mode_and_create_nothing() {
   metrics: off
   Plaid webhooks: a loopback port the emulator sends to
   events out: off
+  risk: balance check off, owner-name check off, reviews expire after 3 days, links needing re-authentication allowed
+  risk limits: none
+  returns: a link's deposits go to review after 3 insufficient-funds returns in 60 days; the default return policy
   traces: off"
     );
     assert!(!dir.0.join("var").exists(), "no database, no key file");
+}
+
+#[test]
+fn risk_and_returns_are_checked_naming_the_key_and_shown() {
+    let dir = Scratch::new();
+    let file = dir.0.join("risk.toml");
+    let full = "[risk]\nbalance_check = \"refuse\"\nbalance_unavailable = \"review\"\n\
+        name_check = \"review\"\nname_match_threshold = 80\nreview_expiry_ms = 86400000\n\
+        refuse_on_needs_reauth = true\n[risk.limits.alpaca.deposit]\nper_transfer_soft = \"2500.00\"\n\
+        per_transfer_hard = \"5000\"\ndaily_hard = \"10000.50\"\n[returns]\nr01_review_after = 2\n\
+        [returns.policy]\nR16 = \"none\"\n";
+    std::fs::write(&file, full).unwrap();
+    // The environment overrides the file, as for every setting.
+    let env = [("FUNDING_RISK__LIMITS__PLAID__DEBIT__DAILY_SOFT", "700.25")];
+    let output = check(&dir.0, Some(&file), &env);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout} {:?}", output.stderr);
+    for expected in [
+        "  risk: balance check refuse (balance unavailable: review), owner-name check review below 80, reviews expire after 1 day, links needing re-authentication refused",
+        "  risk limits: alpaca deposit: per transfer soft 2500.00 hard 5000.00, daily hard 10000.50; plaid debit: daily soft 700.25",
+        "  returns: a link's deposits go to review after 2 insufficient-funds returns in 60 days; the default return policy but R16 none",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l == expected),
+            "{expected:?} missing from\n{stdout}"
+        );
+    }
+    let limits = |lines: &str| format!("[risk.limits.alpaca.deposit]\n{lines}");
+    let cases: Vec<(String, &str)> = vec![
+        (
+            "[risk]\nbalance_check = \"maybe\"\n".into(),
+            "risk.balance_check: must be one of refuse, review, off, not \"maybe\" (in ",
+        ),
+        (
+            "[risk]\nname_match_threshold = 101\n".into(),
+            "risk.name_match_threshold must be between 0 and 100",
+        ),
+        (
+            "[risk]\nreview_expiry_ms = 10\n".into(),
+            "risk.review_expiry_ms must be between 1000",
+        ),
+        (
+            limits("daily_soft = \"2000.00\"\ndaily_hard = \"1000.00\"\n"),
+            "risk.limits.alpaca.deposit.daily_soft (2000.00) is above daily_hard (1000.00)",
+        ),
+        (
+            limits("daily_hard = \"2000\"\nrolling_30_days_hard = \"1000\"\n"),
+            "risk.limits.alpaca.deposit.daily_hard (2000.00) is above rolling_30_days_hard",
+        ),
+        (
+            limits("daily_hard = \"12.345\"\n"),
+            "risk.limits.alpaca.deposit.daily_hard: \"12.345\" must have at most two fraction digits",
+        ),
+        (
+            limits("daily_hard = \"0\"\n"),
+            "risk.limits.alpaca.deposit.daily_hard: \"0\" must be greater than 0.00",
+        ),
+        (
+            limits("daily = \"1.00\"\n"),
+            "unknown setting `risk.limits.alpaca.deposit.daily`",
+        ),
+        (
+            "[returns]\nr01_review_after = 0\n".into(),
+            "returns.r01_review_after must be at least 1",
+        ),
+        (
+            "[returns.policy]\nR99 = \"none\"\n".into(),
+            "returns.policy: \"R99\" is not an ACH return code",
+        ),
+        (
+            "[returns.policy]\nR16 = \"shrug\"\n".into(),
+            "returns.policy: R16: \"shrug\" is not a consequence",
+        ),
+    ];
+    for (index, (toml, expected)) in cases.iter().enumerate() {
+        let file = dir.0.join(format!("bad-{index}.toml"));
+        std::fs::write(&file, toml).unwrap();
+        let output = check(&dir.0, Some(&file), &[]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{toml}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with("fundingd: bad configuration: "),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains(expected),
+            "{expected:?} missing from {stderr:?}"
+        );
+    }
 }
 
 /// A PEM block of `label` around bytes that are no DER at all.

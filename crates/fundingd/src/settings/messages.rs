@@ -45,7 +45,8 @@ pub fn describe(error: &figment::Error) -> String {
     let what = what
         .replace("must be u64", "must be a whole number")
         .replace("must be u32", "must be a whole number")
-        .replace("must be usize", "must be a whole number");
+        .replace("must be usize", "must be a whole number")
+        .replace("must be u8", "must be a whole number");
     // One line: TOML's parse errors come over several.
     let what = what.split_whitespace().collect::<Vec<_>>().join(" ");
     let origin = error

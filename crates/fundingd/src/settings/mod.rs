@@ -4,10 +4,12 @@
 //! beyond the defaults (a SQLite file, a loopback address) only when asked for with `--sandbox`
 //! (`explicit_sandbox`).
 //!
-//! The sections (`[plaid]`, `[limits]`, …) are in `sections`, the checks in `validate`, and what
-//! a settings error or a database URL looks like in a message in `messages`.
+//! The sections (`[plaid]`, `[limits]`, …) are in `sections`, `[risk]` and `[returns]` in `risk`,
+//! the checks in `validate`, and what a settings error or a database URL looks like in a message in
+//! `messages`.
 
 mod messages;
+mod risk;
 mod sections;
 mod validate;
 
@@ -20,9 +22,13 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 pub use messages::{describe, redact_url};
+pub use risk::{
+    AlpacaLimits, DEFAULT_REVIEW_EXPIRY_MS, MAX_REVIEW_EXPIRY_MS, MIN_REVIEW_EXPIRY_MS,
+    PlaidLimits, ReturnSettings, RiskLimits, RiskSettings,
+};
+pub(crate) use risk::{Choice, describe_limit};
 pub use sections::{
-    AlpacaSettings, ClientSettings, EmulatorSettings, LimitSettings, PlaidSettings, RiskSettings,
-    TlsSettings,
+    AlpacaSettings, ClientSettings, EmulatorSettings, LimitSettings, PlaidSettings, TlsSettings,
 };
 
 /// Everything the server needs to start.
@@ -69,8 +75,13 @@ pub struct Settings {
     pub explicit_sandbox: bool,
     /// The built-in emulator, in sandbox mode.
     pub sandbox: EmulatorSettings,
-    /// `[risk]`: the checks before money moves (DESIGN §11).
+    /// `[risk]`: the checks before money moves (DESIGN §11), parsed into the domain's types. Read
+    /// by the risk checks (issue 21); today only `refuse_on_needs_reauth` is used, the rest is
+    /// validated and shown by `--check`.
     pub risk: RiskSettings,
+    /// `[returns]`: what an ACH return leads to (DESIGN §12). Read by the returns handling
+    /// (issue 22); today only validated and shown by `--check`.
+    pub returns: ReturnSettings,
     /// How often the database is checked for the health service, in milliseconds.
     pub health_check_interval_ms: u64,
     /// How often the engine's workers look for due provider work when nothing wakes them.
@@ -190,6 +201,7 @@ impl Default for Settings {
             explicit_sandbox: false,
             sandbox: EmulatorSettings::default(),
             risk: RiskSettings::default(),
+            returns: ReturnSettings::default(),
             health_check_interval_ms: 1_000,
             work_poll_interval_ms: 500,
             work_lease_ms: 30_000,

@@ -1,5 +1,5 @@
 //! The settings' sections: the providers (`[plaid]`, `[alpaca]`), the callers (`[[clients]]`),
-//! `[tls]`, `[limits]`, `[risk]` and the emulator's pace in sandbox mode (`[sandbox]`).
+//! `[tls]`, `[limits]` and the emulator's pace in sandbox mode (`[sandbox]`).
 
 use std::path::PathBuf;
 
@@ -92,14 +92,6 @@ impl Default for LimitSettings {
     }
 }
 
-/// `[risk]`: the checks before money moves (DESIGN §11).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RiskSettings {
-    /// Refuse new transfers on a link whose Plaid Item needs its user to log in again
-    /// (NEEDS_REAUTH). Default false: on the Alpaca rail Alpaca already holds the account numbers.
-    pub refuse_on_needs_reauth: bool,
-}
 /// The emulator's pace in sandbox mode.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

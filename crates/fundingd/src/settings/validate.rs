@@ -1,6 +1,6 @@
 //! [`Settings::validate`]: the checks of each setting on its own and of settings that go together,
 //! each failing with one line that names the setting (the providers, the intervals and bounds, the
-//! URLs, NATS, `[tls]`, `[limits]`, the clients).
+//! URLs, NATS, `[tls]`, `[limits]`, `[risk]`, `[returns]`, the clients).
 
 use secrecy::SecretString;
 
@@ -182,6 +182,8 @@ impl Settings {
         }
         self.validate_tls()?;
         self.validate_limits()?;
+        self.risk.validate()?;
+        self.returns.validate()?;
         let mut names = std::collections::BTreeSet::new();
         for (index, client) in self.clients.iter().enumerate() {
             if client.name.trim().is_empty() {
