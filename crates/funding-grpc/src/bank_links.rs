@@ -11,7 +11,6 @@ use tonic::{Request, Response, Status};
 
 use crate::auth::{Scope, require};
 use crate::convert;
-use crate::error::into_status;
 use crate::observe::observed;
 
 pub struct BankLinkApi {
@@ -43,8 +42,7 @@ impl BankLinkService for BankLinkApi {
                     language: body.language,
                     country_codes: body.country_codes,
                 })
-                .await
-                .map_err(into_status)?;
+                .await?;
             Ok(Response::new(CreateLinkTokenResponse {
                 link_token: token.link_token,
                 expiration: Some(convert::timestamp(token.expiration)),
@@ -68,11 +66,7 @@ impl BankLinkService for BankLinkApi {
                 idempotency_key: body.idempotency_key,
                 replace_bank_link_id: body.replace_bank_link_id,
             };
-            let link = self
-                .links
-                .create(&caller.name, input)
-                .await
-                .map_err(into_status)?;
+            let link = self.links.create(&caller.name, input).await?;
             let mut answer = convert::bank_link(&link);
             answer.waiting = self
                 .links
@@ -93,11 +87,7 @@ impl BankLinkService for BankLinkApi {
     ) -> Result<Response<GetBankLinkResponse>, Status> {
         observed("GetBankLink", async move {
             require(&request, Scope::Read)?;
-            let link = self
-                .links
-                .get(&request.get_ref().id)
-                .await
-                .map_err(into_status)?;
+            let link = self.links.get(&request.get_ref().id).await?;
             let mut answer = convert::bank_link(&link);
             answer.waiting = self
                 .links
@@ -122,8 +112,7 @@ impl BankLinkService for BankLinkApi {
             let page = self
                 .links
                 .list(&body.account_id, body.page_size, &body.page_token)
-                .await
-                .map_err(into_status)?;
+                .await?;
             Ok(Response::new(ListBankLinksResponse {
                 bank_links: page.items.iter().map(convert::bank_link).collect(),
                 next_page_token: page.next_after.map(|id| id.to_string()).unwrap_or_default(),
@@ -138,11 +127,7 @@ impl BankLinkService for BankLinkApi {
     ) -> Result<Response<DeleteBankLinkResponse>, Status> {
         observed("DeleteBankLink", async move {
             require(&request, Scope::LinksWrite)?;
-            let link = self
-                .links
-                .delete(&request.get_ref().id)
-                .await
-                .map_err(into_status)?;
+            let link = self.links.delete(&request.get_ref().id).await?;
             Ok(Response::new(DeleteBankLinkResponse {
                 bank_link: Some(convert::bank_link(&link)),
             }))

@@ -43,11 +43,7 @@ impl BankTransferService for BankTransferApi {
         observed("CreateBankTransfer", async move {
             let caller = require(&request, Scope::BankTransfersWrite)?;
             let draft = convert::draft(request.into_inner());
-            let transfer = self
-                .transfers
-                .create(&caller.name, draft)
-                .await
-                .map_err(into_status)?;
+            let transfer = self.transfers.create(&caller.name, draft).await?;
             let mut answer = convert::bank_transfer(&transfer);
             answer.waiting = self
                 .transfers
@@ -68,11 +64,7 @@ impl BankTransferService for BankTransferApi {
     ) -> Result<Response<GetBankTransferResponse>, Status> {
         observed("GetBankTransfer", async move {
             require(&request, Scope::Read)?;
-            let transfer = self
-                .transfers
-                .get(&request.get_ref().id)
-                .await
-                .map_err(into_status)?;
+            let transfer = self.transfers.get(&request.get_ref().id).await?;
             let mut answer = convert::bank_transfer(&transfer);
             answer.waiting = self
                 .transfers
@@ -111,7 +103,7 @@ impl BankTransferService for BankTransferApi {
                 None
             });
             if !errors.is_empty() {
-                return Err(invalid(errors));
+                return Err(invalid(errors).into());
             }
             let page = self
                 .transfers
@@ -126,8 +118,7 @@ impl BankTransferService for BankTransferApi {
                         page_token: body.page_token,
                     },
                 )
-                .await
-                .map_err(into_status)?;
+                .await?;
             Ok(Response::new(ListBankTransfersResponse {
                 bank_transfers: page.transfers.iter().map(convert::bank_transfer).collect(),
                 next_page_token: page.next_page_token,
@@ -142,11 +133,7 @@ impl BankTransferService for BankTransferApi {
     ) -> Result<Response<CancelBankTransferResponse>, Status> {
         observed("CancelBankTransfer", async move {
             require(&request, Scope::BankTransfersWrite)?;
-            let transfer = self
-                .transfers
-                .cancel(&request.get_ref().id)
-                .await
-                .map_err(into_status)?;
+            let transfer = self.transfers.cancel(&request.get_ref().id).await?;
             Ok(Response::new(CancelBankTransferResponse {
                 bank_transfer: Some(convert::bank_transfer(&transfer)),
             }))

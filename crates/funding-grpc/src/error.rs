@@ -16,6 +16,36 @@ pub const DOMAIN: &str = "funding.v1";
 /// How long callers are told to wait after a provider or database outage when the provider did not say.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 
+/// What a handler's body fails with: a refusal made at the edge (auth, a malformed request: already
+/// a `Status`) or a use case's error. `?` takes either; [`observed`](crate::observe::observed)
+/// turns it into the caller's status, once, for every handler.
+#[derive(Debug)]
+pub enum HandlerError {
+    Status(Status),
+    Core(CoreError),
+}
+
+impl From<Status> for HandlerError {
+    fn from(status: Status) -> Self {
+        Self::Status(status)
+    }
+}
+
+impl From<CoreError> for HandlerError {
+    fn from(error: CoreError) -> Self {
+        Self::Core(error)
+    }
+}
+
+impl From<HandlerError> for Status {
+    fn from(error: HandlerError) -> Self {
+        match error {
+            HandlerError::Status(status) => status,
+            HandlerError::Core(error) => into_status(error),
+        }
+    }
+}
+
 /// Converts a use case's error into the status a caller gets. Logs the cause and counts the reason
 /// (`funding_errors_total{reason}`).
 pub fn into_status(error: CoreError) -> Status {

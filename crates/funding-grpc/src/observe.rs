@@ -9,10 +9,10 @@ use tonic::Status;
 /// Runs one RPC's body and records how it ended.
 pub async fn observed<T>(
     method: &'static str,
-    call: impl Future<Output = Result<T, Status>>,
+    call: impl Future<Output = Result<T, crate::error::HandlerError>>,
 ) -> Result<T, Status> {
     let started = Instant::now();
-    let result = call.await;
+    let result = call.await.map_err(Status::from);
     let code = match &result {
         Ok(_) => tonic::Code::Ok,
         Err(status) => status.code(),

@@ -13,7 +13,6 @@ use tonic::{Request, Response, Status};
 
 use crate::auth::{Scope, require};
 use crate::convert;
-use crate::error::into_status;
 use crate::observe::observed;
 
 pub struct SandboxApi {
@@ -37,8 +36,7 @@ impl SandboxService for SandboxApi {
             let (token, accounts) = self
                 .sandbox
                 .create_public_token(&request.get_ref().institution_id)
-                .await
-                .map_err(into_status)?;
+                .await?;
             Ok(Response::new(CreatePublicTokenResponse {
                 // A sandbox public token is what this RPC exists to hand out.
                 public_token: token.expose_secret().to_owned(),
@@ -57,8 +55,7 @@ impl SandboxService for SandboxApi {
             let token = self
                 .sandbox
                 .create_processor_token(&request.get_ref().institution_id)
-                .await
-                .map_err(into_status)?;
+                .await?;
             Ok(Response::new(CreateProcessorTokenResponse {
                 // A sandbox processor token is what this RPC exists to hand out.
                 processor_token: token.expose_secret().to_owned(),
@@ -78,8 +75,7 @@ impl SandboxService for SandboxApi {
                 Some(Target::BankLinkId(id)) => {
                     self.sandbox
                         .simulate_link_status(&id, &body.status, &body.reason)
-                        .await
-                        .map_err(into_status)?;
+                        .await?;
                     Ok(Response::new(SimulateTransferResponse {}))
                 }
                 Some(Target::TransferId(id)) => {
@@ -90,17 +86,17 @@ impl SandboxService for SandboxApi {
                             &body.reason,
                             &body.ach_return_code,
                         )
-                        .await
-                        .map_err(into_status)?;
+                        .await?;
                     Ok(Response::new(SimulateTransferResponse {}))
                 }
-                None => Err(into_status(funding_core::CoreError::InvalidArgument(
+                None => Err(funding_core::CoreError::InvalidArgument(
                     funding_domain::ValidationError::new(
                         "target",
                         "set transfer_id or bank_link_id",
                     )
                     .into(),
-                ))),
+                )
+                .into()),
             }
         })
         .await
@@ -120,8 +116,7 @@ impl SandboxService for SandboxApi {
                     &body.ach_return_code,
                     &body.failure_description,
                 )
-                .await
-                .map_err(into_status)?;
+                .await?;
             Ok(Response::new(SimulateBankTransferResponse {}))
         })
         .await

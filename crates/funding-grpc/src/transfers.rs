@@ -53,11 +53,7 @@ impl TransferService for TransferApi {
                 direction,
                 idempotency_key: body.idempotency_key,
             };
-            let transfer = self
-                .transfers
-                .create(&caller.name, input)
-                .await
-                .map_err(into_status)?;
+            let transfer = self.transfers.create(&caller.name, input).await?;
             let mut answer = convert::transfer(&transfer);
             answer.waiting = self
                 .transfers
@@ -78,11 +74,7 @@ impl TransferService for TransferApi {
     ) -> Result<Response<GetTransferResponse>, Status> {
         observed("GetTransfer", async move {
             require(&request, Scope::Read)?;
-            let transfer = self
-                .transfers
-                .get(&request.get_ref().id)
-                .await
-                .map_err(into_status)?;
+            let transfer = self.transfers.get(&request.get_ref().id).await?;
             let mut answer = convert::transfer(&transfer);
             answer.waiting = self
                 .transfers
@@ -117,8 +109,7 @@ impl TransferService for TransferApi {
                     body.page_size,
                     &body.page_token,
                 )
-                .await
-                .map_err(into_status)?;
+                .await?;
             Ok(Response::new(ListTransfersResponse {
                 transfers: page.transfers.iter().map(convert::transfer).collect(),
                 next_page_token: page.next_page_token,
@@ -133,11 +124,7 @@ impl TransferService for TransferApi {
     ) -> Result<Response<CancelTransferResponse>, Status> {
         observed("CancelTransfer", async move {
             require(&request, Scope::TransfersWrite)?;
-            let transfer = self
-                .transfers
-                .cancel(&request.get_ref().id)
-                .await
-                .map_err(into_status)?;
+            let transfer = self.transfers.cancel(&request.get_ref().id).await?;
             Ok(Response::new(CancelTransferResponse {
                 transfer: Some(convert::transfer(&transfer)),
             }))
@@ -179,8 +166,7 @@ impl TransferService for TransferApi {
             let page = self
                 .orphans
                 .list(&body.account_id, body.page_size, &body.page_token)
-                .await
-                .map_err(into_status)?;
+                .await?;
             Ok(Response::new(ListProviderOrphansResponse {
                 orphans: page.orphans.iter().map(convert::provider_orphan).collect(),
                 next_page_token: page.next_page_token,

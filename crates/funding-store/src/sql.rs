@@ -120,3 +120,17 @@ mod tests {
         assert_eq!(tuples(0, 3), "");
     }
 }
+
+/// Commits `txn` if `moved`, and rolls it back whole (a fence's touch too) if not; answers
+/// `moved`. The end of every conditional move.
+pub(crate) async fn commit_if(
+    txn: sea_orm::DatabaseTransaction,
+    moved: bool,
+) -> Result<bool, funding_core::ports::StoreError> {
+    if moved {
+        txn.commit().await.map_err(crate::error::from_db)?;
+    } else {
+        txn.rollback().await.map_err(crate::error::from_db)?;
+    }
+    Ok(moved)
+}

@@ -96,25 +96,11 @@ impl BankTransfers {
             ordering_key: Some(ordering_key(id)),
             max_attempts: self.settings.max_attempts,
         };
-        let transfer = match self
+        let begun = self
             .store
             .begin_bank_transfer(claim, NewBankTransfer { transfer, work })
-            .await?
-        {
-            Begin::Created(transfer) => transfer,
-            Begin::Existing {
-                fingerprint: stored,
-                resource,
-            } => {
-                if let Some(field) = fingerprint.first_difference(&stored) {
-                    return Err(CoreError::IdempotencyKeyReused {
-                        operation: OPERATION,
-                        field,
-                    });
-                }
-                resource
-            }
-        };
+            .await?;
+        let transfer = fingerprint.resolve(OPERATION, begun)?;
         tracing::Span::current().record("bank_transfer_id", tracing::field::display(transfer.id));
         if transfer.status != PlaidBankTransferStatus::Submitting {
             return answer(transfer);

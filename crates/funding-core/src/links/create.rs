@@ -193,21 +193,7 @@ impl BankLinks {
                 return Err(error.into());
             }
         };
-        let link = match begun {
-            Begin::Created(link) => link,
-            Begin::Existing {
-                fingerprint: stored,
-                resource,
-            } => {
-                if let Some(field) = fingerprint.first_difference(&stored) {
-                    return Err(CoreError::IdempotencyKeyReused {
-                        operation: OPERATION,
-                        field,
-                    });
-                }
-                resource
-            }
-        };
+        let link = fingerprint.resolve(OPERATION, begun)?;
         tracing::Span::current().record("bank_link_id", tracing::field::display(link.id));
         if !link.is_creating() {
             return answer(link);

@@ -112,7 +112,7 @@ impl Transfers {
         };
         // A repeat is answered with what the key made, whatever its link has become since.
         let transfer = match self.store.existing_transfer(&claim).await? {
-            Some(existing) => self.repeated(&fingerprint, existing)?,
+            Some(existing) => fingerprint.resolve(OPERATION, existing)?,
             None => self.begin(caller, request, claim, &fingerprint).await?,
         };
         tracing::Span::current().record("transfer_id", tracing::field::display(transfer.id));
@@ -134,27 +134,6 @@ impl Transfers {
                 Err(CoreError::Provider(error))
             }
             _ => answer(transfer),
-        }
-    }
-
-    /// The transfer a key made before, unless this request is another one under the same key.
-    fn repeated(
-        &self,
-        fingerprint: &Fingerprint,
-        existing: Begin<Transfer>,
-    ) -> Result<Transfer, CoreError> {
-        match existing {
-            Begin::Created(transfer) => Ok(transfer),
-            Begin::Existing {
-                fingerprint: stored,
-                resource,
-            } => match fingerprint.first_difference(&stored) {
-                Some(field) => Err(CoreError::IdempotencyKeyReused {
-                    operation: OPERATION,
-                    field,
-                }),
-                None => Ok(resource),
-            },
         }
     }
 
@@ -248,7 +227,7 @@ impl Transfers {
             .store
             .begin_transfer(claim, NewTransfer { transfer, work })
             .await?;
-        self.repeated(fingerprint, begun)
+        fingerprint.resolve(OPERATION, begun)
     }
 }
 

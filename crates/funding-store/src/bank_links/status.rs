@@ -167,18 +167,15 @@ async fn finish(
     moved: bool,
     remove_item: bool,
 ) -> Result<bool, StoreError> {
-    if !moved {
-        txn.rollback().await.map_err(from_db)?;
-        return Ok(false);
+    if moved {
+        if remove_item {
+            queue_item_removal(&txn, id.as_uuid()).await?;
+        }
+        if let Some(old) = replaced_link_to_clear(&txn, id, to).await? {
+            queue_item_removal(&txn, old).await?;
+        }
     }
-    if remove_item {
-        queue_item_removal(&txn, id.as_uuid()).await?;
-    }
-    if let Some(old) = replaced_link_to_clear(&txn, id, to).await? {
-        queue_item_removal(&txn, old).await?;
-    }
-    txn.commit().await.map_err(from_db)?;
-    Ok(true)
+    crate::sql::commit_if(txn, moved).await
 }
 
 async fn queue_item_removal(txn: &DatabaseTransaction, link: uuid::Uuid) -> Result<(), StoreError> {

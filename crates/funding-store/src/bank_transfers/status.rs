@@ -50,7 +50,7 @@ pub(super) async fn mark_bank_transfer_submit_requested(
         .await
         .map_err(from_db)?
         .rows_affected;
-    finish(txn, updated == 1).await
+    crate::sql::commit_if(txn, updated == 1).await
 }
 
 pub(super) async fn save_plaid_answer(
@@ -122,7 +122,7 @@ pub(super) async fn refuse_bank_transfer(
     let (_permit, txn) = store.begin_write().await?;
     fence(&txn, claim).await?;
     let moved = apply(&txn, id, moving(id, &change), &change).await?;
-    finish(txn, moved).await
+    crate::sql::commit_if(txn, moved).await
 }
 
 /// One conditional update (SUBMITTING and never sent) against
@@ -143,7 +143,7 @@ pub(super) async fn cancel_unsent_bank_transfer(
     let (_permit, txn) = store.begin_write().await?;
     let update = moving(id, &change).filter(Column::SubmitRequestedAt.is_null());
     let moved = apply(&txn, id, update, &change).await?;
-    finish(txn, moved).await
+    crate::sql::commit_if(txn, moved).await
 }
 
 pub(super) async fn change_bank_transfer_status(
@@ -153,13 +153,20 @@ pub(super) async fn change_bank_transfer_status(
 ) -> Result<bool, StoreError> {
     let (_permit, txn) = store.begin_write().await?;
     let moved = apply(&txn, id, moving(id, &change), &change).await?;
-    finish(txn, moved).await
+    crate::sql::commit_if(txn, moved).await
 }
 
 /// The advisory lock a batch of Plaid event moves holds (PostgreSQL).
 const BATCH_LOCK: &str = "funding:apply:plaid_bank_transfer_events";
 
 /// Event moves and their inbox marks in one transaction; nothing at all unless every move applies.
+///
+/// The Alpaca rail's batch (`transfers::status::apply_events`) does the same with one more step,
+/// and this is why the two differ: each Alpaca move also writes a change-log entry holding the whole
+/// transfer as that move leaves it (what `WatchTransfers` replays), so that batch reads its
+/// transfers first and follows the moves on the rows in memory. The Plaid rail keeps no change log,
+/// so here the moves are chained from the events alone (each must start where the one before it
+/// left its transfer) and the conditional UPDATE checks the first move's `from` against the row.
 pub(super) async fn apply_events(
     store: &Store,
     moves: Vec<(BankTransferId, BankTransferChange)>,
@@ -296,16 +303,6 @@ fn from_submitting(change: &BankTransferChange, what: &str) -> Result<(), StoreE
             change.from
         )))
     }
-}
-
-/// Commits if the transfer moved, and rolls everything back (the fence's touch too) if not.
-async fn finish(txn: DatabaseTransaction, moved: bool) -> Result<bool, StoreError> {
-    if moved {
-        txn.commit().await.map_err(from_db)?;
-    } else {
-        txn.rollback().await.map_err(from_db)?;
-    }
-    Ok(moved)
 }
 
 /// The conditional update of a move, only from `change.from`: the new status, `cancellable`, the

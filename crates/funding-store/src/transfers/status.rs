@@ -41,7 +41,7 @@ pub(super) async fn mark_submit_requested(
         .await
         .map_err(from_db)?
         .rows_affected;
-    finish(txn, updated == 1).await
+    crate::sql::commit_if(txn, updated == 1).await
 }
 
 pub(super) async fn restore_submit_requested(
@@ -81,7 +81,7 @@ pub(super) async fn note_submit_waiting(
         .await
         .map_err(from_db)?
         .rows_affected;
-    finish(txn, updated == 1).await
+    crate::sql::commit_if(txn, updated == 1).await
 }
 
 pub(super) async fn save_submitted(
@@ -151,7 +151,7 @@ pub(super) async fn end_unsubmitted(
         update = update.col_expr(transfer::Column::FailureCode, Expr::value(code));
     }
     let moved = apply(&txn, id, update, &change).await?;
-    finish(txn, moved).await
+    crate::sql::commit_if(txn, moved).await
 }
 
 /// One conditional update (SUBMITTING and never sent) against
@@ -172,7 +172,7 @@ pub(super) async fn cancel_unsent(
     let (_permit, txn) = store.begin_write().await?;
     let update = moving(id, &change).filter(transfer::Column::SubmitRequestedAt.is_null());
     let moved = apply(&txn, id, update, &change).await?;
-    finish(txn, moved).await
+    crate::sql::commit_if(txn, moved).await
 }
 
 pub(super) async fn change_transfer_status(
@@ -182,7 +182,7 @@ pub(super) async fn change_transfer_status(
 ) -> Result<bool, StoreError> {
     let (_permit, txn) = store.begin_write().await?;
     let moved = apply(&txn, id, moving(id, &change), &change).await?;
-    finish(txn, moved).await
+    crate::sql::commit_if(txn, moved).await
 }
 
 /// The advisory lock a batch of Alpaca event moves holds (PostgreSQL).
@@ -194,7 +194,8 @@ const BATCH_LOCK: &str = "funding:apply:alpaca_transfer_events";
 /// are read once, the moves followed in memory (each change-log entry is the row as its move
 /// leaves it, what [`apply`]'s re-read would see), each transfer written once by a conditional
 /// update from the status it was read in, and the history, change-log and outbox rows inserted
-/// many at a time.
+/// many at a time. (The Plaid rail's batch reads no rows: it has no change log to write; see
+/// `bank_transfers::status::apply_events`.)
 pub(super) async fn apply_events(
     store: &Store,
     moves: Vec<(TransferId, TransferChange)>,
@@ -304,16 +305,6 @@ fn from_submitting(change: &TransferChange, what: &str) -> Result<(), StoreError
             change.from
         )))
     }
-}
-
-/// Commits if the transfer moved, and rolls everything back (the fence's touch too) if not.
-async fn finish(txn: DatabaseTransaction, moved: bool) -> Result<bool, StoreError> {
-    if moved {
-        txn.commit().await.map_err(from_db)?;
-    } else {
-        txn.rollback().await.map_err(from_db)?;
-    }
-    Ok(moved)
 }
 
 /// The conditional update of a move: the new status, reason and time (and the ACH return code when
