@@ -52,6 +52,30 @@ impl Fingerprint {
     }
 }
 
+impl Fingerprint {
+    /// What a create's `begin` answers, for this request: the resource it created, or the one an
+    /// earlier request with the same key made, if that request was this one (the same fields);
+    /// `IdempotencyKeyReused` naming the first differing field otherwise.
+    pub fn resolve<T>(
+        &self,
+        operation: &'static str,
+        begun: crate::ports::Begin<T>,
+    ) -> Result<T, crate::error::CoreError> {
+        match begun {
+            crate::ports::Begin::Created(resource) => Ok(resource),
+            crate::ports::Begin::Existing {
+                fingerprint: stored,
+                resource,
+            } => match self.first_difference(&stored) {
+                Some(field) => {
+                    Err(crate::error::CoreError::IdempotencyKeyReused { operation, field })
+                }
+                None => Ok(resource),
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,29 +100,5 @@ mod tests {
         let now = Fingerprint::new().field("a", "2").secret("token", "one");
         assert_eq!(now.first_difference(&stored).as_deref(), Some("a"));
         assert_eq!(now.first_difference("garbage").as_deref(), Some("request"));
-    }
-}
-
-impl Fingerprint {
-    /// What a create's `begin` answers, for this request: the resource it created, or the one an
-    /// earlier request with the same key made, if that request was this one (the same fields);
-    /// `IdempotencyKeyReused` naming the first differing field otherwise.
-    pub fn resolve<T>(
-        &self,
-        operation: &'static str,
-        begun: crate::ports::Begin<T>,
-    ) -> Result<T, crate::error::CoreError> {
-        match begun {
-            crate::ports::Begin::Created(resource) => Ok(resource),
-            crate::ports::Begin::Existing {
-                fingerprint: stored,
-                resource,
-            } => match self.first_difference(&stored) {
-                Some(field) => {
-                    Err(crate::error::CoreError::IdempotencyKeyReused { operation, field })
-                }
-                None => Ok(resource),
-            },
-        }
     }
 }

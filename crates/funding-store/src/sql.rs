@@ -109,18 +109,6 @@ pub(crate) async fn update_from_values<const WIDTH: usize>(
     Ok(true)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tuples_are_numbered_in_order_after_the_leading_placeholders() {
-        assert_eq!(tuples(2, 2), "($1, $2), ($3, $4)");
-        assert_eq!(tuples_after(2, 2, 3), "($3, $4, $5), ($6, $7, $8)");
-        assert_eq!(tuples(0, 3), "");
-    }
-}
-
 /// Commits `txn` if `moved`, and rolls it back whole (a fence's touch too) if not; answers
 /// `moved`. The end of every conditional move.
 pub(crate) async fn commit_if(
@@ -133,4 +121,16 @@ pub(crate) async fn commit_if(
         txn.rollback().await.map_err(crate::error::from_db)?;
     }
     Ok(moved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tuples_are_numbered_in_order_after_the_leading_placeholders() {
+        assert_eq!(tuples(2, 2), "($1, $2), ($3, $4)");
+        assert_eq!(tuples_after(2, 2, 3), "($3, $4, $5), ($6, $7, $8)");
+        assert_eq!(tuples(0, 3), "");
+    }
 }

@@ -15,7 +15,7 @@ use crate::error::CoreError;
 use crate::failure;
 use crate::fingerprint::Fingerprint;
 use crate::model::BankTransfer;
-use crate::ports::{Begin, IdempotencyClaim, NewBankTransfer, NewWork, WorkKind};
+use crate::ports::{IdempotencyClaim, NewBankTransfer, NewWork, WorkKind};
 
 const OPERATION: &str = "CreateBankTransfer";
 

@@ -12,7 +12,7 @@ use crate::error::CoreError;
 use crate::failure;
 use crate::fingerprint::Fingerprint;
 use crate::model::BankLink;
-use crate::ports::{Begin, IdempotencyClaim, NewBankLink, NewWork, WorkKind, alpaca_account_key};
+use crate::ports::{IdempotencyClaim, NewBankLink, NewWork, WorkKind, alpaca_account_key};
 
 const OPERATION: &str = "CreateBankLink";
 

@@ -16,7 +16,7 @@ use crate::failure;
 use crate::fingerprint::Fingerprint;
 use crate::model::Transfer;
 use crate::ports::{
-    Begin, IdempotencyClaim, NewTransfer, NewWork, TransferDirection, WorkKind, alpaca_account_key,
+    IdempotencyClaim, NewTransfer, NewWork, TransferDirection, WorkKind, alpaca_account_key,
 };
 
 const OPERATION: &str = "CreateTransfer";
