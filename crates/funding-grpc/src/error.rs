@@ -17,7 +17,7 @@ pub const DOMAIN: &str = "funding.v1";
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// What a handler's body fails with: a refusal made at the edge (auth, a malformed request: already
-/// a `Status`) or a use case's error. `?` takes either; [`observed`](crate::observe::observed)
+/// a `Status`) or a use case's error. `?` takes either; `observe::observed`
 /// turns it into the caller's status, once, for every handler.
 #[derive(Debug)]
 pub enum HandlerError {
