@@ -218,7 +218,60 @@ async fn a_lost_answer_to_the_cancel_is_sent_again_safely(backend: Backend) {
     app.stop().await;
 }
 
+/// Alpaca may refuse a repeated cancel of a relationship it is cancelling already (its documents
+/// allow a 422 for a relationship that is not active); the emulator's default answers 204, so the
+/// refusal is driven by a fault: the first DELETE lands but its answer is lost, the second is
+/// refused. The new link must not fail: Alpaca's list shows the cancel under way.
+async fn a_refused_repeat_of_a_landed_cancel_does_not_fail_the_new_link(backend: Backend) {
+    let app = TestApp::spawn_with(AppOptions {
+        backend,
+        ..AppOptions::default()
+    })
+    .await;
+    let (account_id, old) = app.approved_link().await;
+    // Alpaca takes a while to cancel, so the refused repeat meets CANCEL_REQUESTED.
+    app.sandbox
+        .set_relationship_approval_delay(Duration::from_millis(1_500));
+    let path = format!("/v1/accounts/{account_id}/ach_relationships/");
+    app.sandbox.inject_fault(
+        Fault::late_effect(Host::Alpaca, path.clone(), Fault::NO_ANSWER, Duration::ZERO)
+            .method(Method::DELETE)
+            .mode(FaultMode::LateEffect),
+    );
+    app.sandbox.inject_fault(
+        Fault::new(Host::Alpaca, path.clone(), 422)
+            .method(Method::DELETE)
+            .body(serde_json::json!({"code": 42210000, "message": "relationship is not active"})),
+    );
+    let request = replacing(&app, &account_id, &old.id).await;
+    let _ = app.create_link(request.clone()).await;
+    let new_id = app
+        .list_links(&account_id)
+        .await
+        .into_iter()
+        .find(|link| link.id != old.id)
+        .expect("the new link")
+        .id;
+    let new = app
+        .wait_for_link_status(&new_id, BankLinkStatus::Approved)
+        .await;
+    assert_eq!(
+        app.get_link(&old.id).await.status(),
+        BankLinkStatus::Canceled
+    );
+    assert_eq!(
+        active_relationships(&app.sandbox, &account_id),
+        vec![new.ach_relationship_id]
+    );
+    assert!(
+        app.provider_calls("DELETE", &path) >= 2,
+        "the refused repeat was sent"
+    );
+    app.stop().await;
+}
+
 funding_tests::on_both_backends!(
+    a_refused_repeat_of_a_landed_cancel_does_not_fail_the_new_link,
     changing_banks_cancels_the_old_relationship_then_creates_the_new,
     a_replacement_alpaca_refuses_leaves_the_account_with_neither_and_says_so,
     a_lost_answer_to_the_cancel_is_sent_again_safely,

@@ -7,8 +7,9 @@
 //! neither link, and the new link's reason says so.
 //!
 //! Every step is safe to repeat after a crash: the cancel is sent again only while the old link
-//! still shows an active status (Alpaca answers a repeated delete with success, or 404 once the
-//! relationship is gone, which is taken as CANCELED).
+//! still shows an active status. Alpaca may answer a repeated delete with success, with 404 once the
+//! relationship is gone (taken as CANCELED), or with a refusal because it is cancelling it already:
+//! a refusal is checked against Alpaca's list before it fails the new link.
 
 use std::time::Duration;
 
@@ -74,7 +75,30 @@ impl BankLinks {
                 self.move_replaced(&old, link, Canceled).await?;
                 Ok(Way::Clear)
             }
-            Err(error) if error.is_refusal() => Ok(Way::Refused(error)),
+            Err(error) if error.is_refusal() => {
+                // Alpaca may refuse to cancel a relationship it is cancelling already (our first
+                // delete landed but its answer was lost): its own list says whether that is so.
+                let listed = self
+                    .broker
+                    .list_ach_relationships(old.account_id)
+                    .await
+                    .map_err(Stop::provider)?;
+                match listed.iter().find(|r| r.id == relationship_id) {
+                    None => {
+                        self.move_replaced(&old, link, Canceled).await?;
+                        Ok(Way::Clear)
+                    }
+                    Some(found) if found.status == Canceled => {
+                        self.move_replaced(&old, link, Canceled).await?;
+                        Ok(Way::Clear)
+                    }
+                    Some(found) if matches!(found.status, CancelRequested | CancelSent) => {
+                        self.move_replaced(&old, link, CancelRequested).await?;
+                        Err(self.wait_for_cancel(claim, link, &old).await?)
+                    }
+                    Some(_) => Ok(Way::Refused(error)),
+                }
+            }
             Err(error) => Err(Stop::provider(error)),
         }
     }
