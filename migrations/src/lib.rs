@@ -21,6 +21,7 @@ mod m20261206_000015_scope_plaid_idempotency_keys;
 mod m20261206_000016_work_error_codes;
 mod m20261206_000017_bank_link_health;
 mod m20261206_000018_bank_link_replacement;
+mod m20261206_000019_risk_controls;
 
 use sea_orm_migration::prelude::async_trait;
 pub use sea_orm_migration::prelude::{MigrationTrait, MigratorTrait};
@@ -58,6 +59,24 @@ pub const TRANSFER_STATUSES: &[&str] = &[
     "EXPIRED",
     "SUBMITTING",
     "FAILED",
+];
+
+/// [`TRANSFER_STATUSES`] and `PENDING_REVIEW` (a transfer held for review), as migration 000019
+/// admits them. A new status needs a new migration.
+pub const TRANSFER_STATUSES_WITH_REVIEW: &[&str] = &[
+    "QUEUED",
+    "APPROVAL_PENDING",
+    "PENDING",
+    "SENT_TO_CLEARING",
+    "APPROVED",
+    "COMPLETE",
+    "RETURNED",
+    "REJECTED",
+    "CANCELED",
+    "EXPIRED",
+    "SUBMITTING",
+    "FAILED",
+    "PENDING_REVIEW",
 ];
 
 /// The statuses the `bank_transfers.status` CHECK accepts, as `PlaidBankTransferStatus::as_str`
@@ -98,6 +117,7 @@ pub const INBOX_STATES: &[&str] = &[
 ];
 
 pub use m20261206_000017_bank_link_health::BANK_LINK_HEALTHS;
+pub use m20261206_000019_risk_controls::REVIEW_STATES;
 
 /// What the `reconcile_issue` CHECKs (transfers, bank transfers, bank links) accept, as the core's
 /// `Unresolved::as_str` writes them: why the reconciler's last look left a resource unresolved.
@@ -142,6 +162,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000016_work_error_codes::Migration),
             Box::new(m20261206_000017_bank_link_health::Migration),
             Box::new(m20261206_000018_bank_link_replacement::Migration),
+            Box::new(m20261206_000019_risk_controls::Migration),
         ]
     }
 }

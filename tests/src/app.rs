@@ -44,6 +44,8 @@ pub struct AppOptions {
     pub reconcile_pass_size: u32,
     /// `reconcile_after_ms`: long in a test that must see a status come from events alone.
     pub reconcile_after_ms: u64,
+    /// `[risk]`: the checks before money moves (all off by default).
+    pub risk: fundingd::settings::RiskSettings,
 }
 
 impl Default for AppOptions {
@@ -63,6 +65,7 @@ impl Default for AppOptions {
             limits: None,
             reconcile_by_hand: false,
             reconcile_pass_size: Settings::default().reconcile_pass_size,
+            risk: fundingd::settings::RiskSettings::default(),
         }
     }
 }
@@ -155,6 +158,7 @@ impl TestApp {
             unknown_outcome_settle_ms: options.unknown_outcome_settle_ms,
             link_max_attempts: options.link_max_attempts,
             nats_url: options.nats_url.clone(),
+            risk: options.risk.clone(),
             limits: options.limits.clone().unwrap_or(LimitSettings {
                 calls_per_minute: 0,
                 writes_per_minute: 0,

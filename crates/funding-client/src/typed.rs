@@ -10,6 +10,7 @@ use tonic::{Request, Status};
 
 use crate::v1::bank_link_service_client::BankLinkServiceClient;
 use crate::v1::bank_transfer_service_client::BankTransferServiceClient;
+use crate::v1::risk_service_client::RiskServiceClient;
 use crate::v1::sandbox_service_client::SandboxServiceClient;
 use crate::v1::transfer_service_client::TransferServiceClient;
 
@@ -135,6 +136,10 @@ impl FundingClient {
 
     pub fn bank_transfers(&self) -> BankTransferServiceClient<Intercepted> {
         BankTransferServiceClient::with_interceptor(self.channel.clone(), self.metadata.clone())
+    }
+
+    pub fn risk(&self) -> RiskServiceClient<Intercepted> {
+        RiskServiceClient::with_interceptor(self.channel.clone(), self.metadata.clone())
     }
 
     pub fn sandbox(&self) -> SandboxServiceClient<Intercepted> {

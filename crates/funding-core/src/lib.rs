@@ -18,6 +18,7 @@ pub mod observe;
 pub mod orphans;
 mod paging;
 pub mod reconcile;
+pub mod risk;
 pub mod sandbox;
 pub mod transfers;
 pub mod waiting;
@@ -31,6 +32,7 @@ pub use inbox_sweep::{InboxSweepReport, InboxSweepSettings, InboxSweeper};
 pub use links::{BankLinks, CreateBankLinkInput, CreateLinkTokenInput, LinkSettings, LinkStores};
 pub use orphans::{OrphanPage, OrphanReport, OrphanSweep};
 pub use reconcile::{Pacer, PassReport, ReconcileReport, ReconcileSettings, Reconciler};
+pub use risk::{Risk, RiskPorts, RiskSettings};
 pub use sandbox::Sandbox;
 pub use transfers::{
     CreateTransferInput, TransferPage, TransferSettings, TransferWatch, Transfers,

@@ -89,8 +89,56 @@ pub struct Transfer {
     /// When the create was last sent to Alpaca; set before the call, so that a retry after an
     /// unknown outcome looks the transfer up instead of creating another.
     pub submit_requested_at: Option<DateTime<Utc>>,
+    /// What the risk checks decided before it was sent (DESIGN §11); `None` until they ran.
+    pub risk: Option<RiskDecision>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A decision of the risk checks (DESIGN §11) as stored with what it decided about: the verdict,
+/// the rule that decided, the reason code of a refusal or review, what the rule saw in words and in
+/// figures.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RiskDecision {
+    /// `ACCEPT`, `REVIEW` or `REFUSE`.
+    pub verdict: String,
+    /// `balance`, `daily_limit`, `frozen`, … (`none` when no rule had anything to say).
+    pub rule: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub detail: String,
+    /// Name and value, in the order the rule gave them (`amount`, `available`, …).
+    #[serde(default)]
+    pub figures: Vec<(String, String)>,
+}
+
+impl RiskDecision {
+    /// As stored (JSON).
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// From its stored form; `None` for text that is not one.
+    pub fn decode(text: &str) -> Option<Self> {
+        serde_json::from_str(text).ok()
+    }
+}
+
+impl From<&funding_domain::risk::Decision> for RiskDecision {
+    fn from(decision: &funding_domain::risk::Decision) -> Self {
+        Self {
+            verdict: decision.verdict.as_str().to_owned(),
+            rule: decision.rule.as_str().to_owned(),
+            reason: decision.reason.map(str::to_owned),
+            detail: decision.detail.clone(),
+            figures: decision
+                .figures
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), value.clone()))
+                .collect(),
+        }
+    }
 }
 
 /// A bank transfer on the Plaid processor rail, as stored: the request as the caller made it

@@ -29,15 +29,24 @@ pub enum Scope {
     Read,
     /// Use SandboxService.
     Sandbox,
+    /// Read RiskService: accounts' funding, reviews, the audit trail.
+    RiskRead,
+    /// Change accounts' limits and freeze or unfreeze their funding.
+    RiskWrite,
+    /// Approve or reject transfers held for review.
+    Review,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 5] = [
+    pub const ALL: [Scope; 8] = [
         Self::LinksWrite,
         Self::TransfersWrite,
         Self::BankTransfersWrite,
         Self::Read,
         Self::Sandbox,
+        Self::RiskRead,
+        Self::RiskWrite,
+        Self::Review,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -47,6 +56,9 @@ impl Scope {
             Self::BankTransfersWrite => "bank_transfers:write",
             Self::Read => "read",
             Self::Sandbox => "sandbox",
+            Self::RiskRead => "risk:read",
+            Self::RiskWrite => "risk:write",
+            Self::Review => "review",
         }
     }
 

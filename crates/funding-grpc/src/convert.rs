@@ -112,6 +112,7 @@ pub fn transfer_status(status: &funding_domain::AlpacaTransferStatus) -> v1::Tra
         S::Canceled => P::Canceled,
         S::Expired => P::Expired,
         S::Failed => P::Failed,
+        S::PendingReview => P::PendingReview,
         S::Unknown(_) => P::Unspecified,
     }
 }
@@ -141,6 +142,7 @@ pub fn transfer_status_filter(
         P::Canceled => Some(S::Canceled),
         P::Expired => Some(S::Expired),
         P::Failed => Some(S::Failed),
+        P::PendingReview => Some(S::PendingReview),
     })
 }
 
@@ -238,5 +240,30 @@ pub fn transfer(transfer: &funding_core::model::Transfer) -> v1::Transfer {
         created_at: Some(timestamp(transfer.created_at)),
         updated_at: Some(timestamp(transfer.updated_at)),
         waiting: None,
+        risk: transfer.risk.as_ref().map(risk_decision),
+    }
+}
+
+/// A stored risk decision as the API shows it.
+pub fn risk_decision(decision: &funding_core::model::RiskDecision) -> v1::RiskDecision {
+    let verdict = match decision.verdict.as_str() {
+        "ACCEPT" => v1::RiskVerdict::Accept,
+        "REVIEW" => v1::RiskVerdict::Review,
+        "REFUSE" => v1::RiskVerdict::Refuse,
+        _ => v1::RiskVerdict::Unspecified,
+    };
+    v1::RiskDecision {
+        verdict: verdict.into(),
+        rule: decision.rule.clone(),
+        reason: decision.reason.clone().unwrap_or_default(),
+        detail: decision.detail.clone(),
+        figures: decision
+            .figures
+            .iter()
+            .map(|(name, value)| v1::RiskFigure {
+                name: name.clone(),
+                value: value.clone(),
+            })
+            .collect(),
     }
 }

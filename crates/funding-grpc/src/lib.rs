@@ -12,6 +12,7 @@ pub mod error;
 pub mod limits;
 mod observe;
 mod request_refusals;
+mod risk;
 mod sandbox;
 mod transfers;
 
@@ -20,11 +21,13 @@ pub use bank_links::BankLinkApi;
 pub use bank_transfers::BankTransferApi;
 pub use limits::{Rate, RateLimits};
 pub use request_refusals::RequestRefusalsLayer;
+pub use risk::RiskApi;
 pub use sandbox::SandboxApi;
 pub use transfers::TransferApi;
 
 use funding_client::v1::bank_link_service_server::BankLinkServiceServer;
 use funding_client::v1::bank_transfer_service_server::BankTransferServiceServer;
+use funding_client::v1::risk_service_server::RiskServiceServer;
 use funding_client::v1::sandbox_service_server::SandboxServiceServer;
 use funding_client::v1::transfer_service_server::TransferServiceServer;
 use tonic::service::interceptor::InterceptedService;
@@ -62,6 +65,17 @@ pub fn bank_link_service(
     guard: &Guard,
 ) -> InterceptedService<BankLinkServiceServer<BankLinkApi>, AuthInterceptor> {
     let server = BankLinkServiceServer::new(api)
+        .max_decoding_message_size(guard.max_request_bytes)
+        .max_encoding_message_size(guard.max_response_bytes);
+    InterceptedService::new(server, guard.interceptor())
+}
+
+/// RiskService behind the guard.
+pub fn risk_service(
+    api: RiskApi,
+    guard: &Guard,
+) -> InterceptedService<RiskServiceServer<RiskApi>, AuthInterceptor> {
+    let server = RiskServiceServer::new(api)
         .max_decoding_message_size(guard.max_request_bytes)
         .max_encoding_message_size(guard.max_response_bytes);
     InterceptedService::new(server, guard.interceptor())

@@ -28,6 +28,7 @@ mod inbox;
 mod orphans;
 mod outbox;
 mod reconcile;
+mod risk;
 mod rotate;
 mod sql;
 mod store;
@@ -38,7 +39,7 @@ pub use cipher::{Cipher, CipherError};
 pub use deployment::{DeploymentError, DeploymentMode, ProviderHosts};
 pub use migration::{
     BANK_LINK_STATUSES, BANK_TRANSFER_STATUSES, INBOX_STATES, INBOX_STATES_WITH_FOREIGN, Migrator,
-    RECONCILE_ISSUES, TRANSFER_STATUSES, WORK_KINDS,
+    RECONCILE_ISSUES, REVIEW_STATES, TRANSFER_STATUSES, TRANSFER_STATUSES_WITH_REVIEW, WORK_KINDS,
 };
 pub use rotate::{DEFAULT_ROTATION_BATCH, RotationProgress, RotationReport};
 pub use store::Store;

@@ -203,12 +203,24 @@ fn follower(
             ..EngineSettings::default()
         },
     );
+    let risk = funding_core::Risk::new(
+        funding_core::RiskPorts {
+            store: Arc::new(store.clone()),
+            links: Arc::new(store.clone()),
+            secrets: Arc::new(store.clone()),
+            plaid: plaid.clone(),
+            clock: Arc::new(SystemClock),
+        },
+        engine.clone(),
+        funding_core::RiskSettings::default(),
+    );
     let links = BankLinks::new(
         plaid,
         broker.clone(),
         LinkStores::on(store.clone()),
         Arc::new(SystemClock),
         engine.clone(),
+        None,
         LinkSettings::default(),
     );
     let transfers = Transfers::new(
@@ -217,6 +229,7 @@ fn follower(
         Arc::new(store.clone()),
         Arc::new(SystemClock),
         engine,
+        risk,
         TransferSettings::default(),
     );
     FundingEventFollower::new(

@@ -20,6 +20,7 @@ mod reflection_and_health;
 mod replicas;
 mod rotate_key_cli;
 mod safety;
+mod risk;
 mod security;
 mod transfers;
 mod validation;

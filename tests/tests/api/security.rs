@@ -50,14 +50,25 @@ const SCOPES: &[(&str, &str)] = &[
     ("/funding.v1.TransferService/ListTransfers", "read"),
     ("/funding.v1.TransferService/ListProviderOrphans", "read"),
     ("/funding.v1.TransferService/WatchTransfers", "read"),
+    ("/funding.v1.RiskService/GetAccountFunding", "risk:read"),
+    ("/funding.v1.RiskService/ListReviews", "risk:read"),
+    ("/funding.v1.RiskService/ListAuditEvents", "risk:read"),
+    ("/funding.v1.RiskService/SetAccountLimits", "risk:write"),
+    ("/funding.v1.RiskService/FreezeAccount", "risk:write"),
+    ("/funding.v1.RiskService/UnfreezeAccount", "risk:write"),
+    ("/funding.v1.RiskService/ApproveReview", "review"),
+    ("/funding.v1.RiskService/RejectReview", "review"),
 ];
 
-const ALL_SCOPES: [&str; 5] = [
+const ALL_SCOPES: [&str; 8] = [
     "links:write",
     "transfers:write",
     "bank_transfers:write",
     "read",
     "sandbox",
+    "risk:read",
+    "risk:write",
+    "review",
 ];
 
 /// The hex SHA-256 configuration holds for a token.

@@ -293,6 +293,17 @@ fn answer(link: BankLink) -> Result<BankLink, CoreError> {
 /// The error a FAILED link was created with, for a repeat of the same create.
 fn replayed_failure(link: &BankLink) -> CoreError {
     let message = link.status_reason.clone().unwrap_or_default();
+    if let Some(code) = link
+        .failure_code
+        .as_deref()
+        .and_then(|code| code.strip_prefix(crate::risk::RISK_FAILURE_PREFIX))
+    {
+        return CoreError::FailedPrecondition {
+            reason: crate::risk::reason_code(code),
+            subject: format!("bank_links/{}", link.id),
+            message: format!("the bank link failed: {message}"),
+        };
+    }
     if link.failure_code.as_deref() == Some(failure::PUBLIC_TOKEN_NEEDED) {
         return CoreError::FailedPrecondition {
             reason: "PUBLIC_TOKEN_NEEDED",

@@ -96,6 +96,8 @@ pub struct BankLinks {
     statuses: Arc<dyn LinkStatusStore>,
     clock: Arc<dyn Clock>,
     pub(crate) engine: Engine,
+    /// The owner-name check before a relationship is created (DESIGN §11); `None`: none.
+    risk: Option<crate::risk::Risk>,
     settings: LinkSettings,
 }
 
@@ -108,6 +110,7 @@ impl BankLinks {
         stores: LinkStores,
         clock: Arc<dyn Clock>,
         engine: Engine,
+        risk: Option<crate::risk::Risk>,
         settings: LinkSettings,
     ) -> Self {
         let links = Self {
@@ -118,6 +121,7 @@ impl BankLinks {
             statuses: stores.statuses,
             clock,
             engine,
+            risk,
             settings,
         };
         links.engine.register(

@@ -116,6 +116,11 @@ impl BankLinks {
             },
         };
         if link.relationship_requested_at.is_none()
+            && let Some(ended) = self.check_owner_name(claim, &link, &access_token).await?
+        {
+            return Ok(ended);
+        }
+        if link.relationship_requested_at.is_none()
             && let Some(old) = link.replaces
         {
             match self.clear_the_way(claim, &link, old).await? {
@@ -125,6 +130,97 @@ impl BankLinks {
         }
         self.create_relationship(claim, &link, &processor_token)
             .await
+    }
+
+    /// The owner-name check (DESIGN §11) before anything is asked of Alpaca: `None` to go on;
+    /// `Some` with how the attempt ended when the link failed (`NAME_MISMATCH`); a wait while its
+    /// review is open. A review approved lets it go on; rejected or expired, it fails.
+    async fn check_owner_name(
+        &self,
+        claim: &Claim,
+        link: &BankLink,
+        access_token: &AccessToken,
+    ) -> Result<Option<Attempt>, Stop> {
+        use crate::ports::ReviewState;
+        use funding_domain::risk::Verdict;
+        let Some(risk) = &self.risk else {
+            return Ok(None);
+        };
+        let mismatch = format!(
+            "{}{}",
+            crate::risk::RISK_FAILURE_PREFIX,
+            funding_domain::risk::names::NAME_MISMATCH
+        );
+        if let Some(review) = risk.store().review_of("bank_link", link.id.as_uuid()).await? {
+            return match review.state {
+                ReviewState::Approved => Ok(None),
+                ReviewState::Open => Err(Stop::Wait(
+                    format!("waiting for an operator's review of the owner name: {}", review.detail),
+                    std::time::Duration::from_secs(30),
+                )),
+                ReviewState::Rejected | ReviewState::Expired => {
+                    let how = if review.state == ReviewState::Rejected {
+                        format!(
+                            "rejected in review by {}: {}",
+                            review.decided_by.as_deref().unwrap_or("an operator"),
+                            review.note.as_deref().unwrap_or_default()
+                        )
+                    } else {
+                        "its review expired unreviewed".to_owned()
+                    };
+                    self.fail_with(
+                        claim,
+                        link.id,
+                        format!("NAME_MISMATCH: {}; {how}", review.detail),
+                        mismatch,
+                        "risk:owner_name",
+                        true,
+                    )
+                    .await?;
+                    Ok(Some(Attempt::Done))
+                }
+            };
+        }
+        if risk.settings().name_check == funding_domain::risk::names::NameCheck::Off {
+            return Ok(None);
+        }
+        let owner = match self.broker.account_owner_name(link.account_id).await {
+            Ok(owner) => owner,
+            Err(error) if error.is_refusal() => {
+                tracing::warn!(code = %error.code, "Alpaca gave no account owner to compare the bank's with; the name check passes");
+                None
+            }
+            Err(error) => return Err(Stop::provider(error)),
+        };
+        let decision = risk
+            .check_owner_name(access_token, &link.plaid_account_id, owner.as_deref())
+            .await
+            .map_err(Stop::provider)?;
+        match decision.verdict {
+            Verdict::Accept => Ok(None),
+            Verdict::Refuse => {
+                tracing::info!(bank_link_id = %link.id, "bank link refused by the owner-name check: {}", decision.detail);
+                metrics::counter!("funding_risk_decisions_total", "verdict" => "REFUSE", "rule" => "owner_name").increment(1);
+                self.fail_with(
+                    claim,
+                    link.id,
+                    format!("NAME_MISMATCH: {}", decision.detail),
+                    mismatch,
+                    "risk:owner_name",
+                    true,
+                )
+                .await?;
+                Ok(Some(Attempt::Done))
+            }
+            Verdict::Review => {
+                metrics::counter!("funding_risk_decisions_total", "verdict" => "REVIEW", "rule" => "owner_name").increment(1);
+                risk.open_link_review(link, &decision).await?;
+                Err(Stop::Wait(
+                    format!("waiting for an operator's review of the owner name: {}", decision.detail),
+                    std::time::Duration::from_secs(30),
+                ))
+            }
+        }
     }
 
     /// Exchanges the public token, once. `Err` with how the attempt ended when the link ended

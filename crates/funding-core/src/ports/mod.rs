@@ -17,6 +17,7 @@ mod outbox;
 mod plaid;
 mod provider_error;
 mod reconcile;
+mod risk_store;
 mod sandbox;
 mod store_error;
 mod transfer_store;
@@ -52,6 +53,10 @@ pub use plaid::{
 };
 pub use provider_error::{Provider, ProviderError, ProviderErrorKind};
 pub use reconcile::{Unresolved, UnresolvedCounts};
+pub use risk_store::{
+    AccountControls, AccountFreeze, AuditEvent, AuditFilter, FundingFlow, LimitOverride,
+    NewAuditEvent, Review, ReviewDecision, ReviewState, RiskStore,
+};
 pub use sandbox::SandboxProvider;
 pub use store_error::StoreError;
 pub use transfer_store::{

@@ -118,6 +118,7 @@ pub trait TransferStore: Send + Sync + 'static {
         fence: &Claim,
         id: TransferId,
         at: DateTime<Utc>,
+        decision: Option<&crate::model::RiskDecision>,
     ) -> Result<bool, StoreError>;
 
     /// Puts back the request time a create had before it was sent (fenced), after the provider

@@ -198,6 +198,13 @@ impl Transfers {
             });
         };
         self.check_health(&link)?;
+        if let Some(freeze) = self.risk.frozen(request.account_id).await? {
+            return Err(CoreError::FailedPrecondition {
+                reason: funding_domain::risk::ACCOUNT_FROZEN,
+                subject: format!("accounts/{}", request.account_id),
+                message: format!("the account's funding is frozen: {}", freeze.reason),
+            });
+        }
         let now = self.clock.now();
         let transfer = Transfer {
             id: TransferId::generate(),
@@ -214,6 +221,7 @@ impl Transfers {
             failure_code: None,
             provider_transfer_id: None,
             submit_requested_at: None,
+            risk: None,
             created_at: now,
             updated_at: now,
         };
@@ -244,6 +252,13 @@ fn answer(transfer: Transfer) -> Result<Transfer, CoreError> {
             subject,
             message,
         }),
+        Some(code) if code.starts_with(crate::risk::RISK_FAILURE_PREFIX) => {
+            Err(CoreError::FailedPrecondition {
+                reason: crate::risk::reason_code(&code[crate::risk::RISK_FAILURE_PREFIX.len()..]),
+                subject,
+                message,
+            })
+        }
         Some(code) => match failure::decode(code, &message) {
             Some(error) => Err(CoreError::Provider(error)),
             None => Err(CoreError::FailedPrecondition {

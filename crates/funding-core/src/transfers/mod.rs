@@ -70,6 +70,8 @@ pub struct Transfers {
     links: Arc<dyn BankLinkStore>,
     clock: Arc<dyn Clock>,
     pub(crate) engine: Engine,
+    /// The checks before anything is sent (DESIGN §11).
+    risk: crate::risk::Risk,
     settings: TransferSettings,
     /// Set when the server stops: every watch ends (naming where to resume) so the server can drain.
     closing: Arc<tokio::sync::watch::Sender<bool>>,
@@ -91,6 +93,7 @@ impl Transfers {
         links: Arc<dyn BankLinkStore>,
         clock: Arc<dyn Clock>,
         engine: Engine,
+        risk: crate::risk::Risk,
         settings: TransferSettings,
     ) -> Self {
         let transfers = Self {
@@ -99,6 +102,7 @@ impl Transfers {
             links,
             clock,
             engine,
+            risk,
             settings,
             closing: Arc::new(tokio::sync::watch::Sender::new(false)),
         };

@@ -30,12 +30,22 @@ use super::Transfers;
 use super::create::INSUFFICIENT_WITHDRAWABLE;
 use crate::engine::{Attempt, Settling, Stop, WorkHandler};
 use crate::failure;
-use crate::model::Transfer;
+use crate::model::{RiskDecision, Transfer};
+use crate::risk::RISK_FAILURE_PREFIX;
+use funding_domain::risk::Verdict;
 use crate::ports::{
     AlpacaTransfer, Claim, ClaimedWork, TransferChange, TransferDirection, TransferSaved,
 };
 
 pub(super) struct TransferSubmission(pub(super) Transfers);
+
+/// What the risk checks left to do.
+enum Checked {
+    /// Send it, storing this decision with the request mark (`None`: decided before).
+    Send(Option<RiskDecision>),
+    /// Refused or held: nothing to send.
+    Ended,
+}
 
 #[async_trait]
 impl WorkHandler for TransferSubmission {
@@ -100,6 +110,10 @@ impl Transfers {
             self.settle(claim, &transfer, requested_at).await?;
             tracing::warn!(transfer_id = %id, "the unknown outcome settled and Alpaca has no such transfer: sending the create again");
         }
+        let decision = match self.check(claim, &transfer).await? {
+            Checked::Send(decision) => decision,
+            Checked::Ended => return Ok(Attempt::Done),
+        };
         if transfer.direction == TransferDirection::Withdrawal {
             let withdrawable = self.withdrawable(&transfer).await?;
             if withdrawable < transfer.amount.as_decimal() {
@@ -122,7 +136,11 @@ impl Transfers {
             }
         }
         let now = self.clock.now();
-        if !self.store.mark_submit_requested(claim, id, now).await? {
+        if !self
+            .store
+            .mark_submit_requested(claim, id, now, decision.as_ref())
+            .await?
+        {
             return Ok(Attempt::Done);
         }
         match self
@@ -162,6 +180,67 @@ impl Transfers {
             }
             Err(error) => Err(Stop::provider(error)),
         }
+    }
+
+    /// The risk checks (DESIGN §11), once per transfer: a REFUSE ends it FAILED with the reason, a
+    /// REVIEW holds it in PENDING_REVIEW (nothing sent until an operator approves it), an ACCEPT is
+    /// stored with the request mark. A transfer already decided (approved after review) is only
+    /// checked for a freeze since.
+    async fn check(&self, claim: &Claim, transfer: &Transfer) -> Result<Checked, Stop> {
+        let decision = if transfer.risk.is_some() {
+            match self.risk.frozen(transfer.account_id).await? {
+                Some(freeze) => funding_domain::risk::frozen(&freeze.reason),
+                None => return Ok(Checked::Send(None)),
+            }
+        } else {
+            self.risk.check_transfer(transfer).await?
+        };
+        let stored = RiskDecision::from(&decision);
+        match decision.verdict {
+            Verdict::Accept => Ok(Checked::Send(Some(stored))),
+            Verdict::Refuse => {
+                let reason = decision.reason.unwrap_or("REFUSED");
+                tracing::info!(transfer_id = %transfer.id, rule = decision.rule.as_str(), reason, "transfer refused by the risk checks: {}", decision.detail);
+                let change = TransferChange {
+                    from: AlpacaTransferStatus::Submitting,
+                    to: AlpacaTransferStatus::Failed,
+                    reason: Some(format!("{reason}: {}", decision.detail)),
+                    ach_return_code: None,
+                    source: format!("risk:{}", decision.rule.as_str()),
+                    event_id: None,
+                    at: self.clock.now(),
+                };
+                if self
+                    .risk_store()
+                    .refuse_transfer(
+                        claim,
+                        transfer.id,
+                        change,
+                        format!("{RISK_FAILURE_PREFIX}{reason}"),
+                        &stored,
+                    )
+                    .await?
+                {
+                    metrics::counter!("funding_risk_decisions_total", "verdict" => "REFUSE", "rule" => decision.rule.as_str()).increment(1);
+                    metrics::counter!("funding_transfer_status_changes_total", "to" => "FAILED")
+                        .increment(1);
+                }
+                Ok(Checked::Ended)
+            }
+            Verdict::Review => {
+                tracing::info!(transfer_id = %transfer.id, rule = decision.rule.as_str(), "transfer held for review: {}", decision.detail);
+                if self.risk.hold_for_review(claim, transfer, &decision).await? {
+                    metrics::counter!("funding_risk_decisions_total", "verdict" => "REVIEW", "rule" => decision.rule.as_str()).increment(1);
+                    metrics::counter!("funding_transfer_status_changes_total", "to" => "PENDING_REVIEW")
+                        .increment(1);
+                }
+                Ok(Checked::Ended)
+            }
+        }
+    }
+
+    fn risk_store(&self) -> &dyn crate::ports::RiskStore {
+        self.risk.store()
     }
 
     /// Returns (as a [`Stop::Wait`]) while the outcome of the create sent at `requested_at` has not

@@ -1,8 +1,9 @@
 //! The Alpaca transfer lifecycle: QUEUED → [APPROVAL_PENDING] → [PENDING] → SENT_TO_CLEARING →
 //! [APPROVED] → COMPLETE, with REJECTED, CANCELED and EXPIRED as exits from any state in flight.
 //! COMPLETE is provisional: an ACH return moves it to RETURNED, the one move out of a terminal state.
-//! SUBMITTING and FAILED are this service's own: stored before Alpaca knows the transfer, and after
-//! Alpaca definitely refused it.
+//! SUBMITTING, FAILED and PENDING_REVIEW are this service's own: stored before Alpaca knows the
+//! transfer, after Alpaca (or this service's checks) definitely refused it, and while it is held
+//! for an operator's review (DESIGN §11), from which it is sent (SUBMITTING), failed or cancelled.
 
 use super::{Lifecycle, status_enum};
 
@@ -27,8 +28,10 @@ status_enum! {
         own {
             /// Stored as an intent; Alpaca may or may not know it yet.
             Submitting => "SUBMITTING",
-            /// Alpaca definitely refused it; no money moves.
+            /// Alpaca, or this service's checks, definitely refused it; no money moves.
             Failed => "FAILED",
+            /// Held by the risk checks until an operator approves it; nothing sent yet.
+            PendingReview => "PENDING_REVIEW",
         }
     }
 }
@@ -64,6 +67,9 @@ impl Lifecycle for AlpacaTransferStatus {
         use AlpacaTransferStatus::*;
         match (self, next) {
             (Complete, Returned) => true,
+            // Held for review (DESIGN §11): before anything is sent, and sent only once approved.
+            (Submitting, PendingReview) => true,
+            (PendingReview, Submitting | Failed | Canceled) => true,
             (from, _) if from.is_terminal() => false,
             (_, Submitting | Unknown(_)) => false,
             (Submitting, Failed) => true,
@@ -112,7 +118,14 @@ mod tests {
             Approved,
             Complete,
         ];
-        let mut moves = vec![(Submitting, Failed), (Complete, Returned)];
+        let mut moves = vec![
+            (Submitting, Failed),
+            (Complete, Returned),
+            (Submitting, PendingReview),
+            (PendingReview, Submitting),
+            (PendingReview, Failed),
+            (PendingReview, Canceled),
+        ];
         for (i, from) in path.iter().enumerate() {
             for to in &path[i + 1..] {
                 moves.push((from.clone(), to.clone()));

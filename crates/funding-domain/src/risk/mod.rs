@@ -15,6 +15,29 @@ pub mod names;
 
 pub use decision::{Decision, Rule, Verdict};
 
+/// The reason code of a transfer refused because its account's funding is frozen.
+pub const ACCOUNT_FROZEN: &str = "ACCOUNT_FROZEN";
+
+/// The decision on any transfer of an account whose funding is frozen (DESIGN §11, §12): REFUSE.
+pub fn frozen(why: &str) -> Decision {
+    Decision {
+        verdict: Verdict::Refuse,
+        rule: Rule::Frozen,
+        reason: Some(ACCOUNT_FROZEN),
+        detail: format!("the account's funding is frozen: {why}"),
+        figures: Vec::new(),
+    }
+}
+
+/// Whole cents of a decimal amount (`"12.34"` → 1234), rounded half away from zero; `None` when
+/// it does not fit.
+pub fn cents(amount: rust_decimal::Decimal) -> Option<i64> {
+    use rust_decimal::prelude::ToPrimitive;
+    (amount * rust_decimal::Decimal::ONE_HUNDRED)
+        .round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+        .to_i64()
+}
+
 /// Cents as the providers print amounts: `"1000.00"`.
 pub fn format_cents(cents: i64) -> String {
     let sign = if cents < 0 { "-" } else { "" };

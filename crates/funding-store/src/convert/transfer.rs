@@ -2,7 +2,7 @@
 //! its status history rows, and the row read back into a [`Transfer`] (a value the domain would
 //! refuse is `Corrupt`).
 
-use funding_core::model::Transfer;
+use funding_core::model::{RiskDecision, Transfer};
 use funding_core::ports::{StoreError, TransferChange, TransferDirection};
 use funding_domain::{
     AccountId, AchRelationshipId, AlpacaTransferId, AlpacaTransferStatus, Amount, BankLinkId,
@@ -43,6 +43,7 @@ pub(crate) fn transfer_row(transfer: &Transfer) -> transfer::Model {
         updated_at: db_time(transfer.updated_at),
         reconciled_at: None,
         reconcile_issue: None,
+        risk_decision: transfer.risk.as_ref().map(RiskDecision::encode),
     }
 }
 
@@ -101,6 +102,10 @@ impl TryFrom<transfer::Model> for Transfer {
             failure_code: row.failure_code,
             provider_transfer_id: row.provider_transfer_id.map(AlpacaTransferId::from_uuid),
             submit_requested_at: row.submit_requested_at,
+            risk: match row.risk_decision.as_deref() {
+                Some(text) => Some(RiskDecision::decode(text).ok_or_else(|| bad("risk_decision"))?),
+                None => None,
+            },
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -130,6 +135,13 @@ mod tests {
             failure_code: None,
             provider_transfer_id: Some(AlpacaTransferId::from_uuid(Uuid::new_v4())),
             submit_requested_at: Some(at),
+            risk: Some(RiskDecision {
+                verdict: "ACCEPT".into(),
+                rule: "none".into(),
+                reason: None,
+                detail: "the bank has 5.00 available for 0.01".into(),
+                figures: vec![("available".into(), "5.00".into())],
+            }),
             created_at: at,
             updated_at: at,
         }

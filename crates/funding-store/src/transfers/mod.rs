@@ -6,7 +6,7 @@ mod changes;
 mod create;
 mod read;
 mod reconcile;
-mod status;
+pub(crate) mod status;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -80,8 +80,9 @@ impl TransferStore for Store {
         fence: &Claim,
         id: TransferId,
         at: DateTime<Utc>,
+        decision: Option<&funding_core::model::RiskDecision>,
     ) -> Result<bool, StoreError> {
-        status::mark_submit_requested(self, fence, id, at).await
+        status::mark_submit_requested(self, fence, id, at, decision).await
     }
 
     #[tracing::instrument(skip_all, fields(transfer_id = %id, work_id = %fence.work_id))]

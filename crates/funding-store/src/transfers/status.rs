@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use funding_core::model::RiskDecision;
 use funding_core::ports::{Claim, InboxMark, StoreError, TransferChange, TransferSaved};
 use funding_domain::{AlpacaTransferId, AlpacaTransferStatus, TransferId};
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -28,11 +29,19 @@ pub(super) async fn mark_submit_requested(
     claim: &Claim,
     id: TransferId,
     at: DateTime<Utc>,
+    decision: Option<&RiskDecision>,
 ) -> Result<bool, StoreError> {
     let (_permit, txn) = store.begin_write().await?;
     fence(&txn, claim).await?;
     let at = db_time(at);
-    let updated = transfer::Entity::update_many()
+    let mut update = transfer::Entity::update_many();
+    if let Some(decision) = decision {
+        update = update.col_expr(
+            transfer::Column::RiskDecision,
+            Expr::value(decision.encode()),
+        );
+    }
+    let updated = update
         .col_expr(transfer::Column::SubmitRequestedAt, Expr::value(at))
         .col_expr(transfer::Column::UpdatedAt, Expr::value(at))
         .filter(transfer::Column::Id.eq(id.as_uuid()))
@@ -296,7 +305,7 @@ pub(super) async fn apply_events(
 }
 
 /// Refuses a change that does not start at SUBMITTING, where `what` happens.
-fn from_submitting(change: &TransferChange, what: &str) -> Result<(), StoreError> {
+pub(crate) fn from_submitting(change: &TransferChange, what: &str) -> Result<(), StoreError> {
     if change.from == AlpacaTransferStatus::Submitting {
         Ok(())
     } else {
@@ -309,7 +318,7 @@ fn from_submitting(change: &TransferChange, what: &str) -> Result<(), StoreError
 
 /// The conditional update of a move: the new status, reason and time (and the ACH return code when
 /// the change carries one), only from `change.from`.
-fn moving(id: TransferId, change: &TransferChange) -> UpdateMany<transfer::Entity> {
+pub(crate) fn moving(id: TransferId, change: &TransferChange) -> UpdateMany<transfer::Entity> {
     let mut update = transfer::Entity::update_many()
         .col_expr(transfer::Column::Status, Expr::value(change.to.as_str()))
         .col_expr(
@@ -327,7 +336,7 @@ fn moving(id: TransferId, change: &TransferChange) -> UpdateMany<transfer::Entit
 
 /// Runs `update` and appends the history row in `txn`; whether the transfer moved (and the history
 /// took the row: an event already recorded means the move must be rolled back).
-async fn apply(
+pub(crate) async fn apply(
     txn: &DatabaseTransaction,
     id: TransferId,
     update: UpdateMany<transfer::Entity>,

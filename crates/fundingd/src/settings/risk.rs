@@ -21,9 +21,9 @@ pub const MIN_REVIEW_EXPIRY_MS: u64 = 1_000;
 /// expiry must stay far from overflowing a timestamp).
 pub const MAX_REVIEW_EXPIRY_MS: u64 = 366 * 86_400_000;
 
-/// `[risk]`: the checks before money moves (DESIGN §11). Read by the risk checks (issue 21); until
-/// they exist only `refuse_on_needs_reauth` is used by the service, the rest is validated and shown
-/// by `fundingd --check`.
+/// `[risk]`: the checks before money moves (DESIGN §11), run by `funding_core::risk` on the
+/// Alpaca rail's transfers and on links. The Plaid rail's limits are validated and shown by
+/// `fundingd --check` but not applied yet: its transfers carry no account of ours.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RiskSettings {
@@ -106,6 +106,24 @@ impl RiskLimits {
 }
 
 impl RiskSettings {
+    /// As the risk use cases take them; an approved transfer's submit work gets `submit_max_attempts`.
+    pub fn core_settings(&self, submit_max_attempts: u32) -> funding_core::RiskSettings {
+        funding_core::RiskSettings {
+            balance_check: self.balance_check,
+            balance_unavailable: self.balance_unavailable,
+            name_check: self.name_check,
+            name_match_threshold: self.name_match_threshold,
+            review_expiry: std::time::Duration::from_millis(self.review_expiry_ms),
+            limits: funding_core::risk::DefaultLimits {
+                alpaca_deposit: self.limits.alpaca.deposit,
+                alpaca_withdrawal: self.limits.alpaca.withdrawal,
+                plaid_debit: self.limits.plaid.debit,
+                plaid_credit: self.limits.plaid.credit,
+            },
+            submit_max_attempts,
+        }
+    }
+
     /// The checks between keys: the threshold on Plaid's scale, the review expiry's bounds, and in
     /// each limits table no limit that could never apply (see [`dead_limit`]).
     pub fn validate(&self) -> anyhow::Result<()> {

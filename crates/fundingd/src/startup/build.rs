@@ -16,7 +16,7 @@ use funding_core::ports::{
 };
 use funding_core::{
     BankLinks, Engine, EngineSettings, LinkSettings, LinkStores, OrphanSweep, ReconcileSettings,
-    Reconciler, Sandbox, TransferSettings, Transfers,
+    Reconciler, Risk, RiskPorts, Sandbox, TransferSettings, Transfers,
 };
 use funding_plaid::{PlaidClient, PlaidConfig};
 use funding_sandbox::{SandboxConfig, SandboxHandle};
@@ -253,12 +253,24 @@ fn wire(
         },
     );
     let plaid_gateway: Arc<dyn PlaidGateway> = plaid.clone();
+    let risk = Risk::new(
+        RiskPorts {
+            store: Arc::new(store.clone()),
+            links: store_port.clone(),
+            secrets: Arc::new(store.clone()),
+            plaid: plaid_gateway.clone(),
+            clock: clock.clone(),
+        },
+        engine.clone(),
+        settings.risk.core_settings(TransferSettings::default().max_attempts),
+    );
     let links = BankLinks::new(
         plaid_gateway,
         broker.clone(),
         LinkStores::on(store.clone()),
         clock,
         engine.clone(),
+        Some(risk.clone()),
         LinkSettings {
             max_attempts: settings.link_max_attempts.max(1),
             adoption_skew: Duration::from_millis(settings.adoption_skew_ms),
@@ -285,6 +297,7 @@ fn wire(
         store_port.clone(),
         Arc::new(SystemClock),
         engine.clone(),
+        risk.clone(),
         TransferSettings {
             watch_buffer: settings.watch_buffer.max(1),
             refuse_on_needs_reauth: settings.risk.refuse_on_needs_reauth,
@@ -335,6 +348,7 @@ fn wire(
     });
     let parts = Parts {
         store,
+        risk,
         links,
         transfers,
         orphans,

@@ -96,6 +96,10 @@ pub(super) fn server(
             BankTransferApi::new(parts.bank_transfers.clone()),
             &guard,
         ))
+        .add_service(funding_grpc::risk_service(
+            funding_grpc::RiskApi::new(parts.risk.clone()),
+            &guard,
+        ))
         .add_optional_service(sandbox_service);
 
     let reporter_on_stop = health.reporter.clone();
@@ -125,6 +129,7 @@ const SERVED_OUTSIDE_SANDBOX: &[&str] = &[
     funding_client::v1::bank_link_service_server::SERVICE_NAME,
     funding_client::v1::transfer_service_server::SERVICE_NAME,
     funding_client::v1::bank_transfer_service_server::SERVICE_NAME,
+    funding_client::v1::risk_service_server::SERVICE_NAME,
     tonic_health::pb::health_server::SERVICE_NAME,
 ];
 

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use funding_core::bank_transfers::BankTransfers;
 use funding_core::ports::Broker;
-use funding_core::{BankLinks, Engine, OrphanSweep, Reconciler, Sandbox, Transfers};
+use funding_core::{BankLinks, Engine, OrphanSweep, Reconciler, Risk, Sandbox, Transfers};
 use funding_plaid::PlaidClient;
 use funding_sandbox::{SandboxControl, SandboxHandle};
 use funding_store::Store;
@@ -48,6 +48,7 @@ pub struct Application {
 /// the engine, the reconciler and the provider adapters.
 struct Parts {
     store: Store,
+    risk: Risk,
     links: BankLinks,
     transfers: Transfers,
     orphans: OrphanSweep,

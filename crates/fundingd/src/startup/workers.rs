@@ -125,6 +125,7 @@ pub(super) fn spawn(
     workers.push(tokio::spawn(reconcile_loop(
         parts.reconciler.clone(),
         parts.orphans.clone(),
+        parts.risk.clone(),
         Duration::from_millis(settings.reconcile_interval_ms.max(10)),
         shutdown.clone(),
     )));
@@ -153,11 +154,12 @@ pub(super) fn spawn(
 }
 
 /// The reconciler: a pass every `interval` (after the previous one ended; a pass paces its
-/// provider calls, so it may take a while and stops where it stands at shutdown), then a step of the
-/// orphan sweep.
+/// provider calls, so it may take a while and stops where it stands at shutdown), then the expiry of
+/// unreviewed holds, then a step of the orphan sweep.
 async fn reconcile_loop(
     reconciler: Reconciler,
     orphans: OrphanSweep,
+    risk: funding_core::Risk,
     interval: Duration,
     shutdown: CancellationToken,
 ) {
@@ -171,6 +173,12 @@ async fn reconcile_loop(
         tokio::select! {
             () = shutdown.cancelled() => return,
             _ = reconciler.pass() => {}
+        }
+        // Holds unreviewed past their expiry end here (one indexed read when none is due).
+        match risk.expire_reviews().await {
+            Ok(0) => {}
+            Ok(ended) => tracing::info!(ended, "reviews expired unreviewed: their transfers FAILED"),
+            Err(error) => tracing::warn!("expiring reviews failed: {error}"),
         }
         match orphans.sweep(&mut orphan_cursor, 20).await {
             Ok(report) if report.orphans > 0 => {

@@ -47,6 +47,7 @@ pub fn new_transfer(
         failure_code: None,
         provider_transfer_id: None,
         submit_requested_at: None,
+        risk: None,
         created_at: t0(),
         updated_at: t0(),
     };

@@ -21,7 +21,7 @@ async fn the_submit_request_is_recorded_only_while_submitting_and_fenced(db: &Te
 
     assert!(matches!(
         store
-            .mark_submit_requested(&stale(&fence), transfer.id, t0() + seconds(1))
+            .mark_submit_requested(&stale(&fence), transfer.id, t0() + seconds(1), None)
             .await,
         Err(StoreError::Fenced(_))
     ));
@@ -30,7 +30,7 @@ async fn the_submit_request_is_recorded_only_while_submitting_and_fenced(db: &Te
     let at = t0() + seconds(2);
     assert!(
         store
-            .mark_submit_requested(&fence, transfer.id, at)
+            .mark_submit_requested(&fence, transfer.id, at, None)
             .await
             .unwrap()
     );
@@ -53,7 +53,7 @@ async fn the_submit_request_is_recorded_only_while_submitting_and_fenced(db: &Te
     let before = stored(&store, transfer.id).await;
     assert!(
         !store
-            .mark_submit_requested(&fence, transfer.id, t0() + seconds(4))
+            .mark_submit_requested(&fence, transfer.id, t0() + seconds(4), None)
             .await
             .unwrap()
     );
