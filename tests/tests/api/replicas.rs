@@ -7,7 +7,7 @@ use std::time::Duration;
 use funding_client::FundingClient;
 use funding_client::v1::{self, BankLinkStatus};
 use funding_sandbox::{SandboxConfig, SandboxControl};
-use fundingd::settings::{AlpacaSettings, PlaidSettings};
+use fundingd::settings::{AlpacaSettings, PlaidSettings, RiskSettings};
 use fundingd::{Application, Settings};
 use sea_orm::{ConnectionTrait, Database};
 use tokio_util::sync::CancellationToken;
@@ -20,7 +20,17 @@ struct Replica {
 
 impl Replica {
     async fn start(database_url: &str, plaid_url: String, alpaca_url: String) -> Self {
+        Self::start_with(database_url, plaid_url, alpaca_url, RiskSettings::default()).await
+    }
+
+    async fn start_with(
+        database_url: &str,
+        plaid_url: String,
+        alpaca_url: String,
+        risk: RiskSettings,
+    ) -> Self {
         let settings = Settings {
+            risk,
             listen: "127.0.0.1:0".parse().unwrap(),
             database_url: database_url.to_owned(),
             encryption_key: Some(
@@ -132,6 +142,18 @@ impl Cluster {
             ))
             .await;
         let _ = admin.close().await;
+    }
+}
+
+impl Cluster {
+    async fn replica_with(&self, risk: RiskSettings) -> Replica {
+        Replica::start_with(
+            &self.url,
+            self.emulator.plaid_url(),
+            self.emulator.alpaca_url(),
+            risk,
+        )
+        .await
     }
 }
 
@@ -262,6 +284,101 @@ async fn one_replica_follows_the_event_stream_and_another_takes_over_on_postgres
         2,
         "the second replica took the stream over"
     );
+    b.stop().await;
+    cluster.finish().await;
+}
+
+/// DESIGN §11: limits count what is in flight across replicas without a race. A daily hard limit
+/// of 1,000.00 and twenty concurrent deposits of 100.00, sent half to each replica: exactly ten
+/// reach Alpaca, the other ten end FAILED naming the limit.
+#[tokio::test]
+async fn concurrent_deposits_on_two_replicas_never_pass_one_daily_limit_on_postgres() {
+    let cluster = Cluster::new().await;
+    let mut risk = RiskSettings::default();
+    risk.limits.alpaca.deposit.daily.hard = Some(100_000);
+    let (a, b) = (
+        cluster.replica_with(risk.clone()).await,
+        cluster.replica_with(risk).await,
+    );
+    let request = create_request(&cluster.control());
+    let link = a
+        .client
+        .bank_links()
+        .create_bank_link(request.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .bank_link
+        .unwrap();
+    wait_for(&a.client, &link.id, BankLinkStatus::Approved).await;
+    let calls = (0..20).map(|i| {
+        let client = if i % 2 == 0 {
+            a.client.clone()
+        } else {
+            b.client.clone()
+        };
+        let transfer = v1::CreateTransferRequest {
+            account_id: request.account_id.clone(),
+            bank_link_id: link.id.clone(),
+            amount: "100.00".into(),
+            direction: v1::TransferDirection::Deposit.into(),
+            idempotency_key: uuid::Uuid::new_v4().to_string(),
+        };
+        tokio::spawn(async move { client.transfers().create_transfer(transfer).await })
+    });
+    for call in futures::future::join_all(calls).await {
+        if let Err(status) = call.unwrap() {
+            assert_eq!(
+                funding_tests::error_reason(&status),
+                "LIMIT_EXCEEDED",
+                "{status:?}"
+            );
+        }
+    }
+    let mut finals = Vec::new();
+    for _ in 0..400 {
+        finals = a
+            .client
+            .transfers()
+            .list_transfers(v1::ListTransfersRequest {
+                account_id: request.account_id.clone(),
+                page_size: 100,
+                ..v1::ListTransfersRequest::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .transfers;
+        if finals.len() == 20
+            && finals
+                .iter()
+                .all(|t| t.status() != v1::TransferStatus::Submitting)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let failed: Vec<_> = finals
+        .iter()
+        .filter(|t| t.status() == v1::TransferStatus::Failed)
+        .collect();
+    assert_eq!(finals.len(), 20);
+    assert_eq!(failed.len(), 10, "{finals:#?}");
+    for transfer in failed {
+        assert!(
+            transfer.status_reason.starts_with("LIMIT_EXCEEDED"),
+            "{transfer:?}"
+        );
+    }
+    let path = format!("/v1/accounts/{}/transfers", request.account_id);
+    let sent = cluster
+        .control()
+        .calls()
+        .iter()
+        .filter(|c| c.method == "POST" && c.path == path)
+        .count();
+    assert_eq!(sent, 10, "exactly what fits reached Alpaca");
+    a.stop().await;
     b.stop().await;
     cluster.finish().await;
 }

@@ -252,6 +252,26 @@ async fn a_held_deposit_is_rejected_or_expires_unsent(backend: Backend) {
     assert_eq!(rejected.status(), TransferStatus::Failed);
     assert!(rejected.status_reason.contains("the customer did not ask for it"), "{rejected:?}");
 
+    // The caller may cancel what is held: CANCELED, its review closed.
+    let cancelled = app
+        .create_transfer(deposit(&app, &account_id, &link, "55.00"))
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), TransferStatus::PendingReview);
+    let cancelled = app
+        .client
+        .transfers()
+        .cancel_transfer(v1::CancelTransferRequest {
+            id: cancelled.id.clone(),
+        })
+        .await
+        .expect("CancelTransfer of a held transfer")
+        .into_inner()
+        .transfer
+        .unwrap();
+    assert_eq!(cancelled.status(), TransferStatus::Canceled);
+    assert!(open_reviews(&app, &account_id).await.is_empty());
+
     let unreviewed = app
         .create_transfer(deposit(&app, &account_id, &link, "60.00"))
         .await
@@ -265,7 +285,14 @@ async fn a_held_deposit_is_rejected_or_expires_unsent(backend: Backend) {
     let actions: Vec<String> = audit(&app, &account_id).await.into_iter().map(|e| format!("{}:{}", e.action, e.actor)).collect();
     assert_eq!(
         actions,
-        ["review.opened:service", "review.rejected:anonymous", "review.opened:service", "review.expired:service"]
+        [
+            "review.opened:service",
+            "review.rejected:anonymous",
+            "review.opened:service",
+            "review.cancelled:anonymous",
+            "review.opened:service",
+            "review.expired:service"
+        ]
     );
     app.stop().await;
 }

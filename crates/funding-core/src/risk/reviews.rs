@@ -326,6 +326,19 @@ impl Risk {
         actor: &str,
         note: Option<String>,
     ) -> Result<bool, CoreError> {
+        self.close_as(review, to, actor, note, false).await
+    }
+
+    /// As [`close`](Self::close); `cancelled`: the transfer's own caller cancelled it (CANCELED
+    /// rather than FAILED, the review closed as rejected).
+    async fn close_as(
+        &self,
+        review: &Review,
+        to: ReviewState,
+        actor: &str,
+        note: Option<String>,
+        cancelled: bool,
+    ) -> Result<bool, CoreError> {
         if review.resource == "bank_link" {
             return self.close_link_review(review, to, actor, note).await;
         }
@@ -339,6 +352,13 @@ impl Risk {
         let now = self.clock.now();
         let said = note.clone().unwrap_or_default();
         let (target, reason, failure_code, source, action) = match to {
+            ReviewState::Rejected if cancelled => (
+                AlpacaTransferStatus::Canceled,
+                "cancelled while held for review".to_owned(),
+                None,
+                "api:cancel",
+                "review.cancelled",
+            ),
             ReviewState::Approved => (
                 AlpacaTransferStatus::Submitting,
                 format!("approved in review by {actor}: {said}"),
@@ -451,6 +471,30 @@ impl Risk {
             self.engine.wake();
         }
         Ok(closed)
+    }
+
+    /// Cancels a transfer held for review (CancelTransfer): CANCELED, its review closed; `false`
+    /// when it is no longer held (approved, rejected or expired meanwhile).
+    pub(crate) async fn cancel_held(
+        &self,
+        transfer: &crate::model::Transfer,
+    ) -> Result<bool, CoreError> {
+        let Some(review) = self
+            .store
+            .review_of("transfer", transfer.id.as_uuid())
+            .await?
+            .filter(|review| review.state == ReviewState::Open)
+        else {
+            return Ok(false);
+        };
+        self.close_as(
+            &review,
+            ReviewState::Rejected,
+            &transfer.caller,
+            Some("cancelled by the transfer's caller".to_owned()),
+            true,
+        )
+        .await
     }
 
     /// Ends every open review whose expiry has passed (their transfers FAILED, `REVIEW_EXPIRED`);

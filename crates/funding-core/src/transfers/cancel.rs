@@ -1,4 +1,5 @@
-//! Cancelling a transfer. One that never reached Alpaca is cancelled here: at once when its create
+//! Cancelling a transfer. One held for review is cancelled here, its review closed. One that never
+//! reached Alpaca is cancelled here: at once when its create
 //! was never sent (one conditional update that a concurrent submit cannot also win), or, when its
 //! create may have reached Alpaca, after the submit work's claim is taken and a lookup made after
 //! the unknown outcome settled proves Alpaca does not have it (before that, the cancel is refused
@@ -29,6 +30,14 @@ impl Transfers {
         match &transfer.status {
             AlpacaTransferStatus::Canceled => Ok(transfer),
             AlpacaTransferStatus::Submitting => self.cancel_unsubmitted(transfer).await,
+            // Held for review, never sent: cancelled here, its review closed.
+            AlpacaTransferStatus::PendingReview => {
+                if !self.risk.cancel_held(&transfer).await? {
+                    // Approved, rejected or expired meanwhile: answer for where it is now.
+                    return Box::pin(self.cancel(&transfer.id.to_string())).await;
+                }
+                self.load(transfer.id).await
+            }
             status if status.is_cancellable() => self.request_cancel(transfer).await,
             status => Err(not_cancellable(&transfer, status)),
         }
