@@ -196,10 +196,7 @@ fn alpaca_direction(flow: FundingFlow) -> Option<&'static str> {
 
 #[async_trait]
 impl RiskStore for Store {
-    async fn account_controls(
-        &self,
-        account_id: AccountId,
-    ) -> Result<AccountControls, StoreError> {
+    async fn account_controls(&self, account_id: AccountId) -> Result<AccountControls, StoreError> {
         let backend = self.db.get_database_backend();
         let frozen = self
             .db
@@ -335,7 +332,9 @@ impl RiskStore for Store {
             flow.rail().into(),
             flow.direction().into(),
         ];
-        if limits.per_transfer.is_none() && limits.daily.is_none() && limits.rolling_30_days.is_none()
+        if limits.per_transfer.is_none()
+            && limits.daily.is_none()
+            && limits.rolling_30_days.is_none()
         {
             txn.execute_raw(statement(
                 backend,
@@ -391,8 +390,8 @@ impl RiskStore for Store {
         // Each changes only an account not already in that state: a concurrent second freeze (or
         // unfreeze) finds the row changed and writes nothing, audit event included.
         let changed = match freeze {
-            Some(freeze) => txn
-                .execute_raw(statement(
+            Some(freeze) => {
+                txn.execute_raw(statement(
                     backend,
                     "INSERT INTO account_funding (account_id, frozen, frozen_reason, frozen_by, \
                      frozen_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) \
@@ -409,9 +408,10 @@ impl RiskStore for Store {
                         false.into(),
                     ],
                 ))
-                .await,
-            None => txn
-                .execute_raw(statement(
+                .await
+            }
+            None => {
+                txn.execute_raw(statement(
                     backend,
                     "UPDATE account_funding SET frozen = $1, frozen_reason = NULL, \
                      frozen_by = NULL, frozen_at = NULL, updated_at = $2 \
@@ -423,7 +423,8 @@ impl RiskStore for Store {
                         true.into(),
                     ],
                 ))
-                .await,
+                .await
+            }
         }
         .map_err(from_db)?
         .rows_affected()
@@ -730,7 +731,10 @@ impl RiskStore for Store {
             ))
             .await
             .map_err(from_db)?;
-        let mut events = rows.iter().map(audit_event).collect::<Result<Vec<_>, _>>()?;
+        let mut events = rows
+            .iter()
+            .map(audit_event)
+            .collect::<Result<Vec<_>, _>>()?;
         let next = if events.len() > size as usize {
             events.truncate(size as usize);
             events.last().map(|last| last.seq)

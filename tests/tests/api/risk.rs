@@ -30,8 +30,13 @@ pub(crate) async fn controlled_link(app: &TestApp) -> (String, v1::BankLink, Str
         idempotency_key: uuid::Uuid::new_v4().to_string(),
         replace_bank_link_id: String::new(),
     };
-    let link = app.create_link(request.clone()).await.expect("CreateBankLink");
-    let link = app.wait_for_link_status(&link.id, BankLinkStatus::Approved).await;
+    let link = app
+        .create_link(request.clone())
+        .await
+        .expect("CreateBankLink");
+    let link = app
+        .wait_for_link_status(&link.id, BankLinkStatus::Approved)
+        .await;
     (request.account_id, link, bank.item_id)
 }
 
@@ -51,7 +56,12 @@ fn alpaca_transfer_posts(app: &TestApp, account_id: &str) -> usize {
     app.provider_calls("POST", &format!("/v1/accounts/{account_id}/transfers"))
 }
 
-fn deposit(app: &TestApp, account_id: &str, link: &v1::BankLink, amount: &str) -> v1::CreateTransferRequest {
+fn deposit(
+    app: &TestApp,
+    account_id: &str,
+    link: &v1::BankLink,
+    amount: &str,
+) -> v1::CreateTransferRequest {
     app.transfer_request(account_id, link, amount, TransferDirection::Deposit)
 }
 
@@ -106,8 +116,16 @@ async fn a_deposit_above_the_bank_balance_is_refused_unsent(backend: Backend) {
     let status = app.create_transfer(request.clone()).await.unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
     assert_eq!(error_reason(&status), "INSUFFICIENT_BANK_BALANCE");
-    assert!(status.message().contains("380.00 short"), "{}", status.message());
-    assert_eq!(alpaca_transfer_posts(&app, &account_id), 0, "nothing sent to Alpaca");
+    assert!(
+        status.message().contains("380.00 short"),
+        "{}",
+        status.message()
+    );
+    assert_eq!(
+        alpaca_transfer_posts(&app, &account_id),
+        0,
+        "nothing sent to Alpaca"
+    );
     // A repeat answers the same, and the transfer shows the decision and what it saw.
     let again = app.create_transfer(request).await.unwrap_err();
     assert_eq!(error_reason(&again), "INSUFFICIENT_BANK_BALANCE");
@@ -128,13 +146,20 @@ async fn a_deposit_above_the_bank_balance_is_refused_unsent(backend: Backend) {
     let risk = refused.risk.as_ref().expect("the decision is shown");
     assert_eq!(risk.verdict(), v1::RiskVerdict::Refuse);
     assert_eq!(risk.rule, "balance");
-    assert!(risk.figures.iter().any(|f| f.name == "available" && f.value == "120.00"), "{risk:?}");
+    assert!(
+        risk.figures
+            .iter()
+            .any(|f| f.name == "available" && f.value == "120.00"),
+        "{risk:?}"
+    );
     // Within the balance it goes through, and the acceptance is stored with its figures.
     let fits = app
         .create_transfer(deposit(&app, &account_id, &link, "100.00"))
         .await
         .expect("a deposit the balance covers");
-    let fits = app.wait_for_transfer_status(&fits.id, TransferStatus::Complete).await;
+    let fits = app
+        .wait_for_transfer_status(&fits.id, TransferStatus::Complete)
+        .await;
     assert_eq!(fits.risk.unwrap().verdict(), v1::RiskVerdict::Accept);
     app.stop().await;
 }
@@ -157,15 +182,28 @@ async fn a_held_deposit_is_sent_only_after_approval_and_the_audit_names_the_revi
         .await
         .expect("a held deposit is answered, not refused");
     assert_eq!(held.status(), TransferStatus::PendingReview, "{held:?}");
-    assert_eq!(held.risk.as_ref().unwrap().verdict(), v1::RiskVerdict::Review);
+    assert_eq!(
+        held.risk.as_ref().unwrap().verdict(),
+        v1::RiskVerdict::Review
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(app.get_transfer(&held.id).await.status(), TransferStatus::PendingReview);
-    assert_eq!(alpaca_transfer_posts(&app, &account_id), 0, "nothing sent while held");
+    assert_eq!(
+        app.get_transfer(&held.id).await.status(),
+        TransferStatus::PendingReview
+    );
+    assert_eq!(
+        alpaca_transfer_posts(&app, &account_id),
+        0,
+        "nothing sent while held"
+    );
 
     let reviews = open_reviews(&app, &account_id).await;
     assert_eq!(reviews.len(), 1, "{reviews:?}");
     let review = &reviews[0];
-    assert_eq!((review.resource_type.as_str(), review.resource_id.as_str()), ("transfer", held.id.as_str()));
+    assert_eq!(
+        (review.resource_type.as_str(), review.resource_id.as_str()),
+        ("transfer", held.id.as_str())
+    );
     assert_eq!(review.rule, "balance");
     assert_eq!(review.amount, "500.00");
 
@@ -196,7 +234,9 @@ async fn a_held_deposit_is_sent_only_after_approval_and_the_audit_names_the_revi
         .unwrap();
     assert_eq!(approved.state(), ReviewState::Approved);
     assert_eq!(approved.decided_by, "anonymous");
-    let sent = app.wait_for_transfer_status(&held.id, TransferStatus::Complete).await;
+    let sent = app
+        .wait_for_transfer_status(&held.id, TransferStatus::Complete)
+        .await;
     assert!(!sent.provider_transfer_id.is_empty());
     assert_eq!(alpaca_transfer_posts(&app, &account_id), 1, "sent once");
 
@@ -217,9 +257,15 @@ async fn a_held_deposit_is_sent_only_after_approval_and_the_audit_names_the_revi
     assert_eq!(actions, ["review.opened", "review.approved"], "{events:?}");
     let approval = &events[1];
     assert_eq!(approval.actor, "anonymous");
-    assert_eq!(approval.reason, "called the customer: payroll lands tomorrow");
+    assert_eq!(
+        approval.reason,
+        "called the customer: payroll lands tomorrow"
+    );
     assert_eq!(approval.resource, format!("transfers/{}", held.id));
-    assert_eq!(approval.previous_hash, events[0].hash, "the trail is chained");
+    assert_eq!(
+        approval.previous_hash, events[0].hash,
+        "the trail is chained"
+    );
     app.stop().await;
 }
 
@@ -250,7 +296,12 @@ async fn a_held_deposit_is_rejected_or_expires_unsent(backend: Backend) {
         .expect("RejectReview");
     let rejected = app.get_transfer(&rejected.id).await;
     assert_eq!(rejected.status(), TransferStatus::Failed);
-    assert!(rejected.status_reason.contains("the customer did not ask for it"), "{rejected:?}");
+    assert!(
+        rejected
+            .status_reason
+            .contains("the customer did not ask for it"),
+        "{rejected:?}"
+    );
 
     // The caller may cancel what is held: CANCELED, its review closed.
     let cancelled = app
@@ -281,8 +332,16 @@ async fn a_held_deposit_is_rejected_or_expires_unsent(backend: Backend) {
         .wait_for_transfer_status(&unreviewed.id, TransferStatus::Failed)
         .await;
     assert!(expired.status_reason.contains("expired"), "{expired:?}");
-    assert_eq!(alpaca_transfer_posts(&app, &account_id), 0, "neither was sent");
-    let actions: Vec<String> = audit(&app, &account_id).await.into_iter().map(|e| format!("{}:{}", e.action, e.actor)).collect();
+    assert_eq!(
+        alpaca_transfer_posts(&app, &account_id),
+        0,
+        "neither was sent"
+    );
+    let actions: Vec<String> = audit(&app, &account_id)
+        .await
+        .into_iter()
+        .map(|e| format!("{}:{}", e.action, e.actor))
+        .collect();
     assert_eq!(
         actions,
         [
@@ -327,7 +386,11 @@ async fn an_unavailable_balance_does_what_the_setting_says(backend: Backend) {
             .await;
         let id = match (&created, setting) {
             (Err(status), BalanceUnavailable::Refuse) => {
-                assert_eq!(error_reason(status), "INSUFFICIENT_BANK_BALANCE", "{status:?}");
+                assert_eq!(
+                    error_reason(status),
+                    "INSUFFICIENT_BANK_BALANCE",
+                    "{status:?}"
+                );
                 None
             }
             (Ok(transfer), _) => Some(transfer.id.clone()),
@@ -337,7 +400,9 @@ async fn an_unavailable_balance_does_what_the_setting_says(backend: Backend) {
             let transfer = app.wait_for_transfer_status(&id, expected).await;
             let risk = transfer.risk.unwrap();
             assert!(
-                risk.figures.iter().any(|f| f.name == "available" && f.value == "unavailable")
+                risk.figures
+                    .iter()
+                    .any(|f| f.name == "available" && f.value == "unavailable")
                     || setting == BalanceUnavailable::Accept,
                 "{setting:?}: {risk:?}"
             );
@@ -347,7 +412,11 @@ async fn an_unavailable_balance_does_what_the_setting_says(backend: Backend) {
             "{setting:?}: the balance was asked for"
         );
         let sent = alpaca_transfer_posts(&app, &account_id);
-        assert_eq!(sent, usize::from(setting == BalanceUnavailable::Accept), "{setting:?}");
+        assert_eq!(
+            sent,
+            usize::from(setting == BalanceUnavailable::Accept),
+            "{setting:?}"
+        );
         app.stop().await;
     }
 }
@@ -378,7 +447,11 @@ async fn a_link_whose_bank_owner_is_someone_else_is_refused_before_any_relations
         app.sandbox
             .set_account_owner_name(account_id, "Alberta Charleson")
             .unwrap();
-        let checking = bank.accounts.iter().find(|a| a.subtype == "checking").unwrap();
+        let checking = bank
+            .accounts
+            .iter()
+            .find(|a| a.subtype == "checking")
+            .unwrap();
         let request = v1::CreateBankLinkRequest {
             account_id: account_id.to_string(),
             public_token: bank.public_token.clone(),
@@ -394,12 +467,17 @@ async fn a_link_whose_bank_owner_is_someone_else_is_refused_before_any_relations
         );
         if passes {
             let link = created.expect("a matching owner passes");
-            app.wait_for_link_status(&link.id, BankLinkStatus::Approved).await;
+            app.wait_for_link_status(&link.id, BankLinkStatus::Approved)
+                .await;
             assert_eq!(relationships, 1);
         } else {
             let status = created.unwrap_err();
             assert_eq!(error_reason(&status), "NAME_MISMATCH", "{status:?}");
-            assert!(status.message().contains("does not match"), "{}", status.message());
+            assert!(
+                status.message().contains("does not match"),
+                "{}",
+                status.message()
+            );
             assert_eq!(relationships, 0, "no relationship created for {bank_owner}");
             for _ in 0..200 {
                 if app.provider_calls("POST", "/item/remove") == 1 {
@@ -407,7 +485,11 @@ async fn a_link_whose_bank_owner_is_someone_else_is_refused_before_any_relations
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            assert_eq!(app.provider_calls("POST", "/item/remove"), 1, "the Item is removed");
+            assert_eq!(
+                app.provider_calls("POST", "/item/remove"),
+                1,
+                "the Item is removed"
+            );
         }
     }
     app.stop().await;
@@ -449,11 +531,19 @@ async fn a_daily_limit_lets_exactly_what_fits_through_and_an_override_raises_it(
         tokio::spawn(async move { client.transfers().create_transfer(request).await })
     });
     let mut ids = Vec::new();
-    for (i, call) in futures::future::join_all(calls).await.into_iter().enumerate() {
+    for (i, call) in futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .enumerate()
+    {
         match call.unwrap() {
             Ok(response) => ids.push(response.into_inner().transfer.unwrap().id),
             Err(status) => {
-                assert_eq!(error_reason(&status), "LIMIT_EXCEEDED", "call {i}: {status:?}");
+                assert_eq!(
+                    error_reason(&status),
+                    "LIMIT_EXCEEDED",
+                    "call {i}: {status:?}"
+                );
             }
         }
     }
@@ -472,13 +562,28 @@ async fn a_daily_limit_lets_exactly_what_fits_through_and_an_override_raises_it(
     assert_eq!(listed.len(), 20, "every request made a transfer");
     let ids: Vec<String> = listed.iter().map(|t| t.id.clone()).collect();
     let finals = final_statuses(&app, &ids).await;
-    let refused: Vec<&v1::Transfer> = finals.iter().filter(|t| t.status() == TransferStatus::Failed).collect();
-    let through = finals.iter().filter(|t| t.status() != TransferStatus::Failed).count();
+    let refused: Vec<&v1::Transfer> = finals
+        .iter()
+        .filter(|t| t.status() == TransferStatus::Failed)
+        .collect();
+    let through = finals
+        .iter()
+        .filter(|t| t.status() != TransferStatus::Failed)
+        .count();
     assert_eq!(through, 10, "{finals:#?}");
     assert_eq!(refused.len(), 10);
     for transfer in refused {
-        assert!(transfer.status_reason.starts_with("LIMIT_EXCEEDED"), "{transfer:?}");
-        assert!(transfer.status_reason.contains("daily limit of 1000.00 has 0.00 left"), "{}", transfer.status_reason);
+        assert!(
+            transfer.status_reason.starts_with("LIMIT_EXCEEDED"),
+            "{transfer:?}"
+        );
+        assert!(
+            transfer
+                .status_reason
+                .contains("daily limit of 1000.00 has 0.00 left"),
+            "{}",
+            transfer.status_reason
+        );
     }
     assert_eq!(alpaca_transfer_posts(&app, &account_id), 10);
 
@@ -503,7 +608,10 @@ async fn a_daily_limit_lets_exactly_what_fits_through_and_an_override_raises_it(
         .expect("SetAccountLimits")
         .into_inner()
         .flows;
-    let deposits = flows.iter().find(|f| f.direction() == TransferDirection::Deposit).unwrap();
+    let deposits = flows
+        .iter()
+        .find(|f| f.direction() == TransferDirection::Deposit)
+        .unwrap();
     assert!(deposits.overridden);
     assert_eq!(deposits.used_today, "1000.00");
     let raised = app
@@ -520,13 +628,33 @@ async fn a_daily_limit_lets_exactly_what_fits_through_and_an_override_raises_it(
         .await
         .unwrap()
         .into_inner();
-    let deposits = funding.flows.iter().find(|f| f.direction() == TransferDirection::Deposit).unwrap();
-    assert_eq!(deposits.limits.as_ref().unwrap().daily.as_ref().unwrap().hard, "1500.00");
+    let deposits = funding
+        .flows
+        .iter()
+        .find(|f| f.direction() == TransferDirection::Deposit)
+        .unwrap();
+    assert_eq!(
+        deposits
+            .limits
+            .as_ref()
+            .unwrap()
+            .daily
+            .as_ref()
+            .unwrap()
+            .hard,
+        "1500.00"
+    );
     assert_eq!(deposits.used_today, "1100.00");
     assert!(!funding.frozen);
     let events = audit(&app, &account_id).await;
-    let set = events.iter().find(|e| e.action == "limits.set").expect("an audit event");
-    assert_eq!((set.actor.as_str(), set.reason.as_str()), ("anonymous", "verified income"));
+    let set = events
+        .iter()
+        .find(|e| e.action == "limits.set")
+        .expect("an audit event");
+    assert_eq!(
+        (set.actor.as_str(), set.reason.as_str()),
+        ("anonymous", "verified income")
+    );
     assert!(set.details_json.contains("1500.00"), "{}", set.details_json);
     app.stop().await;
 }
@@ -562,7 +690,11 @@ async fn a_soft_limit_sends_to_review_and_a_frozen_account_refuses_everything(ba
             .create_transfer(app.transfer_request(&account_id, &link, "1.00", direction))
             .await
             .unwrap_err();
-        assert_eq!(error_reason(&status), "ACCOUNT_FROZEN", "{direction:?}: {status:?}");
+        assert_eq!(
+            error_reason(&status),
+            "ACCOUNT_FROZEN",
+            "{direction:?}: {status:?}"
+        );
         assert!(status.message().contains("suspected account takeover"));
     }
     // A held transfer of a frozen account cannot be approved until it is unfrozen.
@@ -587,7 +719,10 @@ async fn a_soft_limit_sends_to_review_and_a_frozen_account_refuses_everything(ba
         .await
         .unwrap()
         .into_inner();
-    assert!(again.frozen && !again.changed, "a second freeze changes nothing");
+    assert!(
+        again.frozen && !again.changed,
+        "a second freeze changes nothing"
+    );
     let unfrozen = app
         .client
         .risk()
@@ -607,11 +742,21 @@ async fn a_soft_limit_sends_to_review_and_a_frozen_account_refuses_everything(ba
         })
         .await
         .expect("approved once unfrozen");
-    app.wait_for_transfer_status(&over.id, TransferStatus::Complete).await;
-    let actions: Vec<String> = audit(&app, &account_id).await.into_iter().map(|e| e.action).collect();
+    app.wait_for_transfer_status(&over.id, TransferStatus::Complete)
+        .await;
+    let actions: Vec<String> = audit(&app, &account_id)
+        .await
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
     assert_eq!(
         actions,
-        ["review.opened", "account.frozen", "account.unfrozen", "review.approved"]
+        [
+            "review.opened",
+            "account.frozen",
+            "account.unfrozen",
+            "review.approved"
+        ]
     );
     app.stop().await;
 }

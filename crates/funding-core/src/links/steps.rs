@@ -151,11 +151,18 @@ impl BankLinks {
             crate::risk::RISK_FAILURE_PREFIX,
             funding_domain::risk::names::NAME_MISMATCH
         );
-        if let Some(review) = risk.store().review_of("bank_link", link.id.as_uuid()).await? {
+        if let Some(review) = risk
+            .store()
+            .review_of("bank_link", link.id.as_uuid())
+            .await?
+        {
             return match review.state {
                 ReviewState::Approved => Ok(None),
                 ReviewState::Open => Err(Stop::Wait(
-                    format!("waiting for an operator's review of the owner name: {}", review.detail),
+                    format!(
+                        "waiting for an operator's review of the owner name: {}",
+                        review.detail
+                    ),
                     std::time::Duration::from_secs(30),
                 )),
                 ReviewState::Rejected | ReviewState::Expired => {
@@ -216,7 +223,10 @@ impl BankLinks {
                 metrics::counter!("funding_risk_decisions_total", "verdict" => "REVIEW", "rule" => "owner_name").increment(1);
                 risk.open_link_review(link, &decision).await?;
                 Err(Stop::Wait(
-                    format!("waiting for an operator's review of the owner name: {}", decision.detail),
+                    format!(
+                        "waiting for an operator's review of the owner name: {}",
+                        decision.detail
+                    ),
                     std::time::Duration::from_secs(30),
                 ))
             }

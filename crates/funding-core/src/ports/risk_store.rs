@@ -200,8 +200,7 @@ pub struct ReviewDecision {
 #[async_trait]
 pub trait RiskStore: Send + Sync + 'static {
     /// The account's frozen state and limit overrides (empty for an account never set).
-    async fn account_controls(&self, account_id: AccountId)
-    -> Result<AccountControls, StoreError>;
+    async fn account_controls(&self, account_id: AccountId) -> Result<AccountControls, StoreError>;
 
     /// The account's transfers of `flow` that count against its limits, created since `since`:
     /// decided (accepted, or held for review) and not ended without moving money (FAILED,
@@ -289,8 +288,11 @@ pub trait RiskStore: Send + Sync + 'static {
     async fn get_review(&self, id: Uuid) -> Result<Option<Review>, StoreError>;
 
     /// The review of a resource, if it was ever held.
-    async fn review_of(&self, resource: &str, resource_id: Uuid)
-    -> Result<Option<Review>, StoreError>;
+    async fn review_of(
+        &self,
+        resource: &str,
+        resource_id: Uuid,
+    ) -> Result<Option<Review>, StoreError>;
 
     /// Reviews oldest first, optionally of one state and one account, after `after`.
     async fn list_reviews(

@@ -247,6 +247,9 @@ impl Risk {
                 self.engine.wake();
             }
         }
-        Ok((self.account_funding(&account_id.to_string()).await?, changed))
+        Ok((
+            self.account_funding(&account_id.to_string()).await?,
+            changed,
+        ))
     }
 }

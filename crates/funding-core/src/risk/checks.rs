@@ -106,10 +106,7 @@ impl Risk {
             .account_balance(&access_token, &link.plaid_account_id)
             .await
         {
-            Ok(balance) => Ok(balance
-                .available
-                .or(balance.current)
-                .and_then(risk::cents)),
+            Ok(balance) => Ok(balance.available.or(balance.current).and_then(risk::cents)),
             Err(error) => {
                 tracing::warn!(bank_link_id = %link_id, code = %error.code, "the bank's balance could not be read: {}", error.message);
                 Ok(None)
@@ -156,7 +153,9 @@ impl Risk {
             if score >= threshold {
                 return Ok(Decision::accepted_by(
                     risk::Rule::OwnerName,
-                    format!("Plaid scored the bank account owner's name {score} against the account owner's"),
+                    format!(
+                        "Plaid scored the bank account owner's name {score} against the account owner's"
+                    ),
                     figures,
                 ));
             }
@@ -199,7 +198,10 @@ mod tests {
         let balance = Decision::accepted_by(
             Rule::Balance,
             "the bank has 5.00".to_owned(),
-            vec![("amount", "1.00".to_owned()), ("available", "5.00".to_owned())],
+            vec![
+                ("amount", "1.00".to_owned()),
+                ("available", "5.00".to_owned()),
+            ],
         );
         let accepted = combine(vec![limits.clone(), balance]);
         assert_eq!(accepted.verdict, Verdict::Accept);

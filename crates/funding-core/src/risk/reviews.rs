@@ -185,7 +185,14 @@ impl Risk {
                 default: 50,
                 max: 500,
             },
-            |text| Uuid::parse_str(text).map_err(|_| funding_domain::ValidationError::new("page_token", "is not one this service gave")),
+            |text| {
+                Uuid::parse_str(text).map_err(|_| {
+                    funding_domain::ValidationError::new(
+                        "page_token",
+                        "is not one this service gave",
+                    )
+                })
+            },
         );
         errors.into_result()?;
         let (Some(size), Some(after)) = (size, after) else {
@@ -218,7 +225,10 @@ impl Risk {
             },
             |text| {
                 text.parse::<i64>().map_err(|_| {
-                    funding_domain::ValidationError::new("page_token", "is not one this service gave")
+                    funding_domain::ValidationError::new(
+                        "page_token",
+                        "is not one this service gave",
+                    )
                 })
             },
         );

@@ -31,11 +31,11 @@ use super::create::INSUFFICIENT_WITHDRAWABLE;
 use crate::engine::{Attempt, Settling, Stop, WorkHandler};
 use crate::failure;
 use crate::model::{RiskDecision, Transfer};
-use crate::risk::RISK_FAILURE_PREFIX;
-use funding_domain::risk::Verdict;
 use crate::ports::{
     AlpacaTransfer, Claim, ClaimedWork, TransferChange, TransferDirection, TransferSaved,
 };
+use crate::risk::RISK_FAILURE_PREFIX;
+use funding_domain::risk::Verdict;
 
 pub(super) struct TransferSubmission(pub(super) Transfers);
 
@@ -229,7 +229,11 @@ impl Transfers {
             }
             Verdict::Review => {
                 tracing::info!(transfer_id = %transfer.id, rule = decision.rule.as_str(), "transfer held for review: {}", decision.detail);
-                if self.risk.hold_for_review(claim, transfer, &decision).await? {
+                if self
+                    .risk
+                    .hold_for_review(claim, transfer, &decision)
+                    .await?
+                {
                     metrics::counter!("funding_risk_decisions_total", "verdict" => "REVIEW", "rule" => decision.rule.as_str()).increment(1);
                     metrics::counter!("funding_transfer_status_changes_total", "to" => "PENDING_REVIEW")
                         .increment(1);

@@ -16,6 +16,7 @@ mod inbox_sweep;
 mod migrations;
 mod outbox;
 mod reads;
+mod risk;
 mod rotation;
 mod secrets;
 mod status;

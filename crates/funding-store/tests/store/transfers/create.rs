@@ -27,7 +27,11 @@ fn the_status_check_admits_exactly_the_domain_statuses() {
         domain,
         "a new status needs a migration that widens the CHECK"
     );
-    assert!(TRANSFER_STATUSES.iter().all(|status| TRANSFER_STATUSES_WITH_REVIEW.contains(status)));
+    assert!(
+        TRANSFER_STATUSES
+            .iter()
+            .all(|status| TRANSFER_STATUSES_WITH_REVIEW.contains(status))
+    );
 }
 
 async fn a_new_key_creates_the_transfer_as_given(db: &TestDb) {

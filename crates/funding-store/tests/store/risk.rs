@@ -1,0 +1,338 @@
+//! The risk controls' storage: PENDING_REVIEW admitted by migration 000019 (and nothing else new),
+//! a held transfer counted in the limits and closed once, freezing that changes only what is not
+//! already so, and the audit trail numbered without gaps and chained, even under concurrent
+//! appends, with a changed row detected.
+
+use funding_core::model::RiskDecision;
+use funding_core::ports::{
+    AccountFreeze, AuditFilter, FundingFlow, NewAuditEvent, Review, ReviewDecision, ReviewState,
+    RiskStore as _, TransferChange,
+};
+use funding_domain::AlpacaTransferStatus::{self, PendingReview, Submitting};
+use funding_domain::audit::{AuditFields, verify_chain};
+use uuid::Uuid;
+
+use crate::support::transfers::{claim_submit, deposit, link, stored};
+use crate::support::{TestDb, account, execute, seconds, t0};
+
+fn audit(actor: &str, action: &str, account: funding_domain::AccountId) -> NewAuditEvent {
+    NewAuditEvent {
+        actor: actor.into(),
+        action: action.into(),
+        resource: format!("accounts/{account}"),
+        account_id: Some(account),
+        reason: format!("{action} by {actor}"),
+        details: serde_json::json!({ "account_id": account.to_string() }),
+        at: t0(),
+    }
+}
+
+fn review_decision() -> RiskDecision {
+    RiskDecision {
+        verdict: "REVIEW".into(),
+        rule: "balance".into(),
+        reason: Some("INSUFFICIENT_BANK_BALANCE".into()),
+        detail: "the bank has 1.00 available, 9.00 short of 10.00".into(),
+        figures: vec![("available".into(), "1.00".into())],
+    }
+}
+
+fn moving(from: AlpacaTransferStatus, to: AlpacaTransferStatus) -> TransferChange {
+    TransferChange {
+        from,
+        to,
+        reason: Some("held".into()),
+        ach_return_code: None,
+        source: "test".into(),
+        event_id: None,
+        at: t0() + seconds(1),
+    }
+}
+
+async fn the_status_checks_admit_pending_review_and_still_refuse_the_unknown(db: &TestDb) {
+    let store = db.store().await;
+    let (link, account) = link(&store).await;
+    let transfer = deposit(&store, link, account, "k").await;
+    // The only transfer of a fresh database (ids are stored differently on each backend).
+    let raw = db.raw().await;
+    let admitted = sea_orm::ConnectionTrait::execute_unprepared(
+        &raw,
+        "UPDATE transfers SET status = 'PENDING_REVIEW' WHERE status = 'SUBMITTING'",
+    )
+    .await
+    .expect("PENDING_REVIEW is admitted");
+    assert_eq!(admitted.rows_affected(), 1);
+    assert_eq!(stored(&store, transfer.id).await.status, PendingReview);
+    let refused = sea_orm::ConnectionTrait::execute_unprepared(
+        &raw,
+        "UPDATE transfers SET status = 'ON_HOLD' WHERE status = 'PENDING_REVIEW'",
+    )
+    .await;
+    assert!(refused.is_err(), "an unknown status is still refused");
+    // The history and the change log admit it too.
+    for (table, column) in [
+        ("transfer_status_history", "to_status"),
+        ("transfer_changes", "status"),
+    ] {
+        let probe = sea_orm::ConnectionTrait::execute_unprepared(
+            &raw,
+            &format!("UPDATE {table} SET {column} = 'ON_HOLD'"),
+        )
+        .await;
+        let rows = sea_orm::ConnectionTrait::execute_unprepared(
+            &raw,
+            &format!("UPDATE {table} SET {column} = 'PENDING_REVIEW'"),
+        )
+        .await;
+        assert!(
+            rows.is_ok(),
+            "{table}.{column} admits PENDING_REVIEW: {rows:?}"
+        );
+        assert!(
+            probe.is_err() || probe.is_ok_and(|done| done.rows_affected() == 0),
+            "{table}.{column} still refuses an unknown status"
+        );
+    }
+}
+
+async fn a_held_transfer_counts_in_the_limits_and_its_review_closes_once(db: &TestDb) {
+    let store = db.store().await;
+    let (link, account) = link(&store).await;
+    let transfer = deposit(&store, link, account, "k").await;
+    let since = t0() - seconds(86_400);
+    assert!(
+        store
+            .limit_usage(account, FundingFlow::AlpacaDeposit, since)
+            .await
+            .unwrap()
+            .is_empty(),
+        "an undecided transfer is not counted"
+    );
+    let fence = claim_submit(&store, transfer.id).await;
+    let review = Review {
+        id: Uuid::now_v7(),
+        resource: "transfer".into(),
+        resource_id: transfer.id.as_uuid(),
+        account_id: Some(account),
+        state: ReviewState::Open,
+        rule: "balance".into(),
+        reason: Some("INSUFFICIENT_BANK_BALANCE".into()),
+        detail: "short".into(),
+        amount: Some(transfer.amount.to_string()),
+        created_at: t0(),
+        expires_at: t0() + seconds(60),
+        decided_at: None,
+        decided_by: None,
+        note: None,
+    };
+    assert!(
+        store
+            .hold_transfer_for_review(
+                &fence,
+                transfer.id,
+                moving(Submitting, PendingReview),
+                &review_decision(),
+                review.clone(),
+                audit("service", "review.opened", account),
+            )
+            .await
+            .unwrap()
+    );
+    let held = stored(&store, transfer.id).await;
+    assert_eq!(held.status, PendingReview);
+    assert_eq!(held.risk, Some(review_decision()));
+    let used = store
+        .limit_usage(account, FundingFlow::AlpacaDeposit, since)
+        .await
+        .unwrap();
+    assert_eq!(used.len(), 1, "a held transfer counts");
+    assert_eq!(
+        store
+            .expired_reviews(t0() + seconds(61), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let decision = |to: ReviewState, by: &str| ReviewDecision {
+        review_id: review.id,
+        to,
+        decided_by: by.into(),
+        note: Some("checked".into()),
+        at: t0() + seconds(2),
+        transfer: transfer.id,
+        change: moving(PendingReview, AlpacaTransferStatus::Failed),
+        failure_code: Some("service/risk/REVIEW_REJECTED".into()),
+        work: None,
+        audit: audit(by, "review.rejected", account),
+    };
+    assert!(
+        store
+            .decide_review(decision(ReviewState::Rejected, "ops"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .decide_review(decision(ReviewState::Rejected, "other"))
+            .await
+            .unwrap(),
+        "a closed review is not closed again"
+    );
+    let closed = store.get_review(review.id).await.unwrap().unwrap();
+    assert_eq!(closed.state, ReviewState::Rejected);
+    assert_eq!(closed.decided_by.as_deref(), Some("ops"));
+    assert_eq!(
+        stored(&store, transfer.id).await.status,
+        AlpacaTransferStatus::Failed
+    );
+    assert!(
+        store
+            .limit_usage(account, FundingFlow::AlpacaDeposit, since)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a failed transfer no longer counts"
+    );
+    let (events, _) = store
+        .list_audit_events(AuditFilter::default(), 10, None)
+        .await
+        .unwrap();
+    let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["review.opened", "review.rejected"]);
+}
+
+async fn freezing_changes_only_what_is_not_already_so(db: &TestDb) {
+    let store = db.store().await;
+    let account = account();
+    let freeze = || AccountFreeze {
+        reason: "R10".into(),
+        by: "ops".into(),
+        at: t0(),
+    };
+    assert!(
+        !store
+            .set_frozen(account, None, audit("ops", "account.unfrozen", account))
+            .await
+            .unwrap(),
+        "unfreezing an account never frozen is no change"
+    );
+    assert!(
+        store
+            .set_frozen(
+                account,
+                Some(freeze()),
+                audit("ops", "account.frozen", account)
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_frozen(
+                account,
+                Some(freeze()),
+                audit("ops", "account.frozen", account)
+            )
+            .await
+            .unwrap()
+    );
+    let controls = store.account_controls(account).await.unwrap();
+    assert_eq!(
+        controls.frozen.map(|f| (f.reason, f.by)),
+        Some(("R10".into(), "ops".into()))
+    );
+    assert!(
+        store
+            .set_frozen(account, None, audit("ops", "account.unfrozen", account))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .account_controls(account)
+            .await
+            .unwrap()
+            .frozen
+            .is_none()
+    );
+    let (events, _) = store
+        .list_audit_events(
+            AuditFilter {
+                account_id: Some(account),
+                resource: None,
+            },
+            10,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 2, "one event per change, none for the no-ops");
+}
+
+async fn concurrent_appends_keep_one_gapless_chain_and_a_changed_row_breaks_it(db: &TestDb) {
+    let store = db.store().await;
+    let appends = (0..12).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let account = account();
+            store
+                .set_frozen(
+                    account,
+                    Some(AccountFreeze {
+                        reason: format!("reason {i}"),
+                        by: "ops".into(),
+                        at: t0(),
+                    }),
+                    audit("ops", "account.frozen", account),
+                )
+                .await
+                .unwrap()
+        })
+    });
+    for done in futures::future::join_all(appends).await {
+        assert!(done.unwrap());
+    }
+    let (events, _) = store
+        .list_audit_events(AuditFilter::default(), 100, None)
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 12);
+    let trail = |events: &[funding_core::ports::AuditEvent]| {
+        verify_chain(events.iter().map(|e| {
+            (
+                AuditFields {
+                    sequence: e.seq,
+                    at_ms: e.at.timestamp_millis(),
+                    actor: &e.actor,
+                    action: &e.action,
+                    resource: &e.resource,
+                    reason: &e.reason,
+                    details: &e.details,
+                },
+                e.hash.as_str(),
+            )
+        }))
+    };
+    assert_eq!(trail(&events), Ok(12));
+    execute(
+        db,
+        "UPDATE audit_events SET reason = 'nothing to see' WHERE seq = 5",
+    )
+    .await;
+    let (tampered, _) = store
+        .list_audit_events(AuditFilter::default(), 100, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        trail(&tampered),
+        Err(funding_domain::audit::ChainBreak::Mismatch { sequence: 5 })
+    );
+}
+
+on_both_backends!(
+    the_status_checks_admit_pending_review_and_still_refuse_the_unknown,
+    a_held_transfer_counts_in_the_limits_and_its_review_closes_once,
+    freezing_changes_only_what_is_not_already_so,
+    concurrent_appends_keep_one_gapless_chain_and_a_changed_row_breaks_it,
+);
