@@ -432,6 +432,28 @@ async fn a_link_whose_bank_owner_is_someone_else_is_refused_before_any_relations
         },
     ))
     .await;
+    // With the check on, Link is opened with `identity` (what /identity/match needs on the Item).
+    let token = app
+        .client
+        .bank_links()
+        .create_link_token(v1::CreateLinkTokenRequest {
+            account_id: uuid::Uuid::new_v4().to_string(),
+            ..v1::CreateLinkTokenRequest::default()
+        })
+        .await
+        .expect("CreateLinkToken")
+        .into_inner();
+    let snapshot = app
+        .sandbox
+        .link_tokens()
+        .into_iter()
+        .find(|t| t.link_token == token.link_token)
+        .unwrap();
+    assert!(
+        snapshot.products.iter().any(|p| p == "identity"),
+        "{:?}",
+        snapshot.products
+    );
     for (bank_owner, passes) in [("John Q Public", false), ("Alberta B. Charleson", true)] {
         let bank = app.sandbox.create_public_token("ins_109508").unwrap();
         app.sandbox

@@ -165,7 +165,7 @@ impl BankLinks {
             products: if update_mode {
                 Vec::new()
             } else {
-                self.settings.products.clone()
+                self.products()
             },
             webhook: self.settings.webhook_url.clone(),
             redirect_uri: redirect,
@@ -207,5 +207,20 @@ mod tests {
         assert!(android_package_name("com.example.app").unwrap().is_some());
         assert!(android_package_name("example").is_err());
         assert!(android_package_name("com.1example").is_err());
+    }
+}
+
+impl BankLinks {
+    /// The products a new Item is linked with: the configured ones, and `identity` when the
+    /// owner-name check is on (`/identity/match` needs it on the Item).
+    fn products(&self) -> Vec<String> {
+        let mut products = self.settings.products.clone();
+        let names_checked = self.risk.as_ref().is_some_and(|risk| {
+            risk.settings().name_check != funding_domain::risk::names::NameCheck::Off
+        });
+        if names_checked && !products.iter().any(|product| product == "identity") {
+            products.push("identity".to_owned());
+        }
+        products
     }
 }
