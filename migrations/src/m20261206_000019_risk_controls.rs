@@ -108,7 +108,11 @@ const STATUS_CHECKS: &[(&str, &str, &str)] = &[
         "transfer_status_history_to_known",
         "to_status",
     ),
-    ("transfer_changes", "transfer_changes_status_known", "status"),
+    (
+        "transfer_changes",
+        "transfer_changes_status_known",
+        "status",
+    ),
 ];
 
 /// `'A', 'B', …`.
@@ -122,7 +126,11 @@ fn quoted(values: &[&str]) -> String {
 
 /// Makes the transfers' status CHECKs admit `to` instead of `from` (every value of `from` is in
 /// `to`, or the other way round for `down`).
-async fn admit_statuses(manager: &SchemaManager<'_>, from: &[&str], to: &[&str]) -> Result<(), DbErr> {
+async fn admit_statuses(
+    manager: &SchemaManager<'_>,
+    from: &[&str],
+    to: &[&str],
+) -> Result<(), DbErr> {
     let db = manager.get_connection();
     match manager.get_database_backend() {
         DatabaseBackend::Postgres => {
@@ -234,18 +242,27 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(AccountLimits::Table)
                     .col(ColumnDef::new(AccountLimits::AccountId).uuid().not_null())
-                    .col(ColumnDef::new(AccountLimits::Rail).text().not_null().check((
-                        "account_limits_rail_known",
-                        Expr::col(AccountLimits::Rail).is_in(["alpaca", "plaid"]),
-                    )))
+                    .col(
+                        ColumnDef::new(AccountLimits::Rail)
+                            .text()
+                            .not_null()
+                            .check((
+                                "account_limits_rail_known",
+                                Expr::col(AccountLimits::Rail).is_in(["alpaca", "plaid"]),
+                            )),
+                    )
                     .col(
                         ColumnDef::new(AccountLimits::Direction)
                             .text()
                             .not_null()
                             .check((
                                 "account_limits_direction_known",
-                                Expr::col(AccountLimits::Direction)
-                                    .is_in(["deposit", "withdrawal", "debit", "credit"]),
+                                Expr::col(AccountLimits::Direction).is_in([
+                                    "deposit",
+                                    "withdrawal",
+                                    "debit",
+                                    "credit",
+                                ]),
                             )),
                     )
                     .col(limit_column(AccountLimits::PerTransferSoft))
@@ -277,7 +294,11 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Reviews::Id).uuid().not_null().primary_key())
                     .col(ColumnDef::new(Reviews::Resource).text().not_null().check((
                         "reviews_resource_known",
-                        Expr::col(Reviews::Resource).is_in(["transfer", "bank_transfer", "bank_link"]),
+                        Expr::col(Reviews::Resource).is_in([
+                            "transfer",
+                            "bank_transfer",
+                            "bank_link",
+                        ]),
                     )))
                     .col(ColumnDef::new(Reviews::ResourceId).uuid().not_null())
                     .col(ColumnDef::new(Reviews::AccountId).uuid().null())
@@ -294,7 +315,11 @@ impl MigrationTrait for Migration {
                             .timestamp_with_time_zone()
                             .not_null(),
                     )
-                    .col(ColumnDef::new(Reviews::ExpiresAtMs).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(Reviews::ExpiresAtMs)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .col(
                         ColumnDef::new(Reviews::DecidedAt)
                             .timestamp_with_time_zone()

@@ -27,8 +27,11 @@ from funding.v1 import (
     bank_link_pb2_grpc,
     bank_transfer_pb2,
     bank_transfer_pb2_grpc,
+    risk_pb2,
+    risk_pb2_grpc,
     sandbox_pb2,
     sandbox_pb2_grpc,
+    transfer_pb2,
 )
 
 ADDRESS = os.environ.get("FUNDINGD_ADDR", "127.0.0.1:50051")
@@ -77,6 +80,7 @@ class Client:
         self.links = bank_link_pb2_grpc.BankLinkServiceStub(channel)
         self.bank_transfers = bank_transfer_pb2_grpc.BankTransferServiceStub(channel)
         self.sandbox = sandbox_pb2_grpc.SandboxServiceStub(channel)
+        self.risk = risk_pb2_grpc.RiskServiceStub(channel)
         self.health = health_pb2_grpc.HealthStub(channel)
 
     def call(self, method, request, metadata=()):
@@ -160,6 +164,7 @@ class FundingServiceSpecification(unittest.TestCase):
             "funding.v1.TransferService",
             "funding.v1.BankTransferService",
             "funding.v1.SandboxService",
+            "funding.v1.RiskService",
             "grpc.health.v1.Health",
         ):
             self.assertIn(wanted, services)
@@ -169,6 +174,20 @@ class FundingServiceSpecification(unittest.TestCase):
         self.assertEqual(
             {"CreateLinkToken", "CreateBankLink", "GetBankLink", "ListBankLinks", "DeleteBankLink"},
             {method.name for method in bank_links.methods},
+        )
+        risk = pool.FindServiceByName("funding.v1.RiskService")
+        self.assertEqual(
+            {
+                "GetAccountFunding",
+                "SetAccountLimits",
+                "FreezeAccount",
+                "UnfreezeAccount",
+                "ListReviews",
+                "ApproveReview",
+                "RejectReview",
+                "ListAuditEvents",
+            },
+            {method.name for method in risk.methods},
         )
         created_at = pool.FindMessageTypeByName("funding.v1.BankLink").fields_by_name["created_at"]
         self.assertEqual("google.protobuf.Timestamp", created_at.message_type.full_name)
@@ -302,6 +321,84 @@ class FundingServiceSpecification(unittest.TestCase):
         self.assertEqual(grpc.StatusCode.INVALID_ARGUMENT, error.code())
         fields = [v.field for v in status_details(error)["BadRequest"].field_violations]
         self.assertIn("description", fields)
+
+    # --- the risk controls (open sandbox: every check off, every RiskService RPC served) ----------
+
+    def test_an_account_is_frozen_and_unfrozen_with_its_audit_trail(self):
+        account_id = str(uuid.uuid4())
+        risk = self.client.risk
+
+        funding = self.client.call(risk.GetAccountFunding, risk_pb2.GetAccountFundingRequest(account_id=account_id))
+        self.assertEqual(account_id, funding.account_id)
+        self.assertFalse(funding.frozen)
+        self.assertEqual(
+            [
+                (risk_pb2.FUNDING_RAIL_ALPACA, transfer_pb2.TRANSFER_DIRECTION_DEPOSIT),
+                (risk_pb2.FUNDING_RAIL_ALPACA, transfer_pb2.TRANSFER_DIRECTION_WITHDRAWAL),
+            ],
+            [(flow.rail, flow.direction) for flow in funding.flows],
+        )
+        for flow in funding.flows:
+            self.assertFalse(flow.overridden)
+            self.assertEqual("0.00", flow.used_today)
+        self.assertEqual("0.00", funding.pending_deposits)
+
+        reason = "python e2e: suspected takeover"
+        frozen = self.client.call(
+            risk.FreezeAccount, risk_pb2.FreezeAccountRequest(account_id=account_id, reason=reason)
+        )
+        self.assertTrue(frozen.frozen)
+        self.assertTrue(frozen.changed)
+        self.assertEqual(reason, frozen.frozen_reason)
+        again = self.client.call(
+            risk.FreezeAccount, risk_pb2.FreezeAccountRequest(account_id=account_id, reason=reason)
+        )
+        self.assertTrue(again.frozen)
+        self.assertFalse(again.changed, "freezing a frozen account changes nothing")
+
+        funding = self.client.call(risk.GetAccountFunding, risk_pb2.GetAccountFundingRequest(account_id=account_id))
+        self.assertTrue(funding.frozen)
+        self.assertEqual(reason, funding.frozen_reason)
+        self.assertEqual("anonymous", funding.frozen_by)
+        self.assertTrue(funding.HasField("frozen_at"))
+
+        unfrozen = self.client.call(
+            risk.UnfreezeAccount,
+            risk_pb2.UnfreezeAccountRequest(account_id=account_id, reason="python e2e: verified"),
+        )
+        self.assertFalse(unfrozen.frozen)
+        self.assertTrue(unfrozen.changed)
+        funding = self.client.call(risk.GetAccountFunding, risk_pb2.GetAccountFundingRequest(account_id=account_id))
+        self.assertFalse(funding.frozen)
+
+        trail = self.client.call(
+            risk.ListAuditEvents, risk_pb2.ListAuditEventsRequest(account_id=account_id)
+        ).events
+        self.assertEqual(["account.frozen", "account.unfrozen"], [event.action for event in trail])
+        for event in trail:
+            self.assertEqual("anonymous", event.actor)
+            self.assertEqual(f"accounts/{account_id}", event.resource)
+            self.assertEqual(64, len(event.hash))
+        self.assertEqual(trail[0].hash, trail[1].previous_hash)
+
+        error = self.client.call_failing(
+            risk.FreezeAccount, risk_pb2.FreezeAccountRequest(account_id=account_id, reason=" ")
+        )
+        self.assertEqual(grpc.StatusCode.INVALID_ARGUMENT, error.code())
+        fields = [v.field for v in status_details(error)["BadRequest"].field_violations]
+        self.assertEqual(["reason"], fields)
+
+    def test_no_review_is_open_and_an_unknown_one_is_not_found(self):
+        reviews = self.client.call(
+            self.client.risk.ListReviews, risk_pb2.ListReviewsRequest(state=risk_pb2.REVIEW_STATE_OPEN)
+        )
+        self.assertEqual([], list(reviews.reviews))
+        error = self.client.call_failing(
+            self.client.risk.ApproveReview,
+            risk_pb2.ApproveReviewRequest(review_id=str(uuid.uuid4()), note="python e2e"),
+        )
+        self.assertEqual(grpc.StatusCode.NOT_FOUND, error.code())
+        self.assertEqual("NOT_FOUND", status_details(error)["ErrorInfo"].reason)
 
     # --- idempotency ----------------------------------------------------------------------------
 

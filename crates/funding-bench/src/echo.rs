@@ -90,6 +90,15 @@ fn canned() -> Transfer {
         updated_at: Some(now),
         ach_return_description: String::new(),
         waiting: None,
+        // As a real transfer carries it (the checks' acceptance), so the baseline's answer is
+        // the same size.
+        risk: Some(funding_client::v1::RiskDecision {
+            verdict: funding_client::v1::RiskVerdict::Accept as i32,
+            rule: "none".into(),
+            reason: String::new(),
+            detail: String::new(),
+            figures: Vec::new(),
+        }),
     }
 }
 

@@ -195,7 +195,8 @@ impl Interceptor for AuthInterceptor {
 }
 
 /// The caller of a request, if it holds `scope` (PERMISSION_DENIED otherwise) and, for every scope
-/// but `read` (the calls that may reach a provider), has a write left in its budget
+/// but the reads `read` and `risk:read` (the calls that may reach a provider or change something),
+/// has a write left in its budget
 /// (RESOURCE_EXHAUSTED with `RetryInfo` otherwise). Each RPC calls it before doing anything else.
 pub fn require<T>(request: &Request<T>, scope: Scope) -> Result<Caller, Status> {
     let caller = request
@@ -209,7 +210,7 @@ pub fn require<T>(request: &Request<T>, scope: Scope) -> Result<Caller, Status> 
             caller.name
         )));
     }
-    if scope != Scope::Read
+    if !matches!(scope, Scope::Read | Scope::RiskRead)
         && let Some(limits) = request.extensions().get::<RateLimits>()
     {
         limits.check_write(&caller.name)?;

@@ -56,7 +56,10 @@ fn flow_names(flow: FundingFlow) -> (FundingRail, TransferDirection) {
 
 /// The flow a request names; `None` when it names none this version applies limits to.
 fn flow_of(rail: i32, direction: i32) -> Option<FundingFlow> {
-    match (FundingRail::try_from(rail).ok()?, TransferDirection::try_from(direction).ok()?) {
+    match (
+        FundingRail::try_from(rail).ok()?,
+        TransferDirection::try_from(direction).ok()?,
+    ) {
         (FundingRail::Alpaca, TransferDirection::Deposit) => Some(FundingFlow::AlpacaDeposit),
         (FundingRail::Alpaca, TransferDirection::Withdrawal) => Some(FundingFlow::AlpacaWithdrawal),
         _ => None,

@@ -128,6 +128,106 @@ pub fn processor_token(response: &v1::CreateProcessorTokenResponse) -> Value {
     json!({ "processor_token": response.processor_token })
 }
 
+/// A soft and a hard limit; empty strings for none.
+fn limit(limit: Option<&v1::Limit>) -> Value {
+    let limit = limit.cloned().unwrap_or_default();
+    json!({ "soft": limit.soft, "hard": limit.hard })
+}
+
+pub fn flow_funding(flow: &v1::FlowFunding) -> Value {
+    let limits = flow.limits.clone().unwrap_or_default();
+    json!({
+        "rail": flow.rail().as_str_name(),
+        "direction": flow.direction().as_str_name(),
+        "limits": {
+            "per_transfer": limit(limits.per_transfer.as_ref()),
+            "daily": limit(limits.daily.as_ref()),
+            "rolling_30_days": limit(limits.rolling_30_days.as_ref()),
+        },
+        "overridden": flow.overridden,
+        "overridden_by": flow.overridden_by,
+        "override_reason": flow.override_reason,
+        "used_today": flow.used_today,
+        "used_last_30_days": flow.used_last_30_days,
+    })
+}
+
+pub fn flows(flows: &[v1::FlowFunding]) -> Value {
+    json!({ "flows": flows.iter().map(flow_funding).collect::<Vec<_>>() })
+}
+
+pub fn account_funding(funding: &v1::GetAccountFundingResponse) -> Value {
+    json!({
+        "account_id": funding.account_id,
+        "frozen": funding.frozen,
+        "frozen_reason": funding.frozen_reason,
+        "frozen_by": funding.frozen_by,
+        "frozen_at": timestamp(funding.frozen_at.as_ref()),
+        "flows": funding.flows.iter().map(flow_funding).collect::<Vec<_>>(),
+        "pending_deposits": funding.pending_deposits,
+    })
+}
+
+pub fn freeze(response: &v1::FreezeAccountResponse) -> Value {
+    json!({
+        "frozen": response.frozen,
+        "frozen_reason": response.frozen_reason,
+        "changed": response.changed,
+    })
+}
+
+pub fn unfreeze(response: &v1::UnfreezeAccountResponse) -> Value {
+    json!({ "frozen": response.frozen, "changed": response.changed })
+}
+
+pub fn review(review: &v1::Review) -> Value {
+    json!({
+        "id": review.id,
+        "resource_type": review.resource_type,
+        "resource_id": review.resource_id,
+        "account_id": review.account_id,
+        "state": review.state().as_str_name(),
+        "rule": review.rule,
+        "reason": review.reason,
+        "detail": review.detail,
+        "amount": review.amount,
+        "created_at": timestamp(review.created_at.as_ref()),
+        "expires_at": timestamp(review.expires_at.as_ref()),
+        "decided_at": timestamp(review.decided_at.as_ref()),
+        "decided_by": review.decided_by,
+        "note": review.note,
+    })
+}
+
+pub fn reviews(page: &v1::ListReviewsResponse) -> Value {
+    json!({
+        "reviews": page.reviews.iter().map(review).collect::<Vec<_>>(),
+        "next_page_token": page.next_page_token,
+    })
+}
+
+pub fn audit_event(event: &v1::AuditEvent) -> Value {
+    json!({
+        "sequence": event.sequence,
+        "at": timestamp(event.at.as_ref()),
+        "actor": event.actor,
+        "action": event.action,
+        "resource": event.resource,
+        "account_id": event.account_id,
+        "reason": event.reason,
+        "details_json": event.details_json,
+        "hash": event.hash,
+        "previous_hash": event.previous_hash,
+    })
+}
+
+pub fn audit_events(page: &v1::ListAuditEventsResponse) -> Value {
+    json!({
+        "events": page.events.iter().map(audit_event).collect::<Vec<_>>(),
+        "next_page_token": page.next_page_token,
+    })
+}
+
 /// Why a resource waits; null when it does not.
 pub fn waiting(waiting: Option<&v1::Waiting>) -> Value {
     waiting.map_or(Value::Null, |waiting| {

@@ -7,13 +7,14 @@
 //! usage errors, as clap does); 1 for every other error.
 //!
 //! This module holds the command line and sends each command to its service's module (`links`,
-//! `transfers`, `watch`, `bank_transfers`, `sandbox`); `show` prints what they answer.
+//! `transfers`, `watch`, `bank_transfers`, `risk`, `sandbox`); `show` prints what they answer.
 
 mod bank_transfers;
 mod error;
 mod json;
 mod links;
 mod output;
+mod risk;
 mod sandbox;
 mod show;
 mod transfers;
@@ -28,11 +29,12 @@ use funding_client::v1;
 use crate::bank_transfers::BankTransferCommand;
 use crate::error::CliError;
 use crate::links::{LinkArgs, LinkTokenArgs};
+use crate::risk::RiskCommand;
 use crate::sandbox::SandboxCommand;
 use crate::transfers::{DirectionArg, MoveArgs, parse_transfer_status};
 
-const ABOUT: &str =
-    "The funding service's CLI: bank links, transfers, the Plaid rail, sandbox helpers.";
+const ABOUT: &str = "The funding service's CLI: bank links, transfers, the Plaid rail, risk controls, \
+     sandbox helpers.";
 const AFTER_HELP: &str =
     "Exit codes: 0 success, 2 INVALID_ARGUMENT (or a usage error), 1 any other error.";
 
@@ -99,6 +101,10 @@ enum Command {
     /// The Plaid processor rail (BankTransferService).
     #[command(subcommand)]
     BankTransfer(BankTransferCommand),
+    /// Risk controls: accounts' funding and limits, freezing, the review queue, the audit trail
+    /// (RiskService).
+    #[command(subcommand)]
+    Risk(RiskCommand),
     /// Sandbox helpers (SandboxService; sandbox mode only).
     #[command(subcommand)]
     Sandbox(SandboxCommand),
@@ -144,6 +150,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Cancel { id } => transfers::cancel(&client, json, id).await,
         Command::Watch(args) => watch::run(&client, json, args).await,
         Command::BankTransfer(command) => bank_transfers::run(&client, json, command).await,
+        Command::Risk(command) => risk::run(&client, json, command).await,
         Command::Sandbox(command) => sandbox::run(&client, json, command).await,
     }
 }

@@ -204,6 +204,115 @@ pub fn bank_transfers<'a>(items: impl IntoIterator<Item = &'a v1::BankTransfer>)
     table.render()
 }
 
+/// `soft/hard`, `-` for a side without a limit.
+fn soft_hard(limit: Option<&v1::Limit>) -> String {
+    let limit = limit.cloned().unwrap_or_default();
+    format!("{}/{}", dash(&limit.soft), dash(&limit.hard))
+}
+
+/// One row per rail and direction: the limits in force, who overrode them and why, what is used.
+pub fn flows<'a>(flows: impl IntoIterator<Item = &'a v1::FlowFunding>) -> String {
+    let mut table = Table::new(vec![
+        "RAIL",
+        "DIRECTION",
+        "PER TRANSFER SOFT/HARD",
+        "DAILY SOFT/HARD",
+        "30 DAYS SOFT/HARD",
+        "USED TODAY",
+        "USED 30 DAYS",
+        "OVERRIDDEN BY",
+    ]);
+    for flow in flows {
+        let limits = flow.limits.clone().unwrap_or_default();
+        let overridden = if !flow.overridden {
+            "-".to_owned()
+        } else if flow.override_reason.is_empty() {
+            dash(&flow.overridden_by)
+        } else {
+            format!("{}: {}", dash(&flow.overridden_by), flow.override_reason)
+        };
+        table.row(vec![
+            short(flow.rail().as_str_name(), "FUNDING_RAIL_"),
+            short(flow.direction().as_str_name(), "TRANSFER_DIRECTION_"),
+            soft_hard(limits.per_transfer.as_ref()),
+            soft_hard(limits.daily.as_ref()),
+            soft_hard(limits.rolling_30_days.as_ref()),
+            dash(&flow.used_today),
+            dash(&flow.used_last_30_days),
+            overridden,
+        ]);
+    }
+    table.render()
+}
+
+/// An account's funding: whether it is frozen (why, by whom, since when), its pending deposits,
+/// then its flows.
+pub fn account_funding(funding: &v1::GetAccountFundingResponse) -> String {
+    let frozen = if funding.frozen {
+        format!(
+            "yes, by {} at {}: {}",
+            dash(&funding.frozen_by),
+            timestamp(funding.frozen_at.as_ref()),
+            dash(&funding.frozen_reason)
+        )
+    } else {
+        "no".to_owned()
+    };
+    format!(
+        "account           {}\nfrozen            {frozen}\npending deposits  {}\n\n{}",
+        funding.account_id,
+        dash(&funding.pending_deposits),
+        flows(&funding.flows)
+    )
+}
+
+pub fn reviews<'a>(reviews: impl IntoIterator<Item = &'a v1::Review>) -> String {
+    let mut table = Table::new(vec![
+        "ID",
+        "RESOURCE",
+        "ACCOUNT",
+        "STATE",
+        "RULE",
+        "REASON",
+        "AMOUNT",
+        "EXPIRES",
+        "DECIDED BY",
+    ]);
+    for review in reviews {
+        table.row(vec![
+            review.id.clone(),
+            format!(
+                "{}/{}",
+                dash(&review.resource_type),
+                dash(&review.resource_id)
+            ),
+            dash(&review.account_id),
+            short(review.state().as_str_name(), "REVIEW_STATE_"),
+            dash(&review.rule),
+            dash(&review.reason),
+            dash(&review.amount),
+            timestamp(review.expires_at.as_ref()),
+            dash(&review.decided_by),
+        ]);
+    }
+    table.render()
+}
+
+pub fn audit_events<'a>(events: impl IntoIterator<Item = &'a v1::AuditEvent>) -> String {
+    let mut table = Table::new(vec!["SEQ", "AT", "ACTOR", "ACTION", "RESOURCE", "REASON"]);
+    for event in events {
+        table.row(vec![
+            event.sequence.to_string(),
+            timestamp(event.at.as_ref()),
+            dash(&event.actor),
+            dash(&event.action),
+            dash(&event.resource),
+            dash(&event.reason),
+        ]);
+    }
+    table.render()
+}
+
 /// One line for one change of a watched transfer.
 pub fn watch_line(event: &v1::WatchTransfersResponse) -> String {
     match &event.transfer {

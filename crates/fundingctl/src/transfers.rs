@@ -30,6 +30,15 @@ pub enum DirectionArg {
     Withdrawal,
 }
 
+impl From<DirectionArg> for v1::TransferDirection {
+    fn from(direction: DirectionArg) -> Self {
+        match direction {
+            DirectionArg::Deposit => Self::Deposit,
+            DirectionArg::Withdrawal => Self::Withdrawal,
+        }
+    }
+}
+
 /// `complete`, `COMPLETE`, `sent-to-clearing` or `TRANSFER_STATUS_COMPLETE`.
 pub fn parse_transfer_status(text: &str) -> Result<v1::TransferStatus, String> {
     let upper = text.trim().to_uppercase().replace('-', "_");
@@ -71,11 +80,7 @@ pub async fn list(
     status: Option<v1::TransferStatus>,
     direction: Option<DirectionArg>,
 ) -> Result<(), CliError> {
-    let direction = match direction {
-        None => v1::TransferDirection::Unspecified,
-        Some(DirectionArg::Deposit) => v1::TransferDirection::Deposit,
-        Some(DirectionArg::Withdrawal) => v1::TransferDirection::Withdrawal,
-    };
+    let direction = direction.map_or(v1::TransferDirection::Unspecified, Into::into);
     let transfers = every_page(|page_token| {
         let mut service = client.transfers();
         let request = v1::ListTransfersRequest {

@@ -179,6 +179,21 @@ impl BankLinks {
     }
 }
 
+impl BankLinks {
+    /// The products a new Item is linked with: the configured ones, and `identity` when the
+    /// owner-name check is on (`/identity/match` needs it on the Item).
+    fn products(&self) -> Vec<String> {
+        let mut products = self.settings.products.clone();
+        let names_checked = self.risk.as_ref().is_some_and(|risk| {
+            risk.settings().name_check != funding_domain::risk::names::NameCheck::Off
+        });
+        if names_checked && !products.iter().any(|product| product == "identity") {
+            products.push("identity".to_owned());
+        }
+        products
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,20 +222,5 @@ mod tests {
         assert!(android_package_name("com.example.app").unwrap().is_some());
         assert!(android_package_name("example").is_err());
         assert!(android_package_name("com.1example").is_err());
-    }
-}
-
-impl BankLinks {
-    /// The products a new Item is linked with: the configured ones, and `identity` when the
-    /// owner-name check is on (`/identity/match` needs it on the Item).
-    fn products(&self) -> Vec<String> {
-        let mut products = self.settings.products.clone();
-        let names_checked = self.risk.as_ref().is_some_and(|risk| {
-            risk.settings().name_check != funding_domain::risk::names::NameCheck::Off
-        });
-        if names_checked && !products.iter().any(|product| product == "identity") {
-            products.push("identity".to_owned());
-        }
-        products
     }
 }

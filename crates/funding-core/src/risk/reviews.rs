@@ -322,7 +322,7 @@ impl Risk {
         if to == ReviewState::Approved {
             self.engine.wake();
         }
-        Ok(self.store.get_review(id).await?.unwrap_or_else(|| Review {
+        Ok(self.store.get_review(id).await?.unwrap_or(Review {
             state: to,
             ..review
         }))

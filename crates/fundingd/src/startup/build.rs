@@ -262,7 +262,9 @@ fn wire(
             clock: clock.clone(),
         },
         engine.clone(),
-        settings.risk.core_settings(TransferSettings::default().max_attempts),
+        settings
+            .risk
+            .core_settings(TransferSettings::default().max_attempts),
     );
     let links = BankLinks::new(
         plaid_gateway,

@@ -177,7 +177,9 @@ async fn reconcile_loop(
         // Holds unreviewed past their expiry end here (one indexed read when none is due).
         match risk.expire_reviews().await {
             Ok(0) => {}
-            Ok(ended) => tracing::info!(ended, "reviews expired unreviewed: their transfers FAILED"),
+            Ok(ended) => {
+                tracing::info!(ended, "reviews expired unreviewed: their transfers FAILED")
+            }
             Err(error) => tracing::warn!("expiring reviews failed: {error}"),
         }
         match orphans.sweep(&mut orphan_cursor, 20).await {
