@@ -517,6 +517,102 @@ async fn a_link_whose_bank_owner_is_someone_else_is_refused_before_any_relations
     app.stop().await;
 }
 
+async fn a_doubtful_owner_name_waits_for_review_before_any_relationship(backend: Backend) {
+    let app = TestApp::spawn_with(with_risk(
+        backend,
+        RiskSettings {
+            name_check: NameCheck::Review,
+            ..RiskSettings::default()
+        },
+    ))
+    .await;
+    let mut outcomes = Vec::new();
+    for approve in [true, false] {
+        let bank = app.sandbox.create_public_token("ins_109508").unwrap();
+        app.sandbox
+            .set_item_risk(
+                &bank.item_id,
+                ItemRiskSettings {
+                    owner_names: Some(vec!["John Q Public".to_owned()]),
+                    ..ItemRiskSettings::default()
+                },
+            )
+            .unwrap();
+        let account_id = uuid::Uuid::new_v4();
+        app.sandbox
+            .set_account_owner_name(account_id, "Alberta Charleson")
+            .unwrap();
+        let checking = bank.accounts.iter().find(|a| a.subtype == "checking").unwrap();
+        let link = app
+            .create_link(v1::CreateBankLinkRequest {
+                account_id: account_id.to_string(),
+                public_token: bank.public_token.clone(),
+                plaid_account_id: checking.account_id.clone(),
+                nickname: String::new(),
+                idempotency_key: uuid::Uuid::new_v4().to_string(),
+                replace_bank_link_id: String::new(),
+            })
+            .await
+            .expect("a link in doubt is answered, not refused");
+        let mut reviews = Vec::new();
+        for _ in 0..100 {
+            reviews = open_reviews(&app, &account_id.to_string()).await;
+            if !reviews.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(reviews.len(), 1);
+        assert_eq!(reviews[0].resource_type, "bank_link");
+        assert_eq!(reviews[0].resource_id, link.id);
+        assert_eq!(reviews[0].reason, "NAME_MISMATCH");
+        let waiting = app.get_link(&link.id).await;
+        assert_eq!(waiting.status(), BankLinkStatus::Creating);
+        let relationships = format!("/v1/accounts/{account_id}/ach_relationships");
+        assert_eq!(app.provider_calls("POST", &relationships), 0, "nothing asked of Alpaca while in doubt");
+        if approve {
+            app.client
+                .risk()
+                .approve_review(v1::ApproveReviewRequest {
+                    review_id: reviews[0].id.clone(),
+                    note: "married name; ID checked".into(),
+                })
+                .await
+                .expect("ApproveReview");
+            app.wait_for_link_status(&link.id, BankLinkStatus::Approved).await;
+            assert_eq!(app.provider_calls("POST", &relationships), 1);
+        } else {
+            app.client
+                .risk()
+                .reject_review(v1::RejectReviewRequest {
+                    review_id: reviews[0].id.clone(),
+                    note: "not the account holder".into(),
+                })
+                .await
+                .expect("RejectReview");
+            let failed = app.wait_for_link_status(&link.id, BankLinkStatus::Failed).await;
+            assert!(failed.status_reason.contains("NAME_MISMATCH"), "{failed:?}");
+            assert!(failed.status_reason.contains("not the account holder"), "{failed:?}");
+            assert_eq!(app.provider_calls("POST", &relationships), 0);
+        }
+        outcomes.push(
+            audit(&app, &account_id.to_string())
+                .await
+                .into_iter()
+                .map(|e| format!("{}:{}", e.action, e.resource.split('/').next().unwrap_or_default()))
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(
+        outcomes,
+        [
+            ["review.opened:bank_links", "review.approved:bank_links"],
+            ["review.opened:bank_links", "review.rejected:bank_links"]
+        ]
+    );
+    app.stop().await;
+}
+
 /// A daily hard limit of 1,000.00 and twenty concurrent deposits of 100.00: exactly ten go
 /// through, the rest refused naming the limit and what remains.
 pub(crate) async fn final_statuses(app: &TestApp, ids: &[String]) -> Vec<v1::Transfer> {
@@ -789,6 +885,7 @@ funding_tests::on_both_backends!(
     a_held_deposit_is_rejected_or_expires_unsent,
     an_unavailable_balance_does_what_the_setting_says,
     a_link_whose_bank_owner_is_someone_else_is_refused_before_any_relationship,
+    a_doubtful_owner_name_waits_for_review_before_any_relationship,
     a_daily_limit_lets_exactly_what_fits_through_and_an_override_raises_it,
     a_soft_limit_sends_to_review_and_a_frozen_account_refuses_everything,
 );
