@@ -150,6 +150,91 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
     })
 }
 
+/// The risk checks' configuration of the checks-on scenario: the balance read at Plaid before
+/// every deposit, and daily and 30-day hard limits far above what the run creates (so every check
+/// reads the window's usage and every deposit is accepted).
+const CHECKS_ON: &str = r#"
+[risk]
+balance_check = "refuse"
+
+[risk.limits.alpaca.deposit]
+daily_hard = "100000000.00"
+rolling_30_days_hard = "1000000000.00"
+"#;
+
+/// CreateTransfer, fresh keys, with the risk checks on: its own fundingd, emulator and database.
+async fn checks_on(
+    plan: &Plan,
+    backend: &Backend,
+    binary: &std::path::Path,
+    dir: &std::path::Path,
+) -> anyhow::Result<(Stats, f64)> {
+    let label = backend.label();
+    let emulator = emulator().await?;
+    let control = emulator.control();
+    let db = Fresh::create(backend, dir, "checks").await?;
+    let fundingd = Fundingd::start(
+        binary,
+        dir,
+        &FundingdOptions {
+            name: &format!("fundingd-checks-{label}"),
+            database_url: &db.url,
+            extra: CHECKS_ON,
+        },
+        &emulator,
+    )
+    .await?;
+    let c = plan.callers;
+    let clients = clients(&fundingd.address, Some(TOKEN), c.clamp(1, 16)).await?;
+    let links = Arc::new(make_links(&clients, &control, c).await?);
+    let cpu_before = fundingd.cpu_seconds();
+    let mut stats = {
+        let clients = clients.clone();
+        let links = links.clone();
+        load::closed_loop(
+            &format!("CreateTransfer checks on [{label}]"),
+            c,
+            plan.warmup,
+            plan.duration,
+            move |caller, _| {
+                let client = pick(&clients, caller);
+                let request = deposit(&links[caller], key());
+                async move {
+                    let transfer = client
+                        .transfers()
+                        .create_transfer(request)
+                        .await
+                        .map_err(|s| s.to_string())?
+                        .into_inner()
+                        .transfer
+                        .ok_or("no transfer")?;
+                    // Accepted by the checks: a refusal or a hold would not measure the same path.
+                    match transfer.risk.map(|risk| risk.verdict()) {
+                        Some(v1::RiskVerdict::Accept) | None => Ok(()),
+                        Some(other) => Err(format!("the checks answered {other:?}")),
+                    }
+                }
+            },
+        )
+        .await
+    };
+    set_cpu(&mut stats, cpu_before, fundingd.cpu_seconds());
+    progress(&stats);
+    let balance_reads = control
+        .calls()
+        .iter()
+        .filter(|call| call.path == "/accounts/balance/get")
+        .count();
+    if balance_reads == 0 {
+        bail!("the checks-on scenario read no balance: the checks did not run");
+    }
+    let (_, hwm) = fundingd.memory_mib();
+    fundingd.stop().await;
+    emulator.shutdown().await;
+    db.drop_now().await;
+    Ok((stats, hwm))
+}
+
 fn goals(ratios: &BTreeMap<String, f64>, rss: f64, backends: &[Backend]) -> Vec<Goal> {
     let mut goals = Vec::new();
     let mut check = |goal: String, key: &str, target: f64, at_most: bool| {
@@ -504,6 +589,7 @@ async fn run_backend(
     progress(&create);
     let writes = writes_per_transfer(&main_db.url, &before_rows, before_pg).await?;
     let create_rps = create.rps;
+    let create_cpu_ms = create.fundingd_cpu_ms_per_request;
     ratios.insert("create_over_ceiling".into(), create.rps / ceiling_c);
     scenarios.push(create);
 
@@ -692,6 +778,15 @@ async fn run_backend(
     let (growth, hwm_growth) = growth(plan, backend, binary, dir, &mut ratios).await?;
     eprintln!("funding-bench: the growth scenario's fundingd peaked at {hwm_growth:.1} MiB");
     scenarios.extend(growth);
+
+    // The same CreateTransfer with the risk checks on (DESIGN §11), on a database of its own.
+    let (checked, hwm_checked) = checks_on(plan, backend, binary, dir).await?;
+    ratios.insert("create_checks_on_over_off".into(), checked.rps / create_rps);
+    if let (Some(on), Some(off)) = (checked.fundingd_cpu_ms_per_request, create_cpu_ms) {
+        ratios.insert("create_cpu_checks_on_over_off".into(), on / off);
+    }
+    scenarios.push(checked);
+    let hwm_growth = hwm_growth.max(hwm_checked);
 
     Ok(Outcome {
         scenarios,
