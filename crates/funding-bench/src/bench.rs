@@ -158,8 +158,8 @@ const CHECKS_ON: &str = r#"
 balance_check = "refuse"
 
 [risk.limits.alpaca.deposit]
-daily_hard = "100000000.00"
-rolling_30_days_hard = "1000000000.00"
+daily_hard = "9000000.00"
+rolling_30_days_hard = "10000000.00"
 "#;
 
 /// CreateTransfer, fresh keys, with the risk checks on: its own fundingd, emulator and database.
