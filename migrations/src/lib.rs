@@ -105,6 +105,19 @@ pub const WORK_KINDS: &[&str] = &[
     "bank_transfer_cancel",
 ];
 
+/// [`WORK_KINDS`] and `transfer_returned` (what an ACH return does to the link and the account), as
+/// migration 000019 admits them.
+pub const WORK_KINDS_WITH_RETURNS: &[&str] = &[
+    "link_create",
+    "link_delete",
+    "plaid_item_remove",
+    "transfer_submit",
+    "transfer_cancel",
+    "bank_transfer_submit",
+    "bank_transfer_cancel",
+    "transfer_returned",
+];
+
 /// The states the `inbox_events.state` CHECK accepted when migration 000006 created it. Frozen with
 /// that migration; [`INBOX_STATES_WITH_FOREIGN`] is what the CHECK accepts now.
 pub const INBOX_STATES: &[&str] = &[

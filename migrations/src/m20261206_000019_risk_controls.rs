@@ -13,11 +13,14 @@
 //!   in cents.
 //! - `reviews`: one per held resource, open until approved, rejected or expired.
 //! - `audit_events`: append-only, numbered without gaps, each holding its predecessor's hash.
+//! - `work_items.kind` admits `transfer_returned`: the work an ACH return starts (DESIGN §12).
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 
-use crate::{TRANSFER_STATUSES, TRANSFER_STATUSES_WITH_REVIEW};
+use crate::{
+    TRANSFER_STATUSES, TRANSFER_STATUSES_WITH_REVIEW, WORK_KINDS, WORK_KINDS_WITH_RETURNS,
+};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -388,10 +391,11 @@ impl MigrationTrait for Migration {
                 )
                 .await?;
         }
-        Ok(())
+        widen_work_kinds(manager, WORK_KINDS, WORK_KINDS_WITH_RETURNS).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        widen_work_kinds(manager, WORK_KINDS_WITH_RETURNS, WORK_KINDS).await?;
         for table in [
             Alias::new("audit_events"),
             Alias::new("reviews"),
@@ -412,4 +416,65 @@ impl MigrationTrait for Migration {
             .await?;
         admit_statuses(manager, TRANSFER_STATUSES_WITH_REVIEW, TRANSFER_STATUSES).await
     }
+}
+
+/// Makes `work_items.kind`'s CHECK admit `to` instead of `from`: `transfer_returned`, the work an
+/// ACH return starts (what it does to the link and the account). As [`admit_statuses`] does it.
+async fn widen_work_kinds(
+    manager: &SchemaManager<'_>,
+    from: &[&str],
+    to: &[&str],
+) -> Result<(), DbErr> {
+    let db = manager.get_connection();
+    match manager.get_database_backend() {
+        DatabaseBackend::Postgres => {
+            db.execute_unprepared(&format!(
+                "ALTER TABLE work_items DROP CONSTRAINT work_items_kind_known, \
+                 ADD CONSTRAINT work_items_kind_known CHECK (kind IN ({}))",
+                quoted(to)
+            ))
+            .await?;
+        }
+        _ => {
+            let version = db
+                .query_one_raw(Statement::from_string(
+                    DatabaseBackend::Sqlite,
+                    "PRAGMA schema_version",
+                ))
+                .await?
+                .ok_or_else(|| DbErr::Migration("SQLite has no schema version".to_owned()))?
+                .try_get_by_index::<i64>(0)?;
+            let (old, new) = (quoted(from), quoted(to));
+            db.execute_unprepared(&format!(
+                "PRAGMA writable_schema = ON; \
+                 UPDATE sqlite_master SET sql = replace(sql, '{old_sql}', '{new_sql}') \
+                 WHERE type = 'table' AND name = 'work_items'; \
+                 PRAGMA schema_version = {next}; \
+                 PRAGMA writable_schema = OFF;",
+                old_sql = old.replace('\'', "''"),
+                new_sql = new.replace('\'', "''"),
+                next = version + 1,
+            ))
+            .await?;
+            let rewritten = db
+                .query_one_raw(Statement::from_string(
+                    DatabaseBackend::Sqlite,
+                    format!(
+                        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' \
+                         AND name = 'work_items' AND instr(sql, '{}') > 0",
+                        new.replace('\'', "''")
+                    ),
+                ))
+                .await?
+                .map(|row| row.try_get_by_index::<i64>(0))
+                .transpose()?
+                .unwrap_or(0);
+            if rewritten != 1 {
+                return Err(DbErr::Migration(
+                    "work_items' kind CHECK was not rewritten".to_owned(),
+                ));
+            }
+        }
+    }
+    Ok(())
 }

@@ -18,6 +18,7 @@ pub mod observe;
 pub mod orphans;
 mod paging;
 pub mod reconcile;
+pub mod returns;
 pub mod risk;
 pub mod sandbox;
 pub mod transfers;

@@ -56,7 +56,9 @@ impl Waiting {
 pub fn resource_name(kind: WorkKind, subject: Uuid) -> String {
     let collection = match kind {
         WorkKind::LinkCreate | WorkKind::LinkDelete | WorkKind::PlaidItemRemove => "bank_links",
-        WorkKind::TransferSubmit | WorkKind::TransferCancel => "transfers",
+        WorkKind::TransferSubmit | WorkKind::TransferCancel | WorkKind::TransferReturned => {
+            "transfers"
+        }
         WorkKind::BankTransferSubmit | WorkKind::BankTransferCancel => "bank_transfers",
     };
     format!("{collection}/{subject}")

@@ -40,6 +40,7 @@ pub use deployment::{DeploymentError, DeploymentMode, ProviderHosts};
 pub use migration::{
     BANK_LINK_STATUSES, BANK_TRANSFER_STATUSES, INBOX_STATES, INBOX_STATES_WITH_FOREIGN, Migrator,
     RECONCILE_ISSUES, REVIEW_STATES, TRANSFER_STATUSES, TRANSFER_STATUSES_WITH_REVIEW, WORK_KINDS,
+    WORK_KINDS_WITH_RETURNS,
 };
 pub use rotate::{DEFAULT_ROTATION_BATCH, RotationProgress, RotationReport};
 pub use store::Store;

@@ -389,6 +389,7 @@ impl RiskStore for Store {
         let backend = txn.get_database_backend();
         // Each changes only an account not already in that state: a concurrent second freeze (or
         // unfreeze) finds the row changed and writes nothing, audit event included.
+        let frozen = freeze.is_some();
         let changed = match freeze {
             Some(freeze) => {
                 txn.execute_raw(statement(
@@ -432,6 +433,17 @@ impl RiskStore for Store {
         if !changed {
             txn.rollback().await.map_err(from_db)?;
             return Ok(false);
+        }
+        if !frozen {
+            // The account's transfers held by the freeze are looked at again at once.
+            txn.execute_raw(statement(
+                backend,
+                "UPDATE work_items SET due_at_ms = {now_ms} \
+                 WHERE ordering_key = $1 AND state = 'pending'",
+                [funding_core::ports::alpaca_account_key(account_id).into()],
+            ))
+            .await
+            .map_err(from_db)?;
         }
         append_audit(&txn, &audit).await?;
         txn.commit().await.map_err(from_db)?;
@@ -591,6 +603,63 @@ impl RiskStore for Store {
         append_audit(&txn, &audit).await?;
         txn.commit().await.map_err(from_db)?;
         Ok(true)
+    }
+
+    async fn mark_link_unusable(
+        &self,
+        link_id: funding_domain::BankLinkId,
+        reason: &str,
+        event_id: &str,
+        audit: NewAuditEvent,
+    ) -> Result<bool, StoreError> {
+        let moved = crate::bank_links::health::change_health(
+            self,
+            crate::bank_links::health::HealthOf::Link(link_id),
+            funding_domain::BankLinkHealth::Unusable,
+            reason,
+            "alpaca:return",
+            event_id,
+            audit.at,
+            Some(&audit),
+        )
+        .await?;
+        Ok(!moved.is_empty())
+    }
+
+    async fn returns_on_link(
+        &self,
+        link_id: funding_domain::BankLinkId,
+        codes: &[&str],
+        since: DateTime<Utc>,
+    ) -> Result<u32, StoreError> {
+        if codes.is_empty() {
+            return Ok(0);
+        }
+        let mut values: Vec<Value> = vec![link_id.as_uuid().into(), db_time(since).into()];
+        let mut placeholders = Vec::new();
+        for code in codes {
+            values.push((*code).into());
+            placeholders.push(format!("${}", values.len()));
+        }
+        let row = self
+            .db
+            .query_one_raw(statement(
+                self.db.get_database_backend(),
+                &format!(
+                    "SELECT COUNT(*) AS n FROM transfers WHERE bank_link_id = $1 \
+                     AND direction = 'deposit' AND status = 'RETURNED' AND updated_at >= $2 \
+                     AND ach_return_code IN ({})",
+                    placeholders.join(", ")
+                ),
+                values,
+            ))
+            .await
+            .map_err(from_db)?;
+        let count = row
+            .map(|row| get::<i64>(&row, "n"))
+            .transpose()?
+            .unwrap_or(0);
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
     }
 
     async fn get_review(&self, id: Uuid) -> Result<Option<Review>, StoreError> {

@@ -1,6 +1,7 @@
 //! The `fundingd` command line: with no configuration it starts sandbox mode (emulated Plaid and
 //! Alpaca, SQLite at ./var/funding.db, gRPC on 127.0.0.1:50051). `fundingd migrate` only runs the
 //! migrations; `fundingd rotate-key --new-key-file F` moves every sealed value to a new key;
+//! `fundingd audit verify` checks the audit trail's hash chain;
 //! `--check` validates the settings and exits. A library function, so that the binary and the crash tests' process run the same code.
 
 use std::net::SocketAddr;
@@ -63,6 +64,18 @@ enum Command {
         #[arg(long, default_value_t = funding_store::DEFAULT_ROTATION_BATCH)]
         batch_size: usize,
     },
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        action: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Walks the whole audit trail from its first event and checks every event's hash against its
+    /// fields and the event before it: a changed, inserted or deleted row fails, naming it (exit 1).
+    Verify,
 }
 
 /// Parses the command line and runs `fundingd`; the process's exit code.
@@ -128,6 +141,11 @@ pub async fn main() -> std::process::ExitCode {
         }) => crate::rotate_key(&settings, &new_key_file, batch_size)
             .await
             .map(|_| ()),
+        Some(Command::Audit {
+            action: AuditCommand::Verify,
+        }) => crate::verify_audit(&settings).await.map(|verified| {
+            println!("audit trail intact: {verified} events verified");
+        }),
         None => serve(settings).await,
     };
     let code = match result {

@@ -23,6 +23,51 @@ pub use startup::Application;
 /// (`fundingd rotate-key`), `batch_size` rows per transaction, printing a line per batch. The
 /// configured keys (current and old) open what is there. Resumable: values already under the new
 /// key are skipped.
+/// `fundingd audit verify`: reads the whole audit trail in order and checks its hash chain
+/// (`funding_domain::audit::verify_chain`); the number of events verified, or an error naming the
+/// first event that is not what was written.
+pub async fn verify_audit(settings: &Settings) -> anyhow::Result<u64> {
+    use funding_core::ports::{AuditFilter, RiskStore as _};
+    let validated = startup::validate(settings)?;
+    let cipher = validated.key.settle()?;
+    let store = startup::connect(settings, cipher).await?;
+    let mut events = Vec::new();
+    let mut after = None;
+    let read = loop {
+        match store
+            .list_audit_events(AuditFilter::default(), 1_000, after)
+            .await
+        {
+            Ok((page, next)) => {
+                events.extend(page);
+                match next {
+                    Some(seq) => after = Some(seq),
+                    None => break Ok(()),
+                }
+            }
+            Err(error) => break Err(error),
+        }
+    };
+    let _ = store.close().await;
+    read.map_err(|error| anyhow::anyhow!("reading the audit trail: {error}"))?;
+    let verified = funding_domain::audit::verify_chain(events.iter().map(|event| {
+        (
+            funding_domain::audit::AuditFields {
+                sequence: event.seq,
+                at_ms: event.at.timestamp_millis(),
+                actor: &event.actor,
+                action: &event.action,
+                resource: &event.resource,
+                reason: &event.reason,
+                details: &event.details,
+            },
+            event.hash.as_str(),
+        )
+    }))
+    .map_err(|broken| anyhow::anyhow!("the audit trail is broken: {broken}"))?;
+    Ok(verified)
+}
+
 pub async fn rotate_key(
     settings: &Settings,
     new_key_file: &std::path::Path,

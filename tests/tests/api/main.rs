@@ -1,6 +1,7 @@
 //! The end-to-end suite: one binary, the real service on port 0 per test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod audit_cli;
 mod auth_and_request_ids;
 mod bank_transfers;
 mod change_bank;
@@ -18,6 +19,7 @@ mod raw_grpc;
 mod reconcile;
 mod reflection_and_health;
 mod replicas;
+mod returns;
 mod risk;
 mod rotate_key_cli;
 mod safety;

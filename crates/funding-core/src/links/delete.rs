@@ -138,7 +138,7 @@ impl WorkHandler for LinkDeletion {
     }
 }
 
-trait DeleteState {
+pub(crate) trait DeleteState {
     /// Nothing left to cancel: rejected, cancelled, or failed before Alpaca knew it, or cancelling already.
     fn is_terminal_for_delete(&self) -> bool;
 }

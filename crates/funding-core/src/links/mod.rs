@@ -4,7 +4,7 @@
 
 mod adopt;
 pub(crate) mod create;
-mod delete;
+pub(crate) mod delete;
 mod events;
 mod health;
 mod item;

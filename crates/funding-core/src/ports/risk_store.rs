@@ -285,6 +285,26 @@ pub trait RiskStore: Send + Sync + 'static {
         audit: NewAuditEvent,
     ) -> Result<bool, StoreError>;
 
+    /// Makes a link UNUSABLE (an ACH return said its bank account is gone or wrong), with its
+    /// history entry (event id `event_id`: a second time is a no-op), outbox row and `audit`, in
+    /// one transaction; whether it moved.
+    async fn mark_link_unusable(
+        &self,
+        link_id: funding_domain::BankLinkId,
+        reason: &str,
+        event_id: &str,
+        audit: NewAuditEvent,
+    ) -> Result<bool, StoreError>;
+
+    /// How many of the link's deposits were returned with one of `codes` since `since` (by the
+    /// time of their last change).
+    async fn returns_on_link(
+        &self,
+        link_id: funding_domain::BankLinkId,
+        codes: &[&str],
+        since: DateTime<Utc>,
+    ) -> Result<u32, StoreError>;
+
     async fn get_review(&self, id: Uuid) -> Result<Option<Review>, StoreError>;
 
     /// The review of a resource, if it was ever held.

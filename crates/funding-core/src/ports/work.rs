@@ -30,10 +30,13 @@ pub enum WorkKind {
     BankTransferSubmit,
     /// Cancel a Plaid bank transfer.
     BankTransferCancel,
+    /// What an ACH return does to the link and the account (DESIGN §12), once per returned
+    /// transfer.
+    TransferReturned,
 }
 
 impl WorkKind {
-    pub const ALL: [WorkKind; 7] = [
+    pub const ALL: [WorkKind; 8] = [
         Self::LinkCreate,
         Self::LinkDelete,
         Self::PlaidItemRemove,
@@ -41,6 +44,7 @@ impl WorkKind {
         Self::TransferCancel,
         Self::BankTransferSubmit,
         Self::BankTransferCancel,
+        Self::TransferReturned,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -52,6 +56,7 @@ impl WorkKind {
             Self::TransferCancel => "transfer_cancel",
             Self::BankTransferSubmit => "bank_transfer_submit",
             Self::BankTransferCancel => "bank_transfer_cancel",
+            Self::TransferReturned => "transfer_returned",
         }
     }
 

@@ -12,6 +12,9 @@ use crate::error::CoreError;
 use crate::model::Transfer;
 use crate::ports::{AccountFreeze, FundingFlow, TransferDirection};
 
+/// The reason code of a deposit held because its link's recent returns were for insufficient funds.
+pub const INSUFFICIENT_FUNDS_RETURNS: &str = "INSUFFICIENT_FUNDS_RETURNS";
+
 /// The flow of an Alpaca transfer.
 pub(crate) fn alpaca_flow(direction: TransferDirection) -> FundingFlow {
     match direction {
@@ -75,6 +78,9 @@ impl Risk {
             let usage = Usage::over(past, now.timestamp_millis());
             decisions.push(check_limits(&limits, &usage, amount));
         }
+        if transfer.direction == TransferDirection::Deposit {
+            decisions.push(self.return_history(transfer.bank_link_id).await?);
+        }
         let refused = decisions.iter().any(|d| d.verdict == Verdict::Refuse);
         if transfer.direction == TransferDirection::Deposit
             && self.settings.balance_check != BalanceCheck::Off
@@ -89,6 +95,43 @@ impl Risk {
             ));
         }
         Ok(combine(decisions))
+    }
+
+    /// REVIEW once the link has had `insufficient_funds_review_after` insufficient-funds returns
+    /// (the policy's counted codes: R01, R09 by default) in the last 60 days.
+    async fn return_history(&self, link_id: BankLinkId) -> Result<Decision, CoreError> {
+        let after = self.settings.insufficient_funds_review_after;
+        if after == 0 {
+            return Ok(Decision::accept());
+        }
+        let codes: Vec<String> = self
+            .settings
+            .return_policy
+            .entries()
+            .filter(|(_, consequence)| {
+                *consequence == funding_domain::returns::Consequence::CountInsufficientFunds
+            })
+            .map(|(code, _)| code.code().to_owned())
+            .collect();
+        let codes: Vec<&str> = codes.iter().map(String::as_str).collect();
+        let since = self.clock.now() - ChronoDuration::days(60);
+        let returned = self.store.returns_on_link(link_id, &codes, since).await?;
+        if returned < after {
+            return Ok(Decision::accept());
+        }
+        Ok(Decision {
+            verdict: Verdict::Review,
+            rule: risk::Rule::ReturnHistory,
+            reason: Some(INSUFFICIENT_FUNDS_RETURNS),
+            detail: format!(
+                "the bank link had {returned} insufficient-funds returns ({}) in the last 60 days; its deposits are reviewed from {after}",
+                codes.join(", ")
+            ),
+            figures: vec![
+                ("insufficient_funds_returns_60_days", returned.to_string()),
+                ("review_after", after.to_string()),
+            ],
+        })
     }
 
     /// The bank account's available balance in cents (Plaid `/accounts/balance/get` with the

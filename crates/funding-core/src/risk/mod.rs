@@ -9,7 +9,7 @@
 
 mod account;
 mod checks;
-mod reviews;
+pub(crate) mod reviews;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,6 +86,11 @@ pub struct RiskSettings {
     pub limits: DefaultLimits,
     /// Attempts of the submit work an approved transfer is given (the transfers' own setting).
     pub submit_max_attempts: u32,
+    /// What each ACH return code leads to (DESIGN §12); its insufficient-funds codes are counted.
+    pub return_policy: funding_domain::returns::ReturnPolicy,
+    /// A link's deposits go to REVIEW once it has had this many insufficient-funds returns in 60
+    /// days (`[returns] r01_review_after`; 0: never).
+    pub insufficient_funds_review_after: u32,
 }
 
 impl Default for RiskSettings {
@@ -98,6 +103,8 @@ impl Default for RiskSettings {
             review_expiry: Duration::from_secs(3 * 86_400),
             limits: DefaultLimits::default(),
             submit_max_attempts: 10,
+            return_policy: funding_domain::returns::ReturnPolicy::default(),
+            insufficient_funds_review_after: 3,
         }
     }
 }

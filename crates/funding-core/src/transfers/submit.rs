@@ -39,6 +39,9 @@ use funding_domain::risk::Verdict;
 
 pub(super) struct TransferSubmission(pub(super) Transfers);
 
+/// How often a transfer held by a freeze looks again (an unfreeze makes it due at once).
+const FROZEN_RECHECK: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// What the risk checks left to do.
 enum Checked {
     /// Send it, storing this decision with the request mark (`None`: decided before).
@@ -184,17 +187,26 @@ impl Transfers {
 
     /// The risk checks (DESIGN §11), once per transfer: a REFUSE ends it FAILED with the reason, a
     /// REVIEW holds it in PENDING_REVIEW (nothing sent until an operator approves it), an ACCEPT is
-    /// stored with the request mark. A transfer already decided (approved after review) is only
-    /// checked for a freeze since.
+    /// stored with the request mark. Whatever was decided, nothing is sent while the account's
+    /// funding is frozen: the transfer waits, saying so.
     async fn check(&self, claim: &Claim, transfer: &Transfer) -> Result<Checked, Stop> {
-        let decision = if transfer.risk.is_some() {
-            match self.risk.frozen(transfer.account_id).await? {
-                Some(freeze) => funding_domain::risk::frozen(&freeze.reason),
-                None => return Ok(Checked::Send(None)),
-            }
-        } else {
-            self.risk.check_transfer(transfer).await?
-        };
+        // A frozen account's transfers accepted before the freeze wait, unsent, until an operator
+        // unfreezes it (DESIGN §12); the unfreeze makes their work due at once.
+        if let Some(freeze) = self.risk.frozen(transfer.account_id).await? {
+            let reason = format!(
+                "held: the account's funding is frozen ({}); sent once it is unfrozen",
+                freeze.reason
+            );
+            self.store
+                .note_submit_waiting(claim, transfer.id, &reason)
+                .await?;
+            return Err(Stop::Wait(reason, FROZEN_RECHECK));
+        }
+        if transfer.risk.is_some() {
+            // Decided before (approved after review).
+            return Ok(Checked::Send(None));
+        }
+        let decision = self.risk.check_transfer(transfer).await?;
         let stored = RiskDecision::from(&decision);
         match decision.verdict {
             Verdict::Accept => Ok(Checked::Send(Some(stored))),

@@ -41,6 +41,8 @@ pub enum Rule {
     DailyLimit,
     Rolling30DayLimit,
     Frozen,
+    /// The link's recent insufficient-funds returns (DESIGN §12).
+    ReturnHistory,
 }
 
 impl Rule {
@@ -53,6 +55,7 @@ impl Rule {
             Self::DailyLimit => "daily_limit",
             Self::Rolling30DayLimit => "rolling_30_days_limit",
             Self::Frozen => "frozen",
+            Self::ReturnHistory => "return_history",
         }
     }
 }

@@ -15,6 +15,14 @@ use crate::convert::db_time;
 use crate::entity::{bank_link, bank_link_status_history as history};
 use crate::error::from_db;
 
+/// Which links a health move is for.
+pub(crate) enum HealthOf<'a> {
+    /// Every link of a Plaid Item (its webhooks are about the Item).
+    Item(&'a PlaidItemId),
+    /// One link (an ACH return is about one bank account).
+    Link(BankLinkId),
+}
+
 pub(super) async fn change_item_health(
     store: &Store,
     item_id: &PlaidItemId,
@@ -24,14 +32,48 @@ pub(super) async fn change_item_health(
     event_id: &str,
     at: DateTime<Utc>,
 ) -> Result<Vec<BankLinkId>, StoreError> {
+    change_health(
+        store,
+        HealthOf::Item(item_id),
+        to,
+        reason,
+        source,
+        event_id,
+        at,
+        None,
+    )
+    .await
+}
+
+/// Moves the health of the links `of` names that may become `to`, each with its history entry
+/// (event id `event_id`: a second time is a no-op) and outbox row, and `audit` (once, when any
+/// link moved), in one transaction; the links that moved.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn change_health(
+    store: &Store,
+    of: HealthOf<'_>,
+    to: BankLinkHealth,
+    reason: &str,
+    source: &str,
+    event_id: &str,
+    at: DateTime<Utc>,
+    audit: Option<&funding_core::ports::NewAuditEvent>,
+) -> Result<Vec<BankLinkId>, StoreError> {
     let may_move: Vec<&str> = BankLinkHealth::ALL
         .iter()
         .filter(|from| from.can_become(to))
         .map(|from| from.as_str())
         .collect();
     let (_permit, txn) = store.begin_write().await?;
-    let links = bank_link::Entity::find()
-        .filter(bank_link::Column::PlaidItemId.eq(item_id.as_str()))
+    let links = match of {
+        HealthOf::Item(item_id) => {
+            bank_link::Entity::find().filter(bank_link::Column::PlaidItemId.eq(item_id.as_str()))
+        }
+        HealthOf::Link(id) => {
+            bank_link::Entity::find().filter(bank_link::Column::Id.eq(id.as_uuid()))
+        }
+    };
+    let links = links
         .filter(bank_link::Column::Health.is_in(may_move.clone()))
         .all(&txn)
         .await
@@ -85,6 +127,9 @@ pub(super) async fn change_item_health(
         )
         .await?;
         moved.push(BankLinkId::from_uuid(link.id));
+    }
+    if let Some(audit) = audit.filter(|_| !moved.is_empty()) {
+        crate::risk::append_audit(&txn, audit).await?;
     }
     txn.commit().await.map_err(from_db)?;
     Ok(moved)

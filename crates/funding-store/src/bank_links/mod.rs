@@ -3,7 +3,7 @@
 //! reading, secrets, status moves (fenced where a link's work makes them), the reconciler's query.
 
 mod create;
-mod health;
+pub(crate) mod health;
 mod read;
 mod reconcile;
 mod secrets;

@@ -299,6 +299,9 @@ pub(super) async fn apply_events(
         }
     }
     super::changes::append_many(&txn, &entries).await?;
+    for (id, change) in &moves {
+        returned(&txn, *id, change).await?;
+    }
     crate::inbox::mark_all(&txn, &marks).await?;
     txn.commit().await.map_err(from_db)?;
     Ok(true)
@@ -360,5 +363,29 @@ pub(crate) async fn apply(
         return Ok(false);
     }
     super::changes::append(txn, id, &change.source).await?;
+    returned(txn, id, change).await?;
     Ok(true)
+}
+
+/// What an ACH return does to the link and the account (DESIGN §12) is work, written with the
+/// move to RETURNED: it happens once per returned transfer however often the return is reported
+/// (a repeated event moves nothing), and after a crash it is still there to do.
+async fn returned(
+    txn: &DatabaseTransaction,
+    id: TransferId,
+    change: &TransferChange,
+) -> Result<(), StoreError> {
+    if change.to != AlpacaTransferStatus::Returned {
+        return Ok(());
+    }
+    crate::work::insert_work(
+        txn,
+        &funding_core::ports::NewWork {
+            kind: funding_core::ports::WorkKind::TransferReturned,
+            subject_id: id.as_uuid(),
+            ordering_key: None,
+            max_attempts: 20,
+        },
+    )
+    .await
 }

@@ -107,7 +107,11 @@ impl RiskLimits {
 
 impl RiskSettings {
     /// As the risk use cases take them; an approved transfer's submit work gets `submit_max_attempts`.
-    pub fn core_settings(&self, submit_max_attempts: u32) -> funding_core::RiskSettings {
+    pub fn core_settings(
+        &self,
+        returns: &ReturnSettings,
+        submit_max_attempts: u32,
+    ) -> funding_core::RiskSettings {
         funding_core::RiskSettings {
             balance_check: self.balance_check,
             balance_unavailable: self.balance_unavailable,
@@ -121,6 +125,8 @@ impl RiskSettings {
                 plaid_credit: self.limits.plaid.credit,
             },
             submit_max_attempts,
+            return_policy: returns.policy.clone(),
+            insufficient_funds_review_after: returns.r01_review_after,
         }
     }
 

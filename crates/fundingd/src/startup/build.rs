@@ -264,7 +264,7 @@ fn wire(
         engine.clone(),
         settings
             .risk
-            .core_settings(TransferSettings::default().max_attempts),
+            .core_settings(&settings.returns, TransferSettings::default().max_attempts),
     );
     let links = BankLinks::new(
         plaid_gateway,
@@ -293,6 +293,7 @@ fn wire(
         },
     );
     let transfer_store: Arc<dyn TransferStore> = Arc::new(store.clone());
+    let transfer_store_for_returns = transfer_store.clone();
     let transfers = Transfers::new(
         broker.clone(),
         transfer_store,
@@ -307,6 +308,15 @@ fn wire(
             unknown_outcome_settle: Duration::from_millis(settings.unknown_outcome_settle_ms),
             ..TransferSettings::default()
         },
+    );
+    // What an ACH return does to the link and the account (its work is registered with the engine).
+    let _returns = funding_core::returns::Returns::new(
+        transfer_store_for_returns,
+        store_port.clone(),
+        Arc::new(store.clone()),
+        Arc::new(SystemClock),
+        engine.clone(),
+        settings.returns.policy.clone(),
     );
     let orphans = OrphanSweep::new(
         broker.clone(),
