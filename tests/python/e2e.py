@@ -186,6 +186,7 @@ class FundingServiceSpecification(unittest.TestCase):
                 "ApproveReview",
                 "RejectReview",
                 "ListAuditEvents",
+                "GetReturnRates",
             },
             {method.name for method in risk.methods},
         )

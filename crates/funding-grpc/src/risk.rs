@@ -5,10 +5,11 @@ use funding_client::v1::risk_service_server::RiskService;
 use funding_client::v1::{
     ApproveReviewRequest, ApproveReviewResponse, AuditEvent, FlowFunding, FreezeAccountRequest,
     FreezeAccountResponse, FundingLimits, FundingRail, GetAccountFundingRequest,
-    GetAccountFundingResponse, Limit, ListAuditEventsRequest, ListAuditEventsResponse,
-    ListReviewsRequest, ListReviewsResponse, RejectReviewRequest, RejectReviewResponse, Review,
-    ReviewState, SetAccountLimitsRequest, SetAccountLimitsResponse, TransferDirection,
-    UnfreezeAccountRequest, UnfreezeAccountResponse,
+    GetAccountFundingResponse, GetReturnRatesRequest, GetReturnRatesResponse, Limit,
+    ListAuditEventsRequest, ListAuditEventsResponse, ListReviewsRequest, ListReviewsResponse,
+    RailReturnRates, RejectReviewRequest, RejectReviewResponse, ReturnRates, Review, ReviewState,
+    SetAccountLimitsRequest, SetAccountLimitsResponse, TransferDirection, UnfreezeAccountRequest,
+    UnfreezeAccountResponse,
 };
 use funding_core::ports::{FundingFlow, ReviewState as CoreReviewState};
 use funding_core::risk::{AccountFunding, SetAccountLimitsInput};
@@ -108,6 +109,27 @@ fn funding_response(funding: &AccountFunding) -> GetAccountFundingResponse {
         frozen_at: funding.frozen.as_ref().map(|freeze| timestamp(freeze.at)),
         flows: flows(funding),
         pending_deposits: format_cents(funding.pending_deposits),
+        in_return_window: format_cents(funding.in_return_window),
+        returns_60_days: Some(return_rates(&funding.returns)),
+    }
+}
+
+fn return_rates(rates: &funding_domain::returns::rates::ReturnRates) -> ReturnRates {
+    let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let bp = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
+    ReturnRates {
+        debits: count(rates.debits),
+        returned: count(rates.returned),
+        unauthorized: count(rates.unauthorized),
+        administrative: count(rates.administrative),
+        overall_basis_points: bp(rates.overall_bp()),
+        unauthorized_basis_points: bp(rates.unauthorized_bp()),
+        administrative_basis_points: bp(rates.administrative_bp()),
+        ceilings_passed: rates
+            .ceilings_passed()
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
     }
 }
 
@@ -323,6 +345,23 @@ impl RiskService for RiskApi {
                 .await?;
             Ok(Response::new(RejectReviewResponse {
                 review: Some(review(&closed)),
+            }))
+        })
+        .await
+    }
+
+    async fn get_return_rates(
+        &self,
+        request: Request<GetReturnRatesRequest>,
+    ) -> Result<Response<GetReturnRatesResponse>, Status> {
+        observed("GetReturnRates", async move {
+            require(&request, Scope::RiskRead)?;
+            let rates = self.risk.return_rates_of(None).await?;
+            Ok(Response::new(GetReturnRatesResponse {
+                rails: vec![RailReturnRates {
+                    rail: FundingRail::Alpaca.into(),
+                    rates: Some(return_rates(&rates)),
+                }],
             }))
         })
         .await

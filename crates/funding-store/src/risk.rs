@@ -662,6 +662,66 @@ impl RiskStore for Store {
         Ok(u32::try_from(count).unwrap_or(u32::MAX))
     }
 
+    async fn debit_outcomes(
+        &self,
+        account_id: Option<AccountId>,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(bool, Option<String>, u64)>, StoreError> {
+        let mut values: Vec<Value> = vec![db_time(since).into()];
+        let mut of_account = String::new();
+        if let Some(account_id) = account_id {
+            values.push(account_id.as_uuid().into());
+            of_account = "AND account_id = $2".to_owned();
+        }
+        let rows = self
+            .db
+            .query_all_raw(statement(
+                self.db.get_database_backend(),
+                &format!(
+                    "SELECT status, ach_return_code, COUNT(*) AS n FROM transfers \
+                     WHERE direction = 'deposit' AND created_at >= $1 {of_account} \
+                     AND status IN ('SENT_TO_CLEARING', 'APPROVED', 'COMPLETE', 'RETURNED') \
+                     GROUP BY status, ach_return_code"
+                ),
+                values,
+            ))
+            .await
+            .map_err(from_db)?;
+        rows.iter()
+            .map(|row| {
+                let status: String = get(row, "status")?;
+                let n: i64 = get(row, "n")?;
+                Ok((
+                    status == "RETURNED",
+                    get::<Option<String>>(row, "ach_return_code")?,
+                    u64::try_from(n).unwrap_or(0),
+                ))
+            })
+            .collect()
+    }
+
+    async fn completed_deposits_since(
+        &self,
+        account_id: AccountId,
+        since: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        let rows = self
+            .db
+            .query_all_raw(statement(
+                self.db.get_database_backend(),
+                "SELECT amount FROM transfers WHERE account_id = $1 AND direction = 'deposit' \
+                 AND status = 'COMPLETE' AND updated_at >= $2",
+                [account_id.as_uuid().into(), db_time(since).into()],
+            ))
+            .await
+            .map_err(from_db)?;
+        let mut total: i64 = 0;
+        for row in &rows {
+            total = total.saturating_add(stored_cents(&get::<String>(row, "amount")?));
+        }
+        Ok(total)
+    }
+
     async fn get_review(&self, id: Uuid) -> Result<Option<Review>, StoreError> {
         let row = self
             .db

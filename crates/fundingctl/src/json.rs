@@ -165,7 +165,35 @@ pub fn account_funding(funding: &v1::GetAccountFundingResponse) -> Value {
         "frozen_at": timestamp(funding.frozen_at.as_ref()),
         "flows": funding.flows.iter().map(flow_funding).collect::<Vec<_>>(),
         "pending_deposits": funding.pending_deposits,
+        "in_return_window": funding.in_return_window,
+        "returns_60_days": funding.returns_60_days.as_ref().map(return_rates),
     })
+}
+
+pub fn return_rates(rates: &v1::ReturnRates) -> Value {
+    json!({
+        "debits": rates.debits,
+        "returned": rates.returned,
+        "unauthorized": rates.unauthorized,
+        "administrative": rates.administrative,
+        "overall_basis_points": rates.overall_basis_points,
+        "unauthorized_basis_points": rates.unauthorized_basis_points,
+        "administrative_basis_points": rates.administrative_basis_points,
+        "ceilings_passed": rates.ceilings_passed,
+    })
+}
+
+pub fn return_rates_by_rail(response: &v1::GetReturnRatesResponse) -> Value {
+    json!(
+        response
+            .rails
+            .iter()
+            .map(|rail| json!({
+                "rail": rail.rail().as_str_name(),
+                "rates": rail.rates.as_ref().map(return_rates),
+            }))
+            .collect::<Vec<_>>()
+    )
 }
 
 pub fn freeze(response: &v1::FreezeAccountResponse) -> Value {

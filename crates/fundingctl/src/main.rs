@@ -105,6 +105,9 @@ enum Command {
     /// (RiskService).
     #[command(subcommand)]
     Risk(RiskCommand),
+    /// The whole service's 60-day ACH return rates by category against NACHA's ceilings
+    /// (unauthorized 0.5 %, administrative 3 %, overall 15 %; RiskService.GetReturnRates).
+    Returns,
     /// Sandbox helpers (SandboxService; sandbox mode only).
     #[command(subcommand)]
     Sandbox(SandboxCommand),
@@ -151,6 +154,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Watch(args) => watch::run(&client, json, args).await,
         Command::BankTransfer(command) => bank_transfers::run(&client, json, command).await,
         Command::Risk(command) => risk::run(&client, json, command).await,
+        Command::Returns => risk::returns(&client, json).await,
         Command::Sandbox(command) => sandbox::run(&client, json, command).await,
     }
 }

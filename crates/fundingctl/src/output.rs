@@ -258,12 +258,80 @@ pub fn account_funding(funding: &v1::GetAccountFundingResponse) -> String {
     } else {
         "no".to_owned()
     };
+    let returns = funding
+        .returns_60_days
+        .as_ref()
+        .map(return_rates_line)
+        .unwrap_or_else(|| "-".to_owned());
     format!(
-        "account           {}\nfrozen            {frozen}\npending deposits  {}\n\n{}",
+        "account           {}\nfrozen            {frozen}\npending deposits  {}\nin return window  {}\nreturns 60 days   {returns}\n\n{}",
         funding.account_id,
         dash(&funding.pending_deposits),
+        dash(&funding.in_return_window),
         flows(&funding.flows)
     )
+}
+
+/// `12 debits, 2 returned (16.66 %): unauthorized 1 (8.33 %), administrative 0 (0.00 %); over: overall`.
+pub fn return_rates_line(rates: &v1::ReturnRates) -> String {
+    let percent = |bp: i32| format!("{}.{:02} %", bp / 100, bp % 100);
+    let over = if rates.ceilings_passed.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; over NACHA's ceiling: {}",
+            rates.ceilings_passed.join(", ")
+        )
+    };
+    format!(
+        "{} debits, {} returned ({}): unauthorized {} ({}), administrative {} ({}){over}",
+        rates.debits,
+        rates.returned,
+        percent(rates.overall_basis_points),
+        rates.unauthorized,
+        percent(rates.unauthorized_basis_points),
+        rates.administrative,
+        percent(rates.administrative_basis_points),
+    )
+}
+
+/// `GetReturnRates` as a table: one row per rail.
+pub fn return_rates(response: &v1::GetReturnRatesResponse) -> String {
+    let mut table = Table::new(vec![
+        "RAIL",
+        "DEBITS",
+        "RETURNED",
+        "OVERALL",
+        "UNAUTHORIZED",
+        "ADMINISTRATIVE",
+        "OVER CEILING",
+    ]);
+    let percent = |bp: i32| format!("{}.{:02} %", bp / 100, bp % 100);
+    for rail in &response.rails {
+        let rates = rail.rates.clone().unwrap_or_default();
+        table.row(vec![
+            short(rail.rail().as_str_name(), "FUNDING_RAIL_"),
+            rates.debits.to_string(),
+            rates.returned.to_string(),
+            percent(rates.overall_basis_points),
+            format!(
+                "{} ({})",
+                percent(rates.unauthorized_basis_points),
+                rates.unauthorized
+            ),
+            format!(
+                "{} ({})",
+                percent(rates.administrative_basis_points),
+                rates.administrative
+            ),
+            if rates.ceilings_passed.is_empty() {
+                "-".to_owned()
+            } else {
+                rates.ceilings_passed.join(", ")
+            },
+        ]);
+    }
+    table.render()
 }
 
 pub fn reviews<'a>(reviews: impl IntoIterator<Item = &'a v1::Review>) -> String {

@@ -188,6 +188,20 @@ fn show_review(json: bool, review: &v1::Review) -> Result<(), CliError> {
     Ok(())
 }
 
+/// `fundingctl returns`: GetReturnRates.
+pub async fn returns(client: &FundingClient, json: bool) -> Result<(), CliError> {
+    let rates = client
+        .risk()
+        .get_return_rates(v1::GetReturnRatesRequest {})
+        .await?
+        .into_inner();
+    if json {
+        return print_json(&json::return_rates_by_rail(&rates));
+    }
+    print!("{}", output::return_rates(&rates));
+    Ok(())
+}
+
 /// One `risk` subcommand.
 pub async fn run(client: &FundingClient, json: bool, command: RiskCommand) -> Result<(), CliError> {
     let mut risk = client.risk();

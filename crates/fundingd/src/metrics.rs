@@ -71,3 +71,19 @@ pub async fn watch_engine(
         }
     }
 }
+
+/// The 60-day ACH return rates of a rail (DESIGN §12), for docs/alerts/returns.rules.yml:
+/// `funding_return_rate_basis_points{rail, category}` (unauthorized, administrative, overall) and
+/// their denominator `funding_return_debits_60_days{rail}`.
+pub fn return_rates(rail: &'static str, rates: &funding_domain::returns::rates::ReturnRates) {
+    for (category, basis_points) in [
+        ("unauthorized", rates.unauthorized_bp()),
+        ("administrative", rates.administrative_bp()),
+        ("overall", rates.overall_bp()),
+    ] {
+        metrics::gauge!("funding_return_rate_basis_points", "rail" => rail, "category" => category)
+            .set(f64::from(basis_points));
+    }
+    #[allow(clippy::cast_precision_loss)] // counts far below 2^52
+    metrics::gauge!("funding_return_debits_60_days", "rail" => rail).set(rates.debits as f64);
+}

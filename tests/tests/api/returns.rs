@@ -274,7 +274,189 @@ async fn insufficient_funds_returns_send_the_links_next_deposit_to_review(backen
     app.stop().await;
 }
 
+/// One seeded deposit: how old, its status, its return code.
+struct Seeded {
+    days_ago: i64,
+    status: &'static str,
+    code: Option<&'static str>,
+}
+
+/// A few hundred deposits of two accounts over 90 days: some never reached the network, some older
+/// than the window, the rest complete or returned with codes of every category.
+fn history() -> Vec<(usize, Seeded)> {
+    let codes = [
+        "R01", "R10", "R03", "R02", "R09", "R05", "R16", "R04", "R29", "R20", "R07", "R11",
+    ];
+    (0..360)
+        .map(|i| {
+            let account = i % 2;
+            let days_ago = (i % 90) as i64;
+            let (status, code) = match i % 9 {
+                0 => ("RETURNED", Some(codes[(i / 9) % codes.len()])),
+                1 => ("FAILED", None),
+                2 => ("QUEUED", None),
+                3 => ("SENT_TO_CLEARING", None),
+                4 if i % 4 == 0 => ("RETURNED", Some("R10")),
+                _ => ("COMPLETE", None),
+            };
+            (
+                account,
+                Seeded {
+                    days_ago,
+                    status,
+                    code,
+                },
+            )
+        })
+        .collect()
+}
+
+/// The hand computation: (debits, returned, unauthorized, administrative) of the deposits the
+/// filter keeps, over 60 days, by NACHA's categories written out here.
+fn by_hand<'a>(seeded: impl Iterator<Item = &'a Seeded>) -> (i64, i64, i64, i64) {
+    let unauthorized = ["R05", "R07", "R10", "R11", "R29", "R51"];
+    let administrative = ["R02", "R03", "R04"];
+    let mut counts = (0, 0, 0, 0);
+    for deposit in seeded {
+        let originated =
+            ["SENT_TO_CLEARING", "APPROVED", "COMPLETE", "RETURNED"].contains(&deposit.status);
+        if deposit.days_ago >= 60 || !originated {
+            continue;
+        }
+        counts.0 += 1;
+        if let Some(code) = deposit.code {
+            counts.1 += 1;
+            counts.2 += i64::from(unauthorized.contains(&code));
+            counts.3 += i64::from(administrative.contains(&code));
+        }
+    }
+    counts
+}
+
+async fn the_60_day_return_rates_match_a_hand_computation(backend: Backend) {
+    use sea_orm::{ConnectionTrait as _, Database, Statement};
+    let app = TestApp::spawn_with(AppOptions {
+        backend,
+        ..AppOptions::default()
+    })
+    .await;
+    let (first_account, link) = app.approved_link().await;
+    let accounts = [first_account.clone(), uuid::Uuid::new_v4().to_string()];
+    let seeded = history();
+    let db = Database::connect(&app.database_url).await.unwrap();
+    let backend_kind = db.get_database_backend();
+    let now = chrono::Utc::now();
+    for (n, (account, deposit)) in seeded.iter().enumerate() {
+        let at = now - chrono::Duration::days(deposit.days_ago) - chrono::Duration::minutes(5);
+        let mut sql =
+            "INSERT INTO transfers (id, caller, idempotency_key, account_id, bank_link_id, \
+             relationship_id, amount, direction, status, status_reason, ach_return_code, \
+             failure_code, provider_transfer_id, submit_requested_at, created_at, updated_at) \
+             VALUES ($1, 'seed', $2, $3, $4, $5, '10.00', 'deposit', $6, NULL, $7, NULL, NULL, \
+             NULL, $8, $8)"
+                .to_owned();
+        if backend_kind != sea_orm::DatabaseBackend::Postgres {
+            sql = sql.replace('$', "?");
+        }
+        db.execute_raw(Statement::from_sql_and_values(
+            backend_kind,
+            sql,
+            [
+                uuid::Uuid::now_v7().into(),
+                format!("seed-{n}").into(),
+                uuid::Uuid::parse_str(&accounts[*account]).unwrap().into(),
+                uuid::Uuid::parse_str(&link.id).unwrap().into(),
+                uuid::Uuid::parse_str(&link.ach_relationship_id)
+                    .unwrap()
+                    .into(),
+                deposit.status.into(),
+                deposit.code.map(str::to_owned).into(),
+                at.into(),
+            ],
+        ))
+        .await
+        .unwrap();
+    }
+    let _ = db.close().await;
+
+    let rates = app
+        .client
+        .risk()
+        .get_return_rates(v1::GetReturnRatesRequest {})
+        .await
+        .expect("GetReturnRates")
+        .into_inner();
+    let alpaca = rates.rails[0].rates.clone().unwrap();
+    let (debits, returned, unauthorized, administrative) = by_hand(seeded.iter().map(|(_, d)| d));
+    assert_eq!(
+        (
+            alpaca.debits,
+            alpaca.returned,
+            alpaca.unauthorized,
+            alpaca.administrative
+        ),
+        (debits, returned, unauthorized, administrative)
+    );
+    assert!(debits > 100, "a few hundred seeded, {debits} in the window");
+    assert_eq!(
+        i64::from(alpaca.unauthorized_basis_points),
+        unauthorized * 10_000 / debits
+    );
+    assert_eq!(
+        i64::from(alpaca.overall_basis_points),
+        returned * 10_000 / debits
+    );
+    let mut expected_over = Vec::new();
+    if unauthorized * 10_000 / debits > 50 {
+        expected_over.push("unauthorized");
+    }
+    if administrative * 10_000 / debits > 300 {
+        expected_over.push("administrative");
+    }
+    if returned * 10_000 / debits > 1_500 {
+        expected_over.push("overall");
+    }
+    assert_eq!(alpaca.ceilings_passed, expected_over);
+
+    // One account's own, and what of it a return may still take back.
+    let funding = app
+        .client
+        .risk()
+        .get_account_funding(v1::GetAccountFundingRequest {
+            account_id: accounts[1].clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let own = funding.returns_60_days.unwrap();
+    let (debits, returned, unauthorized, administrative) = by_hand(
+        seeded
+            .iter()
+            .filter(|(account, _)| *account == 1)
+            .map(|(_, d)| d),
+    );
+    assert_eq!(
+        (
+            own.debits,
+            own.returned,
+            own.unauthorized,
+            own.administrative
+        ),
+        (debits, returned, unauthorized, administrative)
+    );
+    let complete_in_window = seeded
+        .iter()
+        .filter(|(account, d)| *account == 1 && d.status == "COMPLETE" && d.days_ago < 60)
+        .count();
+    assert_eq!(
+        funding.in_return_window,
+        format!("{}.00", complete_in_window * 10)
+    );
+    app.stop().await;
+}
+
 funding_tests::on_both_backends!(
+    the_60_day_return_rates_match_a_hand_computation,
     an_r03_return_makes_the_link_unusable_and_cancels_it,
     an_r10_return_freezes_the_account_holds_what_is_unsent_and_an_unfreeze_releases_it,
     insufficient_funds_returns_send_the_links_next_deposit_to_review,

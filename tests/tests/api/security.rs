@@ -53,6 +53,7 @@ const SCOPES: &[(&str, &str)] = &[
     ("/funding.v1.RiskService/GetAccountFunding", "risk:read"),
     ("/funding.v1.RiskService/ListReviews", "risk:read"),
     ("/funding.v1.RiskService/ListAuditEvents", "risk:read"),
+    ("/funding.v1.RiskService/GetReturnRates", "risk:read"),
     ("/funding.v1.RiskService/SetAccountLimits", "risk:write"),
     ("/funding.v1.RiskService/FreezeAccount", "risk:write"),
     ("/funding.v1.RiskService/UnfreezeAccount", "risk:write"),

@@ -305,6 +305,23 @@ pub trait RiskStore: Send + Sync + 'static {
         since: DateTime<Utc>,
     ) -> Result<u32, StoreError>;
 
+    /// The Alpaca rail's debits (deposits) originated since `since` — those that reached the ACH
+    /// network: SENT_TO_CLEARING, APPROVED, COMPLETE or RETURNED — grouped by whether they were
+    /// returned and with which code: (returned, code, how many). Of one account, or all.
+    async fn debit_outcomes(
+        &self,
+        account_id: Option<AccountId>,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(bool, Option<String>, u64)>, StoreError>;
+
+    /// What the account's deposits COMPLETE since `since` amount to, in cents: money it has been
+    /// given that an ACH return may still take back.
+    async fn completed_deposits_since(
+        &self,
+        account_id: AccountId,
+        since: DateTime<Utc>,
+    ) -> Result<i64, StoreError>;
+
     async fn get_review(&self, id: Uuid) -> Result<Option<Review>, StoreError>;
 
     /// The review of a resource, if it was ever held.

@@ -29,6 +29,10 @@ pub struct AccountFunding {
     pub flows: Vec<FlowFunding>,
     /// Deposits on their way (decided, not yet COMPLETE), in cents.
     pub pending_deposits: i64,
+    /// Deposits COMPLETE in the last 60 days (an unauthorized return may still come), in cents.
+    pub in_return_window: i64,
+    /// The account's debits and returns over 60 days, by category.
+    pub returns: funding_domain::returns::rates::ReturnRates,
 }
 
 /// `SetAccountLimits` as the caller sent it; empty strings are "no limit".
@@ -110,6 +114,33 @@ fn limit_json(limit: &Limit) -> serde_json::Value {
 }
 
 impl Risk {
+    /// The 60-day return rates of the Alpaca rail's debits (DESIGN §12), of one account or of the
+    /// whole service.
+    pub async fn return_rates_of(
+        &self,
+        account_id: Option<AccountId>,
+    ) -> Result<funding_domain::returns::rates::ReturnRates, CoreError> {
+        use funding_domain::{AchReturnCode, ReturnCategory};
+        let since = self.clock.now() - ChronoDuration::days(60);
+        let mut rates = funding_domain::returns::rates::ReturnRates::default();
+        for (returned, code, count) in self.store.debit_outcomes(account_id, since).await? {
+            rates.debits += count;
+            if !returned {
+                continue;
+            }
+            rates.returned += count;
+            match code
+                .as_deref()
+                .map(|code| AchReturnCode::parse(code).category())
+            {
+                Some(ReturnCategory::Unauthorized) => rates.unauthorized += count,
+                Some(ReturnCategory::Administrative) => rates.administrative += count,
+                _ => {}
+            }
+        }
+        Ok(rates)
+    }
+
     /// An account's funding: frozen or not, and per flow the limits in force and what the window
     /// has used.
     pub async fn account_funding(&self, account_id: &str) -> Result<AccountFunding, CoreError> {
@@ -137,11 +168,19 @@ impl Risk {
             .store
             .in_flight_amount(account_id, FundingFlow::AlpacaDeposit)
             .await?;
+        let window = now - ChronoDuration::days(60);
+        let in_return_window = self
+            .store
+            .completed_deposits_since(account_id, window)
+            .await?;
+        let returns = self.return_rates_of(Some(account_id)).await?;
         Ok(AccountFunding {
             account_id,
             frozen: controls.frozen,
             flows,
             pending_deposits,
+            in_return_window,
+            returns,
         })
     }
 

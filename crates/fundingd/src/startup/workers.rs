@@ -165,6 +165,7 @@ async fn reconcile_loop(
 ) {
     // Where the orphan sweep goes on from: a few accounts a pass, every account in turn.
     let mut orphan_cursor = None;
+    let mut rates_at: Option<std::time::Instant> = None;
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
@@ -173,6 +174,14 @@ async fn reconcile_loop(
         tokio::select! {
             () = shutdown.cancelled() => return,
             _ = reconciler.pass() => {}
+        }
+        // The 60-day return rates for the alert rules, a minute apart at most.
+        if rates_at.is_none_or(|at: std::time::Instant| at.elapsed() >= Duration::from_secs(60)) {
+            rates_at = Some(std::time::Instant::now());
+            match risk.return_rates_of(None).await {
+                Ok(rates) => crate::metrics::return_rates("alpaca", &rates),
+                Err(error) => tracing::warn!("reading the return rates failed: {error}"),
+            }
         }
         // Holds unreviewed past their expiry end here (one indexed read when none is due).
         match risk.expire_reviews().await {
