@@ -7,6 +7,7 @@
 mod change_bank;
 mod harness;
 mod late_effects;
+mod returns;
 
 use std::time::{Duration, Instant};
 

@@ -168,7 +168,7 @@ async fn finish(
     remove_item: bool,
 ) -> Result<bool, StoreError> {
     if moved {
-        if remove_item {
+        if remove_item || cancelled_for_good(&txn, id, to).await? {
             queue_item_removal(&txn, id.as_uuid()).await?;
         }
         if let Some(old) = replaced_link_to_clear(&txn, id, to).await? {
@@ -189,6 +189,26 @@ async fn queue_item_removal(txn: &DatabaseTransaction, link: uuid::Uuid) -> Resu
         },
     )
     .await
+}
+
+/// Whether a link that has just reached CANCELED needs its Item no longer: its relationship is gone
+/// however it went (our delete, whose answer may have been lost, or Alpaca's own cancel), unless a
+/// replacement still being created depends on it (that replacement clears it when it settles).
+async fn cancelled_for_good(
+    txn: &DatabaseTransaction,
+    id: BankLinkId,
+    to: &AchRelationshipStatus,
+) -> Result<bool, StoreError> {
+    if *to != AchRelationshipStatus::Canceled {
+        return Ok(false);
+    }
+    let replacing = bank_link::Entity::find()
+        .filter(bank_link::Column::ReplacesBankLinkId.eq(id.as_uuid()))
+        .filter(bank_link::Column::Status.eq(AchRelationshipStatus::Creating.as_str()))
+        .one(txn)
+        .await
+        .map_err(from_db)?;
+    Ok(replacing.is_none())
 }
 
 /// The link `id` replaced, when `id` has just settled its replacement (APPROVED, or ended) and
