@@ -108,6 +108,22 @@ enum Command {
     /// The whole service's 60-day ACH return rates by category against NACHA's ceilings
     /// (unauthorized 0.5 %, administrative 3 %, overall 15 %; RiskService.GetReturnRates).
     Returns,
+    /// The audit trail, in the order it was written, one page (RiskService.ListAuditEvents; the
+    /// same as `risk audit`).
+    Audit {
+        /// Only this account's; every account's when absent.
+        #[arg(long, default_value = "")]
+        account_id: String,
+        /// Only this resource (`accounts/<id>`, `transfers/<id>`, `bank_links/<id>`).
+        #[arg(long, default_value = "")]
+        resource: String,
+        /// 0 means the service's default (100); at most 1000.
+        #[arg(long, default_value_t = 0)]
+        page_size: i32,
+        /// The `next page` token of the page before.
+        #[arg(long, default_value = "")]
+        page_token: String,
+    },
     /// Sandbox helpers (SandboxService; sandbox mode only).
     #[command(subcommand)]
     Sandbox(SandboxCommand),
@@ -155,6 +171,20 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::BankTransfer(command) => bank_transfers::run(&client, json, command).await,
         Command::Risk(command) => risk::run(&client, json, command).await,
         Command::Returns => risk::returns(&client, json).await,
+        Command::Audit {
+            account_id,
+            resource,
+            page_size,
+            page_token,
+        } => {
+            let audit = RiskCommand::Audit {
+                account_id,
+                resource,
+                page_size,
+                page_token,
+            };
+            risk::run(&client, json, audit).await
+        }
         Command::Sandbox(command) => sandbox::run(&client, json, command).await,
     }
 }

@@ -557,6 +557,22 @@ async fn limits_freeze_and_the_audit_trail_through_the_cli() {
         assert!(line.ends_with(reason), "{line}");
     }
 
+    // `audit` is `risk audit`.
+    let top = as_risk_desk(&app, &["audit", "--account-id", &account_id]).await;
+    assert_eq!(top.stdout, audit.stdout);
+    // `returns`: the service's 60-day rates, one row per rail (no debit reached the network here).
+    let returns = as_risk_desk(&app, &["returns"]).await;
+    assert_eq!(returns.code, 0, "{}", returns.stderr);
+    let mut rows = returns.stdout.lines();
+    assert!(
+        rows.next().unwrap().contains("OVER CEILING"),
+        "{}",
+        returns.stdout
+    );
+    let alpaca: Vec<&str> = rows.next().unwrap().split_whitespace().collect();
+    assert_eq!(alpaca[..3], ["ALPACA", "0", "0"], "{}", returns.stdout);
+    let returns = as_risk_desk_json(&app, &["returns"]).await;
+    assert_eq!(returns[0]["rail"], "FUNDING_RAIL_ALPACA", "{returns}");
     let audit = as_risk_desk_json(&app, &["risk", "audit", "--account-id", &account_id]).await;
     assert_eq!(audit["next_page_token"], "");
     let events = audit["events"].as_array().unwrap();
