@@ -14,6 +14,7 @@
 //! - `reviews`: one per held resource, open until approved, rejected or expired.
 //! - `audit_events`: append-only, numbered without gaps, each holding its predecessor's hash.
 //! - `work_items.kind` admits `transfer_returned`: the work an ACH return starts (DESIGN §12).
+//! - `outbox.resource` admits `account`: a freeze or an unfreeze is a status event too.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
@@ -391,10 +392,28 @@ impl MigrationTrait for Migration {
                 )
                 .await?;
         }
-        widen_work_kinds(manager, WORK_KINDS, WORK_KINDS_WITH_RETURNS).await
+        widen_work_kinds(manager, WORK_KINDS, WORK_KINDS_WITH_RETURNS).await?;
+        widen_check(
+            manager,
+            "outbox",
+            "outbox_resource_known",
+            "resource",
+            OUTBOX_RESOURCES,
+            OUTBOX_RESOURCES_WITH_ACCOUNT,
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        widen_check(
+            manager,
+            "outbox",
+            "outbox_resource_known",
+            "resource",
+            OUTBOX_RESOURCES_WITH_ACCOUNT,
+            OUTBOX_RESOURCES,
+        )
+        .await?;
         widen_work_kinds(manager, WORK_KINDS_WITH_RETURNS, WORK_KINDS).await?;
         for table in [
             Alias::new("audit_events"),
@@ -419,9 +438,36 @@ impl MigrationTrait for Migration {
 }
 
 /// Makes `work_items.kind`'s CHECK admit `to` instead of `from`: `transfer_returned`, the work an
-/// ACH return starts (what it does to the link and the account). As [`admit_statuses`] does it.
+/// ACH return starts (what it does to the link and the account).
 async fn widen_work_kinds(
     manager: &SchemaManager<'_>,
+    from: &[&str],
+    to: &[&str],
+) -> Result<(), DbErr> {
+    widen_check(
+        manager,
+        "work_items",
+        "work_items_kind_known",
+        "kind",
+        from,
+        to,
+    )
+    .await
+}
+
+/// The outbox's resources: `account` (a freeze or an unfreeze, DESIGN §12) beside the links and
+/// transfers.
+const OUTBOX_RESOURCES: &[&str] = &["bank_link", "transfer", "bank_transfer"];
+const OUTBOX_RESOURCES_WITH_ACCOUNT: &[&str] =
+    &["bank_link", "transfer", "bank_transfer", "account"];
+
+/// Makes `table.column`'s CHECK `constraint` admit `to` instead of `from`, as [`admit_statuses`]
+/// does it (PostgreSQL: the constraint replaced; SQLite: its text rewritten in the schema).
+async fn widen_check(
+    manager: &SchemaManager<'_>,
+    table: &str,
+    constraint: &str,
+    column: &str,
     from: &[&str],
     to: &[&str],
 ) -> Result<(), DbErr> {
@@ -429,8 +475,8 @@ async fn widen_work_kinds(
     match manager.get_database_backend() {
         DatabaseBackend::Postgres => {
             db.execute_unprepared(&format!(
-                "ALTER TABLE work_items DROP CONSTRAINT work_items_kind_known, \
-                 ADD CONSTRAINT work_items_kind_known CHECK (kind IN ({}))",
+                "ALTER TABLE {table} DROP CONSTRAINT {constraint}, \
+                 ADD CONSTRAINT {constraint} CHECK ({column} IN ({}))",
                 quoted(to)
             ))
             .await?;
@@ -448,7 +494,7 @@ async fn widen_work_kinds(
             db.execute_unprepared(&format!(
                 "PRAGMA writable_schema = ON; \
                  UPDATE sqlite_master SET sql = replace(sql, '{old_sql}', '{new_sql}') \
-                 WHERE type = 'table' AND name = 'work_items'; \
+                 WHERE type = 'table' AND name = '{table}'; \
                  PRAGMA schema_version = {next}; \
                  PRAGMA writable_schema = OFF;",
                 old_sql = old.replace('\'', "''"),
@@ -461,7 +507,7 @@ async fn widen_work_kinds(
                     DatabaseBackend::Sqlite,
                     format!(
                         "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' \
-                         AND name = 'work_items' AND instr(sql, '{}') > 0",
+                         AND name = '{table}' AND instr(sql, '{}') > 0",
                         new.replace('\'', "''")
                     ),
                 ))
@@ -470,9 +516,9 @@ async fn widen_work_kinds(
                 .transpose()?
                 .unwrap_or(0);
             if rewritten != 1 {
-                return Err(DbErr::Migration(
-                    "work_items' kind CHECK was not rewritten".to_owned(),
-                ));
+                return Err(DbErr::Migration(format!(
+                    "{table}'s {constraint} CHECK was not rewritten"
+                )));
             }
         }
     }

@@ -207,6 +207,12 @@ fn check_delivery(
                 let name = transfer.status().as_str_name().to_ascii_lowercase();
                 assert_eq!(name, format!("bank_transfer_status_{}", row.status));
             }
+            "account" => {
+                let funding =
+                    v1::GetAccountFundingResponse::decode(message.payload.as_slice()).unwrap();
+                assert_eq!(funding.account_id, row.resource_id.to_string());
+                assert_eq!(funding.frozen, row.status == "frozen");
+            }
             other => panic!("unexpected resource {other}"),
         }
     }
@@ -267,6 +273,26 @@ async fn link_and_deposit(backend: Backend) {
     app.wait_for_bank_transfer_status(&bank_transfer.id, v1::BankTransferStatus::Reversed)
         .await;
 
+    // A freeze and an unfreeze of the account are status events too (DESIGN §12).
+    for freeze in [true, false] {
+        let mut risk = app.client.risk();
+        if freeze {
+            risk.freeze_account(v1::FreezeAccountRequest {
+                account_id: account_id.clone(),
+                reason: "R10 on a deposit".into(),
+            })
+            .await
+            .unwrap();
+        } else {
+            risk.unfreeze_account(v1::UnfreezeAccountRequest {
+                account_id: account_id.clone(),
+                reason: "cleared".into(),
+            })
+            .await
+            .unwrap();
+        }
+    }
+
     let rows = wait_all_published(&app.database_url).await;
     let bank_transfer_history = count(
         &app.database_url,
@@ -311,10 +337,12 @@ async fn link_and_deposit(backend: Backend) {
         Some("complete")
     );
 
+    assert_eq!(statuses_of(&rows, &account_id), ["frozen", "unfrozen"]);
     let resources: HashSet<String> = [
         link.id.clone(),
         transfer.id.clone(),
         bank_transfer.id.clone(),
+        account_id.clone(),
     ]
     .into();
     let received = consume(&stream, start, &resources).await;

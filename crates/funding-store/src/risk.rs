@@ -445,6 +445,16 @@ impl RiskStore for Store {
             .await
             .map_err(from_db)?;
         }
+        // A status event, as a transfer's change is one (DESIGN §12): published to NATS.
+        crate::outbox::record(
+            &txn,
+            Uuid::now_v7().to_string(),
+            funding_core::ports::OutboxResource::Account,
+            account_id.as_uuid(),
+            if frozen { "frozen" } else { "unfrozen" },
+            audit.at,
+        )
+        .await?;
         append_audit(&txn, &audit).await?;
         txn.commit().await.map_err(from_db)?;
         Ok(true)

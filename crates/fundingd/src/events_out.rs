@@ -73,6 +73,8 @@ pub struct EventsOut {
     pub links: Arc<dyn BankLinkStore>,
     pub transfers: Arc<dyn TransferStore>,
     pub bank_transfers: Arc<dyn BankTransferStore>,
+    /// Accounts' frozen state (a freeze's message).
+    pub risk: Arc<dyn funding_core::ports::RiskStore>,
 }
 
 impl EventsOut {
@@ -257,6 +259,8 @@ impl EventsOut {
                         "status_reason": message.status_reason,
                         "ach_relationship_id": message.ach_relationship_id,
                         "nickname": message.nickname,
+                        "health": message.health().as_str_name(),
+                        "health_reason": message.health_reason,
                         "plaid_account_id": message.plaid_account_id,
                         "bank_account_type": message.bank_account_type,
                         "bank_account_mask": message.bank_account_mask,
@@ -320,6 +324,39 @@ impl EventsOut {
                         "ach_return_code": message.failure_reason.as_ref().map(|f| f.ach_return_code.clone()),
                         "created_at": transfer.created_at.to_rfc3339(),
                         "updated_at": at.to_rfc3339(),
+                    })));
+                }
+                Ok((message.encode_to_vec().into(), "application/protobuf"))
+            }
+            OutboxResource::Account => {
+                let account_id = funding_domain::AccountId::from_uuid(row.resource_id);
+                let controls = self.risk.account_controls(account_id).await?;
+                // The row's status says what happened; the freeze's reason is the account's now
+                // (a later unfreeze leaves none).
+                let frozen = row.status == "frozen";
+                let freeze = controls.frozen.filter(|_| frozen);
+                let message = funding_client::v1::GetAccountFundingResponse {
+                    account_id: account_id.to_string(),
+                    frozen,
+                    frozen_reason: freeze
+                        .as_ref()
+                        .map(|f| f.reason.clone())
+                        .unwrap_or_default(),
+                    frozen_by: freeze.as_ref().map(|f| f.by.clone()).unwrap_or_default(),
+                    frozen_at: freeze
+                        .as_ref()
+                        .map(|f| funding_grpc::convert::timestamp(f.at)),
+                    ..Default::default()
+                };
+                if self.settings.json {
+                    return Ok(json(serde_json::json!({
+                        "id": message.account_id,
+                        "account_id": message.account_id,
+                        "status": row.status,
+                        "frozen": frozen,
+                        "frozen_reason": message.frozen_reason,
+                        "frozen_by": message.frozen_by,
+                        "at": at.to_rfc3339(),
                     })));
                 }
                 Ok((message.encode_to_vec().into(), "application/protobuf"))

@@ -16,6 +16,8 @@ pub enum OutboxResource {
     BankLink,
     Transfer,
     BankTransfer,
+    /// An account's funding frozen or unfrozen (status `frozen`, `unfrozen`).
+    Account,
 }
 
 impl OutboxResource {
@@ -25,6 +27,7 @@ impl OutboxResource {
             Self::BankLink => "bank_link",
             Self::Transfer => "transfer",
             Self::BankTransfer => "bank_transfer",
+            Self::Account => "account",
         }
     }
 
@@ -34,6 +37,7 @@ impl OutboxResource {
             "bank_link" => Some(Self::BankLink),
             "transfer" => Some(Self::Transfer),
             "bank_transfer" => Some(Self::BankTransfer),
+            "account" => Some(Self::Account),
             _ => None,
         }
     }

@@ -147,6 +147,7 @@ pub(super) fn spawn(
             links: Arc::new(parts.store.clone()),
             transfers: Arc::new(parts.store.clone()),
             bank_transfers: Arc::new(parts.store.clone()),
+            risk: Arc::new(parts.store.clone()),
         };
         workers.push(tokio::spawn(events_out.run(shutdown.clone())));
     }
