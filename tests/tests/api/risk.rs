@@ -542,7 +542,11 @@ async fn a_doubtful_owner_name_waits_for_review_before_any_relationship(backend:
         app.sandbox
             .set_account_owner_name(account_id, "Alberta Charleson")
             .unwrap();
-        let checking = bank.accounts.iter().find(|a| a.subtype == "checking").unwrap();
+        let checking = bank
+            .accounts
+            .iter()
+            .find(|a| a.subtype == "checking")
+            .unwrap();
         let link = app
             .create_link(v1::CreateBankLinkRequest {
                 account_id: account_id.to_string(),
@@ -569,7 +573,11 @@ async fn a_doubtful_owner_name_waits_for_review_before_any_relationship(backend:
         let waiting = app.get_link(&link.id).await;
         assert_eq!(waiting.status(), BankLinkStatus::Creating);
         let relationships = format!("/v1/accounts/{account_id}/ach_relationships");
-        assert_eq!(app.provider_calls("POST", &relationships), 0, "nothing asked of Alpaca while in doubt");
+        assert_eq!(
+            app.provider_calls("POST", &relationships),
+            0,
+            "nothing asked of Alpaca while in doubt"
+        );
         if approve {
             app.client
                 .risk()
@@ -579,7 +587,8 @@ async fn a_doubtful_owner_name_waits_for_review_before_any_relationship(backend:
                 })
                 .await
                 .expect("ApproveReview");
-            app.wait_for_link_status(&link.id, BankLinkStatus::Approved).await;
+            app.wait_for_link_status(&link.id, BankLinkStatus::Approved)
+                .await;
             assert_eq!(app.provider_calls("POST", &relationships), 1);
         } else {
             app.client
@@ -590,16 +599,27 @@ async fn a_doubtful_owner_name_waits_for_review_before_any_relationship(backend:
                 })
                 .await
                 .expect("RejectReview");
-            let failed = app.wait_for_link_status(&link.id, BankLinkStatus::Failed).await;
+            let failed = app
+                .wait_for_link_status(&link.id, BankLinkStatus::Failed)
+                .await;
             assert!(failed.status_reason.contains("NAME_MISMATCH"), "{failed:?}");
-            assert!(failed.status_reason.contains("not the account holder"), "{failed:?}");
+            assert!(
+                failed.status_reason.contains("not the account holder"),
+                "{failed:?}"
+            );
             assert_eq!(app.provider_calls("POST", &relationships), 0);
         }
         outcomes.push(
             audit(&app, &account_id.to_string())
                 .await
                 .into_iter()
-                .map(|e| format!("{}:{}", e.action, e.resource.split('/').next().unwrap_or_default()))
+                .map(|e| {
+                    format!(
+                        "{}:{}",
+                        e.action,
+                        e.resource.split('/').next().unwrap_or_default()
+                    )
+                })
                 .collect::<Vec<_>>(),
         );
     }
