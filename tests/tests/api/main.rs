@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth_and_request_ids;
+mod bank_transfer_risk;
 mod bank_transfers;
 mod change_bank;
 mod engine;
