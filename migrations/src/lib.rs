@@ -93,6 +93,19 @@ pub const BANK_TRANSFER_STATUSES: &[&str] = &[
     "refused",
 ];
 
+/// [`BANK_TRANSFER_STATUSES`] and `pending_review` (a bank transfer held for review), as migration
+/// 000019 admits them. A new status needs a new migration.
+pub const BANK_TRANSFER_STATUSES_WITH_REVIEW: &[&str] = &[
+    "pending",
+    "posted",
+    "cancelled",
+    "failed",
+    "reversed",
+    "submitting",
+    "refused",
+    "pending_review",
+];
+
 /// The kinds of work the `work_items.kind` CHECK accepts, as `WorkKind::as_str` writes them (the
 /// store's tests compare this list with the core's).
 pub const WORK_KINDS: &[&str] = &[

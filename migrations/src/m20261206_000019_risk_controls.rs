@@ -8,6 +8,9 @@
 //!   changes: `writable_schema`, then a new schema version so every connection reloads it).
 //! - `transfers.risk_decision`: the decision the checks made (verdict, rule, reason, figures), as
 //!   JSON; `NULL` until the checks ran. What the limits count is the decided transfers.
+//! - The same on the Plaid rail: `bank_transfers.status` and its history's admit `pending_review`
+//!   (a debit held for review, sent only once approved), rewritten the same way, and
+//!   `bank_transfers.risk_decision` keeps the decision on a bank transfer.
 //! - `account_funding`: an account's frozen state (and, later, what else is kept per account).
 //! - `account_limits`: the per-account overrides of the configured limits, per rail and direction,
 //!   in cents.
@@ -20,7 +23,8 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 
 use crate::{
-    TRANSFER_STATUSES, TRANSFER_STATUSES_WITH_REVIEW, WORK_KINDS, WORK_KINDS_WITH_RETURNS,
+    BANK_TRANSFER_STATUSES, BANK_TRANSFER_STATUSES_WITH_REVIEW, TRANSFER_STATUSES,
+    TRANSFER_STATUSES_WITH_REVIEW, WORK_KINDS, WORK_KINDS_WITH_RETURNS,
 };
 
 #[derive(DeriveMigrationName)]
@@ -28,6 +32,12 @@ pub struct Migration;
 
 #[derive(DeriveIden)]
 enum Transfers {
+    Table,
+    RiskDecision,
+}
+
+#[derive(DeriveIden)]
+enum BankTransfers {
     Table,
     RiskDecision,
 }
@@ -99,25 +109,54 @@ enum AuditEvents {
 /// The review states the `reviews.state` CHECK accepts.
 pub const REVIEW_STATES: &[&str] = &["open", "approved", "rejected", "expired"];
 
-/// The status CHECKs on the transfers' tables: (table, constraint, column).
-const STATUS_CHECKS: &[(&str, &str, &str)] = &[
-    ("transfers", "transfers_status_known", "status"),
-    (
-        "transfer_status_history",
-        "transfer_status_history_from_known",
-        "from_status",
-    ),
-    (
-        "transfer_status_history",
-        "transfer_status_history_to_known",
-        "to_status",
-    ),
-    (
-        "transfer_changes",
-        "transfer_changes_status_known",
-        "status",
-    ),
-];
+/// One rail's status CHECKs, which all admit the same list of statuses.
+struct StatusChecks {
+    /// Whose, in an error message: `transfers'`, `bank transfers'`.
+    whose: &'static str,
+    /// (table, constraint, column) of each CHECK.
+    checks: &'static [(&'static str, &'static str, &'static str)],
+    /// The tables holding them, each once.
+    tables: &'static [&'static str],
+}
+
+/// The status CHECKs on the transfers' tables (the Alpaca rail).
+const TRANSFER_CHECKS: StatusChecks = StatusChecks {
+    whose: "transfers'",
+    checks: &[
+        ("transfers", "transfers_status_known", "status"),
+        (
+            "transfer_status_history",
+            "transfer_status_history_from_known",
+            "from_status",
+        ),
+        (
+            "transfer_status_history",
+            "transfer_status_history_to_known",
+            "to_status",
+        ),
+        (
+            "transfer_changes",
+            "transfer_changes_status_known",
+            "status",
+        ),
+    ],
+    tables: &["transfers", "transfer_status_history", "transfer_changes"],
+};
+
+/// The status CHECKs on the bank transfers' tables (the Plaid rail), as migration 000010 made
+/// them.
+const BANK_TRANSFER_CHECKS: StatusChecks = StatusChecks {
+    whose: "bank transfers'",
+    checks: &[
+        ("bank_transfers", "bank_transfers_status_known", "status"),
+        (
+            "bank_transfer_status_history",
+            "bank_transfer_status_history_status_known",
+            "status",
+        ),
+    ],
+    tables: &["bank_transfers", "bank_transfer_status_history"],
+};
 
 /// `'A', 'B', …`.
 fn quoted(values: &[&str]) -> String {
@@ -128,17 +167,18 @@ fn quoted(values: &[&str]) -> String {
         .join(", ")
 }
 
-/// Makes the transfers' status CHECKs admit `to` instead of `from` (every value of `from` is in
-/// `to`, or the other way round for `down`).
+/// Makes one rail's status CHECKs admit `to` instead of `from` (every value of `from` is in `to`,
+/// or the other way round for `down`).
 async fn admit_statuses(
     manager: &SchemaManager<'_>,
+    rail: &StatusChecks,
     from: &[&str],
     to: &[&str],
 ) -> Result<(), DbErr> {
     let db = manager.get_connection();
     match manager.get_database_backend() {
         DatabaseBackend::Postgres => {
-            for (table, constraint, column) in STATUS_CHECKS {
+            for (table, constraint, column) in rail.checks {
                 db.execute_unprepared(&format!(
                     "ALTER TABLE {table} DROP CONSTRAINT {constraint}, \
                      ADD CONSTRAINT {constraint} CHECK ({column} IN ({}))",
@@ -157,11 +197,12 @@ async fn admit_statuses(
                 .ok_or_else(|| DbErr::Migration("SQLite has no schema version".to_owned()))?
                 .try_get_by_index::<i64>(0)?;
             let (old, new) = (quoted(from), quoted(to));
+            let tables = quoted(rail.tables);
             // One string, so that every statement runs on the same connection.
             db.execute_unprepared(&format!(
                 "PRAGMA writable_schema = ON; \
                  UPDATE sqlite_master SET sql = replace(sql, '{old_sql}', '{new_sql}') \
-                 WHERE type = 'table' AND name IN ('transfers', 'transfer_status_history', 'transfer_changes'); \
+                 WHERE type = 'table' AND name IN ({tables}); \
                  PRAGMA schema_version = {next}; \
                  PRAGMA writable_schema = OFF;",
                 old_sql = old.replace('\'', "''"),
@@ -175,8 +216,7 @@ async fn admit_statuses(
                     DatabaseBackend::Sqlite,
                     format!(
                         "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' \
-                         AND name IN ('transfers', 'transfer_status_history', 'transfer_changes') \
-                         AND instr(sql, '{}') > 0",
+                         AND name IN ({tables}) AND instr(sql, '{}') > 0",
                         new.replace('\'', "''")
                     ),
                 ))
@@ -184,9 +224,11 @@ async fn admit_statuses(
                 .map(|row| row.try_get_by_index::<i64>(0))
                 .transpose()?
                 .unwrap_or(0);
-            if rewritten != 3 {
+            let expected = rail.tables.len() as i64;
+            if rewritten != expected {
                 return Err(DbErr::Migration(format!(
-                    "the transfers' status CHECKs were not all rewritten ({rewritten} of 3 tables)"
+                    "the {} status CHECKs were not all rewritten ({rewritten} of {expected} tables)",
+                    rail.whose
                 )));
             }
         }
@@ -201,12 +243,33 @@ fn limit_column(column: AccountLimits) -> ColumnDef {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        admit_statuses(manager, TRANSFER_STATUSES, TRANSFER_STATUSES_WITH_REVIEW).await?;
+        admit_statuses(
+            manager,
+            &TRANSFER_CHECKS,
+            TRANSFER_STATUSES,
+            TRANSFER_STATUSES_WITH_REVIEW,
+        )
+        .await?;
         manager
             .alter_table(
                 Table::alter()
                     .table(Transfers::Table)
                     .add_column(ColumnDef::new(Transfers::RiskDecision).text().null())
+                    .to_owned(),
+            )
+            .await?;
+        admit_statuses(
+            manager,
+            &BANK_TRANSFER_CHECKS,
+            BANK_TRANSFER_STATUSES,
+            BANK_TRANSFER_STATUSES_WITH_REVIEW,
+        )
+        .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(BankTransfers::Table)
+                    .add_column(ColumnDef::new(BankTransfers::RiskDecision).text().null())
                     .to_owned(),
             )
             .await?;
@@ -428,12 +491,33 @@ impl MigrationTrait for Migration {
         manager
             .alter_table(
                 Table::alter()
+                    .table(BankTransfers::Table)
+                    .drop_column(BankTransfers::RiskDecision)
+                    .to_owned(),
+            )
+            .await?;
+        admit_statuses(
+            manager,
+            &BANK_TRANSFER_CHECKS,
+            BANK_TRANSFER_STATUSES_WITH_REVIEW,
+            BANK_TRANSFER_STATUSES,
+        )
+        .await?;
+        manager
+            .alter_table(
+                Table::alter()
                     .table(Transfers::Table)
                     .drop_column(Transfers::RiskDecision)
                     .to_owned(),
             )
             .await?;
-        admit_statuses(manager, TRANSFER_STATUSES_WITH_REVIEW, TRANSFER_STATUSES).await
+        admit_statuses(
+            manager,
+            &TRANSFER_CHECKS,
+            TRANSFER_STATUSES_WITH_REVIEW,
+            TRANSFER_STATUSES,
+        )
+        .await
     }
 }
 

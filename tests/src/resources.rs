@@ -140,6 +140,61 @@ impl TestApp {
             .processor_token
     }
 
+    /// A processor token whose bank the test controls (its Plaid Item, for
+    /// `SandboxControl::set_item_risk`): (processor token, item id). Made as a processor partner
+    /// would be given one: a sandbox public token exchanged at the emulator's Plaid, then
+    /// `/processor/token/create` for the Item's checking account.
+    pub async fn controlled_processor_token(&self) -> (String, String) {
+        let bank = self
+            .sandbox
+            .create_public_token("ins_109508")
+            .expect("a sandbox Item");
+        let checking = bank
+            .accounts
+            .iter()
+            .find(|account| account.subtype == "checking")
+            .expect("a checking account");
+        let exchanged = self
+            .plaid_post(
+                "/item/public_token/exchange",
+                serde_json::json!({"public_token": bank.public_token}),
+            )
+            .await;
+        let access_token = exchanged["access_token"].as_str().expect("an access token");
+        let created = self
+            .plaid_post(
+                "/processor/token/create",
+                serde_json::json!({
+                    "access_token": access_token,
+                    "account_id": checking.account_id,
+                    "processor": "alpaca",
+                }),
+            )
+            .await;
+        let token = created["processor_token"]
+            .as_str()
+            .expect("a processor token")
+            .to_owned();
+        (token, bank.item_id)
+    }
+
+    /// A call to the emulator's Plaid with the sandbox's credentials; its answer, which must be a
+    /// success.
+    async fn plaid_post(&self, path: &str, mut body: serde_json::Value) -> serde_json::Value {
+        body["client_id"] = "sandbox-client-id".into();
+        body["secret"] = "sandbox-secret".into();
+        let answer = reqwest::Client::new()
+            .post(format!("{}{path}", self.plaid_url))
+            .json(&body)
+            .send()
+            .await
+            .expect("the emulator answers");
+        let status = answer.status();
+        let answer: serde_json::Value = answer.json().await.expect("JSON");
+        assert!(status.is_success(), "{path}: {status} {answer}");
+        answer
+    }
+
     /// A valid ACH debit of `amount` under a fresh idempotency key.
     pub fn bank_transfer_request(
         &self,

@@ -150,17 +150,20 @@ pub struct BankTransfer {
     /// The calling service that created it; idempotency keys are scoped to it.
     pub caller: String,
     pub request: funding_domain::BankTransferRequest,
-    /// Along the Plaid lifecycle, plus SUBMITTING and REFUSED of our own.
+    /// Along the Plaid lifecycle, plus SUBMITTING, REFUSED and PENDING_REVIEW of our own.
     pub status: funding_domain::PlaidBankTransferStatus,
     /// Plaid's bank transfer as last read, with its status, `cancellable` and `failure_reason`
     /// kept up to date by every move; `None` until Plaid answered the create.
     pub plaid: Option<crate::ports::PlaidBankTransfer>,
     /// Why it was refused or failed, in words.
     pub status_reason: Option<String>,
-    /// How a REFUSED transfer was refused (`plaid/invalid_input/CODE`, …).
+    /// How a REFUSED transfer was refused (`plaid/invalid_input/CODE`, …, or
+    /// `service/risk/<REASON>` when the risk checks or a review refused it).
     pub failure_code: Option<String>,
     /// When the create was first sent; a transfer never sent may be cancelled locally.
     pub submit_requested_at: Option<DateTime<Utc>>,
+    /// What the risk checks decided before it was first sent (DESIGN §11); `None` until they ran.
+    pub risk: Option<RiskDecision>,
     /// The idempotency key sent to Plaid: derived from the caller and its key
     /// ([`BankTransfer::plaid_key_for`]); `None` on transfers made before keys were derived,
     /// which keep being sent with the caller's own key.

@@ -66,6 +66,7 @@ pub(crate) fn status(status: &PlaidBankTransferStatus) -> v1::BankTransferStatus
         PlaidBankTransferStatus::Reversed => v1::BankTransferStatus::Reversed,
         PlaidBankTransferStatus::Submitting => v1::BankTransferStatus::Submitting,
         PlaidBankTransferStatus::Refused => v1::BankTransferStatus::Refused,
+        PlaidBankTransferStatus::PendingReview => v1::BankTransferStatus::PendingReview,
         PlaidBankTransferStatus::Unknown(_) => v1::BankTransferStatus::Unspecified,
     }
 }
@@ -226,5 +227,6 @@ pub fn bank_transfer(transfer: &BankTransfer) -> v1::BankTransfer {
         failure_code: transfer.failure_code.clone().unwrap_or_default(),
         updated_at: Some(timestamp(transfer.updated_at)),
         waiting: None,
+        risk: transfer.risk.as_ref().map(crate::convert::risk_decision),
     }
 }

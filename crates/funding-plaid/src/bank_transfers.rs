@@ -11,8 +11,8 @@
 
 use async_trait::async_trait;
 use funding_core::ports::{
-    BankTransferBalance, BankTransferFailure, BankTransferGateway, BankTransferSandbox,
-    PlaidBankTransfer, PlaidBankTransferEvent, PlaidBankTransferEventFilter,
+    AccountBalance, BankTransferBalance, BankTransferFailure, BankTransferGateway,
+    BankTransferSandbox, PlaidBankTransfer, PlaidBankTransferEvent, PlaidBankTransferEventFilter,
     PlaidBankTransferListFilter, Provider, ProviderError, ProviderErrorKind,
     SimulatedBankTransferEvent, SyncedPlaidEvent, WebhookVerificationKey,
 };
@@ -217,6 +217,16 @@ impl BankTransferGateway for PlaidClient {
         let response: BankTransferBalanceGetResponse =
             self.call(GET_BANK_TRANSFER_BALANCE, &body).await?;
         Ok(response.into())
+    }
+
+    /// The account's `available` and `current` balances as exact decimals, read as
+    /// `/accounts/balance/get`'s are; an unavailable one is Plaid's error, classified as every
+    /// Plaid error is. The processor token is never logged.
+    async fn processor_balance(
+        &self,
+        processor_token: &ProcessorToken,
+    ) -> Result<AccountBalance, ProviderError> {
+        PlaidClient::processor_balance(self, processor_token).await
     }
 
     /// The key as Plaid gives it; whether it may verify anything is the verifier's to decide

@@ -1,6 +1,8 @@
 //! The risk checks' reads (DESIGN §11), all read-only and safe to repeat:
 //! - `/accounts/balance/get` (with `options.account_ids`): the linked account's real-time
 //!   `available` and `current` balances, JSON numbers read as exact decimals;
+//! - `/processor/balance/get`: the same balances of the one account behind a processor token (the
+//!   Plaid rail's balance check of a debit, which holds no access token of ours);
 //! - `/identity/get`: the names of the linked account's owners, for the service's own scorer;
 //! - `/identity/match`: Plaid's own score (0–100) of the account owners' names against a legal
 //!   name, `None` when Plaid could not score it.
@@ -12,7 +14,7 @@
 use std::str::FromStr as _;
 
 use funding_core::ports::{AccountBalance, ProviderError};
-use funding_domain::{AccessToken, PlaidAccountId};
+use funding_domain::{AccessToken, PlaidAccountId, ProcessorToken};
 use reqwest::StatusCode;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -23,6 +25,10 @@ use crate::failure::decode_error;
 
 pub(crate) const GET_BALANCE: Endpoint = Endpoint {
     path: "/accounts/balance/get",
+    idempotent: true,
+};
+pub(crate) const GET_PROCESSOR_BALANCE: Endpoint = Endpoint {
+    path: "/processor/balance/get",
     idempotent: true,
 };
 pub(crate) const GET_IDENTITY: Endpoint = Endpoint {
@@ -43,6 +49,17 @@ struct AccountIds<'a> {
 struct ForOneAccount<'a> {
     access_token: &'a str,
     options: AccountIds<'a>,
+}
+
+#[derive(Serialize)]
+struct ForProcessorToken<'a> {
+    processor_token: &'a str,
+}
+
+/// `/processor/balance/get`'s answer: the one account behind the token.
+#[derive(Deserialize)]
+struct ProcessorAccount {
+    account: BalanceAccount,
 }
 
 #[derive(Serialize)]
@@ -160,6 +177,28 @@ impl PlaidClient {
             available: account.balances.available,
             current: account.balances.current,
             iso_currency_code: account.balances.iso_currency_code,
+        })
+    }
+
+    /// The balances of the account behind a processor token (`/processor/balance/get`).
+    #[tracing::instrument(skip_all, fields(endpoint = GET_PROCESSOR_BALANCE.path))]
+    pub(crate) async fn processor_balance(
+        &self,
+        processor_token: &ProcessorToken,
+    ) -> Result<AccountBalance, ProviderError> {
+        let request = ForProcessorToken {
+            processor_token: processor_token.expose_secret(),
+        };
+        let answer: ProcessorAccount = self.call(GET_PROCESSOR_BALANCE, &request).await?;
+        let balances = answer.account.balances;
+        tracing::debug!(
+            account_id = %answer.account.account_id,
+            "read the balance of the account behind the processor token"
+        );
+        Ok(AccountBalance {
+            available: balances.available,
+            current: balances.current,
+            iso_currency_code: balances.iso_currency_code,
         })
     }
 

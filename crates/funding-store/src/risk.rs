@@ -1,6 +1,7 @@
 //! [`RiskStore`] on a [`Store`]: `account_funding` (frozen), `account_limits` (overrides),
-//! `reviews`, `audit_events`, and the transfer moves the checks and reviews make (through the
-//! same conditional moves, history, change log and outbox as every other status move).
+//! `reviews`, `audit_events`, and the transfer and bank transfer moves the checks and reviews make
+//! (through the same conditional moves, history, change log (transfers) and outbox as every other
+//! status move of each).
 //!
 //! The audit trail is appended one event at a time across replicas (an advisory lock on
 //! PostgreSQL, the single writer on SQLite), each numbered one more than the last and holding the
@@ -11,19 +12,23 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use funding_core::model::RiskDecision;
 use funding_core::ports::{
-    AccountControls, AccountFreeze, AuditEvent, AuditFilter, Claim, FundingFlow, LimitOverride,
-    NewAuditEvent, Review, ReviewDecision, ReviewState, RiskStore, StoreError, TransferChange,
+    AccountControls, AccountFreeze, AuditEvent, AuditFilter, BankTransferChange,
+    BankTransferReviewDecision, Claim, FundingFlow, LimitOverride, NewAuditEvent, Review,
+    ReviewDecision, ReviewState, RiskStore, StoreError, TransferChange,
 };
 use funding_domain::audit::{AuditFields, GENESIS, chain_hash};
 use funding_domain::risk::limits::{FundingLimits, Limit, PastTransfer};
-use funding_domain::{AccountId, AlpacaTransferStatus, Amount, TransferId};
+use funding_domain::{
+    AccountId, AlpacaTransferStatus, Amount, BankTransferId, PlaidBankTransferStatus, TransferId,
+};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait as _, ConnectionTrait, QueryFilter as _, QueryResult, Value};
 use uuid::Uuid;
 
 use crate::Store;
+use crate::bank_transfers::status as bank_status;
 use crate::convert::db_time;
-use crate::entity::transfer;
+use crate::entity::{bank_transfer, transfer};
 use crate::error::{corrupt, from_db};
 use crate::sql::statement;
 use crate::transfers::status::{apply, from_submitting, moving};
@@ -122,6 +127,34 @@ async fn insert_review(db: &impl ConnectionTrait, review: &Review) -> Result<boo
         .map_err(from_db)?
         .rows_affected();
     Ok(inserted == 1)
+}
+
+/// In the caller's transaction: closes the review if it is still open; whether it was.
+async fn close_open_review(
+    db: &impl ConnectionTrait,
+    review_id: Uuid,
+    to: ReviewState,
+    at: DateTime<Utc>,
+    decided_by: &str,
+    note: Option<String>,
+) -> Result<bool, StoreError> {
+    let closed = db
+        .execute_raw(statement(
+            db.get_database_backend(),
+            "UPDATE reviews SET state = $1, decided_at = $2, decided_by = $3, note = $4 \
+             WHERE id = $5 AND state = 'open'",
+            [
+                to.as_str().into(),
+                db_time(at).into(),
+                decided_by.into(),
+                note.into(),
+                review_id.into(),
+            ],
+        ))
+        .await
+        .map_err(from_db)?
+        .rows_affected();
+    Ok(closed == 1)
 }
 
 fn audit_event(row: &QueryResult) -> Result<AuditEvent, StoreError> {
@@ -523,24 +556,16 @@ impl RiskStore for Store {
             )));
         }
         let (_permit, txn) = self.begin_write().await?;
-        let backend = txn.get_database_backend();
-        let closed = txn
-            .execute_raw(statement(
-                backend,
-                "UPDATE reviews SET state = $1, decided_at = $2, decided_by = $3, note = $4 \
-                 WHERE id = $5 AND state = 'open'",
-                [
-                    decision.to.as_str().into(),
-                    db_time(decision.at).into(),
-                    decision.decided_by.clone().into(),
-                    decision.note.clone().into(),
-                    decision.review_id.into(),
-                ],
-            ))
-            .await
-            .map_err(from_db)?
-            .rows_affected();
-        if closed != 1 {
+        let closed = close_open_review(
+            &txn,
+            decision.review_id,
+            decision.to,
+            decision.at,
+            &decision.decided_by,
+            decision.note.clone(),
+        )
+        .await?;
+        if !closed {
             txn.rollback().await.map_err(from_db)?;
             return Ok(false);
         }
@@ -549,6 +574,111 @@ impl RiskStore for Store {
             update = update.col_expr(transfer::Column::FailureCode, Expr::value(code.clone()));
         }
         if !apply(&txn, decision.transfer, update, &decision.change).await? {
+            txn.rollback().await.map_err(from_db)?;
+            return Ok(false);
+        }
+        if let Some(work) = &decision.work {
+            insert_work(&txn, work).await?;
+        }
+        append_audit(&txn, &decision.audit).await?;
+        txn.commit().await.map_err(from_db)?;
+        Ok(true)
+    }
+
+    async fn refuse_bank_transfer_by_checks(
+        &self,
+        fence_claim: &Claim,
+        id: BankTransferId,
+        change: BankTransferChange,
+        decision: &RiskDecision,
+    ) -> Result<bool, StoreError> {
+        bank_status::from_submitting(&change, "a bank transfer is refused by the checks")?;
+        if change.to != PlaidBankTransferStatus::Refused || change.failure_code.is_none() {
+            return Err(StoreError::Other(format!(
+                "a bank transfer refused by the checks ends REFUSED with its failure code, not {} \
+                 (failure code {:?})",
+                change.to, change.failure_code
+            )));
+        }
+        let (_permit, txn) = self.begin_write().await?;
+        fence(&txn, fence_claim).await?;
+        // Never one whose create may be at Plaid: only Plaid's answer may end that one.
+        let update = bank_status::moving(id, &change)
+            .col_expr(
+                bank_transfer::Column::RiskDecision,
+                Expr::value(decision.encode()),
+            )
+            .filter(bank_transfer::Column::SubmitRequestedAt.is_null());
+        let moved = bank_status::apply(&txn, id, update, &change).await?;
+        crate::sql::commit_if(txn, moved).await
+    }
+
+    async fn hold_bank_transfer_for_review(
+        &self,
+        fence_claim: &Claim,
+        id: BankTransferId,
+        change: BankTransferChange,
+        decision: &RiskDecision,
+        review: Review,
+        audit: NewAuditEvent,
+    ) -> Result<bool, StoreError> {
+        bank_status::from_submitting(&change, "a bank transfer is held for review")?;
+        if change.to != PlaidBankTransferStatus::PendingReview {
+            return Err(StoreError::Other(format!(
+                "a bank transfer held for review moves to PENDING_REVIEW, not {}",
+                change.to
+            )));
+        }
+        if review.resource != "bank_transfer" || review.resource_id != id.as_uuid() {
+            return Err(StoreError::Other(format!(
+                "the review of bank transfer {id} is of {} {}",
+                review.resource, review.resource_id
+            )));
+        }
+        let (_permit, txn) = self.begin_write().await?;
+        fence(&txn, fence_claim).await?;
+        let update = bank_status::moving(id, &change)
+            .col_expr(
+                bank_transfer::Column::RiskDecision,
+                Expr::value(decision.encode()),
+            )
+            .filter(bank_transfer::Column::SubmitRequestedAt.is_null());
+        if !bank_status::apply(&txn, id, update, &change).await? {
+            txn.rollback().await.map_err(from_db)?;
+            return Ok(false);
+        }
+        insert_review(&txn, &review).await?;
+        append_audit(&txn, &audit).await?;
+        txn.commit().await.map_err(from_db)?;
+        Ok(true)
+    }
+
+    async fn decide_bank_transfer_review(
+        &self,
+        decision: BankTransferReviewDecision,
+    ) -> Result<bool, StoreError> {
+        if decision.change.from != PlaidBankTransferStatus::PendingReview {
+            return Err(StoreError::Other(format!(
+                "a review moves its bank transfer out of PENDING_REVIEW, not {}",
+                decision.change.from
+            )));
+        }
+        let (_permit, txn) = self.begin_write().await?;
+        let closed = close_open_review(
+            &txn,
+            decision.review_id,
+            decision.to,
+            decision.at,
+            &decision.decided_by,
+            decision.note.clone(),
+        )
+        .await?;
+        if !closed {
+            txn.rollback().await.map_err(from_db)?;
+            return Ok(false);
+        }
+        let update = bank_status::moving(decision.bank_transfer, &decision.change);
+        if !bank_status::apply(&txn, decision.bank_transfer, update, &decision.change).await? {
             txn.rollback().await.map_err(from_db)?;
             return Ok(false);
         }
@@ -582,23 +712,7 @@ impl RiskStore for Store {
     ) -> Result<bool, StoreError> {
         let (_permit, txn) = self.begin_write().await?;
         let backend = txn.get_database_backend();
-        let closed = txn
-            .execute_raw(statement(
-                backend,
-                "UPDATE reviews SET state = $1, decided_at = $2, decided_by = $3, note = $4 \
-                 WHERE id = $5 AND state = 'open'",
-                [
-                    to.as_str().into(),
-                    db_time(at).into(),
-                    decided_by.into(),
-                    note.into(),
-                    review_id.into(),
-                ],
-            ))
-            .await
-            .map_err(from_db)?
-            .rows_affected();
-        if closed != 1 {
+        if !close_open_review(&txn, review_id, to, at, decided_by, note).await? {
             txn.rollback().await.map_err(from_db)?;
             return Ok(false);
         }

@@ -3,6 +3,7 @@
 
 mod audit_cli;
 mod auth_and_request_ids;
+mod bank_transfer_risk;
 mod bank_transfers;
 mod change_bank;
 mod engine;

@@ -1,7 +1,8 @@
 //! Cancelling a bank transfer. Plaid cancels only while the transfer is `cancellable` (pending and
 //! not yet sent to the network); past that a cancel gets FAILED_PRECONDITION with the current
 //! status, and Plaid is not asked. A transfer whose create was never sent is cancelled locally (one
-//! conditional update that the submit's own mark cannot also win). Otherwise the cancel is work of
+//! conditional update that the submit's own mark cannot also win); one held for review is
+//! cancelled locally too, its review closed. Otherwise the cancel is work of
 //! its own ([`WorkKind::BankTransferCancel`]), ordered after the transfer's submit, so it only
 //! ever asks Plaid about a transfer Plaid has answered for.
 
@@ -48,6 +49,15 @@ impl BankTransfers {
         let transfer = self.load(id).await?;
         match transfer.status {
             PlaidBankTransferStatus::Cancelled => return Ok(transfer),
+            // Held for review, never sent: cancelled here, its review closed.
+            PlaidBankTransferStatus::PendingReview => {
+                if !self.risk.cancel_held_bank_transfer(&transfer).await? {
+                    // Approved, rejected or expired meanwhile: answer for where it is now.
+                    return Box::pin(self.cancel(&id.to_string())).await;
+                }
+                tracing::info!("cancelled while held for review");
+                return self.load(id).await;
+            }
             PlaidBankTransferStatus::Submitting => {
                 let change = self.cancel_change(&transfer, "api:cancel");
                 if self.store.cancel_unsent_bank_transfer(id, change).await? {

@@ -1,7 +1,8 @@
 //! The create request: every rule of `/processor/bank_transfer/create` is checked before anything
 //! is written or sent (each broken one named by its field); then the transfer (SUBMITTING), its
 //! idempotency record and its submit work are written in one transaction, and one attempt is made
-//! on the fast path. The answer is the transfer as it stands then: at Plaid (pending), refused, or
+//! on the fast path. The answer is the transfer as it stands then: at Plaid (pending), refused (by
+//! Plaid, or by the risk checks before anything was sent), held for review (PENDING_REVIEW), or
 //! still SUBMITTING (durably accepted; the engine resends it, with the same key, until Plaid
 //! answers).
 
@@ -58,8 +59,10 @@ impl BankTransfers {
     /// Creates a bank transfer, or returns the one this caller already made with this key.
     ///
     /// Errors: `InvalidArgument` listing every broken rule; `IdempotencyKeyReused` naming the
-    /// differing field; `Provider` when Plaid refused it (the transfer is then REFUSED and a repeat
-    /// answers the same); `Store`. Nothing is written or sent for an invalid request.
+    /// differing field; `Provider` when Plaid refused it, `FailedPrecondition` with the reason
+    /// (`INSUFFICIENT_BANK_BALANCE`, …) when the risk checks did (the transfer is then REFUSED and a
+    /// repeat answers the same); `Store`. Nothing is written or sent for an invalid request. A
+    /// debit held for review is answered as it is, PENDING_REVIEW.
     #[tracing::instrument(skip_all, fields(caller = %caller, idempotency_key = %draft.idempotency_key, bank_transfer_id))]
     pub async fn create(
         &self,
@@ -86,6 +89,7 @@ impl BankTransfers {
             status_reason: None,
             failure_code: None,
             submit_requested_at: None,
+            risk: None,
             plaid_idempotency_key: Some(plaid_key),
             created_at: now,
             updated_at: now,
@@ -126,7 +130,8 @@ impl BankTransfers {
     }
 }
 
-/// The answer for a transfer as it stands: a REFUSED one answers the error it was refused with.
+/// The answer for a transfer as it stands: a REFUSED one answers the error it was refused with (a
+/// refusal of the risk checks or of a review as FAILED_PRECONDITION with its reason code).
 pub(super) fn answer(transfer: BankTransfer) -> Result<BankTransfer, CoreError> {
     if transfer.status != PlaidBankTransferStatus::Refused {
         return Ok(transfer);
@@ -139,6 +144,13 @@ pub(super) fn answer(transfer: BankTransfer) -> Result<BankTransfer, CoreError> 
             subject,
             message,
         }),
+        Some(code) if code.starts_with(crate::risk::RISK_FAILURE_PREFIX) => {
+            Err(CoreError::FailedPrecondition {
+                reason: crate::risk::reason_code(&code[crate::risk::RISK_FAILURE_PREFIX.len()..]),
+                subject,
+                message,
+            })
+        }
         Some(code) => match failure::decode(code, &message) {
             Some(error) => Err(CoreError::Provider(error)),
             None => Err(CoreError::FailedPrecondition {

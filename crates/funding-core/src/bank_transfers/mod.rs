@@ -3,7 +3,9 @@
 //! submitted by the engine with the same idempotency key on every attempt, so Plaid makes one
 //! transfer however often it is sent), read, list, cancel (only while Plaid says `cancellable`),
 //! following each transfer from Plaid's event sync (woken by verified webhooks, backed up by a
-//! periodic sync) and reconciling the ones whose events are late.
+//! periodic sync) and reconciling the ones whose events are late. Before a debit is first sent, the
+//! risk checks (DESIGN §11) read the bank's balance: a debit it does not cover is refused or held
+//! for review ([`crate::risk`]).
 
 mod applier;
 mod apply;
@@ -31,6 +33,7 @@ use crate::ports::{
     BankTransferFilter, BankTransferGateway, BankTransferHistoryEntry, BankTransferStore, Clock,
     InboxStore, WorkKind,
 };
+use crate::risk::Risk;
 
 /// How the bank-transfer use cases behave.
 #[derive(Debug, Clone)]
@@ -55,6 +58,9 @@ pub struct BankTransfers {
     inbox: Arc<dyn InboxStore>,
     clock: Arc<dyn Clock>,
     pub(crate) engine: Engine,
+    /// The risk checks before a first send, and the review queue of what they hold (its writes go
+    /// through the risk store).
+    risk: Risk,
     settings: BankTransferSettings,
     /// One sync at a time in this process (another replica's is harmless: storing is idempotent
     /// and the cursor never moves back).
@@ -86,13 +92,15 @@ pub struct BankTransferListInput {
 }
 
 impl BankTransfers {
-    /// The use cases; their kinds of work (submit, cancel) are registered with `engine`.
+    /// The use cases; their kinds of work (submit, cancel) are registered with `engine`. `risk`
+    /// checks a debit before it is first sent and keeps the review queue of those it holds.
     pub fn new(
         gateway: Arc<dyn BankTransferGateway>,
         store: Arc<dyn BankTransferStore>,
         inbox: Arc<dyn InboxStore>,
         clock: Arc<dyn Clock>,
         engine: Engine,
+        risk: Risk,
         settings: BankTransferSettings,
     ) -> Self {
         let transfers = Self {
@@ -101,6 +109,7 @@ impl BankTransfers {
             inbox,
             clock,
             engine,
+            risk,
             settings,
             syncing: Arc::new(tokio::sync::Mutex::new(())),
             applying: Arc::new(tokio::sync::Mutex::new(())),
@@ -212,8 +221,9 @@ fn parse_id(id: &str) -> Result<BankTransferId, CoreError> {
     Ok(BankTransferId::parse(id).map_err(ValidationErrors::from)?)
 }
 
-/// The ordering key of a bank transfer's work: its cancel runs after its submit.
-fn ordering_key(id: BankTransferId) -> String {
+/// The ordering key of a bank transfer's work: its cancel runs after its submit (an approved
+/// review's submit work too).
+pub(crate) fn ordering_key(id: BankTransferId) -> String {
     format!("plaid:bank_transfer:{id}")
 }
 

@@ -4,23 +4,38 @@
 //! second one. Before the first send its time is stored (fenced, only while SUBMITTING), so a local
 //! cancel and a send cannot both happen.
 //!
+//! Before that first send the risk checks run once (DESIGN §11): a debit's bank balance is read
+//! with its processor token; one it does not cover is refused (REFUSED, nothing sent) or held in
+//! PENDING_REVIEW until an operator decides, as `[risk] balance_check` says. The decision is stored
+//! with the send's mark, the refusal or the hold.
+//!
 //! When the attempts run out, a create that may have reached Plaid is not ended blindly: one last
 //! send decides, and if Plaid still cannot be reached the work keeps waiting, visible in metrics.
 
 use async_trait::async_trait;
 use funding_domain::lifecycle::{self, Transition, TransitionError};
-use funding_domain::{BankTransferId, PlaidBankTransferStatus};
+use funding_domain::risk::{Decision, Verdict};
+use funding_domain::{BankTransferId, BankTransferType, PlaidBankTransferStatus};
 
 use super::BankTransfers;
 use super::create::KEY_HELD_BY_ANOTHER;
 use crate::engine::{Attempt, Stop, WorkHandler};
 use crate::failure;
-use crate::model::BankTransfer;
+use crate::model::{BankTransfer, RiskDecision};
 use crate::ports::{
     BankTransferChange, Claim, ClaimedWork, PlaidAnswerSaved, PlaidBankTransfer, ProviderError,
 };
+use crate::risk::RISK_FAILURE_PREFIX;
 
 pub(super) struct BankTransferSubmission(pub(super) BankTransfers);
+
+/// What the risk checks left to do.
+enum Checked {
+    /// Send it, storing this decision with the request mark (`None`: decided before).
+    Send(Option<RiskDecision>),
+    /// Refused or held: nothing to send.
+    Ended,
+}
 
 #[async_trait]
 impl WorkHandler for BankTransferSubmission {
@@ -76,9 +91,13 @@ impl BankTransfers {
         if transfer.status != PlaidBankTransferStatus::Submitting {
             return Ok(Attempt::Done);
         }
+        let decision = match self.check(claim, &transfer).await? {
+            Checked::Send(decision) => decision,
+            Checked::Ended => return Ok(Attempt::Done),
+        };
         if !self
             .store
-            .mark_bank_transfer_submit_requested(claim, id, self.clock.now())
+            .mark_bank_transfer_submit_requested(claim, id, self.clock.now(), decision.as_ref())
             .await?
         {
             return Ok(Attempt::Done);
@@ -108,6 +127,74 @@ impl BankTransfers {
                 Ok(Attempt::Refused(error))
             }
             Err(error) => Err(Stop::provider(error)),
+        }
+    }
+
+    /// The risk checks (DESIGN §11), once per bank transfer, before its first send: a debit's
+    /// balance check (`Risk::check_debit_balance`); a credit (money pushed to
+    /// the customer's bank) is accepted as it is (rule `none`). A REFUSE ends it REFUSED with the
+    /// reason (`service/risk/<REASON>`), a REVIEW holds it in PENDING_REVIEW (nothing sent until an
+    /// operator approves it), an ACCEPT is stored with the request mark. One already decided
+    /// (approved after review) or already sent once is not checked again.
+    async fn check(&self, claim: &Claim, transfer: &BankTransfer) -> Result<Checked, Stop> {
+        if transfer.risk.is_some() || transfer.submit_requested_at.is_some() {
+            return Ok(Checked::Send(None));
+        }
+        let request = &transfer.request;
+        let decision = if request.transfer_type() == BankTransferType::Debit {
+            self.risk
+                .check_debit_balance(
+                    self.gateway.as_ref(),
+                    transfer.id,
+                    request.processor_token(),
+                    request.amount(),
+                )
+                .await
+        } else {
+            Decision::accept()
+        };
+        let stored = RiskDecision::from(&decision);
+        match decision.verdict {
+            Verdict::Accept => Ok(Checked::Send(Some(stored))),
+            Verdict::Refuse => {
+                let reason = decision.reason.unwrap_or("REFUSED");
+                tracing::info!(bank_transfer_id = %transfer.id, rule = decision.rule.as_str(), reason, "bank transfer refused by the risk checks: {}", decision.detail);
+                let change = BankTransferChange {
+                    from: PlaidBankTransferStatus::Submitting,
+                    to: PlaidBankTransferStatus::Refused,
+                    cancellable: false,
+                    failure: None,
+                    reason: Some(format!("{reason}: {}", decision.detail)),
+                    failure_code: Some(format!("{RISK_FAILURE_PREFIX}{reason}")),
+                    source: format!("risk:{}", decision.rule.as_str()),
+                    event_id: None,
+                    at: self.clock.now(),
+                };
+                if self
+                    .risk
+                    .store()
+                    .refuse_bank_transfer_by_checks(claim, transfer.id, change, &stored)
+                    .await?
+                {
+                    metrics::counter!("funding_risk_decisions_total", "verdict" => "REFUSE", "rule" => decision.rule.as_str()).increment(1);
+                    metrics::counter!("funding_bank_transfer_status_changes_total", "to" => "refused")
+                        .increment(1);
+                }
+                Ok(Checked::Ended)
+            }
+            Verdict::Review => {
+                tracing::info!(bank_transfer_id = %transfer.id, rule = decision.rule.as_str(), "bank transfer held for review: {}", decision.detail);
+                if self
+                    .risk
+                    .hold_bank_transfer_for_review(claim, transfer, &decision)
+                    .await?
+                {
+                    metrics::counter!("funding_risk_decisions_total", "verdict" => "REVIEW", "rule" => decision.rule.as_str()).increment(1);
+                    metrics::counter!("funding_bank_transfer_status_changes_total", "to" => "pending_review")
+                        .increment(1);
+                }
+                Ok(Checked::Ended)
+            }
         }
     }
 

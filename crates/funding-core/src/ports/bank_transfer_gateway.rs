@@ -14,7 +14,7 @@ use funding_domain::{
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::ProviderError;
+use super::{AccountBalance, ProviderError};
 
 /// Why a bank transfer failed or was reversed (`BankTransferFailure`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -206,6 +206,16 @@ pub trait BankTransferGateway: Send + Sync + 'static {
         &self,
         origination_account_id: Option<&str>,
     ) -> Result<BankTransferBalance, ProviderError>;
+
+    /// `/processor/balance/get` with the transfer's processor token: the real-time balances of the
+    /// bank account behind it, for the risk checks' balance check of a debit (DESIGN §11).
+    /// Errors: Plaid's when the bank cannot be reached for them (`INSTITUTION_NOT_RESPONDING`, …;
+    /// the risk settings say what an unavailable balance means), `InvalidInput` with
+    /// `INVALID_PROCESSOR_TOKEN`, and the retryable kinds.
+    async fn processor_balance(
+        &self,
+        processor_token: &ProcessorToken,
+    ) -> Result<AccountBalance, ProviderError>;
 
     /// `/webhook_verification_key/get` for the `kid` of a webhook's JWT. Errors: `InvalidInput`
     /// with `INVALID_WEBHOOK_VERIFICATION_KEY_ID` for an unknown key.

@@ -14,7 +14,7 @@ use super::{
     BankTransferFailure, Begin, Claim, IdempotencyClaim, InboxMark, NewWork, PlaidBankTransfer,
     PlaidBankTransferEvent, StoreError, SyncedPlaidEvent, Unresolved, UnresolvedCounts,
 };
-use crate::model::BankTransfer;
+use crate::model::{BankTransfer, RiskDecision};
 
 /// The inbox stream of Plaid's bank-transfer events; its cursor is the last `event_id` stored.
 pub const PLAID_BANK_TRANSFER_STREAM: &str = "plaid:bank_transfer_events";
@@ -138,13 +138,15 @@ pub trait BankTransferStore: Send + Sync + 'static {
         after: Option<BankTransferId>,
     ) -> Result<(Vec<BankTransfer>, Option<BankTransferId>), StoreError>;
 
-    /// Records when the create was first sent (fenced; a later send keeps the first time), only
+    /// Records when the create was first sent (fenced; a later send keeps the first time), and
+    /// with it the risk checks' `decision` when one is given (the first send's acceptance), only
     /// while the transfer is SUBMITTING; false if it is not (a local cancel won the race).
     async fn mark_bank_transfer_submit_requested(
         &self,
         fence: &Claim,
         id: BankTransferId,
         at: DateTime<Utc>,
+        decision: Option<&RiskDecision>,
     ) -> Result<bool, StoreError>;
 
     /// Stores Plaid's answer (its id, UNIQUE, and object) and moves the transfer from SUBMITTING

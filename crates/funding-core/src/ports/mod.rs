@@ -54,8 +54,8 @@ pub use plaid::{
 pub use provider_error::{Provider, ProviderError, ProviderErrorKind};
 pub use reconcile::{Unresolved, UnresolvedCounts};
 pub use risk_store::{
-    AccountControls, AccountFreeze, AuditEvent, AuditFilter, FundingFlow, LimitOverride,
-    NewAuditEvent, Review, ReviewDecision, ReviewState, RiskStore,
+    AccountControls, AccountFreeze, AuditEvent, AuditFilter, BankTransferReviewDecision,
+    FundingFlow, LimitOverride, NewAuditEvent, Review, ReviewDecision, ReviewState, RiskStore,
 };
 pub use sandbox::SandboxProvider;
 pub use store_error::StoreError;

@@ -5,10 +5,10 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use funding_domain::risk::limits::{FundingLimits, PastTransfer};
-use funding_domain::{AccountId, TransferId};
+use funding_domain::{AccountId, BankTransferId, TransferId};
 use uuid::Uuid;
 
-use super::{Claim, NewWork, StoreError, TransferChange};
+use super::{BankTransferChange, Claim, NewWork, StoreError, TransferChange};
 use crate::model::RiskDecision;
 
 /// A rail and a direction on it: what limits are set for.
@@ -155,11 +155,11 @@ impl ReviewState {
     }
 }
 
-/// A transfer (or, later, another resource) held for an operator's decision.
+/// A transfer, a bank transfer or a link held for an operator's decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Review {
     pub id: Uuid,
-    /// `transfer`.
+    /// `transfer`, `bank_transfer` or `bank_link`.
     pub resource: String,
     pub resource_id: Uuid,
     pub account_id: Option<AccountId>,
@@ -192,6 +192,25 @@ pub struct ReviewDecision {
     /// PENDING_REVIEW → SUBMITTING (approved) or FAILED (rejected, expired).
     pub change: TransferChange,
     pub failure_code: Option<String>,
+    /// The submit work, when approved.
+    pub work: Option<NewWork>,
+    pub audit: NewAuditEvent,
+}
+
+/// A decision on an open review of a bank transfer (the Plaid rail): an operator's, the expiry's,
+/// or its caller's cancel; written with the bank transfer's move out of PENDING_REVIEW, its
+/// submit work when it is sent, and the audit event.
+#[derive(Debug, Clone)]
+pub struct BankTransferReviewDecision {
+    pub review_id: Uuid,
+    pub to: ReviewState,
+    pub decided_by: String,
+    pub note: Option<String>,
+    pub at: DateTime<Utc>,
+    pub bank_transfer: BankTransferId,
+    /// PENDING_REVIEW → SUBMITTING (approved), REFUSED (rejected, expired; its failure code
+    /// `service/risk/<REASON>`) or CANCELLED (its caller cancelled it).
+    pub change: BankTransferChange,
     /// The submit work, when approved.
     pub work: Option<NewWork>,
     pub audit: NewAuditEvent,
@@ -266,6 +285,38 @@ pub trait RiskStore: Send + Sync + 'static {
     /// `false` (nothing written) when the review is no longer open or the transfer no longer
     /// PENDING_REVIEW.
     async fn decide_review(&self, decision: ReviewDecision) -> Result<bool, StoreError>;
+
+    /// Under the submit work's fence: stores the decision on the SUBMITTING bank transfer whose
+    /// create was never sent and ends it REFUSED (`change`, with its `service/risk/<REASON>`
+    /// failure code), unsent; whether it moved.
+    async fn refuse_bank_transfer_by_checks(
+        &self,
+        fence: &Claim,
+        id: BankTransferId,
+        change: BankTransferChange,
+        decision: &RiskDecision,
+    ) -> Result<bool, StoreError>;
+
+    /// Under the submit work's fence: stores the decision, moves the SUBMITTING bank transfer whose
+    /// create was never sent to PENDING_REVIEW (`change`) and opens `review`, with `audit`;
+    /// whether it moved.
+    async fn hold_bank_transfer_for_review(
+        &self,
+        fence: &Claim,
+        id: BankTransferId,
+        change: BankTransferChange,
+        decision: &RiskDecision,
+        review: Review,
+        audit: NewAuditEvent,
+    ) -> Result<bool, StoreError>;
+
+    /// Closes an open review of a bank transfer and moves the bank transfer as `decision` says (its
+    /// submit work armed again when approved), in one transaction; `false` (nothing written) when
+    /// the review is no longer open or the bank transfer no longer PENDING_REVIEW.
+    async fn decide_bank_transfer_review(
+        &self,
+        decision: BankTransferReviewDecision,
+    ) -> Result<bool, StoreError>;
 
     /// Opens `review` (of a resource not held in a status of its own: a link, whose work waits on
     /// it) with `audit`; a resource already reviewed keeps its review.

@@ -1,16 +1,19 @@
-//! The checks before money moves: frozen, limits, balance (a transfer), owner name (a link).
+//! The checks before money moves: frozen, limits, balance (a transfer), balance (a debit on the
+//! Plaid rail), owner name (a link).
 
 use chrono::Duration as ChronoDuration;
 use funding_domain::risk::balance::{BalanceCheck, check_balance};
 use funding_domain::risk::limits::{Usage, check_limits};
 use funding_domain::risk::names::{NameCheck, check_owner_name};
 use funding_domain::risk::{self, Decision, Verdict};
-use funding_domain::{AccountId, BankLinkId, PlaidAccountId};
+use funding_domain::{
+    AccountId, Amount, BankLinkId, BankTransferId, PlaidAccountId, ProcessorToken,
+};
 
 use super::Risk;
 use crate::error::CoreError;
 use crate::model::Transfer;
-use crate::ports::{AccountFreeze, FundingFlow, TransferDirection};
+use crate::ports::{AccountFreeze, BankTransferGateway, FundingFlow, TransferDirection};
 
 /// The reason code of a deposit held because its link's recent returns were for insufficient funds.
 pub const INSUFFICIENT_FUNDS_RETURNS: &str = "INSUFFICIENT_FUNDS_RETURNS";
@@ -155,6 +158,42 @@ impl Risk {
                 Ok(None)
             }
         }
+    }
+
+    /// The balance check of a debit on the Plaid rail (money pulled from the customer's bank) of
+    /// `amount`, about to be sent for the first time: the available balance of the bank account
+    /// behind `processor_token` (Plaid's `/processor/balance/get`, through the rail's own gateway;
+    /// its current balance when Plaid gives no available one) against the amount, as
+    /// `balance_check` says; a balance that cannot be read is what `balance_unavailable` says.
+    /// ACCEPT (rule `none`) with the check off. Read-only: the caller stores the decision with what
+    /// it does next.
+    ///
+    /// Only the balance is checked on this rail: its bank transfers carry no account of ours, so
+    /// there is nothing to count limits against and no account to freeze.
+    pub(crate) async fn check_debit_balance(
+        &self,
+        gateway: &dyn BankTransferGateway,
+        bank_transfer_id: BankTransferId,
+        processor_token: &ProcessorToken,
+        amount: Amount,
+    ) -> Decision {
+        if self.settings.balance_check == BalanceCheck::Off {
+            return Decision::accept();
+        }
+        let amount = risk::cents(amount.as_decimal()).unwrap_or(i64::MAX);
+        let available = match gateway.processor_balance(processor_token).await {
+            Ok(balance) => balance.available.or(balance.current).and_then(risk::cents),
+            Err(error) => {
+                tracing::warn!(%bank_transfer_id, code = %error.code, "the bank's balance could not be read: {}", error.message);
+                None
+            }
+        };
+        check_balance(
+            self.settings.balance_check,
+            self.settings.balance_unavailable,
+            available,
+            amount,
+        )
     }
 
     /// The owner-name check of a link (DESIGN §11): Plaid's `/identity/match` score of the bank's

@@ -1,7 +1,9 @@
 //! The risk controls (DESIGN §11) around the rules of `funding_domain::risk`: the checks a
-//! transfer's submit work makes before anything is sent ([`Risk::check_transfer`]), the owner-name
-//! check a link makes before its relationship is created, and the operators' use cases of
-//! `RiskService` (an account's funding and limits, freezing, the review queue, the audit trail).
+//! transfer's submit work makes before anything is sent ([`Risk::check_transfer`]), the balance
+//! check a debit's submit work makes on the Plaid rail (`Risk::check_debit_balance`), the
+//! owner-name check a link makes before its relationship is created, and the operators' use cases
+//! of `RiskService` (an account's funding and limits, freezing, the review queue of transfers, bank
+//! transfers and links, the audit trail).
 //!
 //! The limits are race-free across replicas because the checks run inside the submit work, which
 //! runs one at a time per Alpaca account (its ordering key) on every replica: a decision and the
@@ -91,6 +93,9 @@ pub struct RiskSettings {
     /// A link's deposits go to REVIEW once it has had this many insufficient-funds returns in 60
     /// days (`[returns] r01_review_after`; 0: never).
     pub insufficient_funds_review_after: u32,
+    /// Attempts of the submit work an approved bank transfer is given (the bank transfers' own
+    /// setting, as their create gives it).
+    pub bank_transfer_submit_max_attempts: u32,
 }
 
 impl Default for RiskSettings {
@@ -105,6 +110,7 @@ impl Default for RiskSettings {
             submit_max_attempts: 10,
             return_policy: funding_domain::returns::ReturnPolicy::default(),
             insufficient_funds_review_after: 3,
+            bank_transfer_submit_max_attempts: 10,
         }
     }
 }

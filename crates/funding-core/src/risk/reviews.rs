@@ -1,9 +1,13 @@
 //! The review queue (DESIGN §11): a transfer the checks sent to REVIEW waits in PENDING_REVIEW;
 //! `ApproveReview` sends it (back to SUBMITTING, its submit work pending again), `RejectReview`
-//! ends it FAILED, and one left unreviewed past `review_expiry` ends FAILED by itself. Each
-//! decision is an audit event naming who made it, written with the transfer's move.
+//! ends it FAILED, and one left unreviewed past `review_expiry` ends FAILED by itself. A bank
+//! transfer of the Plaid rail waits in `pending_review` the same way and ends REFUSED instead of
+//! FAILED. Each decision is an audit event naming who made it, written with the resource's move.
 
-use funding_domain::{AccountId, AlpacaTransferStatus, TransferId, ValidationErrors};
+use funding_domain::{
+    AccountId, AlpacaTransferStatus, BankTransferId, PlaidBankTransferStatus, TransferId,
+    ValidationErrors,
+};
 use uuid::Uuid;
 
 use super::account::note;
@@ -11,9 +15,12 @@ use super::{REVIEW_EXPIRED, REVIEW_REJECTED, RISK_FAILURE_PREFIX, Risk};
 use crate::error::CoreError;
 use crate::paging::{PageLimits, read_page};
 use crate::ports::{
-    AuditEvent, AuditFilter, NewAuditEvent, NewWork, Review, ReviewDecision, ReviewState,
-    TransferChange, WorkKind, alpaca_account_key,
+    AuditEvent, AuditFilter, BankTransferChange, BankTransferReviewDecision, NewAuditEvent,
+    NewWork, Review, ReviewDecision, ReviewState, TransferChange, WorkKind, alpaca_account_key,
 };
+
+/// The review resource of a bank transfer on the Plaid rail.
+const BANK_TRANSFER: &str = "bank_transfer";
 
 /// One page of reviews.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +119,78 @@ impl Risk {
         Ok(self
             .store
             .hold_transfer_for_review(
+                claim,
+                transfer.id,
+                change,
+                &crate::model::RiskDecision::from(decision),
+                review,
+                audit,
+            )
+            .await?)
+    }
+
+    /// Under the submit work's fence: holds a bank transfer of the Plaid rail in PENDING_REVIEW
+    /// with `decision` and opens its review (of no account: the rail's bank transfers carry none),
+    /// expiring after `review_expiry`, with an audit event by the service; whether it moved.
+    pub(crate) async fn hold_bank_transfer_for_review(
+        &self,
+        claim: &crate::ports::Claim,
+        transfer: &crate::model::BankTransfer,
+        decision: &funding_domain::risk::Decision,
+    ) -> Result<bool, CoreError> {
+        let now = self.clock.now();
+        let expiry = chrono::Duration::from_std(self.settings.review_expiry)
+            .unwrap_or(chrono::Duration::days(3));
+        let amount = transfer.request.amount().to_string();
+        let review = Review {
+            id: Uuid::now_v7(),
+            resource: BANK_TRANSFER.to_owned(),
+            resource_id: transfer.id.as_uuid(),
+            account_id: None,
+            state: ReviewState::Open,
+            rule: decision.rule.as_str().to_owned(),
+            reason: decision.reason.map(str::to_owned),
+            detail: decision.detail.clone(),
+            amount: Some(amount.clone()),
+            created_at: now,
+            expires_at: now + expiry,
+            decided_at: None,
+            decided_by: None,
+            note: None,
+        };
+        let audit = NewAuditEvent {
+            actor: SERVICE_ACTOR.to_owned(),
+            action: "review.opened".to_owned(),
+            resource: format!("bank_transfers/{}", transfer.id),
+            account_id: None,
+            reason: decision.detail.clone(),
+            details: serde_json::json!({
+                "review_id": review.id.to_string(),
+                "type": transfer.request.transfer_type().as_str(),
+                "rule": review.rule,
+                "reason": review.reason,
+                "amount": amount,
+            }),
+            at: now,
+        };
+        let change = BankTransferChange {
+            from: PlaidBankTransferStatus::Submitting,
+            to: PlaidBankTransferStatus::PendingReview,
+            cancellable: false,
+            failure: None,
+            reason: Some(format!(
+                "held for review ({}): {}",
+                decision.rule.as_str(),
+                decision.detail
+            )),
+            failure_code: None,
+            source: format!("risk:{}", decision.rule.as_str()),
+            event_id: None,
+            at: now,
+        };
+        Ok(self
+            .store
+            .hold_bank_transfer_for_review(
                 claim,
                 transfer.id,
                 change,
@@ -253,9 +332,9 @@ impl Risk {
         })
     }
 
-    /// Approves an open review: its transfer is sent. Errors: `NotFound`; `FailedPrecondition`
-    /// `REVIEW_NOT_OPEN` for a review already decided or expired, `ACCOUNT_FROZEN` while the
-    /// account's funding is frozen.
+    /// Approves an open review: its transfer (or bank transfer) is sent, its link goes on.
+    /// Errors: `NotFound`; `FailedPrecondition` `REVIEW_NOT_OPEN` for a review already decided or
+    /// expired, `ACCOUNT_FROZEN` while the account's funding is frozen.
     pub async fn approve_review(
         &self,
         caller: &str,
@@ -266,7 +345,8 @@ impl Risk {
             .await
     }
 
-    /// Rejects an open review: its transfer ends FAILED (`REVIEW_REJECTED`), unsent.
+    /// Rejects an open review: its transfer ends FAILED, its bank transfer REFUSED
+    /// (`REVIEW_REJECTED`), unsent.
     pub async fn reject_review(
         &self,
         caller: &str,
@@ -351,6 +431,11 @@ impl Risk {
     ) -> Result<bool, CoreError> {
         if review.resource == "bank_link" {
             return self.close_link_review(review, to, actor, note).await;
+        }
+        if review.resource == BANK_TRANSFER {
+            return self
+                .close_bank_transfer_review(review, to, actor, note, cancelled)
+                .await;
         }
         if review.resource != "transfer" {
             return Err(CoreError::Internal(format!(
@@ -442,6 +527,104 @@ impl Risk {
         Ok(closed)
     }
 
+    /// Closes a bank transfer's review with its move out of PENDING_REVIEW: approved, back to
+    /// SUBMITTING with its submit work armed again (as its create wrote it); rejected or expired,
+    /// REFUSED (`service/risk/REVIEW_REJECTED`, `service/risk/REVIEW_EXPIRED`), unsent; cancelled by
+    /// its caller, CANCELLED. Whether the review was still open.
+    async fn close_bank_transfer_review(
+        &self,
+        review: &Review,
+        to: ReviewState,
+        actor: &str,
+        note: Option<String>,
+        cancelled: bool,
+    ) -> Result<bool, CoreError> {
+        let transfer = BankTransferId::from_uuid(review.resource_id);
+        let now = self.clock.now();
+        let said = note.clone().unwrap_or_default();
+        let (target, reason, failure_code, source, action) = match to {
+            ReviewState::Rejected if cancelled => (
+                PlaidBankTransferStatus::Cancelled,
+                "cancelled while held for review".to_owned(),
+                None,
+                "api:cancel",
+                "review.cancelled",
+            ),
+            ReviewState::Approved => (
+                PlaidBankTransferStatus::Submitting,
+                format!("approved in review by {actor}: {said}"),
+                None,
+                "review:approved",
+                "review.approved",
+            ),
+            ReviewState::Rejected => (
+                PlaidBankTransferStatus::Refused,
+                format!("rejected in review by {actor}: {said}"),
+                Some(format!("{RISK_FAILURE_PREFIX}{REVIEW_REJECTED}")),
+                "review:rejected",
+                "review.rejected",
+            ),
+            ReviewState::Expired | ReviewState::Open => (
+                PlaidBankTransferStatus::Refused,
+                format!(
+                    "its review expired unreviewed ({} held it: {})",
+                    review.rule, review.detail
+                ),
+                Some(format!("{RISK_FAILURE_PREFIX}{REVIEW_EXPIRED}")),
+                "review:expired",
+                "review.expired",
+            ),
+        };
+        // The same work the create wrote: one submit at a time per bank transfer, before its cancel.
+        let work = (to == ReviewState::Approved).then(|| NewWork {
+            kind: WorkKind::BankTransferSubmit,
+            subject_id: transfer.as_uuid(),
+            ordering_key: Some(crate::bank_transfers::ordering_key(transfer)),
+            max_attempts: self.settings.bank_transfer_submit_max_attempts.max(1),
+        });
+        let decision = BankTransferReviewDecision {
+            review_id: review.id,
+            to,
+            decided_by: actor.to_owned(),
+            note: note.clone(),
+            at: now,
+            bank_transfer: transfer,
+            change: BankTransferChange {
+                from: PlaidBankTransferStatus::PendingReview,
+                to: target.clone(),
+                cancellable: false,
+                failure: None,
+                reason: Some(reason),
+                failure_code,
+                source: source.to_owned(),
+                event_id: None,
+                at: now,
+            },
+            work,
+            audit: NewAuditEvent {
+                actor: actor.to_owned(),
+                action: action.to_owned(),
+                resource: format!("bank_transfers/{transfer}"),
+                account_id: None,
+                reason: note.unwrap_or_else(|| "unreviewed past its expiry".to_owned()),
+                details: serde_json::json!({
+                    "review_id": review.id.to_string(),
+                    "rule": review.rule,
+                    "reason": review.reason,
+                    "amount": review.amount,
+                }),
+                at: now,
+            },
+        };
+        let closed = self.store.decide_bank_transfer_review(decision).await?;
+        if closed {
+            tracing::info!(review_id = %review.id, bank_transfer_id = %transfer, actor, state = to.as_str(), "review closed");
+            metrics::counter!("funding_reviews_closed_total", "state" => to.as_str()).increment(1);
+            metrics::counter!("funding_bank_transfer_status_changes_total", "to" => target.as_str().to_owned()).increment(1);
+        }
+        Ok(closed)
+    }
+
     /// Closes a link's review: the link's waiting work is made due, and goes on (approved) or
     /// fails (`NAME_MISMATCH`) when it next runs.
     async fn close_link_review(
@@ -507,8 +690,33 @@ impl Risk {
         .await
     }
 
-    /// Ends every open review whose expiry has passed (their transfers FAILED, `REVIEW_EXPIRED`);
-    /// how many it ended. Run by the reconciler's loop.
+    /// Cancels a bank transfer held for review (CancelBankTransfer): CANCELLED, its review closed;
+    /// `false` when it is no longer held (approved, rejected or expired meanwhile).
+    pub(crate) async fn cancel_held_bank_transfer(
+        &self,
+        transfer: &crate::model::BankTransfer,
+    ) -> Result<bool, CoreError> {
+        let Some(review) = self
+            .store
+            .review_of(BANK_TRANSFER, transfer.id.as_uuid())
+            .await?
+            .filter(|review| review.state == ReviewState::Open)
+        else {
+            return Ok(false);
+        };
+        self.close_as(
+            &review,
+            ReviewState::Rejected,
+            &transfer.caller,
+            Some("cancelled by the transfer's caller".to_owned()),
+            true,
+        )
+        .await
+    }
+
+    /// Ends every open review whose expiry has passed (their transfers FAILED and bank transfers
+    /// REFUSED, `REVIEW_EXPIRED`; their links failed when their work next runs); how many it
+    /// ended. Run by the reconciler's loop.
     pub async fn expire_reviews(&self) -> Result<u32, CoreError> {
         let mut ended = 0;
         loop {

@@ -1,6 +1,9 @@
 //! The Plaid bank transfer lifecycle: pending → posted | cancelled | failed, and posted → reversed when
 //! an ACH return arrives. `posted` means submitted to the network, not settled, hence the one move out
-//! of it.
+//! of it. `submitting`, `refused` and `pending_review` are this service's own: stored before Plaid
+//! knows the transfer, after Plaid (or this service's checks) definitely refused it, and while it is
+//! held for an operator's review (DESIGN §11), from which it is sent (`submitting`), refused or
+//! cancelled.
 
 use super::{Lifecycle, status_enum};
 
@@ -21,8 +24,10 @@ status_enum! {
             /// Stored as an intent; Plaid may or may not know it yet. Resent with its idempotency
             /// key until Plaid answers.
             Submitting => "submitting",
-            /// Plaid definitely refused to create it; no money moves.
+            /// Plaid, or this service's checks, definitely refused to create it; no money moves.
             Refused => "refused",
+            /// Held by the risk checks until an operator approves it; nothing sent yet.
+            PendingReview => "pending_review",
         }
     }
 }
@@ -33,6 +38,9 @@ impl Lifecycle for PlaidBankTransferStatus {
         match (self, next) {
             // The create's answer (or a later read) may find it anywhere on Plaid's lifecycle.
             (Submitting, Pending | Posted | Cancelled | Failed | Reversed | Refused) => true,
+            // Held for review (DESIGN §11): before anything is sent, and sent only once approved.
+            (Submitting, PendingReview) => true,
+            (PendingReview, Submitting | Refused | Cancelled) => true,
             _ => matches!(
                 (self, next),
                 (Pending, Posted | Cancelled | Failed) | (Posted, Reversed)
@@ -41,7 +49,10 @@ impl Lifecycle for PlaidBankTransferStatus {
     }
 
     fn is_terminal(&self) -> bool {
-        !matches!(self, Self::Submitting | Self::Pending | Self::Unknown(_))
+        !matches!(
+            self,
+            Self::Submitting | Self::Pending | Self::PendingReview | Self::Unknown(_)
+        )
     }
 
     fn unknown(&self) -> Option<&str> {
@@ -65,6 +76,10 @@ mod tests {
             (Submitting, Failed),
             (Submitting, Reversed),
             (Submitting, Refused),
+            (Submitting, PendingReview),
+            (PendingReview, Submitting),
+            (PendingReview, Refused),
+            (PendingReview, Cancelled),
             (Pending, Posted),
             (Pending, Cancelled),
             (Pending, Failed),
@@ -98,6 +113,22 @@ mod tests {
             apply(&Reversed, Posted),
             Err(TransitionError::Illegal { .. })
         ));
+    }
+
+    #[test]
+    fn a_held_transfer_is_not_terminal_and_leaves_only_for_a_send_a_refusal_or_a_cancel() {
+        use crate::lifecycle::Lifecycle as _;
+        assert!(!PendingReview.is_terminal());
+        for to in [Pending, Posted, Failed, Reversed] {
+            assert!(
+                matches!(
+                    apply(&PendingReview, to.clone()),
+                    Err(TransitionError::Illegal { .. })
+                ),
+                "pending_review → {to}"
+            );
+        }
+        assert_eq!(PendingReview.as_str(), "pending_review");
     }
 
     #[test]

@@ -104,6 +104,7 @@ async fn every_request_the_adapter_sends_matches_the_spec() {
         .await
         .unwrap();
     client.bank_transfer_balance(None).await.unwrap();
+    client.processor_balance(&processor_token()).await.unwrap();
     client
         .webhook_verification_key(fixtures::WEBHOOK_KEY_ID)
         .await
@@ -125,7 +126,7 @@ async fn every_request_the_adapter_sends_matches_the_spec() {
         .unwrap();
 
     let requests = server.received_requests().await.unwrap();
-    assert_eq!(requests.len(), 21);
+    assert_eq!(requests.len(), 22);
     let mut endpoints = BTreeSet::new();
     for request in &requests {
         let endpoint = request.url.path().to_owned();

@@ -212,6 +212,23 @@ pub fn plaid_error(error_type: &str, error_code: &str, message: &str, request_id
     })
 }
 
+/// `/processor/balance/get`: the account behind the processor token, as the spec's example has it.
+pub fn processor_balance() -> Value {
+    json!({
+        "account": {
+            "account_id": ACCOUNT_ID,
+            "balances": {"available": 120.5, "current": 130, "iso_currency_code": "USD",
+                         "limit": null, "unofficial_currency_code": null},
+            "mask": "0000",
+            "name": "Plaid Checking",
+            "official_name": "Plaid Gold Standard 0% Interest Checking",
+            "subtype": "checking",
+            "type": "depository"
+        },
+        "request_id": "1zlMf"
+    })
+}
+
 /// Every success fixture with the endpoint that serves it.
 pub fn all_responses() -> Vec<(&'static str, Value)> {
     vec![
@@ -227,6 +244,7 @@ pub fn all_responses() -> Vec<(&'static str, Value)> {
         ("/bank_transfer/list", bank_transfer_list()),
         ("/bank_transfer/event/list", event_list()),
         ("/bank_transfer/balance/get", balance()),
+        ("/processor/balance/get", processor_balance()),
         ("/webhook_verification_key/get", webhook_verification_key()),
         ("/sandbox/processor_token/create", sandbox_processor_token()),
         ("/sandbox/bank_transfer/fire_webhook", request_id_only()),

@@ -386,6 +386,11 @@ async fn the_reads_are_retried_after_a_500_and_the_sandbox_actions_are_not() {
         ("/bank_transfer/event/sync", fixtures::event_sync(), true),
         ("/bank_transfer/balance/get", fixtures::balance(), true),
         (
+            "/processor/balance/get",
+            fixtures::processor_balance(),
+            true,
+        ),
+        (
             "/webhook_verification_key/get",
             fixtures::webhook_verification_key(),
             true,

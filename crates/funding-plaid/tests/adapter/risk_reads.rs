@@ -1,13 +1,14 @@
 //! The risk checks' reads, pinned on the wire: `/accounts/balance/get`, `/identity/get`,
-//! `/identity/match` and `/item/get` (each asked for the one linked account), what each answer
-//! becomes, and a balance the bank could not give as Plaid's error.
+//! `/identity/match` and `/item/get` (each asked for the one linked account),
+//! `/processor/balance/get` (the account behind a processor token), what each answer becomes, and a
+//! balance the bank could not give as Plaid's error.
 
-use funding_core::ports::{AccountBalance, PlaidGateway, ProviderErrorKind};
+use funding_core::ports::{AccountBalance, BankTransferGateway, PlaidGateway, ProviderErrorKind};
 use rust_decimal::Decimal;
 use serde_json::json;
 use wiremock::ResponseTemplate;
 
-use crate::fixtures::plaid_error;
+use crate::fixtures::{self, plaid_error};
 use crate::support::*;
 
 fn item() -> serde_json::Value {
@@ -95,6 +96,80 @@ async fn a_balance_the_bank_cannot_give_is_plaids_error_and_null_is_unknown() {
         .account_balance(&access_token(), &account_id())
         .await
         .unwrap();
+    assert_eq!(balance.available, None);
+    assert_eq!(balance.current, Some(Decimal::new(525, 2)));
+}
+
+#[tokio::test]
+async fn the_balance_behind_a_processor_token_is_asked_with_the_token_alone() {
+    let (server, client) = plaid().await;
+    on("/processor/balance/get", ok(fixtures::processor_balance()))
+        .mount(&server)
+        .await;
+
+    let balance = client.processor_balance(&processor_token()).await.unwrap();
+
+    let request = the_request(&server).await;
+    assert_eq!(request.url.path(), "/processor/balance/get");
+    // The credentials travel in the headers, as on every Plaid call; the body is the token.
+    assert_plaid_headers(&request);
+    assert_eq!(body(&request), json!({"processor_token": PROCESSOR_TOKEN}));
+    assert_eq!(
+        balance,
+        AccountBalance {
+            available: Some(Decimal::new(12_050, 2)),
+            current: Some(Decimal::new(130, 0)),
+            iso_currency_code: Some("USD".into()),
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_processor_balance_the_bank_cannot_give_is_plaids_error_asked_once() {
+    let (server, client) = plaid().await;
+    on(
+        "/processor/balance/get",
+        ResponseTemplate::new(400).set_body_json(plaid_error(
+            "INSTITUTION_ERROR",
+            "INSTITUTION_NOT_RESPONDING",
+            "this institution is not currently responding to this request",
+            "pbal-2",
+        )),
+    )
+    .mount(&server)
+    .await;
+
+    let error = client
+        .processor_balance(&processor_token())
+        .await
+        .unwrap_err();
+
+    assert_eq!(error.code, "INSTITUTION_NOT_RESPONDING");
+    assert_eq!(error.http_status, Some(400));
+    assert_eq!(error.request_id.as_deref(), Some("pbal-2"));
+    assert_eq!(error.kind, ProviderErrorKind::InvalidInput);
+    assert!(
+        !format!("{error:?}").contains(PROCESSOR_TOKEN),
+        "the token is never shown: {error:?}"
+    );
+    assert_eq!(
+        received(&server, "/processor/balance/get").await.len(),
+        1,
+        "a 400 is Plaid's answer, not retried"
+    );
+
+    // An institution that gives no available balance: unknown, its current one kept.
+    let (server, client) = plaid().await;
+    on(
+        "/processor/balance/get",
+        ok(
+            json!({"account": {"account_id": ACCOUNT_ID, "balances": {"available": null,
+            "current": 5.25, "iso_currency_code": "USD"}}, "request_id": "pbal-3"}),
+        ),
+    )
+    .mount(&server)
+    .await;
+    let balance = client.processor_balance(&processor_token()).await.unwrap();
     assert_eq!(balance.available, None);
     assert_eq!(balance.current, Some(Decimal::new(525, 2)));
 }

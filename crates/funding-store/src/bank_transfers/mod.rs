@@ -9,11 +9,11 @@ pub(crate) mod events;
 mod read;
 mod reconcile;
 mod secrets;
-mod status;
+pub(crate) mod status;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use funding_core::model::BankTransfer;
+use funding_core::model::{BankTransfer, RiskDecision};
 use funding_core::ports::{
     BankTransferChange, BankTransferFilter, BankTransferHistoryEntry, BankTransferStore, Begin,
     Claim, IdempotencyClaim, InboxMark, NewBankTransfer, PendingPlaidEvent, PlaidAnswerSaved,
@@ -80,8 +80,9 @@ impl BankTransferStore for Store {
         fence: &Claim,
         id: BankTransferId,
         at: DateTime<Utc>,
+        decision: Option<&RiskDecision>,
     ) -> Result<bool, StoreError> {
-        status::mark_bank_transfer_submit_requested(self, fence, id, at).await
+        status::mark_bank_transfer_submit_requested(self, fence, id, at, decision).await
     }
 
     #[tracing::instrument(

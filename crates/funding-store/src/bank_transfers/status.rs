@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use funding_core::model::RiskDecision;
 use funding_core::ports::{
     BankTransferChange, Claim, InboxMark, OutboxResource, PLAID_BANK_TRANSFER_STREAM,
     PlaidAnswerSaved, PlaidBankTransfer, StoreError,
@@ -35,13 +36,18 @@ pub(super) async fn mark_bank_transfer_submit_requested(
     claim: &Claim,
     id: BankTransferId,
     at: DateTime<Utc>,
+    decision: Option<&RiskDecision>,
 ) -> Result<bool, StoreError> {
     let (_permit, txn) = store.begin_write().await?;
     fence(&txn, claim).await?;
     let at = db_time(at);
     // The first send's time is kept: a resend after an unknown outcome is the same create.
     let first = Func::coalesce([Expr::col(Column::SubmitRequestedAt), Expr::value(at)]);
-    let updated = Entity::update_many()
+    let mut update = Entity::update_many();
+    if let Some(decision) = decision {
+        update = update.col_expr(Column::RiskDecision, Expr::value(decision.encode()));
+    }
+    let updated = update
         .col_expr(Column::SubmitRequestedAt, first.into())
         .col_expr(Column::UpdatedAt, Expr::value(at))
         .filter(Column::Id.eq(id.as_uuid()))
@@ -294,7 +300,7 @@ pub(super) async fn set_bank_transfer_cancellable(
 }
 
 /// Refuses a change that does not start at SUBMITTING, where `what` happens.
-fn from_submitting(change: &BankTransferChange, what: &str) -> Result<(), StoreError> {
+pub(crate) fn from_submitting(change: &BankTransferChange, what: &str) -> Result<(), StoreError> {
     if change.from == PlaidBankTransferStatus::Submitting {
         Ok(())
     } else {
@@ -308,7 +314,7 @@ fn from_submitting(change: &BankTransferChange, what: &str) -> Result<(), StoreE
 /// The conditional update of a move, only from `change.from`: the new status, `cancellable`, the
 /// failure (cleared when the change has none), the reason and the time; and the failure code when
 /// the change carries one.
-fn moving(id: BankTransferId, change: &BankTransferChange) -> UpdateMany<Entity> {
+pub(crate) fn moving(id: BankTransferId, change: &BankTransferChange) -> UpdateMany<Entity> {
     let (ach_return_code, description) = failure_columns(change.failure.as_ref());
     let mut update = Entity::update_many()
         .col_expr(Column::Status, Expr::value(change.to.as_str()))
@@ -327,7 +333,7 @@ fn moving(id: BankTransferId, change: &BankTransferChange) -> UpdateMany<Entity>
 
 /// Runs `update` and appends the history row in `txn`; whether the transfer moved (and the history
 /// took the row: an event already recorded means the move must be rolled back).
-async fn apply(
+pub(crate) async fn apply(
     txn: &DatabaseTransaction,
     id: BankTransferId,
     update: UpdateMany<Entity>,

@@ -2,7 +2,7 @@
 //! apart), the failure columns, Plaid's object as saved, the row and its status history rows, and
 //! the row read back into a [`BankTransfer`] (a value the domain would refuse is `Corrupt`).
 
-use funding_core::model::BankTransfer;
+use funding_core::model::{BankTransfer, RiskDecision};
 use funding_core::ports::{
     BankTransferChange, BankTransferFailure, BankTransferHistoryEntry, PlaidBankTransfer,
     StoreError,
@@ -205,6 +205,7 @@ pub(crate) fn bank_transfer_row(
         updated_at: db_time(transfer.updated_at),
         reconciled_at: None,
         reconcile_issue: None,
+        risk_decision: transfer.risk.as_ref().map(RiskDecision::encode),
     })
 }
 
@@ -255,6 +256,14 @@ pub(crate) fn bank_transfer_from_row(
         status_reason: row.status_reason,
         failure_code: row.failure_code,
         submit_requested_at: row.submit_requested_at,
+        risk: row
+            .risk_decision
+            .as_deref()
+            .map(|text| {
+                RiskDecision::decode(text)
+                    .ok_or_else(|| corrupt(BANK_TRANSFERS, id, "risk_decision is not a decision"))
+            })
+            .transpose()?,
         plaid_idempotency_key: row
             .plaid_idempotency_key
             .as_deref()

@@ -41,6 +41,8 @@ pub struct Model {
     /// Why that look left it unresolved (`unchanged`, `missing`, `lookup_failed`,
     /// `unknown_status`); NULL: nothing wrong.
     pub reconcile_issue: Option<String>,
+    /// What the risk checks decided (JSON, `RiskDecision`); NULL until they ran.
+    pub risk_decision: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

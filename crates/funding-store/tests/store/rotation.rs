@@ -56,6 +56,7 @@ async fn bank_transfer(store: &Store, key: &str) -> BankTransferId {
         status_reason: None,
         failure_code: None,
         submit_requested_at: None,
+        risk: None,
         plaid_idempotency_key: None,
         created_at: t0(),
         updated_at: t0(),

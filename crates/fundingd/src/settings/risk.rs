@@ -22,8 +22,9 @@ pub const MIN_REVIEW_EXPIRY_MS: u64 = 1_000;
 pub const MAX_REVIEW_EXPIRY_MS: u64 = 366 * 86_400_000;
 
 /// `[risk]`: the checks before money moves (DESIGN §11), run by `funding_core::risk` on the
-/// Alpaca rail's transfers and on links. The Plaid rail's limits are validated and shown by
-/// `fundingd --check` but not applied yet: its transfers carry no account of ours.
+/// Alpaca rail's transfers, on links, and (the balance check) on the Plaid rail's debits. The Plaid
+/// rail's limits are validated and shown by `fundingd --check` but not applied yet: its transfers
+/// carry no account of ours.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RiskSettings {
@@ -40,8 +41,8 @@ pub struct RiskSettings {
     pub name_check: NameCheck,
     /// A name score (0–100, Plaid's scale) at or above this is a match; default Plaid's 70.
     pub name_match_threshold: u8,
-    /// How long a transfer held for review (PENDING_REVIEW) waits for `ApproveReview` before it
-    /// expires; default three days, at least a second, at most a year.
+    /// How long a transfer or bank transfer held for review (PENDING_REVIEW) waits for
+    /// `ApproveReview` before it expires; default three days, at least a second, at most a year.
     pub review_expiry_ms: u64,
     /// Refuse new transfers on a link whose Plaid Item needs its user to log in again
     /// (NEEDS_REAUTH). Default false: on the Alpaca rail Alpaca already holds the account numbers.
@@ -106,11 +107,13 @@ impl RiskLimits {
 }
 
 impl RiskSettings {
-    /// As the risk use cases take them; an approved transfer's submit work gets `submit_max_attempts`.
+    /// As the risk use cases take them; an approved transfer's submit work gets
+    /// `submit_max_attempts`, an approved bank transfer's `bank_transfer_submit_max_attempts`.
     pub fn core_settings(
         &self,
         returns: &ReturnSettings,
         submit_max_attempts: u32,
+        bank_transfer_submit_max_attempts: u32,
     ) -> funding_core::RiskSettings {
         funding_core::RiskSettings {
             balance_check: self.balance_check,
@@ -127,6 +130,7 @@ impl RiskSettings {
             submit_max_attempts,
             return_policy: returns.policy.clone(),
             insufficient_funds_review_after: returns.r01_review_after,
+            bank_transfer_submit_max_attempts,
         }
     }
 

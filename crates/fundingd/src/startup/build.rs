@@ -262,9 +262,11 @@ fn wire(
             clock: clock.clone(),
         },
         engine.clone(),
-        settings
-            .risk
-            .core_settings(&settings.returns, TransferSettings::default().max_attempts),
+        settings.risk.core_settings(
+            &settings.returns,
+            TransferSettings::default().max_attempts,
+            settings.bank_transfer_max_attempts.max(1),
+        ),
     );
     let links = BankLinks::new(
         plaid_gateway,
@@ -334,6 +336,7 @@ fn wire(
         Arc::new(store.clone()),
         Arc::new(SystemClock),
         engine.clone(),
+        risk.clone(),
         BankTransferSettings {
             max_attempts: settings.bank_transfer_max_attempts.max(1),
         },

@@ -249,6 +249,7 @@ mod reflection_tests {
             [
                 "funding.v1.BankLinkService",
                 "funding.v1.BankTransferService",
+                "funding.v1.RiskService",
                 "funding.v1.TransferService",
                 "grpc.health.v1.Health",
                 "grpc.reflection.v1.ServerReflection",

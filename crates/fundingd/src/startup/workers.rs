@@ -188,7 +188,10 @@ async fn reconcile_loop(
         match risk.expire_reviews().await {
             Ok(0) => {}
             Ok(ended) => {
-                tracing::info!(ended, "reviews expired unreviewed: their transfers FAILED")
+                tracing::info!(
+                    ended,
+                    "reviews expired unreviewed: their transfers FAILED, bank transfers REFUSED"
+                )
             }
             Err(error) => tracing::warn!("expiring reviews failed: {error}"),
         }

@@ -75,6 +75,7 @@ pub const RAIL_ENDPOINTS: &[&str] = &[
     "/bank_transfer/event/list",
     "/bank_transfer/event/sync",
     "/bank_transfer/balance/get",
+    "/processor/balance/get",
     "/webhook_verification_key/get",
     "/sandbox/processor_token/create",
     "/sandbox/bank_transfer/simulate",
@@ -102,6 +103,10 @@ pub async fn call_endpoint(
             .map(drop),
         "/bank_transfer/event/sync" => client.sync_bank_transfer_events(0, 25).await.map(drop),
         "/bank_transfer/balance/get" => client.bank_transfer_balance(None).await.map(drop),
+        "/processor/balance/get" => client
+            .processor_balance(&super::processor_token())
+            .await
+            .map(drop),
         "/webhook_verification_key/get" => client
             .webhook_verification_key(fixtures::WEBHOOK_KEY_ID)
             .await

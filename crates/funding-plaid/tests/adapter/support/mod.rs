@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use funding_domain::{AccessToken, PlaidAccountId, PublicToken};
+use funding_domain::{AccessToken, PlaidAccountId, ProcessorToken, PublicToken};
 use funding_plaid::{PlaidClient, PlaidConfig, RetryPolicy};
 use secrecy::SecretString;
 use serde_json::Value;
@@ -123,6 +123,10 @@ pub fn public_token() -> PublicToken {
 
 pub fn access_token() -> AccessToken {
     AccessToken::parse(ACCESS_TOKEN).unwrap()
+}
+
+pub fn processor_token() -> ProcessorToken {
+    ProcessorToken::parse(PROCESSOR_TOKEN).unwrap()
 }
 
 pub fn account_id() -> PlaidAccountId {

@@ -209,6 +209,12 @@ impl BankTransferGateway for FakeKeys {
     ) -> Result<BankTransferBalance, ProviderError> {
         Err(not_faked())
     }
+    async fn processor_balance(
+        &self,
+        _: &funding_domain::ProcessorToken,
+    ) -> Result<funding_core::ports::AccountBalance, ProviderError> {
+        Err(not_faked())
+    }
     async fn webhook_verification_key(
         &self,
         key_id: &str,

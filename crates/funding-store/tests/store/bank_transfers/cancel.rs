@@ -39,7 +39,7 @@ async fn an_unsent_bank_transfer_is_cancelled_and_a_sent_one_is_not(db: &TestDb)
     let fence = claim_submit(&store, sent.id).await;
     assert!(
         store
-            .mark_bank_transfer_submit_requested(&fence, sent.id, t0() + seconds(1))
+            .mark_bank_transfer_submit_requested(&fence, sent.id, t0() + seconds(1), None)
             .await
             .unwrap()
     );
@@ -73,7 +73,7 @@ async fn a_cancel_racing_the_submit_request_lets_exactly_one_win(db: &TestDb) {
         let id = transfer.id;
         let marked = tokio::spawn(async move {
             marking
-                .mark_bank_transfer_submit_requested(&fence, id, t0() + seconds(1))
+                .mark_bank_transfer_submit_requested(&fence, id, t0() + seconds(1), None)
                 .await
         });
         let cancelled = tokio::spawn(async move {

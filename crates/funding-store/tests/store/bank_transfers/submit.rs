@@ -23,7 +23,7 @@ async fn fenced_writes_are_refused_with_a_stale_claim(db: &TestDb) {
     let stale = stale(&fence);
     assert!(matches!(
         store
-            .mark_bank_transfer_submit_requested(&stale, transfer.id, t0() + seconds(1))
+            .mark_bank_transfer_submit_requested(&stale, transfer.id, t0() + seconds(1), None)
             .await,
         Err(StoreError::Fenced(_))
     ));
@@ -68,7 +68,7 @@ async fn fenced_writes_are_refused_with_a_stale_claim(db: &TestDb) {
     let id = BankTransferId::from_uuid(expired.subject_id);
     assert!(matches!(
         store
-            .mark_bank_transfer_submit_requested(&expired.claim, id, t0())
+            .mark_bank_transfer_submit_requested(&expired.claim, id, t0(), None)
             .await,
         Err(StoreError::Fenced(_))
     ));
@@ -82,7 +82,7 @@ async fn the_first_submit_request_is_kept_and_only_while_submitting(db: &TestDb)
     let first = t0() + seconds(2);
     assert!(
         store
-            .mark_bank_transfer_submit_requested(&fence, transfer.id, first)
+            .mark_bank_transfer_submit_requested(&fence, transfer.id, first, None)
             .await
             .unwrap()
     );
@@ -92,7 +92,7 @@ async fn the_first_submit_request_is_kept_and_only_while_submitting(db: &TestDb)
     // A resend after an unknown outcome: the first time stays.
     assert!(
         store
-            .mark_bank_transfer_submit_requested(&fence, transfer.id, t0() + seconds(9))
+            .mark_bank_transfer_submit_requested(&fence, transfer.id, t0() + seconds(9), None)
             .await
             .unwrap()
     );
@@ -116,7 +116,7 @@ async fn the_first_submit_request_is_kept_and_only_while_submitting(db: &TestDb)
     let before = stored(&store, transfer.id).await;
     assert!(
         !store
-            .mark_bank_transfer_submit_requested(&fence, transfer.id, t0() + seconds(11))
+            .mark_bank_transfer_submit_requested(&fence, transfer.id, t0() + seconds(11), None)
             .await
             .unwrap()
     );

@@ -90,6 +90,7 @@ pub fn new_from(
         status_reason: None,
         failure_code: None,
         submit_requested_at: None,
+        risk: None,
         plaid_idempotency_key: None,
         created_at: at,
         updated_at: at,
