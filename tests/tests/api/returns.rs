@@ -101,16 +101,21 @@ async fn an_r03_return_makes_the_link_unusable_and_cancels_it(backend: Backend) 
         ))
         .await
         .unwrap_err();
-    assert!(
-        ["BANK_LINK_UNUSABLE", "BANK_LINK_NOT_APPROVED"].contains(&error_reason(&refused).as_str()),
-        "{refused:?}"
-    );
+    assert_eq!(error_reason(&refused), "BANK_LINK_UNUSABLE", "{refused:?}");
     let events = audit(&app, &account_id).await;
     let unusable_events: Vec<_> = events
         .iter()
         .filter(|e| e.action == "bank_link.unusable")
         .collect();
     assert_eq!(unusable_events.len(), 1, "applied once: {events:?}");
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.action == "transfer.returned")
+            .count(),
+        1,
+        "the return is recorded once: {events:?}"
+    );
     assert_eq!(unusable_events[0].actor, "service");
     assert!(unusable_events[0].reason.contains("R03"));
     let deletes = app.provider_calls(
@@ -201,15 +206,18 @@ async fn an_r10_return_freezes_the_account_holds_what_is_unsent_and_an_unfreeze_
     assert_eq!(
         trail,
         [
+            ("transfer.returned".to_owned(), "service".to_owned()),
             ("account.frozen".to_owned(), "service".to_owned()),
             ("account.unfrozen".to_owned(), "anonymous".to_owned()),
         ],
-        "the return froze it once, however often it was reported: {events:?}"
+        "the return, then the freeze it caused, once however often it was reported: {events:?}"
     );
-    assert!(events[0].reason.contains("R10"), "{:?}", events[0]);
-    assert!(events[0].details_json.contains(&first.id));
+    assert_eq!(events[0].resource, format!("transfers/{}", first.id));
+    assert!(events[0].details_json.contains("R10"), "{:?}", events[0]);
+    assert!(events[1].reason.contains("R10"), "{:?}", events[1]);
+    assert!(events[1].details_json.contains(&first.id));
     assert_eq!(
-        events[1].reason,
+        events[2].reason,
         "the customer confirmed the debit in writing"
     );
     app.stop().await;

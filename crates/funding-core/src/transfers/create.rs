@@ -186,6 +186,9 @@ impl Transfers {
                 resource: "bank link",
                 id: request.bank_link_id.to_string(),
             })?;
+        // Health first: an UNUSABLE link (an ACH return said its account is gone) is also
+        // cancelled at Alpaca, and the return is the reason worth telling.
+        self.check_health(&link)?;
         let Some(relationship_id) = link.ach_relationship_id.filter(|_| link.status.is_usable())
         else {
             return Err(CoreError::FailedPrecondition {
@@ -197,7 +200,6 @@ impl Transfers {
                 ),
             });
         };
-        self.check_health(&link)?;
         if let Some(freeze) = self.risk.frozen(request.account_id).await? {
             return Err(CoreError::FailedPrecondition {
                 reason: funding_domain::risk::ACCOUNT_FROZEN,

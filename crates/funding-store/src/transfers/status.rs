@@ -378,6 +378,30 @@ async fn returned(
     if change.to != AlpacaTransferStatus::Returned {
         return Ok(());
     }
+    // The return itself is in the audit trail, by the service, with what it said.
+    let account_id = transfer::Entity::find_by_id(id.as_uuid())
+        .one(txn)
+        .await
+        .map_err(from_db)?
+        .map(|row| funding_domain::AccountId::from_uuid(row.account_id));
+    crate::risk::append_audit(
+        txn,
+        &funding_core::ports::NewAuditEvent {
+            actor: "service".to_owned(),
+            action: "transfer.returned".to_owned(),
+            resource: format!("transfers/{id}"),
+            account_id,
+            reason: change.reason.clone().unwrap_or_default(),
+            details: serde_json::json!({
+                "account_id": account_id.map(|id| id.to_string()),
+                "transfer_id": id.to_string(),
+                "ach_return_code": change.ach_return_code,
+                "source": change.source,
+            }),
+            at: change.at,
+        },
+    )
+    .await?;
     crate::work::insert_work(
         txn,
         &funding_core::ports::NewWork {
