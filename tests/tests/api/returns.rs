@@ -232,7 +232,7 @@ async fn insufficient_funds_returns_send_the_links_next_deposit_to_review(backen
     let (account_id, link) = app.approved_link().await;
     for round in 0..3 {
         let deposit = complete_deposit(&app, &account_id, &link, "15.00").await;
-        return_it(&app, &deposit, if round == 1 { "R09" } else { "R01" }).await;
+        return_it(&app, &deposit, "R01").await;
         if round < 2 {
             let next = app
                 .create_transfer(app.transfer_request(
