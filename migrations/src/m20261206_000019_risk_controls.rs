@@ -109,7 +109,7 @@ enum AuditEvents {
 /// The review states the `reviews.state` CHECK accepts.
 pub const REVIEW_STATES: &[&str] = &["open", "approved", "rejected", "expired"];
 
-/// One rail's status CHECKs, which all admit the same list of statuses.
+/// CHECKs that all admit the same list of values (one rail's statuses, the work kinds, …).
 struct StatusChecks {
     /// Whose, in an error message: `transfers'`, `bank transfers'`.
     whose: &'static str,
@@ -158,6 +158,25 @@ const BANK_TRANSFER_CHECKS: StatusChecks = StatusChecks {
     tables: &["bank_transfers", "bank_transfer_status_history"],
 };
 
+/// `work_items.kind`: `transfer_returned`, the work an ACH return starts (DESIGN §12).
+const WORK_KIND_CHECKS: StatusChecks = StatusChecks {
+    whose: "work items' kind",
+    checks: &[("work_items", "work_items_kind_known", "kind")],
+    tables: &["work_items"],
+};
+
+/// `outbox.resource`: `account`, a freeze or an unfreeze being a status event too.
+const OUTBOX_CHECKS: StatusChecks = StatusChecks {
+    whose: "outbox's resource",
+    checks: &[("outbox", "outbox_resource_known", "resource")],
+    tables: &["outbox"],
+};
+
+/// The outbox's resources as migration 000011 made them, and with `account`.
+const OUTBOX_RESOURCES: &[&str] = &["bank_link", "transfer", "bank_transfer"];
+const OUTBOX_RESOURCES_WITH_ACCOUNT: &[&str] =
+    &["bank_link", "transfer", "bank_transfer", "account"];
+
 /// `'A', 'B', …`.
 fn quoted(values: &[&str]) -> String {
     values
@@ -167,8 +186,8 @@ fn quoted(values: &[&str]) -> String {
         .join(", ")
 }
 
-/// Makes one rail's status CHECKs admit `to` instead of `from` (every value of `from` is in `to`,
-/// or the other way round for `down`).
+/// Makes the CHECKs of `rail` admit `to` instead of `from` (every value of `from` is in `to`, or
+/// the other way round for `down`).
 async fn admit_statuses(
     manager: &SchemaManager<'_>,
     rail: &StatusChecks,
@@ -227,7 +246,7 @@ async fn admit_statuses(
             let expected = rail.tables.len() as i64;
             if rewritten != expected {
                 return Err(DbErr::Migration(format!(
-                    "the {} status CHECKs were not all rewritten ({rewritten} of {expected} tables)",
+                    "the {} CHECKs were not all rewritten ({rewritten} of {expected} tables)",
                     rail.whose
                 )));
             }
@@ -455,12 +474,16 @@ impl MigrationTrait for Migration {
                 )
                 .await?;
         }
-        widen_work_kinds(manager, WORK_KINDS, WORK_KINDS_WITH_RETURNS).await?;
-        widen_check(
+        admit_statuses(
             manager,
-            "outbox",
-            "outbox_resource_known",
-            "resource",
+            &WORK_KIND_CHECKS,
+            WORK_KINDS,
+            WORK_KINDS_WITH_RETURNS,
+        )
+        .await?;
+        admit_statuses(
+            manager,
+            &OUTBOX_CHECKS,
             OUTBOX_RESOURCES,
             OUTBOX_RESOURCES_WITH_ACCOUNT,
         )
@@ -468,16 +491,20 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        widen_check(
+        admit_statuses(
             manager,
-            "outbox",
-            "outbox_resource_known",
-            "resource",
+            &OUTBOX_CHECKS,
             OUTBOX_RESOURCES_WITH_ACCOUNT,
             OUTBOX_RESOURCES,
         )
         .await?;
-        widen_work_kinds(manager, WORK_KINDS_WITH_RETURNS, WORK_KINDS).await?;
+        admit_statuses(
+            manager,
+            &WORK_KIND_CHECKS,
+            WORK_KINDS_WITH_RETURNS,
+            WORK_KINDS,
+        )
+        .await?;
         for table in [
             Alias::new("audit_events"),
             Alias::new("reviews"),
@@ -519,92 +546,4 @@ impl MigrationTrait for Migration {
         )
         .await
     }
-}
-
-/// Makes `work_items.kind`'s CHECK admit `to` instead of `from`: `transfer_returned`, the work an
-/// ACH return starts (what it does to the link and the account).
-async fn widen_work_kinds(
-    manager: &SchemaManager<'_>,
-    from: &[&str],
-    to: &[&str],
-) -> Result<(), DbErr> {
-    widen_check(
-        manager,
-        "work_items",
-        "work_items_kind_known",
-        "kind",
-        from,
-        to,
-    )
-    .await
-}
-
-/// The outbox's resources: `account` (a freeze or an unfreeze, DESIGN §12) beside the links and
-/// transfers.
-const OUTBOX_RESOURCES: &[&str] = &["bank_link", "transfer", "bank_transfer"];
-const OUTBOX_RESOURCES_WITH_ACCOUNT: &[&str] =
-    &["bank_link", "transfer", "bank_transfer", "account"];
-
-/// Makes `table.column`'s CHECK `constraint` admit `to` instead of `from`, as [`admit_statuses`]
-/// does it (PostgreSQL: the constraint replaced; SQLite: its text rewritten in the schema).
-async fn widen_check(
-    manager: &SchemaManager<'_>,
-    table: &str,
-    constraint: &str,
-    column: &str,
-    from: &[&str],
-    to: &[&str],
-) -> Result<(), DbErr> {
-    let db = manager.get_connection();
-    match manager.get_database_backend() {
-        DatabaseBackend::Postgres => {
-            db.execute_unprepared(&format!(
-                "ALTER TABLE {table} DROP CONSTRAINT {constraint}, \
-                 ADD CONSTRAINT {constraint} CHECK ({column} IN ({}))",
-                quoted(to)
-            ))
-            .await?;
-        }
-        _ => {
-            let version = db
-                .query_one_raw(Statement::from_string(
-                    DatabaseBackend::Sqlite,
-                    "PRAGMA schema_version",
-                ))
-                .await?
-                .ok_or_else(|| DbErr::Migration("SQLite has no schema version".to_owned()))?
-                .try_get_by_index::<i64>(0)?;
-            let (old, new) = (quoted(from), quoted(to));
-            db.execute_unprepared(&format!(
-                "PRAGMA writable_schema = ON; \
-                 UPDATE sqlite_master SET sql = replace(sql, '{old_sql}', '{new_sql}') \
-                 WHERE type = 'table' AND name = '{table}'; \
-                 PRAGMA schema_version = {next}; \
-                 PRAGMA writable_schema = OFF;",
-                old_sql = old.replace('\'', "''"),
-                new_sql = new.replace('\'', "''"),
-                next = version + 1,
-            ))
-            .await?;
-            let rewritten = db
-                .query_one_raw(Statement::from_string(
-                    DatabaseBackend::Sqlite,
-                    format!(
-                        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' \
-                         AND name = '{table}' AND instr(sql, '{}') > 0",
-                        new.replace('\'', "''")
-                    ),
-                ))
-                .await?
-                .map(|row| row.try_get_by_index::<i64>(0))
-                .transpose()?
-                .unwrap_or(0);
-            if rewritten != 1 {
-                return Err(DbErr::Migration(format!(
-                    "{table}'s {constraint} CHECK was not rewritten"
-                )));
-            }
-        }
-    }
-    Ok(())
 }

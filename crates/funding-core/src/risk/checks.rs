@@ -13,7 +13,9 @@ use funding_domain::{
 use super::Risk;
 use crate::error::CoreError;
 use crate::model::Transfer;
-use crate::ports::{AccountFreeze, BankTransferGateway, FundingFlow, TransferDirection};
+use crate::ports::{
+    AccountControls, AccountFreeze, BankTransferGateway, FundingFlow, TransferDirection,
+};
 
 /// The reason code of a deposit held because its link's recent returns were for insufficient funds.
 pub const INSUFFICIENT_FUNDS_RETURNS: &str = "INSUFFICIENT_FUNDS_RETURNS";
@@ -53,21 +55,30 @@ fn combine(decisions: Vec<Decision>) -> Decision {
 impl Risk {
     /// Whether the account's funding is frozen, and why.
     pub async fn frozen(&self, account_id: AccountId) -> Result<Option<AccountFreeze>, CoreError> {
-        Ok(self.store.account_controls(account_id).await?.frozen)
+        Ok(self.controls(account_id).await?.frozen)
     }
 
-    /// The decision on an Alpaca transfer about to be sent: REFUSE when the account is frozen;
-    /// else the strictest of its limits (what the account's decided transfers of the same flow
-    /// have used of each window) and, for a deposit, the bank's available balance. Read-only: the
-    /// caller stores the decision with what it does next.
-    pub async fn check_transfer(&self, transfer: &Transfer) -> Result<Decision, CoreError> {
-        let controls = self.store.account_controls(transfer.account_id).await?;
+    /// What is kept per account for the checks: frozen or not, its limit overrides.
+    pub async fn controls(&self, account_id: AccountId) -> Result<AccountControls, CoreError> {
+        Ok(self.store.account_controls(account_id).await?)
+    }
+
+    /// The decision on an Alpaca transfer about to be sent, over its account's `controls` (read
+    /// once by the caller): REFUSE when the account is frozen; else the strictest of its limits
+    /// (what the account's decided transfers of the same flow have used of each window) and, for a
+    /// deposit, the bank's available balance. Read-only: the caller stores the decision with what
+    /// it does next.
+    pub async fn check_transfer(
+        &self,
+        transfer: &Transfer,
+        controls: &AccountControls,
+    ) -> Result<Decision, CoreError> {
         if let Some(freeze) = &controls.frozen {
             return Ok(risk::frozen(&freeze.reason));
         }
         let amount = risk::cents(transfer.amount.as_decimal()).unwrap_or(i64::MAX);
         let flow = alpaca_flow(transfer.direction);
-        let limits = self.limits_for(&controls, flow);
+        let limits = self.limits_for(controls, flow);
         let mut decisions = Vec::new();
         let unlimited = limits.per_transfer.is_none()
             && limits.daily.is_none()

@@ -192,7 +192,8 @@ impl Transfers {
     async fn check(&self, claim: &Claim, transfer: &Transfer) -> Result<Checked, Stop> {
         // A frozen account's transfers accepted before the freeze wait, unsent, until an operator
         // unfreezes it (DESIGN §12); the unfreeze makes their work due at once.
-        if let Some(freeze) = self.risk.frozen(transfer.account_id).await? {
+        let controls = self.risk.controls(transfer.account_id).await?;
+        if let Some(freeze) = &controls.frozen {
             let reason = format!(
                 "held: the account's funding is frozen ({}); sent once it is unfrozen",
                 freeze.reason
@@ -206,7 +207,7 @@ impl Transfers {
             // Decided before (approved after review).
             return Ok(Checked::Send(None));
         }
-        let decision = self.risk.check_transfer(transfer).await?;
+        let decision = self.risk.check_transfer(transfer, &controls).await?;
         let stored = RiskDecision::from(&decision);
         match decision.verdict {
             Verdict::Accept => Ok(Checked::Send(Some(stored))),
