@@ -36,7 +36,14 @@ async fn metrics_count_requests_errors_and_status_changes() {
         .as_str()
         .unwrap()
         .to_owned();
-    let event_id = format!("{}Z", &last[..25]);
+    // The next id after the stream's last one: new to the inbox, and in the stream's order.
+    // (Replacing the last character with a fixed one collided whenever it was that character.)
+    let event_id = last
+        .parse::<ulid::Ulid>()
+        .unwrap()
+        .increment()
+        .unwrap()
+        .to_string();
     app.sandbox.emit_raw_funding_event(&format!(
         r#"{{"account_id":"{}","at":"2026-12-01T00:00:00Z","entity_id":"{}","entity_type":"BankRelationship","event_id":"{event_id}","status_from":"QUEUED","status_to":"APPROVED"}}"#,
         uuid::Uuid::new_v4(),
