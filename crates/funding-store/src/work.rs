@@ -99,6 +99,74 @@ pub(crate) async fn fence(db: &impl ConnectionTrait, claim: &Claim) -> Result<()
     }
 }
 
+/// The claim of one piece of work by kind and subject, when it is due and heads its order.
+fn claim_one_sql() -> String {
+    format!(
+        "UPDATE work_items SET claim_owner = $1, claim_until_ms = {{now_ms}} + $2, \
+         generation = generation + 1, attempts = attempts + 1, updated_at_ms = {{now_ms}} \
+         WHERE id IN (SELECT c.id FROM work_items AS c WHERE c.kind = $3 AND c.subject_id = $4 \
+         AND c.state = 'pending' AND c.due_at_ms <= {{now_ms}} \
+         AND (c.claim_until_ms IS NULL OR c.claim_until_ms <= {{now_ms}}) AND {HEAD_OF_ITS_ORDER} \
+         {{skip_locked}}) {RETURNING}"
+    )
+}
+
+fn claim_one_values(kind: WorkKind, subject_id: Uuid, owner: &str, lease: Duration) -> Vec<Value> {
+    vec![
+        owner.into(),
+        millis(lease).into(),
+        kind.as_str().into(),
+        subject_id.into(),
+    ]
+}
+
+/// [`WorkQueue::claim`] in the caller's transaction: the work just written by [`insert_work`] in
+/// it, claimed for `owner` when no older work of its ordering key is pending. (On PostgreSQL the
+/// key's advisory lock, taken by [`insert_work`], is still held: no other work of the key is
+/// written meanwhile.)
+pub(crate) async fn claim_in(
+    db: &impl ConnectionTrait,
+    kind: WorkKind,
+    subject_id: Uuid,
+    owner: &str,
+    lease: Duration,
+) -> Result<Option<ClaimedWork>, StoreError> {
+    let rows = db
+        .query_all_raw(statement(
+            db.get_database_backend(),
+            &claim_one_sql(),
+            claim_one_values(kind, subject_id, owner, lease),
+        ))
+        .await
+        .map_err(from_db)?;
+    rows.first().map(|row| claimed(row, owner)).transpose()
+}
+
+const FINISH: &str = "UPDATE work_items SET state = 'done', claim_owner = NULL, claim_until_ms = NULL, \
+     last_error = NULL, updated_at_ms = {now_ms} \
+     WHERE id = $1 AND generation = $2 AND claim_owner = $3 AND state = 'pending'";
+
+/// [`WorkQueue::finish`] in the caller's transaction (which stores the work's result): refuses
+/// with `Fenced` unless the claim was still held.
+pub(crate) async fn finish_in(db: &impl ConnectionTrait, claim: &Claim) -> Result<(), StoreError> {
+    let result = db
+        .execute_raw(statement(
+            db.get_database_backend(),
+            FINISH,
+            claim_values(claim),
+        ))
+        .await
+        .map_err(from_db)?;
+    if result.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Fenced(format!(
+            "work {} generation {}",
+            claim.work_id, claim.generation
+        )))
+    }
+}
+
 fn claimed(row: &QueryResult, owner: &str) -> Result<ClaimedWork, StoreError> {
     let get_err = |what: &str| corrupt("work_items", "?", what);
     let id: Uuid = row.try_get("", "id").map_err(|_| get_err("id"))?;
@@ -224,23 +292,10 @@ impl WorkQueue for Store {
         owner: &str,
         lease: Duration,
     ) -> Result<Option<ClaimedWork>, StoreError> {
-        let sql = format!(
-            "UPDATE work_items SET claim_owner = $1, claim_until_ms = {{now_ms}} + $2, \
-             generation = generation + 1, attempts = attempts + 1, updated_at_ms = {{now_ms}} \
-             WHERE id IN (SELECT c.id FROM work_items AS c WHERE c.kind = $3 AND c.subject_id = $4 \
-             AND c.state = 'pending' AND c.due_at_ms <= {{now_ms}} \
-             AND (c.claim_until_ms IS NULL OR c.claim_until_ms <= {{now_ms}}) AND {HEAD_OF_ITS_ORDER} \
-             {{skip_locked}}) {RETURNING}"
-        );
         Ok(self
             .claim_with(
-                sql,
-                vec![
-                    owner.into(),
-                    millis(lease).into(),
-                    kind.as_str().into(),
-                    subject_id.into(),
-                ],
+                claim_one_sql(),
+                claim_one_values(kind, subject_id, owner, lease),
                 owner,
             )
             .await?
@@ -263,13 +318,7 @@ impl WorkQueue for Store {
 
     #[tracing::instrument(skip_all, fields(work_id = %claim.work_id, generation = claim.generation))]
     async fn finish(&self, claim: &Claim) -> Result<bool, StoreError> {
-        self.settle(
-            "UPDATE work_items SET state = 'done', claim_owner = NULL, claim_until_ms = NULL, \
-             last_error = NULL, updated_at_ms = {now_ms} \
-             WHERE id = $1 AND generation = $2 AND claim_owner = $3 AND state = 'pending'",
-            claim_values(claim),
-        )
-        .await
+        self.settle(FINISH, claim_values(claim)).await
     }
 
     #[tracing::instrument(skip_all, fields(work_id = %claim.work_id, generation = claim.generation))]

@@ -434,9 +434,28 @@ fn transfers_at_alpaca(cluster: &Cluster, account_id: &str) -> usize {
         .len()
 }
 
-/// SIGKILL at the moment `kill_when` says, during a withdrawal of 50.00 whose `slow_path` answers
-/// slowly; then a restart. The withdrawal ends COMPLETE, made once at Alpaca.
+/// SIGKILL during a withdrawal of 50.00 whose `slow_path` answers slowly, once it is stored (and,
+/// with `wait_for_post`, made at Alpaca); then a restart. The withdrawal ends COMPLETE, made once
+/// at Alpaca.
 async fn a_withdrawal_survives_a_sigkill(
+    slow_path: &str,
+    slow_method: Method,
+    wait_for_post: bool,
+) {
+    a_transfer_survives_a_sigkill(
+        v1::TransferDirection::Withdrawal,
+        slow_path,
+        slow_method,
+        wait_for_post,
+    )
+    .await;
+}
+
+/// SIGKILL during a transfer of 50.00 in `direction` whose `slow_path` answers slowly, once it is
+/// stored (and, with `wait_for_post`, made at Alpaca: the create's first commit is in, its second
+/// is not); then a restart. The transfer ends COMPLETE, made once at Alpaca.
+async fn a_transfer_survives_a_sigkill(
+    direction: v1::TransferDirection,
     slow_path: &str,
     slow_method: Method,
     wait_for_post: bool,
@@ -466,8 +485,8 @@ async fn a_withdrawal_survives_a_sigkill(
         account_id: account_id.clone(),
         bank_link_id: link.id.clone(),
         amount: "50.00".into(),
-        direction: v1::TransferDirection::Withdrawal.into(),
-        idempotency_key: "withdraw-once".into(),
+        direction: direction.into(),
+        idempotency_key: "transfer-once".into(),
     };
     let call = tokio::spawn({
         let request = request.clone();
@@ -487,6 +506,30 @@ async fn a_withdrawal_survives_a_sigkill(
         cluster.count("SELECT COUNT(*) AS n FROM transfers").await,
         1
     );
+    if wait_for_post {
+        // Between the create's two commits: the first (the transfer, its request mark, its work
+        // claimed) is in; the second (Alpaca's answer, the work finished) is not.
+        assert_eq!(
+            cluster
+                .count(
+                    "SELECT COUNT(*) AS n FROM transfers WHERE submit_requested_at IS NOT NULL \
+                     AND provider_transfer_id IS NULL AND status = 'SUBMITTING'"
+                )
+                .await,
+            1,
+            "the request is marked sent and its answer not stored"
+        );
+        assert_eq!(
+            cluster
+                .count(
+                    "SELECT COUNT(*) AS n FROM work_items WHERE kind = 'transfer_submit' \
+                     AND state = 'pending' AND claim_owner IS NOT NULL"
+                )
+                .await,
+            1,
+            "the submit work is claimed and not finished"
+        );
+    }
     eprintln!(
         "SIGKILL {} (Alpaca has {} transfers)",
         replica.name,
@@ -540,6 +583,19 @@ async fn a_withdrawal_killed_between_its_intent_and_its_submit_is_submitted_once
 async fn a_withdrawal_killed_while_alpaca_answers_its_create_is_adopted_not_sent_again() {
     // Killed after Alpaca made the transfer and before its answer arrived.
     a_withdrawal_survives_a_sigkill("/v1/accounts/{account}/transfers", Method::POST, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_deposit_killed_between_its_two_commits_is_adopted_not_sent_again() {
+    // The first commit (intent, key, work claimed, request marked) is in; Alpaca made the
+    // transfer; the process dies before the second (Alpaca's answer, the work finished).
+    a_transfer_survives_a_sigkill(
+        v1::TransferDirection::Deposit,
+        "/v1/accounts/{account}/transfers",
+        Method::POST,
+        true,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

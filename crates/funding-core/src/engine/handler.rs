@@ -9,6 +9,9 @@ use crate::ports::{ClaimedWork, ProviderError};
 pub enum Attempt {
     /// The work is done: its result, or a definite failure, is stored with its resource.
     Done,
+    /// Done, and the work already finished in the transaction that stored its result (the
+    /// engine writes nothing more).
+    Finished,
     /// Try again later: the provider or the database could not be reached, or refused for now.
     Retry {
         /// For the work's record and logs; never a secret.

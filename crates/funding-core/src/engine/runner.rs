@@ -122,6 +122,26 @@ impl Engine {
         Ok(Some(attempt))
     }
 
+    /// The fast path for work claimed in the transaction that wrote it: `first` is its first
+    /// attempt, run as the engine runs any (in a task of its own, its claim renewed meanwhile,
+    /// settled from its outcome; the kind's handler gives up for it when it was the last).
+    pub async fn drive_claimed<F, Fut>(
+        &self,
+        work: ClaimedWork,
+        first: F,
+    ) -> Result<Attempt, CoreError>
+    where
+        F: FnOnce(ClaimedWork) -> Fut + Send + 'static,
+        Fut: Future<Output = Attempt> + Send,
+    {
+        let this = self.clone();
+        tokio::spawn(tracing::Instrument::in_current_span(async move {
+            this.execute_with(work, Some(first)).await
+        }))
+        .await
+        .map_err(|error| CoreError::Internal(format!("a work task failed: {error}")))
+    }
+
     /// The fast path with patience: one attempt now if the work can be claimed; if it cannot (a
     /// worker or a concurrent repeat holds it, it waits behind older work of its ordering key, or
     /// its retry is not due), it tries again every 50 ms for up to two seconds, until it makes an
@@ -217,9 +237,20 @@ impl Engine {
             .and_then(|handlers| handlers.get(&kind).cloned())
     }
 
-    /// One attempt at claimed work, with its claim renewed meanwhile, then the work settled.
-    #[tracing::instrument(skip_all, fields(work_id = %work.claim.work_id, kind = %work.kind, subject_id = %work.subject_id, attempt = work.attempt, generation = work.claim.generation))]
+    /// One attempt at claimed work by its kind's handler.
     async fn execute(&self, work: ClaimedWork) -> Attempt {
+        self.execute_with(work, None::<fn(ClaimedWork) -> std::future::Ready<Attempt>>)
+            .await
+    }
+
+    /// One attempt at claimed work (`first`'s, else the handler's), with its claim renewed
+    /// meanwhile, then the work settled.
+    #[tracing::instrument(skip_all, fields(work_id = %work.claim.work_id, kind = %work.kind, subject_id = %work.subject_id, attempt = work.attempt, generation = work.claim.generation))]
+    async fn execute_with<F, Fut>(&self, work: ClaimedWork, first: Option<F>) -> Attempt
+    where
+        F: FnOnce(ClaimedWork) -> Fut,
+        Fut: Future<Output = Attempt>,
+    {
         let Some(handler) = self.handler(work.kind) else {
             tracing::error!("no handler for this kind of work; it waits");
             let reason = format!("no handler for {} work", work.kind);
@@ -229,8 +260,15 @@ impl Engine {
                 error: None,
             };
         };
-        let attempt = self.run_renewing(handler.as_ref(), &work).await;
+        let attempt = match first {
+            Some(first) => self.run_renewing(first(work.clone()), &work).await,
+            None => self.run_renewing(handler.run(&work), &work).await,
+        };
         match &attempt {
+            Attempt::Finished => {
+                metrics::counter!("funding_work_attempts_total", "kind" => work.kind.as_str(), "outcome" => "done").increment(1);
+                attempt
+            }
             Attempt::Done | Attempt::Refused(_) => {
                 if !self.report(self.inner.queue.finish(&work.claim).await) {
                     return Attempt::Fenced;
@@ -262,7 +300,7 @@ impl Engine {
                     Attempt::Wait { reason, delay } => {
                         self.report(self.inner.queue.postpone(&work.claim, delay, &reason).await);
                     }
-                    Attempt::Done | Attempt::Refused(_) => {
+                    Attempt::Done | Attempt::Finished | Attempt::Refused(_) => {
                         self.report(self.inner.queue.give_up(&work.claim, &reason).await);
                         metrics::counter!("funding_work_attempts_total", "kind" => work.kind.as_str(), "outcome" => "gave_up").increment(1);
                     }
@@ -310,7 +348,7 @@ impl Engine {
         }
     }
 
-    /// Runs the handler; renews the claim every third of the lease until it returns.
+    /// Runs the attempt; renews the claim every third of the lease until it returns.
     ///
     /// The renewal runs beside the handler, never instead of it: a renewal waits on the work's row
     /// while the handler's transaction holds it (PostgreSQL's row lock, SQLite's one writer), so the
@@ -320,7 +358,11 @@ impl Engine {
     /// claim taken, or no renewal has succeeded for a whole lease, the handler's future is dropped,
     /// so its provider call is abandoned and nothing after it is sent. Whatever the abandoned call
     /// did at the provider is an unknown outcome, which the next holder looks up before it creates.
-    async fn run_renewing(&self, handler: &dyn WorkHandler, work: &ClaimedWork) -> Attempt {
+    async fn run_renewing(
+        &self,
+        run: impl Future<Output = Attempt>,
+        work: &ClaimedWork,
+    ) -> Attempt {
         let lease = self.inner.settings.lease;
         let queue = &self.inner.queue;
         let renewing = async {
@@ -352,7 +394,7 @@ impl Engine {
             }
         };
         let attempt = tokio::select! {
-            attempt = handler.run(work) => attempt,
+            attempt = run => attempt,
             () = renewing => Attempt::Fenced,
         };
         if attempt == Attempt::Fenced {

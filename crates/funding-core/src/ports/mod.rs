@@ -60,7 +60,8 @@ pub use risk_store::{
 pub use sandbox::SandboxProvider;
 pub use store_error::StoreError;
 pub use transfer_store::{
-    NewTransfer, TransferChange, TransferEvent, TransferFilter, TransferSaved, TransferStore,
+    Begun, FastStart, NewTransfer, TransferChange, TransferEvent, TransferFilter, TransferSaved,
+    TransferStore,
 };
 pub use work::{
     Claim, ClaimedWork, NewWork, WorkKind, WorkQueue, WorkStats, WorkWaiting, alpaca_account_key,

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use funding_domain::{AccountId, AlpacaTransferId, AlpacaTransferStatus, TransferId};
 
 use super::{
-    Begin, Claim, IdempotencyClaim, InboxMark, NewWork, StoreError, TransferDirection, Unresolved,
-    UnresolvedCounts,
+    Begin, Claim, ClaimedWork, IdempotencyClaim, InboxMark, NewWork, StoreError, TransferDirection,
+    Unresolved, UnresolvedCounts,
 };
 use crate::model::Transfer;
 
@@ -17,6 +17,42 @@ use crate::model::Transfer;
 pub struct NewTransfer {
     pub transfer: Transfer,
     pub work: NewWork,
+}
+
+/// The fast path's share of a create's first commit (DESIGN §9): the submit work claimed by this
+/// process in the same transaction as the transfer, when it heads its ordering key (no older work of
+/// the account is pending), and, when the checks have already decided, the request mark too, so
+/// the create can be sent at once and its answer stored in the second and last commit.
+#[derive(Debug, Clone)]
+pub struct FastStart {
+    /// This process's name in claims.
+    pub owner: String,
+    pub lease: std::time::Duration,
+    /// The request time and the checks' decision, stored only with the claim: the create is sent
+    /// right after the commit, under that claim.
+    pub send: Option<(DateTime<Utc>, Option<crate::model::RiskDecision>)>,
+}
+
+/// What [`TransferStore::begin_transfer_claimed`] did.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct Begun {
+    pub begin: Begin<Transfer>,
+    /// The submit work, claimed for this process (a new transfer heading its ordering key).
+    pub claimed: Option<ClaimedWork>,
+    /// Whether the request mark (and decision) of [`FastStart::send`] was stored with it.
+    pub marked: bool,
+}
+
+impl Begun {
+    /// A key used before: nothing written, nothing claimed.
+    pub fn existing(begin: Begin<Transfer>) -> Self {
+        Self {
+            begin,
+            claimed: None,
+            marked: false,
+        }
+    }
 }
 
 /// A transfer status move: applied only if the stored status is still `from`.
@@ -69,6 +105,16 @@ pub trait TransferStore: Send + Sync + 'static {
         claim: IdempotencyClaim,
         transfer: NewTransfer,
     ) -> Result<Begin<Transfer>, StoreError>;
+
+    /// [`begin_transfer`](Self::begin_transfer), and in the same transaction, for a new transfer,
+    /// the claim of its work for `start.owner` when no older work of its ordering key is pending,
+    /// and with the claim the request mark of `start.send`.
+    async fn begin_transfer_claimed(
+        &self,
+        claim: IdempotencyClaim,
+        transfer: NewTransfer,
+        start: FastStart,
+    ) -> Result<Begun, StoreError>;
 
     /// What an earlier claim of this key made ([`Begin::Existing`], with its fingerprint), from a
     /// read; `None` for a key not used yet.
@@ -152,6 +198,16 @@ pub trait TransferStore: Send + Sync + 'static {
     /// Stores Alpaca's id and moves the transfer from SUBMITTING (fenced), and makes the inbox's
     /// events parked for that Alpaca transfer pending again, in one transaction.
     async fn save_submitted(
+        &self,
+        fence: &Claim,
+        id: TransferId,
+        provider_id: AlpacaTransferId,
+        change: TransferChange,
+    ) -> Result<TransferSaved, StoreError>;
+
+    /// [`save_submitted`](Self::save_submitted), and when it saved, the work of `fence` finished
+    /// in the same transaction (the create's second and last commit).
+    async fn save_submitted_and_finish(
         &self,
         fence: &Claim,
         id: TransferId,

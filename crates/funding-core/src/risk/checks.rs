@@ -111,6 +111,29 @@ impl Risk {
         Ok(combine(decisions))
     }
 
+    /// The decision on a new transfer taken before it is stored, when it can be: a deposit whose
+    /// limits are all unset, so no usage of the account needs counting (its other checks read
+    /// nothing this service's own concurrent transfers change). `None` when it must be decided in
+    /// the account's submit work, one transfer at a time: limits in force, or a withdrawal (whose
+    /// withdrawable cash is checked there against what is in flight).
+    pub async fn check_new_transfer(
+        &self,
+        transfer: &Transfer,
+        controls: &AccountControls,
+    ) -> Result<Option<Decision>, CoreError> {
+        if transfer.direction != TransferDirection::Deposit {
+            return Ok(None);
+        }
+        let limits = self.limits_for(controls, alpaca_flow(transfer.direction));
+        let unlimited = limits.per_transfer.is_none()
+            && limits.daily.is_none()
+            && limits.rolling_30_days.is_none();
+        if !unlimited {
+            return Ok(None);
+        }
+        self.check_transfer(transfer, controls).await.map(Some)
+    }
+
     /// REVIEW once the link has had `insufficient_funds_review_after` insufficient-funds returns
     /// (the policy's counted codes: R01, R09 by default) in the last 60 days.
     async fn return_history(&self, link_id: BankLinkId) -> Result<Decision, CoreError> {

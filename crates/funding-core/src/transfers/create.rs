@@ -10,16 +10,25 @@ use funding_domain::{
 };
 
 use super::Transfers;
-use crate::engine::Attempt;
+use crate::engine::{Attempt, Stop};
 use crate::error::CoreError;
 use crate::failure;
 use crate::fingerprint::Fingerprint;
-use crate::model::Transfer;
+use crate::model::{RiskDecision, Transfer};
 use crate::ports::{
-    IdempotencyClaim, NewTransfer, NewWork, TransferDirection, WorkKind, alpaca_account_key,
+    ClaimedWork, FastStart, IdempotencyClaim, NewTransfer, NewWork, TransferDirection, WorkKind,
+    alpaca_account_key,
 };
+use funding_domain::risk::Verdict;
 
 const OPERATION: &str = "CreateTransfer";
+
+/// The submit work of a new transfer, claimed in its first commit.
+struct Claimed {
+    work: ClaimedWork,
+    /// Its request mark was stored too: the create is sent next.
+    marked: bool,
+}
 
 /// A withdrawal refused because Alpaca's withdrawable cash does not cover it.
 pub(super) const INSUFFICIENT_WITHDRAWABLE: &str = "service/insufficient_withdrawable";
@@ -111,8 +120,8 @@ impl Transfers {
             fingerprint: fingerprint.encode(),
         };
         // A repeat is answered with what the key made, whatever its link has become since.
-        let transfer = match self.store.existing_transfer(&claim).await? {
-            Some(existing) => fingerprint.resolve(OPERATION, existing)?,
+        let (transfer, claimed) = match self.store.existing_transfer(&claim).await? {
+            Some(existing) => (fingerprint.resolve(OPERATION, existing)?, None),
             None => self.begin(caller, request, claim, &fingerprint).await?,
         };
         tracing::Span::current().record("transfer_id", tracing::field::display(transfer.id));
@@ -120,15 +129,45 @@ impl Transfers {
             return answer(transfer);
         }
         let id = transfer.id;
-        let (attempt, transfer) = self
-            .engine
-            .drive_or_wait(
-                WorkKind::TransferSubmit,
-                id.as_uuid(),
-                || self.load(id),
-                |transfer: &Transfer| transfer.status != AlpacaTransferStatus::Submitting,
-            )
-            .await?;
+        let (attempt, transfer) = match claimed {
+            // Claimed in the first commit: the attempt starts at once.
+            Some(Claimed { work, marked }) => {
+                let this = self.clone();
+                let attempt = if marked {
+                    // Checked and marked in that commit too: the create is sent now, and its answer
+                    // stored with the work finished, in the second and last.
+                    let mut unsent = transfer;
+                    unsent.submit_requested_at = None;
+                    unsent.risk = None;
+                    self.engine
+                        .drive_claimed(work, move |work| async move {
+                            this.send(&work.claim, &unsent)
+                                .await
+                                .unwrap_or_else(Stop::into_attempt)
+                        })
+                        .await?
+                } else {
+                    self.engine
+                        .drive_claimed(work, move |work| async move {
+                            this.submit(&work.claim, id)
+                                .await
+                                .unwrap_or_else(Stop::into_attempt)
+                        })
+                        .await?
+                };
+                (Some(attempt), self.load(id).await?)
+            }
+            None => {
+                self.engine
+                    .drive_or_wait(
+                        WorkKind::TransferSubmit,
+                        id.as_uuid(),
+                        || self.load(id),
+                        |transfer: &Transfer| transfer.status != AlpacaTransferStatus::Submitting,
+                    )
+                    .await?
+            }
+        };
         match attempt {
             Some(Attempt::Refused(error)) if transfer.status == AlpacaTransferStatus::Failed => {
                 Err(CoreError::Provider(error))
@@ -169,14 +208,17 @@ impl Transfers {
     }
 
     /// A new key: the link checked, then the transfer, its key and its work written together (or,
-    /// when a concurrent first use of the key won, what it made).
+    /// when a concurrent first use of the key won, what it made). In the same commit the work is
+    /// claimed for this process when no older work of the account is pending, and when the checks
+    /// could decide before (see [`crate::risk::Risk::check_new_transfer`]) and accepted, the
+    /// request mark and the decision are stored with it.
     async fn begin(
         &self,
         caller: &str,
         request: CreateTransfer,
         claim: IdempotencyClaim,
         fingerprint: &Fingerprint,
-    ) -> Result<Transfer, CoreError> {
+    ) -> Result<(Transfer, Option<Claimed>), CoreError> {
         let link = self
             .links
             .get_link(request.bank_link_id)
@@ -200,7 +242,8 @@ impl Transfers {
                 ),
             });
         };
-        if let Some(freeze) = self.risk.frozen(request.account_id).await? {
+        let controls = self.risk.controls(request.account_id).await?;
+        if let Some(freeze) = &controls.frozen {
             return Err(CoreError::FailedPrecondition {
                 reason: funding_domain::risk::ACCOUNT_FROZEN,
                 subject: format!("accounts/{}", request.account_id),
@@ -233,11 +276,28 @@ impl Transfers {
             ordering_key: Some(alpaca_account_key(request.account_id)),
             max_attempts: self.settings.max_attempts,
         };
+        let send = match self.risk.check_new_transfer(&transfer, &controls).await? {
+            Some(decision) if decision.verdict == Verdict::Accept => {
+                Some((now, Some(RiskDecision::from(&decision))))
+            }
+            // Refused or held: the submit work decides again and stores what it does.
+            _ => None,
+        };
+        let settings = self.engine.settings();
+        let start = FastStart {
+            owner: settings.owner.clone(),
+            lease: settings.lease,
+            send,
+        };
         let begun = self
             .store
-            .begin_transfer(claim, NewTransfer { transfer, work })
+            .begin_transfer_claimed(claim, NewTransfer { transfer, work }, start)
             .await?;
-        fingerprint.resolve(OPERATION, begun)
+        let claimed = begun.claimed.map(|work| Claimed {
+            work,
+            marked: begun.marked,
+        });
+        Ok((fingerprint.resolve(OPERATION, begun.begin)?, claimed))
     }
 }
 

@@ -101,7 +101,7 @@ impl WorkHandler for TransferSubmission {
 }
 
 impl Transfers {
-    async fn submit(&self, claim: &Claim, id: TransferId) -> Result<Attempt, Stop> {
+    pub(super) async fn submit(&self, claim: &Claim, id: TransferId) -> Result<Attempt, Stop> {
         let transfer = self.load(id).await?;
         if transfer.status != AlpacaTransferStatus::Submitting {
             return Ok(Attempt::Done);
@@ -146,6 +146,14 @@ impl Transfers {
         {
             return Ok(Attempt::Done);
         }
+        self.send(claim, &transfer).await
+    }
+
+    /// Sends the create of `transfer` (as it was before its request mark, which is stored) once,
+    /// and stores the answer: Alpaca's transfer with the work finished in the same transaction,
+    /// or a refusal as FAILED; a request certainly not processed has its mark taken back.
+    pub(super) async fn send(&self, claim: &Claim, transfer: &Transfer) -> Result<Attempt, Stop> {
+        let id = transfer.id;
         match self
             .broker
             .create_transfer(
@@ -156,16 +164,18 @@ impl Transfers {
             )
             .await
         {
-            Ok(created) => {
-                self.save(claim, &transfer, created, "alpaca:create")
-                    .await?;
-                Ok(Attempt::Done)
-            }
+            Ok(created) => match self
+                .save(claim, transfer, created, "alpaca:create", true)
+                .await?
+            {
+                TransferSaved::Saved => Ok(Attempt::Finished),
+                TransferSaved::NotSubmitting | TransferSaved::HeldByAnother => Ok(Attempt::Done),
+            },
             Err(error) if error.is_refusal() && !error.outcome_unknown() => {
                 tracing::warn!(transfer_id = %id, code = %error.code, "Alpaca refused the transfer: {}", error.message);
                 self.fail(
                     claim,
-                    &transfer,
+                    transfer,
                     error.message.clone(),
                     failure::encode(&error),
                     &format!("{}:error", error.provider),
@@ -344,7 +354,7 @@ impl Transfers {
             }
             let provider_id = candidate.id;
             match self
-                .save(claim, transfer, candidate, "alpaca:lookup")
+                .save(claim, transfer, candidate, "alpaca:lookup", false)
                 .await?
             {
                 TransferSaved::Saved => {
@@ -358,13 +368,15 @@ impl Transfers {
         Ok(false)
     }
 
-    /// Stores Alpaca's transfer on our SUBMITTING one, with its first status.
+    /// Stores Alpaca's transfer on our SUBMITTING one, with its first status (and, when `finish`,
+    /// the work finished in the same transaction).
     async fn save(
         &self,
         claim: &Claim,
         transfer: &Transfer,
         created: AlpacaTransfer,
         source: &str,
+        finish: bool,
     ) -> Result<TransferSaved, Stop> {
         let status = match lifecycle::apply(
             &AlpacaTransferStatus::Submitting,
@@ -385,10 +397,15 @@ impl Transfers {
             event_id: None,
             at: self.clock.now(),
         };
-        let saved = self
-            .store
-            .save_submitted(claim, transfer.id, created.id, change)
-            .await?;
+        let saved = if finish {
+            self.store
+                .save_submitted_and_finish(claim, transfer.id, created.id, change)
+                .await?
+        } else {
+            self.store
+                .save_submitted(claim, transfer.id, created.id, change)
+                .await?
+        };
         if saved == TransferSaved::Saved {
             tracing::info!(transfer_id = %transfer.id, provider_transfer_id = %created.id, %status, source, "transfer submitted");
             metrics::counter!("funding_transfer_status_changes_total", "to" => status.as_str().to_owned()).increment(1);

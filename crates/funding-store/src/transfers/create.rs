@@ -5,13 +5,14 @@
 //! transaction and then sees its rows; on SQLite the transaction holds the write lock from its start.
 //! Either way exactly one caller creates.
 
+use funding_core::model::RiskDecision;
 use funding_core::model::Transfer;
-use funding_core::ports::{Begin, IdempotencyClaim, NewTransfer, StoreError};
+use funding_core::ports::{Begin, Begun, FastStart, IdempotencyClaim, NewTransfer, StoreError};
 use funding_domain::AlpacaTransferStatus;
 use sea_orm::{ConnectionTrait, EntityTrait as _, IntoActiveModel as _};
 
 use crate::Store;
-use crate::convert::transfer_row;
+use crate::convert::{db_time, transfer_row};
 use crate::entity::transfer;
 use crate::error::from_db;
 use crate::idempotency::Claimed;
@@ -20,8 +21,9 @@ pub(super) async fn begin_transfer(
     store: &Store,
     claim: IdempotencyClaim,
     new: NewTransfer,
-) -> Result<Begin<Transfer>, StoreError> {
-    let row = transfer_row(&new.transfer);
+    start: Option<FastStart>,
+) -> Result<Begun, StoreError> {
+    let mut row = transfer_row(&new.transfer);
     if claim.caller != row.caller || claim.key != row.idempotency_key {
         return Err(StoreError::Other(
             "the idempotency claim and the transfer disagree on caller or key".into(),
@@ -35,26 +37,49 @@ pub(super) async fn begin_transfer(
     }
     // A repeat is answered from a read, without the write lock.
     if let Some(claimed) = crate::idempotency::find_claimed(&store.db, &claim).await? {
-        return existing(&store.db, claimed).await;
+        return Ok(Begun::existing(existing(&store.db, claimed).await?));
     }
     let (_permit, txn) = store.begin_write().await?;
     let claimed = crate::idempotency::claim_key(&txn, claim, row.id, row.created_at).await?;
 
     if let Claimed::New = claimed {
+        // The work first: its claim decides whether the request mark goes in with the row.
+        crate::work::insert_work(&txn, &new.work).await?;
+        let mut work = None;
+        let mut marked = false;
+        if let Some(start) = start {
+            work = crate::work::claim_in(
+                &txn,
+                new.work.kind,
+                new.work.subject_id,
+                &start.owner,
+                start.lease,
+            )
+            .await?;
+            if let (Some(_), Some((at, decision))) = (&work, start.send) {
+                row.submit_requested_at = Some(db_time(at));
+                row.updated_at = db_time(at);
+                row.risk_decision = decision.as_ref().map(RiskDecision::encode);
+                marked = true;
+            }
+        }
         transfer::Entity::insert(row.clone().into_active_model())
             .exec_without_returning(&txn)
             .await
             .map_err(from_db)?;
-        crate::work::insert_work(&txn, &new.work).await?;
         super::changes::append(&txn, new.transfer.id, "api:create").await?;
         txn.commit().await.map_err(from_db)?;
-        return Ok(Begin::Created(Transfer::try_from(row)?));
+        return Ok(Begun {
+            begin: Begin::Created(Transfer::try_from(row)?),
+            claimed: work,
+            marked,
+        });
     }
 
     // Claimed by a create that committed after the read above.
     let answer = existing(&txn, claimed).await?;
     txn.commit().await.map_err(from_db)?;
-    Ok(answer)
+    Ok(Begun::existing(answer))
 }
 
 /// What an earlier claim of the key stored, from a read on the pool.

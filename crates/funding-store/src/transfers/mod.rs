@@ -12,8 +12,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use funding_core::model::Transfer;
 use funding_core::ports::{
-    Begin, Claim, IdempotencyClaim, InboxMark, NewTransfer, StoreError, TransferChange,
-    TransferEvent, TransferFilter, TransferSaved, TransferStore, Unresolved, UnresolvedCounts,
+    Begin, Begun, Claim, FastStart, IdempotencyClaim, InboxMark, NewTransfer, StoreError,
+    TransferChange, TransferEvent, TransferFilter, TransferSaved, TransferStore, Unresolved,
+    UnresolvedCounts,
 };
 use funding_domain::{AccountId, AlpacaTransferId, TransferId};
 
@@ -27,7 +28,19 @@ impl TransferStore for Store {
         claim: IdempotencyClaim,
         transfer: NewTransfer,
     ) -> Result<Begin<Transfer>, StoreError> {
-        create::begin_transfer(self, claim, transfer).await
+        Ok(create::begin_transfer(self, claim, transfer, None)
+            .await?
+            .begin)
+    }
+
+    #[tracing::instrument(skip_all, fields(transfer_id = %transfer.transfer.id))]
+    async fn begin_transfer_claimed(
+        &self,
+        claim: IdempotencyClaim,
+        transfer: NewTransfer,
+        start: FastStart,
+    ) -> Result<Begun, StoreError> {
+        create::begin_transfer(self, claim, transfer, Some(start)).await
     }
 
     async fn existing_transfer(
@@ -124,7 +137,21 @@ impl TransferStore for Store {
         provider_id: AlpacaTransferId,
         change: TransferChange,
     ) -> Result<TransferSaved, StoreError> {
-        status::save_submitted(self, fence, id, provider_id, change).await
+        status::save_submitted(self, fence, id, provider_id, change, false).await
+    }
+
+    #[tracing::instrument(
+        skip_all,
+        fields(transfer_id = %id, provider_transfer_id = %provider_id, work_id = %fence.work_id)
+    )]
+    async fn save_submitted_and_finish(
+        &self,
+        fence: &Claim,
+        id: TransferId,
+        provider_id: AlpacaTransferId,
+        change: TransferChange,
+    ) -> Result<TransferSaved, StoreError> {
+        status::save_submitted(self, fence, id, provider_id, change, true).await
     }
 
     #[tracing::instrument(skip_all, fields(transfer_id = %id, to = %change.to, work_id = %fence.work_id))]

@@ -99,6 +99,7 @@ pub(super) async fn save_submitted(
     id: TransferId,
     provider_id: AlpacaTransferId,
     change: TransferChange,
+    finish: bool,
 ) -> Result<TransferSaved, StoreError> {
     from_submitting(&change, "Alpaca's id is saved")?;
     let (_permit, txn) = store.begin_write().await?;
@@ -132,6 +133,9 @@ pub(super) async fn save_submitted(
         return Ok(TransferSaved::NotSubmitting);
     }
     crate::inbox::unpark(&txn, &provider_id.as_uuid().to_string()).await?;
+    if finish {
+        crate::work::finish_in(&txn, claim).await?;
+    }
     txn.commit().await.map_err(from_db)?;
     Ok(TransferSaved::Saved)
 }

@@ -4,7 +4,8 @@
 
 use funding_core::model::Transfer;
 use funding_core::ports::{
-    Begin, NewWork, StoreError, TransferDirection, TransferStore as _, WorkKind, WorkQueue as _,
+    Begin, FastStart, NewWork, StoreError, TransferDirection, TransferSaved, TransferStore as _,
+    WorkKind, WorkQueue as _,
 };
 use funding_domain::AlpacaTransferStatus;
 use funding_domain::{Amount, BankLinkId};
@@ -13,7 +14,9 @@ use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
 use sea_orm::{ConnectionTrait as _, DatabaseConnection};
 use uuid::Uuid;
 
-use crate::support::transfers::{OPERATION, created, deposit, link, new_transfer, stored};
+use crate::support::transfers::{
+    OPERATION, created, deposit, link, new_transfer, provider_id, stored, submitted,
+};
 use crate::support::{LEASE, TestDb, account, count, t0};
 
 #[test]
@@ -346,7 +349,96 @@ async fn work_of_one_account_is_claimed_in_commit_order_on_postgres() {
     );
 }
 
+/// The create's first commit claims its work and stores the request mark only when the work heads
+/// its ordering key; the second stores Alpaca's answer and finishes the work together.
+async fn a_create_in_two_commits_claims_marks_and_finishes_only_in_order(db: &TestDb) {
+    let store = db.store().await;
+    let (link, account) = link(&store).await;
+    let keyed = |key: &str| {
+        let (claim, mut new) =
+            new_transfer(link, account, key, "100.00", TransferDirection::Deposit);
+        new.work.ordering_key = Some(funding_core::ports::alpaca_account_key(account));
+        (claim, new)
+    };
+    let start = || FastStart {
+        owner: "fast".into(),
+        lease: LEASE,
+        send: Some((t0(), None)),
+    };
+    let (claim, new) = keyed("first");
+    let first = store
+        .begin_transfer_claimed(claim, new, start())
+        .await
+        .unwrap();
+    let Begin::Created(transfer) = first.begin else {
+        panic!("a new key creates")
+    };
+    let work = first.claimed.expect("the account's only work is claimed");
+    assert!(first.marked);
+    assert_eq!(work.attempt, 1);
+    assert_eq!(
+        stored(&store, transfer.id)
+            .await
+            .submit_requested_at
+            .map(|at| at.timestamp_micros()),
+        Some(t0().timestamp_micros()),
+        "the request mark is in the first commit"
+    );
+    // A second transfer of the account while the first's work is pending: written, not claimed,
+    // not marked.
+    let (claim, new) = keyed("second");
+    let second = store
+        .begin_transfer_claimed(claim, new, start())
+        .await
+        .unwrap();
+    let Begin::Created(behind) = second.begin else {
+        panic!("a new key creates")
+    };
+    assert!(second.claimed.is_none() && !second.marked);
+    assert_eq!(stored(&store, behind.id).await.submit_requested_at, None);
+    // A stale claim cannot store the answer, and nothing of it is kept.
+    let stale = funding_core::ports::Claim {
+        generation: work.claim.generation + 1,
+        ..work.claim.clone()
+    };
+    assert!(matches!(
+        store
+            .save_submitted_and_finish(&stale, transfer.id, provider_id(), submitted(t0()))
+            .await,
+        Err(StoreError::Fenced(_))
+    ));
+    assert_eq!(
+        stored(&store, transfer.id).await.status,
+        AlpacaTransferStatus::Submitting
+    );
+    // The second commit: the answer and the work's end together; then the next work is free.
+    assert_eq!(
+        store
+            .save_submitted_and_finish(&work.claim, transfer.id, provider_id(), submitted(t0()))
+            .await
+            .unwrap(),
+        TransferSaved::Saved
+    );
+    assert_eq!(
+        stored(&store, transfer.id).await.status,
+        AlpacaTransferStatus::Queued
+    );
+    assert!(
+        !store.finish(&work.claim).await.unwrap(),
+        "the work was finished with the answer"
+    );
+    assert!(
+        store
+            .claim(WorkKind::TransferSubmit, behind.id.as_uuid(), "next", LEASE)
+            .await
+            .unwrap()
+            .is_some(),
+        "the account's next work heads its order now"
+    );
+}
+
 on_both_backends!(
+    a_create_in_two_commits_claims_marks_and_finishes_only_in_order,
     a_new_key_creates_the_transfer_as_given,
     amounts_round_trip_exactly,
     a_row_the_domain_would_refuse_is_corrupt,
