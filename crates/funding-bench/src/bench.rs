@@ -313,6 +313,12 @@ fn goals(ratios: &BTreeMap<String, f64>, rss: f64, backends: &[Backend]) -> Vec<
             false,
         );
         check(
+            format!("≤ 2 write commits on a create's request path ({b})"),
+            &format!("create_commits_{b}"),
+            2.0,
+            true,
+        );
+        check(
             format!("fundingd CPU per create ≤ 8 × per GetTransfer ({b})"),
             &format!("create_cpu_over_get_cpu_{b}"),
             8.0,
@@ -636,6 +642,18 @@ async fn run_backend(
     set_cpu(&mut create, cpu_before, fundingd.cpu_seconds());
     progress(&create);
     let writes = writes_per_transfer(&main_db.url, &before_rows, before_pg).await?;
+    let commits = commits_per_create(
+        &main_db.url,
+        &clients[0],
+        &links[0],
+        &control,
+        if plan.quick { 10 } else { 60 },
+    )
+    .await?;
+    println!(
+        "funding-bench: write commits on a create's request path [{label}]: {commits} (median of one-caller creates, the database's own count)"
+    );
+    ratios.insert("create_commits".into(), commits);
     let create_rps = create.rps;
     let create_cpu_ms = create.fundingd_cpu_ms_per_request;
     ratios.insert("create_over_ceiling".into(), create.rps / ceiling_c);
@@ -959,6 +977,57 @@ async fn list_scenario(
     .await;
     progress(&stats);
     stats
+}
+
+/// The write transactions committed while one create is answered, by the database's own count
+/// ([`db::WriteCommits`]): the median over `samples` creates made one at a time, once the
+/// database is quiet, with the emulator holding the events those creates cause until after the
+/// measurement (their ingestion is not on the request path).
+async fn commits_per_create(
+    url: &str,
+    client: &FundingClient,
+    link: &(String, String),
+    control: &SandboxControl,
+    samples: u32,
+) -> anyhow::Result<f64> {
+    let counter = db::WriteCommits::open(url).await?;
+    // Quiet: nothing committed for half a second (the load's events ingested).
+    let mut last = counter.now().await?;
+    for _ in 0..120 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = counter.now().await?;
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    let hold = Duration::from_secs(5);
+    control.inject_event_fault(funding_sandbox::EventFault {
+        times: samples,
+        ..funding_sandbox::EventFault::delayed(hold)
+    });
+    let started = Instant::now();
+    let mut deltas = Vec::new();
+    for _ in 0..samples {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let before = counter.now().await?;
+        client
+            .transfers()
+            .create_transfer(deposit(link, key()))
+            .await
+            .map_err(|s| anyhow::anyhow!("{s}"))?;
+        let after = counter.now().await?;
+        if after >= before {
+            deltas.push(after - before);
+        }
+    }
+    // The held events arrive before the next scenario starts.
+    tokio::time::sleep(hold.saturating_sub(started.elapsed()) + Duration::from_secs(1)).await;
+    deltas.sort_unstable();
+    let Some(&median) = deltas.get(deltas.len() / 2) else {
+        bail!("no create was counted");
+    };
+    Ok(median as f64)
 }
 
 /// Rows written per transfer by the CreateTransfer scenario: per table, and PostgreSQL's own

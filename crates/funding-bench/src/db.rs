@@ -388,3 +388,106 @@ mod tests {
         );
     }
 }
+
+/// Write transactions committed so far, by the database's own count. PostgreSQL: the next
+/// transaction id (only a transaction that writes is given one, and reading the snapshot takes
+/// none; ids are the whole server's, so nothing else may write meanwhile). SQLite: the commit
+/// frames in the write-ahead log (each commit appends its pages, the last one marked with the
+/// database's size); a checkpoint that restarts the log makes the count go back, which the caller
+/// discards.
+pub enum WriteCommits {
+    Postgres(DatabaseConnection),
+    Sqlite(std::path::PathBuf),
+}
+
+impl WriteCommits {
+    pub async fn open(url: &str) -> anyhow::Result<Self> {
+        match url.strip_prefix("sqlite:") {
+            Some(path) => {
+                let path = path.split('?').next().unwrap_or(path);
+                Ok(Self::Sqlite(std::path::PathBuf::from(format!(
+                    "{path}-wal"
+                ))))
+            }
+            None => Ok(Self::Postgres(Database::connect(url).await?)),
+        }
+    }
+
+    pub async fn now(&self) -> anyhow::Result<i64> {
+        match self {
+            Self::Postgres(db) => {
+                let row = db
+                    .query_one_raw(Statement::from_string(
+                        DatabaseBackend::Postgres,
+                        "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS x",
+                    ))
+                    .await?
+                    .context("no snapshot")?;
+                Ok(row.try_get::<i64>("", "x")?)
+            }
+            Self::Sqlite(wal) => Ok(wal_commit_frames(&std::fs::read(wal).unwrap_or_default())),
+        }
+    }
+}
+
+/// The commit frames of a SQLite write-ahead log (its valid frames: those carrying the header's
+/// salts, up to the first that does not).
+fn wal_commit_frames(wal: &[u8]) -> i64 {
+    let be = |at: usize| -> Option<u32> {
+        wal.get(at..at + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let (Some(page_size), Some(salt1), Some(salt2)) = (be(8), be(16), be(20)) else {
+        return 0;
+    };
+    let frame = 24 + page_size as usize;
+    let mut commits = 0;
+    let mut at = 32;
+    while at + frame <= wal.len() {
+        if be(at + 8) != Some(salt1) || be(at + 12) != Some(salt2) {
+            break;
+        }
+        if be(at + 4).is_some_and(|size| size != 0) {
+            commits += 1;
+        }
+        at += frame;
+    }
+    commits
+}
+
+#[cfg(test)]
+mod write_commits_tests {
+    use super::*;
+
+    /// The log's commit frames are the commits made: three transactions, three commits, however
+    /// many pages each wrote; a read commits nothing.
+    #[tokio::test]
+    async fn the_wal_counts_one_commit_frame_per_write_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("c.db").display());
+        let db = connect_like_fundingd(&url).await.unwrap();
+        let run = |sql: &str| {
+            db.execute_raw(Statement::from_string(
+                DatabaseBackend::Sqlite,
+                sql.to_owned(),
+            ))
+        };
+        run("CREATE TABLE t (v TEXT)").await.unwrap();
+        let counter = WriteCommits::open(&url).await.unwrap();
+        let before = counter.now().await.unwrap();
+        run("INSERT INTO t VALUES ('a')").await.unwrap();
+        let txn = db.begin().await.unwrap();
+        for _ in 0..500 {
+            txn.execute_raw(Statement::from_string(
+                DatabaseBackend::Sqlite,
+                format!("INSERT INTO t VALUES ('{}')", "x".repeat(200)),
+            ))
+            .await
+            .unwrap();
+        }
+        txn.commit().await.unwrap();
+        run("SELECT COUNT(*) FROM t").await.unwrap();
+        run("DELETE FROM t WHERE v = 'a'").await.unwrap();
+        assert_eq!(counter.now().await.unwrap() - before, 3);
+    }
+}
