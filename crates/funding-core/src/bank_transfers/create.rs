@@ -11,12 +11,13 @@ use funding_domain::{
 };
 
 use super::{BankTransfers, ordering_key};
-use crate::engine::Attempt;
+use crate::engine::{Attempt, Stop};
 use crate::error::CoreError;
 use crate::failure;
 use crate::fingerprint::Fingerprint;
-use crate::model::BankTransfer;
-use crate::ports::{IdempotencyClaim, NewBankTransfer, NewWork, WorkKind};
+use crate::model::{BankTransfer, RiskDecision};
+use crate::ports::{Begun, FastStart, IdempotencyClaim, NewBankTransfer, NewWork, WorkKind};
+use funding_domain::risk::Verdict;
 
 const OPERATION: &str = "CreateBankTransfer";
 
@@ -100,25 +101,68 @@ impl BankTransfers {
             ordering_key: Some(ordering_key(id)),
             max_attempts: self.settings.max_attempts,
         };
-        let begun = self
-            .store
-            .begin_bank_transfer(claim, NewBankTransfer { transfer, work })
-            .await?;
-        let transfer = fingerprint.resolve(OPERATION, begun)?;
+        // A repeat is answered with what the key made (no check, nothing written).
+        let mut decided = None;
+        let begun = match self.store.existing_bank_transfer(&claim).await? {
+            Some(existing) => Begun::existing(existing),
+            None => {
+                // Checked before the first commit, which then stores the decision and the request
+                // mark with the transfer and its work claimed: the create is sent at once, and
+                // its answer stored with the work finished in the second and last commit.
+                let decision = self.decide(&transfer).await;
+                let send = (decision.verdict == Verdict::Accept)
+                    .then(|| (now, Some(RiskDecision::from(&decision))));
+                if send.is_none() {
+                    decided = Some(decision);
+                }
+                let settings = self.engine.settings();
+                let start = FastStart {
+                    owner: settings.owner.clone(),
+                    lease: settings.lease,
+                    send,
+                };
+                self.store
+                    .begin_bank_transfer_claimed(claim, NewBankTransfer { transfer, work }, start)
+                    .await?
+            }
+        };
+        let (claimed, marked) = (begun.claimed, begun.marked);
+        let transfer = fingerprint.resolve(OPERATION, begun.begin)?;
         tracing::Span::current().record("bank_transfer_id", tracing::field::display(transfer.id));
         if transfer.status != PlaidBankTransferStatus::Submitting {
             return answer(transfer);
         }
         let id = transfer.id;
-        let (attempt, transfer) = self
-            .engine
-            .drive_or_wait(
-                WorkKind::BankTransferSubmit,
-                id.as_uuid(),
-                || self.load(id),
-                |transfer: &BankTransfer| transfer.status != PlaidBankTransferStatus::Submitting,
-            )
-            .await?;
+        let (attempt, transfer) = match claimed {
+            Some(work) => {
+                let this = self.clone();
+                let attempt = self
+                    .engine
+                    .drive_claimed(work, move |work| async move {
+                        let sent = if marked {
+                            this.send(&work.claim, &transfer).await
+                        } else {
+                            // Refused or held by the checks: the work decides again and stores it.
+                            this.submit(&work.claim, id, decided).await
+                        };
+                        sent.unwrap_or_else(Stop::into_attempt)
+                    })
+                    .await?;
+                (Some(attempt), self.load(id).await?)
+            }
+            None => {
+                self.engine
+                    .drive_or_wait(
+                        WorkKind::BankTransferSubmit,
+                        id.as_uuid(),
+                        || self.load(id),
+                        |transfer: &BankTransfer| {
+                            transfer.status != PlaidBankTransferStatus::Submitting
+                        },
+                    )
+                    .await?
+            }
+        };
         match attempt {
             Some(Attempt::Refused(error))
                 if transfer.status == PlaidBankTransferStatus::Refused =>

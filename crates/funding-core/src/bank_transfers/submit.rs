@@ -41,7 +41,7 @@ enum Checked {
 impl WorkHandler for BankTransferSubmission {
     async fn run(&self, work: &ClaimedWork) -> Attempt {
         let id = BankTransferId::from_uuid(work.subject_id);
-        match self.0.submit(&work.claim, id).await {
+        match self.0.submit(&work.claim, id, None).await {
             Ok(attempt) => attempt,
             Err(stop) => stop.into_attempt(),
         }
@@ -57,7 +57,7 @@ impl WorkHandler for BankTransferSubmission {
             }
             if transfer.submit_requested_at.is_some() {
                 // It may be at Plaid: only Plaid's answer (to the same key) may end it.
-                return match transfers.submit(&work.claim, id).await? {
+                return match transfers.submit(&work.claim, id, None).await? {
                     Attempt::Retry { reason, error } => Ok(Attempt::Retry {
                         reason: format!("Plaid's answer is still unknown: {reason}"),
                         error,
@@ -86,12 +86,19 @@ impl WorkHandler for BankTransferSubmission {
 }
 
 impl BankTransfers {
-    async fn submit(&self, claim: &Claim, id: BankTransferId) -> Result<Attempt, Stop> {
+    /// One attempt; `decided` is the checks' decision when the create took it just before (a
+    /// refusal or a hold, stored here rather than decided twice).
+    pub(super) async fn submit(
+        &self,
+        claim: &Claim,
+        id: BankTransferId,
+        decided: Option<Decision>,
+    ) -> Result<Attempt, Stop> {
         let transfer = self.load(id).await?;
         if transfer.status != PlaidBankTransferStatus::Submitting {
             return Ok(Attempt::Done);
         }
-        let decision = match self.check(claim, &transfer).await? {
+        let decision = match self.check(claim, &transfer, decided).await? {
             Checked::Send(decision) => decision,
             Checked::Ended => return Ok(Attempt::Done),
         };
@@ -102,6 +109,35 @@ impl BankTransfers {
         {
             return Ok(Attempt::Done);
         }
+        self.send(claim, &transfer).await
+    }
+
+    /// The decision taken before the transfer is stored (nothing this service's own transfers
+    /// change is read): a debit's balance check, a credit accepted as it is.
+    pub(super) async fn decide(&self, transfer: &BankTransfer) -> Decision {
+        let request = &transfer.request;
+        if request.transfer_type() == BankTransferType::Debit {
+            self.risk
+                .check_debit_balance(
+                    self.gateway.as_ref(),
+                    transfer.id,
+                    request.processor_token(),
+                    request.amount(),
+                )
+                .await
+        } else {
+            Decision::accept()
+        }
+    }
+
+    /// Sends the create (its request mark stored) under the transfer's Plaid key and stores the
+    /// answer: with the work finished in the same transaction when Plaid has it, or a refusal.
+    pub(super) async fn send(
+        &self,
+        claim: &Claim,
+        transfer: &BankTransfer,
+    ) -> Result<Attempt, Stop> {
+        let id = transfer.id;
         // Under the key derived from the caller and its key (the caller's own on a transfer made
         // before keys were derived): the same key on every attempt.
         match self
@@ -110,13 +146,13 @@ impl BankTransfers {
             .await
         {
             Ok(plaid) => {
-                self.save_answer(claim, &transfer, plaid, "plaid:create")
+                self.save_answer(claim, transfer, plaid, "plaid:create", true)
                     .await
             }
             Err(error) if refuses(&error) => {
                 tracing::warn!(bank_transfer_id = %id, code = %error.code, "Plaid refused the bank transfer: {}", error.message);
                 let change = self.refusal(
-                    &transfer,
+                    transfer,
                     error.message.clone(),
                     failure::encode(&error),
                     &format!("{}:error", error.provider),
@@ -136,22 +172,18 @@ impl BankTransfers {
     /// reason (`service/risk/<REASON>`), a REVIEW holds it in PENDING_REVIEW (nothing sent until an
     /// operator approves it), an ACCEPT is stored with the request mark. One already decided
     /// (approved after review) or already sent once is not checked again.
-    async fn check(&self, claim: &Claim, transfer: &BankTransfer) -> Result<Checked, Stop> {
+    async fn check(
+        &self,
+        claim: &Claim,
+        transfer: &BankTransfer,
+        decided: Option<Decision>,
+    ) -> Result<Checked, Stop> {
         if transfer.risk.is_some() || transfer.submit_requested_at.is_some() {
             return Ok(Checked::Send(None));
         }
-        let request = &transfer.request;
-        let decision = if request.transfer_type() == BankTransferType::Debit {
-            self.risk
-                .check_debit_balance(
-                    self.gateway.as_ref(),
-                    transfer.id,
-                    request.processor_token(),
-                    request.amount(),
-                )
-                .await
-        } else {
-            Decision::accept()
+        let decision = match decided {
+            Some(decision) => decision,
+            None => self.decide(transfer).await,
         };
         let stored = RiskDecision::from(&decision);
         match decision.verdict {
@@ -198,14 +230,15 @@ impl BankTransfers {
         }
     }
 
-    /// Stores Plaid's answer and moves the transfer out of SUBMITTING; then applies the events
-    /// that were waiting for it.
+    /// Stores Plaid's answer and moves the transfer out of SUBMITTING (with the work finished in
+    /// the same transaction when `finish`); then applies the events that were waiting for it.
     async fn save_answer(
         &self,
         claim: &Claim,
         transfer: &BankTransfer,
         plaid: PlaidBankTransfer,
         source: &str,
+        finish: bool,
     ) -> Result<Attempt, Stop> {
         let to = match lifecycle::apply(&transfer.status, plaid.status.clone()) {
             Ok(Transition::Moved { to, .. }) => to,
@@ -236,11 +269,16 @@ impl BankTransfers {
             event_id: None,
             at: self.clock.now(),
         };
-        match self
-            .store
-            .save_plaid_answer(claim, transfer.id, plaid, change)
-            .await?
-        {
+        let saved = if finish {
+            self.store
+                .save_plaid_answer_and_finish(claim, transfer.id, plaid, change)
+                .await?
+        } else {
+            self.store
+                .save_plaid_answer(claim, transfer.id, plaid, change)
+                .await?
+        };
+        match saved {
             PlaidAnswerSaved::Saved => {
                 tracing::info!(bank_transfer_id = %transfer.id, plaid_bank_transfer_id = %plaid_id, status = %to, "Plaid has the bank transfer");
                 metrics::counter!("funding_bank_transfer_status_changes_total", "to" => to.as_str().to_owned()).increment(1);
@@ -253,7 +291,11 @@ impl BankTransfers {
                         "cannot apply the bank-transfer events waiting for this transfer yet: {error}"
                     );
                 }
-                Ok(Attempt::Done)
+                Ok(if finish {
+                    Attempt::Finished
+                } else {
+                    Attempt::Done
+                })
             }
             PlaidAnswerSaved::NotSubmitting => Ok(Attempt::Done),
             PlaidAnswerSaved::HeldByAnother => {

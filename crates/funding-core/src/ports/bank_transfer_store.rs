@@ -101,6 +101,23 @@ pub trait BankTransferStore: Send + Sync + 'static {
         transfer: NewBankTransfer,
     ) -> Result<Begin<BankTransfer>, StoreError>;
 
+    /// What an earlier claim of this key made ([`Begin::Existing`], with its fingerprint), from a
+    /// read; `None` for a key not used yet.
+    async fn existing_bank_transfer(
+        &self,
+        claim: &IdempotencyClaim,
+    ) -> Result<Option<Begin<BankTransfer>>, StoreError>;
+
+    /// [`begin_bank_transfer`](Self::begin_bank_transfer), and in the same transaction, for a new
+    /// transfer, the claim of its work for `start.owner` (its ordering key is its own, so nothing
+    /// older holds it back) and with the claim the request mark of `start.send`.
+    async fn begin_bank_transfer_claimed(
+        &self,
+        claim: IdempotencyClaim,
+        transfer: NewBankTransfer,
+        start: super::FastStart,
+    ) -> Result<super::Begun<BankTransfer>, StoreError>;
+
     async fn get_bank_transfer(
         &self,
         id: BankTransferId,
@@ -153,6 +170,16 @@ pub trait BankTransferStore: Send + Sync + 'static {
     /// along `change` (fenced), and makes the inbox's events parked for that Plaid id pending
     /// again, in one transaction.
     async fn save_plaid_answer(
+        &self,
+        fence: &Claim,
+        id: BankTransferId,
+        plaid: PlaidBankTransfer,
+        change: BankTransferChange,
+    ) -> Result<PlaidAnswerSaved, StoreError>;
+
+    /// [`save_plaid_answer`](Self::save_plaid_answer), and when it saved, the work of `fence`
+    /// finished in the same transaction (the create's second and last commit).
+    async fn save_plaid_answer_and_finish(
         &self,
         fence: &Claim,
         id: BankTransferId,

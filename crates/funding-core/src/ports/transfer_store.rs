@@ -33,20 +33,21 @@ pub struct FastStart {
     pub send: Option<(DateTime<Utc>, Option<crate::model::RiskDecision>)>,
 }
 
-/// What [`TransferStore::begin_transfer_claimed`] did.
+/// What [`TransferStore::begin_transfer_claimed`] (or the Plaid rail's
+/// `begin_bank_transfer_claimed`) did.
 #[derive(Debug, Clone)]
 #[must_use]
-pub struct Begun {
-    pub begin: Begin<Transfer>,
+pub struct Begun<T> {
+    pub begin: Begin<T>,
     /// The submit work, claimed for this process (a new transfer heading its ordering key).
     pub claimed: Option<ClaimedWork>,
     /// Whether the request mark (and decision) of [`FastStart::send`] was stored with it.
     pub marked: bool,
 }
 
-impl Begun {
+impl<T> Begun<T> {
     /// A key used before: nothing written, nothing claimed.
-    pub fn existing(begin: Begin<Transfer>) -> Self {
+    pub fn existing(begin: Begin<T>) -> Self {
         Self {
             begin,
             claimed: None,
@@ -114,7 +115,7 @@ pub trait TransferStore: Send + Sync + 'static {
         claim: IdempotencyClaim,
         transfer: NewTransfer,
         start: FastStart,
-    ) -> Result<Begun, StoreError>;
+    ) -> Result<Begun<Transfer>, StoreError>;
 
     /// What an earlier claim of this key made ([`Begin::Existing`], with its fingerprint), from a
     /// read; `None` for a key not used yet.

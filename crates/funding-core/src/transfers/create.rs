@@ -28,6 +28,8 @@ struct Claimed {
     work: ClaimedWork,
     /// Its request mark was stored too: the create is sent next.
     marked: bool,
+    /// The checks' decision when taken before and not an acceptance: the work stores it.
+    decided: Option<funding_domain::risk::Decision>,
 }
 
 /// A withdrawal refused because Alpaca's withdrawable cash does not cover it.
@@ -131,7 +133,11 @@ impl Transfers {
         let id = transfer.id;
         let (attempt, transfer) = match claimed {
             // Claimed in the first commit: the attempt starts at once.
-            Some(Claimed { work, marked }) => {
+            Some(Claimed {
+                work,
+                marked,
+                decided,
+            }) => {
                 let this = self.clone();
                 let attempt = if marked {
                     // Checked and marked in that commit too: the create is sent now, and its answer
@@ -149,7 +155,7 @@ impl Transfers {
                 } else {
                     self.engine
                         .drive_claimed(work, move |work| async move {
-                            this.submit(&work.claim, id)
+                            this.submit(&work.claim, id, decided)
                                 .await
                                 .unwrap_or_else(Stop::into_attempt)
                         })
@@ -276,13 +282,17 @@ impl Transfers {
             ordering_key: Some(alpaca_account_key(request.account_id)),
             max_attempts: self.settings.max_attempts,
         };
-        let send = match self.risk.check_new_transfer(&transfer, &controls).await? {
+        let mut decided = self.risk.check_new_transfer(&transfer, &controls).await?;
+        let send = match &decided {
             Some(decision) if decision.verdict == Verdict::Accept => {
-                Some((now, Some(RiskDecision::from(&decision))))
+                Some((now, Some(RiskDecision::from(decision))))
             }
-            // Refused or held: the submit work decides again and stores what it does.
+            // Refused or held: the submit work stores it.
             _ => None,
         };
+        if send.is_some() {
+            decided = None;
+        }
         let settings = self.engine.settings();
         let start = FastStart {
             owner: settings.owner.clone(),
@@ -296,6 +306,7 @@ impl Transfers {
         let claimed = begun.claimed.map(|work| Claimed {
             work,
             marked: begun.marked,
+            decided,
         });
         Ok((fingerprint.resolve(OPERATION, begun.begin)?, claimed))
     }

@@ -35,7 +35,7 @@ use crate::ports::{
     AlpacaTransfer, Claim, ClaimedWork, TransferChange, TransferDirection, TransferSaved,
 };
 use crate::risk::RISK_FAILURE_PREFIX;
-use funding_domain::risk::Verdict;
+use funding_domain::risk::{Decision, Verdict};
 
 pub(super) struct TransferSubmission(pub(super) Transfers);
 
@@ -54,7 +54,7 @@ enum Checked {
 impl WorkHandler for TransferSubmission {
     async fn run(&self, work: &ClaimedWork) -> Attempt {
         let id = TransferId::from_uuid(work.subject_id);
-        match self.0.submit(&work.claim, id).await {
+        match self.0.submit(&work.claim, id, None).await {
             Ok(attempt) => attempt,
             Err(stop) => stop.into_attempt(),
         }
@@ -101,7 +101,14 @@ impl WorkHandler for TransferSubmission {
 }
 
 impl Transfers {
-    pub(super) async fn submit(&self, claim: &Claim, id: TransferId) -> Result<Attempt, Stop> {
+    /// One attempt; `decided` is the checks' decision when the create took it just before (a
+    /// refusal or a hold, stored here rather than decided twice).
+    pub(super) async fn submit(
+        &self,
+        claim: &Claim,
+        id: TransferId,
+        decided: Option<Decision>,
+    ) -> Result<Attempt, Stop> {
         let transfer = self.load(id).await?;
         if transfer.status != AlpacaTransferStatus::Submitting {
             return Ok(Attempt::Done);
@@ -113,7 +120,7 @@ impl Transfers {
             self.settle(claim, &transfer, requested_at).await?;
             tracing::warn!(transfer_id = %id, "the unknown outcome settled and Alpaca has no such transfer: sending the create again");
         }
-        let decision = match self.check(claim, &transfer).await? {
+        let decision = match self.check(claim, &transfer, decided).await? {
             Checked::Send(decision) => decision,
             Checked::Ended => return Ok(Attempt::Done),
         };
@@ -199,7 +206,12 @@ impl Transfers {
     /// REVIEW holds it in PENDING_REVIEW (nothing sent until an operator approves it), an ACCEPT is
     /// stored with the request mark. Whatever was decided, nothing is sent while the account's
     /// funding is frozen: the transfer waits, saying so.
-    async fn check(&self, claim: &Claim, transfer: &Transfer) -> Result<Checked, Stop> {
+    async fn check(
+        &self,
+        claim: &Claim,
+        transfer: &Transfer,
+        decided: Option<Decision>,
+    ) -> Result<Checked, Stop> {
         // A frozen account's transfers accepted before the freeze wait, unsent, until an operator
         // unfreezes it (DESIGN §12); the unfreeze makes their work due at once.
         let controls = self.risk.controls(transfer.account_id).await?;
@@ -217,7 +229,10 @@ impl Transfers {
             // Decided before (approved after review).
             return Ok(Checked::Send(None));
         }
-        let decision = self.risk.check_transfer(transfer, &controls).await?;
+        let decision = match decided {
+            Some(decision) => decision,
+            None => self.risk.check_transfer(transfer, &controls).await?,
+        };
         let stored = RiskDecision::from(&decision);
         match decision.verdict {
             Verdict::Accept => Ok(Checked::Send(Some(stored))),

@@ -6,15 +6,16 @@
 //! transaction and then sees its rows; on SQLite the transaction holds the write lock from its
 //! start. Either way exactly one caller creates.
 
-use funding_core::model::BankTransfer;
+use funding_core::model::{BankTransfer, RiskDecision};
 use funding_core::ports::{
-    BankTransferChange, Begin, IdempotencyClaim, NewBankTransfer, OutboxResource, StoreError,
+    BankTransferChange, Begin, Begun, FastStart, IdempotencyClaim, NewBankTransfer, OutboxResource,
+    StoreError,
 };
 use funding_domain::PlaidBankTransferStatus;
 use sea_orm::{ConnectionTrait, EntityTrait as _, IntoActiveModel as _};
 
 use crate::Store;
-use crate::convert::{bank_transfer_history_row, bank_transfer_row};
+use crate::convert::{bank_transfer_history_row, bank_transfer_row, db_time};
 use crate::entity::{bank_transfer, bank_transfer_status_history as history};
 use crate::error::from_db;
 use crate::idempotency::Claimed;
@@ -23,7 +24,8 @@ pub(super) async fn begin_bank_transfer(
     store: &Store,
     claim: IdempotencyClaim,
     new: NewBankTransfer,
-) -> Result<Begin<BankTransfer>, StoreError> {
+    start: Option<FastStart>,
+) -> Result<Begun<BankTransfer>, StoreError> {
     let transfer = &new.transfer;
     if claim.caller != transfer.caller || claim.key != transfer.request.idempotency_key().as_str() {
         return Err(StoreError::Other(
@@ -42,7 +44,7 @@ pub(super) async fn begin_bank_transfer(
         &id,
         transfer.request.processor_token().expose_secret(),
     )?;
-    let row = bank_transfer_row(transfer, sealed)?;
+    let mut row = bank_transfer_row(transfer, sealed)?;
     let first = BankTransferChange {
         from: PlaidBankTransferStatus::Submitting,
         to: PlaidBankTransferStatus::Submitting,
@@ -55,19 +57,41 @@ pub(super) async fn begin_bank_transfer(
         at: row.created_at,
     };
 
-    // A repeat is answered from a read, without the write lock.
-    if let Some(claimed) = crate::idempotency::find_claimed(&store.db, &claim).await? {
-        return existing(store, &store.db, claimed).await;
+    // A repeat is answered from a read, without the write lock (the fast path's caller has just
+    // read it).
+    if start.is_none()
+        && let Some(claimed) = crate::idempotency::find_claimed(&store.db, &claim).await?
+    {
+        return Ok(Begun::existing(existing(store, &store.db, claimed).await?));
     }
     let (_permit, txn) = store.begin_write().await?;
     let claimed = crate::idempotency::claim_key(&txn, claim, id, row.created_at).await?;
 
     if let Claimed::New = claimed {
+        // The work first: its claim decides whether the request mark goes in with the row.
+        crate::work::insert_work(&txn, &new.work).await?;
+        let mut work = None;
+        let mut marked = false;
+        if let Some(start) = start {
+            work = crate::work::claim_in(
+                &txn,
+                new.work.kind,
+                new.work.subject_id,
+                &start.owner,
+                start.lease,
+            )
+            .await?;
+            if let (Some(_), Some((at, decision))) = (&work, start.send) {
+                row.submit_requested_at = Some(db_time(at));
+                row.updated_at = db_time(at);
+                row.risk_decision = decision.as_ref().map(RiskDecision::encode);
+                marked = true;
+            }
+        }
         bank_transfer::Entity::insert(row.clone().into_active_model())
             .exec_without_returning(&txn)
             .await
             .map_err(from_db)?;
-        crate::work::insert_work(&txn, &new.work).await?;
         let entry = bank_transfer_history_row(transfer.id, &first);
         let entry_id = entry.id;
         history::Entity::insert(entry.into_active_model())
@@ -84,13 +108,28 @@ pub(super) async fn begin_bank_transfer(
         )
         .await?;
         txn.commit().await.map_err(from_db)?;
-        return Ok(Begin::Created(super::read::record(store, row)?));
+        return Ok(Begun {
+            begin: Begin::Created(super::read::record(store, row)?),
+            claimed: work,
+            marked,
+        });
     }
 
     // Claimed by a create that committed after the read above.
     let answer = existing(store, &txn, claimed).await?;
     txn.commit().await.map_err(from_db)?;
-    Ok(answer)
+    Ok(Begun::existing(answer))
+}
+
+/// What an earlier claim of the key stored, from a read on the pool.
+pub(super) async fn existing_bank_transfer(
+    store: &Store,
+    claim: &IdempotencyClaim,
+) -> Result<Option<Begin<BankTransfer>>, StoreError> {
+    match crate::idempotency::find_claimed(&store.db, claim).await? {
+        Some(claimed) => existing(store, &store.db, claimed).await.map(Some),
+        None => Ok(None),
+    }
 }
 
 /// The bank transfer an earlier claim of the key stored, with that claim's fingerprint.

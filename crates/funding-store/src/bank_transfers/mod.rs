@@ -16,8 +16,9 @@ use chrono::{DateTime, Utc};
 use funding_core::model::{BankTransfer, RiskDecision};
 use funding_core::ports::{
     BankTransferChange, BankTransferFilter, BankTransferHistoryEntry, BankTransferStore, Begin,
-    Claim, IdempotencyClaim, InboxMark, NewBankTransfer, PendingPlaidEvent, PlaidAnswerSaved,
-    PlaidBankTransfer, StoreError, SyncedPlaidEvent, Unresolved, UnresolvedCounts,
+    Begun, Claim, FastStart, IdempotencyClaim, InboxMark, NewBankTransfer, PendingPlaidEvent,
+    PlaidAnswerSaved, PlaidBankTransfer, StoreError, SyncedPlaidEvent, Unresolved,
+    UnresolvedCounts,
 };
 use funding_domain::{BankTransferId, PlaidBankTransferId};
 
@@ -31,7 +32,26 @@ impl BankTransferStore for Store {
         claim: IdempotencyClaim,
         transfer: NewBankTransfer,
     ) -> Result<Begin<BankTransfer>, StoreError> {
-        create::begin_bank_transfer(self, claim, transfer).await
+        Ok(create::begin_bank_transfer(self, claim, transfer, None)
+            .await?
+            .begin)
+    }
+
+    async fn existing_bank_transfer(
+        &self,
+        claim: &IdempotencyClaim,
+    ) -> Result<Option<Begin<BankTransfer>>, StoreError> {
+        create::existing_bank_transfer(self, claim).await
+    }
+
+    #[tracing::instrument(skip_all, fields(bank_transfer_id = %transfer.transfer.id))]
+    async fn begin_bank_transfer_claimed(
+        &self,
+        claim: IdempotencyClaim,
+        transfer: NewBankTransfer,
+        start: FastStart,
+    ) -> Result<Begun<BankTransfer>, StoreError> {
+        create::begin_bank_transfer(self, claim, transfer, Some(start)).await
     }
 
     async fn get_bank_transfer(
@@ -96,7 +116,17 @@ impl BankTransferStore for Store {
         plaid: PlaidBankTransfer,
         change: BankTransferChange,
     ) -> Result<PlaidAnswerSaved, StoreError> {
-        status::save_plaid_answer(self, fence, id, plaid, change).await
+        status::save_plaid_answer(self, fence, id, plaid, change, false).await
+    }
+
+    async fn save_plaid_answer_and_finish(
+        &self,
+        fence: &Claim,
+        id: BankTransferId,
+        plaid: PlaidBankTransfer,
+        change: BankTransferChange,
+    ) -> Result<PlaidAnswerSaved, StoreError> {
+        status::save_plaid_answer(self, fence, id, plaid, change, true).await
     }
 
     #[tracing::instrument(skip_all, fields(bank_transfer_id = %id, work_id = %fence.work_id))]

@@ -65,6 +65,7 @@ pub(super) async fn save_plaid_answer(
     id: BankTransferId,
     plaid: PlaidBankTransfer,
     change: BankTransferChange,
+    finish: bool,
 ) -> Result<PlaidAnswerSaved, StoreError> {
     from_submitting(&change, "Plaid's answer is saved")?;
     let plaid_id = plaid.id.as_str().to_owned();
@@ -108,6 +109,9 @@ pub(super) async fn save_plaid_answer(
         return Ok(PlaidAnswerSaved::NotSubmitting);
     }
     crate::inbox::unpark_in(&txn, PLAID_BANK_TRANSFER_STREAM, &plaid_id).await?;
+    if finish {
+        crate::work::finish_in(&txn, claim).await?;
+    }
     txn.commit().await.map_err(from_db)?;
     Ok(PlaidAnswerSaved::Saved)
 }

@@ -22,7 +22,7 @@ pub(super) async fn begin_transfer(
     claim: IdempotencyClaim,
     new: NewTransfer,
     start: Option<FastStart>,
-) -> Result<Begun, StoreError> {
+) -> Result<Begun<Transfer>, StoreError> {
     let mut row = transfer_row(&new.transfer);
     if claim.caller != row.caller || claim.key != row.idempotency_key {
         return Err(StoreError::Other(
@@ -36,7 +36,10 @@ pub(super) async fn begin_transfer(
         )));
     }
     // A repeat is answered from a read, without the write lock.
-    if let Some(claimed) = crate::idempotency::find_claimed(&store.db, &claim).await? {
+    // (The fast path's caller has just read it.)
+    if start.is_none()
+        && let Some(claimed) = crate::idempotency::find_claimed(&store.db, &claim).await?
+    {
         return Ok(Begun::existing(existing(&store.db, claimed).await?));
     }
     let (_permit, txn) = store.begin_write().await?;

@@ -39,7 +39,7 @@ impl TransferStore for Store {
         claim: IdempotencyClaim,
         transfer: NewTransfer,
         start: FastStart,
-    ) -> Result<Begun, StoreError> {
+    ) -> Result<Begun<Transfer>, StoreError> {
         create::begin_transfer(self, claim, transfer, Some(start)).await
     }
 
