@@ -509,7 +509,81 @@ async fn list_filters_by_date_origination_account_and_direction_and_pages(backen
     app.stop().await;
 }
 
+/// A sync that reads more events than it stores in one transaction (ten 25-event pages and more,
+/// stored 200 events at a time with the cursor they reach) stores and applies every one: nothing
+/// is lost at a batch's edge or in the last, partial one.
+async fn a_backlog_longer_than_one_stored_batch_is_stored_and_applied_whole(backend: Backend) {
+    let app = TestApp::spawn_with(AppOptions {
+        backend,
+        plaid_sync_interval_ms: 600_000,
+        ..AppOptions::default()
+    })
+    .await;
+    // No webhook while the backlog builds: one sync will read all of it.
+    app.sandbox.set_plaid_webhook_url(None).unwrap();
+    let token = app.processor_token().await;
+    let mut ids = Vec::new();
+    for chunk in 0..4 {
+        let made = futures::future::join_all((0..25).map(|n| {
+            let request = app.bank_transfer_request(&token, &format!("{}.00", 10 + chunk * 25 + n));
+            let app = &app;
+            async move {
+                let created = app.create_bank_transfer(request).await?;
+                app.simulate_bank_transfer(&created.id, "posted", "")
+                    .await?;
+                app.simulate_bank_transfer(&created.id, "reversed", "R01")
+                    .await?;
+                Ok::<_, tonic::Status>(created.id)
+            }
+        }))
+        .await;
+        ids.extend(
+            made.into_iter()
+                .map(|made| made.expect("created, posted, reversed")),
+        );
+    }
+    let syncs_before = app.provider_calls("POST", SYNC_PATH);
+    // One webhook (for one more transfer's event) starts the sync of the whole backlog.
+    app.sandbox
+        .set_plaid_webhook_url(Some(&app.webhook_url))
+        .unwrap();
+    let last = app
+        .create_bank_transfer(app.bank_transfer_request(&token, "9.00"))
+        .await
+        .unwrap();
+    app.simulate_bank_transfer(&last.id, "posted", "")
+        .await
+        .unwrap();
+    ids.push(last.id.clone());
+    for id in &ids[..100] {
+        app.wait_for_bank_transfer_status(id, BankTransferStatus::Reversed)
+            .await;
+    }
+    app.wait_for_bank_transfer_status(&last.id, BankTransferStatus::Posted)
+        .await;
+    assert!(
+        app.provider_calls("POST", SYNC_PATH) - syncs_before >= 12,
+        "the backlog took more than ten pages"
+    );
+    assert_eq!(
+        app.count_rows_where("bank_transfer_status_history", "status = 'reversed'")
+            .await,
+        100
+    );
+    assert_eq!(
+        app.count_rows_where(
+            "inbox_events",
+            "stream = 'plaid:bank_transfer_events' AND state <> 'applied'"
+        )
+        .await,
+        0,
+        "every event is applied"
+    );
+    app.stop().await;
+}
+
 funding_tests::on_both_backends!(
+    a_backlog_longer_than_one_stored_batch_is_stored_and_applied_whole,
     every_rule_of_the_endpoint_is_refused_at_the_door_and_each_boundary_accepted,
     a_debit_is_posted_then_reversed_with_r01_and_its_history_holds_every_event_once,
     a_dropped_answer_is_resent_with_its_key_and_plaid_makes_one_transfer,
