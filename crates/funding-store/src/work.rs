@@ -8,8 +8,9 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use funding_core::model::RiskDecision;
 use funding_core::ports::{
-    Claim, ClaimedWork, NewWork, StoreError, WorkKind, WorkQueue, WorkStats, WorkWaiting,
+    Claim, ClaimedWork, FastStart, NewWork, StoreError, WorkKind, WorkQueue, WorkStats, WorkWaiting,
 };
 use sea_orm::{ConnectionTrait, DatabaseBackend, QueryResult, Value};
 use uuid::Uuid;
@@ -140,6 +141,36 @@ pub(crate) async fn claim_in(
         .await
         .map_err(from_db)?;
     rows.first().map(|row| claimed(row, owner)).transpose()
+}
+
+/// The request mark a create's first commit stores on its row with the claim (its time as the
+/// database keeps it, and the checks' decision encoded).
+pub(crate) struct RequestMark {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub decision: Option<String>,
+}
+
+/// The fast path's part of a create's first commit, in the caller's transaction right after
+/// [`insert_work`] wrote `work`: the work claimed for `start.owner` when it heads its order
+/// ([`claim_in`]), and only with that claim the request mark of `start.send`, for the caller to
+/// store on the resource's row before inserting it.
+pub(crate) async fn claim_for_start(
+    db: &impl ConnectionTrait,
+    work: &NewWork,
+    start: Option<FastStart>,
+) -> Result<(Option<ClaimedWork>, Option<RequestMark>), StoreError> {
+    let Some(start) = start else {
+        return Ok((None, None));
+    };
+    let claimed = claim_in(db, work.kind, work.subject_id, &start.owner, start.lease).await?;
+    let mark = claimed
+        .as_ref()
+        .and(start.send)
+        .map(|(at, decision)| RequestMark {
+            at: crate::convert::db_time(at),
+            decision: decision.as_ref().map(RiskDecision::encode),
+        });
+    Ok((claimed, mark))
 }
 
 const FINISH: &str = "UPDATE work_items SET state = 'done', claim_owner = NULL, claim_until_ms = NULL, \

@@ -45,9 +45,7 @@ impl BankTransfers {
                 .gateway
                 .sync_bank_transfer_events(after, SYNC_PAGE)
                 .await?;
-            if page.is_empty() {
-                break;
-            }
+            let empty = page.is_empty();
             let full = page.len() >= usize::from(SYNC_PAGE);
             // Unreadable events count for the cursor when their id could be read: the sync moves
             // past them (they are kept raw).
@@ -75,7 +73,7 @@ impl BankTransfers {
                 after = last;
             }
             let end = moved.is_none() || !full;
-            if gathered.len() >= STORE_BATCH || end {
+            if !gathered.is_empty() && (gathered.len() >= STORE_BATCH || end) {
                 let stored = self
                     .store
                     .store_plaid_events(std::mem::take(&mut gathered), after)
@@ -93,27 +91,17 @@ impl BankTransfers {
                     unapplied = 0;
                 }
             }
-            if moved.is_none() {
+            if moved.is_none() && !empty {
                 // Not one id on the page could be read, or none beyond the cursor: asking again
                 // would return the same page.
                 tracing::error!(
                     after_id = after,
                     "a Plaid event sync page moved the cursor nowhere; stopping this sync"
                 );
+            }
+            if end {
                 break;
             }
-            if !full {
-                break;
-            }
-        }
-        if !gathered.is_empty() {
-            // The last full page was followed by an empty one.
-            report.stored += self.store.store_plaid_events(gathered, after).await?;
-            crate::observe::stream_advanced(
-                PLAID_BANK_TRANSFER_STREAM,
-                self.clock.now(),
-                gathered_last_at,
-            );
         }
         report.cursor = after;
         tracing::Span::current().record("stored", report.stored);

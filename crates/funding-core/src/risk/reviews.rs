@@ -446,38 +446,17 @@ impl Risk {
         let transfer = TransferId::from_uuid(review.resource_id);
         let now = self.clock.now();
         let said = note.clone().unwrap_or_default();
-        let (target, reason, failure_code, source, action) = match to {
-            ReviewState::Rejected if cancelled => (
-                AlpacaTransferStatus::Canceled,
-                "cancelled while held for review".to_owned(),
-                None,
-                "api:cancel",
-                "review.cancelled",
-            ),
-            ReviewState::Approved => (
-                AlpacaTransferStatus::Submitting,
-                format!("approved in review by {actor}: {said}"),
-                None,
-                "review:approved",
-                "review.approved",
-            ),
-            ReviewState::Rejected => (
-                AlpacaTransferStatus::Failed,
-                format!("rejected in review by {actor}: {said}"),
-                Some(format!("{RISK_FAILURE_PREFIX}{REVIEW_REJECTED}")),
-                "review:rejected",
-                "review.rejected",
-            ),
-            ReviewState::Expired | ReviewState::Open => (
-                AlpacaTransferStatus::Failed,
-                format!(
-                    "its review expired unreviewed ({} held it: {})",
-                    review.rule, review.detail
-                ),
-                Some(format!("{RISK_FAILURE_PREFIX}{REVIEW_EXPIRED}")),
-                "review:expired",
-                "review.expired",
-            ),
+        let Closing {
+            outcome,
+            reason,
+            failure_code,
+            source,
+            action,
+        } = closing(review, to, actor, &said, cancelled);
+        let target = match outcome {
+            Outcome::Cancelled => AlpacaTransferStatus::Canceled,
+            Outcome::Resubmitted => AlpacaTransferStatus::Submitting,
+            Outcome::Ended => AlpacaTransferStatus::Failed,
         };
         let work = (to == ReviewState::Approved).then(|| NewWork {
             kind: WorkKind::TransferSubmit,
@@ -542,38 +521,17 @@ impl Risk {
         let transfer = BankTransferId::from_uuid(review.resource_id);
         let now = self.clock.now();
         let said = note.clone().unwrap_or_default();
-        let (target, reason, failure_code, source, action) = match to {
-            ReviewState::Rejected if cancelled => (
-                PlaidBankTransferStatus::Cancelled,
-                "cancelled while held for review".to_owned(),
-                None,
-                "api:cancel",
-                "review.cancelled",
-            ),
-            ReviewState::Approved => (
-                PlaidBankTransferStatus::Submitting,
-                format!("approved in review by {actor}: {said}"),
-                None,
-                "review:approved",
-                "review.approved",
-            ),
-            ReviewState::Rejected => (
-                PlaidBankTransferStatus::Refused,
-                format!("rejected in review by {actor}: {said}"),
-                Some(format!("{RISK_FAILURE_PREFIX}{REVIEW_REJECTED}")),
-                "review:rejected",
-                "review.rejected",
-            ),
-            ReviewState::Expired | ReviewState::Open => (
-                PlaidBankTransferStatus::Refused,
-                format!(
-                    "its review expired unreviewed ({} held it: {})",
-                    review.rule, review.detail
-                ),
-                Some(format!("{RISK_FAILURE_PREFIX}{REVIEW_EXPIRED}")),
-                "review:expired",
-                "review.expired",
-            ),
+        let Closing {
+            outcome,
+            reason,
+            failure_code,
+            source,
+            action,
+        } = closing(review, to, actor, &said, cancelled);
+        let target = match outcome {
+            Outcome::Cancelled => PlaidBankTransferStatus::Cancelled,
+            Outcome::Resubmitted => PlaidBankTransferStatus::Submitting,
+            Outcome::Ended => PlaidBankTransferStatus::Refused,
         };
         // The same work the create wrote: one submit at a time per bank transfer, before its cancel.
         let work = (to == ReviewState::Approved).then(|| NewWork {
@@ -754,5 +712,68 @@ fn not_open(review: &Review) -> CoreError {
                 .map(|by| format!(" (by {by})"))
                 .unwrap_or_default()
         ),
+    }
+}
+
+/// Where a transfer held for review goes when its review closes, on either rail.
+enum Outcome {
+    /// Cancelled by its caller while held.
+    Cancelled,
+    /// Approved: back to SUBMITTING, its submit work armed again.
+    Resubmitted,
+    /// Rejected or expired: ended unsent (FAILED on Alpaca's rail, REFUSED on Plaid's).
+    Ended,
+}
+
+/// How a transfer's review closes: the outcome, the status reason, the failure code, the
+/// history's source and the audit action.
+struct Closing {
+    outcome: Outcome,
+    reason: String,
+    failure_code: Option<String>,
+    source: &'static str,
+    action: &'static str,
+}
+
+fn closing(review: &Review, to: ReviewState, actor: &str, said: &str, cancelled: bool) -> Closing {
+    let (outcome, reason, failure_code, source, action) = match to {
+        ReviewState::Rejected if cancelled => (
+            Outcome::Cancelled,
+            "cancelled while held for review".to_owned(),
+            None,
+            "api:cancel",
+            "review.cancelled",
+        ),
+        ReviewState::Approved => (
+            Outcome::Resubmitted,
+            format!("approved in review by {actor}: {said}"),
+            None,
+            "review:approved",
+            "review.approved",
+        ),
+        ReviewState::Rejected => (
+            Outcome::Ended,
+            format!("rejected in review by {actor}: {said}"),
+            Some(format!("{RISK_FAILURE_PREFIX}{REVIEW_REJECTED}")),
+            "review:rejected",
+            "review.rejected",
+        ),
+        ReviewState::Expired | ReviewState::Open => (
+            Outcome::Ended,
+            format!(
+                "its review expired unreviewed ({} held it: {})",
+                review.rule, review.detail
+            ),
+            Some(format!("{RISK_FAILURE_PREFIX}{REVIEW_EXPIRED}")),
+            "review:expired",
+            "review.expired",
+        ),
+    };
+    Closing {
+        outcome,
+        reason,
+        failure_code,
+        source,
+        action,
     }
 }

@@ -144,7 +144,6 @@ impl Transfers {
                     // stored with the work finished, in the second and last.
                     let mut unsent = transfer;
                     unsent.submit_requested_at = None;
-                    unsent.risk = None;
                     self.engine
                         .drive_claimed(work, move |work| async move {
                             this.send(&work.claim, &unsent)

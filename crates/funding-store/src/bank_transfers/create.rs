@@ -6,7 +6,7 @@
 //! transaction and then sees its rows; on SQLite the transaction holds the write lock from its
 //! start. Either way exactly one caller creates.
 
-use funding_core::model::{BankTransfer, RiskDecision};
+use funding_core::model::BankTransfer;
 use funding_core::ports::{
     BankTransferChange, Begin, Begun, FastStart, IdempotencyClaim, NewBankTransfer, OutboxResource,
     StoreError,
@@ -15,7 +15,7 @@ use funding_domain::PlaidBankTransferStatus;
 use sea_orm::{ConnectionTrait, EntityTrait as _, IntoActiveModel as _};
 
 use crate::Store;
-use crate::convert::{bank_transfer_history_row, bank_transfer_row, db_time};
+use crate::convert::{bank_transfer_history_row, bank_transfer_row};
 use crate::entity::{bank_transfer, bank_transfer_status_history as history};
 use crate::error::from_db;
 use crate::idempotency::Claimed;
@@ -70,23 +70,12 @@ pub(super) async fn begin_bank_transfer(
     if let Claimed::New = claimed {
         // The work first: its claim decides whether the request mark goes in with the row.
         crate::work::insert_work(&txn, &new.work).await?;
-        let mut work = None;
-        let mut marked = false;
-        if let Some(start) = start {
-            work = crate::work::claim_in(
-                &txn,
-                new.work.kind,
-                new.work.subject_id,
-                &start.owner,
-                start.lease,
-            )
-            .await?;
-            if let (Some(_), Some((at, decision))) = (&work, start.send) {
-                row.submit_requested_at = Some(db_time(at));
-                row.updated_at = db_time(at);
-                row.risk_decision = decision.as_ref().map(RiskDecision::encode);
-                marked = true;
-            }
+        let (work, mark) = crate::work::claim_for_start(&txn, &new.work, start).await?;
+        let marked = mark.is_some();
+        if let Some(mark) = mark {
+            row.submit_requested_at = Some(mark.at);
+            row.updated_at = mark.at;
+            row.risk_decision = mark.decision;
         }
         bank_transfer::Entity::insert(row.clone().into_active_model())
             .exec_without_returning(&txn)
