@@ -50,6 +50,22 @@ pub(crate) async fn append_audit(
     db: &impl ConnectionTrait,
     event: &NewAuditEvent,
 ) -> Result<(), StoreError> {
+    append_audits(db, std::slice::from_ref(event)).await
+}
+
+/// Audit rows written by one statement at most (ten values each).
+const AUDIT_ROWS_PER_INSERT: usize = 100;
+
+/// In the caller's transaction: appends `events` to the audit trail in order, each chained to the
+/// one before it, as one [`append_audit`] after another would: the lock taken and the last event
+/// read once, the rows inserted many at a time.
+pub(crate) async fn append_audits(
+    db: &impl ConnectionTrait,
+    events: &[NewAuditEvent],
+) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
     let backend = db.get_database_backend();
     crate::sql::lock_for_transaction(db, AUDIT_LOCK).await?;
     let last = db
@@ -60,43 +76,53 @@ pub(crate) async fn append_audit(
         ))
         .await
         .map_err(from_db)?;
-    let (seq, previous) = match last {
-        Some(row) => (get::<i64>(&row, "seq")? + 1, get::<String>(&row, "hash")?),
-        None => (1, GENESIS.to_owned()),
+    let (mut seq, mut previous) = match last {
+        Some(row) => (get::<i64>(&row, "seq")?, get::<String>(&row, "hash")?),
+        None => (0, GENESIS.to_owned()),
     };
-    let details = event.details.to_string();
-    let at_ms = event.at.timestamp_millis();
-    let hash = chain_hash(
-        &previous,
-        &AuditFields {
-            sequence: seq,
-            at_ms,
-            actor: &event.actor,
-            action: &event.action,
-            resource: &event.resource,
-            reason: &event.reason,
-            details: &details,
-        },
-    );
-    db.execute_raw(statement(
-        backend,
-        "INSERT INTO audit_events (seq, at_ms, actor, action, resource, account_id, reason, \
-         details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        [
-            seq.into(),
-            at_ms.into(),
-            event.actor.clone().into(),
-            event.action.clone().into(),
-            event.resource.clone().into(),
-            event.account_id.map(|id| id.as_uuid()).into(),
-            event.reason.clone().into(),
-            details.into(),
-            previous.into(),
-            hash.into(),
-        ],
-    ))
-    .await
-    .map_err(from_db)?;
+    for chunk in events.chunks(AUDIT_ROWS_PER_INSERT) {
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 10);
+        for event in chunk {
+            seq += 1;
+            let details = event.details.to_string();
+            let at_ms = event.at.timestamp_millis();
+            let hash = chain_hash(
+                &previous,
+                &AuditFields {
+                    sequence: seq,
+                    at_ms,
+                    actor: &event.actor,
+                    action: &event.action,
+                    resource: &event.resource,
+                    reason: &event.reason,
+                    details: &details,
+                },
+            );
+            values.extend([
+                seq.into(),
+                at_ms.into(),
+                event.actor.clone().into(),
+                event.action.clone().into(),
+                event.resource.clone().into(),
+                event.account_id.map(|id| id.as_uuid()).into(),
+                event.reason.clone().into(),
+                details.into(),
+                std::mem::replace(&mut previous, hash.clone()).into(),
+                hash.into(),
+            ]);
+        }
+        db.execute_raw(statement(
+            backend,
+            &format!(
+                "INSERT INTO audit_events (seq, at_ms, actor, action, resource, account_id, \
+                 reason, details, prev_hash, hash) VALUES {}",
+                crate::sql::tuples(chunk.len(), 10)
+            ),
+            values,
+        ))
+        .await
+        .map_err(from_db)?;
+    }
     Ok(())
 }
 

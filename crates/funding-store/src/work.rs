@@ -32,6 +32,14 @@ fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// The head of a work row's insert, up to its `VALUES`.
+const INSERT_WORK: &str = "INSERT INTO work_items (id, kind, subject_id, ordering_key, state, \
+     attempts, max_attempts, due_at_ms, generation, created_at_ms, updated_at_ms, order_seq) VALUES";
+/// A work inserted again: pending again from now, unless it is pending already.
+const WORK_AGAIN: &str = "ON CONFLICT (kind, subject_id) DO UPDATE SET state = 'pending', \
+     attempts = 0, due_at_ms = {now_ms}, last_error = NULL, updated_at_ms = {now_ms}, \
+     order_seq = excluded.order_seq WHERE work_items.state <> 'pending'";
+
 /// Writes `work` in the caller's transaction (no-op if work of that kind for that subject exists
 /// and is pending; ended work is made pending again, at the back of its order).
 ///
@@ -48,17 +56,14 @@ pub(crate) async fn insert_work(
     if let Some(key) = &work.ordering_key {
         crate::sql::lock_for_transaction(db, key).await?;
     }
-    let sql = "INSERT INTO work_items (id, kind, subject_id, ordering_key, state, attempts, max_attempts, \
-         due_at_ms, generation, created_at_ms, updated_at_ms, order_seq) \
-         VALUES ($1, $2, $3, $4, 'pending', 0, $5, {now_ms}, 0, {now_ms}, {now_ms}, \
+    let sql = format!(
+        "{INSERT_WORK} ($1, $2, $3, $4, 'pending', 0, $5, {{now_ms}}, 0, {{now_ms}}, {{now_ms}}, \
          (SELECT COALESCE(MAX(k.order_seq), 0) + 1 FROM work_items AS k WHERE k.ordering_key = $4)) \
-         ON CONFLICT (kind, subject_id) DO UPDATE SET state = 'pending', attempts = 0, \
-         due_at_ms = {now_ms}, last_error = NULL, updated_at_ms = {now_ms}, \
-         order_seq = excluded.order_seq \
-         WHERE work_items.state <> 'pending'";
+         {WORK_AGAIN}"
+    );
     db.execute_raw(statement(
         backend,
-        sql,
+        &sql,
         [
             Uuid::now_v7().into(),
             work.kind.as_str().into(),
@@ -69,6 +74,55 @@ pub(crate) async fn insert_work(
     ))
     .await
     .map_err(from_db)?;
+    Ok(())
+}
+
+/// In the caller's transaction: [`insert_work`] for each of `works`, the ones without an ordering
+/// key by one statement per hundred (the same row each, the same conflict rule); the same work
+/// (kind and subject) named twice is inserted once.
+pub(crate) async fn insert_works(
+    db: &impl ConnectionTrait,
+    works: &[NewWork],
+) -> Result<(), StoreError> {
+    let mut seen = std::collections::HashSet::with_capacity(works.len());
+    let mut unordered = Vec::with_capacity(works.len());
+    for work in works {
+        if !seen.insert((work.kind.as_str(), work.subject_id)) {
+            continue;
+        }
+        if work.ordering_key.is_some() {
+            insert_work(db, work).await?;
+        } else {
+            unordered.push(work);
+        }
+    }
+    for chunk in unordered.chunks(100) {
+        let rows = (0..chunk.len())
+            .map(|row| {
+                let n = row * 4;
+                format!(
+                    "(${}, ${}, ${}, NULL, 'pending', 0, ${}, {{now_ms}}, 0, {{now_ms}}, {{now_ms}}, 1)",
+                    n + 1,
+                    n + 2,
+                    n + 3,
+                    n + 4
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!("{INSERT_WORK} {rows} {WORK_AGAIN}");
+        let values = chunk.iter().flat_map(|work| {
+            [
+                Uuid::now_v7().into(),
+                work.kind.as_str().into(),
+                work.subject_id.into(),
+                i32::try_from(work.max_attempts).unwrap_or(i32::MAX).into(),
+            ]
+        });
+        db.execute_raw(statement(db.get_database_backend(), &sql, values))
+            .await
+            .map_err(from_db)?;
+    }
     Ok(())
 }
 

@@ -10,8 +10,10 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use funding_core::model::RiskDecision;
-use funding_core::ports::{Claim, InboxMark, StoreError, TransferChange, TransferSaved};
-use funding_domain::{AlpacaTransferId, AlpacaTransferStatus, TransferId};
+use funding_core::ports::{
+    Claim, InboxMark, NewAuditEvent, NewWork, StoreError, TransferChange, TransferSaved, WorkKind,
+};
+use funding_domain::{AccountId, AlpacaTransferId, AlpacaTransferStatus, TransferId};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ColumnTrait as _, DatabaseTransaction, EntityTrait as _, IntoActiveModel as _,
@@ -303,9 +305,15 @@ pub(super) async fn apply_events(
         }
     }
     super::changes::append_many(&txn, &entries).await?;
-    for (id, change) in &moves {
-        returned(&txn, *id, change).await?;
-    }
+    let (audits, works): (Vec<_>, Vec<_>) = moves
+        .iter()
+        .filter_map(|(id, change)| {
+            let account = AccountId::from_uuid(rows[&id.as_uuid()].account_id);
+            return_consequence(*id, Some(account), change)
+        })
+        .unzip();
+    crate::risk::append_audits(&txn, &audits).await?;
+    crate::work::insert_works(&txn, &works).await?;
     crate::inbox::mark_all(&txn, &marks).await?;
     txn.commit().await.map_err(from_db)?;
     Ok(true)
@@ -382,38 +390,47 @@ async fn returned(
     if change.to != AlpacaTransferStatus::Returned {
         return Ok(());
     }
-    // The return itself is in the audit trail, by the service, with what it said.
-    let account_id = transfer::Entity::find_by_id(id.as_uuid())
+    let account = transfer::Entity::find_by_id(id.as_uuid())
         .one(txn)
         .await
         .map_err(from_db)?
-        .map(|row| funding_domain::AccountId::from_uuid(row.account_id));
-    crate::risk::append_audit(
-        txn,
-        &funding_core::ports::NewAuditEvent {
-            actor: "service".to_owned(),
-            action: "transfer.returned".to_owned(),
-            resource: format!("transfers/{id}"),
-            account_id,
-            reason: change.reason.clone().unwrap_or_default(),
-            details: serde_json::json!({
-                "account_id": account_id.map(|id| id.to_string()),
-                "transfer_id": id.to_string(),
-                "ach_return_code": change.ach_return_code,
-                "source": change.source,
-            }),
-            at: change.at,
-        },
-    )
-    .await?;
-    crate::work::insert_work(
-        txn,
-        &funding_core::ports::NewWork {
-            kind: funding_core::ports::WorkKind::TransferReturned,
-            subject_id: id.as_uuid(),
-            ordering_key: None,
-            max_attempts: 20,
-        },
-    )
-    .await
+        .map(|row| AccountId::from_uuid(row.account_id));
+    if let Some((audit, work)) = return_consequence(id, account, change) {
+        crate::risk::append_audit(txn, &audit).await?;
+        crate::work::insert_work(txn, &work).await?;
+    }
+    Ok(())
+}
+
+/// For a move to RETURNED: the return's audit event (by the service, with what it said) and the
+/// work of its consequences; `None` for any other move.
+fn return_consequence(
+    id: TransferId,
+    account_id: Option<AccountId>,
+    change: &TransferChange,
+) -> Option<(NewAuditEvent, NewWork)> {
+    if change.to != AlpacaTransferStatus::Returned {
+        return None;
+    }
+    let audit = NewAuditEvent {
+        actor: "service".to_owned(),
+        action: "transfer.returned".to_owned(),
+        resource: format!("transfers/{id}"),
+        account_id,
+        reason: change.reason.clone().unwrap_or_default(),
+        details: serde_json::json!({
+            "account_id": account_id.map(|id| id.to_string()),
+            "transfer_id": id.to_string(),
+            "ach_return_code": change.ach_return_code,
+            "source": change.source,
+        }),
+        at: change.at,
+    };
+    let work = NewWork {
+        kind: WorkKind::TransferReturned,
+        subject_id: id.as_uuid(),
+        ordering_key: None,
+        max_attempts: 20,
+    };
+    Some((audit, work))
 }

@@ -2,7 +2,9 @@
 //! once, a return keeps its code), moves without event ids all recorded, and batches of moves
 //! written whole or not at all, without deadlocks.
 
-use funding_core::ports::{InboxMark, InboxState, InboxStore as _, TransferStore as _};
+use funding_core::ports::{
+    AuditFilter, InboxMark, InboxState, InboxStore as _, RiskStore as _, TransferStore as _,
+};
 use funding_domain::AlpacaTransferStatus::{
     Approved, Complete, Pending, Queued, Returned, SentToClearing, Submitting,
 };
@@ -276,7 +278,122 @@ async fn a_batch_of_event_moves_is_written_whole_or_not_at_all(db: &TestDb) {
     assert_eq!(history_count(&raw, a.id).await, 3);
 }
 
+/// A batch's returns are recorded as one return after another would be: each its audit event (by
+/// the service, naming the transfer and its account), chained after the trail's last event in the
+/// order of the moves, and each the work of its consequences, once; a replay of a return writes
+/// neither again.
+async fn a_batch_of_returns_records_each_as_one_by_one_would(db: &TestDb) {
+    let store = db.store().await;
+    let (link, account) = link(&store).await;
+    let (a, _) = queued(&store, link, account, "a", t0()).await;
+    let (b, _) = queued(&store, link, account, "b", t0()).await;
+    let (c, _) = queued(&store, link, account, "c", t0()).await;
+    let (d, _) = queued(&store, link, account, "d", t0()).await;
+    let returned = |from, event, at| {
+        let mut change = change(from, Returned, Some(event), at);
+        change.ach_return_code = Some("R01".to_owned());
+        change.reason = Some("R01: insufficient funds".to_owned());
+        change
+    };
+    // One return alone first: the batch's events are chained after it.
+    assert!(
+        store
+            .change_transfer_status(d.id, returned(Queued, "ev-d1", t0() + seconds(1)))
+            .await
+            .unwrap()
+    );
+    let batch = vec![
+        (a.id, change(Queued, Complete, Some("ev-a1"), t0() + seconds(2))),
+        (a.id, returned(Complete, "ev-a2", t0() + seconds(3))),
+        (c.id, change(Queued, Pending, Some("ev-c1"), t0() + seconds(4))),
+        (b.id, returned(Queued, "ev-b1", t0() + seconds(5))),
+    ];
+    assert!(
+        store
+            .apply_transfer_events(batch.clone(), Vec::new())
+            .await
+            .unwrap()
+    );
+
+    let (events, _) = store
+        .list_audit_events(AuditFilter::default(), 100, None)
+        .await
+        .unwrap();
+    let returns: Vec<(i64, &str, &str)> = events
+        .iter()
+        .filter(|event| event.action == "transfer.returned")
+        .map(|event| (event.seq, event.resource.as_str(), event.actor.as_str()))
+        .collect();
+    let (ra, rb, rd) = (
+        format!("transfers/{}", a.id),
+        format!("transfers/{}", b.id),
+        format!("transfers/{}", d.id),
+    );
+    let last = events.len() as i64;
+    assert_eq!(
+        returns,
+        [
+            (last - 2, rd.as_str(), "service"),
+            (last - 1, ra.as_str(), "service"),
+            (last, rb.as_str(), "service"),
+        ],
+        "one event per return, in the order of the moves, at the trail's end"
+    );
+    assert!(
+        events
+            .iter()
+            .filter(|event| event.action == "transfer.returned")
+            .all(|event| event.account_id == Some(account)
+                && event.reason == "R01: insufficient funds"
+                && event.details.contains("\"ach_return_code\":\"R01\""))
+    );
+    let verified = funding_domain::audit::verify_chain(events.iter().map(|event| {
+        (
+            funding_domain::audit::AuditFields {
+                sequence: event.seq,
+                at_ms: event.at.timestamp_millis(),
+                actor: &event.actor,
+                action: &event.action,
+                resource: &event.resource,
+                reason: &event.reason,
+                details: &event.details,
+            },
+            event.hash.as_str(),
+        )
+    }));
+    assert_eq!(verified, Ok(last as u64), "the chain holds across the batch");
+
+    let raw = db.raw().await;
+    let consequences = |id: TransferId| {
+        count(
+            &raw,
+            "work_items",
+            Expr::col("kind")
+                .eq("transfer_returned")
+                .and(Expr::col("subject_id").eq(id.as_uuid()))
+                .and(Expr::col("state").eq("pending")),
+        )
+    };
+    for (id, expected) in [(a.id, 1), (b.id, 1), (d.id, 1), (c.id, 0)] {
+        assert_eq!(consequences(id).await, expected, "{id}");
+    }
+
+    // The same events again move nothing and record nothing.
+    assert!(
+        !store
+            .apply_transfer_events(batch, Vec::new())
+            .await
+            .unwrap()
+    );
+    let (again, _) = store
+        .list_audit_events(AuditFilter::default(), 100, None)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), events.len());
+}
+
 on_both_backends!(
+    a_batch_of_returns_records_each_as_one_by_one_would,
     a_batch_of_event_moves_is_written_whole_or_not_at_all,
     batches_of_one_set_of_transfers_in_opposite_orders_never_deadlock,
     a_replayed_event_moves_once_and_a_return_keeps_its_code,
