@@ -542,7 +542,7 @@ impl RiskStore for Store {
                 transfer::Column::RiskDecision,
                 Expr::value(decision.encode()),
             );
-        let moved = apply(&txn, id, update, &change).await?;
+        let moved = apply(&txn, id, update, &change, &self.return_policy).await?;
         crate::sql::commit_if(txn, moved).await
     }
 
@@ -564,7 +564,7 @@ impl RiskStore for Store {
                 Expr::value(decision.encode()),
             )
             .filter(transfer::Column::SubmitRequestedAt.is_null());
-        if !apply(&txn, id, update, &change).await? {
+        if !apply(&txn, id, update, &change, &self.return_policy).await? {
             txn.rollback().await.map_err(from_db)?;
             return Ok(false);
         }
@@ -599,7 +599,15 @@ impl RiskStore for Store {
         if let Some(code) = &decision.failure_code {
             update = update.col_expr(transfer::Column::FailureCode, Expr::value(code.clone()));
         }
-        if !apply(&txn, decision.transfer, update, &decision.change).await? {
+        if !apply(
+            &txn,
+            decision.transfer,
+            update,
+            &decision.change,
+            &self.return_policy,
+        )
+        .await?
+        {
             txn.rollback().await.map_err(from_db)?;
             return Ok(false);
         }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use funding_core::ports::{Clock, DatabasePing, StoreError, SystemClock};
+use funding_domain::returns::ReturnPolicy;
 use migration::{Migrator, MigratorTrait as _};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
@@ -25,8 +26,12 @@ use uuid::Uuid;
 
 /// How long a SQLite writer waits for another to finish before giving up with `Unavailable`.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-/// Connections per SQLite file: readers run side by side in WAL mode, writers take turns.
-const SQLITE_MAX_CONNECTIONS: u32 = 8;
+/// Connections per SQLite file: readers run side by side in WAL mode, writers take turns (one at a
+/// time through the write gate). Each connection is a thread of sqlx's with its own page cache,
+/// prepared statements and, in glibc, malloc arena: eight peaked at 81 MiB of fundingd's memory
+/// while ingesting 40,000 events, four at 61 MiB, at the same ingestion rate (docs/BENCHMARKS.md).
+/// Four is one writer and three readers on a two-core machine.
+const SQLITE_MAX_CONNECTIONS: u32 = 4;
 const POSTGRES_MAX_CONNECTIONS: u32 = 10;
 /// How long a caller waits for a connection before the database counts as unavailable.
 /// Prepared statements each SQLite connection keeps (sqlx's default is 100). The batch writers'
@@ -45,6 +50,8 @@ pub struct Store {
     pub(crate) clock: Arc<dyn Clock>,
     /// New work is left to the request's fast path for this long before workers may claim it.
     pub(crate) fast_path_grace: Duration,
+    /// Which returns are work when they arrive: those whose consequence acts now.
+    pub(crate) return_policy: Arc<ReturnPolicy>,
     /// On SQLite, the one writer at a time: SQLite takes writers one by one anyway, and a writer
     /// waiting on the database's lock holds a pooled connection, so without this gate a burst of
     /// writers can take every connection and starve the readers. `None` on PostgreSQL.
@@ -111,6 +118,7 @@ impl Store {
             cipher,
             clock: Arc::new(SystemClock),
             fast_path_grace: Duration::ZERO,
+            return_policy: Arc::default(),
             completed_walk: Arc::default(),
         })
     }
@@ -128,6 +136,14 @@ impl Store {
     /// before its attempt is continued after that.
     pub fn with_fast_path_grace(mut self, grace: Duration) -> Store {
         self.fast_path_grace = grace;
+        self
+    }
+
+    /// The same store, writing the consequence work of a return only when `policy` gives its code a
+    /// consequence that acts now (DESIGN §12): an insufficient-funds return is counted by the checks
+    /// later, and needs no work of its own. (Default: NACHA's table, `ReturnPolicy::default()`.)
+    pub fn with_return_policy(mut self, policy: ReturnPolicy) -> Store {
+        self.return_policy = Arc::new(policy);
         self
     }
 

@@ -35,6 +35,12 @@ impl Consequence {
         }
     }
 
+    /// Whether the return changes something when it arrives (the link, the account). Insufficient
+    /// funds acts later, when the checks count the link's returns; nothing else does at all.
+    pub fn acts_now(&self) -> bool {
+        matches!(self, Self::LinkUnusable | Self::FreezeAccount)
+    }
+
     /// The configuration's spelling (`[returns.policy] R16 = "link_unusable"`).
     pub fn parse(text: &str) -> Option<Self> {
         [
@@ -182,6 +188,14 @@ mod tests {
         for (code, _) in policy.entries() {
             assert!(code.description().is_some(), "{code}");
         }
+    }
+
+    #[test]
+    fn only_a_changed_link_or_account_acts_when_the_return_arrives() {
+        assert!(Consequence::LinkUnusable.acts_now());
+        assert!(Consequence::FreezeAccount.acts_now());
+        assert!(!Consequence::CountInsufficientFunds.acts_now());
+        assert!(!Consequence::None.acts_now());
     }
 
     #[test]

@@ -13,7 +13,10 @@ use funding_core::model::RiskDecision;
 use funding_core::ports::{
     Claim, InboxMark, NewAuditEvent, NewWork, StoreError, TransferChange, TransferSaved, WorkKind,
 };
-use funding_domain::{AccountId, AlpacaTransferId, AlpacaTransferStatus, TransferId};
+use funding_domain::returns::ReturnPolicy;
+use funding_domain::{
+    AccountId, AchReturnCode, AlpacaTransferId, AlpacaTransferStatus, TransferId,
+};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ColumnTrait as _, DatabaseTransaction, EntityTrait as _, IntoActiveModel as _,
@@ -123,7 +126,7 @@ pub(super) async fn save_submitted(
     );
     // A concurrent save of the same Alpaca transfer by another of ours loses on the unique index
     // (the transaction is rolled back when it is dropped).
-    let moved = match apply(&txn, id, update, &change).await {
+    let moved = match apply(&txn, id, update, &change, &store.return_policy).await {
         Ok(moved) => moved,
         Err(StoreError::Other(message)) if is_unique_violation(&message) => {
             return Ok(TransferSaved::HeldByAnother);
@@ -165,7 +168,7 @@ pub(super) async fn end_unsubmitted(
     if let Some(code) = failure_code {
         update = update.col_expr(transfer::Column::FailureCode, Expr::value(code));
     }
-    let moved = apply(&txn, id, update, &change).await?;
+    let moved = apply(&txn, id, update, &change, &store.return_policy).await?;
     crate::sql::commit_if(txn, moved).await
 }
 
@@ -186,7 +189,7 @@ pub(super) async fn cancel_unsent(
     }
     let (_permit, txn) = store.begin_write().await?;
     let update = moving(id, &change).filter(transfer::Column::SubmitRequestedAt.is_null());
-    let moved = apply(&txn, id, update, &change).await?;
+    let moved = apply(&txn, id, update, &change, &store.return_policy).await?;
     crate::sql::commit_if(txn, moved).await
 }
 
@@ -196,7 +199,7 @@ pub(super) async fn change_transfer_status(
     change: TransferChange,
 ) -> Result<bool, StoreError> {
     let (_permit, txn) = store.begin_write().await?;
-    let moved = apply(&txn, id, moving(id, &change), &change).await?;
+    let moved = apply(&txn, id, moving(id, &change), &change, &store.return_policy).await?;
     crate::sql::commit_if(txn, moved).await
 }
 
@@ -309,10 +312,11 @@ pub(super) async fn apply_events(
         .iter()
         .filter_map(|(id, change)| {
             let account = AccountId::from_uuid(rows[&id.as_uuid()].account_id);
-            return_consequence(*id, Some(account), change)
+            return_consequence(*id, Some(account), change, &store.return_policy)
         })
         .unzip();
     crate::risk::append_audits(&txn, &audits).await?;
+    let works: Vec<NewWork> = works.into_iter().flatten().collect();
     crate::work::insert_works(&txn, &works).await?;
     crate::inbox::mark_all(&txn, &marks).await?;
     txn.commit().await.map_err(from_db)?;
@@ -356,6 +360,7 @@ pub(crate) async fn apply(
     id: TransferId,
     update: UpdateMany<transfer::Entity>,
     change: &TransferChange,
+    policy: &ReturnPolicy,
 ) -> Result<bool, StoreError> {
     let moved = update.exec(txn).await.map_err(from_db)?.rows_affected;
     if moved == 0 {
@@ -375,7 +380,7 @@ pub(crate) async fn apply(
         return Ok(false);
     }
     super::changes::append(txn, id, &change.source).await?;
-    returned(txn, id, change).await?;
+    returned(txn, id, change, policy).await?;
     Ok(true)
 }
 
@@ -386,6 +391,7 @@ async fn returned(
     txn: &DatabaseTransaction,
     id: TransferId,
     change: &TransferChange,
+    policy: &ReturnPolicy,
 ) -> Result<(), StoreError> {
     if change.to != AlpacaTransferStatus::Returned {
         return Ok(());
@@ -395,23 +401,31 @@ async fn returned(
         .await
         .map_err(from_db)?
         .map(|row| AccountId::from_uuid(row.account_id));
-    if let Some((audit, work)) = return_consequence(id, account, change) {
+    if let Some((audit, work)) = return_consequence(id, account, change, policy) {
         crate::risk::append_audit(txn, &audit).await?;
-        crate::work::insert_work(txn, &work).await?;
+        if let Some(work) = work {
+            crate::work::insert_work(txn, &work).await?;
+        }
     }
     Ok(())
 }
 
-/// For a move to RETURNED: the return's audit event (by the service, with what it said) and the
-/// work of its consequences; `None` for any other move.
+/// For a move to RETURNED: the return's audit event (by the service, with what it said) and, when
+/// `policy` gives its code a consequence that acts now, the work of that consequence; `None` for
+/// any other move. (An insufficient-funds return needs no work: the checks count it later.)
 fn return_consequence(
     id: TransferId,
     account_id: Option<AccountId>,
     change: &TransferChange,
-) -> Option<(NewAuditEvent, NewWork)> {
+    policy: &ReturnPolicy,
+) -> Option<(NewAuditEvent, Option<NewWork>)> {
     if change.to != AlpacaTransferStatus::Returned {
         return None;
     }
+    let acts = change
+        .ach_return_code
+        .as_deref()
+        .is_some_and(|code| policy.consequence(&AchReturnCode::parse(code)).acts_now());
     let audit = NewAuditEvent {
         actor: "service".to_owned(),
         action: "transfer.returned".to_owned(),
@@ -426,11 +440,11 @@ fn return_consequence(
         }),
         at: change.at,
     };
-    let work = NewWork {
+    let work = acts.then(|| NewWork {
         kind: WorkKind::TransferReturned,
         subject_id: id.as_uuid(),
         ordering_key: None,
         max_attempts: 20,
-    };
+    });
     Some((audit, work))
 }

@@ -236,7 +236,8 @@ fn wire(
         .with_clock(clock.clone())
         .with_fast_path_grace(Duration::from_millis(
             settings.work_lease_ms.clamp(30, 2_000),
-        ));
+        ))
+        .with_return_policy(settings.returns.policy.clone());
     let store_port: Arc<dyn BankLinkStore> = Arc::new(store.clone());
     let queue: Arc<dyn WorkQueue> = Arc::new(store.clone());
     let engine = Engine::new(

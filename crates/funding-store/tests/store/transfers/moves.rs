@@ -280,8 +280,8 @@ async fn a_batch_of_event_moves_is_written_whole_or_not_at_all(db: &TestDb) {
 
 /// A batch's returns are recorded as one return after another would be: each its audit event (by
 /// the service, naming the transfer and its account), chained after the trail's last event in the
-/// order of the moves, and each the work of its consequences, once; a replay of a return writes
-/// neither again.
+/// order of the moves, and the work of its consequences once when the policy gives its code one
+/// that acts now (not for insufficient funds); a replay of a return writes neither again.
 async fn a_batch_of_returns_records_each_as_one_by_one_would(db: &TestDb) {
     let store = db.store().await;
     let (link, account) = link(&store).await;
@@ -289,24 +289,30 @@ async fn a_batch_of_returns_records_each_as_one_by_one_would(db: &TestDb) {
     let (b, _) = queued(&store, link, account, "b", t0()).await;
     let (c, _) = queued(&store, link, account, "c", t0()).await;
     let (d, _) = queued(&store, link, account, "d", t0()).await;
-    let returned = |from, event, at| {
+    let returned = |from, code: &str, event, at| {
         let mut change = change(from, Returned, Some(event), at);
-        change.ach_return_code = Some("R01".to_owned());
-        change.reason = Some("R01: insufficient funds".to_owned());
+        change.ach_return_code = Some(code.to_owned());
+        change.reason = Some(format!("{code}: returned"));
         change
     };
     // One return alone first: the batch's events are chained after it.
     assert!(
         store
-            .change_transfer_status(d.id, returned(Queued, "ev-d1", t0() + seconds(1)))
+            .change_transfer_status(d.id, returned(Queued, "R10", "ev-d1", t0() + seconds(1)))
             .await
             .unwrap()
     );
     let batch = vec![
-        (a.id, change(Queued, Complete, Some("ev-a1"), t0() + seconds(2))),
-        (a.id, returned(Complete, "ev-a2", t0() + seconds(3))),
-        (c.id, change(Queued, Pending, Some("ev-c1"), t0() + seconds(4))),
-        (b.id, returned(Queued, "ev-b1", t0() + seconds(5))),
+        (
+            a.id,
+            change(Queued, Complete, Some("ev-a1"), t0() + seconds(2)),
+        ),
+        (a.id, returned(Complete, "R03", "ev-a2", t0() + seconds(3))),
+        (
+            c.id,
+            change(Queued, Pending, Some("ev-c1"), t0() + seconds(4)),
+        ),
+        (b.id, returned(Queued, "R01", "ev-b1", t0() + seconds(5))),
     ];
     assert!(
         store
@@ -344,8 +350,8 @@ async fn a_batch_of_returns_records_each_as_one_by_one_would(db: &TestDb) {
             .iter()
             .filter(|event| event.action == "transfer.returned")
             .all(|event| event.account_id == Some(account)
-                && event.reason == "R01: insufficient funds"
-                && event.details.contains("\"ach_return_code\":\"R01\""))
+                && event.reason.ends_with(": returned")
+                && event.details.contains("\"ach_return_code\":\"R"))
     );
     let verified = funding_domain::audit::verify_chain(events.iter().map(|event| {
         (
@@ -361,7 +367,11 @@ async fn a_batch_of_returns_records_each_as_one_by_one_would(db: &TestDb) {
             event.hash.as_str(),
         )
     }));
-    assert_eq!(verified, Ok(last as u64), "the chain holds across the batch");
+    assert_eq!(
+        verified,
+        Ok(last as u64),
+        "the chain holds across the batch"
+    );
 
     let raw = db.raw().await;
     let consequences = |id: TransferId| {
@@ -374,7 +384,8 @@ async fn a_batch_of_returns_records_each_as_one_by_one_would(db: &TestDb) {
                 .and(Expr::col("state").eq("pending")),
         )
     };
-    for (id, expected) in [(a.id, 1), (b.id, 1), (d.id, 1), (c.id, 0)] {
+    // R03 (the account gone) and R10 (unauthorized) act now; R01 is counted by the checks later.
+    for (id, expected) in [(a.id, 1), (b.id, 0), (d.id, 1), (c.id, 0)] {
         assert_eq!(consequences(id).await, expected, "{id}");
     }
 
