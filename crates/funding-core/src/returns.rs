@@ -1,6 +1,7 @@
 //! What an ACH return does after the money moved (DESIGN §12), through the engine: the store
 //! writes a [`WorkKind::TransferReturned`] work with the transfer's move to RETURNED (once, however
-//! often the return is reported), and its handler applies the return policy's consequence:
+//! often the return is reported) when the policy gives the return's code a consequence that acts
+//! now (`Consequence::acts_now`; the store is given the same policy), and its handler applies it:
 //! - the account gone or wrong (R02, R03, R04, R20, …): the link becomes UNUSABLE (new transfers on
 //!   it are refused with `BANK_LINK_UNUSABLE`), and its deletion is queued: Alpaca is asked to
 //!   cancel the relationship, and its Plaid Item is removed once Alpaca has;
