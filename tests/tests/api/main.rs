@@ -21,6 +21,7 @@ mod reconcile;
 mod reflection_and_health;
 mod replicas;
 mod returns;
+mod reviewers;
 mod risk;
 mod rotate_key_cli;
 mod safety;

@@ -40,7 +40,7 @@ pub(crate) async fn controlled_link(app: &TestApp) -> (String, v1::BankLink, Str
     (request.account_id, link, bank.item_id)
 }
 
-fn available(app: &TestApp, item_id: &str, amount: &str) {
+pub(crate) fn available(app: &TestApp, item_id: &str, amount: &str) {
     app.sandbox
         .set_item_risk(
             item_id,
@@ -56,7 +56,7 @@ fn alpaca_transfer_posts(app: &TestApp, account_id: &str) -> usize {
     app.provider_calls("POST", &format!("/v1/accounts/{account_id}/transfers"))
 }
 
-fn deposit(
+pub(crate) fn deposit(
     app: &TestApp,
     account_id: &str,
     link: &v1::BankLink,
@@ -65,7 +65,7 @@ fn deposit(
     app.transfer_request(account_id, link, amount, TransferDirection::Deposit)
 }
 
-async fn open_reviews(app: &TestApp, account_id: &str) -> Vec<v1::Review> {
+pub(crate) async fn open_reviews(app: &TestApp, account_id: &str) -> Vec<v1::Review> {
     app.client
         .risk()
         .list_reviews(v1::ListReviewsRequest {
@@ -80,7 +80,7 @@ async fn open_reviews(app: &TestApp, account_id: &str) -> Vec<v1::Review> {
         .reviews
 }
 
-async fn audit(app: &TestApp, account_id: &str) -> Vec<v1::AuditEvent> {
+pub(crate) async fn audit(app: &TestApp, account_id: &str) -> Vec<v1::AuditEvent> {
     app.client
         .risk()
         .list_audit_events(v1::ListAuditEventsRequest {
