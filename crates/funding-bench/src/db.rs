@@ -93,13 +93,13 @@ impl Fresh {
     }
 }
 
-/// A pool opened the way `funding_store::Store::connect` opens one: SQLite with 8 connections,
+/// A pool opened the way `funding_store::Store::connect` opens one: SQLite with 4 connections,
 /// WAL, `synchronous=FULL`, a 10 s busy timeout and foreign keys; PostgreSQL with 10; both with a
 /// 5 s acquire timeout.
 pub async fn connect_like_fundingd(url: &str) -> anyhow::Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url.to_owned());
     if url.starts_with("sqlite:") {
-        options.max_connections(8).map_sqlx_sqlite_opts(|sqlite| {
+        options.max_connections(4).map_sqlx_sqlite_opts(|sqlite| {
             sqlite
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
