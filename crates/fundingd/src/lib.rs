@@ -50,20 +50,11 @@ pub async fn verify_audit(settings: &Settings) -> anyhow::Result<u64> {
     };
     let _ = store.close().await;
     read.map_err(|error| anyhow::anyhow!("reading the audit trail: {error}"))?;
-    let verified = funding_domain::audit::verify_chain(events.iter().map(|event| {
-        (
-            funding_domain::audit::AuditFields {
-                sequence: event.seq,
-                at_ms: event.at.timestamp_millis(),
-                actor: &event.actor,
-                action: &event.action,
-                resource: &event.resource,
-                reason: &event.reason,
-                details: &event.details,
-            },
-            event.hash.as_str(),
-        )
-    }))
+    let verified = funding_domain::audit::verify_chain(
+        events
+            .iter()
+            .map(|event| (event.chain_fields(), event.hash.as_str())),
+    )
     .map_err(|broken| anyhow::anyhow!("the audit trail is broken: {broken}"))?;
     Ok(verified)
 }

@@ -9,6 +9,7 @@ use fundingd::settings::{ClientSettings, RiskSettings};
 use tonic::Code;
 
 use crate::risk::{available, controlled_link, deposit, open_reviews};
+use crate::security::ALL_SCOPES;
 
 const OPERATOR_TOKEN: &str = "operator-token-7c1e";
 const SUPPORT_TOKEN: &str = "support-token-93ab";
@@ -23,16 +24,6 @@ fn named(name: &str, token: &str, scopes: &[&str]) -> ClientSettings {
 }
 
 async fn a_reviewer_needs_the_review_scope_and_the_trail_names_the_reviewer(backend: Backend) {
-    let everything = [
-        "links:write",
-        "transfers:write",
-        "bank_transfers:write",
-        "read",
-        "sandbox",
-        "risk:read",
-        "risk:write",
-        "review",
-    ];
     let app = TestApp::spawn_with(AppOptions {
         backend,
         risk: RiskSettings {
@@ -40,7 +31,7 @@ async fn a_reviewer_needs_the_review_scope_and_the_trail_names_the_reviewer(back
             ..RiskSettings::default()
         },
         clients: vec![
-            named("ops-alice", OPERATOR_TOKEN, &everything),
+            named("ops-alice", OPERATOR_TOKEN, &ALL_SCOPES),
             // Support may read the queue and the trail, not decide.
             named("support-bob", SUPPORT_TOKEN, &["read", "risk:read"]),
         ],

@@ -61,7 +61,7 @@ const SCOPES: &[(&str, &str)] = &[
     ("/funding.v1.RiskService/RejectReview", "review"),
 ];
 
-const ALL_SCOPES: [&str; 8] = [
+pub(crate) const ALL_SCOPES: [&str; 8] = [
     "links:write",
     "transfers:write",
     "bank_transfers:write",

@@ -121,6 +121,21 @@ pub struct AuditEvent {
     pub hash: String,
 }
 
+impl AuditEvent {
+    /// What its hash covers, for `funding_domain::audit::verify_chain` (with `hash`).
+    pub fn chain_fields(&self) -> funding_domain::audit::AuditFields<'_> {
+        funding_domain::audit::AuditFields {
+            sequence: self.seq,
+            at_ms: self.at.timestamp_millis(),
+            actor: &self.actor,
+            action: &self.action,
+            resource: &self.resource,
+            reason: &self.reason,
+            details: &self.details,
+        }
+    }
+}
+
 /// Which audit events to read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditFilter {

@@ -13,7 +13,7 @@ use funding_core::ports::{
 };
 use funding_domain::AlpacaTransferStatus::{self, PendingReview, Submitting};
 use funding_domain::PlaidBankTransferStatus;
-use funding_domain::audit::{AuditFields, verify_chain};
+use funding_domain::audit::verify_chain;
 use uuid::Uuid;
 
 use crate::support::bank_transfers as plaid_rail;
@@ -686,20 +686,7 @@ async fn concurrent_appends_keep_one_gapless_chain_and_a_changed_row_breaks_it(d
         .unwrap();
     assert_eq!(events.len(), 12);
     let trail = |events: &[funding_core::ports::AuditEvent]| {
-        verify_chain(events.iter().map(|e| {
-            (
-                AuditFields {
-                    sequence: e.seq,
-                    at_ms: e.at.timestamp_millis(),
-                    actor: &e.actor,
-                    action: &e.action,
-                    resource: &e.resource,
-                    reason: &e.reason,
-                    details: &e.details,
-                },
-                e.hash.as_str(),
-            )
-        }))
+        verify_chain(events.iter().map(|e| (e.chain_fields(), e.hash.as_str())))
     };
     assert_eq!(trail(&events), Ok(12));
     execute(

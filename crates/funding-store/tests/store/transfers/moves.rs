@@ -353,20 +353,11 @@ async fn a_batch_of_returns_records_each_as_one_by_one_would(db: &TestDb) {
                 && event.reason.ends_with(": returned")
                 && event.details.contains("\"ach_return_code\":\"R"))
     );
-    let verified = funding_domain::audit::verify_chain(events.iter().map(|event| {
-        (
-            funding_domain::audit::AuditFields {
-                sequence: event.seq,
-                at_ms: event.at.timestamp_millis(),
-                actor: &event.actor,
-                action: &event.action,
-                resource: &event.resource,
-                reason: &event.reason,
-                details: &event.details,
-            },
-            event.hash.as_str(),
-        )
-    }));
+    let verified = funding_domain::audit::verify_chain(
+        events
+            .iter()
+            .map(|event| (event.chain_fields(), event.hash.as_str())),
+    );
     assert_eq!(
         verified,
         Ok(last as u64),
