@@ -2,7 +2,8 @@
 //! status a transfer takes, its creation included. Its sequence number comes from the counter row
 //! `change_log_counters('transfers')`, incremented in the same transaction: the row stays locked
 //! until the transaction ends, so numbers commit in order and the log has no gap a reader could
-//! miss (on SQLite, writers take turns anyway).
+//! miss. On SQLite the writer increments it with the change (writers take turns anyway); on
+//! PostgreSQL a trigger does at COMMIT, so that the lock is held for the commit alone.
 
 use std::collections::HashMap;
 
@@ -19,6 +20,9 @@ use crate::convert::db_time;
 use crate::entity::transfer;
 use crate::error::{corrupt, from_db};
 use crate::sql::statement;
+
+/// Change-log rows per statement.
+const CHUNK: usize = 200;
 
 /// In the caller's transaction: appends the transfer as it is now to the log.
 pub(super) async fn append(
@@ -45,7 +49,7 @@ pub(super) async fn append_many(
     }
     let backend = db.get_database_backend();
     if backend == DatabaseBackend::Postgres {
-        for chunk in entries.chunks(200) {
+        for chunk in entries.chunks(CHUNK) {
             append_in_one_statement(db, chunk).await?;
         }
         return Ok(());
@@ -63,8 +67,8 @@ pub(super) async fn append_many(
     let last: i64 = row.try_get("", "last").map_err(from_db)?;
     let first = last - count + 1;
     let mut outbox = Vec::with_capacity(entries.len());
-    for (chunk_index, chunk) in entries.chunks(200).enumerate() {
-        let base = first + i64::try_from(chunk_index * 200).unwrap_or(0);
+    for (chunk_index, chunk) in entries.chunks(CHUNK).enumerate() {
+        let base = first + i64::try_from(chunk_index * CHUNK).unwrap_or(0);
         let mut changes = Vec::with_capacity(chunk.len() * 9);
         for (offset, (now, source)) in chunk.iter().enumerate() {
             let seq = base + i64::try_from(offset).unwrap_or(0);
@@ -107,38 +111,32 @@ fn change_row(seq: i64, now: &transfer::Model, source: &str) -> [Value; 9] {
     ]
 }
 
-/// PostgreSQL: the counter, the change-log rows and their outbox rows in one statement (data-
-/// modifying CTEs). The counter row stays locked until the caller's transaction ends, and every
-/// transfer write of every replica waits for it: written last and in one round trip, it is held
-/// for that statement and the commit, not for three round trips to a busy client.
+/// PostgreSQL: the change-log rows under placeholders, in one statement. Their numbers and their
+/// outbox rows come at COMMIT from the trigger `transfer_changes_numbered` (migration
+/// `m20261207_000020`), which holds the counter row for that and the commit's flush only: not across
+/// the caller's later statements and round trips, where every transfer write of every replica
+/// would wait for it.
+///
+/// The statement takes one value of `transfer_changes_placeholders` and numbers its rows down from
+/// it, so that the transaction's placeholders sort (descending) in the order the rows were written.
 async fn append_in_one_statement(
     db: &impl ConnectionTrait,
     chunk: &[(transfer::Model, &str)],
 ) -> Result<(), StoreError> {
-    let count = i64::try_from(chunk.len()).unwrap_or(i64::MAX);
-    let mut values: Vec<Value> = Vec::with_capacity(2 + chunk.len() * 10);
-    values.push(count.into());
-    values.push(OutboxResource::Transfer.as_str().into());
+    /// Rows per placeholder value: more than a chunk holds.
+    const ROWS_PER_PLACEHOLDER: i64 = 1000;
+    const _: () = assert!((CHUNK as i64) < ROWS_PER_PLACEHOLDER);
+    let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 9);
     for (offset, (now, source)) in chunk.iter().enumerate() {
-        // The log row with its number counted from the counter's old value, then the outbox status.
-        values.extend(change_row(
-            i64::try_from(offset).unwrap_or(0) + 1,
-            now,
-            source,
-        ));
-        values.push(now.status.to_ascii_lowercase().into());
+        values.extend(change_row(i64::try_from(offset).unwrap_or(0), now, source));
     }
     let sql = format!(
-        "WITH counter AS (UPDATE change_log_counters SET last = last + $1 \
-         WHERE name = 'transfers' RETURNING last - $1 AS base), \
-         v AS (SELECT counter.base + r.column1 AS seq, r.* FROM counter, (VALUES {}) AS r), \
-         changes AS (INSERT INTO transfer_changes (seq, transfer_id, account_id, status, \
-         status_reason, ach_return_code, provider_transfer_id, source, at) \
-         SELECT seq, column2, column3, column4, column5, column6, column7, column8, column9 FROM v) \
-         INSERT INTO outbox (id, resource, resource_id, status, created_at) \
-         SELECT CAST(column2 AS TEXT) || ':' || CAST(seq AS TEXT), $2, column2, column10, column9 \
-         FROM v ORDER BY seq",
-        crate::sql::tuples_after(2, chunk.len(), 10)
+        "WITH p AS (SELECT nextval('transfer_changes_placeholders') * {ROWS_PER_PLACEHOLDER} AS base) \
+         INSERT INTO transfer_changes (seq, transfer_id, account_id, status, status_reason, \
+         ach_return_code, provider_transfer_id, source, at) \
+         SELECT -(p.base + r.column1), column2, column3, column4, column5, column6, column7, \
+         column8, column9 FROM p, (VALUES {}) AS r",
+        crate::sql::tuples(chunk.len(), 9)
     );
     let written = db
         .execute_raw(statement(DatabaseBackend::Postgres, &sql, values))
@@ -146,9 +144,10 @@ async fn append_in_one_statement(
         .map_err(from_db)?
         .rows_affected();
     if written != chunk.len() as u64 {
-        return Err(StoreError::Other(
-            "the transfers change counter is missing".into(),
-        ));
+        return Err(StoreError::Other(format!(
+            "{written} of {} transfer changes were written",
+            chunk.len()
+        )));
     }
     Ok(())
 }

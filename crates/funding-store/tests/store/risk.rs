@@ -146,8 +146,16 @@ async fn the_bank_transfer_status_checks_admit_pending_review_until_000019_is_un
     .await
     .unwrap();
 
-    // Down: the CHECKs as migration 000010 made them, the column gone; up again: admitted again.
-    funding_store::Migrator::down(&raw, Some(1)).await.unwrap();
+    // Down (000019 and any later one): the CHECKs as migration 000010 made them, the column gone;
+    // up again: admitted again.
+    let all = funding_store::Migrator::migrations();
+    let at = all
+        .iter()
+        .position(|m| m.name() == "m20261206_000019_risk_controls");
+    let from_000019 = u32::try_from(all.len() - at.expect("migration 000019")).unwrap();
+    funding_store::Migrator::down(&raw, Some(from_000019))
+        .await
+        .unwrap();
     for (table, column) in [
         ("bank_transfers", "status"),
         ("bank_transfer_status_history", "status"),
