@@ -256,18 +256,30 @@ fn alpaca_direction(flow: FundingFlow) -> Option<&'static str> {
 #[async_trait]
 impl RiskStore for Store {
     async fn account_controls(&self, account_id: AccountId) -> Result<AccountControls, StoreError> {
-        let backend = self.db.get_database_backend();
-        let frozen = self
+        // The freeze and the overrides in one read: the freeze's row (if any) first, marked by a
+        // NULL rail, then one row per override.
+        let rows = self
             .db
-            .query_one_raw(statement(
-                backend,
-                "SELECT frozen, frozen_reason, frozen_by, frozen_at FROM account_funding \
-                 WHERE account_id = $1",
+            .query_all_raw(statement(
+                self.db.get_database_backend(),
+                "SELECT NULL AS rail, NULL AS direction, NULL AS per_transfer_soft, \
+                 NULL AS per_transfer_hard, NULL AS daily_soft, NULL AS daily_hard, \
+                 NULL AS rolling_30_days_soft, NULL AS rolling_30_days_hard, NULL AS updated_by, \
+                 NULL AS reason, NULL AS updated_at, \
+                 frozen, frozen_reason, frozen_by, frozen_at, 0 AS part \
+                 FROM account_funding WHERE account_id = $1 \
+                 UNION ALL \
+                 SELECT rail, direction, per_transfer_soft, per_transfer_hard, daily_soft, \
+                 daily_hard, rolling_30_days_soft, rolling_30_days_hard, updated_by, reason, \
+                 updated_at, NULL, NULL, NULL, NULL, 1 FROM account_limits WHERE account_id = $1 \
+                 ORDER BY part",
                 [account_id.as_uuid().into()],
             ))
             .await
             .map_err(from_db)?;
-        let frozen = match frozen {
+        let mut rows = rows.into_iter().peekable();
+        let freeze = rows.next_if(|row| matches!(get::<i32>(row, "part"), Ok(0)));
+        let frozen = match freeze {
             Some(row) if get::<bool>(&row, "frozen")? => Some(AccountFreeze {
                 reason: get::<Option<String>>(&row, "frozen_reason")?.unwrap_or_default(),
                 by: get::<Option<String>>(&row, "frozen_by")?.unwrap_or_default(),
@@ -275,17 +287,7 @@ impl RiskStore for Store {
             }),
             _ => None,
         };
-        let rows = self
-            .db
-            .query_all_raw(statement(
-                backend,
-                "SELECT rail, direction, per_transfer_soft, per_transfer_hard, daily_soft, \
-                 daily_hard, rolling_30_days_soft, rolling_30_days_hard, updated_by, reason, \
-                 updated_at FROM account_limits WHERE account_id = $1",
-                [account_id.as_uuid().into()],
-            ))
-            .await
-            .map_err(from_db)?;
+        let rows: Vec<_> = rows.collect();
         let mut overrides = Vec::with_capacity(rows.len());
         for row in rows {
             let rail: String = get(&row, "rail")?;

@@ -24,20 +24,6 @@ use crate::sql::statement;
 /// Change-log rows per statement.
 const CHUNK: usize = 200;
 
-/// In the caller's transaction: appends the transfer as it is now to the log.
-pub(super) async fn append(
-    db: &impl ConnectionTrait,
-    id: TransferId,
-    source: &str,
-) -> Result<(), StoreError> {
-    let now = transfer::Entity::find_by_id(id.as_uuid())
-        .one(db)
-        .await
-        .map_err(from_db)?
-        .ok_or_else(|| StoreError::NotFound(format!("transfer {id}")))?;
-    append_many(db, &[(now, source)]).await
-}
-
 /// In the caller's transaction: appends each row (the transfer as a change left it, with that
 /// change's source) to the log, in order, with its outbox row; a few statements for the lot.
 pub(super) async fn append_many(

@@ -58,7 +58,7 @@ pub(super) async fn begin_transfer(
             .exec_without_returning(&txn)
             .await
             .map_err(from_db)?;
-        super::changes::append(&txn, new.transfer.id, "api:create").await?;
+        super::changes::append_many(&txn, &[(row.clone(), "api:create")]).await?;
         txn.commit().await.map_err(from_db)?;
         return Ok(Begun {
             begin: Begin::Created(Transfer::try_from(row)?),

@@ -19,8 +19,8 @@ use funding_domain::{
 };
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait as _, DatabaseTransaction, EntityTrait as _, IntoActiveModel as _,
-    QueryFilter as _, UpdateMany,
+    ColumnTrait as _, ConnectionTrait as _, DatabaseTransaction, EntityTrait as _,
+    FromQueryResult as _, IntoActiveModel as _, QueryFilter as _, QueryTrait as _, UpdateMany,
 };
 
 use crate::Store;
@@ -109,23 +109,12 @@ pub(super) async fn save_submitted(
     from_submitting(&change, "Alpaca's id is saved")?;
     let (_permit, txn) = store.begin_write().await?;
     fence(&txn, claim).await?;
-    let taken = transfer::Entity::find()
-        .filter(transfer::Column::ProviderTransferId.eq(provider_id.as_uuid()))
-        .filter(transfer::Column::Id.ne(id.as_uuid()))
-        .one(&txn)
-        .await
-        .map_err(from_db)?
-        .is_some();
-    if taken {
-        txn.rollback().await.map_err(from_db)?;
-        return Ok(TransferSaved::HeldByAnother);
-    }
     let update = moving(id, &change).col_expr(
         transfer::Column::ProviderTransferId,
         Expr::value(provider_id.as_uuid()),
     );
-    // A concurrent save of the same Alpaca transfer by another of ours loses on the unique index
-    // (the transaction is rolled back when it is dropped).
+    // An Alpaca transfer another of ours holds (saved before, or concurrently) is refused by the
+    // unique index, without a read first (the transaction is rolled back when it is dropped).
     let moved = match apply(&txn, id, update, &change, &store.return_policy).await {
         Ok(moved) => moved,
         Err(StoreError::Other(message)) if is_unique_violation(&message) => {
@@ -362,10 +351,9 @@ pub(crate) async fn apply(
     change: &TransferChange,
     policy: &ReturnPolicy,
 ) -> Result<bool, StoreError> {
-    let moved = update.exec(txn).await.map_err(from_db)?.rows_affected;
-    if moved == 0 {
+    let Some(now) = update_returning(txn, update).await? else {
         return Ok(false);
-    }
+    };
     let recorded = history::Entity::insert(transfer_history_row(id, change).into_active_model())
         .on_conflict(
             OnConflict::columns([history::Column::TransferId, history::Column::EventId])
@@ -379,9 +367,31 @@ pub(crate) async fn apply(
         tracing::debug!("the event is already in the transfer's history: nothing to do");
         return Ok(false);
     }
-    super::changes::append(txn, id, &change.source).await?;
-    returned(txn, id, change, policy).await?;
+    let account = AccountId::from_uuid(now.account_id);
+    super::changes::append_many(txn, &[(now, change.source.as_str())]).await?;
+    returned(txn, id, account, change, policy).await?;
     Ok(true)
+}
+
+/// Runs a conditional update of one transfer; the row as it left it (`RETURNING`, so that the
+/// change log needs no second read), or `None` when the condition kept it from moving.
+async fn update_returning(
+    txn: &DatabaseTransaction,
+    update: UpdateMany<transfer::Entity>,
+) -> Result<Option<transfer::Model>, StoreError> {
+    let mut statement = update.into_query();
+    statement.returning_all();
+    let mut rows = txn.query_all(&statement).await.map_err(from_db)?;
+    if rows.len() > 1 {
+        return Err(StoreError::Other(format!(
+            "a move of one transfer changed {} rows",
+            rows.len()
+        )));
+    }
+    rows.pop()
+        .map(|row| transfer::Model::from_query_result(&row, ""))
+        .transpose()
+        .map_err(from_db)
 }
 
 /// What an ACH return does to the link and the account (DESIGN §12) is work, written with the
@@ -390,18 +400,11 @@ pub(crate) async fn apply(
 async fn returned(
     txn: &DatabaseTransaction,
     id: TransferId,
+    account: AccountId,
     change: &TransferChange,
     policy: &ReturnPolicy,
 ) -> Result<(), StoreError> {
-    if change.to != AlpacaTransferStatus::Returned {
-        return Ok(());
-    }
-    let account = transfer::Entity::find_by_id(id.as_uuid())
-        .one(txn)
-        .await
-        .map_err(from_db)?
-        .map(|row| AccountId::from_uuid(row.account_id));
-    if let Some((audit, work)) = return_consequence(id, account, change, policy) {
+    if let Some((audit, work)) = return_consequence(id, Some(account), change, policy) {
         crate::risk::append_audit(txn, &audit).await?;
         if let Some(work) = work {
             crate::work::insert_work(txn, &work).await?;
