@@ -22,7 +22,7 @@ mod m20261206_000016_work_error_codes;
 mod m20261206_000017_bank_link_health;
 mod m20261206_000018_bank_link_replacement;
 mod m20261206_000019_risk_controls;
-mod m20261207_000020_number_changes_at_commit;
+mod m20261207_000020_number_changes_after_commit;
 
 use sea_orm_migration::prelude::async_trait;
 pub use sea_orm_migration::prelude::{MigrationTrait, MigratorTrait};
@@ -190,7 +190,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000017_bank_link_health::Migration),
             Box::new(m20261206_000018_bank_link_replacement::Migration),
             Box::new(m20261206_000019_risk_controls::Migration),
-            Box::new(m20261207_000020_number_changes_at_commit::Migration),
+            Box::new(m20261207_000020_number_changes_after_commit::Migration),
         ]
     }
 }

@@ -79,6 +79,8 @@ pub(crate) async fn record_many(
 #[async_trait]
 impl OutboxStore for Store {
     async fn unpublished_outbox(&self, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+        // On PostgreSQL a transfer change's outbox row is written when the change is numbered.
+        crate::transfers::number_committed(&self.db).await?;
         let limit = i64::from(limit.clamp(1, 1000));
         let rows = self
             .db

@@ -1,9 +1,13 @@
 //! The ordered log of transfer changes (`transfer_changes`), appended in the transaction of every
-//! status a transfer takes, its creation included. Its sequence number comes from the counter row
-//! `change_log_counters('transfers')`, incremented in the same transaction: the row stays locked
-//! until the transaction ends, so numbers commit in order and the log has no gap a reader could
-//! miss. On SQLite the writer increments it with the change (writers take turns anyway); on
-//! PostgreSQL a trigger does at COMMIT, so that the lock is held for the commit alone.
+//! status a transfer takes, its creation included. Its sequence numbers come from the counter row
+//! `change_log_counters('transfers')` and appear in order with no gap: a reader that has seen
+//! number N has seen every number below it.
+//!
+//! - SQLite: the writer increments the counter with the change; writers take turns anyway.
+//! - PostgreSQL: the writer inserts its changes under negative placeholders and takes no lock;
+//!   whoever is about to read numbers first numbers what has committed ([`number_committed`]; the
+//!   reasoning is in migration `m20261207_000020`). A change's outbox row, whose id carries its
+//!   number, is inserted when it is numbered.
 
 use std::collections::HashMap;
 
@@ -11,7 +15,8 @@ use funding_core::model::Transfer;
 use funding_core::ports::{OutboxResource, StoreError, TransferEvent};
 use funding_domain::{AccountId, AlpacaTransferId, AlpacaTransferStatus, TransferId};
 use sea_orm::{
-    ColumnTrait as _, ConnectionTrait, DatabaseBackend, EntityTrait as _, QueryFilter as _, Value,
+    ColumnTrait as _, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait as _,
+    QueryFilter as _, TransactionTrait as _, Value,
 };
 use uuid::Uuid;
 
@@ -97,11 +102,8 @@ fn change_row(seq: i64, now: &transfer::Model, source: &str) -> [Value; 9] {
     ]
 }
 
-/// PostgreSQL: the change-log rows under placeholders, in one statement. Their numbers and their
-/// outbox rows come at COMMIT from the trigger `transfer_changes_numbered` (migration
-/// `m20261207_000020`), which holds the counter row for that and the commit's flush only: not across
-/// the caller's later statements and round trips, where every transfer write of every replica
-/// would wait for it.
+/// PostgreSQL: the change-log rows under placeholders, in one statement, without a lock: they
+/// are numbered after their transaction commits, by [`number_committed`].
 ///
 /// The statement takes one value of `transfer_changes_placeholders` and numbers its rows down from
 /// it, so that the transaction's placeholders sort (descending) in the order the rows were written.
@@ -138,6 +140,75 @@ async fn append_in_one_statement(
     Ok(())
 }
 
+/// The advisory lock numbering runs hold (PostgreSQL), so that they run one at a time.
+const NUMBERING_LOCK: &str = "funding:number_transfer_changes";
+
+/// Placeholders numbered per transaction at most.
+const NUMBERING_BATCH: u64 = 1000;
+
+/// PostgreSQL: gives every committed change still under a placeholder the next numbers, in the order
+/// the changes were written, and inserts their outbox rows; a transaction per
+/// [`NUMBERING_BATCH`] changes, one numbering at a time across replicas. What has not committed
+/// yet is invisible here and is numbered by a later run, above every number given now. How many
+/// were numbered; nothing on SQLite, whose writers number their own changes.
+pub(crate) async fn number_committed(db: &DatabaseConnection) -> Result<u64, StoreError> {
+    if db.get_database_backend() != DatabaseBackend::Postgres {
+        return Ok(0);
+    }
+    let mut numbered = 0;
+    loop {
+        let waiting = db
+            .query_one_raw(statement(
+                DatabaseBackend::Postgres,
+                "SELECT 1 AS waiting FROM transfer_changes WHERE seq < 0 LIMIT 1",
+                [],
+            ))
+            .await
+            .map_err(from_db)?;
+        if waiting.is_none() {
+            return Ok(numbered);
+        }
+        let txn = db.begin().await.map_err(from_db)?;
+        txn.execute_raw(statement(
+            DatabaseBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            [NUMBERING_LOCK.into()],
+        ))
+        .await
+        .map_err(from_db)?;
+        // A statement of its own after the lock, so that it sees what the previous run committed.
+        let sql = format!(
+            "WITH pending AS (SELECT seq AS placeholder FROM transfer_changes WHERE seq < 0 \
+             ORDER BY seq DESC LIMIT {NUMBERING_BATCH}), \
+             counter AS (UPDATE change_log_counters \
+             SET last = last + (SELECT count(*) FROM pending) WHERE name = 'transfers' \
+             RETURNING last - (SELECT count(*) FROM pending) AS base), \
+             numbered AS (SELECT p.placeholder, \
+             counter.base + row_number() OVER (ORDER BY p.placeholder DESC) AS seq \
+             FROM pending AS p, counter), \
+             moved AS (UPDATE transfer_changes AS c SET seq = n.seq FROM numbered AS n \
+             WHERE c.seq = n.placeholder RETURNING c.seq, c.transfer_id, c.status, c.at) \
+             INSERT INTO outbox (id, resource, resource_id, status, created_at) \
+             SELECT CAST(transfer_id AS TEXT) || ':' || CAST(seq AS TEXT), $1, transfer_id, \
+             lower(status), at FROM moved ORDER BY seq"
+        );
+        let run = txn
+            .execute_raw(statement(
+                DatabaseBackend::Postgres,
+                &sql,
+                [OutboxResource::Transfer.as_str().into()],
+            ))
+            .await
+            .map_err(from_db)?
+            .rows_affected();
+        txn.commit().await.map_err(from_db)?;
+        numbered += run;
+        if run < NUMBERING_BATCH {
+            return Ok(numbered);
+        }
+    }
+}
+
 pub(super) async fn transfer_events(
     store: &Store,
     account_id: AccountId,
@@ -145,6 +216,7 @@ pub(super) async fn transfer_events(
     after: i64,
     limit: u32,
 ) -> Result<Vec<TransferEvent>, StoreError> {
+    number_committed(&store.db).await?;
     let backend = store.db.get_database_backend();
     let limit = i64::from(limit.clamp(1, 1000));
     let (sql, values): (&str, Vec<Value>) = match transfer_id {
@@ -212,6 +284,7 @@ pub(super) async fn transfer_events(
 }
 
 pub(super) async fn latest_transfer_event(store: &Store) -> Result<i64, StoreError> {
+    number_committed(&store.db).await?;
     let row = store
         .db
         .query_one_raw(statement(

@@ -3,6 +3,7 @@
 //! moves (fenced where a transfer's work makes them), the reconciler's query.
 
 mod changes;
+pub(crate) use changes::number_committed;
 mod create;
 mod read;
 mod reconcile;

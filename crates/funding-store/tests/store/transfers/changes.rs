@@ -2,8 +2,9 @@
 //! duplicate"): a reader that has seen number N has seen every number below it, whatever order
 //! concurrent writers commit in, and every change has its outbox row under its number.
 //!
-//! On PostgreSQL the numbers are given at COMMIT (migration `m20261207_000020`), so a change
-//! written later may commit, numbered, while an earlier writer's transaction is still open.
+//! On PostgreSQL the numbers are given after the writer's commit, by the reader about to read them
+//! (migration `m20261207_000020`), so a change written later may commit and be read, numbered,
+//! while an earlier writer's transaction is still open.
 
 use std::collections::HashSet;
 use std::time::Duration;

@@ -297,9 +297,7 @@ async fn work_of_one_account_is_claimed_in_commit_order_on_postgres() {
 
     let blocker = db.raw().await;
     blocker
-        .execute_unprepared(
-            "BEGIN; SELECT last FROM change_log_counters WHERE name = 'transfers' FOR UPDATE",
-        )
+        .execute_unprepared("BEGIN; LOCK TABLE transfer_changes IN EXCLUSIVE MODE")
         .await
         .unwrap();
     let watcher = db.raw().await;
