@@ -8,6 +8,7 @@ mod change_bank;
 mod harness;
 mod late_effects;
 mod returns;
+mod watch;
 
 use std::time::{Duration, Instant};
 
