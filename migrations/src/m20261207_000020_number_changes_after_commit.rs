@@ -25,6 +25,21 @@ use sea_orm_migration::sea_orm::DatabaseBackend;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
+const DOWN: &str = "
+WITH pending AS (SELECT seq AS placeholder FROM transfer_changes WHERE seq < 0),
+counter AS (UPDATE change_log_counters SET last = last + (SELECT count(*) FROM pending)
+    WHERE name = 'transfers' RETURNING last - (SELECT count(*) FROM pending) AS base),
+numbered AS (SELECT p.placeholder,
+    counter.base + row_number() OVER (ORDER BY p.placeholder DESC) AS seq
+    FROM pending AS p, counter),
+moved AS (UPDATE transfer_changes AS c SET seq = n.seq FROM numbered AS n
+    WHERE c.seq = n.placeholder RETURNING c.seq, c.transfer_id, c.status, c.at)
+INSERT INTO outbox (id, resource, resource_id, status, created_at)
+SELECT CAST(transfer_id AS TEXT) || ':' || CAST(seq AS TEXT), 'transfer', transfer_id,
+    lower(status), at FROM moved ORDER BY seq;
+DROP SEQUENCE transfer_changes_placeholders;
+";
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -39,10 +54,10 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         if manager.get_database_backend() == DatabaseBackend::Postgres {
-            manager
-                .get_connection()
-                .execute_unprepared("DROP SEQUENCE transfer_changes_placeholders")
-                .await?;
+            // The code before this migration numbers its changes as it writes them, and never
+            // reads a placeholder: every committed change left unnumbered is numbered first, as
+            // a reader would have (run with the service stopped).
+            manager.get_connection().execute_unprepared(DOWN).await?;
         }
         Ok(())
     }
