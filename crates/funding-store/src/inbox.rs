@@ -13,7 +13,9 @@ use funding_core::ports::{
 };
 use sea_orm::Value;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseBackend, EntityTrait as _};
+use sea_orm::{
+    ActiveValue::Set, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait as _,
+};
 
 use crate::Store;
 use crate::convert::db_time;
@@ -62,10 +64,15 @@ pub(crate) async fn unpark_in(
     Ok(result.rows_affected())
 }
 
+/// A mark's update up to its condition on the event ids: `$1`..`$3` are the stream, state and error.
+const MARK: &str = "UPDATE inbox_events SET state = $2, error = $3, attempts = attempts + 1, \
+     applied_at_ms = CASE WHEN $2 = 'applied' THEN {now_ms} ELSE applied_at_ms END \
+     WHERE stream = $1 AND";
+
 /// In the caller's transaction: records every mark (the transaction that applied the events), one
 /// statement for each group of marks with the same stream, state and error.
 pub(crate) async fn mark_all(
-    db: &impl ConnectionTrait,
+    db: &DatabaseTransaction,
     marks: &[InboxMark],
 ) -> Result<(), StoreError> {
     let mut groups: Vec<(&InboxMark, Vec<&str>)> = Vec::new();
@@ -113,17 +120,9 @@ pub(crate) async fn mark_all(
                     format!("event_id IN ({})", list.join(", "))
                 }
             };
-            db.execute_raw(statement(
-                backend,
-                &format!(
-                    "UPDATE inbox_events SET state = $2, error = $3, attempts = attempts + 1, \
-                     applied_at_ms = CASE WHEN $2 = 'applied' THEN {{now_ms}} ELSE applied_at_ms END \
-                     WHERE stream = $1 AND {ids}"
-                ),
-                values,
-            ))
-            .await
-            .map_err(from_db)?;
+            db.execute_raw(statement(backend, &format!("{MARK} {ids}"), values))
+                .await
+                .map_err(from_db)?;
         }
     }
     Ok(())
@@ -371,13 +370,21 @@ impl InboxStore for Store {
         error: Option<&str>,
     ) -> Result<(), StoreError> {
         let _permit = self.write_permit().await;
-        let one = InboxMark {
-            stream: stream.to_owned(),
-            event_id: event_id.to_owned(),
-            state,
-            error: error.map(str::to_owned),
-        };
-        mark_all(&self.db, std::slice::from_ref(&one)).await
+        // One id, so equality on the whole primary key, whatever plan is cached.
+        self.db
+            .execute_raw(statement(
+                self.db.get_database_backend(),
+                &format!("{MARK} event_id = $4"),
+                [
+                    stream.into(),
+                    state.as_str().into(),
+                    error.map(str::to_owned).into(),
+                    event_id.into(),
+                ],
+            ))
+            .await
+            .map_err(from_db)?;
+        Ok(())
     }
 
     #[tracing::instrument(skip_all)]
