@@ -30,7 +30,8 @@ use crate::sql::statement;
 const CHUNK: usize = 200;
 
 /// In the caller's transaction: appends each row (the transfer as a change left it, with that
-/// change's source) to the log, in order, with its outbox row; a few statements for the lot.
+/// change's source) to the log, in order; a few statements for the lot. On SQLite each is numbered
+/// here and gets its outbox row here; on PostgreSQL both come later, from [`number_committed`].
 pub(super) async fn append_many(
     db: &impl ConnectionTrait,
     entries: &[(transfer::Model, &str)],
