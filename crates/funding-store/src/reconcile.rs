@@ -1,7 +1,8 @@
 //! What the reconciler's three queries share (transfers, bank transfers, bank links): a rotation
 //! through the due rows, least recently looked at first, each row marked when it is handed out
 //! (`reconciled_at`), so that a pass never takes again what the last ones took while others wait,
-//! and two replicas never take the same rows (PostgreSQL: `FOR UPDATE SKIP LOCKED`); what each look
+//! and two replicas never take the same rows (PostgreSQL: an advisory lock per table around the
+//! take, and `FOR UPDATE SKIP LOCKED` past rows being moved); what each look
 //! found (`reconcile_issue`); and the unresolved ones counted by reason.
 
 use std::collections::BTreeMap;
@@ -31,8 +32,9 @@ pub(crate) struct Rotation<C> {
 
 /// In one write transaction: up to `limit` rows of `due` (the query of what is due, filtered),
 /// those looked at least recently first (never, then longest ago; oldest change, then id, among
-/// equals), each marked as looked at now. On PostgreSQL rows another transaction holds are
-/// skipped, so replicas taking at once get different rows.
+/// equals), each marked as looked at now. On PostgreSQL takes of one table run one at a time
+/// across replicas (an advisory lock), so replicas taking at once get different rows, and rows
+/// another transaction holds (a status move) are skipped rather than waited for.
 pub(crate) async fn take<E>(
     store: &Store,
     due: Select<E>,
@@ -45,6 +47,16 @@ where
 {
     let now = db_time(store.clock.now());
     let (_permit, txn) = store.begin_write().await?;
+    // Takes of one table run one at a time (PostgreSQL). `SKIP LOCKED` alone is not enough: a
+    // take whose snapshot predates another's commit still sees that take's rows unmarked, and the
+    // lock it then gets on them (the other has committed) re-checks only the filter, not the
+    // rotation's order, so both would hand out the same rows. The lock is taken in its own
+    // statement, so the select's snapshot sees every earlier take's marks.
+    crate::sql::lock_for_transaction(
+        &txn,
+        &format!("funding:reconcile_take:{}", E::default().table_name()),
+    )
+    .await?;
     let mut query = due
         .order_by_with_nulls(columns.reconciled_at, Order::Asc, NullOrdering::First)
         .order_by_asc(columns.updated_at)
