@@ -9,11 +9,12 @@
 use chrono::{DateTime, Utc};
 use funding_core::ports::{IdempotencyClaim, StoreError};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseTransaction, EntityTrait as _};
+use sea_orm::{ActiveValue::Set, DatabaseTransaction, EntityTrait as _};
 use uuid::Uuid;
 
 use crate::entity::idempotency_record;
 use crate::error::{corrupt, from_db};
+use crate::sqlite_reads::ReadOne;
 
 /// What claiming the key found.
 pub(crate) enum Claimed {
@@ -64,19 +65,18 @@ pub(crate) async fn claim_key(
 }
 
 /// The record of `claim`'s key if it was claimed before ([`Claimed::Existing`]), read with `db`
-/// (the pool, for the read-first answer to a repeat; or the claiming transaction).
+/// (the store, for the read-first answer to a repeat; or the claiming transaction).
 pub(crate) async fn find_claimed(
-    db: &impl ConnectionTrait,
+    db: &impl ReadOne,
     claim: &IdempotencyClaim,
 ) -> Result<Option<Claimed>, StoreError> {
-    let Some(record) = idempotency_record::Entity::find_by_id((
-        claim.caller.clone(),
-        claim.operation.to_owned(),
-        claim.key.clone(),
-    ))
-    .one(db)
-    .await
-    .map_err(from_db)?
+    let Some(record) = db
+        .read_one(idempotency_record::Entity::find_by_id((
+            claim.caller.clone(),
+            claim.operation.to_owned(),
+            claim.key.clone(),
+        )))
+        .await?
     else {
         return Ok(None);
     };

@@ -31,6 +31,7 @@ mod reconcile;
 mod risk;
 mod rotate;
 mod sql;
+mod sqlite_reads;
 mod store;
 mod transfers;
 mod work;
@@ -43,4 +44,5 @@ pub use migration::{
     TRANSFER_STATUSES_WITH_REVIEW, WORK_KINDS, WORK_KINDS_WITH_RETURNS,
 };
 pub use rotate::{DEFAULT_ROTATION_BATCH, RotationProgress, RotationReport};
+pub use sqlite_reads::CallerThreadReads;
 pub use store::Store;

@@ -22,6 +22,7 @@ use sea_orm::{
 use crate::cipher::Cipher;
 use crate::database_url::{self, Target};
 use crate::error::from_db;
+use crate::sqlite_reads::{CallerThreadReads, SqliteReads};
 use uuid::Uuid;
 
 /// How long a SQLite writer waits for another to finish before giving up with `Unavailable`.
@@ -59,6 +60,11 @@ pub struct Store {
     /// Where the reconciler's walk through COMPLETE transfers (still open to a return) stopped:
     /// the last (`updated_at`, id) it looked at, shared by every clone of this store.
     pub(crate) completed_walk: Arc<std::sync::Mutex<Option<WalkPosition>>>,
+    /// On a SQLite file, reads by key on the caller's thread (see [`SqliteReads`]); `None` on
+    /// PostgreSQL and in memory.
+    pub(crate) reads: Option<Arc<SqliteReads>>,
+    /// Whether reads by key use `reads` (on unless [`Store::without_caller_thread_reads`]).
+    pub(crate) caller_thread_reads_on: bool,
 }
 
 /// A place in a walk through rows ordered by (`updated_at`, id).
@@ -80,8 +86,10 @@ impl Store {
     pub async fn connect(database_url: &str, cipher: Cipher) -> Result<Store, StoreError> {
         let target = database_url::parse(database_url)
             .map_err(|error| StoreError::Other(error.to_string()))?;
+        let mut reads = None;
         let options = match target {
             Target::SqliteFile { path, url } => {
+                reads = Some(Arc::new(SqliteReads::new(path.clone())));
                 if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                     std::fs::create_dir_all(parent).map_err(|error| {
                         StoreError::Unavailable(format!(
@@ -120,6 +128,8 @@ impl Store {
             fast_path_grace: Duration::ZERO,
             return_policy: Arc::default(),
             completed_walk: Arc::default(),
+            reads,
+            caller_thread_reads_on: true,
         })
     }
 
@@ -130,7 +140,6 @@ impl Store {
         self
     }
 
-    /// The same store, reading "now" from `clock` (for lease expiry and update times).
     /// The same store, leaving work that was never attempted to the request that wrote it (its
     /// fast path) for `grace` before a worker's `claim_due` may take it; a request that crashed
     /// before its attempt is continued after that.
@@ -147,6 +156,20 @@ impl Store {
         self
     }
 
+    /// The same store, reading by key only through its pool, as on PostgreSQL (to compare answers,
+    /// and to measure what the caller's-thread reads save).
+    pub fn without_caller_thread_reads(mut self) -> Store {
+        self.caller_thread_reads_on = false;
+        self
+    }
+
+    /// On a SQLite file, how its reads by key went: answered on the caller's thread or left to the
+    /// pool, counted since it was opened (shared by its clones). `None` on PostgreSQL and in memory.
+    pub fn caller_thread_reads(&self) -> Option<CallerThreadReads> {
+        self.reads.as_ref().map(|reads| reads.counts())
+    }
+
+    /// The same store, reading "now" from `clock` (for lease expiry and update times).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Store {
         self.clock = clock;
         self
@@ -191,6 +214,9 @@ impl Store {
 
     /// Closes the pool: every clone of this store is unusable afterwards (shutdown).
     pub async fn close(&self) -> Result<(), StoreError> {
+        if let Some(reads) = &self.reads {
+            reads.close();
+        }
         self.db.close_by_ref().await.map_err(from_db)
     }
 

@@ -7,13 +7,14 @@
 
 use funding_core::model::BankLink;
 use funding_core::ports::{Begin, IdempotencyClaim, NewBankLink, StoreError};
-use sea_orm::{ConnectionTrait, EntityTrait as _, IntoActiveModel as _};
+use sea_orm::{EntityTrait as _, IntoActiveModel as _};
 
 use crate::Store;
 use crate::convert::new_link_row;
 use crate::entity::bank_link;
 use crate::error::from_db;
 use crate::idempotency::Claimed;
+use crate::sqlite_reads::ReadOne;
 
 pub(super) async fn begin_link(
     store: &Store,
@@ -27,8 +28,8 @@ pub(super) async fn begin_link(
         ));
     }
     // A repeat is answered from a read, without the write lock.
-    if let Some(claimed) = crate::idempotency::find_claimed(&store.db, &claim).await? {
-        return existing(&store.db, claimed).await;
+    if let Some(claimed) = crate::idempotency::find_claimed(store, &claim).await? {
+        return existing(store, claimed).await;
     }
     let (_permit, txn) = store.begin_write().await?;
     let claimed = crate::idempotency::claim_key(&txn, claim, row.id, row.created_at).await?;
@@ -57,10 +58,7 @@ pub(super) async fn begin_link(
 }
 
 /// The link an earlier claim of the key stored, with that claim's fingerprint.
-async fn existing(
-    db: &impl ConnectionTrait,
-    claimed: Claimed,
-) -> Result<Begin<BankLink>, StoreError> {
+async fn existing(db: &impl ReadOne, claimed: Claimed) -> Result<Begin<BankLink>, StoreError> {
     let Claimed::Existing {
         fingerprint,
         resource_id,
@@ -70,10 +68,9 @@ async fn existing(
             "an idempotency claim that was neither new nor existing".into(),
         ));
     };
-    let existing = bank_link::Entity::find_by_id(resource_id)
-        .one(db)
-        .await
-        .map_err(from_db)?
+    let existing = db
+        .read_one(bank_link::Entity::find_by_id(resource_id))
+        .await?
         .ok_or_else(|| {
             StoreError::NotFound(format!("bank link {resource_id} of an idempotency record"))
         })?;

@@ -11,6 +11,7 @@ use sea_orm::{
 use crate::Store;
 use crate::entity::bank_link::{Column, Entity};
 use crate::error::from_db;
+use crate::sqlite_reads::ReadOne as _;
 
 /// The largest page served, whatever is asked.
 pub(super) const MAX_PAGE_SIZE: u32 = 500;
@@ -19,10 +20,9 @@ pub(super) async fn get_link(
     store: &Store,
     id: BankLinkId,
 ) -> Result<Option<BankLink>, StoreError> {
-    Entity::find_by_id(id.as_uuid())
-        .one(&store.db)
-        .await
-        .map_err(from_db)?
+    store
+        .read_one(Entity::find_by_id(id.as_uuid()))
+        .await?
         .map(BankLink::try_from)
         .transpose()
 }

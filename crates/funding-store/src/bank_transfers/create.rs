@@ -12,13 +12,14 @@ use funding_core::ports::{
     StoreError,
 };
 use funding_domain::PlaidBankTransferStatus;
-use sea_orm::{ConnectionTrait, EntityTrait as _, IntoActiveModel as _};
+use sea_orm::{EntityTrait as _, IntoActiveModel as _};
 
 use crate::Store;
 use crate::convert::{bank_transfer_history_row, bank_transfer_row};
 use crate::entity::{bank_transfer, bank_transfer_status_history as history};
 use crate::error::from_db;
 use crate::idempotency::Claimed;
+use crate::sqlite_reads::ReadOne;
 
 pub(super) async fn begin_bank_transfer(
     store: &Store,
@@ -60,9 +61,9 @@ pub(super) async fn begin_bank_transfer(
     // A repeat is answered from a read, without the write lock (the fast path's caller has just
     // read it).
     if start.is_none()
-        && let Some(claimed) = crate::idempotency::find_claimed(&store.db, &claim).await?
+        && let Some(claimed) = crate::idempotency::find_claimed(store, &claim).await?
     {
-        return Ok(Begun::existing(existing(store, &store.db, claimed).await?));
+        return Ok(Begun::existing(existing(store, store, claimed).await?));
     }
     let (_permit, txn) = store.begin_write().await?;
     let claimed = crate::idempotency::claim_key(&txn, claim, id, row.created_at).await?;
@@ -115,8 +116,8 @@ pub(super) async fn existing_bank_transfer(
     store: &Store,
     claim: &IdempotencyClaim,
 ) -> Result<Option<Begin<BankTransfer>>, StoreError> {
-    match crate::idempotency::find_claimed(&store.db, claim).await? {
-        Some(claimed) => existing(store, &store.db, claimed).await.map(Some),
+    match crate::idempotency::find_claimed(store, claim).await? {
+        Some(claimed) => existing(store, store, claimed).await.map(Some),
         None => Ok(None),
     }
 }
@@ -124,7 +125,7 @@ pub(super) async fn existing_bank_transfer(
 /// The bank transfer an earlier claim of the key stored, with that claim's fingerprint.
 async fn existing(
     store: &Store,
-    db: &impl ConnectionTrait,
+    db: &impl ReadOne,
     claimed: Claimed,
 ) -> Result<Begin<BankTransfer>, StoreError> {
     let Claimed::Existing {
@@ -136,10 +137,9 @@ async fn existing(
             "an idempotency claim that was neither new nor existing".into(),
         ));
     };
-    let existing = bank_transfer::Entity::find_by_id(resource_id)
-        .one(db)
-        .await
-        .map_err(from_db)?
+    let existing = db
+        .read_one(bank_transfer::Entity::find_by_id(resource_id))
+        .await?
         .ok_or_else(|| {
             StoreError::NotFound(format!(
                 "bank transfer {resource_id} of an idempotency record"

@@ -15,6 +15,7 @@ use crate::convert::{bank_transfer_from_row, db_time};
 use crate::entity::bank_transfer::{self, Column, Entity};
 use crate::entity::bank_transfer_status_history as history;
 use crate::error::from_db;
+use crate::sqlite_reads::ReadOne as _;
 
 /// The largest page served, whatever is asked.
 pub(super) const MAX_PAGE_SIZE: u32 = 500;
@@ -36,10 +37,9 @@ pub(super) async fn get_bank_transfer(
     store: &Store,
     id: BankTransferId,
 ) -> Result<Option<BankTransfer>, StoreError> {
-    Entity::find_by_id(id.as_uuid())
-        .one(&store.db)
-        .await
-        .map_err(from_db)?
+    store
+        .read_one(Entity::find_by_id(id.as_uuid()))
+        .await?
         .map(|row| record(store, row))
         .transpose()
 }

@@ -8,13 +8,14 @@
 use funding_core::model::Transfer;
 use funding_core::ports::{Begin, Begun, FastStart, IdempotencyClaim, NewTransfer, StoreError};
 use funding_domain::AlpacaTransferStatus;
-use sea_orm::{ConnectionTrait, EntityTrait as _, IntoActiveModel as _};
+use sea_orm::{EntityTrait as _, IntoActiveModel as _};
 
 use crate::Store;
 use crate::convert::transfer_row;
 use crate::entity::transfer;
 use crate::error::from_db;
 use crate::idempotency::Claimed;
+use crate::sqlite_reads::ReadOne;
 
 pub(super) async fn begin_transfer(
     store: &Store,
@@ -37,9 +38,9 @@ pub(super) async fn begin_transfer(
     // A repeat is answered from a read, without the write lock.
     // (The fast path's caller has just read it.)
     if start.is_none()
-        && let Some(claimed) = crate::idempotency::find_claimed(&store.db, &claim).await?
+        && let Some(claimed) = crate::idempotency::find_claimed(store, &claim).await?
     {
-        return Ok(Begun::existing(existing(&store.db, claimed).await?));
+        return Ok(Begun::existing(existing(store, claimed).await?));
     }
     let (_permit, txn) = store.begin_write().await?;
     let claimed = crate::idempotency::claim_key(&txn, claim, row.id, row.created_at).await?;
@@ -78,17 +79,14 @@ pub(super) async fn existing_transfer(
     store: &Store,
     claim: &IdempotencyClaim,
 ) -> Result<Option<Begin<Transfer>>, StoreError> {
-    match crate::idempotency::find_claimed(&store.db, claim).await? {
-        Some(claimed) => existing(&store.db, claimed).await.map(Some),
+    match crate::idempotency::find_claimed(store, claim).await? {
+        Some(claimed) => existing(store, claimed).await.map(Some),
         None => Ok(None),
     }
 }
 
 /// The transfer an earlier claim of the key stored, with that claim's fingerprint.
-async fn existing(
-    db: &impl ConnectionTrait,
-    claimed: Claimed,
-) -> Result<Begin<Transfer>, StoreError> {
+async fn existing(db: &impl ReadOne, claimed: Claimed) -> Result<Begin<Transfer>, StoreError> {
     let Claimed::Existing {
         fingerprint,
         resource_id,
@@ -98,10 +96,9 @@ async fn existing(
             "an idempotency claim that was neither new nor existing".into(),
         ));
     };
-    let existing = transfer::Entity::find_by_id(resource_id)
-        .one(db)
-        .await
-        .map_err(from_db)?
+    let existing = db
+        .read_one(transfer::Entity::find_by_id(resource_id))
+        .await?
         .ok_or_else(|| {
             StoreError::NotFound(format!("transfer {resource_id} of an idempotency record"))
         })?;

@@ -14,6 +14,7 @@ use crate::Store;
 use crate::convert::direction_str;
 use crate::entity::transfer::{Column, Entity};
 use crate::error::from_db;
+use crate::sqlite_reads::ReadOne as _;
 
 /// The largest page served, whatever is asked.
 pub(super) const MAX_PAGE_SIZE: u32 = 500;
@@ -22,10 +23,9 @@ pub(super) async fn get_transfer(
     store: &Store,
     id: TransferId,
 ) -> Result<Option<Transfer>, StoreError> {
-    Entity::find_by_id(id.as_uuid())
-        .one(&store.db)
-        .await
-        .map_err(from_db)?
+    store
+        .read_one(Entity::find_by_id(id.as_uuid()))
+        .await?
         .map(Transfer::try_from)
         .transpose()
 }

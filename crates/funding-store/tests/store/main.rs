@@ -8,6 +8,7 @@ mod support;
 
 mod bank_transfers;
 mod begin_link;
+mod caller_thread_reads;
 mod cursors;
 mod deployment;
 mod health;
