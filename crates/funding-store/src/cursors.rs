@@ -21,15 +21,15 @@ use crate::entity::stream_cursor::{ActiveModel, Column, Entity};
 use crate::entity::stream_lease;
 use crate::error::from_db;
 use crate::sql::statement;
+use crate::sqlite_reads::ReadOne as _;
 
 #[async_trait]
 impl CursorStore for Store {
     #[tracing::instrument(skip_all, fields(stream = stream))]
     async fn load_cursor(&self, stream: &str) -> Result<Option<String>, StoreError> {
-        Ok(Entity::find_by_id(stream.to_owned())
-            .one(&self.db)
-            .await
-            .map_err(from_db)?
+        Ok(self
+            .read_one(Entity::find_by_id(stream.to_owned()))
+            .await?
             .map(|row| row.cursor))
     }
 

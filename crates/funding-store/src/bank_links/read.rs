@@ -31,11 +31,9 @@ pub(super) async fn find_link_by_relationship(
     store: &Store,
     id: AchRelationshipId,
 ) -> Result<Option<BankLink>, StoreError> {
-    Entity::find()
-        .filter(Column::AchRelationshipId.eq(id.as_uuid()))
-        .one(&store.db)
-        .await
-        .map_err(from_db)?
+    store
+        .read_one(Entity::find().filter(Column::AchRelationshipId.eq(id.as_uuid())))
+        .await?
         .map(BankLink::try_from)
         .transpose()
 }
@@ -44,11 +42,9 @@ pub(super) async fn find_replacement(
     store: &Store,
     old: BankLinkId,
 ) -> Result<Option<BankLink>, StoreError> {
-    Entity::find()
-        .filter(Column::ReplacesBankLinkId.eq(old.as_uuid()))
-        .one(&store.db)
-        .await
-        .map_err(from_db)?
+    store
+        .read_one(Entity::find().filter(Column::ReplacesBankLinkId.eq(old.as_uuid())))
+        .await?
         .map(BankLink::try_from)
         .transpose()
 }

@@ -16,6 +16,7 @@ use crate::cipher::Slot;
 use crate::convert::db_time;
 use crate::entity::bank_link::{Column, Entity};
 use crate::error::{corrupt, from_db};
+use crate::sqlite_reads::ReadOne as _;
 
 const TABLE: &str = "bank_links";
 const ACCESS_TOKEN: &str = "access_token";
@@ -31,10 +32,9 @@ fn slot<'a>(id: &'a Uuid, column: &'a str) -> Slot<'a> {
 }
 
 pub(super) async fn link_secrets(store: &Store, id: BankLinkId) -> Result<LinkSecrets, StoreError> {
-    let row = Entity::find_by_id(id.as_uuid())
-        .one(&store.db)
-        .await
-        .map_err(from_db)?
+    let row = store
+        .read_one(Entity::find_by_id(id.as_uuid()))
+        .await?
         .ok_or_else(|| StoreError::NotFound(format!("bank link {id}")))?;
     let access_token = row
         .access_token

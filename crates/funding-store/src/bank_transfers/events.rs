@@ -21,6 +21,7 @@ use crate::entity::stream_cursor;
 use crate::error::{corrupt, from_db};
 use crate::inbox::{NewInboxRow, insert_events};
 use crate::sql::statement;
+use crate::sqlite_reads::ReadOne as _;
 
 /// The entity type of every Plaid bank-transfer event.
 pub(crate) const ENTITY_TYPE: &str = "BankTransfer";
@@ -133,10 +134,11 @@ pub(super) async fn pending_plaid_events(
 }
 
 pub(super) async fn plaid_sync_cursor(store: &Store) -> Result<u64, StoreError> {
-    let row = stream_cursor::Entity::find_by_id(PLAID_BANK_TRANSFER_STREAM.to_owned())
-        .one(&store.db)
-        .await
-        .map_err(from_db)?;
+    let row = store
+        .read_one(stream_cursor::Entity::find_by_id(
+            PLAID_BANK_TRANSFER_STREAM.to_owned(),
+        ))
+        .await?;
     match row {
         None => Ok(0),
         Some(row) => row.cursor.parse().map_err(|_| {

@@ -48,11 +48,9 @@ pub(super) async fn find_bank_transfer_by_plaid_id(
     store: &Store,
     id: &PlaidBankTransferId,
 ) -> Result<Option<BankTransfer>, StoreError> {
-    Entity::find()
-        .filter(Column::PlaidBankTransferId.eq(id.as_str()))
-        .one(&store.db)
-        .await
-        .map_err(from_db)?
+    store
+        .read_one(Entity::find().filter(Column::PlaidBankTransferId.eq(id.as_str())))
+        .await?
         .map(|row| record(store, row))
         .transpose()
 }

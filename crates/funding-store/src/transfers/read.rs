@@ -34,11 +34,9 @@ pub(super) async fn find_transfer_by_provider_id(
     store: &Store,
     id: AlpacaTransferId,
 ) -> Result<Option<Transfer>, StoreError> {
-    Entity::find()
-        .filter(Column::ProviderTransferId.eq(id.as_uuid()))
-        .one(&store.db)
-        .await
-        .map_err(from_db)?
+    store
+        .read_one(Entity::find().filter(Column::ProviderTransferId.eq(id.as_uuid())))
+        .await?
         .map(Transfer::try_from)
         .transpose()
 }

@@ -2,7 +2,8 @@
 //! what the pool answers; what they cannot read as sqlx would is left to the pool, never guessed.
 
 use funding_core::ports::{
-    BankLinkStore as _, BankTransferStore as _, Begin, TransferDirection, TransferStore as _,
+    BankLinkStore as _, BankTransferStore as _, Begin, CursorStore as _, LinkSecretStore as _,
+    TransferDirection, TransferStore as _,
 };
 use funding_store::CallerThreadReads;
 use sea_orm::ConnectionTrait as _;
@@ -22,8 +23,9 @@ async fn reads_by_key_are_answered_on_the_callers_thread_as_the_pool_answers() {
     let before = store.caller_thread_reads().expect("a SQLite file");
 
     let (link_id, account) = link(&store).await;
-    let (transfer, _) = queued(&store, link_id, account, "t1", t0()).await;
-    let (bank_transfer, _) = bank::pending(&store, "b1", t0()).await;
+    let (transfer, alpaca_id) = queued(&store, link_id, account, "t1", t0()).await;
+    let (bank_transfer, plaid_id) = bank::pending(&store, "b1", t0()).await;
+    store.save_cursor("a-stream", "42").await.unwrap();
 
     let here = store.get_link(link_id).await.unwrap().expect("the link");
     assert_eq!(Some(&here), pool.get_link(link_id).await.unwrap().as_ref());
@@ -48,6 +50,29 @@ async fn reads_by_key_are_answered_on_the_callers_thread_as_the_pool_answers() {
             .unwrap()
             .is_none()
     );
+    // By the other keys Alpaca's and Plaid's events and the event streams use.
+    let here = store.find_transfer_by_provider_id(alpaca_id).await.unwrap();
+    assert_eq!(here.map(|found| found.id), Some(transfer.id));
+    let here = store
+        .find_bank_transfer_by_plaid_id(&plaid_id)
+        .await
+        .unwrap();
+    assert_eq!(here.as_ref().map(|found| found.id), Some(bank_transfer.id));
+    assert_eq!(
+        here,
+        pool.find_bank_transfer_by_plaid_id(&plaid_id)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.load_cursor("a-stream").await.unwrap().as_deref(),
+        Some("42")
+    );
+    let secrets = store.link_secrets(link_id).await.unwrap();
+    assert!(
+        secrets.public_token.is_some(),
+        "the sealed token is read and opened"
+    );
 
     // A repeat of the create: its idempotency record, then the transfer, both read here.
     let (claim, _) = new_transfer(link_id, account, "t1", "100.00", TransferDirection::Deposit);
@@ -64,7 +89,7 @@ async fn reads_by_key_are_answered_on_the_callers_thread_as_the_pool_answers() {
         "nothing was left to the pool"
     );
     assert!(
-        after.answered >= before.answered + 6,
+        after.answered >= before.answered + 10,
         "the reads above were answered here: {before:?} → {after:?}"
     );
     assert_eq!(
