@@ -79,6 +79,27 @@ pub(crate) async fn lock_for_transaction(
     Ok(())
 }
 
+/// In the caller's transaction, on PostgreSQL: waits for, then holds until the transaction ends, the
+/// advisory lock named `key` in shared mode: holders of the shared lock run side by side, and
+/// none runs while [`lock_for_transaction`] holds it. A no-op on SQLite, as that one.
+pub(crate) async fn lock_shared_for_transaction(
+    db: &impl sea_orm::ConnectionTrait,
+    key: &str,
+) -> Result<(), funding_core::ports::StoreError> {
+    let backend = db.get_database_backend();
+    if backend != DatabaseBackend::Postgres {
+        return Ok(());
+    }
+    db.execute_raw(statement(
+        backend,
+        "SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))",
+        [key.into()],
+    ))
+    .await
+    .map_err(crate::error::from_db)?;
+    Ok(())
+}
+
 /// In the caller's transaction: runs `sql`, an `UPDATE … FROM (VALUES {values}) AS v …` whose `{values}`
 /// is filled with one tuple per row, 200 rows a statement (SQLite and PostgreSQL both name a VALUES
 /// list's columns `column1`, `column2`, …). Whether every row updated exactly one row of the table

@@ -1,9 +1,10 @@
 //! The inbox of Plaid's bank transfer events: an unreadable event kept raw under its id, events
 //! stored once with their sync cursor, a cursor that never moves back, pending events in numeric
-//! order, and the sweep unparking events parked after the answer was stored.
+//! order, no event parked once its subject is stored, and the sweep unparking events parked after
+//! the answer was stored.
 
 use funding_core::ports::{
-    BankTransferStore as _, InboxState, InboxStore as _, PLAID_BANK_TRANSFER_STREAM,
+    BankTransferStore as _, InboxMark, InboxState, InboxStore as _, PLAID_BANK_TRANSFER_STREAM,
     SyncedPlaidEvent,
 };
 use sea_orm::ConnectionTrait as _;
@@ -225,17 +226,21 @@ async fn pending_plaid_events_come_in_numeric_order(db: &TestDb) {
 async fn the_sweep_unparks_plaid_events_parked_after_the_answer_was_stored(db: &TestDb) {
     let store = db.store().await;
     let (_, ours) = pending(&store, "k", t0()).await;
-    // The applier looked before the answer was stored and parks the events after; a Plaid
+    // Events parked while their answer was already stored (written directly: the marks no longer
+    // park such an event, see below; a database written before that may hold some); a Plaid
     // transfer of somebody else stays parked.
-    park(
-        &store,
-        vec![
-            plaid_event(5, &ours),
-            plaid_event(6, &ours),
-            plaid_event(7, &plaid_id()),
-        ],
-    )
-    .await;
+    let theirs = plaid_id();
+    park(&store, vec![plaid_event(7, &theirs)]).await;
+    let events = vec![plaid_event(5, &ours), plaid_event(6, &ours)];
+    store.store_plaid_events(events, 7).await.unwrap();
+    db.raw()
+        .await
+        .execute_unprepared(&format!(
+            "UPDATE inbox_events SET state = 'parked_no_subject' WHERE entity_id = '{}'",
+            ours.as_str()
+        ))
+        .await
+        .unwrap();
     assert!(pending_event_ids(&store).await.is_empty());
     assert_eq!(inbox_stats(&store).await, vec![("parked_no_subject", 3)]);
     assert_eq!(store.unpark_known_subjects().await.unwrap(), 2);
@@ -248,7 +253,54 @@ async fn the_sweep_unparks_plaid_events_parked_after_the_answer_was_stored(db: &
     );
 }
 
+/// An applier that read the transfers before a bank transfer's answer was stored finds no subject
+/// for its events and parks them; if the answer's save has looked for parked events to unpark by
+/// then, the park is refused and the events stay pending (the save asks for an apply once it has
+/// committed). Parking and the save's unparking take turns on PostgreSQL (an advisory lock): in
+/// CI, one of 32 bank transfers' events was parked after its save and waited for the sweep.
+async fn a_plaid_event_is_not_parked_once_its_subject_is_stored(db: &TestDb) {
+    let store = db.store().await;
+    let (_, ours) = pending(&store, "k", t0()).await;
+    let theirs = plaid_id();
+    let events = vec![
+        plaid_event(5, &ours),
+        plaid_event(6, &ours),
+        plaid_event(7, &theirs),
+    ];
+    store.store_plaid_events(events, 7).await.unwrap();
+    let parked = |id: u64| InboxMark {
+        stream: PLAID_BANK_TRANSFER_STREAM.to_owned(),
+        event_id: id.to_string(),
+        state: InboxState::ParkedNoSubject,
+        error: None,
+    };
+
+    // One at a time, and as a batch with another event whose subject is not stored.
+    store
+        .mark_event(
+            PLAID_BANK_TRANSFER_STREAM,
+            "5",
+            InboxState::ParkedNoSubject,
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .apply_bank_transfer_events(Vec::new(), vec![parked(6), parked(7)])
+            .await
+            .unwrap()
+    );
+
+    assert_eq!(pending_event_ids(&store).await, vec![5, 6]);
+    assert_eq!(
+        inbox_stats(&store).await,
+        vec![("parked_no_subject", 1), ("pending", 2)]
+    );
+}
+
 on_both_backends!(
+    a_plaid_event_is_not_parked_once_its_subject_is_stored,
     plaid_events_stored_twice_are_stored_once_with_their_cursor,
     an_unreadable_plaid_event_is_kept_raw_under_its_event_id_and_the_cursor_moves_past_it,
     the_plaid_cursor_never_moves_back,
