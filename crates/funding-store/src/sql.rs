@@ -65,25 +65,21 @@ pub(crate) async fn lock_for_transaction(
     db: &impl sea_orm::ConnectionTrait,
     key: &str,
 ) -> Result<(), funding_core::ports::StoreError> {
-    let backend = db.get_database_backend();
-    if backend != DatabaseBackend::Postgres {
-        return Ok(());
-    }
-    db.execute_raw(statement(
-        backend,
-        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-        [key.into()],
-    ))
-    .await
-    .map_err(crate::error::from_db)?;
-    Ok(())
+    advisory_xact_lock(db, "pg_advisory_xact_lock", key).await
 }
 
-/// In the caller's transaction, on PostgreSQL: waits for, then holds until the transaction ends, the
-/// advisory lock named `key` in shared mode: holders of the shared lock run side by side, and
-/// none runs while [`lock_for_transaction`] holds it. A no-op on SQLite, as that one.
+/// As [`lock_for_transaction`], in shared mode: holders of the shared lock run side by side, and
+/// none runs while [`lock_for_transaction`] holds it.
 pub(crate) async fn lock_shared_for_transaction(
     db: &impl sea_orm::ConnectionTrait,
+    key: &str,
+) -> Result<(), funding_core::ports::StoreError> {
+    advisory_xact_lock(db, "pg_advisory_xact_lock_shared", key).await
+}
+
+async fn advisory_xact_lock(
+    db: &impl sea_orm::ConnectionTrait,
+    function: &str,
     key: &str,
 ) -> Result<(), funding_core::ports::StoreError> {
     let backend = db.get_database_backend();
@@ -92,7 +88,7 @@ pub(crate) async fn lock_shared_for_transaction(
     }
     db.execute_raw(statement(
         backend,
-        "SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))",
+        &format!("SELECT {function}(hashtextextended($1, 0))"),
         [key.into()],
     ))
     .await

@@ -170,13 +170,7 @@ pub(crate) async fn number_committed(db: &DatabaseConnection) -> Result<u64, Sto
             return Ok(numbered);
         }
         let txn = db.begin().await.map_err(from_db)?;
-        txn.execute_raw(statement(
-            DatabaseBackend::Postgres,
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-            [NUMBERING_LOCK.into()],
-        ))
-        .await
-        .map_err(from_db)?;
+        crate::sql::lock_for_transaction(&txn, NUMBERING_LOCK).await?;
         // A statement of its own after the lock, so that it sees what the previous run committed.
         let sql = format!(
             "WITH pending AS (SELECT seq AS placeholder FROM transfer_changes WHERE seq < 0 \
