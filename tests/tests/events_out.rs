@@ -160,19 +160,69 @@ async fn consume(
     received
 }
 
-/// Each row arrives once, in the outbox's order (so in each resource's history order), on its
-/// subject; payloads (but those in `foreign`, published by the test itself) decode to the resource
-/// with the row's status.
+/// The order messages must keep.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Order {
+    /// The outbox's, across resources: SQLite's writers take turns, so a row's `seq` is its commit
+    /// order.
+    Outbox,
+    /// Each resource's history order. On PostgreSQL `seq` is taken at insert, not at commit, so
+    /// rows of two resources committed side by side may be read (and published) in either order;
+    /// the changes of one resource never commit side by side (each move is conditional on the one
+    /// before it, and transfer changes are numbered in their order).
+    EachResource,
+}
+
+/// Each row arrives once, in `order`, on its subject; payloads (but those in `foreign`, published
+/// by the test itself) decode to the resource with the row's status.
 fn check_delivery(
     prefix: &str,
     rows: &[Row],
     received: &[Received],
     foreign: &HashSet<String>,
     json: bool,
+    order: Order,
 ) {
     let sent: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
     let got: Vec<&str> = received.iter().map(|r| r.msg_id.as_str()).collect();
-    assert_eq!(got, sent, "every change once, in order");
+    let received: Vec<&Received> = match order {
+        Order::Outbox => {
+            assert_eq!(got, sent, "every change once, in the outbox's order");
+            received.iter().collect()
+        }
+        Order::EachResource => {
+            let (mut sorted_got, mut sorted_sent) = (got.clone(), sent.clone());
+            sorted_got.sort_unstable();
+            sorted_sent.sort_unstable();
+            assert_eq!(sorted_got, sorted_sent, "every change once");
+            let owners: HashSet<String> = rows.iter().map(|r| r.resource_id.to_string()).collect();
+            for owner in &owners {
+                let sent_of: Vec<&str> = rows
+                    .iter()
+                    .filter(|r| r.resource_id.to_string() == *owner)
+                    .map(|r| r.id.as_str())
+                    .collect();
+                let got_of: Vec<&str> = received
+                    .iter()
+                    .filter(|m| m.resource_id == *owner)
+                    .map(|m| m.msg_id.as_str())
+                    .collect();
+                assert_eq!(
+                    got_of, sent_of,
+                    "the changes of {owner}, in its history's order"
+                );
+            }
+            // Paired with the rows by id for the checks below.
+            rows.iter()
+                .map(|row| {
+                    received
+                        .iter()
+                        .find(|m| m.msg_id == row.id)
+                        .expect("every change arrived")
+                })
+                .collect()
+        }
+    };
     for (row, message) in rows.iter().zip(received) {
         assert_eq!(
             message.subject,
@@ -346,7 +396,20 @@ async fn link_and_deposit(backend: Backend) {
     ]
     .into();
     let received = consume(&stream, start, &resources).await;
-    check_delivery("funding.v1", &rows, &received, &HashSet::new(), false);
+    // SQLite's writers take turns, so its outbox order is the commit order; on PostgreSQL only
+    // each resource's order is promised (see `Order`).
+    let order = match backend {
+        Backend::Sqlite => Order::Outbox,
+        Backend::Postgres => Order::EachResource,
+    };
+    check_delivery(
+        "funding.v1",
+        &rows,
+        &received,
+        &HashSet::new(),
+        false,
+        order,
+    );
 
     let metrics_url = format!("http://{}/metrics", app.metrics_addr.unwrap());
     let mut text = String::new();
@@ -637,7 +700,14 @@ async fn changes_committed_by_a_killed_replica_are_published_once_by_the_next() 
     let resources: HashSet<String> = [link.id.clone(), transfer.id.clone()].into();
     let received = consume(&stream, 1, &resources).await;
     let foreign: HashSet<String> = early.iter().map(|r| r.id.clone()).collect();
-    check_delivery(&prefix, &published, &received, &foreign, true);
+    check_delivery(
+        &prefix,
+        &published,
+        &received,
+        &foreign,
+        true,
+        Order::Outbox,
+    );
     for (row, message) in published.iter().zip(&received) {
         if foreign.contains(&row.id) {
             assert_eq!(message.payload, b"published before the crash");
@@ -693,7 +763,14 @@ async fn two_replicas_publishing_the_same_outbox_deliver_each_change_once_in_ord
     let resources: HashSet<String> =
         [link.id, transfer.id, other_link.id, other_transfer.id].into();
     let received = consume(&stream, 1, &resources).await;
-    check_delivery(&prefix, &published, &received, &HashSet::new(), false);
+    check_delivery(
+        &prefix,
+        &published,
+        &received,
+        &HashSet::new(),
+        false,
+        Order::Outbox,
+    );
     for replica in &mut replicas {
         replica.kill();
     }
