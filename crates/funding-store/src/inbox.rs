@@ -27,9 +27,10 @@ use crate::sql::statement;
 /// period (a subject stored late brings those back too).
 const WAITING_FOR_SUBJECT: &str = "state IN ('parked_no_subject', 'foreign')";
 
-/// In the caller's transaction: the events parked for lack of `entity_id` (or classed foreign) are
-/// pending again.
-pub(crate) async fn unpark(db: &impl ConnectionTrait, entity_id: &str) -> Result<u64, StoreError> {
+/// In the caller's transaction (the one that stores the subject): the events parked for lack of
+/// `entity_id` (or classed foreign) are pending again. Takes its turn with parks ([`PARK_LOCK`]).
+pub(crate) async fn unpark(db: &DatabaseTransaction, entity_id: &str) -> Result<u64, StoreError> {
+    crate::sql::lock_shared_for_transaction(db, PARK_LOCK).await?;
     let result = db
         .execute_raw(statement(
             db.get_database_backend(),
@@ -43,13 +44,15 @@ pub(crate) async fn unpark(db: &impl ConnectionTrait, entity_id: &str) -> Result
     Ok(result.rows_affected())
 }
 
-/// In the caller's transaction: the events of `stream` parked for lack of `entity_id` (or classed
-/// foreign) are pending again.
+/// In the caller's transaction (the one that stores the subject): the events of `stream` parked
+/// for lack of `entity_id` (or classed foreign) are pending again. Takes its turn with parks
+/// ([`PARK_LOCK`]).
 pub(crate) async fn unpark_in(
-    db: &impl ConnectionTrait,
+    db: &DatabaseTransaction,
     stream: &str,
     entity_id: &str,
 ) -> Result<u64, StoreError> {
+    crate::sql::lock_shared_for_transaction(db, PARK_LOCK).await?;
     let result = db
         .execute_raw(statement(
             db.get_database_backend(),
@@ -64,32 +67,33 @@ pub(crate) async fn unpark_in(
     Ok(result.rows_affected())
 }
 
-/// The advisory lock (PostgreSQL) under which Plaid's events are applied as a batch and parked for
-/// lack of their subject, exclusive; a save of Plaid's answer, which unparks its events, holds it
-/// shared. Without it an applier that read the transfers before an answer was saved could park an
-/// event after that save had looked for parked events to unpark: it stayed parked until the sweep
-/// and the next sync (seen once in CI: one of 32 bank transfers' events not applied).
-pub(crate) const PLAID_APPLY_LOCK: &str = "funding:apply:plaid_bank_transfer_events";
+/// The advisory lock (PostgreSQL) a park for lack of a subject holds exclusive, and the save that
+/// stores a subject and unparks its events ([`unpark`], [`unpark_in`]) holds shared: parks and
+/// unparks take turns, saves run side by side. Without it an applier that read before a subject was
+/// saved could park its event after the save had looked for parked events to unpark, and the
+/// event waited for the inbox sweep (seen once in CI: one of 32 bank transfers' events).
+const PARK_LOCK: &str = "funding:inbox:park";
 
-/// The condition a mark that parks a Plaid event for lack of its subject adds: that the subject is
-/// still not stored (it may have been since the applier read). Otherwise the event stays pending,
-/// and the save that stored the subject asks for an apply once committed.
-fn unless_subject_stored(stream: &str, state: &InboxState) -> &'static str {
-    if stream == PLAID_BANK_TRANSFER_STREAM && *state == InboxState::ParkedNoSubject {
-        " AND NOT EXISTS (SELECT 1 FROM bank_transfers \
-         WHERE bank_transfers.plaid_bank_transfer_id = inbox_events.entity_id)"
+/// The condition a mark adds when it parks events for lack of their subject: that the subject is
+/// still not stored (it may have been since the applier read; then the event stays pending and is
+/// applied at the applier's next look). The subjects are those the sweep looks for.
+fn unless_subject_stored(backend: DatabaseBackend, state: &InboxState) -> String {
+    if *state == InboxState::ParkedNoSubject {
+        format!(" AND NOT COALESCE({}, FALSE)", subject_stored(backend))
     } else {
-        ""
+        String::new()
     }
 }
 
 /// A mark's update up to its condition on the event ids: `$1`..`$3` are the stream, state and error.
-const MARK: &str = "UPDATE inbox_events SET state = $2, error = $3, attempts = attempts + 1, \
+const MARK: &str = "UPDATE inbox_events AS e SET state = $2, error = $3, attempts = attempts + 1, \
      applied_at_ms = CASE WHEN $2 = 'applied' THEN {now_ms} ELSE applied_at_ms END \
      WHERE stream = $1 AND";
 
 /// In the caller's transaction: records every mark (the transaction that applied the events), one
-/// statement for each group of marks with the same stream, state and error.
+/// statement for each group of marks with the same stream, state and error. A park for lack of a
+/// subject holds only while the subject is not stored, and takes its turn with the saves that
+/// unpark ([`PARK_LOCK`], held to the end of the caller's transaction).
 pub(crate) async fn mark_all(
     db: &DatabaseTransaction,
     marks: &[InboxMark],
@@ -104,6 +108,12 @@ pub(crate) async fn mark_all(
         }
     }
     let backend = db.get_database_backend();
+    if groups
+        .iter()
+        .any(|(first, _)| first.state == InboxState::ParkedNoSubject)
+    {
+        crate::sql::lock_for_transaction(db, PARK_LOCK).await?;
+    }
     if backend == DatabaseBackend::Postgres && !groups.is_empty() {
         // Planned for each run, against the table as it is now: see below.
         db.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan")
@@ -139,7 +149,7 @@ pub(crate) async fn mark_all(
                     format!("event_id IN ({})", list.join(", "))
                 }
             };
-            let unless = unless_subject_stored(&first.stream, &first.state);
+            let unless = unless_subject_stored(backend, &first.state);
             db.execute_raw(statement(backend, &format!("{MARK} {ids}{unless}"), values))
                 .await
                 .map_err(from_db)?;
@@ -219,11 +229,20 @@ pub(crate) async fn insert_events(
     Ok(new)
 }
 
-/// The parked events whose subject is stored now are pending again, in one statement: each kind
-/// of subject is looked up through its unique index (Alpaca's UUIDs in `bank_links` and
-/// `transfers`, unique across Alpaca's streams; Plaid's ids in `bank_transfers`, only within
-/// Plaid's stream). An Alpaca id that is not a UUID is never one of ours.
+/// The parked events whose subject is stored now are pending again, in one statement.
 fn unpark_known_sql(backend: DatabaseBackend) -> String {
+    format!(
+        "UPDATE inbox_events AS e SET state = 'pending' \
+         WHERE e.state = 'parked_no_subject' AND {}",
+        subject_stored(backend)
+    )
+}
+
+/// Whether the subject of the event `e` (`inbox_events AS e`) is stored: each kind of subject looked
+/// up through its unique index (Alpaca's UUIDs in `bank_links` and `transfers`, unique across
+/// Alpaca's streams; Plaid's ids in `bank_transfers`, only within Plaid's stream). An Alpaca id
+/// that is not a UUID is never one of ours.
+fn subject_stored(backend: DatabaseBackend) -> String {
     // The event's subject as the type its table stores: a UUID on PostgreSQL (cast only when it
     // is one), 16 bytes on SQLite (sqlx stores UUIDs as blobs; `unhex` of anything else is NULL).
     let uuid = match backend {
@@ -234,9 +253,7 @@ fn unpark_known_sql(backend: DatabaseBackend) -> String {
         _ => "CASE WHEN length(e.entity_id) = 36 THEN unhex(replace(e.entity_id, '-', '')) END",
     };
     format!(
-        "UPDATE inbox_events AS e SET state = 'pending' \
-         WHERE e.state = 'parked_no_subject' AND ( \
-         (e.entity_type = 'BankRelationship' AND EXISTS (SELECT 1 FROM bank_links AS b \
+        "((e.entity_type = 'BankRelationship' AND EXISTS (SELECT 1 FROM bank_links AS b \
          WHERE b.ach_relationship_id = {uuid})) \
          OR (e.entity_type = 'Transfer' AND EXISTS (SELECT 1 FROM transfers AS t \
          WHERE t.provider_transfer_id = {uuid})) \
@@ -390,7 +407,7 @@ impl InboxStore for Store {
         error: Option<&str>,
     ) -> Result<(), StoreError> {
         // One id, so equality on the whole primary key, whatever plan is cached.
-        let unless = unless_subject_stored(stream, &state);
+        let unless = unless_subject_stored(self.db.get_database_backend(), &state);
         let mark = |backend| {
             statement(
                 backend,
@@ -411,9 +428,9 @@ impl InboxStore for Store {
                 .map_err(from_db)?;
             return Ok(());
         }
-        // Parking a Plaid event takes its turn with the saves that unpark (`PLAID_APPLY_LOCK`).
+        // A park takes its turn with the saves that unpark (`PARK_LOCK`).
         let (_permit, txn) = self.begin_write().await?;
-        crate::sql::lock_for_transaction(&txn, PLAID_APPLY_LOCK).await?;
+        crate::sql::lock_for_transaction(&txn, PARK_LOCK).await?;
         txn.execute_raw(mark(txn.get_database_backend()))
             .await
             .map_err(from_db)?;

@@ -116,7 +116,9 @@ pub trait InboxStore: Send + Sync + 'static {
     async fn pending_events(&self, stream: &str, limit: u32)
     -> Result<Vec<InboxEvent>, StoreError>;
 
-    /// Records what applying the event did; `error` for a parked one.
+    /// Records what applying the event did; `error` for a parked one. A park for lack of a subject
+    /// ([`InboxState::ParkedNoSubject`]) is not recorded when the subject has been stored since
+    /// the applier looked: the event stays pending, to be applied at the next look.
     async fn mark_event(
         &self,
         stream: &str,
@@ -127,8 +129,8 @@ pub trait InboxStore: Send + Sync + 'static {
 
     /// Makes the events parked for lack of a subject pending again where the subject is stored now,
     /// in one statement (a join, whatever the number of parked subjects). (Storing a subject unparks
-    /// its events in the same transaction; this sweep closes the race with an event parked at that
-    /// very moment.) Returns how many.
+    /// its events in the same transaction, and a park is refused once the subject is stored; this
+    /// sweep brings back what a database written before that holds.) Returns how many.
     async fn unpark_known_subjects(&self) -> Result<u64, StoreError>;
 
     /// Classes `foreign` at most `limit` events parked for lack of a subject that were received

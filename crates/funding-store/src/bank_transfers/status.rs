@@ -108,8 +108,6 @@ pub(super) async fn save_plaid_answer(
         txn.rollback().await.map_err(from_db)?;
         return Ok(PlaidAnswerSaved::NotSubmitting);
     }
-    // Parking and unparking take turns (see `PLAID_APPLY_LOCK`); saves run side by side.
-    crate::sql::lock_shared_for_transaction(&txn, crate::inbox::PLAID_APPLY_LOCK).await?;
     crate::inbox::unpark_in(&txn, PLAID_BANK_TRANSFER_STREAM, &plaid_id).await?;
     if finish {
         crate::work::finish_in(&txn, claim).await?;
@@ -169,7 +167,7 @@ pub(super) async fn change_bank_transfer_status(
 }
 
 /// The advisory lock a batch of Plaid event moves holds (PostgreSQL).
-const BATCH_LOCK: &str = crate::inbox::PLAID_APPLY_LOCK;
+const BATCH_LOCK: &str = "funding:apply:plaid_bank_transfer_events";
 
 /// Event moves and their inbox marks in one transaction; nothing at all unless every move applies.
 ///

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use funding_core::inbox_sweep::{MAX_STATEMENTS_PER_STEP, SWEEP_BATCH};
 use funding_core::ports::{
-    FundingEntity, FundingEvent, InboxState, InboxStore as _, IncomingEvent, LinkStatusStore as _,
-    RelationshipSaved,
+    FundingEntity, FundingEvent, InboxMark, InboxState, InboxStore as _, IncomingEvent,
+    LinkStatusStore as _, RelationshipSaved, TransferStore as _,
 };
 use funding_core::{InboxSweepSettings, InboxSweeper};
 use funding_domain::AccountId;
@@ -22,6 +22,7 @@ use uuid::Uuid;
 
 use crate::support::{
     TestDb, account, change, claim_link, count, created_link, execute, inbox_stats, saved, t0,
+    transfers,
 };
 
 const STREAM: &str = "alpaca:funding_status";
@@ -179,7 +180,8 @@ async fn the_sweep_unparks_before_it_classes_anything_foreign(db: &TestDb) {
         )
         .await
         .unwrap();
-    // Parked just after its subject was stored (the race the sweep closes), and long ago.
+    // Parked although its subject is stored (as a database written before parks were refused
+    // once the subject is stored may hold it), and long ago.
     park_all(
         db,
         &store,
@@ -287,7 +289,77 @@ async fn a_sweep_of_ten_thousand_parked_foreign_events_is_a_bounded_number_of_st
     assert_eq!(in_state(db, "foreign").await, EVENTS as i64);
 }
 
+/// An applier that read before a subject was saved finds no subject for its event and parks it; if
+/// the save has looked for parked events to unpark by then, the park is refused and the event stays
+/// pending, to be applied at the applier's next look (the sweep no longer has to close this race).
+/// Parking and the save's unparking take turns on PostgreSQL (an advisory lock). Every kind of
+/// subject: a link's relationship and a transfer's Alpaca id, one at a time and in a batch.
+async fn an_alpaca_event_is_not_parked_once_its_subject_is_stored(db: &TestDb) {
+    let store = db.store().await;
+    let link = created_link(&store, account(), "k").await;
+    let relationship = Uuid::new_v4();
+    let fence = claim_link(&store, link.id).await;
+    store
+        .save_relationship(
+            &fence,
+            link.id,
+            saved(AchRelationshipId::from_uuid(relationship), "A"),
+            change(Creating, Queued, None),
+        )
+        .await
+        .unwrap();
+    let (_, provider) = transfers::queued(&store, link.id, link.account_id, "t", t0()).await;
+    let stranger = transfers::provider_id();
+    let events = vec![
+        about("link-ours", relationship),
+        about("link-theirs", Uuid::new_v4()),
+        transfers::transfer_event("transfer-ours", provider),
+        transfers::transfer_event("transfer-theirs", stranger),
+        transfers::transfer_event("batch-ours", provider),
+        transfers::transfer_event("batch-theirs", stranger),
+    ];
+    store.store_events(STREAM, events, None).await.unwrap();
+    for id in [
+        "link-ours",
+        "link-theirs",
+        "transfer-ours",
+        "transfer-theirs",
+    ] {
+        store
+            .mark_event(STREAM, id, InboxState::ParkedNoSubject, None)
+            .await
+            .unwrap();
+    }
+    let parked = |id: &str| InboxMark {
+        stream: STREAM.to_owned(),
+        event_id: id.to_owned(),
+        state: InboxState::ParkedNoSubject,
+        error: None,
+    };
+    assert!(
+        store
+            .apply_transfer_events(
+                Vec::new(),
+                vec![parked("batch-ours"), parked("batch-theirs")]
+            )
+            .await
+            .unwrap()
+    );
+
+    let mut pending: Vec<_> = store
+        .pending_events(STREAM, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|event| event.event_id)
+        .collect();
+    pending.sort_unstable();
+    assert_eq!(pending, vec!["batch-ours", "link-ours", "transfer-ours"]);
+    assert_eq!(in_state(db, "parked_no_subject").await, 3);
+}
+
 on_both_backends!(
+    an_alpaca_event_is_not_parked_once_its_subject_is_stored,
     events_parked_past_the_grace_are_classed_foreign_and_come_back_with_their_subject,
     the_sweep_unparks_before_it_classes_anything_foreign,
     applied_events_past_the_retention_are_pruned_a_batch_at_a_time,
