@@ -358,6 +358,63 @@ async fn an_alpaca_event_is_not_parked_once_its_subject_is_stored(db: &TestDb) {
     assert_eq!(in_state(db, "parked_no_subject").await, 3);
 }
 
+/// PostgreSQL, whose writers do not take turns: a park waits for a save in flight (which holds the
+/// park lock shared, as the store's unpark does), then finds the subject stored and leaves the
+/// event pending. Without the turn the park would run before the save commits, find no subject,
+/// and hold: the event would wait for the sweep.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_park_waits_for_a_save_in_flight_and_then_finds_its_subject_postgres() {
+    use sea_orm::{ConnectionTrait as _, TransactionTrait as _};
+    let db = TestDb::postgres().await;
+    let store = db.store().await;
+    let (link, account) = transfers::link(&store).await;
+    let transfer = transfers::deposit(&store, link, account, "k").await;
+    let provider = transfers::provider_id();
+    store
+        .store_events(
+            STREAM,
+            vec![transfers::transfer_event("e1", provider)],
+            None,
+        )
+        .await
+        .unwrap();
+
+    // A save of Alpaca's id in flight: the id written, the park lock held shared, not committed.
+    let raw = db.raw().await;
+    let save = raw.begin().await.unwrap();
+    save.execute_unprepared(
+        "SELECT pg_advisory_xact_lock_shared(hashtextextended('funding:inbox:park', 0))",
+    )
+    .await
+    .unwrap();
+    save.execute_unprepared(&format!(
+        "UPDATE transfers SET provider_transfer_id = '{}' WHERE id = '{}'",
+        provider.as_uuid(),
+        transfer.id.as_uuid()
+    ))
+    .await
+    .unwrap();
+
+    let parking = tokio::spawn({
+        let store = store.clone();
+        async move {
+            store
+                .mark_event(STREAM, "e1", InboxState::ParkedNoSubject, None)
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!parking.is_finished(), "the park waits for the save");
+    save.commit().await.unwrap();
+    parking.await.unwrap().unwrap();
+    assert_eq!(
+        in_state(&db, "pending").await,
+        1,
+        "not parked: its subject is stored"
+    );
+    assert_eq!(in_state(&db, "parked_no_subject").await, 0);
+}
+
 on_both_backends!(
     an_alpaca_event_is_not_parked_once_its_subject_is_stored,
     events_parked_past_the_grace_are_classed_foreign_and_come_back_with_their_subject,
