@@ -284,3 +284,18 @@ impl Drop for Replica {
         self.kill();
     }
 }
+
+/// Runs `command` to its end and collects its output on tokio's blocking pool, so that the
+/// runtime's thread goes on running what the test has spawned on it meanwhile. A [`TestApp`]
+/// runs the service on the test's runtime (one thread under `#[tokio::test]`): a command run on
+/// that thread froze the service, and a SQLite write transaction it had open held the write lock
+/// until the command ended (`fundingd rotate-key` beside it then met "database is locked" on every
+/// try, for minutes).
+///
+/// [`TestApp`]: crate::TestApp
+pub async fn output_off_runtime(mut command: Command) -> std::process::Output {
+    tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("the command's thread")
+        .expect("the command runs")
+}

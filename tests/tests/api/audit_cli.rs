@@ -5,9 +5,11 @@
 use std::process::Command;
 
 use funding_client::v1;
+use funding_tests::process::output_off_runtime;
 use funding_tests::{AppOptions, Backend, TestApp};
 
-fn verify(app: &TestApp, backend: Backend) -> (bool, String) {
+/// Off the runtime's thread, which runs the service ([`output_off_runtime`]).
+async fn verify(app: &TestApp, backend: Backend) -> (bool, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_fundingd-under-test"));
     command
         .args(["audit", "verify"])
@@ -22,7 +24,7 @@ fn verify(app: &TestApp, backend: Backend) -> (bool, String) {
         // Sandbox mode on PostgreSQL is asked for, as the service under test was.
         command.env("FUNDING_EXPLICIT_SANDBOX", "true");
     }
-    let output = command.output().expect("fundingd runs");
+    let output = output_off_runtime(command).await;
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
@@ -57,20 +59,20 @@ async fn audit_verify_passes_an_intact_trail_and_names_a_changed_row(backend: Ba
     })
     .await
     .unwrap();
-    let (ok, text) = verify(&app, backend);
+    let (ok, text) = verify(&app, backend).await;
     assert!(ok, "{text}");
     assert!(text.contains("3 events verified"), "{text}");
 
     app.execute("UPDATE audit_events SET reason = 'nothing happened' WHERE seq = 2")
         .await;
-    let (ok, text) = verify(&app, backend);
+    let (ok, text) = verify(&app, backend).await;
     assert!(!ok, "a changed row must fail: {text}");
     assert!(text.contains("audit event 2"), "{text}");
 
     app.execute("UPDATE audit_events SET reason = 'cleared' WHERE seq = 2")
         .await;
     app.execute("DELETE FROM audit_events WHERE seq = 2").await;
-    let (ok, text) = verify(&app, backend);
+    let (ok, text) = verify(&app, backend).await;
     assert!(!ok, "a deleted row must fail: {text}");
     assert!(text.contains("audit event 3 follows 1"), "{text}");
     app.stop().await;

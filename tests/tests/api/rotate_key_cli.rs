@@ -9,16 +9,17 @@ use base64::Engine as _;
 use funding_core::ports::LinkSecretStore as _;
 use funding_domain::BankLinkId;
 use funding_store::{Cipher, Store};
+use funding_tests::process::output_off_runtime;
 use funding_tests::{AppOptions, TestApp};
 
 /// Runs `fundingd rotate-key` with the service's database and key; its exit status and stdout.
 /// The service keeps writing meanwhile, and on SQLite a rotation batch can then meet "database is
 /// locked"; the rotation says to run it again, which
 /// resumes where it stopped, as an operator would (at most three runs).
-fn rotate(app: &TestApp, new_key: &std::path::Path) -> (bool, String) {
+async fn rotate(app: &TestApp, new_key: &std::path::Path) -> (bool, String) {
     let mut last = String::new();
     for _ in 0..3 {
-        let (ok, stdout, stderr) = rotate_once(app, new_key);
+        let (ok, stdout, stderr) = rotate_once(app, new_key).await;
         if ok {
             return (true, stdout);
         }
@@ -31,8 +32,10 @@ fn rotate(app: &TestApp, new_key: &std::path::Path) -> (bool, String) {
     panic!("rotate-key failed three times: {last}");
 }
 
-fn rotate_once(app: &TestApp, new_key: &std::path::Path) -> (bool, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_fundingd-under-test"))
+/// Off the runtime's thread, which runs the service ([`output_off_runtime`]).
+async fn rotate_once(app: &TestApp, new_key: &std::path::Path) -> (bool, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fundingd-under-test"));
+    command
         .args(["rotate-key", "--new-key-file"])
         .arg(new_key)
         .args(["--batch-size", "1"])
@@ -42,9 +45,8 @@ fn rotate_once(app: &TestApp, new_key: &std::path::Path) -> (bool, String, Strin
         .env(
             "FUNDING_ENCRYPTION_KEY_FILE",
             app.dir.path().join("funding.key"),
-        )
-        .output()
-        .expect("fundingd runs");
+        );
+    let output = output_off_runtime(command).await;
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     (output.status.success(), stdout, stderr)
@@ -102,7 +104,7 @@ async fn rotate_key_moves_every_token_to_the_new_key() {
     std::fs::set_permissions(&key_2, std::fs::Permissions::from_mode(0o600)).unwrap();
     let new_id = Cipher::load_private(&key_2).unwrap().key_id().to_owned();
 
-    let (_, first) = rotate(&app, &key_2);
+    let (_, first) = rotate(&app, &key_2).await;
     assert!(first.contains("rotation complete"), "{first}");
     assert!(
         !first.contains(&before[0]) && !first.contains(&before[1]),
@@ -120,7 +122,7 @@ async fn rotate_key_moves_every_token_to_the_new_key() {
         "the refusal names the key id: {refusal}"
     );
 
-    let (_, second) = rotate(&app, &key_2);
+    let (_, second) = rotate(&app, &key_2).await;
     assert!(
         second.contains("rotation complete: 0 values re-encrypted"),
         "a second run has nothing left to do: {second}"
