@@ -164,6 +164,16 @@ pub(super) async fn transfers(
                 record.id, transfer.provider_transfer_id
             )),
             "FAILED" => {}
+            // Held by the risk checks until an operator decides (the run's R01 returns can put a
+            // link's deposits under review): nothing may have reached Alpaca, and the hold says
+            // why (`silent` above).
+            "PENDING_REVIEW" if !transfer.provider_transfer_id.is_empty() => {
+                ex.violations.push(format!(
+                    "transfer {} is PENDING_REVIEW but holds Alpaca transfer {}",
+                    record.id, transfer.provider_transfer_id
+                ));
+            }
+            "PENDING_REVIEW" => {}
             _ => match theirs {
                 None => ex.violations.push(format!(
                     "LOST: transfer {} ({ours}) holds {:?}, which Alpaca does not have",
@@ -297,6 +307,14 @@ pub(super) async fn bank_transfers(
                 ));
             }
             "refused" => {}
+            // Held by the risk checks until an operator decides; nothing may have reached Plaid.
+            "pending_review" if !transfer.provider_bank_transfer_id.is_empty() => {
+                ex.violations.push(format!(
+                    "bank transfer {} is pending_review but holds Plaid's {}",
+                    record.id, transfer.provider_bank_transfer_id
+                ));
+            }
+            "pending_review" => {}
             _ => match at_plaid.get(&transfer.provider_bank_transfer_id) {
                 None => ex.violations.push(format!(
                     "LOST: bank transfer {} ({ours}) holds {:?}, which Plaid does not have",
